@@ -1,0 +1,1 @@
+//! The gemini dialect (to be written).

@@ -1,0 +1,334 @@
+//! The neutral request/response model that every dialect decodes into and encodes out of.
+//!
+//! It is a superset of Anthropic Messages, OpenAI Chat Completions and Gemini generateContent:
+//! content blocks with ids and signatures, system blocks, tools with JSON Schema, thinking, usage
+//! with cache and reasoning tokens, stop reasons. What one dialect has and the IR does not model is
+//! kept in [`Extras`] tagged with the dialect it came from, so that encoding back into the same
+//! dialect loses nothing and encoding into another dialect never leaks it.
+
+use serde_json::{Map, Value};
+
+/// The three wire formats the gateway speaks on either side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dialect {
+    Anthropic,
+    OpenAi,
+    Gemini,
+}
+
+impl Dialect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dialect::Anthropic => "anthropic",
+            Dialect::OpenAi => "openai",
+            Dialect::Gemini => "gemini",
+        }
+    }
+}
+
+/// Fields a dialect sent that the IR does not model, remembered with their origin.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Extras {
+    pub origin: Option<Dialect>,
+    pub fields: Map<String, Value>,
+}
+
+impl Extras {
+    pub fn new(origin: Dialect, fields: Map<String, Value>) -> Self {
+        Extras {
+            origin: Some(origin),
+            fields,
+        }
+    }
+
+    /// The fields, but only when they came from `dialect`: extras never cross dialects.
+    pub fn for_dialect(&self, dialect: Dialect) -> Option<&Map<String, Value>> {
+        (self.origin == Some(dialect) && !self.fields.is_empty()).then_some(&self.fields)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fields.is_empty()
+    }
+}
+
+/// A chat request, whatever dialect it arrived in.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Request {
+    /// The model name as the client sent it (routing rewrites it before encoding).
+    pub model: String,
+    /// The leading system prompt, as blocks (Anthropic `system`, OpenAI leading system/developer
+    /// messages, Gemini `systemInstruction`).
+    pub system: Vec<SystemBlock>,
+    pub messages: Vec<Message>,
+    pub tools: Vec<Tool>,
+    pub tool_choice: Option<ToolChoice>,
+    /// `Some(false)` when the client asked for at most one tool call per turn.
+    pub parallel_tool_calls: Option<bool>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f64>,
+    pub top_p: Option<f64>,
+    pub top_k: Option<u32>,
+    pub stop: Vec<String>,
+    pub seed: Option<i64>,
+    pub presence_penalty: Option<f64>,
+    pub frequency_penalty: Option<f64>,
+    /// Number of choices (OpenAI `n`, Gemini `candidateCount`).
+    pub n: Option<u32>,
+    pub stream: bool,
+    /// OpenAI `stream_options.include_usage`; other dialects always report usage.
+    pub stream_include_usage: bool,
+    pub thinking: Option<ThinkingConfig>,
+    pub response_format: Option<ResponseFormat>,
+    /// An opaque end-user id (Anthropic `metadata.user_id`, OpenAI `user`).
+    pub user: Option<String>,
+    pub extra: Extras,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SystemBlock {
+    pub text: String,
+    /// Anthropic `cache_control`, kept for Anthropic upstreams and dropped elsewhere.
+    pub cache_control: Option<Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+    /// A system message in the middle of the conversation (Claude Code sends these).
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub role: Role,
+    pub content: Vec<Block>,
+}
+
+/// An opaque reasoning signature and the provider that minted it. Signatures are only ever sent
+/// back to a provider of the same origin (Gemini rejects Anthropic's and the reverse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Signature {
+    pub origin: Dialect,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    Text {
+        text: String,
+        /// Gemini may sign a text part.
+        signature: Option<Signature>,
+        cache_control: Option<Value>,
+    },
+    Image(Image),
+    ToolUse {
+        id: String,
+        name: String,
+        /// Always a JSON object.
+        input: Value,
+        /// Gemini's `thoughtSignature` on a `functionCall` part.
+        signature: Option<Signature>,
+    },
+    ToolResult {
+        tool_use_id: String,
+        /// Text and image blocks.
+        content: Vec<Block>,
+        is_error: bool,
+        cache_control: Option<Value>,
+    },
+    Thinking {
+        text: String,
+        signature: Option<Signature>,
+    },
+    RedactedThinking {
+        data: String,
+    },
+    /// A block the IR does not model (e.g. an Anthropic `document` or `server_tool_use`): kept
+    /// verbatim for its own dialect, dropped when encoding into another.
+    Unknown {
+        origin: Dialect,
+        value: Value,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Image {
+    pub source: ImageSource,
+    pub cache_control: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ImageSource {
+    Base64 {
+        media_type: String,
+        data: String,
+    },
+    Url {
+        url: String,
+        media_type: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Tool {
+    Function(FunctionTool),
+    /// A provider-side tool (Anthropic `web_search_20250305`, Gemini `googleSearch`, ...):
+    /// forwarded to its own dialect, dropped elsewhere.
+    Other {
+        origin: Dialect,
+        value: Value,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionTool {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema of the arguments, as the client sent it (upstreams reduce it as they must).
+    pub input_schema: Value,
+    pub cache_control: Option<Value>,
+    pub extra: Extras,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToolChoice {
+    Auto,
+    /// The model must call some tool (OpenAI `required`, Gemini `ANY`).
+    Any,
+    None,
+    Tool(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThinkingMode {
+    Disabled,
+    Enabled,
+    /// The model decides how much to think (Anthropic `adaptive`, Gemini budget -1).
+    Adaptive,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Effort {
+    Minimal,
+    Low,
+    Medium,
+    High,
+    XHigh,
+    Max,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ThinkingConfig {
+    pub mode: ThinkingMode,
+    pub budget_tokens: Option<u32>,
+    pub effort: Option<Effort>,
+    /// Whether thought text should be returned (Gemini `includeThoughts`, Anthropic `display`).
+    pub include_thoughts: Option<bool>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ResponseFormat {
+    Text,
+    JsonObject,
+    JsonSchema {
+        name: Option<String>,
+        schema: Value,
+        strict: Option<bool>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopReason {
+    EndTurn,
+    MaxTokens,
+    StopSequence,
+    ToolUse,
+    PauseTurn,
+    Refusal,
+    ContextWindowExceeded,
+}
+
+/// Token counts. `input_tokens` excludes cache reads and writes (Anthropic's convention);
+/// `output_tokens` includes reasoning tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub reasoning_tokens: Option<u64>,
+}
+
+impl Usage {
+    /// All prompt tokens, cached or not (OpenAI `prompt_tokens`, Gemini `promptTokenCount`).
+    pub fn prompt_total(&self) -> u64 {
+        self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+    }
+}
+
+/// A whole (non-streamed) reply.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Response {
+    pub id: String,
+    pub model: String,
+    pub content: Vec<Block>,
+    pub stop_reason: Option<StopReason>,
+    /// The stop sequence that matched, when `stop_reason` is `StopSequence`.
+    pub stop_sequence: Option<String>,
+    pub usage: Usage,
+    pub extra: Extras,
+}
+
+/// What kind of failure an error is; each dialect maps it to its own status and type names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    InvalidRequest,
+    Authentication,
+    Billing,
+    Permission,
+    NotFound,
+    Conflict,
+    RequestTooLarge,
+    RateLimit,
+    Api,
+    Timeout,
+    Overloaded,
+    BadGateway,
+    Unavailable,
+}
+
+/// An error in neutral form: the gateway's own, or an upstream's decoded from its dialect.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    /// The HTTP status to answer with.
+    pub status: u16,
+    pub kind: ErrorKind,
+    /// The upstream's own wording where there is one: clients match on it.
+    pub message: String,
+    /// The request field at fault, when known.
+    pub param: Option<String>,
+    /// A machine-readable code (OpenAI `code`, Gemini ErrorInfo `reason`).
+    pub code: Option<String>,
+    pub retry_after_secs: Option<u64>,
+    /// `Some(false)` for failures retrying cannot fix (a spent daily quota).
+    pub should_retry: Option<bool>,
+}
+
+impl ApiError {
+    pub fn new(status: u16, kind: ErrorKind, message: impl Into<String>) -> Self {
+        ApiError {
+            status,
+            kind,
+            message: message.into(),
+            param: None,
+            code: None,
+            retry_after_secs: None,
+            should_retry: None,
+        }
+    }
+
+    pub fn invalid_request(message: impl Into<String>) -> Self {
+        Self::new(400, ErrorKind::InvalidRequest, message)
+    }
+}

@@ -1,0 +1,11 @@
+//! PURE: no tokio, hyper, reqwest or store imports. The neutral IR ([`ir`], [`stream`]), SSE
+//! framing ([`sse`]), the codec contract ([`codec`]) and one codec per dialect, each with the
+//! same file and function names.
+
+pub mod anthropic;
+pub mod codec;
+pub mod gemini;
+pub mod ir;
+pub mod openai;
+pub mod sse;
+pub mod stream;

@@ -1,0 +1,133 @@
+//! The one enum of store operations. The CLI sends them over the admin socket while the server
+//! runs and applies them to the database directly when it does not; both paths end in
+//! `Store::apply`, so behaviour is identical. Ops and replies are JSON lines on the socket.
+
+use serde::{Deserialize, Serialize};
+
+use super::records::{ApiKeyRecord, OAuthMeta, UpstreamRecord, UsageRow};
+use crate::secret::{Secret, exposed};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Fails if the name is taken.
+    UpstreamAdd {
+        record: UpstreamRecord,
+        #[serde(with = "exposed", default)]
+        secret: Option<Secret>,
+    },
+    /// Replaces an existing record (model list refresh, OAuth metadata, ...).
+    UpstreamUpdate {
+        record: UpstreamRecord,
+    },
+    UpstreamGet {
+        name: String,
+    },
+    UpstreamList,
+    /// Removes the record and its secrets.
+    UpstreamRemove {
+        name: String,
+    },
+    UpstreamSetEnabled {
+        name: String,
+        enabled: bool,
+    },
+    /// The upstream's secret (API key, or OAuth token JSON), for `upstream test` and OAuth.
+    SecretGet {
+        name: String,
+    },
+    SecretSet {
+        name: String,
+        #[serde(with = "exposed", default)]
+        secret: Option<Secret>,
+    },
+    OAuthMetaSet {
+        name: String,
+        meta: OAuthMeta,
+    },
+    /// Fails if the name is taken. The record holds only the hash.
+    KeyAdd {
+        record: ApiKeyRecord,
+    },
+    KeyGet {
+        name: String,
+    },
+    KeyList,
+    KeyRevoke {
+        name: String,
+    },
+    KeySetEnabled {
+        name: String,
+        enabled: bool,
+    },
+    UsageAdd {
+        rows: Vec<UsageRow>,
+    },
+    UsageList,
+    /// Whether the answering side is the running server (and where it listens).
+    Ping,
+    /// Asks the running server to drain and exit (`server stop`); answered by the admin
+    /// socket, an error when applied to the database directly.
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "reply", rename_all = "snake_case")]
+pub enum Reply {
+    Done,
+    Upstream {
+        record: UpstreamRecord,
+    },
+    Upstreams {
+        records: Vec<UpstreamRecord>,
+    },
+    Key {
+        record: ApiKeyRecord,
+    },
+    Keys {
+        records: Vec<ApiKeyRecord>,
+    },
+    Secret {
+        #[serde(with = "exposed", default)]
+        secret: Option<Secret>,
+    },
+    Usage {
+        rows: Vec<UsageRow>,
+    },
+    Pong {
+        listen: Option<String>,
+        pid: u32,
+    },
+    /// The op failed; `kind` lets the CLI choose an exit code and hint.
+    Error {
+        kind: OpErrorKind,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpErrorKind {
+    NotFound,
+    AlreadyExists,
+    Invalid,
+    Internal,
+}
+
+impl Op {
+    /// Ops that change what the running server routes, authorizes or refreshes: after one of
+    /// them the server reloads its in-memory view.
+    pub fn mutates(&self) -> bool {
+        !matches!(
+            self,
+            Op::UpstreamGet { .. }
+                | Op::UpstreamList
+                | Op::SecretGet { .. }
+                | Op::KeyGet { .. }
+                | Op::KeyList
+                | Op::UsageList
+                | Op::Ping
+                | Op::Shutdown
+        )
+    }
+}

@@ -1,0 +1,116 @@
+//! The records kept in `gateway.redb`. They travel as JSON over the admin socket too, so they
+//! derive serde; none of them holds a secret (secrets live in [`super::secrets`]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ProviderKind;
+
+/// Seconds since the Unix epoch.
+pub type UnixTime = u64;
+
+pub const DEFAULT_PRIORITY: u32 = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AuthKind {
+    /// An API key in the secret store, under the upstream's name.
+    ApiKey,
+    /// OAuth tokens in the secret store, with metadata in [`OAuthMeta`].
+    Oauth,
+    /// No credential (a local Ollama or vLLM).
+    None,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UpstreamRecord {
+    pub name: String,
+    pub provider: ProviderKind,
+    /// `None`: the provider's (possibly overridden) default API endpoint.
+    pub base_url: Option<String>,
+    pub models: Vec<String>,
+    /// The models came from the upstream's model list rather than `--models`.
+    pub models_discovered: bool,
+    /// Lower is tried first.
+    pub priority: u32,
+    pub enabled: bool,
+    pub auth: AuthKind,
+    /// A provider preset such as Qwen's `intl`, `cn` or `us`.
+    pub region: Option<String>,
+    pub created_at: UnixTime,
+    pub oauth: Option<OAuthMeta>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OAuthState {
+    Active,
+    /// The refresh token is dead: the user must log in again.
+    NeedsLogin,
+    /// Refreshing failed for a reason that may pass; retried with backoff.
+    RefreshFailing,
+    LoggedOut,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OAuthMeta {
+    pub account: Option<String>,
+    pub project: Option<String>,
+    pub tier: Option<String>,
+    /// Access token expiry.
+    pub expires_at: Option<UnixTime>,
+    pub last_refresh: Option<UnixTime>,
+    pub state: OAuthState,
+    /// The last refresh error, worded for the user (never a token).
+    pub last_error: Option<String>,
+    /// Qwen: the API base derived from the token's `resource_url`.
+    pub resource_url: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub name: String,
+    /// The first characters of the key, for display (`lgw_ab12cd`).
+    pub prefix: String,
+    /// Hex SHA-256 of the whole key; the key itself is never stored.
+    pub hash: String,
+    /// Requests per minute; `None` is unlimited.
+    pub rpm: Option<u32>,
+    /// Model names or `*` globs the key may use; empty allows all.
+    pub models: Vec<String>,
+    pub enabled: bool,
+    pub revoked: bool,
+    pub created_at: UnixTime,
+    pub last_used_at: Option<UnixTime>,
+}
+
+/// Counters per (upstream, model), added to by the usage flusher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct UsageCounters {
+    pub requests: u64,
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    /// Sum of request latencies, to show an average.
+    pub latency_ms_total: u64,
+}
+
+impl UsageCounters {
+    pub fn add(&mut self, other: &UsageCounters) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.latency_ms_total += other.latency_ms_total;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageRow {
+    pub upstream: String,
+    pub model: String,
+    pub counters: UsageCounters,
+}
