@@ -55,3 +55,58 @@ pub async fn running(home: &Home) -> Option<RunningInfo> {
     let _ = home;
     None
 }
+
+/// The server side of the admin socket: what `server::run` starts next to the HTTP listener.
+pub mod admin {
+    use std::path::PathBuf;
+    use std::sync::Arc;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::DaemonError;
+    use crate::store::Store;
+
+    /// What the admin socket tells the running server.
+    #[derive(Clone)]
+    pub struct AdminHooks {
+        /// Called after every op that [`crate::store::ops::Op::mutates`]: reload the view.
+        pub on_change: Arc<dyn Fn() + Send + Sync>,
+        /// `server stop`: begin draining.
+        pub on_shutdown: Arc<dyn Fn() + Send + Sync>,
+        /// Reported by `Ping`.
+        pub listen: String,
+    }
+
+    /// Serves ops on `socket` (owner-only, a stale file replaced) until `cancel` fires.
+    pub async fn serve(
+        socket: PathBuf,
+        store: Arc<Store>,
+        hooks: AdminHooks,
+        cancel: CancellationToken,
+    ) -> Result<(), DaemonError> {
+        let _ = (store, hooks, cancel);
+        Err(DaemonError::Socket {
+            path: socket,
+            message: "not implemented yet".into(),
+        })
+    }
+}
+
+/// The pid file, held under an exclusive lock for the server's lifetime.
+pub mod pidfile {
+    use super::DaemonError;
+    use crate::config::paths::Home;
+
+    pub struct PidFile {
+        _file: std::fs::File,
+    }
+
+    impl PidFile {
+        /// Takes the lock and writes this process's pid and listen address, or reports the
+        /// server that holds it.
+        pub fn acquire(home: &Home, listen: &str) -> Result<PidFile, DaemonError> {
+            let _ = (home, listen);
+            Err(DaemonError::NotRunning)
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! CLI tests: every command, with and without a running server.

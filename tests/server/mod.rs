@@ -1,0 +1,1 @@
+//! Server tests against fake upstreams on port 0.
