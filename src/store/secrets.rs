@@ -71,10 +71,10 @@ impl SecretStore {
     }
 
     pub(crate) fn get(self, db: &redb::Database, name: &str) -> Result<Option<Secret>, StoreError> {
-        if self == SecretStore::Keyring {
-            if let Some(s) = keyring_get(name)? {
-                return Ok(Some(s));
-            }
+        if self == SecretStore::Keyring
+            && let Some(s) = keyring_get(name)?
+        {
+            return Ok(Some(s));
         }
         let tx = db.begin_read().map_err(StoreError::db)?;
         let table = tx.open_table(SECRETS).map_err(StoreError::db)?;
