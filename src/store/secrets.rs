@@ -360,7 +360,7 @@ mod tests {
     /// scripts/keyring-test.sh outside the D-Bus session.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     #[ignore = "needs no Secret Service: scripts/keyring-test.sh"]
-    async fn keyring_absent_auto_falls_back() {
+    async fn secret_service_absent_auto_falls_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.redb");
         let store = Store::open_at(&path, SecretsBackend::Auto).unwrap();
