@@ -1,12 +1,19 @@
-//! The running server as seen from the CLI: the pid file (guarded by a lock), the admin socket
-//! that carries store [`Op`]s to the server, and [`StoreHandle`], which sends an op over the
-//! socket when the server runs and applies it to the database directly when it does not.
+//! The running server as seen from the CLI: the pid file guarded by a lock ([`pidfile`]), the
+//! admin socket that carries store [`Op`]s to the server ([`admin`] serves it, [`client`] talks
+//! to it), and [`StoreHandle`], which sends an op over the socket when the server runs and
+//! applies it to the database directly when it does not. Both paths end in `Store::apply`.
+
+pub mod admin;
+pub mod client;
+pub mod pidfile;
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::config::paths::Home;
 use crate::store::ops::{Op, Reply};
+use crate::store::{Store, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
@@ -18,6 +25,15 @@ pub enum DaemonError {
     AlreadyRunning { pid: u32 },
     #[error("the server is not running")]
     NotRunning,
+    #[error("{path}: {message}")]
+    Io { path: PathBuf, message: String },
+    /// The database is locked but no server answers on the socket: one is starting or stopping,
+    /// or another command holds the database.
+    #[error(
+        "the store at {path} is in use by another process that does not answer on {socket}; \
+         hint: if the server is starting or stopping, try again in a moment"
+    )]
+    Busy { path: PathBuf, socket: PathBuf },
 }
 
 /// What the pid file and the admin socket say about a running server.
@@ -27,6 +43,10 @@ pub struct RunningInfo {
     pub listen: Option<String>,
 }
 
+/// How long [`StoreHandle::open`] waits for a locked database to become reachable.
+const LOCKED_WAIT: Duration = Duration::from_secs(3);
+const LOCKED_STEP: Duration = Duration::from_millis(100);
+
 /// Where store operations go: the running server, or the database itself.
 pub enum StoreHandle {
     Remote { socket: PathBuf },
@@ -34,79 +54,86 @@ pub enum StoreHandle {
 }
 
 impl StoreHandle {
-    /// Connects to the running server's admin socket, or opens the database when no server runs.
+    /// Connects to the running server's admin socket, or opens the database when no server
+    /// runs. A database locked by a process that does not (yet, or any more) answer on the
+    /// socket is retried for about 3 s before giving up with [`DaemonError::Busy`].
     pub async fn open(home: &Home, config: &Config) -> Result<StoreHandle, DaemonError> {
-        let _ = (home, config);
-        Err(DaemonError::NotRunning)
+        let socket = home.admin_socket();
+        if client::ping(&socket).await.is_some() {
+            return Ok(StoreHandle::Remote { socket });
+        }
+        let deadline = Instant::now() + LOCKED_WAIT;
+        loop {
+            match open_local(home, config).await {
+                Ok(store) => return Ok(StoreHandle::Local(Box::new(store))),
+                Err(DaemonError::Store(StoreError::Locked { .. })) => {}
+                Err(e) => return Err(e),
+            }
+            if client::ping(&socket).await.is_some() {
+                return Ok(StoreHandle::Remote { socket });
+            }
+            if Instant::now() >= deadline {
+                return Err(DaemonError::Busy {
+                    path: home.database(),
+                    socket,
+                });
+            }
+            tokio::time::sleep(LOCKED_STEP).await;
+        }
     }
 
     pub async fn apply(&self, op: Op) -> Result<Reply, DaemonError> {
-        let _ = op;
-        Err(DaemonError::NotRunning)
+        match self {
+            StoreHandle::Remote { socket } => client::request(socket, &op).await,
+            StoreHandle::Local(store) => {
+                let store = Store::clone(store);
+                tokio::task::spawn_blocking(move || store.apply(op))
+                    .await
+                    .map_err(|e| {
+                        DaemonError::Store(StoreError::Db(format!(
+                            "the store operation failed: {e}"
+                        )))
+                    })
+            }
+        }
     }
 
     pub fn is_remote(&self) -> bool {
         matches!(self, StoreHandle::Remote { .. })
     }
-}
 
-/// The running server, if any (pid file locked by a live process and socket answering).
-pub async fn running(home: &Home) -> Option<RunningInfo> {
-    let _ = home;
-    None
-}
-
-/// The server side of the admin socket: what `server::run` starts next to the HTTP listener.
-pub mod admin {
-    use std::path::PathBuf;
-    use std::sync::Arc;
-
-    use tokio_util::sync::CancellationToken;
-
-    use super::DaemonError;
-    use crate::store::Store;
-
-    /// What the admin socket tells the running server.
-    #[derive(Clone)]
-    pub struct AdminHooks {
-        /// Called after every op that [`crate::store::ops::Op::mutates`]: reload the view.
-        pub on_change: Arc<dyn Fn() + Send + Sync>,
-        /// `server stop`: begin draining.
-        pub on_shutdown: Arc<dyn Fn() + Send + Sync>,
-        /// Reported by `Ping`.
-        pub listen: String,
-    }
-
-    /// Serves ops on `socket` (owner-only, a stale file replaced) until `cancel` fires.
-    pub async fn serve(
-        socket: PathBuf,
-        store: Arc<Store>,
-        hooks: AdminHooks,
-        cancel: CancellationToken,
-    ) -> Result<(), DaemonError> {
-        let _ = (store, hooks, cancel);
-        Err(DaemonError::Socket {
-            path: socket,
-            message: "not implemented yet".into(),
-        })
-    }
-}
-
-/// The pid file, held under an exclusive lock for the server's lifetime.
-pub mod pidfile {
-    use super::DaemonError;
-    use crate::config::paths::Home;
-
-    pub struct PidFile {
-        _file: std::fs::File,
-    }
-
-    impl PidFile {
-        /// Takes the lock and writes this process's pid and listen address, or reports the
-        /// server that holds it.
-        pub fn acquire(home: &Home, listen: &str) -> Result<PidFile, DaemonError> {
-            let _ = (home, listen);
-            Err(DaemonError::NotRunning)
+    /// The local store's secret fallback notice (see `Store::secret_notice`); `None` when
+    /// remote, where it is the server's to report.
+    pub fn secret_notice(&self) -> Option<&str> {
+        match self {
+            StoreHandle::Local(store) => store.secret_notice(),
+            StoreHandle::Remote { .. } => None,
         }
     }
 }
+
+async fn open_local(home: &Home, config: &Config) -> Result<Store, DaemonError> {
+    let (home, config) = (home.clone(), config.clone());
+    tokio::task::spawn_blocking(move || Store::open(&home, &config))
+        .await
+        .map_err(|e| DaemonError::Store(StoreError::Db(format!("opening the store failed: {e}"))))?
+        .map_err(DaemonError::Store)
+}
+
+/// The running server, if any: the pid file locked by a live process (a server that is still
+/// starting counts, with the listen address it recorded), or the admin socket answering a
+/// `Ping` (whose pid and listen address win when both answer).
+pub async fn running(home: &Home) -> Option<RunningInfo> {
+    let h = home.clone();
+    let from_file = tokio::task::spawn_blocking(move || pidfile::read(&h))
+        .await
+        .ok()
+        .flatten();
+    match client::ping(&home.admin_socket()).await {
+        Some((pid, listen)) => Some(RunningInfo { pid, listen }),
+        None => from_file,
+    }
+}
+
+#[cfg(test)]
+mod tests;
