@@ -230,11 +230,17 @@ async fn stop(ctx: &Ctx) -> anyhow::Result<()> {
         output::info("the server is not running");
         return Ok(());
     }
-    calls::shutdown(&store).await?;
-    let wait = Duration::from_secs(ctx.config.server.shutdown_grace_secs) + STOP_SLACK;
+    // A server may drop the socket as it begins draining instead of answering: then the
+    // request still counts if the process lets go of its pid file shortly after.
+    let sent = calls::shutdown(&store).await;
+    let wait = match &sent {
+        Ok(()) => Duration::from_secs(ctx.config.server.shutdown_grace_secs) + STOP_SLACK,
+        Err(_) => STOP_SLACK,
+    };
     let deadline = Instant::now() + wait;
     while !released(&ctx.home).await {
         if Instant::now() >= deadline {
+            sent?;
             return Err(UserError::new(format!(
                 "the server (pid {}) did not stop within {}s",
                 info.pid,
