@@ -1,0 +1,171 @@
+//! `apikey add | list | show | revoke | disable | enable`: the gateway's own keys, which clients
+//! present. Only a hash and a display prefix are stored; `add` prints the key once, alone on
+//! stdout, so `KEY=$(llm-gateway apikey add laptop)` works.
+
+use clap::{Args, Subcommand};
+use rand::Rng as _;
+use sha2::{Digest as _, Sha256};
+
+use super::view::{self, KeyView};
+use super::{Ctx, calls, output, parse_name};
+use crate::secret::Secret;
+use crate::store::records::ApiKeyRecord;
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create a key and print it once, alone on stdout
+    Add(AddArgs),
+    /// List the keys (prefixes only: keys are never stored)
+    List(ListArgs),
+    /// Show one key's settings
+    Show(ShowArgs),
+    /// Revoke a key for good
+    Revoke(NameArg),
+    /// Refuse a key until it is enabled again
+    Disable(NameArg),
+    /// Accept a disabled key again
+    Enable(NameArg),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example: KEY=$(llm-gateway apikey add laptop --rpm 60)")]
+pub struct AddArgs {
+    /// A name for the key (who or what uses it)
+    #[arg(value_parser = parse_name)]
+    pub name: String,
+    /// Requests per minute allowed [default: unlimited]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rpm: Option<u32>,
+    /// Model names or globs the key may use, comma-separated [default: all]
+    #[arg(long, value_name = "PATTERNS", value_delimiter = ',')]
+    pub models: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON list
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub name: String,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArg {
+    pub name: String,
+}
+
+pub async fn run(ctx: &Ctx, command: ApikeyCommand) -> anyhow::Result<()> {
+    match command {
+        ApikeyCommand::Add(a) => add(ctx, a).await,
+        ApikeyCommand::List(a) => list(ctx, &a).await,
+        ApikeyCommand::Show(a) => show(ctx, &a).await,
+        ApikeyCommand::Revoke(a) => {
+            calls::key_revoke(&ctx.store().await?, &a.name).await?;
+            output::info(&format!("revoked API key `{}`", a.name));
+            Ok(())
+        }
+        ApikeyCommand::Disable(a) => set_enabled(ctx, &a.name, false).await,
+        ApikeyCommand::Enable(a) => set_enabled(ctx, &a.name, true).await,
+    }
+}
+
+/// A new gateway key: (the key, its display prefix, its hex SHA-256).
+///
+/// This is the store's key format (`lgw_` + 40 random alphanumerics, prefix = first 12
+/// characters) and moves to `store::keys::generate` with the store, next to the hashing the
+/// server's auth uses, so the two cannot disagree.
+fn generate_key() -> (Secret, String, String) {
+    let random: String = rand::rng()
+        .sample_iter(&rand::distr::Alphanumeric)
+        .take(40)
+        .map(char::from)
+        .collect();
+    let key = format!("lgw_{random}");
+    let prefix: String = key.chars().take(12).collect();
+    let hash = format!("{:x}", Sha256::digest(key.as_bytes()));
+    (Secret::new(key), prefix, hash)
+}
+
+async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
+    let store = ctx.store().await?;
+    let (key, prefix, hash) = generate_key();
+    let models: Vec<String> = args
+        .models
+        .iter()
+        .map(|m| m.trim().to_string())
+        .filter(|m| !m.is_empty())
+        .collect();
+    let record = ApiKeyRecord {
+        name: args.name.clone(),
+        prefix,
+        hash,
+        rpm: args.rpm,
+        models,
+        enabled: true,
+        revoked: false,
+        created_at: view::now(),
+        last_used_at: None,
+    };
+    calls::key_add(&store, record).await?;
+    output::line(key.expose())?;
+    output::info(&format!(
+        "created API key `{}`: it is shown only this once, so store it now",
+        args.name
+    ));
+    Ok(())
+}
+
+async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
+    let records = calls::key_list(&ctx.store().await?).await?;
+    if args.json {
+        let views: Vec<KeyView> = records.iter().map(KeyView::new).collect();
+        return output::json(&views);
+    }
+    if records.is_empty() {
+        output::info("no API keys yet; create one with `llm-gateway apikey add NAME`");
+        return Ok(());
+    }
+    let now = view::now();
+    let rows: Vec<Vec<String>> = records.iter().map(|r| view::key_row(r, now)).collect();
+    output::table(&view::KEY_HEADERS, &rows)
+}
+
+async fn show(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<()> {
+    let record = calls::key_get(&ctx.store().await?, &args.name).await?;
+    if args.json {
+        return output::json(&KeyView::new(&record));
+    }
+    output::fields(&view::key_fields(&record))
+}
+
+async fn set_enabled(ctx: &Ctx, name: &str, enabled: bool) -> anyhow::Result<()> {
+    calls::key_set_enabled(&ctx.store().await?, name, enabled).await?;
+    let word = if enabled { "enabled" } else { "disabled" };
+    output::info(&format!("{word} API key `{name}`"));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_format() {
+        let (key, prefix, hash) = generate_key();
+        let k = key.expose();
+        assert_eq!(k.len(), 44);
+        assert!(k.starts_with("lgw_"));
+        assert!(k[4..].chars().all(|c| c.is_ascii_alphanumeric()));
+        assert_eq!(prefix, &k[..12]);
+        assert_eq!(hash.len(), 64);
+        assert_eq!(hash, format!("{:x}", Sha256::digest(k.as_bytes())));
+        assert_ne!(generate_key().0, key);
+    }
+}

@@ -1,0 +1,174 @@
+//! Typed store calls over a [`StoreHandle`]: one function per [`Op`] the CLI sends, each turning
+//! the [`Reply`] into the value it expects and a store refusal into a [`UserError`] with the next
+//! step (`no upstream named x` -> `llm-gateway upstream list`).
+
+use anyhow::anyhow;
+
+use super::UserError;
+use crate::daemon::StoreHandle;
+use crate::secret::Secret;
+use crate::store::ops::{Op, OpErrorKind, Reply};
+use crate::store::records::{ApiKeyRecord, UpstreamRecord, UsageRow};
+
+/// Which kind of record an op is about, for error wording.
+#[derive(Clone, Copy)]
+enum Noun {
+    Upstream,
+    Key,
+}
+
+impl Noun {
+    fn word(self) -> &'static str {
+        match self {
+            Noun::Upstream => "upstream",
+            Noun::Key => "API key",
+        }
+    }
+
+    fn command(self) -> &'static str {
+        match self {
+            Noun::Upstream => "upstream",
+            Noun::Key => "apikey",
+        }
+    }
+}
+
+/// Sends `op` and returns the reply; a [`Reply::Error`] becomes an error worded for `name`.
+async fn call(h: &StoreHandle, op: Op, about: Option<(Noun, &str)>) -> anyhow::Result<Reply> {
+    let reply = h.apply(op).await?;
+    let Reply::Error { kind, message } = reply else {
+        return Ok(reply);
+    };
+    let err = match (kind, about) {
+        (OpErrorKind::NotFound, Some((noun, name))) => {
+            UserError::new(format!("no {} named `{name}`", noun.word())).hint(format!(
+                "see the names with `llm-gateway {} list`",
+                noun.command()
+            ))
+        }
+        (OpErrorKind::AlreadyExists, Some((noun, name))) => {
+            UserError::new(format!("an {} named `{name}` already exists", noun.word()))
+                .hint("pick another name, or remove the old one first")
+        }
+        (OpErrorKind::Invalid, _) => UserError::usage(message),
+        _ => UserError::new(format!("the store failed: {message}")),
+    };
+    Err(err.into())
+}
+
+fn unexpected(reply: &Reply) -> anyhow::Error {
+    let what = match reply {
+        Reply::Done => "done",
+        Reply::Upstream { .. } => "upstream",
+        Reply::Upstreams { .. } => "upstreams",
+        Reply::Key { .. } => "key",
+        Reply::Keys { .. } => "keys",
+        Reply::Secret { .. } => "secret",
+        Reply::Usage { .. } => "usage",
+        Reply::Pong { .. } => "pong",
+        Reply::Error { .. } => "error",
+    };
+    anyhow!("unexpected `{what}` reply from the store (is the server a different version?)")
+}
+
+async fn done(h: &StoreHandle, op: Op, about: Option<(Noun, &str)>) -> anyhow::Result<()> {
+    match call(h, op, about).await? {
+        Reply::Done => Ok(()),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn upstream_add(
+    h: &StoreHandle,
+    record: UpstreamRecord,
+    secret: Option<Secret>,
+) -> anyhow::Result<()> {
+    let name = record.name.clone();
+    let about = Some((Noun::Upstream, name.as_str()));
+    done(h, Op::UpstreamAdd { record, secret }, about).await
+}
+
+pub async fn upstream_get(h: &StoreHandle, name: &str) -> anyhow::Result<UpstreamRecord> {
+    let op = Op::UpstreamGet { name: name.into() };
+    match call(h, op, Some((Noun::Upstream, name))).await? {
+        Reply::Upstream { record } => Ok(record),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn upstream_list(h: &StoreHandle) -> anyhow::Result<Vec<UpstreamRecord>> {
+    match call(h, Op::UpstreamList, None).await? {
+        Reply::Upstreams { records } => Ok(records),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn upstream_remove(h: &StoreHandle, name: &str) -> anyhow::Result<()> {
+    let op = Op::UpstreamRemove { name: name.into() };
+    done(h, op, Some((Noun::Upstream, name))).await
+}
+
+pub async fn upstream_set_enabled(
+    h: &StoreHandle,
+    name: &str,
+    enabled: bool,
+) -> anyhow::Result<()> {
+    let op = Op::UpstreamSetEnabled {
+        name: name.into(),
+        enabled,
+    };
+    done(h, op, Some((Noun::Upstream, name))).await
+}
+
+pub async fn secret_get(h: &StoreHandle, name: &str) -> anyhow::Result<Option<Secret>> {
+    let op = Op::SecretGet { name: name.into() };
+    match call(h, op, Some((Noun::Upstream, name))).await? {
+        Reply::Secret { secret } => Ok(secret),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn key_add(h: &StoreHandle, record: ApiKeyRecord) -> anyhow::Result<()> {
+    let name = record.name.clone();
+    done(h, Op::KeyAdd { record }, Some((Noun::Key, name.as_str()))).await
+}
+
+pub async fn key_get(h: &StoreHandle, name: &str) -> anyhow::Result<ApiKeyRecord> {
+    let op = Op::KeyGet { name: name.into() };
+    match call(h, op, Some((Noun::Key, name))).await? {
+        Reply::Key { record } => Ok(record),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn key_list(h: &StoreHandle) -> anyhow::Result<Vec<ApiKeyRecord>> {
+    match call(h, Op::KeyList, None).await? {
+        Reply::Keys { records } => Ok(records),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn key_revoke(h: &StoreHandle, name: &str) -> anyhow::Result<()> {
+    let op = Op::KeyRevoke { name: name.into() };
+    done(h, op, Some((Noun::Key, name))).await
+}
+
+pub async fn key_set_enabled(h: &StoreHandle, name: &str, enabled: bool) -> anyhow::Result<()> {
+    let op = Op::KeySetEnabled {
+        name: name.into(),
+        enabled,
+    };
+    done(h, op, Some((Noun::Key, name))).await
+}
+
+pub async fn usage_list(h: &StoreHandle) -> anyhow::Result<Vec<UsageRow>> {
+    match call(h, Op::UsageList, None).await? {
+        Reply::Usage { rows } => Ok(rows),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `server stop`: asks the running server to drain and exit.
+pub async fn shutdown(h: &StoreHandle) -> anyhow::Result<()> {
+    done(h, Op::Shutdown, None).await
+}

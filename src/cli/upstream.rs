@@ -1,0 +1,420 @@
+//! `upstream add | list | show | remove | enable | disable | test`. Adding resolves the API key
+//! (flag, stdin, or a no-echo prompt), discovers the model list with
+//! [`crate::upstream::probe::list_models`] unless `--models` names it, and stores the record and
+//! key in one `Op::UpstreamAdd`.
+
+use clap::{Args, Subcommand, ValueEnum, ValueHint};
+
+use super::view::{self, UpstreamView};
+use super::{Ctx, UserError, calls, output, parse_name, prompt};
+use crate::config::ProviderKind;
+use crate::daemon::StoreHandle;
+use crate::secret::Secret;
+use crate::store::records::{AuthKind, DEFAULT_PRIORITY, UpstreamRecord};
+use crate::upstream::probe;
+
+#[derive(Debug, Subcommand)]
+pub enum UpstreamCommand {
+    /// Add an upstream reached with an API key (OAuth logins: `llm-gateway oauth login`)
+    Add(AddArgs),
+    /// List the upstreams
+    List(ListArgs),
+    /// Show one upstream
+    Show(ShowArgs),
+    /// Remove an upstream and its stored API key
+    Remove(NameArg),
+    /// Route requests to an upstream again
+    Enable(NameArg),
+    /// Stop routing requests to an upstream, keeping its settings
+    Disable(NameArg),
+    /// Send one tiny real request and report the latency
+    Test(TestArgs),
+}
+
+/// Provider kinds as the command line spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProviderArg {
+    /// Any OpenAI-compatible API (OpenAI, Ollama, vLLM, OpenRouter, ...)
+    Openai,
+    /// The Anthropic API
+    Anthropic,
+    /// The Gemini API with an API key
+    Gemini,
+    /// Google Code Assist through a Gemini CLI login (use `oauth login gemini-cli`)
+    GeminiCli,
+    /// Alibaba DashScope (Qwen) with an API key
+    Qwen,
+    /// DeepSeek's API
+    Deepseek,
+}
+
+impl ProviderArg {
+    pub fn kind(self) -> ProviderKind {
+        match self {
+            ProviderArg::Openai => ProviderKind::Openai,
+            ProviderArg::Anthropic => ProviderKind::Anthropic,
+            ProviderArg::Gemini => ProviderKind::Gemini,
+            ProviderArg::GeminiCli => ProviderKind::GeminiCli,
+            ProviderArg::Qwen => ProviderKind::Qwen,
+            ProviderArg::Deepseek => ProviderKind::Deepseek,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Region {
+    /// dashscope-intl.aliyuncs.com (the default)
+    Intl,
+    /// dashscope.aliyuncs.com (mainland China)
+    Cn,
+    /// dashscope-us.aliyuncs.com
+    Us,
+}
+
+impl Region {
+    fn as_str(self) -> &'static str {
+        match self {
+            Region::Intl => "intl",
+            Region::Cn => "cn",
+            Region::Us => "us",
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Examples:
+  llm-gateway upstream add oai --provider openai --api-key-stdin < openai-key.txt
+  llm-gateway upstream add local --provider openai --base-url http://127.0.0.1:11434/v1 --no-api-key
+  llm-gateway upstream add qw --provider qwen --models qwen3-coder-plus")]
+pub struct AddArgs {
+    /// The upstream's name; clients may also pick it with a model prefix (NAME/model)
+    #[arg(value_parser = parse_name)]
+    pub name: String,
+    /// Provider kind [asked when missing and stdin is a terminal]
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub provider: Option<ProviderArg>,
+    /// API base URL, in the form of the kind's default (e.g. https://api.openai.com/v1)
+    #[arg(long, value_name = "URL", value_hint = ValueHint::Url)]
+    pub base_url: Option<String>,
+    /// Read the API key from stdin (keeps it out of shell history and `ps`)
+    #[arg(long, group = "key")]
+    pub api_key_stdin: bool,
+    /// The API key (visible in `ps` and shell history: prefer --api-key-stdin)
+    #[arg(long, value_name = "KEY", group = "key")]
+    pub api_key: Option<String>,
+    /// No API key: a local OpenAI-compatible server such as Ollama or vLLM
+    #[arg(long, group = "key")]
+    pub no_api_key: bool,
+    /// Models it serves, comma-separated [default: discovered from its model list]
+    #[arg(long, value_name = "M1,M2", value_delimiter = ',')]
+    pub models: Vec<String>,
+    /// Lower is tried first when several upstreams serve a model
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PRIORITY)]
+    pub priority: u32,
+    /// DashScope region (qwen only) [default: intl]
+    #[arg(long, value_enum)]
+    pub region: Option<Region>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print a JSON list
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    pub name: String,
+    /// Print one JSON object
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct NameArg {
+    pub name: String,
+}
+
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    pub name: String,
+    /// The model to try [default: the upstream's first model]
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+}
+
+pub async fn run(ctx: &Ctx, command: UpstreamCommand) -> anyhow::Result<()> {
+    match command {
+        UpstreamCommand::Add(a) => add(ctx, a).await,
+        UpstreamCommand::List(a) => list(ctx, &a).await,
+        UpstreamCommand::Show(a) => show(ctx, &a).await,
+        UpstreamCommand::Remove(a) => {
+            calls::upstream_remove(&ctx.store().await?, &a.name).await?;
+            output::info(&format!("removed upstream `{}`", a.name));
+            Ok(())
+        }
+        UpstreamCommand::Enable(a) => set_enabled(ctx, &a.name, true).await,
+        UpstreamCommand::Disable(a) => set_enabled(ctx, &a.name, false).await,
+        UpstreamCommand::Test(a) => test(ctx, &a).await,
+    }
+}
+
+fn ask_provider() -> anyhow::Result<ProviderKind> {
+    let choices = [
+        ProviderArg::Openai,
+        ProviderArg::Anthropic,
+        ProviderArg::Gemini,
+        ProviderArg::Qwen,
+        ProviderArg::Deepseek,
+    ];
+    let names: Vec<&str> = choices.iter().map(|c| c.kind().as_str()).collect();
+    let i = prompt::choose("Provider", &names, "--provider KIND")?;
+    Ok(choices
+        .get(i)
+        .copied()
+        .unwrap_or(ProviderArg::Openai)
+        .kind())
+}
+
+/// A loopback base URL: a local server that usually takes no key.
+fn is_local(base_url: &str) -> bool {
+    match url::Url::parse(base_url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+fn check_base_url(base_url: &str) -> anyhow::Result<()> {
+    match url::Url::parse(base_url) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
+        _ => {
+            Err(UserError::usage(format!("--base-url: `{base_url}` is not an http(s) URL")).into())
+        }
+    }
+}
+
+/// The key from the flags, stdin or a prompt; `None` for keyless local servers.
+fn resolve_key(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<Secret>> {
+    if args.no_api_key {
+        if kind != ProviderKind::Openai && args.base_url.is_none() {
+            return Err(UserError::usage(format!(
+                "--no-api-key: the {kind} API needs a key (a keyless upstream needs --base-url)"
+            ))
+            .into());
+        }
+        return Ok(None);
+    }
+    if let Some(key) = &args.api_key {
+        if key.trim().is_empty() {
+            return Err(UserError::usage("--api-key: the value is empty").into());
+        }
+        return Ok(Some(Secret::new(key.trim())));
+    }
+    if args.api_key_stdin {
+        return prompt::secret_from_stdin("--api-key-stdin").map(Some);
+    }
+    if kind == ProviderKind::Openai && args.base_url.as_deref().is_some_and(is_local) {
+        output::info("no API key: the base URL is local (pass --api-key to set one)");
+        return Ok(None);
+    }
+    let question = format!("API key for `{}` ({kind})", args.name);
+    prompt::secret(&question, "--api-key-stdin or --api-key KEY").map(Some)
+}
+
+fn clean_models(models: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for m in models.iter().map(|m| m.trim()).filter(|m| !m.is_empty()) {
+        if !out.iter().any(|o| o == m) {
+            out.push(m.to_string());
+        }
+    }
+    out
+}
+
+async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
+    let kind = match args.provider {
+        Some(p) => p.kind(),
+        None => ask_provider()?,
+    };
+    if kind == ProviderKind::GeminiCli {
+        return Err(UserError::new(
+            "gemini-cli upstreams come from a Google login, not an API key",
+        )
+        .hint("run `llm-gateway oauth login gemini-cli`, or `llm-gateway oauth import gemini-cli` to reuse ~/.gemini")
+        .into());
+    }
+    if args.region.is_some() && kind != ProviderKind::Qwen {
+        return Err(UserError::usage("--region applies to --provider qwen only").into());
+    }
+    if let Some(u) = &args.base_url {
+        check_base_url(u)?;
+    }
+    let secret = resolve_key(&args, kind)?;
+    let store = ctx.store().await?;
+
+    let mut record = UpstreamRecord {
+        name: args.name.clone(),
+        provider: kind,
+        base_url: args.base_url.clone(),
+        models: clean_models(&args.models),
+        models_discovered: false,
+        priority: args.priority,
+        enabled: true,
+        auth: if secret.is_some() {
+            AuthKind::ApiKey
+        } else {
+            AuthKind::None
+        },
+        region: args.region.map(|r| r.as_str().to_string()),
+        created_at: view::now(),
+        oauth: None,
+    };
+    if record.models.is_empty() {
+        record.models = discover(ctx, &record, secret.as_ref()).await?;
+        record.models_discovered = true;
+    }
+    let summary = format!(
+        "added upstream `{}` ({kind}, {} model{}{})",
+        record.name,
+        record.models.len(),
+        if record.models.len() == 1 { "" } else { "s" },
+        if record.models_discovered {
+            ", discovered"
+        } else {
+            ""
+        }
+    );
+    let example = record
+        .models
+        .first()
+        .map(|m| format!("{}/{m}", record.name));
+    calls::upstream_add(&store, record, secret).await?;
+    output::info(&summary);
+    if let Some(notice) = secret_notice(&store) {
+        output::warn(&notice);
+    }
+    if let Some(e) = example {
+        output::info(&format!("clients can ask for `{e}` to use it directly"));
+    }
+    Ok(())
+}
+
+async fn discover(
+    ctx: &Ctx,
+    record: &UpstreamRecord,
+    secret: Option<&Secret>,
+) -> anyhow::Result<Vec<String>> {
+    let hint = "pass --models M1,M2 to name the models yourself";
+    match probe::list_models(&ctx.config, record, secret).await {
+        Ok(models) => {
+            let models = clean_models(&models);
+            if models.is_empty() {
+                return Err(UserError::new(format!("`{}` lists no models", record.name))
+                    .hint(hint)
+                    .into());
+            }
+            Ok(models)
+        }
+        Err(e) => Err(
+            UserError::new(format!("cannot list the models of `{}`: {e}", record.name))
+                .hint(hint)
+                .into(),
+        ),
+    }
+}
+
+/// The store's one-line notice when the key went to the owner-only file instead of the OS
+/// keyring. Only a local store knows which backend it used (through the admin socket the
+/// running server cannot say), and the store exposes it as `Store::secret_notice`.
+fn secret_notice(store: &StoreHandle) -> Option<String> {
+    let _ = store;
+    None
+}
+
+async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
+    let records = calls::upstream_list(&ctx.store().await?).await?;
+    if args.json {
+        let views: Vec<UpstreamView> = records.iter().map(UpstreamView::new).collect();
+        return output::json(&views);
+    }
+    if records.is_empty() {
+        output::info(
+            "no upstreams yet; add one with `llm-gateway upstream add NAME --provider KIND`",
+        );
+        return Ok(());
+    }
+    let now = view::now();
+    let rows: Vec<Vec<String>> = records.iter().map(|r| view::upstream_row(r, now)).collect();
+    output::table(&view::UPSTREAM_HEADERS, &rows)
+}
+
+async fn show(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<()> {
+    let record = calls::upstream_get(&ctx.store().await?, &args.name).await?;
+    if args.json {
+        return output::json(&UpstreamView::new(&record));
+    }
+    output::fields(&view::upstream_fields(&record, view::now()))
+}
+
+async fn set_enabled(ctx: &Ctx, name: &str, enabled: bool) -> anyhow::Result<()> {
+    calls::upstream_set_enabled(&ctx.store().await?, name, enabled).await?;
+    let word = if enabled { "enabled" } else { "disabled" };
+    output::info(&format!("{word} upstream `{name}`"));
+    Ok(())
+}
+
+async fn test(ctx: &Ctx, args: &TestArgs) -> anyhow::Result<()> {
+    let store = ctx.store().await?;
+    let record = calls::upstream_get(&store, &args.name).await?;
+    let secret = match record.auth {
+        AuthKind::None => None,
+        AuthKind::ApiKey | AuthKind::Oauth => calls::secret_get(&store, &args.name).await?,
+    };
+    match probe::test(&ctx.config, &record, secret.as_ref(), args.model.as_deref()).await {
+        Ok(latency) => output::line(&format!("{}: ok in {} ms", args.name, latency.as_millis())),
+        Err(e) => Err(UserError::new(format!("{}: {e}", args.name)).into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_match_kinds() {
+        for v in ProviderArg::value_variants() {
+            let name = v.to_possible_value().map(|p| p.get_name().to_string());
+            assert_eq!(name.as_deref(), Some(v.kind().as_str()));
+        }
+        assert_eq!(ProviderArg::value_variants().len(), ProviderKind::ALL.len());
+    }
+
+    #[test]
+    fn local_urls() {
+        assert!(is_local("http://127.0.0.1:11434/v1"));
+        assert!(is_local("http://localhost:8000/v1"));
+        assert!(is_local("http://[::1]:8000/v1"));
+        assert!(!is_local("https://api.openai.com/v1"));
+        assert!(!is_local("not a url"));
+    }
+
+    #[test]
+    fn models_are_trimmed_and_deduplicated() {
+        let m = clean_models(&["a".into(), " b ".into(), "".into(), "a".into()]);
+        assert_eq!(m, vec!["a", "b"]);
+    }
+
+    #[test]
+    fn base_url_checked() {
+        assert!(check_base_url("http://127.0.0.1:1/v1").is_ok());
+        assert!(check_base_url("ftp://x").is_err());
+        assert!(check_base_url("api.openai.com").is_err());
+    }
+}

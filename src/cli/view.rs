@@ -1,0 +1,420 @@
+//! What the CLI shows of each record: the `--json` objects (every one has `name`, none holds a
+//! secret or a key hash, times in RFC 3339) and the table rows and `show` fields built from them.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::store::records::{
+    ApiKeyRecord, AuthKind, OAuthMeta, OAuthState, UnixTime, UpstreamRecord, UsageRow,
+};
+
+pub fn now() -> UnixTime {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+pub fn rfc3339(t: UnixTime) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t)).to_string()
+}
+
+/// `in 42m`, `3h ago`: coarse, for tables.
+pub fn relative(t: UnixTime, now: UnixTime) -> String {
+    let (d, future) = if t >= now {
+        (t - now, true)
+    } else {
+        (now - t, false)
+    };
+    let amount = match d {
+        0..60 => format!("{d}s"),
+        60..3600 => format!("{}m", d / 60),
+        3600..86400 => format!("{}h", d / 3600),
+        _ => format!("{}d", d / 86400),
+    };
+    if future {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
+fn auth_str(a: AuthKind) -> &'static str {
+    match a {
+        AuthKind::ApiKey => "api-key",
+        AuthKind::Oauth => "oauth",
+        AuthKind::None => "none",
+    }
+}
+
+fn oauth_state_str(s: OAuthState) -> &'static str {
+    match s {
+        OAuthState::Active => "active",
+        OAuthState::NeedsLogin => "needs-login",
+        OAuthState::RefreshFailing => "refresh-failing",
+        OAuthState::LoggedOut => "logged-out",
+    }
+}
+
+fn enabled_str(enabled: bool) -> &'static str {
+    if enabled { "enabled" } else { "disabled" }
+}
+
+fn or_dash(v: Option<String>) -> String {
+    v.unwrap_or_else(|| "-".into())
+}
+
+#[derive(Debug, Serialize)]
+pub struct OAuthView {
+    pub account: Option<String>,
+    pub project: Option<String>,
+    pub tier: Option<String>,
+    pub expires_at: Option<String>,
+    pub last_refresh: Option<String>,
+    pub state: &'static str,
+    pub last_error: Option<String>,
+}
+
+impl OAuthView {
+    pub fn new(m: &OAuthMeta) -> OAuthView {
+        OAuthView {
+            account: m.account.clone(),
+            project: m.project.clone(),
+            tier: m.tier.clone(),
+            expires_at: m.expires_at.map(rfc3339),
+            last_refresh: m.last_refresh.map(rfc3339),
+            state: oauth_state_str(m.state),
+            last_error: m.last_error.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct UpstreamView {
+    pub name: String,
+    pub provider: String,
+    /// `null`: the provider's default endpoint.
+    pub base_url: Option<String>,
+    pub region: Option<String>,
+    pub enabled: bool,
+    pub priority: u32,
+    pub auth: &'static str,
+    pub models: Vec<String>,
+    pub models_discovered: bool,
+    pub created_at: String,
+    pub oauth: Option<OAuthView>,
+}
+
+impl UpstreamView {
+    pub fn new(r: &UpstreamRecord) -> UpstreamView {
+        UpstreamView {
+            name: r.name.clone(),
+            provider: r.provider.as_str().into(),
+            base_url: r.base_url.clone(),
+            region: r.region.clone(),
+            enabled: r.enabled,
+            priority: r.priority,
+            auth: auth_str(r.auth),
+            models: r.models.clone(),
+            models_discovered: r.models_discovered,
+            created_at: rfc3339(r.created_at),
+            oauth: r.oauth.as_ref().map(OAuthView::new),
+        }
+    }
+}
+
+pub const UPSTREAM_HEADERS: [&str; 6] = ["NAME", "PROVIDER", "STATE", "PRIORITY", "MODELS", "AUTH"];
+
+/// The AUTH cell: `api-key`, `none`, or the OAuth state with the token expiry.
+fn auth_cell(r: &UpstreamRecord, now: UnixTime) -> String {
+    match (&r.oauth, r.auth) {
+        (Some(m), _) => match m.expires_at {
+            Some(t) if m.state == OAuthState::Active => {
+                let word = if t >= now { "expires" } else { "expired" };
+                format!("oauth: active, {word} {}", relative(t, now))
+            }
+            _ => format!("oauth: {}", oauth_state_str(m.state)),
+        },
+        (None, a) => auth_str(a).into(),
+    }
+}
+
+pub fn upstream_row(r: &UpstreamRecord, now: UnixTime) -> Vec<String> {
+    vec![
+        r.name.clone(),
+        r.provider.as_str().into(),
+        enabled_str(r.enabled).into(),
+        r.priority.to_string(),
+        r.models.len().to_string(),
+        auth_cell(r, now),
+    ]
+}
+
+pub fn upstream_fields(r: &UpstreamRecord, now: UnixTime) -> Vec<(&'static str, String)> {
+    let mut f = vec![
+        ("name", r.name.clone()),
+        ("provider", r.provider.as_str().into()),
+        (
+            "base url",
+            r.base_url
+                .clone()
+                .unwrap_or_else(|| "(provider default)".into()),
+        ),
+        ("state", enabled_str(r.enabled).into()),
+        ("priority", r.priority.to_string()),
+        ("auth", auth_cell(r, now)),
+    ];
+    if let Some(region) = &r.region {
+        f.push(("region", region.clone()));
+    }
+    let source = if r.models_discovered {
+        "discovered"
+    } else {
+        "set by hand"
+    };
+    f.push((
+        "models",
+        format!("{} ({source}): {}", r.models.len(), r.models.join(", ")),
+    ));
+    if let Some(m) = &r.oauth {
+        f.push(("account", or_dash(m.account.clone())));
+        f.push(("project", or_dash(m.project.clone())));
+        f.push(("token expires", or_dash(m.expires_at.map(rfc3339))));
+        if let Some(e) = &m.last_error {
+            f.push(("last error", e.clone()));
+        }
+    }
+    f.push(("created", rfc3339(r.created_at)));
+    f
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyView {
+    pub name: String,
+    pub prefix: String,
+    pub state: &'static str,
+    pub rpm: Option<u32>,
+    pub models: Vec<String>,
+    pub enabled: bool,
+    pub revoked: bool,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+}
+
+fn key_state(r: &ApiKeyRecord) -> &'static str {
+    if r.revoked {
+        "revoked"
+    } else if r.enabled {
+        "active"
+    } else {
+        "disabled"
+    }
+}
+
+impl KeyView {
+    pub fn new(r: &ApiKeyRecord) -> KeyView {
+        KeyView {
+            name: r.name.clone(),
+            prefix: r.prefix.clone(),
+            state: key_state(r),
+            rpm: r.rpm,
+            models: r.models.clone(),
+            enabled: r.enabled,
+            revoked: r.revoked,
+            created_at: rfc3339(r.created_at),
+            last_used_at: r.last_used_at.map(rfc3339),
+        }
+    }
+}
+
+pub const KEY_HEADERS: [&str; 6] = ["NAME", "PREFIX", "STATE", "RPM", "MODELS", "LAST USED"];
+
+fn models_cell(models: &[String]) -> String {
+    if models.is_empty() {
+        "*".into()
+    } else {
+        models.join(",")
+    }
+}
+
+pub fn key_row(r: &ApiKeyRecord, now: UnixTime) -> Vec<String> {
+    vec![
+        r.name.clone(),
+        r.prefix.clone(),
+        key_state(r).into(),
+        r.rpm.map_or_else(|| "-".into(), |n| n.to_string()),
+        models_cell(&r.models),
+        r.last_used_at
+            .map_or_else(|| "never".into(), |t| relative(t, now)),
+    ]
+}
+
+pub fn key_fields(r: &ApiKeyRecord) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", r.name.clone()),
+        ("prefix", r.prefix.clone()),
+        ("state", key_state(r).into()),
+        (
+            "rpm",
+            r.rpm.map_or_else(|| "unlimited".into(), |n| n.to_string()),
+        ),
+        ("models", models_cell(&r.models)),
+        ("created", rfc3339(r.created_at)),
+        (
+            "last used",
+            r.last_used_at.map_or_else(|| "never".into(), rfc3339),
+        ),
+    ]
+}
+
+#[derive(Debug, Serialize)]
+pub struct UsageView {
+    /// `upstream/model`, the name a client can use to pin this route.
+    pub name: String,
+    pub upstream: String,
+    pub model: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
+    pub avg_latency_ms: u64,
+}
+
+impl UsageView {
+    pub fn new(r: &UsageRow) -> UsageView {
+        let c = &r.counters;
+        UsageView {
+            name: format!("{}/{}", r.upstream, r.model),
+            upstream: r.upstream.clone(),
+            model: r.model.clone(),
+            requests: c.requests,
+            errors: c.errors,
+            input_tokens: c.input_tokens,
+            output_tokens: c.output_tokens,
+            cache_read_tokens: c.cache_read_tokens,
+            cache_write_tokens: c.cache_write_tokens,
+            avg_latency_ms: c.latency_ms_total.checked_div(c.requests).unwrap_or(0),
+        }
+    }
+}
+
+pub const USAGE_HEADERS: [&str; 7] = [
+    "UPSTREAM", "MODEL", "REQUESTS", "ERRORS", "INPUT", "OUTPUT", "AVG MS",
+];
+
+pub fn usage_row(u: &UsageView) -> Vec<String> {
+    vec![
+        u.upstream.clone(),
+        u.model.clone(),
+        u.requests.to_string(),
+        u.errors.to_string(),
+        u.input_tokens.to_string(),
+        u.output_tokens.to_string(),
+        u.avg_latency_ms.to_string(),
+    ]
+}
+
+/// `server status --json`, and the server part of `status --json`.
+#[derive(Debug, Serialize)]
+pub struct ServerView {
+    pub name: &'static str,
+    pub running: bool,
+    pub pid: Option<u32>,
+    pub listen: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProviderKind;
+    use crate::store::records::UsageCounters;
+
+    fn upstream() -> UpstreamRecord {
+        UpstreamRecord {
+            name: "oai".into(),
+            provider: ProviderKind::Openai,
+            base_url: None,
+            models: vec!["gpt-4o-mini".into()],
+            models_discovered: false,
+            priority: 100,
+            enabled: true,
+            auth: AuthKind::ApiKey,
+            region: None,
+            created_at: 0,
+            oauth: None,
+        }
+    }
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(relative(100, 100), "in 0s");
+        assert_eq!(relative(100 + 42 * 60, 100), "in 42m");
+        assert_eq!(relative(100, 100 + 3 * 3600), "3h ago");
+        assert_eq!(relative(0, 2 * 86400), "2d ago");
+    }
+
+    #[test]
+    fn upstream_json_shape() {
+        let v = serde_json::to_value(UpstreamView::new(&upstream())).unwrap();
+        assert_eq!(v["name"], "oai");
+        assert_eq!(v["provider"], "openai");
+        assert_eq!(v["auth"], "api-key");
+        assert_eq!(v["created_at"], "1970-01-01T00:00:00Z");
+        assert_eq!(v["models"][0], "gpt-4o-mini");
+    }
+
+    #[test]
+    fn oauth_cell_shows_expiry() {
+        let mut r = upstream();
+        r.auth = AuthKind::Oauth;
+        r.oauth = Some(OAuthMeta {
+            account: Some("dev@example.com".into()),
+            project: None,
+            tier: None,
+            expires_at: Some(1000 + 600),
+            last_refresh: None,
+            state: OAuthState::Active,
+            last_error: None,
+            resource_url: None,
+        });
+        assert_eq!(upstream_row(&r, 1000)[5], "oauth: active, expires in 10m");
+    }
+
+    #[test]
+    fn key_json_has_no_hash() {
+        let r = ApiKeyRecord {
+            name: "laptop".into(),
+            prefix: "lgw_abcdefgh".into(),
+            hash: "deadbeef".into(),
+            rpm: Some(60),
+            models: vec![],
+            enabled: true,
+            revoked: false,
+            created_at: 0,
+            last_used_at: None,
+        };
+        let text = serde_json::to_string(&KeyView::new(&r)).unwrap();
+        assert!(
+            !text.contains("deadbeef") && !text.contains("hash"),
+            "{text}"
+        );
+        assert!(text.contains("\"state\":\"active\""));
+    }
+
+    #[test]
+    fn usage_average() {
+        let row = UsageRow {
+            upstream: "oai".into(),
+            model: "m".into(),
+            counters: UsageCounters {
+                requests: 4,
+                latency_ms_total: 1000,
+                ..Default::default()
+            },
+        };
+        let v = UsageView::new(&row);
+        assert_eq!((v.name.as_str(), v.avg_latency_ms), ("oai/m", 250));
+    }
+}
