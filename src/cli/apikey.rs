@@ -3,12 +3,9 @@
 //! stdout, so `KEY=$(llm-gateway apikey add laptop)` works.
 
 use clap::{Args, Subcommand};
-use rand::Rng as _;
-use sha2::{Digest as _, Sha256};
 
 use super::view::{self, KeyView};
 use super::{Ctx, calls, output, parse_name};
-use crate::secret::Secret;
 use crate::store::records::ApiKeyRecord;
 
 #[derive(Debug, Subcommand)]
@@ -76,26 +73,9 @@ pub async fn run(ctx: &Ctx, command: ApikeyCommand) -> anyhow::Result<()> {
     }
 }
 
-/// A new gateway key: (the key, its display prefix, its hex SHA-256).
-///
-/// This is the store's key format (`lgw_` + 40 random alphanumerics, prefix = first 12
-/// characters) and moves to `store::keys::generate` with the store, next to the hashing the
-/// server's auth uses, so the two cannot disagree.
-fn generate_key() -> (Secret, String, String) {
-    let random: String = rand::rng()
-        .sample_iter(&rand::distr::Alphanumeric)
-        .take(40)
-        .map(char::from)
-        .collect();
-    let key = format!("lgw_{random}");
-    let prefix: String = key.chars().take(12).collect();
-    let hash = format!("{:x}", Sha256::digest(key.as_bytes()));
-    (Secret::new(key), prefix, hash)
-}
-
 async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
     let store = ctx.store().await?;
-    let (key, prefix, hash) = generate_key();
+    let (key, prefix, hash) = crate::store::keys::generate();
     let models: Vec<String> = args
         .models
         .iter()
@@ -158,7 +138,7 @@ mod tests {
 
     #[test]
     fn key_format() {
-        let (key, prefix, hash) = generate_key();
+        let (key, prefix, hash) = crate::store::keys::generate();
         let k = key.expose();
         assert_eq!(k.len(), 44);
         assert!(k.starts_with("lgw_"));
@@ -166,6 +146,6 @@ mod tests {
         assert_eq!(prefix, &k[..12]);
         assert_eq!(hash.len(), 64);
         assert_eq!(hash, format!("{:x}", Sha256::digest(k.as_bytes())));
-        assert_ne!(generate_key().0, key);
+        assert_ne!(crate::store::keys::generate().0, key);
     }
 }

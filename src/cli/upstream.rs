@@ -334,8 +334,7 @@ async fn discover(
 /// keyring. Only a local store knows which backend it used (through the admin socket the
 /// running server cannot say), and the store exposes it as `Store::secret_notice`.
 fn secret_notice(store: &StoreHandle) -> Option<String> {
-    let _ = store;
-    None
+    store.secret_notice().map(str::to_string)
 }
 
 async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
