@@ -1,0 +1,3 @@
+//! Anthropic SSE streams. (in progress)
+pub struct StreamDecoder;
+pub struct StreamEncoder;
