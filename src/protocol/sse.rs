@@ -381,13 +381,17 @@ data: last without blank line"
         p.push(b"data: 0123456789", &mut out).unwrap();
         assert!(p.push(b"abcdef", &mut out).is_err());
         p.push(b"ghij\n", &mut out).unwrap();
-        p.push(b"data: same event\n\ndata: ok\n\n", &mut out).unwrap();
+        p.push(b"data: same event\n\ndata: ok\n\n", &mut out)
+            .unwrap();
         assert_eq!(out, vec![ev(None, "ok")]);
 
         // Many data lines add up.
         let mut p = SseParser::with_limit(16);
         let mut out = Vec::new();
-        assert!(p.push(b"data: 12345\ndata: 12345\ndata: 12345\n", &mut out).is_err());
+        assert!(
+            p.push(b"data: 12345\ndata: 12345\ndata: 12345\n", &mut out)
+                .is_err()
+        );
     }
 
     #[test]

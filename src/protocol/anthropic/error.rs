@@ -214,7 +214,9 @@ mod tests {
             (504, "timeout_error"),
             (529, "overloaded_error"),
         ] {
-            let body = format!(r#"{{"type":"error","error":{{"type":"{t}","message":"m"}},"request_id":"req_1"}}"#);
+            let body = format!(
+                r#"{{"type":"error","error":{{"type":"{t}","message":"m"}},"request_id":"req_1"}}"#
+            );
             let e = decode_error(status, body.as_bytes());
             assert_eq!(e.kind, kind_for_status(status), "{t}");
             assert_eq!(status_for_kind(e.kind), status);
@@ -244,13 +246,19 @@ mod tests {
             "This model's maximum context length is 65536 tokens. However, you requested 70000 tokens (69000 in the messages, 1000 in the completion). Please reduce the length.",
         );
         assert!(reword_context_error(&mut e));
-        assert_eq!(e.message, "prompt is too long: 70000 tokens > 65536 maximum");
+        assert_eq!(
+            e.message,
+            "prompt is too long: 70000 tokens > 65536 maximum"
+        );
 
         let mut e = ApiError::invalid_request(
             "This model's maximum context length is 128000 tokens. However, your messages resulted in 130,512 tokens.",
         );
         assert!(reword_context_error(&mut e));
-        assert_eq!(e.message, "prompt is too long: 130512 tokens > 128000 maximum");
+        assert_eq!(
+            e.message,
+            "prompt is too long: 130512 tokens > 128000 maximum"
+        );
 
         let mut e = ApiError::new(
             400,
@@ -258,7 +266,10 @@ mod tests {
             "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
         );
         assert!(reword_context_error(&mut e));
-        assert_eq!(e.message, "prompt is too long: 1200000 tokens > 1048576 maximum");
+        assert_eq!(
+            e.message,
+            "prompt is too long: 1200000 tokens > 1048576 maximum"
+        );
 
         let mut e = ApiError::new(
             500,
@@ -266,7 +277,10 @@ mod tests {
             "The input token count exceeds the maximum number of tokens allowed (1048576).",
         );
         assert!(reword_context_error(&mut e));
-        assert!(e.message.starts_with("prompt is too long: The input token count"));
+        assert!(
+            e.message
+                .starts_with("prompt is too long: The input token count")
+        );
         assert_eq!((e.status, e.kind), (400, ErrorKind::InvalidRequest));
 
         let mut e = ApiError::invalid_request("prompt is too long: 5 tokens > 4 maximum");

@@ -428,10 +428,13 @@ pub(crate) fn block_from_wire(b: wire::ContentBlock) -> Block {
         },
         wire::ContentBlock::Thinking(t) => Block::Thinking {
             text: t.thinking,
-            signature: t.signature.filter(|s| !s.is_empty()).map(|value| Signature {
-                origin: Dialect::Anthropic,
-                value,
-            }),
+            signature: t
+                .signature
+                .filter(|s| !s.is_empty())
+                .map(|value| Signature {
+                    origin: Dialect::Anthropic,
+                    value,
+                }),
         },
         wire::ContentBlock::RedactedThinking(r) => Block::RedactedThinking { data: r.data },
         wire::ContentBlock::Unknown(value) => Block::Unknown {
@@ -543,16 +546,23 @@ pub fn encode_request(req: &Request) -> Result<wire::Request, CodecError> {
     let effort = match (effort, oc_rest.remove("effort")) {
         (Some(e), _) => Some(e),
         // An effort kept as an extra is only meaningful without a thinking mode override.
-        (None, Some(Value::String(e))) if req.thinking.as_ref().is_none_or(|t| t.mode != ThinkingMode::Disabled) => Some(e),
+        (None, Some(Value::String(e)))
+            if req
+                .thinking
+                .as_ref()
+                .is_none_or(|t| t.mode != ThinkingMode::Disabled) =>
+        {
+            Some(e)
+        }
         _ => None,
     };
-    let output_config = (effort.is_some() || format.is_some() || !oc_rest.is_empty()).then(|| {
+    let output_config = (effort.is_some() || format.is_some() || !oc_rest.is_empty()).then_some(
         wire::OutputConfig {
             effort,
             format,
             extra: oc_rest,
-        }
-    });
+        },
+    );
 
     let tool_choice = encode_tool_choice(req, thinking_on);
 
@@ -683,7 +693,9 @@ fn block_to_upstream(b: &Block) -> Option<wire::ContentBlock> {
             ..
         } => text_block(text, cache_control.clone()),
         Block::Image(img) => image_block(img),
-        Block::ToolUse { id, name, input, .. } => tool_use_block(id, name, input),
+        Block::ToolUse {
+            id, name, input, ..
+        } => tool_use_block(id, name, input),
         Block::ToolResult {
             tool_use_id,
             content,

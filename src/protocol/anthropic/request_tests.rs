@@ -11,22 +11,35 @@ fn encode(req: &Request) -> Value {
 
 #[test]
 fn errors_name_the_field() {
-    let err = decode_request(br#"{"model":"m","messages":[{"role":"user","content":5}]}"#, &RequestHints::default())
-        .unwrap_err();
+    let err = decode_request(
+        br#"{"model":"m","messages":[{"role":"user","content":5}]}"#,
+        &RequestHints::default(),
+    )
+    .unwrap_err();
     match err {
         CodecError::InvalidJson { field, .. } => assert_eq!(field, "messages[0].content"),
         other => panic!("{other:?}"),
     }
     let err = decode(json!({"model": "m", "messages": [], "max_tokens": "many"})).unwrap_err();
     assert!(matches!(err, CodecError::InvalidJson { ref field, .. } if field == "max_tokens"));
-    let err = decode(json!({"model": "m", "messages": [{"role": "robot", "content": "x"}]})).unwrap_err();
-    assert!(matches!(err, CodecError::InvalidJson { ref field, .. } if field == "messages[0].role"));
-    let err = decode_request(b"{\"model\":\"m\",\"messages\":[]} trailing", &RequestHints::default()).unwrap_err();
+    let err =
+        decode(json!({"model": "m", "messages": [{"role": "robot", "content": "x"}]})).unwrap_err();
+    assert!(
+        matches!(err, CodecError::InvalidJson { ref field, .. } if field == "messages[0].role")
+    );
+    let err = decode_request(
+        b"{\"model\":\"m\",\"messages\":[]} trailing",
+        &RequestHints::default(),
+    )
+    .unwrap_err();
     assert!(matches!(err, CodecError::InvalidJson { ref field, .. } if field == "body"));
     let err = decode(json!({"messages": []})).unwrap_err();
     assert!(matches!(err, CodecError::InvalidJson { ref field, .. } if field == "model"));
-    let err = decode(json!({"model": "m", "messages": [], "tool_choice": {"type": "tool"}})).unwrap_err();
-    assert!(matches!(err, CodecError::InvalidJson { ref field, .. } if field == "tool_choice.name"));
+    let err =
+        decode(json!({"model": "m", "messages": [], "tool_choice": {"type": "tool"}})).unwrap_err();
+    assert!(
+        matches!(err, CodecError::InvalidJson { ref field, .. } if field == "tool_choice.name")
+    );
 }
 
 #[test]
@@ -35,13 +48,19 @@ fn thinking_and_effort_shapes() {
         decode(json!({"model": "m", "max_tokens": 64000, "messages": [], "thinking": thinking, "output_config": oc}))
             .unwrap()
     };
-    let r = base(json!({"type": "adaptive", "display": "omitted"}), json!({"effort": "high"}));
+    let r = base(
+        json!({"type": "adaptive", "display": "omitted"}),
+        json!({"effort": "high"}),
+    );
     let t = r.thinking.clone().unwrap();
     assert_eq!(t.mode, ThinkingMode::Adaptive);
     assert_eq!(t.effort, Some(Effort::High));
     assert_eq!(t.include_thoughts, Some(false));
     let out = encode(&r);
-    assert_eq!(out["thinking"], json!({"type": "adaptive", "display": "omitted"}));
+    assert_eq!(
+        out["thinking"],
+        json!({"type": "adaptive", "display": "omitted"})
+    );
     assert_eq!(out["output_config"], json!({"effort": "high"}));
 
     // disabled + effort: the contradiction is not forwarded (A3.6).
@@ -52,7 +71,8 @@ fn thinking_and_effort_shapes() {
     assert!(out.get("output_config").is_none());
 
     // Effort without thinking stays an Anthropic-only extra.
-    let r = decode(json!({"model": "m", "messages": [], "output_config": {"effort": "low"}})).unwrap();
+    let r =
+        decode(json!({"model": "m", "messages": [], "output_config": {"effort": "low"}})).unwrap();
     assert_eq!(r.thinking, None);
     assert_eq!(encode(&r)["output_config"], json!({"effort": "low"}));
 
@@ -66,8 +86,14 @@ fn thinking_and_effort_shapes() {
     assert!(encode(&r).get("thinking").is_none());
 
     // Structured output.
-    let r = base(json!({"type": "disabled"}), json!({"format": {"type": "json_schema", "schema": {"type": "object"}}}));
-    assert!(matches!(r.response_format, Some(ResponseFormat::JsonSchema { .. })));
+    let r = base(
+        json!({"type": "disabled"}),
+        json!({"format": {"type": "json_schema", "schema": {"type": "object"}}}),
+    );
+    assert!(matches!(
+        r.response_format,
+        Some(ResponseFormat::JsonSchema { .. })
+    ));
     assert_eq!(
         encode(&r)["output_config"],
         json!({"format": {"type": "json_schema", "schema": {"type": "object"}}})
@@ -122,7 +148,10 @@ fn foreign_requests_encode_safely_for_anthropic() {
             description: None,
             input_schema: Value::Null,
             cache_control: None,
-            extra: Extras::new(Dialect::OpenAi, Map::from_iter([("strict".to_owned(), json!(true))])),
+            extra: Extras::new(
+                Dialect::OpenAi,
+                Map::from_iter([("strict".to_owned(), json!(true))]),
+            ),
         })],
         tool_choice: Some(ToolChoice::Any),
         parallel_tool_calls: Some(false),
@@ -134,7 +163,10 @@ fn foreign_requests_encode_safely_for_anthropic() {
             include_thoughts: Some(true),
         }),
         response_format: Some(ResponseFormat::JsonObject),
-        extra: Extras::new(Dialect::OpenAi, Map::from_iter([("seed_like".to_owned(), json!(1))])),
+        extra: Extras::new(
+            Dialect::OpenAi,
+            Map::from_iter([("seed_like".to_owned(), json!(1))]),
+        ),
         ..Default::default()
     };
     let out = encode(&req);
@@ -156,7 +188,10 @@ fn foreign_requests_encode_safely_for_anthropic() {
     );
     let mut two = req.clone();
     two.n = Some(2);
-    assert!(matches!(encode_request(&two), Err(CodecError::Unsupported(_))));
+    assert!(matches!(
+        encode_request(&two),
+        Err(CodecError::Unsupported(_))
+    ));
 }
 
 #[test]
@@ -206,7 +241,10 @@ fn attribution_block_stays_first_and_apart() {
 
 #[test]
 fn count_tokens_bodies() {
-    let r = decode_count_tokens(br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[]}"#).unwrap();
+    let r = decode_count_tokens(
+        br#"{"model":"m","messages":[{"role":"user","content":"hi"}],"tools":[]}"#,
+    )
+    .unwrap();
     assert_eq!(r.max_tokens, None);
     assert_eq!(encode_count_tokens(1234), br#"{"input_tokens":1234}"#);
 }

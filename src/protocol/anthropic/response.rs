@@ -185,14 +185,12 @@ pub(crate) fn blocks_to_client(blocks: &[Block]) -> Vec<wire::ContentBlock> {
                 }
             }
             Block::Image(img) => out.push(image_block(img)),
-            Block::RedactedThinking { data } => {
-                out.push(wire::ContentBlock::RedactedThinking(
-                    wire::RedactedThinkingBlock {
-                        data: data.clone(),
-                        extra: Map::new(),
-                    },
-                ))
-            }
+            Block::RedactedThinking { data } => out.push(wire::ContentBlock::RedactedThinking(
+                wire::RedactedThinkingBlock {
+                    data: data.clone(),
+                    extra: Map::new(),
+                },
+            )),
             Block::Unknown {
                 origin: Dialect::Anthropic,
                 value,

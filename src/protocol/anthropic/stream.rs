@@ -48,7 +48,10 @@ impl StreamDecoder {
             return Ok(());
         }
         let parsed: wire::StreamEvent = serde_json::from_str(&ev.data).map_err(|e| {
-            CodecError::from_json(&e, format!("{} event", ev.event.as_deref().unwrap_or("SSE")))
+            CodecError::from_json(
+                &e,
+                format!("{} event", ev.event.as_deref().unwrap_or("SSE")),
+            )
         })?;
         match parsed {
             wire::StreamEvent::MessageStart { message } => {
@@ -464,7 +467,7 @@ impl StreamEncoder {
         match act {
             Act::Text(text) => {
                 let c = self.started_client(StartBlock::Text { text: "" }, out);
-                delta_frame(out, c, DeltaOut::TextDelta { text });
+                delta_frame(out, c, DeltaOut::Text { text });
             }
             Act::Thinking(thinking) => {
                 let start = StartBlock::Thinking {
@@ -472,11 +475,11 @@ impl StreamEncoder {
                     signature: "",
                 };
                 let c = self.started_client(start, out);
-                delta_frame(out, c, DeltaOut::ThinkingDelta { thinking });
+                delta_frame(out, c, DeltaOut::Thinking { thinking });
             }
             Act::Json(partial_json) => {
                 let c = self.started_tool(out);
-                delta_frame(out, c, DeltaOut::InputJsonDelta { partial_json });
+                delta_frame(out, c, DeltaOut::InputJson { partial_json });
             }
             Act::Nothing => {}
         }
@@ -618,7 +621,7 @@ impl StreamEncoder {
                 let c = self.started_tool(out);
                 let had_input = self.open.take().is_some_and(|o| o.had_input);
                 if !had_input {
-                    delta_frame(out, c, DeltaOut::InputJsonDelta { partial_json: "{}" });
+                    delta_frame(out, c, DeltaOut::InputJson { partial_json: "{}" });
                 }
                 stop_frame(out, c);
             }
@@ -761,12 +764,16 @@ impl Serialize for EmptyObject {
 }
 
 #[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(tag = "type")]
 enum DeltaOut<'a> {
-    TextDelta { text: &'a str },
-    InputJsonDelta { partial_json: &'a str },
-    ThinkingDelta { thinking: &'a str },
-    SignatureDelta { signature: &'a str },
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
 }
 
 #[derive(Serialize)]
@@ -805,7 +812,7 @@ fn delta_frame(out: &mut Vec<u8>, index: usize, delta: DeltaOut<'_>) {
 }
 
 fn sig_delta(out: &mut Vec<u8>, index: usize, signature: &str) {
-    delta_frame(out, index, DeltaOut::SignatureDelta { signature });
+    delta_frame(out, index, DeltaOut::Signature { signature });
 }
 
 fn stop_frame(out: &mut Vec<u8>, index: usize) {
