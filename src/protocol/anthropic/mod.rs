@@ -22,6 +22,7 @@
 //! right before it, else stays a Gemini-signed thinking block. Carriers never reach Anthropic
 //! upstreams (only Anthropic-signed thinking does), and Anthropic signatures never reach Gemini.
 
+mod blocks;
 mod error;
 mod request;
 mod response;

@@ -1,4 +1,5 @@
 use super::*;
+use crate::protocol::ir::{Block, Image, ImageSource};
 use serde_json::json;
 
 fn decode(v: Value) -> Result<Request, CodecError> {

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::request::{blocks_from_wire, image_block, text_block, thinking_block, tool_use_block};
+use super::blocks::{blocks_from_wire, image_block, text_block, thinking_block, tool_use_block};
 use super::{GEMINI_CARRIER_PREFIX, client_tool_id, message_id, parse_json, wire};
 use crate::protocol::codec::{CodecError, ResponseCtx};
 use crate::protocol::ir::{Block, Dialect, Extras, Response, Signature, StopReason, Usage};

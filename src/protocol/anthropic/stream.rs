@@ -11,11 +11,11 @@
 //! buffering text, the stop of an unsigned thinking block is held back one event, and a
 //! `tool_use` start waits for its first argument fragment.
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
-
 use super::error::{kind_for_status, kind_for_type, status_for_kind};
 use super::response::{carrier, parse_stop_reason, stop_reason_str};
+use super::wire::{
+    DeltaOut, EmptyObject, ErrorOut, MessageDeltaOut, Out, StartBlock, StartMessage, UsageOut,
+};
 use super::{client_tool_id, message_id, wire};
 use crate::protocol::codec::{CodecError, ResponseCtx};
 use crate::protocol::ir::{ApiError, Dialect, ErrorKind, Signature, StopReason, Usage};
@@ -671,122 +671,6 @@ impl Open {
 fn gemini_value(sig: Option<&Signature>) -> Option<String> {
     sig.filter(|s| s.origin == Dialect::Gemini)
         .map(|s| s.value.clone())
-}
-
-// ---- frames: borrowed views serialised straight into the output buffer ----
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Out<'a> {
-    MessageStart {
-        message: StartMessage<'a>,
-    },
-    ContentBlockStart {
-        index: usize,
-        content_block: &'a StartBlock<'a>,
-    },
-    ContentBlockDelta {
-        index: usize,
-        delta: DeltaOut<'a>,
-    },
-    ContentBlockStop {
-        index: usize,
-    },
-    MessageDelta {
-        delta: MessageDeltaOut<'a>,
-        usage: UsageOut,
-    },
-    MessageStop,
-    Ping,
-    Error {
-        error: ErrorOut<'a>,
-    },
-}
-
-#[derive(Serialize)]
-struct StartMessage<'a> {
-    id: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    role: &'static str,
-    content: [(); 0],
-    model: &'a str,
-    stop_reason: Option<&'a str>,
-    stop_sequence: Option<&'a str>,
-    usage: UsageOut,
-}
-
-#[derive(Serialize)]
-struct UsageOut {
-    input_tokens: u64,
-    output_tokens: u64,
-    cache_creation_input_tokens: u64,
-    cache_read_input_tokens: u64,
-}
-
-impl From<&Usage> for UsageOut {
-    fn from(u: &Usage) -> Self {
-        UsageOut {
-            input_tokens: u.input_tokens,
-            output_tokens: u.output_tokens,
-            cache_creation_input_tokens: u.cache_write_tokens,
-            cache_read_input_tokens: u.cache_read_tokens,
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum StartBlock<'a> {
-    Text {
-        text: &'a str,
-    },
-    Thinking {
-        thinking: &'a str,
-        signature: &'a str,
-    },
-    RedactedThinking {
-        data: &'a str,
-    },
-    ToolUse {
-        id: &'a str,
-        name: &'a str,
-        input: EmptyObject,
-    },
-}
-
-struct EmptyObject;
-
-impl Serialize for EmptyObject {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_map(Some(0))?.end()
-    }
-}
-
-#[derive(Serialize)]
-#[serde(tag = "type")]
-enum DeltaOut<'a> {
-    #[serde(rename = "text_delta")]
-    Text { text: &'a str },
-    #[serde(rename = "input_json_delta")]
-    InputJson { partial_json: &'a str },
-    #[serde(rename = "thinking_delta")]
-    Thinking { thinking: &'a str },
-    #[serde(rename = "signature_delta")]
-    Signature { signature: &'a str },
-}
-
-#[derive(Serialize)]
-struct MessageDeltaOut<'a> {
-    stop_reason: &'a str,
-    stop_sequence: Option<&'a str>,
-}
-
-#[derive(Serialize)]
-struct ErrorOut<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    message: &'a str,
 }
 
 /// `event: <name>` + `data: <json>` + blank line. serde_json never writes a raw newline, so

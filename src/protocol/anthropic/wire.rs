@@ -9,9 +9,12 @@
 //! path intact (`messages[0].content[1]: ...`).
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::fmt;
+
+use crate::protocol::ir;
 
 pub type Extra = Map<String, Value>;
 
@@ -469,6 +472,122 @@ pub struct ModelInfo {
 
 fn model_type() -> String {
     "model".to_owned()
+}
+
+// ---- borrowed views the stream encoder serialises straight into its output ----
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Out<'a> {
+    MessageStart {
+        message: StartMessage<'a>,
+    },
+    ContentBlockStart {
+        index: usize,
+        content_block: &'a StartBlock<'a>,
+    },
+    ContentBlockDelta {
+        index: usize,
+        delta: DeltaOut<'a>,
+    },
+    ContentBlockStop {
+        index: usize,
+    },
+    MessageDelta {
+        delta: MessageDeltaOut<'a>,
+        usage: UsageOut,
+    },
+    MessageStop,
+    Ping,
+    Error {
+        error: ErrorOut<'a>,
+    },
+}
+
+#[derive(Serialize)]
+pub(crate) struct StartMessage<'a> {
+    pub(crate) id: &'a str,
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) role: &'static str,
+    pub(crate) content: [(); 0],
+    pub(crate) model: &'a str,
+    pub(crate) stop_reason: Option<&'a str>,
+    pub(crate) stop_sequence: Option<&'a str>,
+    pub(crate) usage: UsageOut,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UsageOut {
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    pub(crate) cache_creation_input_tokens: u64,
+    pub(crate) cache_read_input_tokens: u64,
+}
+
+impl From<&ir::Usage> for UsageOut {
+    fn from(u: &ir::Usage) -> Self {
+        UsageOut {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_creation_input_tokens: u.cache_write_tokens,
+            cache_read_input_tokens: u.cache_read_tokens,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum StartBlock<'a> {
+    Text {
+        text: &'a str,
+    },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: EmptyObject,
+    },
+}
+
+pub(crate) struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_map(Some(0))?.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type")]
+pub(crate) enum DeltaOut<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
+}
+
+#[derive(Serialize)]
+pub(crate) struct MessageDeltaOut<'a> {
+    pub(crate) stop_reason: &'a str,
+    pub(crate) stop_sequence: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ErrorOut<'a> {
+    #[serde(rename = "type")]
+    pub(crate) kind: &'a str,
+    pub(crate) message: &'a str,
 }
 
 // ---- hand-written Deserialize impls: string-or-array unions and the open block enum ----
