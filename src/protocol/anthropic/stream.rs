@@ -155,7 +155,7 @@ impl StreamDecoder {
                 // Non-empty fields at start are unusual but legal: replay them as deltas.
                 let mut first = some_text(t.thinking, Delta::Thinking);
                 if let Some(s) = t.signature.filter(|s| !s.is_empty()) {
-                    out_delta_later(&mut first, s);
+                    push_signature(&mut first, s);
                 }
                 (BlockStart::Thinking, first)
             }
@@ -211,7 +211,7 @@ fn some_text(s: String, f: fn(String) -> Delta) -> Vec<Delta> {
     if s.is_empty() { Vec::new() } else { vec![f(s)] }
 }
 
-fn out_delta_later(v: &mut Vec<Delta>, signature: String) {
+fn push_signature(v: &mut Vec<Delta>, signature: String) {
     v.push(Delta::Signature(Signature {
         origin: Dialect::Anthropic,
         value: signature,
