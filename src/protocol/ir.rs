@@ -91,6 +91,14 @@ pub struct SystemBlock {
     pub cache_control: Option<Value>,
 }
 
+impl SystemBlock {
+    /// Claude Code's attribution block (`x-anthropic-billing-header: ...`): kept as its own first
+    /// block for Anthropic upstreams, dropped by encoders for other dialects (A4.1).
+    pub fn is_attribution(&self) -> bool {
+        self.text.starts_with("x-anthropic-billing-header:")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     User,

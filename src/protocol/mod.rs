@@ -4,6 +4,8 @@
 
 pub mod anthropic;
 pub mod codec;
+#[cfg(test)]
+mod fixtures;
 pub mod gemini;
 pub mod ir;
 pub mod openai;

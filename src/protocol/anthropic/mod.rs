@@ -1,1 +1,101 @@
-//! The anthropic dialect (to be written).
+//! The Anthropic Messages dialect: `POST /v1/messages` (streamed and not), `count_tokens`, the
+//! models list and the error body, decoded into and encoded from the IR.
+//!
+//! Clients: Claude Code and the Anthropic SDKs ([`decode_request`], [`encode_response`],
+//! [`StreamEncoder`], [`encode_error`]). Upstreams: the Anthropic API ([`encode_request`],
+//! [`decode_response`], [`StreamDecoder`], [`decode_error`]).
+//!
+//! ## Gemini signature carrier (design D17a)
+//!
+//! Gemini 3 wants its `thoughtSignature`s back on the parts that carried them, but an Anthropic
+//! client only stores what Anthropic's format can hold. So when a reply is encoded for an
+//! Anthropic client, a Gemini signature rides in a `thinking` block whose `signature` is
+//! `gw.gemini.<value>` ([`GEMINI_CARRIER_PREFIX`]):
+//! * a `tool_use` signed by Gemini is preceded by a carrier (its text is the Gemini thought
+//!   right before the call, if any, else `""`);
+//! * a `text` signed by Gemini is followed by a carrier with text `""` (text signatures arrive
+//!   at the end of the part in streams, and only the last part is signed);
+//! * a thinking block signed by Gemini carries the prefixed signature itself.
+//!
+//! Decoding a client request reverses it: a carrier's signature goes to the next `tool_use` or
+//! `text` block of the message; a carrier with nothing after it goes back to the text block
+//! right before it, else stays a Gemini-signed thinking block. Carriers never reach Anthropic
+//! upstreams (only Anthropic-signed thinking does), and Anthropic signatures never reach Gemini.
+
+mod blocks;
+mod error;
+mod request;
+mod response;
+mod stream;
+pub mod wire;
+
+pub use error::{
+    client_status, decode_error, encode_error, error_type, kind_for_type, reword_context_error,
+};
+pub use request::{
+    DEFAULT_MAX_TOKENS, MIN_THINKING_BUDGET, decode_count_tokens, decode_request,
+    encode_count_tokens, encode_request,
+};
+pub use response::{decode_response, encode_response};
+pub use stream::{StreamDecoder, StreamEncoder};
+
+use crate::protocol::codec::CodecError;
+
+/// Prefix of a gateway-minted thinking signature that carries a Gemini `thoughtSignature`.
+pub const GEMINI_CARRIER_PREFIX: &str = "gw.gemini.";
+
+/// Parses a body, naming the field at fault on error (`messages[0].content`).
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
+        let path = e.path().to_string();
+        CodecError::InvalidJson {
+            field: if path == "." { "body".into() } else { path },
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    de.end().map_err(|e| CodecError::from_json(&e, "body"))?;
+    Ok(value)
+}
+
+/// A fresh id such as `msg_01Ab...` (24 random alphanumerics after the prefix).
+fn random_id(prefix: &str) -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    let mut s = String::with_capacity(prefix.len() + 24);
+    s.push_str(prefix);
+    s.extend(
+        rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(24)
+            .map(char::from),
+    );
+    s
+}
+
+/// Message ids keep an upstream id (prefixed `msg_` when it lacks it) so logs correlate.
+fn message_id(id: &str) -> String {
+    if id.starts_with("msg_") {
+        id.to_owned()
+    } else if id.is_empty() {
+        random_id("msg_")
+    } else {
+        format!("msg_{id}")
+    }
+}
+
+/// Tool-use ids must match `^[a-zA-Z0-9_-]+$` for Anthropic clients (C6).
+fn client_tool_id(id: &str) -> String {
+    if id.is_empty() {
+        return random_id("toolu_");
+    }
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,331 @@
+//! Content blocks between the Anthropic wire and the IR, shared by requests and replies:
+//! client content in (with the Gemini signature carriers of `mod.rs` resolved), and content out
+//! for Anthropic upstreams (only what the API accepts). The client-facing direction, which
+//! mints carriers, is `response::blocks_to_client`.
+
+use serde_json::{Map, Value};
+
+use super::{GEMINI_CARRIER_PREFIX, wire};
+use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Signature};
+
+/// Client content -> IR blocks. A `thinking` block whose signature is a gateway carrier
+/// (`gw.gemini.<sig>`) is not a thought: its signature belongs on the next `tool_use` or `text`
+/// block of the message (the part Gemini signed); its text, if any, stays as an unsigned
+/// thought. With no such block after it, an empty carrier signs the text block right before
+/// it, and any other stays a Gemini-signed thinking block.
+pub(crate) fn blocks_from_wire(content: wire::Content) -> Vec<Block> {
+    let blocks = match content {
+        wire::Content::Text(s) => {
+            return vec![Block::Text {
+                text: s,
+                signature: None,
+                cache_control: None,
+            }];
+        }
+        wire::Content::Blocks(b) => b,
+    };
+    let mut out = Vec::with_capacity(blocks.len());
+    let mut pending: Option<(String, String)> = None;
+    // A carrier with no text/tool_use after it: an empty one signs the text right before it
+    // (Gemini signs the last part of a reply), otherwise it is a Gemini-signed thought.
+    let flush = |out: &mut Vec<Block>, p: Option<(String, String)>| {
+        let Some((text, sig)) = p else { return };
+        if text.is_empty()
+            && let Some(Block::Text { signature, .. }) = out.last_mut()
+            && signature.is_none()
+        {
+            *signature = Some(gemini_sig(sig));
+            return;
+        }
+        out.push(Block::Thinking {
+            text,
+            signature: Some(gemini_sig(sig)),
+        });
+    };
+    for b in blocks {
+        if let wire::ContentBlock::Thinking(t) = &b
+            && let Some(sig) = t
+                .signature
+                .as_deref()
+                .and_then(|s| s.strip_prefix(GEMINI_CARRIER_PREFIX))
+        {
+            flush(&mut out, pending.take());
+            pending = Some((t.thinking.clone(), sig.to_owned()));
+            continue;
+        }
+        let mut block = block_from_wire(b);
+        match (&mut block, pending.take()) {
+            (Block::ToolUse { signature, .. } | Block::Text { signature, .. }, Some((t, s))) => {
+                if !t.is_empty() {
+                    out.push(Block::Thinking {
+                        text: t,
+                        signature: None,
+                    });
+                }
+                *signature = Some(gemini_sig(s));
+            }
+            (_, p) => flush(&mut out, p),
+        }
+        out.push(block);
+    }
+    flush(&mut out, pending);
+    out
+}
+
+fn gemini_sig(value: String) -> Signature {
+    Signature {
+        origin: Dialect::Gemini,
+        value,
+    }
+}
+
+/// One block without carrier handling (tool results and upstream replies).
+pub(crate) fn block_from_wire(b: wire::ContentBlock) -> Block {
+    match b {
+        wire::ContentBlock::Text(t) => Block::Text {
+            text: t.text,
+            signature: None,
+            cache_control: t.cache_control,
+        },
+        wire::ContentBlock::Image(img) => {
+            let source = match (img.source.kind.as_str(), &img.source) {
+                (
+                    "base64",
+                    wire::ImageSource {
+                        media_type: Some(m),
+                        data: Some(d),
+                        ..
+                    },
+                ) => Some(ImageSource::Base64 {
+                    media_type: m.clone(),
+                    data: d.clone(),
+                }),
+                ("url", wire::ImageSource { url: Some(u), .. }) => Some(ImageSource::Url {
+                    url: u.clone(),
+                    media_type: None,
+                }),
+                _ => None,
+            };
+            match source {
+                Some(source) => Block::Image(Image {
+                    source,
+                    cache_control: img.cache_control,
+                }),
+                None => unknown(&wire::ContentBlock::Image(img)),
+            }
+        }
+        wire::ContentBlock::ToolUse(t) => Block::ToolUse {
+            id: t.id,
+            name: t.name,
+            input: if t.input.is_null() {
+                Value::Object(Map::new())
+            } else {
+                t.input
+            },
+            signature: None,
+        },
+        wire::ContentBlock::ToolResult(r) => Block::ToolResult {
+            tool_use_id: r.tool_use_id,
+            content: match r.content {
+                None => Vec::new(),
+                Some(wire::Content::Text(s)) => vec![Block::Text {
+                    text: s,
+                    signature: None,
+                    cache_control: None,
+                }],
+                Some(wire::Content::Blocks(bs)) => bs.into_iter().map(block_from_wire).collect(),
+            },
+            is_error: r.is_error.unwrap_or(false),
+            cache_control: r.cache_control,
+        },
+        wire::ContentBlock::Thinking(t) => Block::Thinking {
+            text: t.thinking,
+            signature: t
+                .signature
+                .filter(|s| !s.is_empty())
+                .map(|value| Signature {
+                    origin: Dialect::Anthropic,
+                    value,
+                }),
+        },
+        wire::ContentBlock::RedactedThinking(r) => Block::RedactedThinking { data: r.data },
+        wire::ContentBlock::Unknown(value) => Block::Unknown {
+            origin: Dialect::Anthropic,
+            value,
+        },
+    }
+}
+
+fn unknown(b: &wire::ContentBlock) -> Block {
+    Block::Unknown {
+        origin: Dialect::Anthropic,
+        value: serde_json::to_value(b).unwrap_or(Value::Null),
+    }
+}
+
+/// IR blocks -> blocks an Anthropic upstream accepts.
+pub(crate) fn blocks_to_upstream(blocks: &[Block]) -> Vec<wire::ContentBlock> {
+    blocks.iter().filter_map(block_to_upstream).collect()
+}
+
+fn block_to_upstream(b: &Block) -> Option<wire::ContentBlock> {
+    Some(match b {
+        // Anthropic rejects empty text blocks.
+        Block::Text { text, .. } if text.is_empty() => return None,
+        Block::Text {
+            text,
+            cache_control,
+            ..
+        } => text_block(text, cache_control.clone()),
+        Block::Image(img) => image_block(img),
+        Block::ToolUse {
+            id, name, input, ..
+        } => tool_use_block(id, name, input),
+        Block::ToolResult {
+            tool_use_id,
+            content,
+            is_error,
+            cache_control,
+        } => wire::ContentBlock::ToolResult(wire::ToolResultBlock {
+            tool_use_id: tool_use_id.clone(),
+            content: tool_result_content(content),
+            is_error: is_error.then_some(true),
+            cache_control: cache_control.clone(),
+            extra: Map::new(),
+        }),
+        Block::Thinking {
+            text,
+            signature:
+                Some(Signature {
+                    origin: Dialect::Anthropic,
+                    value,
+                }),
+        } => thinking_block(text, value),
+        // Unsigned (OpenAI-style reasoning) or Gemini-signed thoughts: the API rejects them.
+        Block::Thinking { .. } => return None,
+        Block::RedactedThinking { data } => {
+            wire::ContentBlock::RedactedThinking(wire::RedactedThinkingBlock {
+                data: data.clone(),
+                extra: Map::new(),
+            })
+        }
+        Block::Unknown {
+            origin: Dialect::Anthropic,
+            value,
+        } => wire::ContentBlock::Unknown(value.clone()),
+        Block::Unknown { .. } => return None,
+    })
+}
+
+/// A single plain text result travels as a string, as clients usually send it.
+fn tool_result_content(content: &[Block]) -> Option<wire::Content> {
+    match content {
+        [] => None,
+        [
+            Block::Text {
+                text,
+                cache_control: None,
+                ..
+            },
+        ] => Some(wire::Content::Text(text.clone())),
+        _ => Some(wire::Content::Blocks(
+            content
+                .iter()
+                .filter(|b| {
+                    matches!(
+                        b,
+                        Block::Text { .. } | Block::Image(_) | Block::Unknown { .. }
+                    )
+                })
+                .filter_map(block_to_upstream)
+                .collect(),
+        )),
+    }
+}
+
+pub(crate) fn text_block(text: &str, cache_control: Option<Value>) -> wire::ContentBlock {
+    wire::ContentBlock::Text(wire::TextBlock {
+        text: text.to_owned(),
+        cache_control,
+        extra: Map::new(),
+    })
+}
+
+pub(crate) fn thinking_block(text: &str, signature: &str) -> wire::ContentBlock {
+    wire::ContentBlock::Thinking(wire::ThinkingBlock {
+        thinking: text.to_owned(),
+        signature: Some(signature.to_owned()),
+        extra: Map::new(),
+    })
+}
+
+pub(crate) fn tool_use_block(id: &str, name: &str, input: &Value) -> wire::ContentBlock {
+    wire::ContentBlock::ToolUse(wire::ToolUseBlock {
+        id: id.to_owned(),
+        name: name.to_owned(),
+        input: object_input(input),
+        cache_control: None,
+        extra: Map::new(),
+    })
+}
+
+/// `tool_use.input` must be an object: a JSON-object string is parsed, anything else is `{}`.
+pub(crate) fn object_input(input: &Value) -> Value {
+    match input {
+        Value::Object(_) => input.clone(),
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => Value::Object(Map::new()),
+        },
+        _ => Value::Object(Map::new()),
+    }
+}
+
+pub(crate) fn image_block(img: &Image) -> wire::ContentBlock {
+    let source = match &img.source {
+        ImageSource::Base64 { media_type, data } => base64_source(media_type, data),
+        ImageSource::Url { url, media_type } => match parse_data_url(url) {
+            Some((m, d)) => base64_source(m, d),
+            None => wire::ImageSource {
+                kind: "url".into(),
+                media_type: None,
+                data: None,
+                url: Some(url.clone()),
+                extra: Map::new(),
+            },
+        }
+        .with_fallback_media(media_type.as_deref()),
+    };
+    wire::ContentBlock::Image(wire::ImageBlock {
+        source,
+        cache_control: img.cache_control.clone(),
+        extra: Map::new(),
+    })
+}
+
+impl wire::ImageSource {
+    fn with_fallback_media(mut self, media_type: Option<&str>) -> Self {
+        if self.kind == "base64" && self.media_type.as_deref().is_none_or(str::is_empty) {
+            self.media_type = media_type.map(str::to_owned);
+        }
+        self
+    }
+}
+
+fn base64_source(media_type: &str, data: &str) -> wire::ImageSource {
+    wire::ImageSource {
+        kind: "base64".into(),
+        media_type: Some(media_type.to_owned()),
+        data: Some(data.to_owned()),
+        url: None,
+        extra: Map::new(),
+    }
+}
+
+/// `data:<media>;base64,<data>` -> (media, data).
+fn parse_data_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let media = meta.strip_suffix(";base64")?;
+    Some((media, data))
+}

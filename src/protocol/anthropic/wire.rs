@@ -1,0 +1,733 @@
+//! Serde types for the Anthropic Messages wire format: requests, replies, stream events, error
+//! bodies, `count_tokens` and the models list.
+//!
+//! Every object that the API may grow has a flattened `extra` map so unknown fields survive a
+//! decode/encode round trip (the codec files decide whether they may reach another dialect).
+//! Content blocks whose `type` we do not model (`document`, `server_tool_use`, `search_result`,
+//! ...) are kept whole as [`ContentBlock::Unknown`]. Deserialisation goes through
+//! `serde_path_to_error` in the codec, so the hand-written `Deserialize` impls below keep the
+//! path intact (`messages[0].content[1]: ...`).
+
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::fmt;
+
+use crate::protocol::ir;
+
+pub type Extra = Map<String, Value>;
+
+/// `POST /v1/messages` and `POST /v1/messages/count_tokens` bodies (the latter has no
+/// `max_tokens`, so it is optional here; the encoder always sets it).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Request {
+    #[serde(default)]
+    pub model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u32>,
+    pub messages: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<System>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<Tool>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking: Option<Thinking>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_sequences: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<bool>,
+    /// Context editing (`{"edits": [...]}`), passed through to Anthropic only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_management: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum System {
+    Text(String),
+    Blocks(Vec<SystemBlock>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SystemBlock {
+    #[serde(rename = "type", default = "text_type")]
+    pub kind: String,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn text_type() -> String {
+    "text".to_owned()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    User,
+    Assistant,
+    /// A mid-conversation system message.
+    System,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    pub content: Content,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Message and `tool_result` content: a string or an array of blocks.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Content {
+    Text(String),
+    Blocks(Vec<ContentBlock>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ContentBlock {
+    Text(TextBlock),
+    Image(ImageBlock),
+    ToolUse(ToolUseBlock),
+    ToolResult(ToolResultBlock),
+    Thinking(ThinkingBlock),
+    RedactedThinking(RedactedThinkingBlock),
+    /// Any other block, verbatim (its `type` field included).
+    #[serde(untagged)]
+    Unknown(Value),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TextBlock {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageBlock {
+    pub source: ImageSource,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `{"type":"base64","media_type","data"}`, `{"type":"url","url"}` or another source kind
+/// (e.g. `file`), which the codec keeps as an unknown block.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageSource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolUseBlock {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolResultBlock {
+    pub tool_use_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<Content>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_error: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ThinkingBlock {
+    pub thinking: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedactedThinkingBlock {
+    pub data: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A client tool (`input_schema` present, `type` absent or `custom`) or a server tool
+/// (`type: "web_search_20250305"`, ...). Anthropic-only fields (`strict`, `defer_loading`,
+/// `eager_input_streaming`, `input_examples`, ...) land in `extra`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_schema: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToolChoiceType {
+    Auto,
+    Any,
+    None,
+    Tool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolChoice {
+    #[serde(rename = "type")]
+    pub kind: ToolChoiceType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_parallel_tool_use: Option<bool>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThinkingType {
+    Enabled,
+    Adaptive,
+    Disabled,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thinking {
+    #[serde(rename = "type")]
+    pub kind: ThinkingType,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_tokens: Option<u32>,
+    /// `summarized` or `omitted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct OutputConfig {
+    /// `low`, `medium`, `high`, `xhigh`, `max` (kept as a string: new levels appear).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub effort: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<OutputFormat>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Structured output: `{"type":"json_schema","schema":{...}}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OutputFormat {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Value>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Metadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A non-streamed reply, and the `message` of a `message_start` event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    #[serde(default)]
+    pub id: String,
+    #[serde(rename = "type", default = "message_type")]
+    pub kind: String,
+    #[serde(default = "assistant_role")]
+    pub role: String,
+    #[serde(default)]
+    pub model: String,
+    #[serde(default)]
+    pub content: Vec<ContentBlock>,
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub stop_sequence: Option<String>,
+    #[serde(default)]
+    pub usage: Usage,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn message_type() -> String {
+    "message".to_owned()
+}
+
+fn assistant_role() -> String {
+    "assistant".to_owned()
+}
+
+/// Always serialised with all four counters (B3, B13); `null` reads as 0.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub input_tokens: u64,
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub output_tokens: u64,
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub cache_creation_input_tokens: u64,
+    #[serde(default, deserialize_with = "null_as_zero")]
+    pub cache_read_input_tokens: u64,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn null_as_zero<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    Ok(Option::<u64>::deserialize(d)?.unwrap_or(0))
+}
+
+/// One streamed event; `data.type` equals the SSE event name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum StreamEvent {
+    MessageStart {
+        message: Response,
+    },
+    ContentBlockStart {
+        index: usize,
+        content_block: ContentBlock,
+    },
+    ContentBlockDelta {
+        index: usize,
+        delta: Delta,
+    },
+    ContentBlockStop {
+        index: usize,
+    },
+    MessageDelta {
+        delta: MessageDeltaBody,
+        #[serde(default)]
+        usage: DeltaUsage,
+    },
+    MessageStop,
+    Ping,
+    Error {
+        error: ErrorDetail,
+    },
+    /// Event types added after this was written (the SDK ignores them too, B12).
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Delta {
+    TextDelta {
+        text: String,
+    },
+    InputJsonDelta {
+        partial_json: String,
+    },
+    ThinkingDelta {
+        thinking: String,
+    },
+    SignatureDelta {
+        signature: String,
+    },
+    CitationsDelta {
+        citation: Value,
+    },
+    #[serde(other)]
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct MessageDeltaBody {
+    #[serde(default)]
+    pub stop_reason: Option<String>,
+    #[serde(default)]
+    pub stop_sequence: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `message_delta.usage`: cumulative; older servers send only `output_tokens`.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct DeltaUsage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_creation_input_tokens: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_read_input_tokens: Option<u64>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// `{"type":"error","error":{"type","message"},"request_id"}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    #[serde(rename = "type", default = "error_type")]
+    pub kind: String,
+    pub error: ErrorDetail,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+fn error_type() -> String {
+    "error".to_owned()
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The `count_tokens` reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountTokensResponse {
+    pub input_tokens: u64,
+}
+
+/// `GET /v1/models` in Anthropic's shape.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelList {
+    pub data: Vec<ModelInfo>,
+    #[serde(default)]
+    pub has_more: bool,
+    #[serde(default)]
+    pub first_id: Option<String>,
+    #[serde(default)]
+    pub last_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub id: String,
+    #[serde(rename = "type", default = "model_type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn model_type() -> String {
+    "model".to_owned()
+}
+
+// ---- borrowed views the stream encoder serialises straight into its output ----
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum Out<'a> {
+    MessageStart {
+        message: StartMessage<'a>,
+    },
+    ContentBlockStart {
+        index: usize,
+        content_block: &'a StartBlock<'a>,
+    },
+    ContentBlockDelta {
+        index: usize,
+        delta: DeltaOut<'a>,
+    },
+    ContentBlockStop {
+        index: usize,
+    },
+    MessageDelta {
+        delta: MessageDeltaOut<'a>,
+        usage: UsageOut,
+    },
+    MessageStop,
+    Ping,
+    Error {
+        error: ErrorOut<'a>,
+    },
+}
+
+#[derive(Serialize)]
+pub(crate) struct StartMessage<'a> {
+    pub(crate) id: &'a str,
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+    pub(crate) role: &'static str,
+    pub(crate) content: [(); 0],
+    pub(crate) model: &'a str,
+    pub(crate) stop_reason: Option<&'a str>,
+    pub(crate) stop_sequence: Option<&'a str>,
+    pub(crate) usage: UsageOut,
+}
+
+#[derive(Serialize)]
+pub(crate) struct UsageOut {
+    pub(crate) input_tokens: u64,
+    pub(crate) output_tokens: u64,
+    pub(crate) cache_creation_input_tokens: u64,
+    pub(crate) cache_read_input_tokens: u64,
+}
+
+impl From<&ir::Usage> for UsageOut {
+    fn from(u: &ir::Usage) -> Self {
+        UsageOut {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cache_creation_input_tokens: u.cache_write_tokens,
+            cache_read_input_tokens: u.cache_read_tokens,
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub(crate) enum StartBlock<'a> {
+    Text {
+        text: &'a str,
+    },
+    Thinking {
+        thinking: &'a str,
+        signature: &'a str,
+    },
+    RedactedThinking {
+        data: &'a str,
+    },
+    ToolUse {
+        id: &'a str,
+        name: &'a str,
+        input: EmptyObject,
+    },
+}
+
+pub(crate) struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_map(Some(0))?.end()
+    }
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type")]
+pub(crate) enum DeltaOut<'a> {
+    #[serde(rename = "text_delta")]
+    Text { text: &'a str },
+    #[serde(rename = "input_json_delta")]
+    InputJson { partial_json: &'a str },
+    #[serde(rename = "thinking_delta")]
+    Thinking { thinking: &'a str },
+    #[serde(rename = "signature_delta")]
+    Signature { signature: &'a str },
+}
+
+#[derive(Serialize)]
+pub(crate) struct MessageDeltaOut<'a> {
+    pub(crate) stop_reason: &'a str,
+    pub(crate) stop_sequence: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct ErrorOut<'a> {
+    #[serde(rename = "type")]
+    pub(crate) kind: &'a str,
+    pub(crate) message: &'a str,
+}
+
+// ---- hand-written Deserialize impls: string-or-array unions and the open block enum ----
+
+impl<'de> Deserialize<'de> for Content {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Content;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array of content blocks")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Content, E> {
+                Ok(Content::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Content, E> {
+                Ok(Content::Text(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
+                let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element::<ContentBlock>()? {
+                    blocks.push(b);
+                }
+                Ok(Content::Blocks(blocks))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for System {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = System;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string or an array of text blocks")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<System, E> {
+                Ok(System::Text(v.to_owned()))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<System, E> {
+                Ok(System::Text(v))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<System, A::Error> {
+                let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element::<SystemBlock>()? {
+                    blocks.push(b);
+                }
+                Ok(System::Blocks(blocks))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for ContentBlock {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(d)?;
+        let kind = match value.get("type") {
+            Some(Value::String(s)) => s.as_str(),
+            Some(_) => return Err(de::Error::custom("`type` must be a string")),
+            None => return Err(de::Error::missing_field("type")),
+        };
+        let block = match kind {
+            "text" => ContentBlock::Text(typed(value)?),
+            "image" => ContentBlock::Image(typed(value)?),
+            "tool_use" => ContentBlock::ToolUse(typed(value)?),
+            "tool_result" => ContentBlock::ToolResult(typed(value)?),
+            "thinking" => ContentBlock::Thinking(typed(value)?),
+            "redacted_thinking" => ContentBlock::RedactedThinking(typed(value)?),
+            _ => ContentBlock::Unknown(value),
+        };
+        Ok(block)
+    }
+}
+
+/// Reads one known block from its JSON, naming the inner field at fault. The `type` key is
+/// removed first so it does not land in the block's `extra`.
+fn typed<T: serde::de::DeserializeOwned, E: de::Error>(mut value: Value) -> Result<T, E> {
+    if let Value::Object(map) = &mut value {
+        map.remove("type");
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            E::custom(e.into_inner())
+        } else {
+            E::custom(format!("{path}: {}", e.into_inner()))
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn blocks_round_trip_with_unknown_fields_and_types() {
+        let v = json!([
+            {"type": "text", "text": "hi", "cache_control": {"type": "ephemeral"}, "citations": []},
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "AA=="}},
+            {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}},
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok", "is_error": true},
+            {"type": "thinking", "thinking": "hmm", "signature": "sig"},
+            {"type": "redacted_thinking", "data": "xyz"},
+            {"type": "document", "source": {"type": "text", "media_type": "text/plain", "data": "d"}}
+        ]);
+        let c: Content = serde_json::from_value(v.clone()).unwrap();
+        let Content::Blocks(blocks) = &c else {
+            panic!("blocks expected")
+        };
+        assert!(matches!(blocks[6], ContentBlock::Unknown(_)));
+        assert_eq!(serde_json::to_value(&c).unwrap(), v);
+    }
+
+    #[test]
+    fn bad_block_names_the_path() {
+        let body = br#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"tool_use","id":"x","name":"n","input":{},"bad":1},{"type":"tool_use","id":5}]}]}"#;
+        let de = &mut serde_json::Deserializer::from_slice(body);
+        let err = serde_path_to_error::deserialize::<_, Request>(de).unwrap_err();
+        assert_eq!(err.path().to_string(), "messages[0].content[2]");
+        assert!(err.inner().to_string().contains("id"), "{}", err.inner());
+    }
+
+    #[test]
+    fn stream_events_parse_including_unknown() {
+        let e: StreamEvent = serde_json::from_str(r#"{"type":"brand_new","x":1}"#).unwrap();
+        assert_eq!(e, StreamEvent::Unknown);
+        let e: StreamEvent = serde_json::from_str(
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            e,
+            StreamEvent::ContentBlockDelta {
+                index: 0,
+                delta: Delta::TextDelta { text: "a".into() }
+            }
+        );
+    }
+}

@@ -1,0 +1,244 @@
+//! Golden translation fixtures: `tests/fixtures/translate/<from>-to-<to>/<case>.json`, one case
+//! a file, run for every directory whose two dialects both have a codec here.
+//!
+//! A case is `{"kind", "input", "expected"}` plus optional `"ctx"` (`model`,
+//! `estimated_input_tokens`, `include_usage`) and `"hints"` (`model`, `stream`). `input` is in
+//! the `<from>` dialect and `expected` in the `<to>` dialect, whatever the kind:
+//! * `request`: a request body; decoded by `<from>`, encoded by `<to>`'s `encode_request`.
+//! * `response`: a reply body; `<from>`'s `decode_response`, `<to>`'s `encode_response`.
+//! * `stream`: a list of `{"event"?, "data"}` SSE events (`data` a JSON value, or a string sent
+//!   raw such as `"[DONE]"`); framed, parsed with `SseParser`, decoded by `<from>`, encoded by
+//!   `<to>` and parsed back into the same list shape.
+//! * `error`: `{"status", "body"}` (body JSON or a raw string); `<from>`'s `decode_error`,
+//!   `<to>`'s `encode_error` with the status that dialect answers with.
+//!
+//! Request ids and other random values are normalised per dialect in the arms below. To add a
+//! dialect, add an arm to each `match` naming it.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use crate::protocol::anthropic;
+use crate::protocol::codec::{RequestHints, ResponseCtx};
+use crate::protocol::ir::{ApiError, Request, Response};
+use crate::protocol::sse::{SseEvent, SseParser, write_event};
+use crate::protocol::stream::StreamEvent;
+
+fn has_codec(dialect: &str) -> bool {
+    matches!(dialect, "anthropic")
+}
+
+fn decode_request(d: &str, body: &[u8], hints: &RequestHints) -> Result<Request, String> {
+    match d {
+        "anthropic" => anthropic::decode_request(body, hints).map_err(|e| e.to_string()),
+        _ => Err(format!("no codec for {d}")),
+    }
+}
+
+fn encode_request(d: &str, req: &Request) -> Result<Value, String> {
+    match d {
+        "anthropic" => anthropic::encode_request(req)
+            .map_err(|e| e.to_string())
+            .and_then(|w| serde_json::to_value(w).map_err(|e| e.to_string())),
+        _ => Err(format!("no codec for {d}")),
+    }
+}
+
+fn decode_response(d: &str, body: &[u8]) -> Result<Response, String> {
+    match d {
+        "anthropic" => anthropic::decode_response(body).map_err(|e| e.to_string()),
+        _ => Err(format!("no codec for {d}")),
+    }
+}
+
+fn encode_response(d: &str, resp: &Response, ctx: &ResponseCtx) -> Result<Vec<u8>, String> {
+    match d {
+        "anthropic" => Ok(anthropic::encode_response(resp, ctx)),
+        _ => Err(format!("no codec for {d}")),
+    }
+}
+
+fn decode_stream(d: &str, events: &[SseEvent]) -> Result<Vec<StreamEvent>, String> {
+    let mut out = Vec::new();
+    match d {
+        "anthropic" => {
+            let mut dec = anthropic::StreamDecoder::new();
+            for e in events {
+                dec.feed(e, &mut out).map_err(|e| e.to_string())?;
+            }
+            dec.finish(&mut out).map_err(|e| e.to_string())?;
+        }
+        _ => return Err(format!("no codec for {d}")),
+    }
+    Ok(out)
+}
+
+fn encode_stream(d: &str, events: &[StreamEvent], ctx: &ResponseCtx) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    match d {
+        "anthropic" => {
+            let mut enc = anthropic::StreamEncoder::new(ctx);
+            for e in events {
+                enc.encode(e, &mut out);
+            }
+        }
+        _ => return Err(format!("no codec for {d}")),
+    }
+    Ok(out)
+}
+
+fn decode_error(d: &str, status: u16, body: &[u8]) -> Result<ApiError, String> {
+    match d {
+        "anthropic" => Ok(anthropic::decode_error(status, body)),
+        _ => Err(format!("no codec for {d}")),
+    }
+}
+
+/// The status and body the `<to>` dialect answers with.
+fn encode_error(d: &str, err: &ApiError) -> Result<(u16, Value), String> {
+    match d {
+        "anthropic" => {
+            let mut body = parse_body(&anthropic::encode_error(err));
+            body["request_id"] = json!("req_fixture");
+            Ok((anthropic::client_status(err), body))
+        }
+        _ => Err(format!("no codec for {d}")),
+    }
+}
+
+// ---- the runner ----
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/translate")
+}
+
+fn parse_body(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+fn raw(v: &Value) -> Vec<u8> {
+    match v {
+        Value::String(s) => s.clone().into_bytes(),
+        other => other.to_string().into_bytes(),
+    }
+}
+
+fn sse_bytes_to_list(bytes: &[u8]) -> Result<Value, String> {
+    let mut p = SseParser::new();
+    let mut evs = Vec::new();
+    p.push(bytes, &mut evs).map_err(|e| e.to_string())?;
+    p.finish(&mut evs).map_err(|e| e.to_string())?;
+    Ok(Value::Array(
+        evs.into_iter()
+            .map(|e| {
+                let data = parse_body(e.data.as_bytes());
+                match e.event {
+                    Some(name) => json!({"event": name, "data": data}),
+                    None => json!({"data": data}),
+                }
+            })
+            .collect(),
+    ))
+}
+
+fn list_to_sse(list: &Value) -> Result<Vec<SseEvent>, String> {
+    let items = list.as_array().ok_or("stream input must be a list")?;
+    let mut bytes = Vec::new();
+    for it in items {
+        let data = match &it["data"] {
+            Value::String(s) => s.clone(),
+            v => v.to_string(),
+        };
+        write_event(&mut bytes, it["event"].as_str(), &data);
+    }
+    // Through the real parser, split mid-way, so fixtures exercise the framing too.
+    let mut p = SseParser::new();
+    let mut out = Vec::new();
+    let (a, b) = bytes.split_at(bytes.len() / 2);
+    p.push(a, &mut out).map_err(|e| e.to_string())?;
+    p.push(b, &mut out).map_err(|e| e.to_string())?;
+    p.finish(&mut out).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+fn run_case(from: &str, to: &str, case: &Value) -> Result<Value, String> {
+    let input = &case["input"];
+    let c = &case["ctx"];
+    let ctx = ResponseCtx {
+        model: c["model"]
+            .as_str()
+            .or_else(|| input["model"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
+        include_usage: c["include_usage"].as_bool().unwrap_or(false),
+        estimated_input_tokens: c["estimated_input_tokens"].as_u64().unwrap_or(0),
+        json_array_stream: false,
+    };
+    match case["kind"].as_str() {
+        Some("request") => {
+            let hints = RequestHints {
+                model: case["hints"]["model"].as_str().map(str::to_owned),
+                stream: case["hints"]["stream"].as_bool(),
+            };
+            let ir = decode_request(from, &raw(input), &hints)?;
+            encode_request(to, &ir)
+        }
+        Some("response") => {
+            let ir = decode_response(from, &raw(input))?;
+            Ok(parse_body(&encode_response(to, &ir, &ctx)?))
+        }
+        Some("stream") => {
+            let ir = decode_stream(from, &list_to_sse(input)?)?;
+            sse_bytes_to_list(&encode_stream(to, &ir, &ctx)?)
+        }
+        Some("error") => {
+            let status = input["status"].as_u64().ok_or("error input needs status")? as u16;
+            let err = decode_error(from, status, &raw(&input["body"]))?;
+            let (status, body) = encode_error(to, &err)?;
+            Ok(json!({"status": status, "body": body}))
+        }
+        other => Err(format!("unknown kind {other:?}")),
+    }
+}
+
+#[test]
+fn translation_fixtures() {
+    let mut ran = 0;
+    let mut failures = Vec::new();
+    let dirs = std::fs::read_dir(root()).expect("tests/fixtures/translate exists");
+    let mut dirs: Vec<PathBuf> = dirs.map(|d| d.unwrap().path()).collect();
+    dirs.sort();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        let Some((from, to)) = name.split_once("-to-") else {
+            continue;
+        };
+        if !has_codec(from) || !has_codec(to) {
+            continue;
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "json"))
+            .collect();
+        files.sort();
+        for file in files {
+            let case: Value = serde_json::from_slice(&std::fs::read(&file).unwrap())
+                .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            ran += 1;
+            let label = format!("{name}/{}", file.file_name().unwrap().to_string_lossy());
+            match run_case(from, to, &case) {
+                Ok(actual) if actual == case["expected"] => {}
+                Ok(actual) => failures.push(format!(
+                    "{label}: mismatch\nactual:\n{}",
+                    serde_json::to_string_pretty(&actual).unwrap()
+                )),
+                Err(e) => failures.push(format!("{label}: {e}")),
+            }
+        }
+    }
+    assert!(ran > 0, "no fixture ran");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
