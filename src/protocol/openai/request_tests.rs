@@ -27,8 +27,8 @@ fn mistyped_fields_are_named() {
     );
     let err = decode(json!({"model": "m", "messages": [], "max_tokens": "x"})).unwrap_err();
     assert!(matches!(&err, CodecError::InvalidJson { field, .. } if field == "max_tokens"));
-    let err = decode(json!({"model": "m", "messages": [{"role": "robot", "content": "x"}]}))
-        .unwrap_err();
+    let err =
+        decode(json!({"model": "m", "messages": [{"role": "robot", "content": "x"}]})).unwrap_err();
     assert!(matches!(&err, CodecError::InvalidJson { field, .. } if field == "messages[0].role"));
     let err = decode_request(b"{\"model\": ", &RequestHints::default()).unwrap_err();
     assert!(matches!(err, CodecError::InvalidJson { .. }));
@@ -91,25 +91,33 @@ fn invalid_arguments_name_the_field() {
         if field == "messages[1].tool_calls[0].function.arguments"),
         "{err:?}"
     );
-    let err = decode(json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]}))
-        .unwrap_err();
+    let err =
+        decode(json!({"model": "m", "messages": [{"role": "tool", "content": "x"}]})).unwrap_err();
     assert!(matches!(err, CodecError::Invalid(m) if m.contains("tool_call_id")));
 }
 
 #[test]
 fn images_and_unknown_parts() {
-    let r = decode(json!({"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
-        {"type": "image_url", "image_url": {"url": "https://x/y.jpg", "detail": "high"}},
-        {"type": "input_audio", "input_audio": {"data": "QQ==", "format": "wav"}}
-    ]}]}))
+    let r = decode(
+        json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+            {"type": "image_url", "image_url": {"url": "https://x/y.jpg", "detail": "high"}},
+            {"type": "input_audio", "input_audio": {"data": "QQ==", "format": "wav"}}
+        ]}]}),
+    )
     .unwrap();
     let c = &r.messages[0].content;
-    assert!(matches!(&c[0], Block::Image(Image { source: ImageSource::Base64 { media_type, data }, .. })
-        if media_type == "image/png" && data == "AAAA"));
-    assert!(matches!(&c[1], Block::Image(Image { source: ImageSource::Url { url, .. }, .. })
-        if url == "https://x/y.jpg"));
-    assert!(matches!(&c[2], Block::Unknown { origin: Dialect::OpenAi, value } if value["type"] == "input_audio"));
+    assert!(
+        matches!(&c[0], Block::Image(Image { source: ImageSource::Base64 { media_type, data }, .. })
+        if media_type == "image/png" && data == "AAAA")
+    );
+    assert!(
+        matches!(&c[1], Block::Image(Image { source: ImageSource::Url { url, .. }, .. })
+        if url == "https://x/y.jpg")
+    );
+    assert!(
+        matches!(&c[2], Block::Unknown { origin: Dialect::OpenAi, value } if value["type"] == "input_audio")
+    );
     // Same dialect: the unknown part goes back out; elsewhere it would be dropped.
     let out = encode_value(&r, &EncodeOptions::default());
     assert_eq!(out["messages"][0]["content"][2]["type"], "input_audio");
@@ -131,13 +139,22 @@ fn parameters_decode() {
     .unwrap();
     assert_eq!(r.tool_choice, Some(ToolChoice::Any));
     let t = r.thinking.as_ref().unwrap();
-    assert_eq!((t.mode, t.effort), (ThinkingMode::Enabled, Some(Effort::Low)));
+    assert_eq!(
+        (t.mode, t.effort),
+        (ThinkingMode::Enabled, Some(Effort::Low))
+    );
     assert_eq!(r.max_tokens, Some(20));
     assert!(r.stream && r.stream_include_usage);
     assert_eq!((r.n, r.top_k), (Some(2), Some(40)));
     assert_eq!(r.stop, ["END"]);
     assert_eq!(r.user.as_deref(), Some("u1"));
-    assert!(matches!(&r.response_format, Some(ir::ResponseFormat::JsonSchema { strict: Some(true), .. })));
+    assert!(matches!(
+        &r.response_format,
+        Some(ir::ResponseFormat::JsonSchema {
+            strict: Some(true),
+            ..
+        })
+    ));
     assert_eq!(r.extra.origin, Some(Dialect::OpenAi));
     assert_eq!(r.extra.fields["logprobs"], json!(true));
     let Tool::Function(f) = &r.tools[0] else {
@@ -147,7 +164,10 @@ fn parameters_decode() {
     let r = decode(json!({"model": "m", "messages": [], "reasoning_effort": "none"})).unwrap();
     assert_eq!(r.thinking.unwrap().mode, ThinkingMode::Disabled);
     assert!(decode(json!({"model": "m", "messages": [], "reasoning_effort": "huge"})).is_err());
-    let r = decode(json!({"model": "m", "messages": [], "enable_thinking": true, "thinking_budget": 500})).unwrap();
+    let r = decode(
+        json!({"model": "m", "messages": [], "enable_thinking": true, "thinking_budget": 500}),
+    )
+    .unwrap();
     assert_eq!(r.thinking.unwrap().budget_tokens, Some(500));
 }
 
@@ -378,7 +398,10 @@ fn long_tool_names_are_rewritten_everywhere() {
     let out = encode_value(&req, &EncodeOptions::default());
     let wire = out["tools"][0]["function"]["name"].as_str().unwrap();
     assert!(wire.len() <= 64 && wire != long);
-    assert_eq!(out["messages"][3]["tool_calls"][0]["function"]["name"], wire);
+    assert_eq!(
+        out["messages"][3]["tool_calls"][0]["function"]["name"],
+        wire
+    );
     assert_eq!(out["tool_choice"]["function"]["name"], wire);
     assert_eq!(super::super::tool_name_map(&req).client(wire), long);
 }
@@ -402,6 +425,9 @@ fn openai_round_trip_keeps_extras_and_clamps() {
     assert_eq!(out["messages"][1]["reasoning_content"], "r");
     assert_eq!(out["tools"][0]["function"]["strict"], true);
     assert_eq!(out["tools"][1]["type"], "custom");
-    assert_eq!(out["tool_choice"], json!({"type": "function", "function": {"name": "f"}}));
+    assert_eq!(
+        out["tool_choice"],
+        json!({"type": "function", "function": {"name": "f"}})
+    );
     assert!(out.get("stream_options").is_none());
 }

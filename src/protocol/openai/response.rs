@@ -167,14 +167,11 @@ pub(crate) struct CallNames {
 impl CallNames {
     /// `salt` (the upstream reply's id) keeps made-up ids apart across turns.
     pub(crate) fn with_salt(salt: &str) -> Self {
+        let bare = salt.strip_prefix("chatcmpl-").unwrap_or(salt);
+        let alnum: Vec<char> = bare.chars().filter(char::is_ascii_alphanumeric).collect();
         CallNames {
             count: 0,
-            salt: salt
-                .chars()
-                .filter(char::is_ascii_alphanumeric)
-                .rev()
-                .take(8)
-                .collect(),
+            salt: alnum[alnum.len().saturating_sub(8)..].iter().collect(),
         }
     }
 
