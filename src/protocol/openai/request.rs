@@ -20,6 +20,8 @@ use crate::protocol::ir::{
 /// Claude Code's per-conversation attribution block (A4.1): never sent to other providers.
 const ATTRIBUTION_PREFIX: &str = "x-anthropic-billing-header:";
 
+const MAX_COMPLETION_TOKENS: &str = "max_completion_tokens";
+
 /// How a provider wants thinking switched on and off (C9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ThinkingStyle {
@@ -117,7 +119,13 @@ pub fn decode_request(body: &[u8], hints: &RequestHints) -> Result<ir::Request, 
         .map(decode_tool)
         .collect();
     req.tool_choice = w.tool_choice.map(decode_tool_choice).transpose()?;
-    req.extra = Extras::new(Dialect::OpenAi, w.extra);
+    let mut extra = w.extra;
+    // Remembered (as an OpenAI-only extra) so that an OpenAI upstream gets the field the client
+    // chose: o-series models reject `max_tokens`. `encode_request_with` consumes the marker.
+    if let Some(m) = w.max_completion_tokens {
+        extra.insert(MAX_COMPLETION_TOKENS.to_owned(), json!(m));
+    }
+    req.extra = Extras::new(Dialect::OpenAi, extra);
     Ok(req)
 }
 
@@ -469,6 +477,13 @@ pub fn encode_request_with(
     let max_tokens = req
         .max_tokens
         .map(|m| opts.max_tokens_cap.map_or(m, |cap| m.min(cap)));
+    let mut extra = req
+        .extra
+        .for_dialect(Dialect::OpenAi)
+        .cloned()
+        .unwrap_or_default();
+    let completion_field =
+        extra.remove(MAX_COMPLETION_TOKENS).is_some() || opts.max_completion_tokens;
 
     let mut w = wire::ChatCompletionRequest {
         model: req.model.clone(),
@@ -480,8 +495,8 @@ pub fn encode_request_with(
             .map(|c| encode_tool_choice(c, &names)),
         parallel_tool_calls: req.parallel_tool_calls.filter(|_| has_tools),
         tools: has_tools.then_some(tools),
-        max_tokens: max_tokens.filter(|_| !opts.max_completion_tokens),
-        max_completion_tokens: max_tokens.filter(|_| opts.max_completion_tokens),
+        max_tokens: max_tokens.filter(|_| !completion_field),
+        max_completion_tokens: max_tokens.filter(|_| completion_field),
         temperature: req.temperature.map(|t| t.clamp(0.0, 2.0)),
         top_p: req.top_p,
         stop: (!req.stop.is_empty()).then(|| wire::Stop::Many(req.stop.clone())),
@@ -498,11 +513,7 @@ pub fn encode_request_with(
         response_format: req.response_format.as_ref().map(encode_response_format),
         reasoning_effort: None,
         user: req.user.clone(),
-        extra: req
-            .extra
-            .for_dialect(Dialect::OpenAi)
-            .cloned()
-            .unwrap_or_default(),
+        extra,
     };
     if opts.send_top_k
         && let Some(k) = req.top_k
