@@ -86,7 +86,12 @@ impl StreamDecoder {
         }
         let value: Value =
             serde_json::from_str(data).map_err(|e| CodecError::from_json(&e, "stream chunk"))?;
-        if let Some(err) = value.get("error").filter(|e| !e.is_null()) {
+        let error = match value.get("error").filter(|e| !e.is_null()) {
+            Some(err) => Some(err),
+            None if ev.event.as_deref() == Some("error") => Some(&value),
+            None => None,
+        };
+        if let Some(err) = error {
             let status = error_status(err);
             out.push(StreamEvent::Error(super::error::decode_error(
                 status,

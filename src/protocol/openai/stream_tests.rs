@@ -326,6 +326,21 @@ fn error_chunk_becomes_error_event() {
 }
 
 #[test]
+fn named_error_event_is_an_error() {
+    let mut dec = StreamDecoder::new();
+    let mut out = Vec::new();
+    let ev = SseEvent {
+        event: Some("error".into()),
+        data: json!({"message": "quota", "code": 429}).to_string(),
+    };
+    dec.feed(&ev, &mut out).unwrap();
+    assert_eq!(
+        out.iter().map(describe).collect::<Vec<_>>(),
+        ["error 429 quota"]
+    );
+}
+
+#[test]
 fn empty_and_cut_streams_are_errors() {
     assert_eq!(
         run(&["[DONE]".into()]),
