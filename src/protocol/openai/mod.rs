@@ -5,8 +5,8 @@
 //!
 //! * `wire` — the serde types; `request` — requests and [`EncodeOptions`] (the provider
 //!   switches `upstream/` sets); `response` — whole replies; `stream` — the chunk state machines;
-//!   `error` — error bodies; `names` — tool names OpenAI accepts, and the way back; `legacy` —
-//!   `/v1/completions`.
+//!   `error` — error bodies; `names` — tool names OpenAI accepts, and the way back; `thinking` —
+//!   `reasoning_effort` and the provider thinking switches; `legacy` — `/v1/completions`.
 
 pub mod error;
 pub mod legacy;
@@ -14,6 +14,7 @@ pub mod names;
 pub mod request;
 pub mod response;
 pub mod stream;
+pub mod thinking;
 pub mod wire;
 
 #[cfg(test)]
@@ -22,11 +23,10 @@ mod fixtures;
 pub use error::{decode_error, encode_error};
 pub use legacy::{CompletionStreamEncoder, decode_completion_request, encode_completion_response};
 pub use names::{ToolNames, wire_tool_name};
-pub use request::{
-    EncodeOptions, ThinkingStyle, decode_request, encode_request, encode_request_with,
-};
+pub use request::{EncodeOptions, decode_request, encode_request, encode_request_with};
 pub use response::{decode_response, encode_response};
 pub use stream::{StreamDecoder, StreamEncoder};
+pub use thinking::ThinkingStyle;
 
 /// The tool names of `req` that [`encode_request`] rewrites, for mapping the reply back
 /// ([`ToolNames::restore`], [`StreamDecoder::with_tool_names`]).

@@ -1,4 +1,5 @@
 use super::*;
+use crate::protocol::ir::{Effort, ThinkingConfig, ThinkingMode};
 use crate::protocol::ir::{Message, Request, Role as IrRole, Tool};
 use serde_json::json;
 
