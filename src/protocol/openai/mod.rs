@@ -1,1 +1,35 @@
-//! The openai dialect (to be written).
+//! The OpenAI Chat Completions dialect (plus legacy `/v1/completions`): decoding what OpenAI
+//! clients send and encoding what they get back, and the reverse for OpenAI-compatible upstreams
+//! (OpenAI, DeepSeek, DashScope, vLLM, Ollama, ...). Same file and function names as the other
+//! dialects (`codec.rs` has the contract); pure data in, data out.
+//!
+//! * `wire` — the serde types; `request` — requests and [`EncodeOptions`] (the provider
+//!   switches `upstream/` sets); `response` — whole replies; `stream` — the chunk state machines;
+//!   `error` — error bodies; `names` — tool names OpenAI accepts, and the way back; `thinking` —
+//!   `reasoning_effort` and the provider thinking switches; `legacy` — `/v1/completions`.
+
+pub mod error;
+pub mod legacy;
+pub mod names;
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod thinking;
+pub mod wire;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use error::{decode_error, encode_error};
+pub use legacy::{CompletionStreamEncoder, decode_completion_request, encode_completion_response};
+pub use names::{ToolNames, wire_tool_name};
+pub use request::{EncodeOptions, decode_request, encode_request, encode_request_with};
+pub use response::{decode_response, encode_response};
+pub use stream::{StreamDecoder, StreamEncoder};
+pub use thinking::ThinkingStyle;
+
+/// The tool names of `req` that [`encode_request`] rewrites, for mapping the reply back
+/// ([`ToolNames::restore`], [`StreamDecoder::with_tool_names`]).
+pub fn tool_name_map(req: &crate::protocol::ir::Request) -> ToolNames {
+    ToolNames::for_request(req)
+}
