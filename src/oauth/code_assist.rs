@@ -84,7 +84,10 @@ pub fn headers(
     auth.set_sensitive(true);
     h.insert(AUTHORIZATION, auth);
     h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    h.insert(USER_AGENT, HeaderValue::from_str(&user_agent(&map_model(model)))?);
+    h.insert(
+        USER_AGENT,
+        HeaderValue::from_str(&user_agent(&map_model(model)))?,
+    );
     h.insert(
         ACCEPT,
         HeaderValue::from_static(if stream {
@@ -323,7 +326,11 @@ mod tests {
     #[test]
     fn urls_and_models() {
         assert_eq!(
-            method_url("https://cloudcode-pa.googleapis.com/", "streamGenerateContent", true),
+            method_url(
+                "https://cloudcode-pa.googleapis.com/",
+                "streamGenerateContent",
+                true
+            ),
             "https://cloudcode-pa.googleapis.com/v1internal:streamGenerateContent?alt=sse"
         );
         assert_eq!(
@@ -333,11 +340,23 @@ mod tests {
         assert_eq!(map_model("models/gemini-3.5-flash"), "gemini-3-flash");
         assert_eq!(map_model("gemini-2.5-pro"), "gemini-2.5-pro");
         let ua = user_agent("gemini-2.5-pro");
-        assert!(ua.starts_with("GeminiCLI/") && ua.ends_with("; terminal)"), "{ua}");
+        assert!(
+            ua.starts_with("GeminiCLI/") && ua.ends_with("; terminal)"),
+            "{ua}"
+        );
         let h = headers(&Secret::new("ya29.x"), "models/gemini-2.5-pro", true).unwrap();
         assert_eq!(h["accept"], "text/event-stream");
-        assert!(h["user-agent"].to_str().unwrap().contains("/gemini-2.5-pro "));
-        let e = Envelope::new("gemini-3.5-flash", Some("p1"), serde_json::json!({"contents": []}));
+        assert!(
+            h["user-agent"]
+                .to_str()
+                .unwrap()
+                .contains("/gemini-2.5-pro ")
+        );
+        let e = Envelope::new(
+            "gemini-3.5-flash",
+            Some("p1"),
+            serde_json::json!({"contents": []}),
+        );
         let v = serde_json::to_value(&e).unwrap();
         assert_eq!(v["model"], "gemini-3-flash");
         assert_eq!(v["project"], "p1");
@@ -353,7 +372,10 @@ mod tests {
             parse_google_duration("539.477544ms").map(|d| d.as_millis()),
             Some(539)
         );
-        assert_eq!(parse_google_duration("1h2m3s"), Some(Duration::from_secs(3723)));
+        assert_eq!(
+            parse_google_duration("1h2m3s"),
+            Some(Duration::from_secs(3723))
+        );
         assert_eq!(parse_google_duration("soon"), None);
     }
 

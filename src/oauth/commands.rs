@@ -102,7 +102,10 @@ pub struct StatusRow {
 
 impl StatusRow {
     pub fn from_record(r: &UpstreamRecord) -> StatusRow {
-        let m = r.oauth.clone().unwrap_or_else(|| empty_meta(OAuthState::LoggedOut));
+        let m = r
+            .oauth
+            .clone()
+            .unwrap_or_else(|| empty_meta(OAuthState::LoggedOut));
         StatusRow {
             name: r.name.clone(),
             provider: r.provider,
@@ -336,7 +339,9 @@ async fn loopback_flow(
             Callback::Error { error, description } => {
                 return Err(OAuthError::Denied { error, description });
             }
-            Callback::Refused(why) => console.say(&format!("Not accepted: {why}. Still waiting...")),
+            Callback::Refused(why) => {
+                console.say(&format!("Not accepted: {why}. Still waiting..."))
+            }
         }
     };
     drop(server);
@@ -502,7 +507,9 @@ pub async fn import(
             Err(e) => (None, None, Some(e.to_string())),
         };
     if let Some(w) = &warning {
-        console.say(&format!("warning: saved without a Code Assist project: {w}"));
+        console.say(&format!(
+            "warning: saved without a Code Assist project: {w}"
+        ));
     }
     let meta = OAuthMeta {
         account: account.clone(),

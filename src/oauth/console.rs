@@ -55,7 +55,10 @@ impl Console {
 
     /// A console over a message sink and a channel of input lines; no confirmation is asked
     /// (as when stdin is not a terminal) unless [`Console::with_confirm`] adds one.
-    pub fn new(say: impl Fn(&str) + Send + Sync + 'static, lines: mpsc::Receiver<String>) -> Console {
+    pub fn new(
+        say: impl Fn(&str) + Send + Sync + 'static,
+        lines: mpsc::Receiver<String>,
+    ) -> Console {
         Console {
             say: Arc::new(say),
             input: Input::Lines(lines),
@@ -74,7 +77,10 @@ impl Console {
         }
     }
 
-    pub fn with_confirm(mut self, confirm: impl Fn(&str) -> bool + Send + Sync + 'static) -> Console {
+    pub fn with_confirm(
+        mut self,
+        confirm: impl Fn(&str) -> bool + Send + Sync + 'static,
+    ) -> Console {
         self.confirm = Some(Arc::new(confirm));
         self
     }

@@ -5,8 +5,8 @@
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse as _, TokenUrl,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
+    TokenResponse as _, TokenUrl,
 };
 use serde::Deserialize;
 
@@ -50,8 +50,7 @@ fn client(
     let auth = AuthUrl::new(endpoint(config, KIND, Endpoint::Auth)?).map_err(|e| bad("auth", e))?;
     let token =
         TokenUrl::new(endpoint(config, KIND, Endpoint::Token)?).map_err(|e| bad("token", e))?;
-    let redirect =
-        RedirectUrl::new(redirect_uri.to_string()).map_err(|e| bad("redirect", e))?;
+    let redirect = RedirectUrl::new(redirect_uri.to_string()).map_err(|e| bad("redirect", e))?;
     Ok(BasicClient::new(ClientId::new(CLIENT_ID.into()))
         .set_client_secret(ClientSecret::new(CLIENT_SECRET.into()))
         // gemini-cli (google-auth-library) sends the client in the form body.
@@ -118,7 +117,9 @@ pub async fn exchange(
                 }
                 m
             }
-            RequestTokenError::Request(inner) => format!("cannot reach the token endpoint: {inner}"),
+            RequestTokenError::Request(inner) => {
+                format!("cannot reach the token endpoint: {inner}")
+            }
             RequestTokenError::Parse(_, _) => "unexpected answer from the token endpoint".into(),
             RequestTokenError::Other(o) => o.clone(),
         };
@@ -129,15 +130,14 @@ pub async fn exchange(
     })?;
     Ok(TokenSet {
         access_token: Secret::new(resp.access_token().secret().clone()),
-        refresh_token: resp.refresh_token().map(|r| Secret::new(r.secret().clone())),
+        refresh_token: resp
+            .refresh_token()
+            .map(|r| Secret::new(r.secret().clone())),
         expiry: resp.expires_in().map(|d| now().saturating_add(d.as_secs())),
         token_type: "Bearer".into(),
-        scope: resp.scopes().map(|s| {
-            s.iter()
-                .map(|x| x.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        }),
+        scope: resp
+            .scopes()
+            .map(|s| s.iter().map(|x| x.as_str()).collect::<Vec<_>>().join(" ")),
     })
 }
 
@@ -215,8 +215,13 @@ mod tests {
     #[test]
     fn auth_url_carries_the_login_parameters() {
         let c = Config::default();
-        let a = authorize(&c, "http://127.0.0.1:5/oauth2callback", Some("st".into()), false)
-            .unwrap();
+        let a = authorize(
+            &c,
+            "http://127.0.0.1:5/oauth2callback",
+            Some("st".into()),
+            false,
+        )
+        .unwrap();
         let u = url::Url::parse(&a.url).unwrap();
         let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
         assert_eq!(q["access_type"], "offline");

@@ -138,7 +138,11 @@ async fn handle<B>(
     tx: &mpsc::Sender<Callback>,
 ) -> Response<Full<Bytes>> {
     if req.uri().path() != CALLBACK_PATH {
-        return page(StatusCode::NOT_FOUND, "Not found", "This is not the OAuth callback.");
+        return page(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "This is not the OAuth callback.",
+        );
     }
     let query = req.uri().query().unwrap_or("");
     let cb = classify(url::form_urlencoded::parse(query.as_bytes()), state);

@@ -106,7 +106,10 @@ pub enum OAuthError {
         logged_out: bool,
     },
     #[error("the name `{name}` is taken by a {provider} upstream; pick another with --name")]
-    NameTaken { name: String, provider: ProviderKind },
+    NameTaken {
+        name: String,
+        provider: ProviderKind,
+    },
     #[error("cannot import {path}: {message}")]
     Import { path: String, message: String },
     #[error("{0} has no endpoint configured")]

@@ -238,7 +238,10 @@ mod tests {
     #[test]
     fn api_base_prefers_override() {
         let mut c = Config::default();
-        assert_eq!(api_base(&c, Some("portal.qwen.ai")), "https://portal.qwen.ai/v1");
+        assert_eq!(
+            api_base(&c, Some("portal.qwen.ai")),
+            "https://portal.qwen.ai/v1"
+        );
         assert_eq!(api_base(&c, None), DEFAULT_RESOURCE_BASE);
         c.providers.insert(
             "qwen".into(),
@@ -247,6 +250,9 @@ mod tests {
                 ..Default::default()
             },
         );
-        assert_eq!(api_base(&c, Some("portal.qwen.ai")), "http://127.0.0.1:7/v1");
+        assert_eq!(
+            api_base(&c, Some("portal.qwen.ai")),
+            "http://127.0.0.1:7/v1"
+        );
     }
 }

@@ -232,7 +232,13 @@ impl Shared {
         Ok(())
     }
 
-    fn upsert(&self, name: &str, kind: ProviderKind, tokens: TokenSet, meta: OAuthMeta) -> Arc<Entry> {
+    fn upsert(
+        &self,
+        name: &str,
+        kind: ProviderKind,
+        tokens: TokenSet,
+        meta: OAuthMeta,
+    ) -> Arc<Entry> {
         let mut entries = lock(&self.entries);
         if let Some(e) = entries.get(name) {
             let mut st = lock(&e.state);
@@ -314,10 +320,10 @@ impl Shared {
                     .clone()
                     .unwrap_or_else(|| "the provider refused the refresh token".into()),
             };
-            if seen_generation.is_some_and(|g| g != st.generation) {
-                if let Some(t) = current {
-                    return Ok(t.access_token);
-                }
+            if seen_generation.is_some_and(|g| g != st.generation)
+                && let Some(t) = current.clone()
+            {
+                return Ok(t.access_token);
             }
             if st.dead {
                 return Err(needs_login());
@@ -330,17 +336,18 @@ impl Shared {
                         message: "no token".into(),
                     });
             }
-            if let Some(last) = st.last_attempt {
-                if last.elapsed() < self.settings.min_spacing && seen_generation.is_some() {
-                    return match (&st.last_failure, current) {
-                        (None, Some(t)) => Ok(t.access_token),
-                        (Some(f), _) => Err(OAuthError::Refresh {
-                            name: entry.name.clone(),
-                            message: f.to_string(),
-                        }),
-                        (None, None) => Err(needs_login()),
-                    };
-                }
+            if let Some(last) = st.last_attempt
+                && last.elapsed() < self.settings.min_spacing
+                && seen_generation.is_some()
+            {
+                return match (&st.last_failure, current) {
+                    (None, Some(t)) => Ok(t.access_token),
+                    (Some(f), _) => Err(OAuthError::Refresh {
+                        name: entry.name.clone(),
+                        message: f.to_string(),
+                    }),
+                    (None, None) => Err(needs_login()),
+                };
             }
             let Some(t) = current else {
                 return Err(OAuthError::NoToken {
@@ -400,7 +407,11 @@ impl Shared {
                     }
                 }
                 st.last_failure = Some(match &e {
-                    OAuthError::NeedsLogin { name, provider, reason } => OAuthError::NeedsLogin {
+                    OAuthError::NeedsLogin {
+                        name,
+                        provider,
+                        reason,
+                    } => OAuthError::NeedsLogin {
                         name: name.clone(),
                         provider: *provider,
                         reason: reason.clone(),
@@ -419,12 +430,12 @@ impl Shared {
         let entries: Vec<Arc<Entry>> = lock(&self.entries).values().cloned().collect();
         let mut earliest: Option<Instant> = None;
         let mut due_now = Vec::new();
-        let now = Instant::now();
         for e in entries {
             let Some(d) = lock(&e.state).due(&self.settings) else {
                 continue;
             };
-            if d <= now {
+            // `due` reads the clock itself: compare with a reading taken after it.
+            if d <= Instant::now() {
                 due_now.push(e);
             }
             earliest = Some(earliest.map_or(d, |x| x.min(d)));

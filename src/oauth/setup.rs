@@ -189,7 +189,8 @@ async fn post<T: Serialize, R: for<'de> Deserialize<'de>>(
     body: &T,
 ) -> Result<R, OAuthError> {
     send(
-        http.post(code_assist::method_url(api, method, false)).json(body),
+        http.post(code_assist::method_url(api, method, false))
+            .json(body),
         method,
         token,
     )
@@ -203,7 +204,10 @@ async fn send<R: for<'de> Deserialize<'de>>(
 ) -> Result<R, OAuthError> {
     let resp = req
         .bearer_auth(token.expose())
-        .header(reqwest::header::USER_AGENT, code_assist::user_agent("setup"))
+        .header(
+            reqwest::header::USER_AGENT,
+            code_assist::user_agent("setup"),
+        )
         .send()
         .await
         .map_err(|e| OAuthError::Http {
@@ -248,27 +252,39 @@ pub async fn setup_user(
     token: &Secret,
     opts: &SetupOptions,
 ) -> Result<CodeAssistUser, OAuthError> {
-    let api = super::endpoint(config, crate::config::ProviderKind::GeminiCli, crate::config::Endpoint::Api)?;
+    let api = super::endpoint(
+        config,
+        crate::config::ProviderKind::GeminiCli,
+        crate::config::Endpoint::Api,
+    )?;
     let project = opts.project.as_deref().filter(|p| !p.trim().is_empty());
     if let Some(p) = project {
         check_project(p)?;
     }
     let load = load_code_assist(http, &api, token, project).await?;
 
-    if load.current_tier.is_none() {
-        if let Some(v) = load.ineligible_tiers.iter().find(|t| {
+    if load.current_tier.is_none()
+        && let Some(v) = load.ineligible_tiers.iter().find(|t| {
             t.reason_code.as_deref() == Some("VALIDATION_REQUIRED") && t.validation_url.is_some()
-        }) {
-            return Err(OAuthError::ValidationRequired {
-                message: v.reason_message.clone().unwrap_or_default(),
-                url: v.validation_url.clone().unwrap_or_default(),
-            });
-        }
+        })
+    {
+        return Err(OAuthError::ValidationRequired {
+            message: v.reason_message.clone().unwrap_or_default(),
+            url: v.validation_url.clone().unwrap_or_default(),
+        });
     }
 
     if let Some(current) = &load.current_tier {
-        let tier = load.paid_tier.as_ref().and_then(|t| t.id.clone()).or_else(|| current.id.clone());
-        let tier_name = load.paid_tier.as_ref().and_then(|t| t.name.clone()).or_else(|| current.name.clone());
+        let tier = load
+            .paid_tier
+            .as_ref()
+            .and_then(|t| t.id.clone())
+            .or_else(|| current.id.clone());
+        let tier_name = load
+            .paid_tier
+            .as_ref()
+            .and_then(|t| t.name.clone())
+            .or_else(|| current.name.clone());
         let found = load
             .cloudaicompanion_project
             .as_ref()
@@ -295,7 +311,10 @@ pub async fn setup_user(
             user_defined_cloudaicompanion_project: Some(true),
             ..Tier::default()
         });
-    let tier_id = onboard_tier.id.clone().unwrap_or_else(|| LEGACY_TIER.into());
+    let tier_id = onboard_tier
+        .id
+        .clone()
+        .unwrap_or_else(|| LEGACY_TIER.into());
     // Since 2026-06-18 Google refuses this client for the free tier; onboarding would fail too,
     // and with a vaguer answer.
     let unsupported = load
