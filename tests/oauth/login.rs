@@ -518,3 +518,17 @@ async fn status_refresh_logout_never_show_tokens() {
         OAuthError::NotFound(_)
     ));
 }
+
+#[tokio::test]
+async fn browser_login_times_out() {
+    let g = FakeGoogle::start().await;
+    let (mut c, _tc) = console();
+    let o = LoginOptions {
+        timeout: Duration::from_millis(200),
+        ..opts()
+    };
+    let err = commands::login_gemini_cli(&MemoryStore::new(), &g.config(), &mut c, o)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OAuthError::Timeout { .. }), "{err}");
+}
