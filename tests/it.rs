@@ -11,5 +11,6 @@
 )]
 
 mod cli;
+mod oauth;
 mod server;
 mod support;

@@ -52,6 +52,8 @@ impl ProviderKind {
             (GeminiCli, Auth) => Some("https://accounts.google.com/o/oauth2/v2/auth"),
             (GeminiCli, Token) => Some("https://oauth2.googleapis.com/token"),
             (GeminiCli, Api) => Some("https://cloudcode-pa.googleapis.com"),
+            (GeminiCli, Userinfo) => Some("https://www.googleapis.com/oauth2/v2/userinfo"),
+            (GeminiCli, Revoke) => Some("https://oauth2.googleapis.com/revoke"),
             (Qwen, Api) => Some("https://dashscope-intl.aliyuncs.com/compatible-mode/v1"),
             (Qwen, Device) => Some("https://chat.qwen.ai/api/v1/oauth2/device/code"),
             (Qwen, Token) => Some("https://chat.qwen.ai/api/v1/oauth2/token"),
@@ -90,6 +92,10 @@ pub enum Endpoint {
     Auth,
     Token,
     Device,
+    /// The account e-mail after an OAuth login (Google).
+    Userinfo,
+    /// Token revocation at logout (Google).
+    Revoke,
 }
 
 impl Endpoint {
@@ -99,6 +105,8 @@ impl Endpoint {
             Endpoint::Auth => "auth",
             Endpoint::Token => "token",
             Endpoint::Device => "device",
+            Endpoint::Userinfo => "userinfo",
+            Endpoint::Revoke => "revoke",
         }
     }
 }
@@ -126,6 +134,8 @@ pub fn resolve_with(
             Endpoint::Auth => &p.auth_url,
             Endpoint::Token => &p.token_url,
             Endpoint::Device => &p.device_url,
+            Endpoint::Userinfo => &p.userinfo_url,
+            Endpoint::Revoke => &p.revoke_url,
         };
         if let Some(v) = from_file.as_ref().filter(|v| !v.trim().is_empty()) {
             return Some(v.trim().to_string());

@@ -144,6 +144,8 @@ pub struct ProviderEndpoints {
     pub token_url: Option<String>,
     pub device_url: Option<String>,
     pub api_url: Option<String>,
+    pub userinfo_url: Option<String>,
+    pub revoke_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]

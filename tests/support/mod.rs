@@ -1,6 +1,8 @@
 //! Shared test support: a temp home and the real binary, fake upstreams on port 0.
 #![allow(dead_code)]
 
+pub mod fake_oauth;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
