@@ -131,21 +131,3 @@ async fn set_enabled(ctx: &Ctx, name: &str, enabled: bool) -> anyhow::Result<()>
     output::info(&format!("{word} API key `{name}`"));
     Ok(())
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_format() {
-        let (key, prefix, hash) = crate::store::keys::generate();
-        let k = key.expose();
-        assert_eq!(k.len(), 44);
-        assert!(k.starts_with("lgw_"));
-        assert!(k[4..].chars().all(|c| c.is_ascii_alphanumeric()));
-        assert_eq!(prefix, &k[..12]);
-        assert_eq!(hash.len(), 64);
-        assert_eq!(hash, format!("{:x}", Sha256::digest(k.as_bytes())));
-        assert_ne!(crate::store::keys::generate().0, key);
-    }
-}
