@@ -137,7 +137,13 @@ mod tests {
     #[test]
     fn merge_is_deep_for_objects() {
         let mut base = json!({"a": {"b": 1, "c": 2}, "d": [1]});
-        merge(&mut base, json!({"a": {"c": 3, "e": 4}, "d": [2], "f": null}));
-        assert_eq!(base, json!({"a": {"b": 1, "c": 3, "e": 4}, "d": [2], "f": null}));
+        merge(
+            &mut base,
+            json!({"a": {"c": 3, "e": 4}, "d": [2], "f": null}),
+        );
+        assert_eq!(
+            base,
+            json!({"a": {"b": 1, "c": 3, "e": 4}, "d": [2], "f": null})
+        );
     }
 }

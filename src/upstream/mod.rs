@@ -149,7 +149,11 @@ mod tests {
     fn base_from_record_then_config() {
         let c = Config::default();
         assert_eq!(
-            api_base(&c, &rec(ProviderKind::Openai, Some("http://127.0.0.1:9/v1/"))).unwrap(),
+            api_base(
+                &c,
+                &rec(ProviderKind::Openai, Some("http://127.0.0.1:9/v1/"))
+            )
+            .unwrap(),
             "http://127.0.0.1:9/v1"
         );
         let mut c = Config::default();
@@ -186,9 +190,13 @@ mod tests {
         let client = reqwest::Client::new();
         let key = Secret::new("sk-fake");
         let build = |kind| {
-            authorize(client.get("http://127.0.0.1:1/"), &rec(kind, None), Some(&key))
-                .build()
-                .unwrap()
+            authorize(
+                client.get("http://127.0.0.1:1/"),
+                &rec(kind, None),
+                Some(&key),
+            )
+            .build()
+            .unwrap()
         };
         let r = build(ProviderKind::Openai);
         assert_eq!(r.headers()["authorization"], "Bearer sk-fake");

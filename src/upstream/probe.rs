@@ -108,7 +108,10 @@ pub async fn test(
     Ok(started.elapsed())
 }
 
-fn prepare(config: &Config, upstream: &UpstreamRecord) -> Result<(UpstreamClient, String), ProbeError> {
+fn prepare(
+    config: &Config,
+    upstream: &UpstreamRecord,
+) -> Result<(UpstreamClient, String), ProbeError> {
     let client = UpstreamClient::new(config).map_err(|e| ProbeError::Other(e.to_string()))?;
     let base = api_base(config, upstream).map_err(|e| ProbeError::Other(e.to_string()))?;
     Ok((client, base))
@@ -170,9 +173,15 @@ struct GeminiModel {
 #[serde(untagged)]
 enum ErrorBody {
     /// OpenAI, Anthropic and Gemini all nest `error.message`.
-    Nested { error: ErrorDetail },
-    Flat { error: String },
-    Message { message: String },
+    Nested {
+        error: ErrorDetail,
+    },
+    Flat {
+        error: String,
+    },
+    Message {
+        message: String,
+    },
 }
 
 #[derive(Deserialize)]

@@ -100,8 +100,9 @@ impl Ledger {
 
 /// Where the flusher writes: the server passes a closure that applies `Op::UsageAdd` to its
 /// store. An error keeps the rows for the next attempt.
-pub type Sink =
-    Arc<dyn Fn(Vec<UsageRow>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+pub type Sink = Arc<
+    dyn Fn(Vec<UsageRow>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+>;
 
 /// Flushes `ledger` into `sink` every `every` and once more when `cancel` fires, then returns.
 pub async fn run_flusher(
@@ -168,7 +169,13 @@ mod tests {
         assert_eq!(rows[0].upstream, "a");
         let c = rows[0].counters;
         assert_eq!(
-            (c.requests, c.errors, c.input_tokens, c.output_tokens, c.cache_read_tokens),
+            (
+                c.requests,
+                c.errors,
+                c.input_tokens,
+                c.output_tokens,
+                c.cache_read_tokens
+            ),
             (2, 1, 10, 5, 2)
         );
         assert_eq!(c.latency_ms_total, 40);
@@ -202,13 +209,7 @@ mod tests {
         assert!(got.lock().unwrap().is_empty());
         let cancel = CancellationToken::new();
         cancel.cancel();
-        run_flusher(
-            Arc::clone(&ledger),
-            sink,
-            Duration::from_secs(3600),
-            cancel,
-        )
-        .await;
+        run_flusher(Arc::clone(&ledger), sink, Duration::from_secs(3600), cancel).await;
         let rows = got.lock().unwrap().clone();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].counters.requests, 1);

@@ -142,9 +142,7 @@ fn has_usage_object(s: &[u8]) -> bool {
         if s.get(i) == Some(&b'"') {
             let after = s.get(i + 1..).unwrap_or_default();
             let mut it = after.iter().skip_while(|b| b.is_ascii_whitespace());
-            if it.next() == Some(&b':')
-                && it.find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
-            {
+            if it.next() == Some(&b':') && it.find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
                 return true;
             }
         }
@@ -276,7 +274,11 @@ mod tests {
             cache_write: 0,
         });
         for piece in [1, 3, 7, 64, 10_000] {
-            assert_eq!(feed_in_pieces(Scanner::sse(), OPENAI_STREAM, piece), want, "{piece}");
+            assert_eq!(
+                feed_in_pieces(Scanner::sse(), OPENAI_STREAM, piece),
+                want,
+                "{piece}"
+            );
         }
     }
 
