@@ -290,17 +290,29 @@ fn timeout(ctx: &Ctx, cand: &Candidate, started: Instant, after: Duration) -> Ga
 }
 
 fn unreachable(name: &str, e: &reqwest::Error) -> GatewayError {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg = format!("{msg}: {s}");
-        source = s.source();
-    }
     GatewayError::new(
         ErrorKind::UpstreamUnreachable,
-        format!("cannot reach upstream `{name}`: {msg}"),
+        format!("cannot reach upstream `{name}`: {}", error_chain(e)),
     )
     .from_upstream()
+}
+
+/// A reqwest error with its causes (`error sending request: connection refused`), without the
+/// URL.
+pub(crate) fn error_chain(e: &reqwest::Error) -> String {
+    let mut msg = e.to_string();
+    if let Some(url) = e.url() {
+        msg = msg.replace(&format!(" for url ({url})"), "");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !msg.contains(&s_text) {
+            msg = format!("{msg}: {s_text}");
+        }
+        source = s.source();
+    }
+    msg
 }
 
 /// `retry-after` in seconds (the HTTP-date form is rare on APIs and ignored).

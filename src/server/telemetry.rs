@@ -99,3 +99,63 @@ pub fn access(a: &Access<'_>) {
         "request"
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::sync::Arc;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn access_line_is_one_json_object() {
+        let out = Captured::default();
+        let writer = out.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            access(&Access {
+                method: "POST",
+                path: "/v1/chat/completions",
+                model: Some("oai/gpt-4o"),
+                upstream: Some("oai"),
+                upstream_model: Some("gpt-4o"),
+                status: 200,
+                latency_ms: 12,
+                tokens: Some(TokenCounts {
+                    input: 3,
+                    output: 4,
+                    cache_read: 1,
+                    cache_write: 0,
+                }),
+                outcome: "ok",
+            });
+        });
+        let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.lines().count(), 1, "{text}");
+        let v: serde_json::Value = serde_json::from_str(text.trim()).unwrap();
+        let f = &v["fields"];
+        assert_eq!(f["method"], "POST");
+        assert_eq!(f["path"], "/v1/chat/completions");
+        assert_eq!(f["model"], "oai/gpt-4o");
+        assert_eq!(f["upstream"], "oai");
+        assert_eq!(f["status"], 200);
+        assert_eq!(f["latency_ms"], 12);
+        assert_eq!(f["input_tokens"], 4);
+        assert_eq!(f["output_tokens"], 4);
+    }
+}
