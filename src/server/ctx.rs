@@ -24,6 +24,9 @@ pub(crate) struct Ctx {
     /// The upstream that answered, and the model name it was sent.
     pub upstream: Option<String>,
     pub upstream_model: Option<String>,
+    /// Set once the request is logged and counted; a context dropped before that is a client
+    /// that went away while the gateway was still waiting for an upstream.
+    finished: bool,
 }
 
 impl Ctx {
@@ -38,6 +41,25 @@ impl Ctx {
             model: None,
             upstream: None,
             upstream_model: None,
+            finished: false,
+        }
+    }
+
+    /// Moves this request's context out (into the relay that will finish it), leaving a spent
+    /// one behind that logs nothing.
+    pub fn hand_over(&mut self) -> Ctx {
+        self.finished = true;
+        Ctx {
+            state: Arc::clone(&self.state),
+            method: self.method.clone(),
+            path: std::mem::take(&mut self.path),
+            route: self.route,
+            dialect: self.dialect,
+            started: self.started,
+            model: self.model.take(),
+            upstream: self.upstream.take(),
+            upstream_model: self.upstream_model.take(),
+            finished: false,
         }
     }
 
@@ -68,7 +90,10 @@ impl Ctx {
 
     /// Records the end of the reply: metrics, usage (when an upstream answered) and the access
     /// log line.
-    pub fn finish(&self, status: u16, tokens: Option<TokenCounts>, outcome: &str) {
+    pub fn finish(&mut self, status: u16, tokens: Option<TokenCounts>, outcome: &str) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
         let latency = self.elapsed();
         let error = status >= 400 || outcome != "ok";
         let state = &self.state;
@@ -106,5 +131,12 @@ impl Ctx {
             tokens,
             outcome,
         });
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // 499: nginx's "client closed request", the usual name for it in access logs.
+        self.finish(499, None, "client_closed");
     }
 }

@@ -244,7 +244,7 @@ async fn send(
             headers.remove(header::CONTENT_LENGTH);
         }
         let relay = Relay::new(
-            replace_ctx(ctx),
+            ctx.hand_over(),
             status.as_u16(),
             sse,
             first,
@@ -259,21 +259,6 @@ async fn send(
         return Ok(out);
     }
     Err(last_error)
-}
-
-/// Moves the request's context into the relay, leaving a spent one behind.
-fn replace_ctx(ctx: &mut Ctx) -> Ctx {
-    Ctx {
-        state: Arc::clone(&ctx.state),
-        method: ctx.method.clone(),
-        path: std::mem::take(&mut ctx.path),
-        route: ctx.route,
-        dialect: ctx.dialect,
-        started: ctx.started,
-        model: ctx.model.take(),
-        upstream: ctx.upstream.take(),
-        upstream_model: ctx.upstream_model.take(),
-    }
 }
 
 fn timeout(ctx: &Ctx, cand: &Candidate, started: Instant, after: Duration) -> GatewayError {

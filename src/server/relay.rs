@@ -173,7 +173,7 @@ impl Stream for Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        if let Some(ctx) = self.ctx.take() {
+        if let Some(mut ctx) = self.ctx.take() {
             let tokens = self.scanner.finish();
             ctx.finish(self.status, tokens, self.outcome);
         }

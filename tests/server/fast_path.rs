@@ -283,3 +283,31 @@ set = { seed = 1 }
     assert_eq!(reqs[1].json()["seed"], 1);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn client_gone_before_the_first_byte_cancels_the_upstream() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_default(Reply::json(200, CHAT_REPLY).delay_first_byte(Duration::from_secs(4)));
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["m"], 100)]),
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let sent = client
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(crate::support::KEY)
+        .body(r#"{"model":"m","messages":[]}"#)
+        .send()
+        .await;
+    assert!(sent.is_err(), "the client timed out");
+    assert!(
+        fake.wait_cancelled(Duration::from_secs(2)).await,
+        "the upstream request outlived its client"
+    );
+    gw.stop().await;
+}

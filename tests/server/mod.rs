@@ -4,4 +4,5 @@ mod auth;
 mod errors;
 mod fast_path;
 mod lifecycle;
+mod probe;
 mod routing;

@@ -239,13 +239,14 @@ async fn answer(
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| inner.default.lock().unwrap().clone());
-    if !reply.first_byte_delay.is_zero() {
-        tokio::time::sleep(reply.first_byte_delay).await;
-    }
+    // Created before the first-byte delay: a gateway that gives up while waiting counts too.
     let guard = Guard {
         inner: Arc::clone(&inner),
         finished: false,
     };
+    if !reply.first_byte_delay.is_zero() {
+        tokio::time::sleep(reply.first_byte_delay).await;
+    }
     let state = (reply.clone(), 0usize, guard);
     let frames = stream::unfold(state, |(reply, i, mut guard)| async move {
         if !reply.chunk_delay.is_zero() && i < reply.chunks.len() {
