@@ -147,7 +147,8 @@ mod wire {
 }
 
 /// `GET /v1/models`: the models of enabled upstreams, in the OpenAI shape, or the Anthropic one
-/// when the client sends `anthropic-version`.
+/// when the client sends `anthropic-version`. (Hook for the Gemini issue: `Dialect::Gemini`,
+/// i.e. `x-goog-api-key`, still gets the OpenAI shape here; `/v1beta/models` is not routed yet.)
 fn models(ctx: &Ctx, req: http::Request<Incoming>) -> Result<Response<Body>, GatewayError> {
     let snap = ctx.state.snapshot();
     let (parts, _body) = req.into_parts();
