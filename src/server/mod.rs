@@ -1,11 +1,56 @@
 //! The HTTP front: accept loop with graceful shutdown, router, auth, limits, the pipeline
 //! (decode -> route -> send -> encode, with the same-protocol fast path) and errors rendered in
 //! the client's dialect.
+//!
+//! [`run`] is `server start`: it opens the store, takes the pid file, starts the admin socket
+//! (whose changes reload the [`View`]), the usage flusher and the signal watcher, and then
+//! [`serve`]s until shutdown. [`serve`] is the store-free core: a listener, a [`State`] built
+//! from a [`View`], and a cancellation token; the integration tests drive it directly.
+//!
+//! Files: `router` (path -> handler, small routes), `pipeline` (the OpenAI fast path),
+//! `request` (body validation and the model edit), `relay` (streaming the reply back), `auth`,
+//! `error`, `ctx` (per-request context, access log, accounting), `metrics`, `telemetry`,
+//! `state`, `body`.
 
+mod auth;
+mod body;
+mod ctx;
+pub mod error;
+mod metrics;
+mod pipeline;
+mod relay;
+mod request;
+mod router;
+mod state;
+mod telemetry;
+
+use std::convert::Infallible;
+use std::io::Write as _;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use auth::key_hash;
+pub use body::Body;
+pub use error::{Dialect, ErrorKind, GatewayError};
+pub use state::{State, View, load_view};
 
 use crate::config::Config;
 use crate::config::paths::Home;
+use crate::daemon::DaemonError;
+use crate::daemon::admin::{self, AdminHooks};
+use crate::daemon::pidfile::PidFile;
+use crate::store::Store;
+use crate::store::ops::{Op, Reply};
+use crate::usage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -27,9 +72,213 @@ pub struct ServeOptions {
     pub listen: Option<String>,
 }
 
+/// How often pending usage counters are written to the store.
+const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(5);
+
 /// Runs the server in the foreground until SIGINT/SIGTERM or `server stop`, then drains.
 /// Prints the address it listens on once it is ready.
 pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
-    let _ = opts;
-    Err(ServerError::Other("not implemented yet".into()))
+    let ServeOptions {
+        home,
+        config,
+        listen,
+        ..
+    } = opts;
+    let listen = listen.unwrap_or_else(|| config.server.listen.clone());
+    home.ensure()
+        .map_err(|e| ServerError::Other(format!("cannot create {}: {e}", home.root().display())))?;
+    telemetry::init(&config.log, &home)?;
+
+    // The pid file first: a second server is told who runs rather than failing on the database.
+    let _pid = PidFile::acquire(&home, &listen)?;
+    let store = {
+        let (home, config) = (home.clone(), config.clone());
+        tokio::task::spawn_blocking(move || Store::open(&home, &config))
+            .await
+            .map_err(|e| ServerError::Other(format!("opening the store: {e}")))?
+            .map_err(DaemonError::from)?
+    };
+    let store = Arc::new(store);
+    let view = load_view(&store).await?;
+    let state = State::new(config, view)?;
+
+    let listener = TcpListener::bind(&listen)
+        .await
+        .map_err(|e| ServerError::Bind {
+            addr: listen.clone(),
+            message: e.to_string(),
+        })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| ServerError::Other(e.to_string()))?;
+
+    let shutdown = CancellationToken::new();
+    let background = CancellationToken::new();
+    let tasks = TaskTracker::new();
+
+    let reload = Arc::new(Notify::new());
+    let hooks = AdminHooks {
+        on_change: {
+            let reload = Arc::clone(&reload);
+            Arc::new(move || reload.notify_one())
+        },
+        on_shutdown: {
+            let shutdown = shutdown.clone();
+            Arc::new(move || shutdown.cancel())
+        },
+        listen: addr.to_string(),
+    };
+    tasks.spawn({
+        let (store, cancel) = (Arc::clone(&store), background.clone());
+        let socket = home.admin_socket();
+        async move {
+            if let Err(e) = admin::serve(socket, store, hooks, cancel).await {
+                tracing::error!("admin socket stopped: {e}; CLI commands cannot reach this server");
+            }
+        }
+    });
+    tasks.spawn(reload_loop(
+        Arc::clone(&state),
+        Arc::clone(&store),
+        reload,
+        background.clone(),
+    ));
+    tasks.spawn(usage::run_flusher(
+        Arc::clone(state.ledger()),
+        store_sink(Arc::clone(&store)),
+        USAGE_FLUSH_EVERY,
+        background.clone(),
+    ));
+    tasks.spawn(watch_signals(shutdown.clone()));
+
+    tracing::info!(%addr, "listening");
+    let mut out = std::io::stdout();
+    // stdout carries exactly this line: scripts and `server start --detach` wait for it.
+    let _ = writeln!(out, "listening on http://{addr}").and_then(|()| out.flush());
+
+    let served = serve(listener, Arc::clone(&state), shutdown.clone()).await;
+    shutdown.cancel();
+    background.cancel();
+    tasks.close();
+    tasks.wait().await;
+    tracing::info!("stopped");
+    served
+}
+
+/// Serves HTTP on `listener` until `shutdown` fires, then stops accepting, lets requests and
+/// streams in flight finish for up to `[server] shutdown_grace_secs`, and cuts what remains.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) -> Result<(), ServerError> {
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let graceful = GracefulShutdown::new();
+    let connections = TaskTracker::new();
+    let force = CancellationToken::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _peer)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off instead of spinning.
+                        tracing::warn!("accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                if let Err(e) = stream.set_nodelay(true) {
+                    tracing::debug!("TCP_NODELAY: {e}");
+                }
+                let state = Arc::clone(&state);
+                let service = service_fn(move |req| {
+                    let state = Arc::clone(&state);
+                    async move { Ok::<_, Infallible>(router::handle(state, req).await) }
+                });
+                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let conn = graceful.watch(conn);
+                let force = force.clone();
+                connections.spawn(async move {
+                    tokio::select! {
+                        done = conn => if let Err(e) = done {
+                            tracing::debug!("connection ended: {e}");
+                        },
+                        () = force.cancelled() => {}
+                    }
+                });
+            }
+            () = shutdown.cancelled() => break,
+        }
+    }
+    drop(listener);
+    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "requests still running after {} s ([server] shutdown_grace_secs): closing them",
+            grace.as_secs()
+        );
+        force.cancel();
+    }
+    connections.close();
+    connections.wait().await;
+    Ok(())
+}
+
+async fn reload_loop(
+    state: Arc<State>,
+    store: Arc<Store>,
+    reload: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = reload.notified() => match load_view(&store).await {
+                Ok(view) => {
+                    state.set_view(view);
+                    tracing::info!("reloaded upstreams and keys");
+                }
+                Err(e) => tracing::error!("cannot reload upstreams and keys: {e}"),
+            },
+            () = cancel.cancelled() => return,
+        }
+    }
+}
+
+fn store_sink(store: Arc<Store>) -> usage::Sink {
+    Arc::new(move |rows| {
+        let store = Arc::clone(&store);
+        Box::pin(async move {
+            let reply = tokio::task::spawn_blocking(move || store.apply(Op::UsageAdd { rows }))
+                .await
+                .map_err(|e| e.to_string())?;
+            match reply {
+                Reply::Error { message, .. } => Err(message),
+                _ => Ok(()),
+            }
+        })
+    })
+}
+
+/// SIGINT or SIGTERM start the drain; returns early when shutdown starts some other way.
+async fn watch_signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let sigterm = async {
+        match term.as_mut() {
+            Some(t) => {
+                t.recv().await;
+            }
+            None => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: draining"),
+        () = sigterm => tracing::info!("SIGTERM: draining"),
+        () = shutdown.cancelled() => return,
+    }
+    shutdown.cancel();
 }

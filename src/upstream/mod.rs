@@ -1,43 +1,228 @@
 //! One client per provider kind. Base URLs, auth injection and provider quirks live here, never
 //! in the codecs.
+//!
+//! [`UpstreamClient`] is the one `reqwest::Client` the server builds from config (timeouts,
+//! proxy, pool, TCP_NODELAY); [`api_base`] and [`authorize`] say where a record's requests go
+//! and how they carry its secret. [`probe`] holds the one-off calls of `upstream add|test`.
 
-/// One-off calls the CLI makes: model discovery for `upstream add` and `upstream test`.
-pub mod probe {
-    use std::time::Duration;
+pub mod probe;
 
-    use crate::config::Config;
-    use crate::secret::Secret;
-    use crate::store::records::UpstreamRecord;
+use std::time::Duration;
 
-    #[derive(Debug, thiserror::Error)]
-    pub enum ProbeError {
-        #[error("cannot reach {url}: {message}")]
-        Connect { url: String, message: String },
-        /// The upstream answered with an error; `message` is its own wording.
-        #[error("upstream answered {status}: {message}")]
-        Status { status: u16, message: String },
-        #[error("{0}")]
-        Other(String),
+use reqwest::RequestBuilder;
+
+use crate::config::{Config, Endpoint, ProviderKind, endpoints};
+use crate::secret::Secret;
+use crate::store::records::{AuthKind, UpstreamRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("invalid [proxy] url: {message}")]
+    Proxy { message: String },
+    #[error("cannot build the HTTP client: {message}")]
+    Client { message: String },
+    #[error("upstream `{name}` has no API URL for provider {kind}; set one with --base-url")]
+    NoBaseUrl { name: String, kind: ProviderKind },
+}
+
+/// Version sent to Anthropic upstreams.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+
+/// The shared HTTP client for upstream calls. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct UpstreamClient {
+    http: reqwest::Client,
+}
+
+impl UpstreamClient {
+    /// Built once from config: `[timeouts] connect_secs`, `[proxy]` (else `HTTPS_PROXY` /
+    /// `NO_PROXY`, which reqwest reads itself), TCP_NODELAY, a keep-alive pool.
+    pub fn new(config: &Config) -> Result<Self, UpstreamError> {
+        let mut b = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(config.timeouts.connect_secs.max(1)))
+            .tcp_nodelay(true)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .pool_max_idle_per_host(32)
+            .user_agent(concat!("llm-gateway/", env!("CARGO_PKG_VERSION")));
+        let proxy = config.proxy.url.trim();
+        if !proxy.is_empty() {
+            let mut p = reqwest::Proxy::all(proxy).map_err(|e| UpstreamError::Proxy {
+                message: e.to_string(),
+            })?;
+            let no_proxy = config.proxy.no_proxy.trim();
+            if !no_proxy.is_empty() {
+                p = p.no_proxy(reqwest::NoProxy::from_string(no_proxy));
+            }
+            b = b.proxy(p);
+        }
+        let http = b.build().map_err(|e| UpstreamError::Client {
+            message: e.to_string(),
+        })?;
+        Ok(UpstreamClient { http })
     }
 
-    /// The upstream's model ids (`GET {base}/models` for OpenAI-compatible kinds).
-    pub async fn list_models(
-        config: &Config,
-        upstream: &UpstreamRecord,
-        secret: Option<&Secret>,
-    ) -> Result<Vec<String>, ProbeError> {
-        let _ = (config, upstream, secret);
-        Err(ProbeError::Other("not implemented yet".into()))
+    pub fn http(&self) -> &reqwest::Client {
+        &self.http
+    }
+}
+
+/// Whether the kind speaks OpenAI Chat Completions natively (the same-protocol fast path).
+pub fn speaks_openai(kind: ProviderKind) -> bool {
+    matches!(
+        kind,
+        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek
+    )
+}
+
+/// The record's API base without a trailing `/`: its own `base_url`, else (Qwen OAuth) the
+/// token's resource URL, else the kind's default as overridden by config and environment.
+pub fn api_base(config: &Config, record: &UpstreamRecord) -> Result<String, UpstreamError> {
+    let from_record = record
+        .base_url
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| {
+            record
+                .oauth
+                .as_ref()
+                .and_then(|o| o.resource_url.clone())
+                .filter(|u| !u.trim().is_empty())
+        });
+    let base = match from_record {
+        Some(u) => u,
+        None => endpoints::resolve(config, record.provider, Endpoint::Api).ok_or_else(|| {
+            UpstreamError::NoBaseUrl {
+                name: record.name.clone(),
+                kind: record.provider,
+            }
+        })?,
+    };
+    Ok(base.trim().trim_end_matches('/').to_string())
+}
+
+/// Adds the record's credential the way its provider expects it.
+pub fn authorize(
+    req: RequestBuilder,
+    record: &UpstreamRecord,
+    secret: Option<&Secret>,
+) -> RequestBuilder {
+    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
+        return req;
+    };
+    if record.auth == AuthKind::None {
+        return req;
+    }
+    match record.provider {
+        ProviderKind::Anthropic => req
+            .header("x-api-key", secret.expose())
+            .header("anthropic-version", ANTHROPIC_VERSION),
+        ProviderKind::Gemini => req.header("x-goog-api-key", secret.expose()),
+        ProviderKind::Openai
+        | ProviderKind::Qwen
+        | ProviderKind::Deepseek
+        | ProviderKind::GeminiCli => req.bearer_auth(secret.expose()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::records::OAuthMeta;
+
+    fn rec(kind: ProviderKind, base: Option<&str>) -> UpstreamRecord {
+        UpstreamRecord {
+            name: "u".into(),
+            provider: kind,
+            base_url: base.map(str::to_string),
+            models: vec![],
+            models_discovered: false,
+            priority: 100,
+            enabled: true,
+            auth: AuthKind::ApiKey,
+            region: None,
+            created_at: 0,
+            oauth: None,
+        }
     }
 
-    /// Sends a tiny real request (one short completion) and returns the latency.
-    pub async fn test(
-        config: &Config,
-        upstream: &UpstreamRecord,
-        secret: Option<&Secret>,
-        model: Option<&str>,
-    ) -> Result<Duration, ProbeError> {
-        let _ = (config, upstream, secret, model);
-        Err(ProbeError::Other("not implemented yet".into()))
+    #[test]
+    fn base_from_record_then_config() {
+        let c = Config::default();
+        assert_eq!(
+            api_base(
+                &c,
+                &rec(ProviderKind::Openai, Some("http://127.0.0.1:9/v1/"))
+            )
+            .unwrap(),
+            "http://127.0.0.1:9/v1"
+        );
+        let mut c = Config::default();
+        c.providers.insert(
+            "deepseek".into(),
+            crate::config::file::ProviderEndpoints {
+                api_url: Some("http://127.0.0.1:8/v1".into()),
+                ..Default::default()
+            },
+        );
+        // The environment override would win, and tests must not depend on it being unset.
+        if std::env::var("LLM_GATEWAY_DEEPSEEK_API_URL").is_err() {
+            assert_eq!(
+                api_base(&c, &rec(ProviderKind::Deepseek, None)).unwrap(),
+                "http://127.0.0.1:8/v1"
+            );
+        }
+        let mut q = rec(ProviderKind::Qwen, None);
+        q.oauth = Some(OAuthMeta {
+            account: None,
+            project: None,
+            tier: None,
+            expires_at: None,
+            last_refresh: None,
+            state: crate::store::records::OAuthState::Active,
+            last_error: None,
+            resource_url: Some("https://portal.qwen.ai/v1".into()),
+        });
+        assert_eq!(api_base(&c, &q).unwrap(), "https://portal.qwen.ai/v1");
+    }
+
+    #[test]
+    fn auth_headers_per_kind() {
+        let client = reqwest::Client::new();
+        let key = Secret::new("sk-fake");
+        let build = |kind| {
+            authorize(
+                client.get("http://127.0.0.1:1/"),
+                &rec(kind, None),
+                Some(&key),
+            )
+            .build()
+            .unwrap()
+        };
+        let r = build(ProviderKind::Openai);
+        assert_eq!(r.headers()["authorization"], "Bearer sk-fake");
+        let r = build(ProviderKind::Anthropic);
+        assert_eq!(r.headers()["x-api-key"], "sk-fake");
+        assert!(r.headers().get("authorization").is_none());
+        let r = build(ProviderKind::Gemini);
+        assert_eq!(r.headers()["x-goog-api-key"], "sk-fake");
+        let mut none = rec(ProviderKind::Openai, None);
+        none.auth = AuthKind::None;
+        let r = authorize(client.get("http://127.0.0.1:1/"), &none, Some(&key))
+            .build()
+            .unwrap();
+        assert!(r.headers().get("authorization").is_none());
+    }
+
+    #[test]
+    fn bad_proxy_is_an_error() {
+        let mut c = Config::default();
+        c.proxy.url = "::not a url::".into();
+        assert!(matches!(
+            UpstreamClient::new(&c),
+            Err(UpstreamError::Proxy { .. })
+        ));
+        c.proxy.url = "http://127.0.0.1:3128".into();
+        c.proxy.no_proxy = "localhost,127.0.0.1".into();
+        assert!(UpstreamClient::new(&c).is_ok());
     }
 }

@@ -1,1 +1,217 @@
-//! usage (to be written).
+//! Usage accounting: counters per (upstream, model) kept in memory by the server ([`Ledger`]),
+//! token counts read from replies as they pass ([`scan`]), and the flusher that batches the
+//! counters into the store (`Op::UsageAdd`) every few seconds and once more on shutdown.
+//!
+//! The server records into the ledger when a reply ends; `status` reads the store's totals.
+
+pub mod scan;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::store::records::{UsageCounters, UsageRow};
+
+/// Tokens of one reply, as far as the upstream reported them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TokenCounts {
+    /// Input tokens not read from or written to a cache.
+    pub input: u64,
+    pub output: u64,
+    pub cache_read: u64,
+    pub cache_write: u64,
+}
+
+/// How one request to one upstream ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Outcome {
+    pub error: bool,
+    pub latency: Duration,
+    pub tokens: Option<TokenCounts>,
+}
+
+impl Outcome {
+    fn counters(&self) -> UsageCounters {
+        let t = self.tokens.unwrap_or_default();
+        UsageCounters {
+            requests: 1,
+            errors: u64::from(self.error),
+            input_tokens: t.input,
+            output_tokens: t.output,
+            cache_read_tokens: t.cache_read,
+            cache_write_tokens: t.cache_write,
+            latency_ms_total: u64::try_from(self.latency.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// Counters not yet flushed to the store.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    pending: Mutex<HashMap<(String, String), UsageCounters>>,
+}
+
+impl Ledger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn record(&self, upstream: &str, model: &str, outcome: &Outcome) {
+        self.add(upstream, model, &outcome.counters());
+    }
+
+    fn add(&self, upstream: &str, model: &str, counters: &UsageCounters) {
+        if let Ok(mut map) = self.pending.lock() {
+            map.entry((upstream.to_string(), model.to_string()))
+                .or_default()
+                .add(counters);
+        }
+    }
+
+    /// Takes everything pending, sorted by (upstream, model).
+    pub fn take(&self) -> Vec<UsageRow> {
+        let drained: Vec<((String, String), UsageCounters)> = match self.pending.lock() {
+            Ok(mut map) => map.drain().collect(),
+            Err(_) => Vec::new(),
+        };
+        let mut rows: Vec<UsageRow> = drained
+            .into_iter()
+            .map(|((upstream, model), counters)| UsageRow {
+                upstream,
+                model,
+                counters,
+            })
+            .collect();
+        rows.sort_by(|a, b| (&a.upstream, &a.model).cmp(&(&b.upstream, &b.model)));
+        rows
+    }
+
+    /// Puts rows back after a failed flush, so that the next one carries them.
+    pub fn put_back(&self, rows: Vec<UsageRow>) {
+        for row in rows {
+            self.add(&row.upstream, &row.model, &row.counters);
+        }
+    }
+}
+
+/// Where the flusher writes: the server passes a closure that applies `Op::UsageAdd` to its
+/// store. An error keeps the rows for the next attempt.
+pub type Sink = Arc<
+    dyn Fn(Vec<UsageRow>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+>;
+
+/// Flushes `ledger` into `sink` every `every` and once more when `cancel` fires, then returns.
+pub async fn run_flusher(
+    ledger: Arc<Ledger>,
+    sink: Sink,
+    every: Duration,
+    cancel: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => flush(&ledger, &sink).await,
+            () = cancel.cancelled() => {
+                flush(&ledger, &sink).await;
+                return;
+            }
+        }
+    }
+}
+
+/// One flush; rows go back into the ledger when the sink fails.
+pub async fn flush(ledger: &Ledger, sink: &Sink) {
+    let rows = ledger.take();
+    if rows.is_empty() {
+        return;
+    }
+    if let Err(message) = sink(rows.clone()).await {
+        tracing::warn!(%message, "cannot write usage counters to the store; will retry");
+        ledger.put_back(rows);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ledger_sums_and_drains() {
+        let l = Ledger::new();
+        let ok = Outcome {
+            error: false,
+            latency: Duration::from_millis(30),
+            tokens: Some(TokenCounts {
+                input: 10,
+                output: 5,
+                cache_read: 2,
+                cache_write: 0,
+            }),
+        };
+        l.record("a", "m", &ok);
+        l.record(
+            "a",
+            "m",
+            &Outcome {
+                error: true,
+                latency: Duration::from_millis(10),
+                tokens: None,
+            },
+        );
+        l.record("b", "m", &ok);
+        let rows = l.take();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].upstream, "a");
+        let c = rows[0].counters;
+        assert_eq!(
+            (
+                c.requests,
+                c.errors,
+                c.input_tokens,
+                c.output_tokens,
+                c.cache_read_tokens
+            ),
+            (2, 1, 10, 5, 2)
+        );
+        assert_eq!(c.latency_ms_total, 40);
+        assert!(l.take().is_empty());
+        l.put_back(rows);
+        assert_eq!(l.take().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn flusher_retries_and_flushes_on_cancel() {
+        let ledger = Arc::new(Ledger::new());
+        let got: Arc<Mutex<Vec<UsageRow>>> = Arc::default();
+        let fail_first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let sink: Sink = {
+            let got = Arc::clone(&got);
+            let fail_first = Arc::clone(&fail_first);
+            Arc::new(move |rows| {
+                let got = Arc::clone(&got);
+                let fail = fail_first.swap(false, std::sync::atomic::Ordering::SeqCst);
+                Box::pin(async move {
+                    if fail {
+                        return Err("busy".to_string());
+                    }
+                    got.lock().unwrap().extend(rows);
+                    Ok(())
+                })
+            })
+        };
+        ledger.record("a", "m", &Outcome::default());
+        flush(&ledger, &sink).await; // fails, rows kept
+        assert!(got.lock().unwrap().is_empty());
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        run_flusher(Arc::clone(&ledger), sink, Duration::from_secs(3600), cancel).await;
+        let rows = got.lock().unwrap().clone();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].counters.requests, 1);
+    }
+}

@@ -1,1 +1,8 @@
-//! Server tests against fake upstreams on port 0.
+//! Server tests against fake upstreams on port 0, driving the in-process `server::serve`.
+
+mod auth;
+mod errors;
+mod fast_path;
+mod lifecycle;
+mod probe;
+mod routing;

@@ -60,3 +60,131 @@ pub fn stdout(o: &Output) -> String {
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+pub mod fake_openai;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use llm_gateway::config::{Config, ProviderKind};
+use llm_gateway::secret::Secret;
+use llm_gateway::server::{State, View};
+use llm_gateway::store::records::{ApiKeyRecord, AuthKind, UpstreamRecord};
+use tokio_util::sync::CancellationToken;
+
+/// The gateway key every in-process test uses unless it says otherwise.
+pub const KEY: &str = "lgw_test_fake_key_0001";
+
+/// An `openai`-kind upstream record at `base_url`.
+pub fn upstream(name: &str, base_url: &str, models: &[&str], priority: u32) -> UpstreamRecord {
+    UpstreamRecord {
+        name: name.into(),
+        provider: ProviderKind::Openai,
+        base_url: Some(base_url.into()),
+        models: models.iter().map(|m| m.to_string()).collect(),
+        models_discovered: false,
+        priority,
+        enabled: true,
+        auth: AuthKind::ApiKey,
+        region: None,
+        created_at: 0,
+        oauth: None,
+    }
+}
+
+/// A gateway key record for `key`.
+pub fn key_record(name: &str, key: &str) -> ApiKeyRecord {
+    ApiKeyRecord {
+        name: name.into(),
+        prefix: key.chars().take(10).collect(),
+        hash: llm_gateway::server::key_hash(key),
+        rpm: None,
+        models: vec![],
+        enabled: true,
+        revoked: false,
+        created_at: 0,
+        last_used_at: None,
+    }
+}
+
+/// A view with these upstreams (each with a fake API key `sk-fake-<name>`) and [`KEY`].
+pub fn view(upstreams: Vec<UpstreamRecord>) -> View {
+    let secrets: HashMap<String, Secret> = upstreams
+        .iter()
+        .map(|u| (u.name.clone(), Secret::new(format!("sk-fake-{}", u.name))))
+        .collect();
+    View {
+        upstreams,
+        keys: vec![key_record("test", KEY)],
+        secrets,
+    }
+}
+
+/// Defaults with short timeouts suited to tests.
+pub fn test_config() -> Config {
+    let mut c = Config::default();
+    c.timeouts.connect_secs = 2;
+    c.timeouts.first_byte_secs = 5;
+    c.timeouts.idle_secs = 5;
+    c.timeouts.total_secs = 30;
+    c.server.shutdown_grace_secs = 5;
+    c
+}
+
+/// The server core running in-process on 127.0.0.1:0.
+pub struct Gateway {
+    pub addr: SocketAddr,
+    pub state: Arc<State>,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+impl Gateway {
+    pub async fn start(config: Config, view: View) -> Gateway {
+        let state = State::new(config, view).expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn({
+            let (state, shutdown) = (Arc::clone(&state), shutdown.clone());
+            async move {
+                llm_gateway::server::serve(listener, state, shutdown)
+                    .await
+                    .unwrap();
+            }
+        });
+        Gateway {
+            addr,
+            state,
+            shutdown,
+            task,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// A client that never uses a proxy.
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder().no_proxy().build().unwrap()
+    }
+
+    /// POSTs `body` to `path` with [`KEY`] as a bearer token.
+    pub async fn post(&self, path: &str, body: &str) -> reqwest::Response {
+        Self::client()
+            .post(self.url(path))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.task.await.unwrap();
+    }
+}

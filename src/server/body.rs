@@ -1,0 +1,58 @@
+//! Body plumbing for the server: the one response body type, small constructors, and reading a
+//! request body under `[limits] max_body_bytes`.
+
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full, Limited};
+use hyper::body::Incoming;
+
+use super::error::{ErrorKind, GatewayError};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Every response body: whole, empty, or an upstream stream passing through.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+pub fn full(bytes: impl Into<Bytes>) -> Body {
+    Full::new(bytes.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+pub fn empty() -> Body {
+    Empty::<Bytes>::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+/// Reads the whole request body, refusing more than `max` bytes (413) without reading them all.
+pub async fn read_limited(
+    body: Incoming,
+    headers: &http::HeaderMap,
+    max: u64,
+) -> Result<Bytes, GatewayError> {
+    let too_large = || {
+        GatewayError::new(
+            ErrorKind::RequestTooLarge,
+            format!(
+                "request body is larger than the gateway's limit of {max} bytes ([limits] max_body_bytes)"
+            ),
+        )
+    };
+    let declared = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let limit = usize::try_from(max).unwrap_or(usize::MAX);
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(GatewayError::new(
+            ErrorKind::InvalidRequest,
+            format!("cannot read the request body: {e}"),
+        )),
+    }
+}

@@ -1,0 +1,142 @@
+//! The per-request context: what the access log, the metrics and the usage ledger need to know
+//! about a request, filled in as it is routed, and [`Ctx::finish`], called exactly once when the
+//! reply ends (for a stream: when its last byte is sent or the client goes away).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::error::Dialect;
+use super::state::State;
+use super::telemetry::{self, Access};
+use crate::usage::{Outcome, TokenCounts};
+
+pub(crate) struct Ctx {
+    pub state: Arc<State>,
+    pub method: http::Method,
+    /// Without the query, which may hold `?key=`.
+    pub path: String,
+    /// A short, fixed route name for metrics labels.
+    pub route: &'static str,
+    pub dialect: Dialect,
+    pub started: Instant,
+    /// The model the client asked for.
+    pub model: Option<String>,
+    /// The upstream that answered, and the model name it was sent.
+    pub upstream: Option<String>,
+    pub upstream_model: Option<String>,
+    /// Set once the request is logged and counted; a context dropped before that is a client
+    /// that went away while the gateway was still waiting for an upstream.
+    finished: bool,
+}
+
+impl Ctx {
+    pub fn new(state: Arc<State>, req: &http::Request<hyper::body::Incoming>) -> Ctx {
+        Ctx {
+            state,
+            method: req.method().clone(),
+            path: req.uri().path().to_string(),
+            route: "other",
+            dialect: Dialect::guess(req.headers()),
+            started: Instant::now(),
+            model: None,
+            upstream: None,
+            upstream_model: None,
+            finished: false,
+        }
+    }
+
+    /// Moves this request's context out (into the relay that will finish it), leaving a spent
+    /// one behind that logs nothing.
+    pub fn hand_over(&mut self) -> Ctx {
+        self.finished = true;
+        Ctx {
+            state: Arc::clone(&self.state),
+            method: self.method.clone(),
+            path: std::mem::take(&mut self.path),
+            route: self.route,
+            dialect: self.dialect,
+            started: self.started,
+            model: self.model.take(),
+            upstream: self.upstream.take(),
+            upstream_model: self.upstream_model.take(),
+            finished: false,
+        }
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// A failed attempt at one upstream before moving on to the next (or giving up).
+    pub fn attempt_failed(
+        &self,
+        upstream: &str,
+        model: &str,
+        kind: &'static str,
+        started: Instant,
+    ) {
+        self.state.metrics.upstream_error(upstream, kind);
+        self.state.ledger.record(
+            upstream,
+            model,
+            &Outcome {
+                error: true,
+                latency: started.elapsed(),
+                tokens: None,
+            },
+        );
+        tracing::warn!(upstream, model, kind, "upstream attempt failed");
+    }
+
+    /// Records the end of the reply: metrics, usage (when an upstream answered) and the access
+    /// log line.
+    pub fn finish(&mut self, status: u16, tokens: Option<TokenCounts>, outcome: &str) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        let latency = self.elapsed();
+        let error = status >= 400 || outcome != "ok";
+        let state = &self.state;
+        state.metrics.request(
+            self.route,
+            self.upstream.as_deref(),
+            self.upstream_model.as_deref(),
+            status,
+            latency,
+        );
+        if let (Some(up), Some(model)) = (&self.upstream, &self.upstream_model) {
+            state.ledger.record(
+                up,
+                model,
+                &Outcome {
+                    error,
+                    latency,
+                    tokens,
+                },
+            );
+            if let Some(t) = tokens {
+                state
+                    .metrics
+                    .tokens(up, model, t.input + t.cache_read + t.cache_write, t.output);
+            }
+        }
+        telemetry::access(&Access {
+            method: self.method.as_str(),
+            path: &self.path,
+            model: self.model.as_deref(),
+            upstream: self.upstream.as_deref(),
+            upstream_model: self.upstream_model.as_deref(),
+            status,
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            tokens,
+            outcome,
+        });
+    }
+}
+
+impl Drop for Ctx {
+    fn drop(&mut self) {
+        // 499: nginx's "client closed request", the usual name for it in access logs.
+        self.finish(499, None, "client_closed");
+    }
+}

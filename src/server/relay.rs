@@ -1,0 +1,181 @@
+//! The reply on its way back: upstream bytes passed to the client chunk by chunk, as they
+//! arrive, never buffered whole. Along the way: the idle timeout (`[timeouts] idle_secs`) and
+//! the total one (`total_secs`) end the stream with an error event in the client's dialect (or
+//! abort a non-SSE body), the usage scanner counts tokens, and when the relay is dropped (reply
+//! done, or client gone) the request is finished in [`Ctx`]. Dropping the relay drops the
+//! upstream response, which closes the upstream connection: a client that disconnects cancels
+//! the upstream request.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::Stream;
+use hyper::body::Frame;
+use tokio::time::{Instant, Sleep};
+
+use super::body::BoxError;
+use super::ctx::Ctx;
+use super::error::{ErrorKind, GatewayError};
+use crate::usage::scan::Scanner;
+
+pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+
+pub(crate) struct Relay {
+    first: Option<Bytes>,
+    upstream: Option<UpstreamStream>,
+    idle: Duration,
+    last_activity: Instant,
+    idle_timer: Pin<Box<Sleep>>,
+    deadline: Pin<Box<Sleep>>,
+    scanner: Scanner,
+    sse: bool,
+    status: u16,
+    /// How the reply ended, for the access log; a relay dropped before its end is a client
+    /// that went away.
+    outcome: &'static str,
+    done: bool,
+    ctx: Option<Ctx>,
+}
+
+impl Relay {
+    /// `first` is the chunk already read (to know the upstream answered); `total` counts from
+    /// the start of the request.
+    pub fn new(
+        ctx: Ctx,
+        status: u16,
+        sse: bool,
+        first: Option<Bytes>,
+        upstream: UpstreamStream,
+        idle: Duration,
+        total: Duration,
+    ) -> Relay {
+        let now = Instant::now();
+        let deadline = Instant::from_std(ctx.started) + total;
+        Relay {
+            first,
+            upstream: Some(upstream),
+            idle,
+            last_activity: now,
+            idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            scanner: if sse { Scanner::sse() } else { Scanner::json() },
+            sse,
+            status,
+            outcome: "client_closed",
+            done: false,
+            ctx: Some(ctx),
+        }
+    }
+
+    fn fail(
+        &mut self,
+        kind: &'static str,
+        error: GatewayError,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.done = true;
+        // Dropping the response closes the upstream connection now rather than at the end.
+        self.upstream = None;
+        self.outcome = "stream_error";
+        if let Some(ctx) = &self.ctx {
+            if let Some(up) = &ctx.upstream {
+                ctx.state.metrics.upstream_error(up, kind);
+            }
+            tracing::warn!(
+                upstream = ctx.upstream.as_deref().unwrap_or("-"),
+                kind,
+                "{}",
+                error.message
+            );
+            if self.sse {
+                return Poll::Ready(Some(Ok(Frame::data(error.stream_event(ctx.dialect)))));
+            }
+        }
+        Poll::Ready(Some(Err(Box::new(error))))
+    }
+
+    fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.scanner.feed(&chunk);
+        Poll::Ready(Some(Ok(Frame::data(chunk))))
+    }
+}
+
+impl Stream for Relay {
+    type Item = Result<Frame<Bytes>, BoxError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        if let Some(first) = this.first.take() {
+            return this.data(first);
+        }
+        let Some(upstream) = this.upstream.as_mut() else {
+            this.done = true;
+            return Poll::Ready(None);
+        };
+        match upstream.as_mut().poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.last_activity = Instant::now();
+                this.data(chunk)
+            }
+            Poll::Ready(Some(Err(e))) => this.fail(
+                "stream",
+                GatewayError::new(
+                    ErrorKind::UpstreamFailed,
+                    format!(
+                        "the upstream connection failed mid-reply: {}",
+                        e.without_url()
+                    ),
+                )
+                .from_upstream(),
+            ),
+            Poll::Ready(None) => {
+                this.done = true;
+                this.outcome = "ok";
+                this.upstream = None;
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if this.deadline.as_mut().poll(cx).is_ready() {
+                    return this.fail(
+                        "timeout",
+                        GatewayError::new(
+                            ErrorKind::Timeout,
+                            "the reply took longer than the gateway allows ([timeouts] total_secs)",
+                        ),
+                    );
+                }
+                // The idle timer is moved only when it fires, not on every chunk.
+                while this.idle_timer.as_mut().poll(cx).is_ready() {
+                    let due = this.last_activity + this.idle;
+                    if due <= Instant::now() {
+                        return this.fail(
+                            "idle",
+                            GatewayError::new(
+                                ErrorKind::Timeout,
+                                format!(
+                                    "the upstream sent nothing for {} s ([timeouts] idle_secs)",
+                                    this.idle.as_secs()
+                                ),
+                            ),
+                        );
+                    }
+                    this.idle_timer.as_mut().reset(due);
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(mut ctx) = self.ctx.take() {
+            let tokens = self.scanner.finish();
+            ctx.finish(self.status, tokens, self.outcome);
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! The request body on the same-protocol fast path: validated just enough to route it (the
+//! `model`, the fields the route requires, `stream`), then edited in place: the `model` value is
+//! spliced into the original bytes, so everything else reaches the upstream exactly as the
+//! client wrote it. Only when `[[rules]]` apply is the top level rebuilt, still keeping every
+//! other value's bytes and the key order.
+
+use bytes::Bytes;
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::error::GatewayError;
+use crate::routing::rules::{Edits, merge};
+
+/// A JSON object body, its top-level entries in order, values unparsed.
+pub struct JsonBody<'a> {
+    raw: &'a Bytes,
+    entries: Vec<(String, &'a RawValue)>,
+}
+
+struct Entries<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Entries<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Entries<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                    out.push(entry);
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// What a JSON value is, from its first byte (the value is already known to be valid JSON).
+fn json_type(v: &RawValue) -> &'static str {
+    match v.get().as_bytes().first() {
+        Some(b'"') => "a string",
+        Some(b'{') => "an object",
+        Some(b'[') => "an array",
+        Some(b't' | b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    }
+}
+
+impl<'a> JsonBody<'a> {
+    pub fn parse(raw: &'a Bytes) -> Result<Self, GatewayError> {
+        match serde_json::from_slice::<Entries<'a>>(raw) {
+            Ok(Entries(entries)) => Ok(JsonBody { raw, entries }),
+            Err(e) if e.is_data() => Err(GatewayError::invalid(
+                "",
+                "the request body must be a JSON object",
+            )),
+            Err(e) => Err(GatewayError::invalid(
+                "",
+                format!("the request body is not valid JSON: {e}"),
+            )),
+        }
+        .map_err(|mut e| {
+            e.param = None;
+            e
+        })
+    }
+
+    /// The value of `key`; an error when it appears more than once, since upstreams disagree on
+    /// which copy wins.
+    pub fn get(&self, key: &str) -> Result<Option<&'a RawValue>, GatewayError> {
+        let mut found = self.entries.iter().filter(|(k, _)| k == key);
+        let first = found.next().map(|(_, v)| *v);
+        if found.next().is_some() {
+            return Err(GatewayError::invalid(
+                key,
+                format!("`{key}` appears more than once in the request body"),
+            ));
+        }
+        Ok(first)
+    }
+
+    /// The required `model` string.
+    pub fn model(&self) -> Result<String, GatewayError> {
+        let v = self
+            .get("model")?
+            .ok_or_else(|| GatewayError::invalid("model", "`model` is required"))?;
+        serde_json::from_str::<String>(v.get()).map_err(|_| {
+            GatewayError::invalid(
+                "model",
+                format!("`model` must be a string, not {}", json_type(v)),
+            )
+        })
+    }
+
+    /// `stream`, false when absent or null.
+    pub fn stream(&self) -> Result<bool, GatewayError> {
+        match self.get("stream")? {
+            None => Ok(false),
+            Some(v) => match v.get() {
+                "true" => Ok(true),
+                "false" | "null" => Ok(false),
+                _ => Err(GatewayError::invalid(
+                    "stream",
+                    format!("`stream` must be a boolean, not {}", json_type(v)),
+                )),
+            },
+        }
+    }
+
+    /// Requires `key` to be present with one of `types` ("an array", "a string", ...).
+    pub fn require(&self, key: &str, types: &[&str]) -> Result<(), GatewayError> {
+        let v = self
+            .get(key)?
+            .ok_or_else(|| GatewayError::invalid(key, format!("`{key}` is required")))?;
+        let t = json_type(v);
+        if types.contains(&t) {
+            Ok(())
+        } else {
+            Err(GatewayError::invalid(
+                key,
+                format!("`{key}` must be {}, not {t}", types.join(" or ")),
+            ))
+        }
+    }
+
+    /// The body to send upstream: `model` set to `model`, then `edits` applied.
+    pub fn rewrite(&self, model: &str, edits: &Edits) -> Result<Bytes, GatewayError> {
+        let model_json = to_json(model)?;
+        if edits.is_empty()
+            && let Some(spliced) = self.splice_model(&model_json)
+        {
+            return Ok(spliced);
+        }
+        self.rebuild(&model_json, edits)
+    }
+
+    /// Replaces the bytes of the `model` value, leaving every other byte alone.
+    fn splice_model(&self, model_json: &str) -> Option<Bytes> {
+        let (_, v) = self.entries.iter().find(|(k, _)| k == "model")?;
+        if v.get() == model_json {
+            return Some(self.raw.clone());
+        }
+        // `v` borrows from `raw`, so its position in `raw` is the pointer difference.
+        let start = (v.get().as_ptr() as usize).checked_sub(self.raw.as_ptr() as usize)?;
+        let end = start.checked_add(v.get().len())?;
+        if self.raw.get(start..end)? != v.get().as_bytes() {
+            return None;
+        }
+        let mut out = Vec::with_capacity(self.raw.len() + model_json.len());
+        out.extend_from_slice(self.raw.get(..start)?);
+        out.extend_from_slice(model_json.as_bytes());
+        out.extend_from_slice(self.raw.get(end..)?);
+        Some(Bytes::from(out))
+    }
+
+    fn rebuild(&self, model_json: &str, edits: &Edits) -> Result<Bytes, GatewayError> {
+        // New values by key; `None` keeps the original bytes.
+        let mut out: Vec<(String, Option<String>, Option<&RawValue>)> = Vec::new();
+        let mut saw_model = false;
+        for (k, v) in &self.entries {
+            if edits.unset.iter().any(|u| u == k) && k != "model" {
+                continue;
+            }
+            if k == "model" {
+                saw_model = true;
+                out.push((k.clone(), Some(model_json.to_string()), None));
+            } else {
+                out.push((k.clone(), None, Some(*v)));
+            }
+        }
+        if !saw_model {
+            out.push(("model".into(), Some(model_json.to_string()), None));
+        }
+        for (k, v) in &edits.set {
+            let json = to_json(v)?;
+            match out.iter_mut().find(|(key, _, _)| key == k) {
+                Some(slot) => {
+                    slot.1 = Some(json);
+                    slot.2 = None;
+                }
+                None => out.push((k.clone(), Some(json), None)),
+            }
+        }
+        for (k, v) in &edits.extra {
+            match out.iter_mut().find(|(key, _, _)| key == k) {
+                Some(slot) => {
+                    let mut base: serde_json::Value = match (&slot.1, slot.2) {
+                        (Some(s), _) => serde_json::from_str(s),
+                        (None, Some(raw)) => serde_json::from_str(raw.get()),
+                        (None, None) => Ok(serde_json::Value::Null),
+                    }
+                    .map_err(|e| GatewayError::invalid(k, e.to_string()))?;
+                    merge(&mut base, v.clone());
+                    slot.1 = Some(to_json(&base)?);
+                    slot.2 = None;
+                }
+                None => out.push((k.clone(), Some(to_json(v)?), None)),
+            }
+        }
+        let mut body = Vec::with_capacity(self.raw.len() + 64);
+        body.push(b'{');
+        for (i, (k, new, orig)) in out.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(to_json(k)?.as_bytes());
+            body.push(b':');
+            match (new, orig) {
+                (Some(s), _) => body.extend_from_slice(s.as_bytes()),
+                (None, Some(raw)) => body.extend_from_slice(raw.get().as_bytes()),
+                (None, None) => body.extend_from_slice(b"null"),
+            }
+        }
+        body.push(b'}');
+        Ok(Bytes::from(body))
+    }
+}
+
+fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, GatewayError> {
+    serde_json::to_string(v).map_err(|e| {
+        GatewayError::new(
+            super::error::ErrorKind::Internal,
+            format!("cannot encode the request: {e}"),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn b(s: &str) -> Bytes {
+        Bytes::copy_from_slice(s.as_bytes())
+    }
+
+    #[test]
+    fn splice_keeps_every_other_byte() {
+        let raw = b(
+            "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"h\\u00e9\"} ],\n  \"model\":  \"oai/gpt-4o\" , \"z\":1.0e3, \"a\":{} }",
+        );
+        let body = JsonBody::parse(&raw).unwrap();
+        assert_eq!(body.model().unwrap(), "oai/gpt-4o");
+        let out = body.rewrite("gpt-4o", &Edits::default()).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"h\\u00e9\"} ],\n  \"model\":  \"gpt-4o\" , \"z\":1.0e3, \"a\":{} }"
+        );
+        // Same model: the very same bytes.
+        let same = body.rewrite("oai/gpt-4o", &Edits::default()).unwrap();
+        assert_eq!(same, raw);
+    }
+
+    #[test]
+    fn model_with_escapes() {
+        let raw = b(r#"{"model":"a\/b","messages":[]}"#);
+        let body = JsonBody::parse(&raw).unwrap();
+        assert_eq!(body.model().unwrap(), "a/b");
+        let out = body.rewrite("quote\"d", &Edits::default()).unwrap();
+        assert_eq!(&out[..], br#"{"model":"quote\"d","messages":[]}"#);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let raw = b(r#"{"model":3,"messages":[]}"#);
+        let e = JsonBody::parse(&raw).unwrap().model().unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("model"));
+        assert!(
+            e.message.contains("must be a string, not a number"),
+            "{}",
+            e.message
+        );
+
+        let raw = b(r#"{"model":"m","messages":"hi"}"#);
+        let e = JsonBody::parse(&raw)
+            .unwrap()
+            .require("messages", &["an array"])
+            .unwrap_err();
+        assert_eq!(e.param.as_deref(), Some("messages"));
+        assert!(e.message.contains("must be an array, not a string"));
+
+        let raw = b(r#"{"model":"m"}"#);
+        let e = JsonBody::parse(&raw)
+            .unwrap()
+            .require("messages", &["an array"])
+            .unwrap_err();
+        assert!(e.message.contains("`messages` is required"));
+
+        let raw = b(r#"{"messages":[]}"#);
+        assert!(
+            JsonBody::parse(&raw)
+                .unwrap()
+                .model()
+                .unwrap_err()
+                .message
+                .contains("required")
+        );
+
+        let raw = b(r#"{"model":"a","model":"b"}"#);
+        assert!(
+            JsonBody::parse(&raw)
+                .unwrap()
+                .model()
+                .unwrap_err()
+                .message
+                .contains("more than once")
+        );
+
+        let raw = b(r#"{"model":"a","stream":"yes"}"#);
+        assert_eq!(
+            JsonBody::parse(&raw)
+                .unwrap()
+                .stream()
+                .unwrap_err()
+                .param
+                .as_deref(),
+            Some("stream")
+        );
+        let raw = b(r#"{"model":"a","stream":true}"#);
+        assert!(JsonBody::parse(&raw).unwrap().stream().unwrap());
+    }
+
+    #[test]
+    fn malformed_and_non_objects() {
+        let e = JsonBody::parse(&b("{\"model\": ")).err().unwrap();
+        assert!(e.message.contains("not valid JSON"), "{}", e.message);
+        assert_eq!(e.status.as_u16(), 400);
+        let e = JsonBody::parse(&b("[1,2]")).err().unwrap();
+        assert!(e.message.contains("must be a JSON object"), "{}", e.message);
+        assert!(JsonBody::parse(&b("{} x")).is_err());
+    }
+
+    #[test]
+    fn rules_rebuild_in_order() {
+        let raw = b(
+            r#"{"model":"m","top_p":0.5,"messages":[{"role":"user","content":"x"}],"temperature":1,"reasoning":{"a":1}}"#,
+        );
+        let body = JsonBody::parse(&raw).unwrap();
+        let edits = Edits {
+            unset: vec!["top_p".into(), "model".into()],
+            set: vec![("temperature".into(), json!(0.2)), ("n".into(), json!(1))],
+            extra: vec![
+                ("reasoning".into(), json!({"b": 2})),
+                ("seed".into(), json!(7)),
+            ],
+        };
+        let out = body.rewrite("up-m", &edits).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"model":"up-m","messages":[{"role":"user","content":"x"}],"temperature":0.2,"reasoning":{"a":1,"b":2},"n":1,"seed":7}"#
+        );
+    }
+}

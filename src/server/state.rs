@@ -1,0 +1,158 @@
+//! What the server knows: the config it started with, and a [`View`] of the store (upstreams,
+//! keys, upstream secrets) swapped whole when the CLI changes something. Requests take a cheap
+//! `Arc` snapshot, so a reload never blocks or tears a request in flight.
+//!
+//! [`State`] can be built from a plain [`View`], which is how tests drive the server without a
+//! store; `server::run` fills it from the store with [`load_view`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use super::ServerError;
+use super::auth::RateLimiter;
+use super::metrics::Metrics;
+use crate::config::Config;
+use crate::routing::{Cooldowns, RouteTable};
+use crate::secret::Secret;
+use crate::store::Store;
+use crate::store::ops::{Op, Reply};
+use crate::store::records::{ApiKeyRecord, AuthKind, UpstreamRecord};
+use crate::upstream::UpstreamClient;
+use crate::usage::Ledger;
+
+/// The store's contents the server serves from.
+#[derive(Debug, Clone, Default)]
+pub struct View {
+    pub upstreams: Vec<UpstreamRecord>,
+    pub keys: Vec<ApiKeyRecord>,
+    /// Upstream name -> its API key.
+    pub secrets: HashMap<String, Secret>,
+}
+
+/// A [`View`] indexed for serving.
+pub(crate) struct Snapshot {
+    pub routes: RouteTable,
+    pub keys: Vec<ApiKeyRecord>,
+    pub secrets: HashMap<String, Secret>,
+}
+
+impl Snapshot {
+    fn build(view: View, config: &Config) -> Snapshot {
+        Snapshot {
+            routes: RouteTable::new(view.upstreams, &config.aliases),
+            keys: view.keys,
+            secrets: view.secrets,
+        }
+    }
+}
+
+/// Everything a request handler needs, shared by all connections.
+pub struct State {
+    pub(crate) config: Arc<Config>,
+    snapshot: RwLock<Arc<Snapshot>>,
+    pub(crate) client: UpstreamClient,
+    pub(crate) cooldowns: Cooldowns,
+    pub(crate) limiter: RateLimiter,
+    pub(crate) ledger: Arc<Ledger>,
+    pub(crate) metrics: Metrics,
+}
+
+impl State {
+    pub fn new(config: Config, view: View) -> Result<Arc<State>, ServerError> {
+        let client = UpstreamClient::new(&config).map_err(|e| ServerError::Other(e.to_string()))?;
+        let snapshot = Snapshot::build(view, &config);
+        Ok(Arc::new(State {
+            config: Arc::new(config),
+            snapshot: RwLock::new(Arc::new(snapshot)),
+            client,
+            cooldowns: Cooldowns::new(),
+            limiter: RateLimiter::new(),
+            ledger: Arc::new(Ledger::new()),
+            metrics: Metrics::new(),
+        }))
+    }
+
+    /// Replaces the view; requests already running keep the one they started with.
+    pub fn set_view(&self, view: View) {
+        let snap = Arc::new(Snapshot::build(view, &self.config));
+        match self.snapshot.write() {
+            Ok(mut slot) => *slot = snap,
+            Err(poisoned) => *poisoned.into_inner() = snap,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Usage not yet flushed to the store.
+    pub fn ledger(&self) -> &Arc<Ledger> {
+        &self.ledger
+    }
+
+    /// The Prometheus text of `GET /metrics`.
+    pub fn metrics_text(&self) -> String {
+        self.metrics.render()
+    }
+
+    pub(crate) fn snapshot(&self) -> Arc<Snapshot> {
+        match self.snapshot.read() {
+            Ok(s) => Arc::clone(&s),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+}
+
+/// Reads upstreams, keys and upstream API keys from the store (blocking calls, off the runtime).
+pub async fn load_view(store: &Arc<Store>) -> Result<View, ServerError> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || load_view_blocking(&store))
+        .await
+        .map_err(|e| ServerError::Other(format!("loading the store: {e}")))?
+}
+
+fn load_view_blocking(store: &Store) -> Result<View, ServerError> {
+    let upstreams = match store.apply(Op::UpstreamList) {
+        Reply::Upstreams { records } => records,
+        other => return Err(unexpected("listing upstreams", other)),
+    };
+    let keys = match store.apply(Op::KeyList) {
+        Reply::Keys { records } => records,
+        other => return Err(unexpected("listing API keys", other)),
+    };
+    let mut secrets = HashMap::new();
+    for u in upstreams.iter().filter(|u| u.auth == AuthKind::ApiKey) {
+        match store.apply(Op::SecretGet {
+            name: u.name.clone(),
+        }) {
+            Reply::Secret {
+                secret: Some(secret),
+            } => {
+                secrets.insert(u.name.clone(), secret);
+            }
+            Reply::Secret { secret: None } => {
+                tracing::warn!(upstream = %u.name, "upstream has no API key stored");
+            }
+            other => {
+                // One unreadable secret must not keep the others from serving.
+                tracing::warn!(upstream = %u.name, "cannot read the upstream's API key: {}", describe(&other));
+            }
+        }
+    }
+    Ok(View {
+        upstreams,
+        keys,
+        secrets,
+    })
+}
+
+fn describe(reply: &Reply) -> String {
+    match reply {
+        Reply::Error { message, .. } => message.clone(),
+        _ => "unexpected reply".to_string(),
+    }
+}
+
+fn unexpected(what: &str, reply: Reply) -> ServerError {
+    ServerError::Other(format!("{what}: {}", describe(&reply)))
+}

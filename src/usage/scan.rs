@@ -1,0 +1,353 @@
+//! Token counts read from replies as they pass through, without holding the reply back: SSE
+//! streams are scanned line by line for a `usage` object (OpenAI's last chunk, Anthropic's
+//! `message_start`/`message_delta`, Gemini's `usageMetadata`); whole JSON replies are kept by
+//! reference (cheap `Bytes` clones, capped) and parsed once at the end.
+
+use bytes::{Bytes, BytesMut};
+use serde::Deserialize;
+
+use super::TokenCounts;
+
+/// Longest SSE line looked at; longer lines (big content deltas) cannot carry usage worth it.
+const MAX_LINE: usize = 1 << 20;
+/// Largest whole JSON reply parsed for usage.
+const MAX_JSON: usize = 16 << 20;
+
+#[derive(Debug)]
+enum Mode {
+    Sse { line: Vec<u8>, skipping: bool },
+    Json { parts: Vec<Bytes>, size: usize },
+}
+
+/// Feed it every chunk of a reply, then [`Scanner::finish`].
+#[derive(Debug)]
+pub struct Scanner {
+    mode: Mode,
+    found: Option<TokenCounts>,
+}
+
+impl Scanner {
+    pub fn sse() -> Self {
+        Scanner {
+            mode: Mode::Sse {
+                line: Vec::new(),
+                skipping: false,
+            },
+            found: None,
+        }
+    }
+
+    pub fn json() -> Self {
+        Scanner {
+            mode: Mode::Json {
+                parts: Vec::new(),
+                size: 0,
+            },
+            found: None,
+        }
+    }
+
+    pub fn feed(&mut self, chunk: &Bytes) {
+        match &mut self.mode {
+            Mode::Json { parts, size } => {
+                if *size <= MAX_JSON {
+                    *size += chunk.len();
+                    parts.push(chunk.clone());
+                }
+            }
+            Mode::Sse { line, skipping } => {
+                let mut rest: &[u8] = chunk;
+                while let Some(nl) = rest.iter().position(|&b| b == b'\n') {
+                    let (seg, after) = rest.split_at(nl);
+                    rest = after.get(1..).unwrap_or_default();
+                    if *skipping {
+                        *skipping = false;
+                        line.clear();
+                        continue;
+                    }
+                    if line.is_empty() {
+                        merge(&mut self.found, sse_line(seg));
+                    } else {
+                        line.extend_from_slice(seg);
+                        merge(&mut self.found, sse_line(line));
+                        line.clear();
+                    }
+                }
+                if !rest.is_empty() && !*skipping {
+                    if line.len() + rest.len() > MAX_LINE {
+                        *skipping = true;
+                        line.clear();
+                    } else {
+                        line.extend_from_slice(rest);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The tokens reported, if any.
+    pub fn finish(&mut self) -> Option<TokenCounts> {
+        match &mut self.mode {
+            Mode::Json { parts, size } => {
+                if *size <= MAX_JSON && !parts.is_empty() {
+                    let mut all = BytesMut::with_capacity(*size);
+                    for p in parts.drain(..) {
+                        all.extend_from_slice(&p);
+                    }
+                    merge(&mut self.found, json_usage(&all));
+                }
+            }
+            Mode::Sse { line, skipping } => {
+                if !*skipping && !line.is_empty() {
+                    let last = std::mem::take(line);
+                    merge(&mut self.found, sse_line(&last));
+                }
+            }
+        }
+        self.found
+    }
+}
+
+fn merge(found: &mut Option<TokenCounts>, new: Option<TokenCounts>) {
+    let Some(n) = new else { return };
+    let f = found.get_or_insert_with(TokenCounts::default);
+    // Streams repeat usage cumulatively (Anthropic's message_delta), so the largest value wins.
+    f.input = f.input.max(n.input);
+    f.output = f.output.max(n.output);
+    f.cache_read = f.cache_read.max(n.cache_read);
+    f.cache_write = f.cache_write.max(n.cache_write);
+}
+
+fn sse_line(line: &[u8]) -> Option<TokenCounts> {
+    let payload = line.strip_prefix(b"data:")?;
+    if !has_usage_object(payload) {
+        return None;
+    }
+    json_usage(payload)
+}
+
+/// Cheap test for `"usage": {` (or `"usageMetadata": {`), so that the common `"usage":null`
+/// chunks and the chunks without usage are not parsed.
+fn has_usage_object(s: &[u8]) -> bool {
+    const KEY: &[u8] = b"\"usage";
+    let mut from = 0;
+    while let Some(pos) = s
+        .get(from..)
+        .and_then(|hay| hay.windows(KEY.len()).position(|w| w == KEY))
+    {
+        let mut i = from + pos + KEY.len();
+        if s.get(i..).is_some_and(|r| r.starts_with(b"Metadata")) {
+            i += b"Metadata".len();
+        }
+        if s.get(i) == Some(&b'"') {
+            let after = s.get(i + 1..).unwrap_or_default();
+            let mut it = after.iter().skip_while(|b| b.is_ascii_whitespace());
+            if it.next() == Some(&b':') && it.find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+                return true;
+            }
+        }
+        from = i;
+    }
+    false
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+    /// Anthropic `message_start` nests the message.
+    #[serde(default)]
+    message: Option<Nested>,
+    #[serde(default, rename = "usageMetadata")]
+    usage_metadata: Option<GeminiUsage>,
+    /// Code Assist wraps Gemini replies.
+    #[serde(default)]
+    response: Option<NestedGemini>,
+}
+
+#[derive(Deserialize)]
+struct Nested {
+    #[serde(default)]
+    usage: Option<WireUsage>,
+}
+
+#[derive(Deserialize)]
+struct NestedGemini {
+    #[serde(default, rename = "usageMetadata")]
+    usage_metadata: Option<GeminiUsage>,
+}
+
+/// OpenAI and Anthropic usage fields side by side; each reply fills one set.
+#[derive(Deserialize, Default)]
+struct WireUsage {
+    prompt_tokens: Option<u64>,
+    completion_tokens: Option<u64>,
+    prompt_tokens_details: Option<PromptDetails>,
+    input_tokens: Option<u64>,
+    output_tokens: Option<u64>,
+    cache_read_input_tokens: Option<u64>,
+    cache_creation_input_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+struct PromptDetails {
+    cached_tokens: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct GeminiUsage {
+    prompt_token_count: Option<u64>,
+    candidates_token_count: Option<u64>,
+    thoughts_token_count: Option<u64>,
+    cached_content_token_count: Option<u64>,
+}
+
+fn json_usage(s: &[u8]) -> Option<TokenCounts> {
+    let env: Envelope = serde_json::from_slice(s).ok()?;
+    let wire = env.usage.or_else(|| env.message.and_then(|m| m.usage));
+    if let Some(u) = wire {
+        if let Some(prompt) = u.prompt_tokens {
+            let cached = u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0);
+            return Some(TokenCounts {
+                input: prompt.saturating_sub(cached),
+                output: u.completion_tokens.unwrap_or(0),
+                cache_read: cached,
+                cache_write: 0,
+            });
+        }
+        if u.input_tokens.is_some() || u.output_tokens.is_some() {
+            return Some(TokenCounts {
+                input: u.input_tokens.unwrap_or(0),
+                output: u.output_tokens.unwrap_or(0),
+                cache_read: u.cache_read_input_tokens.unwrap_or(0),
+                cache_write: u.cache_creation_input_tokens.unwrap_or(0),
+            });
+        }
+        if u.completion_tokens.is_some() {
+            return Some(TokenCounts {
+                output: u.completion_tokens.unwrap_or(0),
+                ..TokenCounts::default()
+            });
+        }
+    }
+    let g = env
+        .usage_metadata
+        .or_else(|| env.response.and_then(|r| r.usage_metadata))?;
+    let cached = g.cached_content_token_count.unwrap_or(0);
+    Some(TokenCounts {
+        input: g.prompt_token_count.unwrap_or(0).saturating_sub(cached),
+        output: g.candidates_token_count.unwrap_or(0) + g.thoughts_token_count.unwrap_or(0),
+        cache_read: cached,
+        cache_write: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_in_pieces(mut s: Scanner, text: &str, piece: usize) -> Option<TokenCounts> {
+        for c in text.as_bytes().chunks(piece) {
+            s.feed(&Bytes::copy_from_slice(c));
+        }
+        s.finish()
+    }
+
+    const OPENAI_STREAM: &str = concat!(
+        "data: {\"id\":\"c\",\"choices\":[{\"delta\":{\"content\":\"hi\"}}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"choices\":[{\"delta\":{},\"finish_reason\":\"stop\"}],\"usage\":null}\n\n",
+        "data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":7,",
+        "\"total_tokens\":19,\"prompt_tokens_details\":{\"cached_tokens\":2}}}\n\n",
+        "data: [DONE]\n\n"
+    );
+
+    #[test]
+    fn openai_stream_in_any_chunking() {
+        let want = Some(TokenCounts {
+            input: 10,
+            output: 7,
+            cache_read: 2,
+            cache_write: 0,
+        });
+        for piece in [1, 3, 7, 64, 10_000] {
+            assert_eq!(
+                feed_in_pieces(Scanner::sse(), OPENAI_STREAM, piece),
+                want,
+                "{piece}"
+            );
+        }
+    }
+
+    #[test]
+    fn stream_without_usage() {
+        let text = "data: {\"choices\":[{\"delta\":{\"content\":\"\\\"usage\\\": {\"}}]}\n\ndata: [DONE]\n\n";
+        assert_eq!(feed_in_pieces(Scanner::sse(), text, 5), None);
+    }
+
+    #[test]
+    fn anthropic_stream_takes_the_largest() {
+        let text = concat!(
+            "event: message_start\r\n",
+            "data: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":30,\"output_tokens\":1,\"cache_read_input_tokens\":4}}}\r\n\r\n",
+            "event: message_delta\r\n",
+            "data: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":15}}\r\n\r\n",
+        );
+        assert_eq!(
+            feed_in_pieces(Scanner::sse(), text, 9),
+            Some(TokenCounts {
+                input: 30,
+                output: 15,
+                cache_read: 4,
+                cache_write: 0
+            })
+        );
+    }
+
+    #[test]
+    fn gemini_usage_metadata() {
+        let text = "data: {\"candidates\":[],\"usageMetadata\":{\"promptTokenCount\":9,\"candidatesTokenCount\":3,\"thoughtsTokenCount\":2,\"cachedContentTokenCount\":4}}\n\n";
+        assert_eq!(
+            feed_in_pieces(Scanner::sse(), text, 4),
+            Some(TokenCounts {
+                input: 5,
+                output: 5,
+                cache_read: 4,
+                cache_write: 0
+            })
+        );
+    }
+
+    #[test]
+    fn whole_json_reply() {
+        let text = r#"{"id":"x","object":"chat.completion","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
+        assert_eq!(
+            feed_in_pieces(Scanner::json(), text, 10),
+            Some(TokenCounts {
+                input: 3,
+                output: 2,
+                ..TokenCounts::default()
+            })
+        );
+        assert_eq!(feed_in_pieces(Scanner::json(), "{\"error\":{}}", 3), None);
+        assert_eq!(feed_in_pieces(Scanner::json(), "not json", 3), None);
+    }
+
+    #[test]
+    fn last_line_without_newline() {
+        let text = "data: {\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}";
+        assert!(feed_in_pieces(Scanner::sse(), text, 6).is_some());
+    }
+
+    #[test]
+    fn usage_prefilter() {
+        assert!(has_usage_object(b"{\"usage\" :  {\"a\":1}}"));
+        assert!(has_usage_object(b"{\"usageMetadata\":{}}"));
+        assert!(!has_usage_object(b"{\"usage\":null}"));
+        assert!(!has_usage_object(b"{\"usages\":{}}"));
+        assert!(has_usage_object(b"{\"usage\":null,\"x\":{\"usage\":{}}}"));
+    }
+}

@@ -1,0 +1,313 @@
+//! The same-protocol fast path: bodies forwarded with only the model edited, replies passed
+//! through byte for byte, streams chunk by chunk, cancellation, usage.
+
+use std::time::{Duration, Instant};
+
+use crate::support::fake_openai::{CHAT_REPLY, FakeOpenAi, Reply};
+use crate::support::{Gateway, test_config, upstream, view};
+
+const BODY: &str = "{\"model\": \"oai/gpt-test\",\n  \"messages\": [{\"role\":\"user\",\"content\":\"h\\u00e9llo\"}],\n  \"temperature\": 0.70, \"custom_field\": {\"b\": 1, \"a\": 2}}";
+
+#[tokio::test]
+async fn non_stream_passes_through_byte_for_byte() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_default(Reply::json(200, CHAT_REPLY).header("x-request-id", "req-123"));
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["gpt-test"], 100)]),
+    )
+    .await;
+
+    let resp = gw.post("/v1/chat/completions", BODY).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(resp.headers()["x-request-id"], "req-123");
+    assert_eq!(resp.bytes().await.unwrap(), CHAT_REPLY.as_bytes());
+
+    let reqs = fake.requests();
+    assert_eq!(reqs.len(), 1);
+    assert_eq!(reqs[0].path, "/v1/chat/completions");
+    assert_eq!(reqs[0].headers["authorization"], "Bearer sk-fake-oai");
+    // Only the model changed; every other byte (spacing, key order, escapes) is the client's.
+    assert_eq!(
+        std::str::from_utf8(&reqs[0].body).unwrap(),
+        BODY.replace("\"oai/gpt-test\"", "\"gpt-test\"")
+    );
+
+    // Usage from the reply's `usage`.
+    let rows = gw.state.ledger().take();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        (rows[0].upstream.as_str(), rows[0].model.as_str()),
+        ("oai", "gpt-test")
+    );
+    assert_eq!(rows[0].counters.requests, 1);
+    assert_eq!(rows[0].counters.input_tokens, 11);
+    assert_eq!(rows[0].counters.output_tokens, 2);
+    gw.stop().await;
+}
+
+fn stream_events() -> Vec<String> {
+    let mut ev: Vec<String> = (0..5)
+        .map(|i| {
+            format!(
+                "data: {{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"w{i} \"}}}}]}}\n\n"
+            )
+        })
+        .collect();
+    ev.push("data: {\"id\":\"c\",\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":5,\"total_tokens\":12}}\n\n".into());
+    ev.push("data: [DONE]\n\n".into());
+    ev
+}
+
+#[tokio::test]
+async fn stream_passes_through_chunk_by_chunk() {
+    let fake = FakeOpenAi::start().await;
+    let events = stream_events();
+    let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+    let reply = Reply::sse(&refs).chunk_delay(Duration::from_millis(150));
+    let want = reply.body();
+    fake.set_default(reply);
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["gpt-test"], 100)]),
+    )
+    .await;
+
+    let body = r#"{"model":"gpt-test","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#;
+    let started = Instant::now();
+    let mut resp = gw.post("/v1/chat/completions", body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let mut got = Vec::new();
+    let mut first_at = None;
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        first_at.get_or_insert_with(|| started.elapsed());
+        got.extend_from_slice(&chunk);
+    }
+    let total = started.elapsed();
+    assert_eq!(got, want, "byte for byte");
+    // 7 chunks 150 ms apart: the first must arrive long before the last was even sent.
+    let first_at = first_at.unwrap();
+    assert!(
+        first_at + Duration::from_millis(500) < total,
+        "first chunk at {first_at:?}, end at {total:?}: the reply was buffered"
+    );
+    // The body went upstream untouched (the client asked for usage itself).
+    assert_eq!(fake.requests()[0].body, body.as_bytes());
+
+    let rows = gw.state.ledger().take();
+    assert_eq!(rows[0].counters.input_tokens, 7);
+    assert_eq!(rows[0].counters.output_tokens, 5);
+    assert_eq!(rows[0].counters.errors, 0);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn client_disconnect_cancels_the_upstream() {
+    let fake = FakeOpenAi::start().await;
+    let events: Vec<String> = (0..200)
+        .map(|i| format!("data: {{\"choices\":[{{\"delta\":{{\"content\":\"{i}\"}}}}]}}\n\n"))
+        .collect();
+    let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+    fake.set_default(Reply::sse(&refs).chunk_delay(Duration::from_millis(50)));
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["m"], 100)]),
+    )
+    .await;
+
+    let mut resp = gw
+        .post(
+            "/v1/chat/completions",
+            r#"{"model":"m","stream":true,"messages":[]}"#,
+        )
+        .await;
+    assert!(resp.chunk().await.unwrap().is_some());
+    drop(resp);
+    assert!(
+        fake.wait_cancelled(Duration::from_secs(5)).await,
+        "the upstream stream was not cancelled"
+    );
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn stream_cut_mid_way_ends_with_an_error_event() {
+    let fake = FakeOpenAi::start().await;
+    let events = stream_events();
+    let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+    fake.set_default(
+        Reply::sse(&refs)
+            .chunk_delay(Duration::from_millis(50))
+            .cut_after(2),
+    );
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["m"], 100)]),
+    )
+    .await;
+    let resp = gw
+        .post(
+            "/v1/chat/completions",
+            r#"{"model":"m","stream":true,"messages":[]}"#,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.starts_with(&format!("{}{}", events[0], events[1])),
+        "{text}"
+    );
+    let last = text.trim_end().rsplit("\n\n").next().unwrap();
+    assert!(last.starts_with("data: {\"error\":"), "{text}");
+    let err: serde_json::Value = serde_json::from_str(last.trim_start_matches("data: ")).unwrap();
+    assert_eq!(err["error"]["type"], "server_error");
+    let rows = gw.state.ledger().take();
+    assert_eq!(rows[0].counters.errors, 1);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn mid_stream_idle_ends_with_an_error_event() {
+    let fake = FakeOpenAi::start().await;
+    let events = stream_events();
+    let mut reply = Reply::sse(&[events[0].as_str()]);
+    // A first chunk at once, then silence longer than idle_secs.
+    reply
+        .chunks
+        .push(bytes::Bytes::from_static(b"data: late\n\n"));
+    fake.set_default(reply.chunk_delay(Duration::from_millis(1500)));
+    let mut config = test_config();
+    config.timeouts.idle_secs = 1;
+    config.timeouts.first_byte_secs = 3;
+    let gw = Gateway::start(
+        config,
+        view(vec![upstream("oai", &fake.base_url(), &["m"], 100)]),
+    )
+    .await;
+    let resp = gw
+        .post(
+            "/v1/chat/completions",
+            r#"{"model":"m","stream":true,"messages":[]}"#,
+        )
+        .await;
+    let text = resp.text().await.unwrap();
+    assert!(text.starts_with(&events[0]), "{text}");
+    assert!(!text.contains("late"), "{text}");
+    assert!(text.contains("idle_secs"), "{text}");
+    assert!(fake.wait_cancelled(Duration::from_secs(3)).await);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn legacy_completions_and_upstream_errors_pass_through() {
+    let fake = FakeOpenAi::start().await;
+    let upstream_err = r#"{"error":{"message":"This model's maximum context length is 10 tokens","type":"invalid_request_error","param":null,"code":"context_length_exceeded"}}"#;
+    fake.push(Reply::json(
+        200,
+        r#"{"object":"text_completion","choices":[{"text":"hi"}]}"#,
+    ));
+    fake.push(Reply::json(400, upstream_err).header("x-upstream", "yes"));
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["m"], 100)]),
+    )
+    .await;
+    let resp = gw
+        .post(
+            "/v1/completions",
+            r#"{"model":"m","prompt":"say hi","max_tokens":3}"#,
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(fake.requests()[0].path, "/v1/completions");
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"object":"text_completion","choices":[{"text":"hi"}]}"#
+    );
+
+    let resp = gw
+        .post("/v1/chat/completions", r#"{"model":"m","messages":[]}"#)
+        .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.headers()["x-upstream"], "yes");
+    assert_eq!(resp.text().await.unwrap(), upstream_err);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn rules_edit_the_body_for_matching_models() {
+    let fake = FakeOpenAi::start().await;
+    let mut config = test_config();
+    config.rules = toml::from_str::<toml::Table>(
+        r#"
+[[rules]]
+match = "gpt-*"
+unset = ["top_p"]
+set = { temperature = 0.2 }
+extra = { reasoning_effort = "low" }
+[[rules]]
+match = "default"
+set = { seed = 1 }
+"#,
+    )
+    .unwrap()
+    .get("rules")
+    .unwrap()
+    .clone()
+    .try_into()
+    .unwrap();
+    let gw = Gateway::start(
+        config,
+        view(vec![upstream(
+            "oai",
+            &fake.base_url(),
+            &["gpt-x", "llama"],
+            100,
+        )]),
+    )
+    .await;
+    gw.post(
+        "/v1/chat/completions",
+        r#"{"model":"gpt-x","top_p":0.9,"messages":[],"temperature":1}"#,
+    )
+    .await;
+    gw.post("/v1/chat/completions", r#"{"model":"llama","messages":[]}"#)
+        .await;
+    let reqs = fake.requests();
+    assert_eq!(
+        std::str::from_utf8(&reqs[0].body).unwrap(),
+        r#"{"model":"gpt-x","messages":[],"temperature":0.2,"reasoning_effort":"low"}"#
+    );
+    assert_eq!(reqs[1].json()["seed"], 1);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn client_gone_before_the_first_byte_cancels_the_upstream() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_default(Reply::json(200, CHAT_REPLY).delay_first_byte(Duration::from_secs(4)));
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["m"], 100)]),
+    )
+    .await;
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let sent = client
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(crate::support::KEY)
+        .body(r#"{"model":"m","messages":[]}"#)
+        .send()
+        .await;
+    assert!(sent.is_err(), "the client timed out");
+    assert!(
+        fake.wait_cancelled(Duration::from_secs(2)).await,
+        "the upstream request outlived its client"
+    );
+    gw.stop().await;
+}
