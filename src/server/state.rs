@@ -55,6 +55,8 @@ pub struct State {
     pub(crate) limiter: RateLimiter,
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) metrics: Metrics,
+    /// OAuth access tokens, once `run` has started the refresher (absent in store-less tests).
+    tokens: std::sync::OnceLock<crate::oauth::refresher::TokenSource>,
 }
 
 impl State {
@@ -69,6 +71,7 @@ impl State {
             limiter: RateLimiter::new(),
             ledger: Arc::new(Ledger::new()),
             metrics: Metrics::new(),
+            tokens: std::sync::OnceLock::new(),
         }))
     }
 
@@ -79,6 +82,16 @@ impl State {
             Ok(mut slot) => *slot = snap,
             Err(poisoned) => *poisoned.into_inner() = snap,
         }
+    }
+
+    /// Hands the server the refresher's token source; set once, by `run`.
+    pub fn set_tokens(&self, tokens: crate::oauth::refresher::TokenSource) {
+        let _ = self.tokens.set(tokens);
+    }
+
+    /// Access tokens of OAuth upstreams, when the refresher runs.
+    pub fn tokens(&self) -> Option<&crate::oauth::refresher::TokenSource> {
+        self.tokens.get()
     }
 
     pub fn config(&self) -> &Config {
