@@ -16,7 +16,10 @@
 //!
 //! The functions below dispatch on [`Dialect`] so the server pipeline needs no per-pair code.
 
-use super::ir::Dialect;
+use super::ir::{ApiError, Dialect, Request, Response};
+use super::sse::SseEvent;
+use super::stream::StreamEvent;
+use super::{anthropic, openai};
 
 /// What the HTTP layer knows about a request that is not in its body.
 #[derive(Debug, Clone, Default)]
@@ -67,4 +70,131 @@ impl CodecError {
 
 pub fn dialect_name(d: Dialect) -> &'static str {
     d.as_str()
+}
+
+// ---- dispatch over the dialects ----
+
+/// A client's request body in `d`.
+pub fn decode_request(
+    d: Dialect,
+    body: &[u8],
+    hints: &RequestHints,
+) -> Result<Request, CodecError> {
+    match d {
+        Dialect::Anthropic => anthropic::decode_request(body, hints),
+        Dialect::OpenAi => openai::decode_request(body, hints),
+        Dialect::Gemini => Err(gemini_missing()),
+    }
+}
+
+/// An upstream's whole reply in `d`.
+pub fn decode_response(d: Dialect, body: &[u8]) -> Result<Response, CodecError> {
+    match d {
+        Dialect::Anthropic => anthropic::decode_response(body),
+        Dialect::OpenAi => openai::decode_response(body),
+        Dialect::Gemini => Err(gemini_missing()),
+    }
+}
+
+/// A whole reply for a client speaking `d`.
+pub fn encode_response(d: Dialect, resp: &Response, ctx: &ResponseCtx) -> Vec<u8> {
+    match d {
+        Dialect::Anthropic => anthropic::encode_response(resp, ctx),
+        Dialect::OpenAi => openai::encode_response(resp, ctx),
+        Dialect::Gemini => Vec::new(),
+    }
+}
+
+/// An upstream's error body in `d`; never fails.
+pub fn decode_error(d: Dialect, status: u16, body: &[u8]) -> ApiError {
+    match d {
+        Dialect::Anthropic => anthropic::decode_error(status, body),
+        Dialect::OpenAi | Dialect::Gemini => openai::decode_error(status, body),
+    }
+}
+
+/// The error body for a client speaking `d`.
+pub fn encode_error(d: Dialect, err: &ApiError) -> Vec<u8> {
+    match d {
+        Dialect::Anthropic => anthropic::encode_error(err),
+        Dialect::OpenAi | Dialect::Gemini => openai::encode_error(err),
+    }
+}
+
+/// The HTTP status to answer a client speaking `d` with: Anthropic clients get 529 for
+/// capacity failures (E4); the others the error's own status.
+pub fn client_status(d: Dialect, err: &ApiError) -> u16 {
+    match d {
+        Dialect::Anthropic => anthropic::client_status(err),
+        Dialect::OpenAi | Dialect::Gemini => err.status,
+    }
+}
+
+fn gemini_missing() -> CodecError {
+    CodecError::Unsupported("the Gemini codec is not built in yet".into())
+}
+
+/// The stream decoder of an upstream's dialect.
+#[derive(Debug)]
+pub enum AnyStreamDecoder {
+    Anthropic(anthropic::StreamDecoder),
+    OpenAi(openai::StreamDecoder),
+}
+
+impl AnyStreamDecoder {
+    pub fn new(d: Dialect) -> Self {
+        match d {
+            Dialect::Anthropic => AnyStreamDecoder::Anthropic(anthropic::StreamDecoder::new()),
+            Dialect::OpenAi | Dialect::Gemini => {
+                AnyStreamDecoder::OpenAi(openai::StreamDecoder::new())
+            }
+        }
+    }
+
+    pub fn feed(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
+        match self {
+            AnyStreamDecoder::Anthropic(d) => d.feed(ev, out),
+            AnyStreamDecoder::OpenAi(d) => d.feed(ev, out),
+        }
+    }
+
+    /// The upstream body ended: a stream cut before its end becomes an `Error` event.
+    pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
+        match self {
+            AnyStreamDecoder::Anthropic(d) => d.finish(out),
+            AnyStreamDecoder::OpenAi(d) => d.finish(out),
+        }
+    }
+}
+
+/// The stream encoder of a client's dialect (plus OpenAI's legacy completions).
+#[derive(Debug)]
+pub enum AnyStreamEncoder {
+    Anthropic(anthropic::StreamEncoder),
+    OpenAi(openai::StreamEncoder),
+    OpenAiCompletions(openai::CompletionStreamEncoder),
+}
+
+impl AnyStreamEncoder {
+    pub fn new(d: Dialect, ctx: &ResponseCtx) -> Self {
+        match d {
+            Dialect::Anthropic => AnyStreamEncoder::Anthropic(anthropic::StreamEncoder::new(ctx)),
+            Dialect::OpenAi | Dialect::Gemini => {
+                AnyStreamEncoder::OpenAi(openai::StreamEncoder::new(ctx))
+            }
+        }
+    }
+
+    /// For `POST /v1/completions` clients.
+    pub fn completions(ctx: &ResponseCtx) -> Self {
+        AnyStreamEncoder::OpenAiCompletions(openai::CompletionStreamEncoder::new(ctx))
+    }
+
+    pub fn encode(&mut self, ev: &StreamEvent, out: &mut Vec<u8>) {
+        match self {
+            AnyStreamEncoder::Anthropic(e) => e.encode(ev, out),
+            AnyStreamEncoder::OpenAi(e) => e.encode(ev, out),
+            AnyStreamEncoder::OpenAiCompletions(e) => e.encode(ev, out),
+        }
+    }
 }

@@ -2,31 +2,18 @@
 //! `x-goog-api-key`, `?key=`), checking it against the stored SHA-256 hashes in constant time,
 //! the per-key model globs, and the per-key requests-per-minute token bucket.
 //!
-//! The store keeps only `hex(sha256(key))` ([`ApiKeyRecord::hash`]); the hashing here must stay
-//! the same as the store's `apikey add`.
+//! The store keeps only `hex(sha256(key))` ([`ApiKeyRecord::hash`]); hashing and the
+//! constant-time comparison are `store::keys`'s, the same code `apikey add` uses.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::time::Instant;
-
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::error::{ErrorKind, GatewayError};
 use crate::routing::glob;
 use crate::secret::Secret;
+use crate::store::keys;
 use crate::store::records::ApiKeyRecord;
-
-/// Hex SHA-256 of the whole key, as stored.
-pub fn key_hash(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
-}
 
 /// The key the client sent, from the first place that holds one.
 pub fn presented_key(headers: &http::HeaderMap, query: Option<&str>) -> Option<Secret> {
@@ -64,11 +51,10 @@ pub fn authenticate<'a>(
         )
         .with_code("missing_api_key"));
     };
-    let hash = key_hash(presented.expose());
     // Compare against every record, without stopping early, so timing says nothing.
     let mut found = None;
     for record in keys {
-        if bool::from(record.hash.as_bytes().ct_eq(hash.as_bytes())) {
+        if keys::verify(presented.expose(), &record.hash) {
             found = Some(record);
         }
     }
@@ -162,7 +148,7 @@ mod tests {
         ApiKeyRecord {
             name: name.into(),
             prefix: key.chars().take(10).collect(),
-            hash: key_hash(key),
+            hash: keys::hash_key(key),
             rpm: None,
             models: vec![],
             enabled: true,
@@ -170,14 +156,6 @@ mod tests {
             created_at: 0,
             last_used_at: None,
         }
-    }
-
-    #[test]
-    fn hash_is_hex_sha256() {
-        assert_eq!(
-            key_hash("abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
     }
 
     #[test]

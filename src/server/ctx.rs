@@ -36,7 +36,7 @@ impl Ctx {
             method: req.method().clone(),
             path: req.uri().path().to_string(),
             route: "other",
-            dialect: Dialect::guess(req.headers()),
+            dialect: super::error::guess_dialect(req.headers()),
             started: Instant::now(),
             model: None,
             upstream: None,

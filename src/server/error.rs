@@ -1,39 +1,35 @@
-//! The gateway's own errors, in one place: one [`GatewayError`] (what went wrong, the status,
+//! The gateway's errors, in one place: one [`GatewayError`] (what went wrong, the status,
 //! whether it came from an upstream, whether it is worth retrying) rendered in the client's
-//! [`Dialect`]: OpenAI `{"error":{message,type,param,code}}`, Anthropic
-//! `{"type":"error","error":{type,message}}`, Gemini `{"error":{code,message,status}}`, as a
-//! whole response or as the stream error event that ends an SSE reply mid-way.
+//! [`Dialect`] through that dialect's codec (`encode_error`): OpenAI
+//! `{"error":{message,type,param,code}}`, Anthropic `{"type":"error","error":{type,message}}`,
+//! Gemini `{"error":{code,message,status}}`, as a whole response or as the stream error event
+//! that ends an SSE reply mid-way.
 //!
-//! Upstream errors that arrive with a status and body are passed through untouched by the
-//! pipeline; only errors the gateway itself decides (and upstream failures without a usable
-//! reply: unreachable, timeout) are rendered here.
+//! Same-protocol routes pass upstream errors through untouched; translated routes decode them
+//! into an `ir::ApiError` and wrap it here ([`GatewayError::upstream`]), keeping the upstream's
+//! wording (Anthropic clients get context-length errors reworded to Anthropic's, and 529 for
+//! capacity failures).
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
-use serde::Serialize;
 
 use super::Body;
 use super::body::full;
+use crate::protocol::codec;
+use crate::protocol::ir::{self, ApiError};
 
-/// The wire format a client speaks, from its route (and, on shared routes, its headers).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dialect {
-    OpenAi,
-    Anthropic,
-    Gemini,
-}
+/// The wire format a client speaks: the protocol's own enum, shared with the codecs.
+pub use crate::protocol::ir::Dialect;
 
-impl Dialect {
-    /// For routes every client may call (model list, unknown paths): Anthropic clients send
-    /// `anthropic-version`, Google clients `x-goog-api-key`; everyone else gets OpenAI.
-    pub fn guess(headers: &http::HeaderMap) -> Dialect {
-        if headers.contains_key("anthropic-version") {
-            Dialect::Anthropic
-        } else if headers.contains_key("x-goog-api-key") {
-            Dialect::Gemini
-        } else {
-            Dialect::OpenAi
-        }
+/// For routes every client may call (model list, unknown paths): Anthropic clients send
+/// `anthropic-version`, Google clients `x-goog-api-key`; everyone else gets OpenAI.
+pub fn guess_dialect(headers: &http::HeaderMap) -> Dialect {
+    if headers.contains_key("anthropic-version") {
+        Dialect::Anthropic
+    } else if headers.contains_key("x-goog-api-key") {
+        Dialect::Gemini
+    } else {
+        Dialect::OpenAi
     }
 }
 
@@ -54,6 +50,8 @@ pub enum ErrorKind {
     UpstreamFailed,
     NotImplemented,
     Internal,
+    /// An upstream's own error, decoded from its dialect.
+    Upstream(ir::ErrorKind),
 }
 
 impl ErrorKind {
@@ -70,55 +68,47 @@ impl ErrorKind {
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::Upstream(k) => {
+                StatusCode::from_u16(ir_status(k)).unwrap_or(StatusCode::BAD_GATEWAY)
+            }
         }
     }
 
-    fn openai_type(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidRequest
-            | ErrorKind::NotFound
-            | ErrorKind::MethodNotAllowed
-            | ErrorKind::RequestTooLarge
-            | ErrorKind::NotImplemented => "invalid_request_error",
-            ErrorKind::Authentication => "authentication_error",
-            ErrorKind::PermissionDenied => "permission_error",
-            ErrorKind::RateLimited => "rate_limit_error",
-            ErrorKind::UpstreamUnreachable
-            | ErrorKind::Timeout
-            | ErrorKind::UpstreamFailed
-            | ErrorKind::Internal => "server_error",
-        }
-    }
-
-    fn anthropic_type(self) -> &'static str {
+    /// The neutral kind the codecs name.
+    pub fn ir(self) -> ir::ErrorKind {
         match self {
             ErrorKind::InvalidRequest | ErrorKind::MethodNotAllowed | ErrorKind::NotImplemented => {
-                "invalid_request_error"
+                ir::ErrorKind::InvalidRequest
             }
-            ErrorKind::Authentication => "authentication_error",
-            ErrorKind::PermissionDenied => "permission_error",
-            ErrorKind::NotFound => "not_found_error",
-            ErrorKind::RequestTooLarge => "request_too_large",
-            ErrorKind::RateLimited => "rate_limit_error",
-            ErrorKind::Timeout => "timeout_error",
-            ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamFailed | ErrorKind::Internal => {
-                "api_error"
-            }
+            ErrorKind::Authentication => ir::ErrorKind::Authentication,
+            ErrorKind::PermissionDenied => ir::ErrorKind::Permission,
+            ErrorKind::NotFound => ir::ErrorKind::NotFound,
+            ErrorKind::RequestTooLarge => ir::ErrorKind::RequestTooLarge,
+            ErrorKind::RateLimited => ir::ErrorKind::RateLimit,
+            ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamFailed => ir::ErrorKind::BadGateway,
+            ErrorKind::Timeout => ir::ErrorKind::Timeout,
+            ErrorKind::Internal => ir::ErrorKind::Api,
+            ErrorKind::Upstream(k) => k,
         }
     }
+}
 
-    fn gemini_status(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidRequest | ErrorKind::RequestTooLarge => "INVALID_ARGUMENT",
-            ErrorKind::Authentication => "UNAUTHENTICATED",
-            ErrorKind::PermissionDenied => "PERMISSION_DENIED",
-            ErrorKind::NotFound | ErrorKind::MethodNotAllowed => "NOT_FOUND",
-            ErrorKind::RateLimited => "RESOURCE_EXHAUSTED",
-            ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamFailed => "UNAVAILABLE",
-            ErrorKind::Timeout => "DEADLINE_EXCEEDED",
-            ErrorKind::NotImplemented => "UNIMPLEMENTED",
-            ErrorKind::Internal => "INTERNAL",
-        }
+fn ir_status(k: ir::ErrorKind) -> u16 {
+    use ir::ErrorKind as K;
+    match k {
+        K::InvalidRequest => 400,
+        K::Authentication => 401,
+        K::Billing => 402,
+        K::Permission => 403,
+        K::NotFound => 404,
+        K::Conflict => 409,
+        K::RequestTooLarge => 413,
+        K::RateLimit => 429,
+        K::Api => 500,
+        K::BadGateway => 502,
+        K::Unavailable => 503,
+        K::Timeout => 504,
+        K::Overloaded => 529,
     }
 }
 
@@ -188,40 +178,59 @@ impl GatewayError {
         self
     }
 
+    /// An upstream's error, decoded from its dialect: its status, wording and retry hints.
+    pub fn upstream(api: ApiError) -> Self {
+        let status = StatusCode::from_u16(api.status).unwrap_or(StatusCode::BAD_GATEWAY);
+        let transient = matches!(status.as_u16(), 408 | 409 | 429) || status.is_server_error();
+        GatewayError {
+            kind: ErrorKind::Upstream(api.kind),
+            status,
+            message: api.message,
+            param: api.param,
+            code: api.code,
+            origin: Origin::Upstream,
+            retryable: api.should_retry.unwrap_or(transient),
+            retry_after: api.retry_after_secs,
+        }
+    }
+
+    /// The neutral error the codecs encode, as `dialect`'s clients should get it: Anthropic
+    /// clients get other providers' context-length wording as Anthropic's (E6).
+    pub fn to_api(&self, dialect: Dialect) -> ApiError {
+        let mut api = ApiError {
+            status: self.status.as_u16(),
+            kind: self.kind.ir(),
+            message: self.message.clone(),
+            param: self.param.clone(),
+            code: self.code.clone(),
+            retry_after_secs: self.retry_after,
+            should_retry: (!self.retryable).then_some(false),
+        };
+        if dialect == Dialect::Anthropic && self.origin == Origin::Upstream {
+            crate::protocol::anthropic::reword_context_error(&mut api);
+        }
+        api
+    }
+
+    /// The status `dialect`'s clients get (Anthropic: 529 for capacity failures).
+    pub fn client_status(&self, dialect: Dialect) -> StatusCode {
+        let api = self.to_api(dialect);
+        StatusCode::from_u16(codec::client_status(dialect, &api)).unwrap_or(self.status)
+    }
+
     /// The JSON body in `dialect`.
     pub fn body(&self, dialect: Dialect) -> Bytes {
-        let json = match dialect {
-            Dialect::OpenAi => serde_json::to_vec(&wire::OpenAiEnvelope {
-                error: wire::OpenAiError {
-                    message: &self.message,
-                    kind: self.kind.openai_type(),
-                    param: self.param.as_deref(),
-                    code: self.code.as_deref(),
-                },
-            }),
-            Dialect::Anthropic => serde_json::to_vec(&wire::AnthropicEnvelope {
-                kind: "error",
-                error: wire::AnthropicError {
-                    kind: self.kind.anthropic_type(),
-                    message: &self.message,
-                },
-            }),
-            Dialect::Gemini => serde_json::to_vec(&wire::GeminiEnvelope {
-                error: wire::GeminiError {
-                    code: self.status.as_u16(),
-                    message: &self.message,
-                    status: self.kind.gemini_status(),
-                },
-            }),
-        };
-        // Serializing these plain structs cannot fail; keep a valid body regardless.
-        Bytes::from(json.unwrap_or_else(|_| b"{\"error\":{}}".to_vec()))
+        let api = self.to_api(dialect);
+        if dialect == Dialect::Gemini {
+            return gemini_body(&api);
+        }
+        Bytes::from(codec::encode_error(dialect, &api))
     }
 
     /// The whole response in `dialect`.
     pub fn render(&self, dialect: Dialect) -> Response<Body> {
         let mut resp = Response::new(full(self.body(dialect)));
-        *resp.status_mut() = self.status;
+        *resp.status_mut() = self.client_status(dialect);
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
@@ -251,6 +260,23 @@ impl GatewayError {
     }
 }
 
+/// Gemini's `{"error":{code,message,status}}` until the Gemini codec is in.
+fn gemini_body(api: &ApiError) -> Bytes {
+    let status = match api.status {
+        400 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 => "PERMISSION_DENIED",
+        404 | 405 => "NOT_FOUND",
+        429 => "RESOURCE_EXHAUSTED",
+        501 => "UNIMPLEMENTED",
+        502 | 503 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        _ => "INTERNAL",
+    };
+    let v = serde_json::json!({"error": {"code": api.status, "message": api.message, "status": status}});
+    Bytes::from(v.to_string())
+}
+
 impl std::fmt::Display for GatewayError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {}", self.status.as_u16(), self.message)
@@ -258,51 +284,6 @@ impl std::fmt::Display for GatewayError {
 }
 
 impl std::error::Error for GatewayError {}
-
-mod wire {
-    use super::Serialize;
-
-    #[derive(Serialize)]
-    pub struct OpenAiEnvelope<'a> {
-        pub error: OpenAiError<'a>,
-    }
-
-    /// All four keys are always present; `param` and `code` may be null.
-    #[derive(Serialize)]
-    pub struct OpenAiError<'a> {
-        pub message: &'a str,
-        #[serde(rename = "type")]
-        pub kind: &'a str,
-        pub param: Option<&'a str>,
-        pub code: Option<&'a str>,
-    }
-
-    #[derive(Serialize)]
-    pub struct AnthropicEnvelope<'a> {
-        #[serde(rename = "type")]
-        pub kind: &'a str,
-        pub error: AnthropicError<'a>,
-    }
-
-    #[derive(Serialize)]
-    pub struct AnthropicError<'a> {
-        #[serde(rename = "type")]
-        pub kind: &'a str,
-        pub message: &'a str,
-    }
-
-    #[derive(Serialize)]
-    pub struct GeminiEnvelope<'a> {
-        pub error: GeminiError<'a>,
-    }
-
-    #[derive(Serialize)]
-    pub struct GeminiError<'a> {
-        pub code: u16,
-        pub message: &'a str,
-        pub status: &'a str,
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -329,8 +310,11 @@ mod tests {
     #[test]
     fn anthropic_and_gemini_shapes() {
         let e = GatewayError::new(ErrorKind::RateLimited, "slow down").with_retry_after(7);
+        let mut a = json_of(&e.body(Dialect::Anthropic));
+        assert!(a["request_id"].as_str().unwrap().starts_with("req_"));
+        a.as_object_mut().unwrap().remove("request_id");
         assert_eq!(
-            json_of(&e.body(Dialect::Anthropic)),
+            a,
             json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
         );
         assert_eq!(
@@ -340,6 +324,43 @@ mod tests {
         let r = e.render(Dialect::Gemini);
         assert_eq!(r.headers()["retry-after"], "7");
         assert!(r.headers().get("x-should-retry").is_none());
+    }
+
+    #[test]
+    fn upstream_errors_keep_wording_and_map_per_dialect() {
+        let mut api = ApiError::new(503, ir::ErrorKind::Unavailable, "The model is overloaded.");
+        api.retry_after_secs = Some(3);
+        let e = GatewayError::upstream(api);
+        let r = e.render(Dialect::Anthropic);
+        assert_eq!(r.status().as_u16(), 529);
+        assert_eq!(r.headers()["retry-after"], "3");
+        let v = json_of(&e.body(Dialect::Anthropic));
+        assert_eq!(v["error"]["type"], "overloaded_error");
+        assert_eq!(v["error"]["message"], "The model is overloaded.");
+        assert_eq!(e.render(Dialect::OpenAi).status().as_u16(), 503);
+
+        let api = ApiError::new(
+            400,
+            ir::ErrorKind::InvalidRequest,
+            "This model's maximum context length is 128000 tokens. However, you requested 130000 tokens.",
+        );
+        let e = GatewayError::upstream(api);
+        let v = json_of(&e.body(Dialect::Anthropic));
+        assert_eq!(
+            v["error"]["message"],
+            "prompt is too long: 130000 tokens > 128000 maximum"
+        );
+        assert!(
+            e.render(Dialect::Anthropic)
+                .headers()
+                .get("x-should-retry")
+                .is_some()
+        );
+
+        let mut api = ApiError::new(429, ir::ErrorKind::RateLimit, "daily quota");
+        api.should_retry = Some(false);
+        let r = GatewayError::upstream(api).render(Dialect::Anthropic);
+        assert_eq!(r.headers()["x-should-retry"], "false");
     }
 
     #[test]

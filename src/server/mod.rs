@@ -7,22 +7,28 @@
 //! [`serve`]s until shutdown. [`serve`] is the store-free core: a listener, a [`State`] built
 //! from a [`View`], and a cancellation token; the integration tests drive it directly.
 //!
-//! Files: `router` (path -> handler, small routes), `pipeline` (the OpenAI fast path),
-//! `request` (body validation and the model edit), `relay` (streaming the reply back), `auth`,
+//! Files: `router` (path -> handler, small routes), `inbound` (what a client called, Gemini
+//! paths), `pipeline` (route, failover, fast path or translation per candidate), `translate`
+//! (translated streams and whole replies), `relay` (untouched replies), `request` (body
+//! validation and the model edit), `count` (token estimates), `models` (model lists), `auth`,
 //! `error`, `ctx` (per-request context, access log, accounting), `metrics`, `telemetry`,
 //! `state`, `body`.
 
 mod auth;
 mod body;
+mod count;
 mod ctx;
 pub mod error;
+mod inbound;
 mod metrics;
+mod models;
 mod pipeline;
 mod relay;
 mod request;
 mod router;
 mod state;
 mod telemetry;
+mod translate;
 
 use std::convert::Infallible;
 use std::io::Write as _;
@@ -38,10 +44,9 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use auth::key_hash;
 pub use body::Body;
-pub use error::{Dialect, ErrorKind, GatewayError};
-pub use state::{State, View, load_view};
+pub use error::{Dialect, ErrorKind, GatewayError, guess_dialect};
+pub use state::{DEFAULT_PING_INTERVAL, State, View, load_view};
 
 use crate::config::Config;
 use crate::config::paths::Home;

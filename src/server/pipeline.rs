@@ -1,15 +1,22 @@
-//! Client request -> upstream -> reply. Today: the OpenAI same-protocol fast path (chat and
-//! legacy completions to OpenAI-compatible upstreams): auth, rate limit, body limit, just
-//! enough validation to route, the model edit (and `[[rules]]`), then candidates in order with
-//! failover before the first byte, and the reply relayed untouched.
+//! Client request -> upstream -> reply, for every chat endpoint and dialect: auth, rate limit,
+//! body limit, just enough validation to route, then the candidates in order with failover
+//! before the first byte. Per candidate, either
+//! * the same-protocol fast path (client dialect = upstream dialect, no rule needing more than
+//!   the model): the body forwarded with only the model edited (Gemini: the model is in the
+//!   URL, the body untouched) and the reply relayed byte for byte ([`Relay`]); or
+//! * translation: the body decoded into the IR once, encoded per candidate by the upstream's
+//!   adapter (`upstream::adapter`), and the reply decoded and re-encoded for the client
+//!   ([`Translate`] for streams).
 //!
 //! "Before the first byte" means before the first body chunk: until then nothing has gone to
 //! the client, so a connect error, a 5xx or a 429 moves on to the next candidate, and a silent
-//! upstream becomes a 504. From the first chunk on, the reply is the client's.
+//! upstream becomes a 504. From the first chunk on, the reply is the client's. OAuth upstreams
+//! get their token from the refresher; a 401 forces one refresh and one retry.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
@@ -17,35 +24,31 @@ use hyper::body::Incoming;
 
 use super::Body;
 use super::auth;
-use super::body::read_limited;
+use super::body::{full, read_limited};
 use super::ctx::Ctx;
-use super::error::{ErrorKind, GatewayError};
-use super::relay::Relay;
+use super::error::{Dialect, ErrorKind, GatewayError};
+use super::inbound::Inbound;
+use super::relay::{Relay, UpstreamStream};
 use super::request::JsonBody;
 use super::state::Snapshot;
-use crate::routing::{Candidate, RouteError, rules};
-use crate::store::records::{ApiKeyRecord, AuthKind};
-use crate::upstream::{api_base, authorize, speaks_openai};
+use super::translate::{StreamSetup, Translate, collect, ping_for, token_counts};
+use crate::oauth::OAuthError;
+use crate::protocol::codec::{self, AnyStreamEncoder, CodecError, RequestHints, ResponseCtx};
+use crate::protocol::{ir, openai};
+use crate::routing::rules::{self, Edits};
+use crate::routing::{Candidate, RouteError};
+use crate::secret::Secret;
+use crate::store::records::{ApiKeyRecord, AuthKind, OAuthMeta, UpstreamRecord};
+use crate::upstream::adapter::{self, Credential, FastCall, ReplyFormat, Target, retry_after};
 
-/// The OpenAI endpoints served on the fast path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum OpenAiEndpoint {
-    Chat,
-    Completions,
-}
-
-impl OpenAiEndpoint {
-    fn upstream_path(self) -> &'static str {
-        match self {
-            OpenAiEndpoint::Chat => "/chat/completions",
-            OpenAiEndpoint::Completions => "/completions",
-        }
-    }
-}
-
-/// Marks a response whose [`Relay`] logs and accounts for it when it ends.
+/// Marks a response whose [`Relay`] or [`Translate`] logs and accounts for it when it ends.
 #[derive(Clone, Copy)]
 pub(crate) struct Relayed;
+
+/// How long a daily-quota 429 keeps an upstream out of rotation when Google gives no delay.
+const DAILY_QUOTA_COOLDOWN: Duration = Duration::from_secs(3600);
+/// The largest whole (non-streamed) upstream reply the gateway reads.
+const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
 
 /// Authenticates and rate-limits a request; returns the key's record.
 pub(crate) fn admit<'a>(
@@ -74,28 +77,15 @@ pub(crate) fn admit<'a>(
     Ok(key)
 }
 
-pub(crate) async fn openai(
-    ctx: &mut Ctx,
-    req: http::Request<Incoming>,
-    endpoint: OpenAiEndpoint,
-) -> Result<Response<Body>, GatewayError> {
-    let state = Arc::clone(&ctx.state);
-    let snap = state.snapshot();
-    let (parts, body) = req.into_parts();
-    let key = admit(ctx, &snap, &parts)?;
-
-    let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
-    let json = JsonBody::parse(&raw)?;
-    let model = json.model()?;
-    ctx.model = Some(model.clone());
-    match endpoint {
-        OpenAiEndpoint::Chat => json.require("messages", &["an array"])?,
-        OpenAiEndpoint::Completions => json.require("prompt", &["a string", "an array"])?,
-    }
-    json.stream()?;
-
-    let route = snap.routes.resolve(&model).map_err(route_error)?;
-    let mut names: Vec<String> = vec![model.clone()];
+/// The candidates for `model` that `key` may use, cooling ones last (or dropped).
+pub(crate) fn candidates(
+    ctx: &Ctx,
+    snap: &Snapshot,
+    key: &ApiKeyRecord,
+    model: &str,
+) -> Result<Vec<Candidate>, GatewayError> {
+    let route = snap.routes.resolve(model).map_err(route_error)?;
+    let mut names: Vec<String> = vec![model.to_owned()];
     names.extend(route.alias.iter().cloned());
     for c in &route.candidates {
         names.push(c.model.clone());
@@ -109,26 +99,545 @@ pub(crate) async fn openai(
         )
         .with_code("model_not_allowed"));
     }
+    Ok(ctx.state.cooldowns.filter(route.candidates, Instant::now()))
+}
 
-    let usable: Vec<Candidate> = route
-        .candidates
-        .iter()
-        .filter(|c| speaks_openai(c.upstream.provider) && c.upstream.auth != AuthKind::Oauth)
-        .cloned()
-        .collect();
-    if usable.is_empty() {
-        let c = route.candidates.first();
-        return Err(GatewayError::new(
-            ErrorKind::NotImplemented,
-            format!(
-                "model `{model}` is served by upstream `{}` ({}), which this gateway cannot reach from the OpenAI API yet",
-                c.map(|c| c.upstream.name.as_str()).unwrap_or("-"),
-                c.map(|c| c.upstream.provider.as_str()).unwrap_or("-"),
-            ),
-        ));
+/// Serves one chat request (any dialect, any endpoint).
+pub(crate) async fn serve(
+    ctx: &mut Ctx,
+    req: http::Request<Incoming>,
+    inbound: Inbound,
+) -> Result<Response<Body>, GatewayError> {
+    let state = Arc::clone(&ctx.state);
+    let snap = state.snapshot();
+    let (parts, body) = req.into_parts();
+    let key = admit(ctx, &snap, &parts)?;
+    let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
+    let json = JsonBody::parse(&raw)?;
+    let (model, stream) = inbound.model_and_stream(&json)?;
+    ctx.model = Some(model.clone());
+    let candidates = candidates(ctx, &snap, key, &model)?;
+    let mut job = Job {
+        snap: &snap,
+        headers: &parts.headers,
+        raw: &raw,
+        json: &json,
+        inbound,
+        stream,
+        ir: None,
+    };
+    job.run(ctx, &candidates).await
+}
+
+/// One request's attempts over its candidates.
+struct Job<'a> {
+    snap: &'a Snapshot,
+    headers: &'a HeaderMap,
+    raw: &'a Bytes,
+    json: &'a JsonBody<'a>,
+    inbound: Inbound,
+    stream: bool,
+    /// The decoded request, once a candidate needed translation.
+    ir: Option<ir::Request>,
+}
+
+/// What one attempt sends.
+struct Prepared {
+    url: String,
+    headers: HeaderMap,
+    body: Bytes,
+    /// `None` on the fast path: the reply goes back untouched.
+    reply: Option<ReplyFormat>,
+}
+
+/// The credential an attempt uses, owned.
+enum Cred {
+    None,
+    Key(Secret),
+    OAuth { token: Secret, meta: OAuthMeta },
+}
+
+impl Cred {
+    fn as_credential(&self) -> Credential<'_> {
+        match self {
+            Cred::None => Credential::None,
+            Cred::Key(k) => Credential::ApiKey(k),
+            Cred::OAuth { token, meta } => Credential::OAuth { token, meta },
+        }
     }
-    let candidates = state.cooldowns.filter(usable, Instant::now());
-    send(ctx, &snap, &parts.headers, &json, &candidates, endpoint).await
+}
+
+/// Why an attempt did not produce the reply.
+enum Attempt {
+    /// Give up and answer with this.
+    Fail(GatewayError),
+    /// Try the next candidate; this is the error if none is left.
+    Next(GatewayError),
+}
+
+impl Job<'_> {
+    async fn run(
+        &mut self,
+        ctx: &mut Ctx,
+        candidates: &[Candidate],
+    ) -> Result<Response<Body>, GatewayError> {
+        let mut last_error =
+            GatewayError::new(ErrorKind::UpstreamUnreachable, "no upstream answered");
+        for (i, cand) in candidates.iter().enumerate() {
+            let last = i + 1 == candidates.len();
+            match self.attempt(ctx, cand, last).await {
+                Ok(resp) => return Ok(resp),
+                Err(Attempt::Fail(e)) => return Err(e),
+                Err(Attempt::Next(e)) => last_error = e,
+            }
+        }
+        Err(last_error)
+    }
+
+    fn decoded(&mut self) -> Result<&ir::Request, GatewayError> {
+        if self.ir.is_none() {
+            let decoded = match self.inbound.call {
+                FastCall::Completions => openai::decode_completion_request(self.raw),
+                _ => codec::decode_request(
+                    self.inbound.dialect,
+                    self.raw,
+                    &RequestHints {
+                        model: self.inbound.path_model.clone(),
+                        stream: Some(self.stream),
+                    },
+                ),
+            };
+            self.ir = Some(decoded.map_err(codec_error)?);
+        }
+        self.ir
+            .as_ref()
+            .ok_or_else(|| GatewayError::new(ErrorKind::Internal, "request not decoded"))
+    }
+
+    fn prepare(
+        &mut self,
+        ctx: &Ctx,
+        cand: &Candidate,
+        cred: &Cred,
+        edits: &Edits,
+    ) -> Result<Prepared, Attempt> {
+        let config = ctx.state.config();
+        let up = &cand.upstream;
+        let target = Target {
+            config,
+            record: up,
+            model: &cand.model,
+            credential: cred.as_credential(),
+            client_dialect: self.inbound.dialect,
+            client_headers: self.headers,
+        };
+        // Gemini bodies carry no model, so rules would mean editing them: translate instead.
+        let fast = adapter::same_protocol(up.provider, self.inbound.dialect)
+            && (self.inbound.dialect != Dialect::Gemini || edits.is_empty());
+        if fast {
+            let (url, headers) = adapter::fast_path(&target, self.inbound.call)
+                .map_err(|e| Attempt::Next(adapter_error(&up.name, e)))?;
+            let body = if self.inbound.dialect == Dialect::Gemini {
+                self.raw.clone()
+            } else {
+                self.json
+                    .rewrite(&cand.model, edits)
+                    .map_err(Attempt::Fail)?
+            };
+            return Ok(Prepared {
+                url,
+                headers,
+                body,
+                reply: None,
+            });
+        }
+        let stream = self.stream;
+        let mut req = self.decoded().map_err(Attempt::Fail)?.clone();
+        req.model = cand.model.clone();
+        req.stream = stream;
+        let call = adapter::translated(&target, &req, edits).map_err(|e| match e {
+            adapter::AdapterError::Codec(c) => Attempt::Fail(codec_error(c)),
+            other => Attempt::Next(adapter_error(&up.name, other)),
+        })?;
+        Ok(Prepared {
+            url: call.url,
+            headers: call.headers,
+            body: Bytes::from(call.body),
+            reply: Some(call.reply),
+        })
+    }
+
+    async fn attempt(
+        &mut self,
+        ctx: &mut Ctx,
+        cand: &Candidate,
+        last: bool,
+    ) -> Result<Response<Body>, Attempt> {
+        let state = Arc::clone(&ctx.state);
+        let config = state.config();
+        let up = &cand.upstream;
+        let started = Instant::now();
+        let first_byte = Duration::from_secs(config.timeouts.first_byte_secs.max(1));
+        let deadline = tokio::time::Instant::from_std(started) + first_byte;
+        let prefixed = format!("{}/{}", up.name, cand.model);
+        let requested = ctx.model.clone().unwrap_or_default();
+        let matched = rules::matching(&config.rules, &[&cand.model, &prefixed, &requested]);
+        let edits = rules::edits(&matched)
+            .map_err(|e| Attempt::Fail(GatewayError::new(ErrorKind::Internal, e.to_string())))?;
+
+        let mut refreshed = false;
+        loop {
+            let cred = credential(ctx, self.snap, up, refreshed)
+                .await
+                .inspect_err(|_| ctx.attempt_failed(&up.name, &cand.model, "credential", started))
+                .map_err(Attempt::Next)?;
+            let prepared = self
+                .prepare(ctx, cand, &cred, &edits)
+                .inspect_err(|_| ctx.attempt_failed(&up.name, &cand.model, "config", started))?;
+            let rb = state
+                .client
+                .http()
+                .post(&prepared.url)
+                .headers(prepared.headers)
+                .body(prepared.body);
+            let resp = match tokio::time::timeout_at(deadline, rb.send()).await {
+                Err(_) => return Err(Attempt::Fail(timeout(ctx, cand, started, first_byte))),
+                Ok(Err(e)) => {
+                    ctx.attempt_failed(&up.name, &cand.model, "connect", started);
+                    return Err(Attempt::Next(unreachable(&up.name, &e)));
+                }
+                Ok(Ok(resp)) => resp,
+            };
+            let status = resp.status();
+            if status == StatusCode::UNAUTHORIZED
+                && up.auth == AuthKind::Oauth
+                && !refreshed
+                && state.tokens().is_some()
+            {
+                // The refresher's token was refused: replace it once and try again.
+                ctx.attempt_failed(&up.name, &cand.model, "status_401", started);
+                refreshed = true;
+                continue;
+            }
+            let reply = prepared.reply;
+            if status.is_client_error() || status.is_server_error() {
+                return self
+                    .upstream_error(ctx, cand, last, started, resp, reply.as_ref())
+                    .await;
+            }
+            let Some(reply) = reply else {
+                return relay_untouched(ctx, cand, started, deadline, first_byte, resp, last).await;
+            };
+            return self
+                .translated_reply(ctx, cand, started, deadline, first_byte, resp, reply, last)
+                .await;
+        }
+    }
+
+    /// An error status from the upstream: the next candidate for 5xx and 429 (with a cooldown
+    /// when the upstream says how long), else the error in the client's dialect (untouched on
+    /// the fast path).
+    async fn upstream_error(
+        &self,
+        ctx: &mut Ctx,
+        cand: &Candidate,
+        last: bool,
+        started: Instant,
+        resp: reqwest::Response,
+        reply: Option<&ReplyFormat>,
+    ) -> Result<Response<Body>, Attempt> {
+        let state = Arc::clone(&ctx.state);
+        let up = &cand.upstream;
+        let status = resp.status();
+        let code = status.as_u16();
+        let retry_status = status.is_server_error() || code == 429;
+        let Some(reply) = reply else {
+            // Fast path: failover on 5xx/429, else the upstream's reply as it is.
+            if code == 429
+                && let Some(secs) = retry_after(resp.headers())
+            {
+                state
+                    .cooldowns
+                    .start(&up.name, Duration::from_secs(secs), Instant::now());
+            }
+            if !last && retry_status {
+                ctx.attempt_failed(&up.name, &cand.model, status_label(code), started);
+                return Err(Attempt::Next(GatewayError::new(
+                    ErrorKind::UpstreamUnreachable,
+                    format!("upstream `{}` answered {code}", up.name),
+                )));
+            }
+            let deadline = tokio::time::Instant::from_std(started)
+                + Duration::from_secs(state.config().timeouts.first_byte_secs.max(1));
+            return relay_untouched(ctx, cand, started, deadline, Duration::ZERO, resp, true).await;
+        };
+        let headers = resp.headers().clone();
+        let total = tokio::time::Instant::from_std(ctx.started)
+            + Duration::from_secs(state.config().timeouts.total_secs.max(1));
+        let body = collect(None, Box::pin(resp.bytes_stream()), total, MAX_REPLY_BYTES)
+            .await
+            .unwrap_or_default();
+        let api = reply.decode_error(code, &headers, &body);
+        if code == 429 {
+            let cool = match (api.retry_after_secs, api.should_retry) {
+                (Some(s), _) => Some(Duration::from_secs(s)),
+                (None, Some(false)) => Some(DAILY_QUOTA_COOLDOWN),
+                _ => None,
+            };
+            if let Some(d) = cool {
+                state.cooldowns.start(&up.name, d, Instant::now());
+            }
+        }
+        ctx.attempt_failed(&up.name, &cand.model, status_label(code), started);
+        let err = GatewayError::upstream(api);
+        if !last && retry_status {
+            return Err(Attempt::Next(err));
+        }
+        ctx.upstream = Some(up.name.clone());
+        ctx.upstream_model = Some(cand.model.clone());
+        Err(Attempt::Fail(err))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn translated_reply(
+        &self,
+        ctx: &mut Ctx,
+        cand: &Candidate,
+        started: Instant,
+        deadline: tokio::time::Instant,
+        first_byte: Duration,
+        resp: reqwest::Response,
+        reply: ReplyFormat,
+        last: bool,
+    ) -> Result<Response<Body>, Attempt> {
+        let state = Arc::clone(&ctx.state);
+        let config = state.config();
+        let up = &cand.upstream;
+        let mut upstream: UpstreamStream = Box::pin(resp.bytes_stream());
+        let first = match tokio::time::timeout_at(deadline, upstream.next()).await {
+            Err(_) => return Err(Attempt::Fail(timeout(ctx, cand, started, first_byte))),
+            Ok(Some(Err(e))) => {
+                ctx.attempt_failed(&up.name, &cand.model, "connect", started);
+                let e = unreachable(&up.name, &e);
+                return Err(if last {
+                    Attempt::Fail(e)
+                } else {
+                    Attempt::Next(e)
+                });
+            }
+            Ok(Some(Ok(chunk))) => Some(chunk),
+            Ok(None) => None,
+        };
+        let rctx = self.response_ctx(ctx);
+        ctx.upstream = Some(up.name.clone());
+        ctx.upstream_model = Some(cand.model.clone());
+        let idle = Duration::from_secs(config.timeouts.idle_secs.max(1));
+        let total = Duration::from_secs(config.timeouts.total_secs.max(1));
+
+        if !self.stream {
+            let total_deadline = tokio::time::Instant::from_std(ctx.started) + total;
+            let body = collect(first, upstream, total_deadline, MAX_REPLY_BYTES)
+                .await
+                .map_err(Attempt::Fail)?;
+            let resp = reply
+                .decode_response(&body)
+                .map_err(|e| Attempt::Fail(bad_reply(&up.name, &e)))?;
+            let out = match self.inbound.call {
+                FastCall::Completions => openai::encode_completion_response(&resp, &rctx),
+                _ => codec::encode_response(self.inbound.dialect, &resp, &rctx),
+            };
+            ctx.finish(200, Some(token_counts(&resp.usage)), "ok");
+            let mut r = Response::new(full(out));
+            r.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            r.extensions_mut().insert(Relayed);
+            return Ok(r);
+        }
+
+        let encoder = match self.inbound.call {
+            FastCall::Completions => AnyStreamEncoder::completions(&rctx),
+            _ => AnyStreamEncoder::new(self.inbound.dialect, &rctx),
+        };
+        let setup = StreamSetup {
+            decoder: reply.decoder(),
+            encoder,
+            ping: ping_for(self.inbound.dialect, state.ping_interval()),
+            idle,
+            total,
+        };
+        let mut translate = Translate::new(ctx.hand_over(), upstream, setup);
+        if let Some(first) = &first
+            && let Err(e) = translate.prime(first)
+        {
+            return Err(Attempt::Fail(bad_reply(&up.name, &e)));
+        }
+        let mut out = Response::new(StreamBody::new(translate).boxed_unsync());
+        let content_type = if rctx.json_array_stream {
+            "application/json"
+        } else {
+            "text/event-stream"
+        };
+        let h = out.headers_mut();
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        out.extensions_mut().insert(Relayed);
+        Ok(out)
+    }
+
+    fn response_ctx(&self, ctx: &Ctx) -> ResponseCtx {
+        let ir = self.ir.as_ref();
+        ResponseCtx {
+            model: ctx.model.clone().unwrap_or_default(),
+            include_usage: ir.is_some_and(|r| r.stream_include_usage),
+            // A rough local estimate (about 4 bytes a token) for Anthropic's `message_start`
+            // before the upstream reports usage; the final figures come at the end.
+            estimated_input_tokens: (self.raw.len() / 4) as u64,
+            json_array_stream: self.inbound.json_array_stream(),
+        }
+    }
+}
+
+/// The key or token for an upstream. OAuth tokens come from the refresher (`force` after a 401).
+async fn credential(
+    ctx: &Ctx,
+    snap: &Snapshot,
+    up: &UpstreamRecord,
+    force: bool,
+) -> Result<Cred, GatewayError> {
+    match up.auth {
+        AuthKind::None => Ok(Cred::None),
+        AuthKind::ApiKey => Ok(snap
+            .secrets
+            .get(&up.name)
+            .cloned()
+            .map_or(Cred::None, Cred::Key)),
+        AuthKind::Oauth => {
+            let Some(tokens) = ctx.state.tokens() else {
+                return Err(GatewayError::new(
+                    ErrorKind::UpstreamUnreachable,
+                    format!(
+                        "OAuth upstream `{}` has no token source: the token refresher is not running",
+                        up.name
+                    ),
+                ));
+            };
+            let token = if force {
+                tokens.force_refresh(&up.name).await
+            } else {
+                tokens.access_token(&up.name).await
+            }
+            .map_err(oauth_error)?;
+            let meta = tokens.meta(&up.name).await.map_err(oauth_error)?;
+            Ok(Cred::OAuth { token, meta })
+        }
+    }
+}
+
+/// A token that cannot be had: a login is needed (401, with the command in the message), or the
+/// refresh failed (502).
+fn oauth_error(e: OAuthError) -> GatewayError {
+    match e {
+        OAuthError::NeedsLogin { .. } | OAuthError::NoToken { .. } => {
+            GatewayError::new(ErrorKind::Authentication, e.to_string())
+                .with_code("oauth_login_required")
+        }
+        other => GatewayError::new(ErrorKind::UpstreamUnreachable, other.to_string()),
+    }
+}
+
+/// The fast path's reply: relayed byte for byte once its first chunk arrived.
+async fn relay_untouched(
+    ctx: &mut Ctx,
+    cand: &Candidate,
+    started: Instant,
+    deadline: tokio::time::Instant,
+    first_byte: Duration,
+    resp: reqwest::Response,
+    last: bool,
+) -> Result<Response<Body>, Attempt> {
+    let state = Arc::clone(&ctx.state);
+    let config = state.config();
+    let up = &cand.upstream;
+    let status = resp.status();
+    let mut headers = reply_headers(resp.headers());
+    let sse = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+    let mut stream: UpstreamStream = Box::pin(resp.bytes_stream());
+    let first = match tokio::time::timeout_at(deadline, stream.next()).await {
+        Err(_) => return Err(Attempt::Fail(timeout(ctx, cand, started, first_byte))),
+        Ok(Some(Err(e))) => {
+            ctx.attempt_failed(&up.name, &cand.model, "connect", started);
+            let e = unreachable(&up.name, &e);
+            return Err(if last {
+                Attempt::Fail(e)
+            } else {
+                Attempt::Next(e)
+            });
+        }
+        Ok(Some(Ok(chunk))) => Some(chunk),
+        Ok(None) => None,
+    };
+    ctx.upstream = Some(up.name.clone());
+    ctx.upstream_model = Some(cand.model.clone());
+    if sse {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    let relay = Relay::new(
+        ctx.hand_over(),
+        status.as_u16(),
+        sse,
+        first,
+        stream,
+        Duration::from_secs(config.timeouts.idle_secs.max(1)),
+        Duration::from_secs(config.timeouts.total_secs.max(1)),
+    );
+    let mut out = Response::new(StreamBody::new(relay).boxed_unsync());
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    out.extensions_mut().insert(Relayed);
+    Ok(out)
+}
+
+fn status_label(code: u16) -> &'static str {
+    match code {
+        429 => "status_429",
+        401 => "status_401",
+        c if c >= 500 => "status_5xx",
+        _ => "status_4xx",
+    }
+}
+
+/// A client body the codec cannot read: 400 naming the field.
+fn codec_error(e: CodecError) -> GatewayError {
+    match e {
+        CodecError::InvalidJson { field, message } => {
+            GatewayError::invalid(&field, format!("invalid request at `{field}`: {message}"))
+        }
+        CodecError::Invalid(m) => GatewayError::new(ErrorKind::InvalidRequest, m),
+        CodecError::Unsupported(m) => {
+            GatewayError::new(ErrorKind::InvalidRequest, format!("unsupported: {m}"))
+        }
+    }
+}
+
+/// An upstream reply the gateway cannot read: 502.
+fn bad_reply(name: &str, e: &CodecError) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamFailed,
+        format!("upstream `{name}` sent a reply the gateway cannot read: {e}"),
+    )
+    .from_upstream()
+}
+
+fn adapter_error(name: &str, e: adapter::AdapterError) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::UpstreamUnreachable,
+        format!("cannot call upstream `{name}`: {e}"),
+    )
 }
 
 fn route_error(e: RouteError) -> GatewayError {
@@ -141,124 +650,6 @@ fn route_error(e: RouteError) -> GatewayError {
             g
         }
     }
-}
-
-/// Tries the candidates in order; the first that answers (or the last one's error) is relayed.
-async fn send(
-    ctx: &mut Ctx,
-    snap: &Snapshot,
-    client_headers: &HeaderMap,
-    json: &JsonBody<'_>,
-    candidates: &[Candidate],
-    endpoint: OpenAiEndpoint,
-) -> Result<Response<Body>, GatewayError> {
-    let state = Arc::clone(&ctx.state);
-    let config = &state.config;
-    let first_byte = Duration::from_secs(config.timeouts.first_byte_secs.max(1));
-    let mut last_error = GatewayError::new(ErrorKind::UpstreamUnreachable, "no upstream answered");
-    for (i, cand) in candidates.iter().enumerate() {
-        let last = i + 1 == candidates.len();
-        let up = &cand.upstream;
-        let started = Instant::now();
-        let base = match api_base(config, up) {
-            Ok(b) => b,
-            Err(e) => {
-                ctx.attempt_failed(&up.name, &cand.model, "config", started);
-                last_error = GatewayError::new(ErrorKind::UpstreamUnreachable, e.to_string());
-                continue;
-            }
-        };
-        let prefixed = format!("{}/{}", up.name, cand.model);
-        let requested = ctx.model.clone().unwrap_or_default();
-        let matched = rules::matching(&config.rules, &[&cand.model, &prefixed, &requested]);
-        let edits = rules::edits(&matched)
-            .map_err(|e| GatewayError::new(ErrorKind::Internal, e.to_string()))?;
-        let body = json.rewrite(&cand.model, &edits)?;
-
-        let mut rb = state
-            .client
-            .http()
-            .post(format!("{base}{}", endpoint.upstream_path()))
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(body);
-        if let Some(accept) = client_headers.get(header::ACCEPT) {
-            rb = rb.header(header::ACCEPT, accept.clone());
-        }
-        let rb = authorize(rb, up, snap.secrets.get(&up.name));
-
-        let deadline = tokio::time::Instant::from_std(started) + first_byte;
-        let resp = match tokio::time::timeout_at(deadline, rb.send()).await {
-            Err(_) => return Err(timeout(ctx, cand, started, first_byte)),
-            Ok(Err(e)) => {
-                ctx.attempt_failed(&up.name, &cand.model, "connect", started);
-                last_error = unreachable(&up.name, &e);
-                continue;
-            }
-            Ok(Ok(resp)) => resp,
-        };
-        let status = resp.status();
-        if !last && (status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS) {
-            if status == StatusCode::TOO_MANY_REQUESTS {
-                if let Some(secs) = retry_after(resp.headers()) {
-                    state
-                        .cooldowns
-                        .start(&up.name, Duration::from_secs(secs), Instant::now());
-                }
-                ctx.attempt_failed(&up.name, &cand.model, "status_429", started);
-            } else {
-                ctx.attempt_failed(&up.name, &cand.model, "status_5xx", started);
-            }
-            continue;
-        }
-        if status == StatusCode::TOO_MANY_REQUESTS
-            && let Some(secs) = retry_after(resp.headers())
-        {
-            state
-                .cooldowns
-                .start(&up.name, Duration::from_secs(secs), Instant::now());
-        }
-        let headers = reply_headers(resp.headers());
-        let sse = headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-        let mut stream: super::relay::UpstreamStream = Box::pin(resp.bytes_stream());
-        let first = match tokio::time::timeout_at(deadline, stream.next()).await {
-            Err(_) => return Err(timeout(ctx, cand, started, first_byte)),
-            Ok(Some(Err(e))) => {
-                ctx.attempt_failed(&up.name, &cand.model, "connect", started);
-                last_error = unreachable(&up.name, &e);
-                if last {
-                    break;
-                }
-                continue;
-            }
-            Ok(Some(Ok(chunk))) => Some(chunk),
-            Ok(None) => None,
-        };
-
-        ctx.upstream = Some(up.name.clone());
-        ctx.upstream_model = Some(cand.model.clone());
-        let mut headers = headers;
-        if sse {
-            headers.remove(header::CONTENT_LENGTH);
-        }
-        let relay = Relay::new(
-            ctx.hand_over(),
-            status.as_u16(),
-            sse,
-            first,
-            stream,
-            Duration::from_secs(config.timeouts.idle_secs.max(1)),
-            Duration::from_secs(config.timeouts.total_secs.max(1)),
-        );
-        let mut out = Response::new(StreamBody::new(relay).boxed_unsync());
-        *out.status_mut() = status;
-        *out.headers_mut() = headers;
-        out.extensions_mut().insert(Relayed);
-        return Ok(out);
-    }
-    Err(last_error)
 }
 
 fn timeout(ctx: &Ctx, cand: &Candidate, started: Instant, after: Duration) -> GatewayError {
@@ -298,16 +689,6 @@ pub(crate) fn error_chain(e: &reqwest::Error) -> String {
         source = s.source();
     }
     msg
-}
-
-/// `retry-after` in seconds (the HTTP-date form is rare on APIs and ignored).
-fn retry_after(headers: &HeaderMap) -> Option<u64> {
-    headers
-        .get(header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .filter(|s| s.is_finite() && *s >= 0.0)
-        .map(|s| s.ceil() as u64)
 }
 
 /// The upstream's headers minus hop-by-hop ones and cookies.

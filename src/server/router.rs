@@ -1,6 +1,7 @@
-//! Path -> handler, and the small routes: `/health`, `/metrics`, `/v1/models`, the liveness
-//! probes some clients send (`HEAD /`, `GET /`, `HEAD /api/hello`), and 404/405 in the
-//! client's dialect. Every request ends in one access-log line: relayed replies write theirs
+//! Path -> handler, and the small routes: `/health`, `/metrics`, the liveness probes some
+//! clients send (`HEAD /`, `GET /`, `HEAD /api/hello`), and 404/405 in the client's dialect.
+//! Chat endpoints of every dialect go to `pipeline`, token counts to `count`, model lists to
+//! `models`. Every request ends in one access-log line: relayed replies write theirs
 //! when they end, the rest here.
 
 use std::sync::Arc;
@@ -13,8 +14,11 @@ use super::Body;
 use super::body::{empty, full};
 use super::ctx::Ctx;
 use super::error::{Dialect, ErrorKind, GatewayError};
-use super::pipeline::{self, OpenAiEndpoint, Relayed};
+use super::inbound::{Inbound, gemini_call, gemini_path};
+use super::pipeline::{self, Relayed};
 use super::state::State;
+use super::{count, models};
+use crate::upstream::adapter::FastCall;
 
 pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> Response<Body> {
     let mut ctx = Ctx::new(state, &req);
@@ -35,24 +39,54 @@ pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> R
         }
         (&Method::GET, "/v1/models") => {
             ctx.route = "models";
-            models(&ctx, req)
+            models::list(&ctx, req)
+        }
+        (&Method::GET, "/v1beta/models") => {
+            ctx.route = "models";
+            ctx.dialect = Dialect::Gemini;
+            models::gemini_list(&ctx, req)
+        }
+        (&Method::POST, "/v1/messages") => {
+            ctx.route = "messages";
+            ctx.dialect = Dialect::Anthropic;
+            let inbound = Inbound::new(Dialect::Anthropic, FastCall::Messages);
+            pipeline::serve(&mut ctx, req, inbound).await
+        }
+        (&Method::POST, "/v1/messages/count_tokens") => {
+            ctx.route = "count_tokens";
+            ctx.dialect = Dialect::Anthropic;
+            count::anthropic(&mut ctx, req).await
         }
         (&Method::POST, "/v1/chat/completions") => {
             ctx.route = "chat";
             ctx.dialect = Dialect::OpenAi;
-            pipeline::openai(&mut ctx, req, OpenAiEndpoint::Chat).await
+            let inbound = Inbound::new(Dialect::OpenAi, FastCall::Chat);
+            pipeline::serve(&mut ctx, req, inbound).await
         }
         (&Method::POST, "/v1/completions") => {
             ctx.route = "completions";
             ctx.dialect = Dialect::OpenAi;
-            pipeline::openai(&mut ctx, req, OpenAiEndpoint::Completions).await
+            let inbound = Inbound::new(Dialect::OpenAi, FastCall::Completions);
+            pipeline::serve(&mut ctx, req, inbound).await
         }
-        (_, "/v1/chat/completions" | "/v1/completions" | "/v1/models" | "/health" | "/metrics") => {
-            Err(GatewayError::new(
-                ErrorKind::MethodNotAllowed,
-                format!("{method} is not allowed on {path}"),
-            ))
+        (&Method::POST, p) if gemini_path(p).is_some() => {
+            ctx.dialect = Dialect::Gemini;
+            gemini(&mut ctx, req).await
         }
+        (
+            _,
+            "/v1/chat/completions"
+            | "/v1/completions"
+            | "/v1/models"
+            | "/v1beta/models"
+            | "/v1/messages"
+            | "/v1/messages/count_tokens"
+            | "/health"
+            | "/metrics",
+        ) => Err(GatewayError::new(
+            ErrorKind::MethodNotAllowed,
+            format!("{method} is not allowed on {path}"),
+        )),
         _ => Err(GatewayError::new(
             ErrorKind::NotFound,
             format!("no route for {method} {path}"),
@@ -70,11 +104,42 @@ pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> R
     resp
 }
 
+/// `POST /v1beta/models/{model}:{method}` (and `/v1/models/...`).
+async fn gemini(
+    ctx: &mut Ctx,
+    req: http::Request<Incoming>,
+) -> Result<Response<Body>, GatewayError> {
+    let path = req.uri().path();
+    let Some((model, method)) = gemini_path(path) else {
+        return Err(GatewayError::new(
+            ErrorKind::NotFound,
+            format!("no route for {path}"),
+        ));
+    };
+    let Some(call) = gemini_call(&method, req.uri().query()) else {
+        return Err(GatewayError::new(
+            ErrorKind::NotFound,
+            format!("unsupported Gemini method `{method}`"),
+        ));
+    };
+    let inbound = Inbound {
+        dialect: Dialect::Gemini,
+        call,
+        path_model: Some(model),
+    };
+    if call == FastCall::CountTokens {
+        ctx.route = "count_tokens";
+        return count::gemini(ctx, req, inbound).await;
+    }
+    ctx.route = "generate";
+    pipeline::serve(ctx, req, inbound).await
+}
+
 fn ok_empty() -> Response<Body> {
     Response::new(empty())
 }
 
-fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut r = Response::new(full(body));
     *r.status_mut() = status;
     r.headers_mut().insert(
@@ -106,84 +171,4 @@ fn metrics(ctx: &Ctx) -> Response<Body> {
         HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
     );
     r
-}
-
-mod wire {
-    use serde::Serialize;
-
-    /// OpenAI `ListModelsResponse`, plus the fields Claude Code reads (design C28).
-    #[derive(Serialize)]
-    pub struct OpenAiList {
-        pub object: &'static str,
-        pub data: Vec<OpenAiModel>,
-    }
-
-    #[derive(Serialize)]
-    pub struct OpenAiModel {
-        pub id: String,
-        pub object: &'static str,
-        pub created: u64,
-        pub owned_by: String,
-    }
-
-    /// Anthropic's model list.
-    #[derive(Serialize)]
-    pub struct AnthropicList {
-        pub data: Vec<AnthropicModel>,
-        pub has_more: bool,
-        pub first_id: Option<String>,
-        pub last_id: Option<String>,
-    }
-
-    #[derive(Serialize)]
-    pub struct AnthropicModel {
-        #[serde(rename = "type")]
-        pub kind: &'static str,
-        pub id: String,
-        pub display_name: String,
-        /// RFC 3339.
-        pub created_at: String,
-    }
-}
-
-/// `GET /v1/models`: the models of enabled upstreams, in the OpenAI shape, or the Anthropic one
-/// when the client sends `anthropic-version`. (Hook for the Gemini issue: `Dialect::Gemini`,
-/// i.e. `x-goog-api-key`, still gets the OpenAI shape here; `/v1beta/models` is not routed yet.)
-fn models(ctx: &Ctx, req: http::Request<Incoming>) -> Result<Response<Body>, GatewayError> {
-    let snap = ctx.state.snapshot();
-    let (parts, _body) = req.into_parts();
-    pipeline::admit(ctx, &snap, &parts)?;
-    let models = snap.routes.models();
-    let body = if ctx.dialect == Dialect::Anthropic {
-        let data: Vec<wire::AnthropicModel> = models
-            .into_iter()
-            .map(|(id, _)| wire::AnthropicModel {
-                kind: "model",
-                display_name: id.clone(),
-                id,
-                created_at: "1970-01-01T00:00:00Z".into(),
-            })
-            .collect();
-        serde_json::to_vec(&wire::AnthropicList {
-            first_id: data.first().map(|m| m.id.clone()),
-            last_id: data.last().map(|m| m.id.clone()),
-            has_more: false,
-            data,
-        })
-    } else {
-        serde_json::to_vec(&wire::OpenAiList {
-            object: "list",
-            data: models
-                .into_iter()
-                .map(|(id, up)| wire::OpenAiModel {
-                    id,
-                    object: "model",
-                    created: up.created_at,
-                    owned_by: up.name.clone(),
-                })
-                .collect(),
-        })
-    }
-    .map_err(|e| GatewayError::new(ErrorKind::Internal, e.to_string()))?;
-    Ok(json_response(StatusCode::OK, body))
 }

@@ -6,7 +6,9 @@
 //! store; `server::run` fills it from the store with [`load_view`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use super::ServerError;
 use super::auth::RateLimiter;
@@ -57,7 +59,12 @@ pub struct State {
     pub(crate) metrics: Metrics,
     /// OAuth access tokens, once `run` has started the refresher (absent in store-less tests).
     tokens: std::sync::OnceLock<crate::oauth::refresher::TokenSource>,
+    /// How long an Anthropic stream may stay silent before the gateway sends a `ping`.
+    ping_every_ms: AtomicU64,
 }
+
+/// Pings well inside Claude Code's 20 s "waiting" banner and 300 s idle abort.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(10);
 
 impl State {
     pub fn new(config: Config, view: View) -> Result<Arc<State>, ServerError> {
@@ -72,6 +79,7 @@ impl State {
             ledger: Arc::new(Ledger::new()),
             metrics: Metrics::new(),
             tokens: std::sync::OnceLock::new(),
+            ping_every_ms: AtomicU64::new(DEFAULT_PING_INTERVAL.as_millis() as u64),
         }))
     }
 
@@ -92,6 +100,17 @@ impl State {
     /// Access tokens of OAuth upstreams, when the refresher runs.
     pub fn tokens(&self) -> Option<&crate::oauth::refresher::TokenSource> {
         self.tokens.get()
+    }
+
+    /// Changes the silence after which Anthropic streams get a `ping` (tests use a short one;
+    /// zero turns pings off).
+    pub fn set_ping_interval(&self, every: Duration) {
+        let ms = u64::try_from(every.as_millis()).unwrap_or(u64::MAX);
+        self.ping_every_ms.store(ms, Ordering::Relaxed);
+    }
+
+    pub(crate) fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_every_ms.load(Ordering::Relaxed))
     }
 
     pub fn config(&self) -> &Config {

@@ -3,8 +3,10 @@
 //!
 //! [`UpstreamClient`] is the one `reqwest::Client` the server builds from config (timeouts,
 //! proxy, pool, TCP_NODELAY); [`api_base`] and [`authorize`] say where a record's requests go
-//! and how they carry its secret. [`probe`] holds the one-off calls of `upstream add|test`.
+//! and how they carry its secret. [`probe`] holds the one-off calls of `upstream add|test`;
+//! [`adapter`] turns IR requests into each kind's HTTP request and reads the replies back.
 
+pub mod adapter;
 pub mod probe;
 
 use std::time::Duration;

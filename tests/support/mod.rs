@@ -98,7 +98,7 @@ pub fn key_record(name: &str, key: &str) -> ApiKeyRecord {
     ApiKeyRecord {
         name: name.into(),
         prefix: key.chars().take(10).collect(),
-        hash: llm_gateway::server::key_hash(key),
+        hash: llm_gateway::store::keys::hash_key(key),
         rpm: None,
         models: vec![],
         enabled: true,

@@ -1,0 +1,188 @@
+//! Token counts: Anthropic's `POST /v1/messages/count_tokens` and Gemini's `:countTokens`.
+//!
+//! The count is a local **estimate**, cheap enough for the dozens of calls Claude Code's
+//! editors fire at startup: tiktoken's `o200k_base` over the JSON text of the request's
+//! `system`, `messages` and `tools` (Gemini: `systemInstruction`, `contents`, `tools`), so that
+//! tool definitions and the system prompt count (A1.2), with each inline image counted as a
+//! fixed [`IMAGE_TOKENS`] instead of its base64 text. Real tokenizers differ by model: the
+//! figure is meant for context bookkeeping, not billing. A Gemini client routed to a Gemini
+//! upstream gets the upstream's own `countTokens` (the fast path forwards it).
+
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use http::{Response, StatusCode};
+use hyper::body::Incoming;
+use serde_json::Value;
+use tiktoken_rs::CoreBPE;
+
+use super::Body;
+use super::body::read_limited;
+use super::ctx::Ctx;
+use super::error::{ErrorKind, GatewayError};
+use super::inbound::Inbound;
+use super::pipeline;
+use super::router::json_response;
+use crate::config::ProviderKind;
+
+/// What one inline image counts for (Anthropic's figure for a ~1.15 megapixel image).
+pub const IMAGE_TOKENS: u64 = 1_600;
+
+fn bpe() -> Option<&'static CoreBPE> {
+    static BPE: OnceLock<Option<CoreBPE>> = OnceLock::new();
+    BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+}
+
+/// Takes inline image data out of `v` (replaced by nothing), returning how many there were.
+fn strip_images(v: &mut Value) -> u64 {
+    match v {
+        Value::Object(m) => {
+            let is_base64 = m.get("type").and_then(Value::as_str) == Some("base64");
+            let mut n = 0;
+            if is_base64 && m.get("data").is_some_and(Value::is_string) {
+                m.remove("data");
+                n += 1;
+            }
+            // Gemini `inlineData`/OpenAI data URLs.
+            if let Some(Value::Object(inline)) = m.get_mut("inlineData")
+                && inline.remove("data").is_some()
+            {
+                n += 1;
+            }
+            if let Some(Value::String(url)) = m.get("url")
+                && url.starts_with("data:")
+            {
+                m.remove("url");
+                n += 1;
+            }
+            n + m.values_mut().map(strip_images).sum::<u64>()
+        }
+        Value::Array(a) => a.iter_mut().map(strip_images).sum(),
+        _ => 0,
+    }
+}
+
+/// The estimate for the named top-level fields of a JSON body.
+pub fn estimate(body: &[u8], fields: &[&str]) -> Result<u64, GatewayError> {
+    let mut v: Value = serde_json::from_slice(body).map_err(|e| {
+        GatewayError::invalid("", format!("the request body is not valid JSON: {e}"))
+    })?;
+    let Value::Object(map) = &mut v else {
+        return Err(GatewayError::invalid(
+            "",
+            "the request body must be a JSON object",
+        ));
+    };
+    let mut text = String::new();
+    let mut images = 0;
+    for f in fields {
+        if let Some(x) = map.get_mut(*f) {
+            images += strip_images(x);
+            match x {
+                Value::String(s) => text.push_str(s),
+                other => text.push_str(&other.to_string()),
+            }
+            text.push('\n');
+        }
+    }
+    let tokens = match bpe() {
+        Some(bpe) => bpe.encode_ordinary(&text).len() as u64,
+        // Without the tokenizer (it cannot fail to load in practice), about 4 bytes a token.
+        None => text.len() as u64 / 4,
+    };
+    Ok(tokens + images * IMAGE_TOKENS)
+}
+
+async fn estimate_blocking(
+    body: Bytes,
+    fields: &'static [&'static str],
+) -> Result<u64, GatewayError> {
+    tokio::task::spawn_blocking(move || estimate(&body, fields))
+        .await
+        .map_err(|e| GatewayError::new(ErrorKind::Internal, format!("counting tokens: {e}")))?
+}
+
+/// `POST /v1/messages/count_tokens` -> `{"input_tokens": N}`.
+pub(crate) async fn anthropic(
+    ctx: &mut Ctx,
+    req: http::Request<Incoming>,
+) -> Result<Response<Body>, GatewayError> {
+    let state = std::sync::Arc::clone(&ctx.state);
+    let snap = state.snapshot();
+    let (parts, body) = req.into_parts();
+    pipeline::admit(ctx, &snap, &parts)?;
+    let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
+    // Decoding checks the shape (and names a bad field) even though the count reads the JSON.
+    let ir = crate::protocol::anthropic::decode_count_tokens(&raw)
+        .map_err(|e| GatewayError::invalid("", e.to_string()))?;
+    ctx.model = Some(ir.model);
+    let n = estimate_blocking(raw, &["system", "messages", "tools"]).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        crate::protocol::anthropic::encode_count_tokens(n),
+    ))
+}
+
+/// Gemini `:countTokens`: forwarded when the model routes to a Gemini upstream, else estimated
+/// locally -> `{"totalTokens": N}`.
+pub(crate) async fn gemini(
+    ctx: &mut Ctx,
+    req: http::Request<Incoming>,
+    inbound: Inbound,
+) -> Result<Response<Body>, GatewayError> {
+    let state = std::sync::Arc::clone(&ctx.state);
+    let model = inbound.path_model.clone().unwrap_or_default();
+    let routed_to_gemini = state
+        .snapshot()
+        .routes
+        .resolve(&model)
+        .ok()
+        .and_then(|r| r.candidates.first().map(|c| c.upstream.provider))
+        == Some(ProviderKind::Gemini);
+    if routed_to_gemini {
+        return pipeline::serve(ctx, req, inbound).await;
+    }
+    let snap = state.snapshot();
+    let (parts, body) = req.into_parts();
+    pipeline::admit(ctx, &snap, &parts)?;
+    let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
+    ctx.model = Some(model);
+    // `{"generateContentRequest": {...}}` is the other documented form.
+    let inner = serde_json::from_slice::<Value>(&raw)
+        .ok()
+        .and_then(|v| v.get("generateContentRequest").map(Value::to_string))
+        .map(Bytes::from);
+    let n = estimate_blocking(
+        inner.unwrap_or(raw),
+        &["systemInstruction", "contents", "tools"],
+    )
+    .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        format!("{{\"totalTokens\":{n}}}").into_bytes(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tools_and_system_count_images_do_not_explode() {
+        let small = br#"{"model":"m","messages":[{"role":"user","content":"hello there"}]}"#;
+        let a = estimate(small, &["system", "messages", "tools"]).unwrap();
+        assert!(a > 0 && a < 20, "{a}");
+        let tools: Vec<Value> = (0..10)
+            .map(|i| serde_json::json!({"name": format!("tool_{i}"), "description": "Reads a file from the local filesystem and returns its contents with line numbers.",
+                "input_schema": {"type": "object", "properties": {"path": {"type": "string", "description": "Absolute path"}}, "required": ["path"]}}))
+            .collect();
+        let big = serde_json::json!({"model": "m", "system": "You are helpful.",
+            "messages": [{"role": "user", "content": "hello there"}], "tools": tools});
+        let b = estimate(big.to_string().as_bytes(), &["system", "messages", "tools"]).unwrap();
+        assert!(b > a + 300, "{a} -> {b}");
+        let img = serde_json::json!({"model": "m", "messages": [{"role": "user", "content": [
+            {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A".repeat(100_000)}}]}]});
+        let c = estimate(img.to_string().as_bytes(), &["messages"]).unwrap();
+        assert!((IMAGE_TOKENS..IMAGE_TOKENS + 50).contains(&c), "{c}");
+    }
+}

@@ -1,0 +1,256 @@
+//! Upstream adapters: an `ir::Request` (model already the upstream's) -> the HTTP request one
+//! provider kind wants, plus the [`ReplyFormat`] that says how to read what comes back. Every
+//! provider quirk lives here, never in the codecs: base URLs and region presets, auth headers,
+//! Qwen's DashScope headers, DeepSeek's reasoning replay, o-series `max_completion_tokens`,
+//! `max_tokens` caps ([`limits`]), Gemini's schema subset, the Code Assist envelope.
+//!
+//! Two entry points, both pure (tokens are fetched by the caller, the server):
+//! * [`translated`] encodes the IR for the upstream (`[[rules]]` edits applied to the wire JSON);
+//! * [`fast_path`] gives the URL and headers for forwarding a client's body of the same
+//!   protocol, whose bytes the server edits itself (only the model).
+//!
+//! Files: `openai` (openai, deepseek, qwen), `anthropic`, `gemini` (gemini, gemini-cli),
+//! `limits` (output caps), `reply` (reading replies back: envelope, tool names, errors).
+
+mod anthropic;
+pub mod limits;
+mod openai;
+mod reply;
+
+pub use reply::{ReplyDecoder, ReplyFormat, ReplyNames, retry_after};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde_json::Value;
+
+use crate::config::{Config, ProviderKind};
+use crate::protocol::codec::CodecError;
+use crate::protocol::ir::{self, Dialect};
+use crate::routing::rules::{Edits, merge};
+use crate::secret::Secret;
+use crate::store::records::{OAuthMeta, UpstreamRecord};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdapterError {
+    #[error(transparent)]
+    Upstream(#[from] super::UpstreamError),
+    #[error("cannot encode the request for the upstream: {0}")]
+    Codec(#[from] CodecError),
+    #[error("upstream `{0}` has no credential the gateway can use")]
+    NoCredential(String),
+    #[error("invalid header value for `{0}`")]
+    Header(&'static str),
+}
+
+/// What the upstream is called with.
+#[derive(Debug, Clone, Copy)]
+pub enum Credential<'a> {
+    None,
+    ApiKey(&'a Secret),
+    /// An OAuth access token and the metadata the refresher holds (project, resource URL).
+    OAuth {
+        token: &'a Secret,
+        meta: &'a OAuthMeta,
+    },
+}
+
+impl<'a> Credential<'a> {
+    fn secret(&self) -> Option<&'a Secret> {
+        match *self {
+            Credential::None => None,
+            Credential::ApiKey(s) => Some(s),
+            Credential::OAuth { token, .. } => Some(token),
+        }
+    }
+
+    fn meta(&self) -> Option<&'a OAuthMeta> {
+        match *self {
+            Credential::OAuth { meta, .. } => Some(meta),
+            _ => None,
+        }
+    }
+}
+
+/// One upstream call's destination.
+#[derive(Debug, Clone, Copy)]
+pub struct Target<'a> {
+    pub config: &'a Config,
+    pub record: &'a UpstreamRecord,
+    /// The model name the upstream knows.
+    pub model: &'a str,
+    pub credential: Credential<'a>,
+    /// The client's dialect and headers (Anthropic clients' `anthropic-beta` is forwarded to
+    /// Anthropic upstreams verbatim).
+    pub client_dialect: Dialect,
+    pub client_headers: &'a HeaderMap,
+}
+
+/// What the client called, for the same-protocol fast path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FastCall {
+    /// OpenAI `chat/completions`.
+    Chat,
+    /// OpenAI legacy `completions`.
+    Completions,
+    /// Anthropic `v1/messages`.
+    Messages,
+    /// Gemini `:generateContent` / `:streamGenerateContent` (`alt_sse`: `?alt=sse`).
+    Generate { stream: bool, alt_sse: bool },
+    /// Gemini `:countTokens`.
+    CountTokens,
+}
+
+/// An HTTP request ready to send.
+#[derive(Debug)]
+pub struct UpstreamCall {
+    pub url: String,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    pub reply: ReplyFormat,
+}
+
+/// The wire format an upstream kind speaks (gemini-cli: Gemini inside the Code Assist envelope).
+pub fn upstream_dialect(kind: ProviderKind) -> Dialect {
+    match kind {
+        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek => Dialect::OpenAi,
+        ProviderKind::Anthropic => Dialect::Anthropic,
+        ProviderKind::Gemini | ProviderKind::GeminiCli => Dialect::Gemini,
+    }
+}
+
+/// Whether a client of `client` dialect can be forwarded to `kind` without translation. Code
+/// Assist wraps every body in its envelope, so gemini-cli always translates.
+pub fn same_protocol(kind: ProviderKind, client: Dialect) -> bool {
+    kind != ProviderKind::GeminiCli && upstream_dialect(kind) == client
+}
+
+/// Encodes `req` for the target, applying `edits` (`[[rules]]`) to the wire JSON.
+pub fn translated(
+    t: &Target<'_>,
+    req: &ir::Request,
+    edits: &Edits,
+) -> Result<UpstreamCall, AdapterError> {
+    match t.record.provider {
+        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek => {
+            openai::translated(t, req, edits)
+        }
+        ProviderKind::Anthropic => anthropic::translated(t, req, edits),
+        ProviderKind::Gemini | ProviderKind::GeminiCli => Err(AdapterError::Codec(
+            CodecError::Unsupported("Gemini upstreams are not wired yet".into()),
+        )),
+    }
+}
+
+/// URL and headers for forwarding a client's own body (same protocol) to the target.
+pub fn fast_path(t: &Target<'_>, call: FastCall) -> Result<(String, HeaderMap), AdapterError> {
+    match t.record.provider {
+        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek => {
+            openai::fast_path(t, call)
+        }
+        ProviderKind::Anthropic => anthropic::fast_path(t),
+        ProviderKind::Gemini | ProviderKind::GeminiCli => Err(AdapterError::Codec(
+            CodecError::Unsupported("Gemini upstreams are not wired yet".into()),
+        )),
+    }
+}
+
+// ---- helpers shared by the kinds ----
+
+/// The wire JSON with `[[rules]]` edits: `unset`, then `set`, then `extra` (deep merge).
+fn apply_edits(mut body: Value, edits: &Edits) -> Value {
+    if edits.is_empty() {
+        return body;
+    }
+    if let Value::Object(map) = &mut body {
+        for k in &edits.unset {
+            map.remove(k);
+        }
+        for (k, v) in &edits.set {
+            map.insert(k.clone(), v.clone());
+        }
+        for (k, v) in &edits.extra {
+            match map.get_mut(k) {
+                Some(slot) => merge(slot, v.clone()),
+                None => {
+                    map.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+    body
+}
+
+fn to_body<T: serde::Serialize>(wire: &T, edits: &Edits) -> Result<Vec<u8>, AdapterError> {
+    let value = serde_json::to_value(wire)
+        .map_err(|e| AdapterError::Codec(CodecError::Invalid(format!("cannot serialize: {e}"))))?;
+    serde_json::to_vec(&apply_edits(value, edits))
+        .map_err(|e| AdapterError::Codec(CodecError::Invalid(format!("cannot serialize: {e}"))))
+}
+
+fn header(h: &mut HeaderMap, name: &'static str, value: &str) -> Result<(), AdapterError> {
+    let v = HeaderValue::from_str(value).map_err(|_| AdapterError::Header(name))?;
+    h.insert(HeaderName::from_static(name), v);
+    Ok(())
+}
+
+fn secret_header(h: &mut HeaderMap, name: &'static str, value: &str) -> Result<(), AdapterError> {
+    let mut v = HeaderValue::from_str(value).map_err(|_| AdapterError::Header(name))?;
+    v.set_sensitive(true);
+    h.insert(HeaderName::from_static(name), v);
+    Ok(())
+}
+
+fn json_headers(stream: bool) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(
+        http::header::ACCEPT,
+        HeaderValue::from_static(if stream {
+            "text/event-stream"
+        } else {
+            "application/json"
+        }),
+    );
+    h
+}
+
+fn bearer(h: &mut HeaderMap, t: &Target<'_>) -> Result<(), AdapterError> {
+    if let Some(s) = t.credential.secret().filter(|s| !s.is_empty()) {
+        secret_header(h, "authorization", &format!("Bearer {}", s.expose()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn edits_apply_in_order() {
+        let edits = Edits {
+            unset: vec!["top_p".into()],
+            set: vec![("temperature".into(), json!(0.2))],
+            extra: vec![("reasoning".into(), json!({"b": 2}))],
+        };
+        let out = apply_edits(
+            json!({"model": "m", "top_p": 1, "temperature": 1, "reasoning": {"a": 1}}),
+            &edits,
+        );
+        assert_eq!(
+            out,
+            json!({"model": "m", "temperature": 0.2, "reasoning": {"a": 1, "b": 2}})
+        );
+    }
+
+    #[test]
+    fn same_protocol_pairs() {
+        assert!(same_protocol(ProviderKind::Deepseek, Dialect::OpenAi));
+        assert!(same_protocol(ProviderKind::Anthropic, Dialect::Anthropic));
+        assert!(same_protocol(ProviderKind::Gemini, Dialect::Gemini));
+        assert!(!same_protocol(ProviderKind::GeminiCli, Dialect::Gemini));
+        assert!(!same_protocol(ProviderKind::Openai, Dialect::Anthropic));
+    }
+}

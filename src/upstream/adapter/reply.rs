@@ -1,0 +1,137 @@
+//! Reading an upstream's reply back into the IR: which codec, the Code Assist envelope to take
+//! off (whole replies and every SSE event), tool names to map back to the client's, and error
+//! bodies with their retry hints (`retry-after`, Google RetryInfo, daily quotas).
+
+use http::HeaderMap;
+
+use crate::protocol::codec::{self, AnyStreamDecoder, CodecError};
+use crate::protocol::ir::{self, ApiError, Dialect};
+use crate::protocol::openai;
+use crate::protocol::sse::SseEvent;
+use crate::protocol::stream::StreamEvent;
+
+/// Tool names the encoder rewrote, per upstream dialect, to restore in replies.
+#[derive(Debug, Clone, Default)]
+pub enum ReplyNames {
+    #[default]
+    None,
+    OpenAi(openai::ToolNames),
+}
+
+/// How to read what an upstream sends back.
+#[derive(Debug, Clone)]
+pub struct ReplyFormat {
+    pub dialect: Dialect,
+    /// Google Code Assist: replies (and each SSE event) are `{"response": ..., "traceId"}`.
+    pub code_assist: bool,
+    pub names: ReplyNames,
+}
+
+impl ReplyFormat {
+    /// The stream decoder for this reply.
+    pub fn decoder(&self) -> ReplyDecoder {
+        let inner = match (&self.names, self.dialect) {
+            (ReplyNames::OpenAi(names), Dialect::OpenAi) => {
+                AnyStreamDecoder::OpenAi(openai::StreamDecoder::with_tool_names(names.clone()))
+            }
+            (_, d) => AnyStreamDecoder::new(d),
+        };
+        ReplyDecoder {
+            inner,
+            code_assist: self.code_assist,
+        }
+    }
+
+    /// A whole (non-streamed) reply.
+    pub fn decode_response(&self, body: &[u8]) -> Result<ir::Response, CodecError> {
+        let mut resp = codec::decode_response(self.dialect, body)?;
+        if let ReplyNames::OpenAi(names) = &self.names {
+            names.restore(&mut resp);
+        }
+        Ok(resp)
+    }
+
+    /// An error reply, with the retry hints the body or headers give.
+    pub fn decode_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
+        let mut err = codec::decode_error(self.dialect, status, body);
+        if err.retry_after_secs.is_none() {
+            err.retry_after_secs = retry_after(headers);
+        }
+        if self.dialect == Dialect::Gemini && status == 429 {
+            let hint = crate::oauth::code_assist::quota_hint(body);
+            if err.retry_after_secs.is_none() {
+                err.retry_after_secs = hint.retry_after.map(|d| d.as_secs_f64().ceil() as u64);
+            }
+            if hint.daily {
+                err.should_retry = Some(false);
+            }
+        }
+        if let Some(v) = headers.get("x-should-retry").and_then(|v| v.to_str().ok()) {
+            match v.trim() {
+                "false" => err.should_retry = Some(false),
+                "true" => err.should_retry = Some(true),
+                _ => {}
+            }
+        }
+        err
+    }
+}
+
+/// `retry-after` (seconds) or `retry-after-ms`.
+pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
+    let num = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+    };
+    num("retry-after")
+        .or_else(|| num("retry-after-ms").map(|ms| ms / 1000.0))
+        .map(|s| s.ceil() as u64)
+}
+
+/// An upstream's SSE events -> IR stream events, through the envelope when there is one.
+#[derive(Debug)]
+pub struct ReplyDecoder {
+    inner: AnyStreamDecoder,
+    code_assist: bool,
+}
+
+impl ReplyDecoder {
+    pub fn feed(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
+        if self.code_assist {
+            return Err(CodecError::Unsupported(
+                "Code Assist streams need the Gemini codec".into(),
+            ));
+        }
+        self.inner.feed(ev, out)
+    }
+
+    pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
+        self.inner.finish(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_hints_from_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after-ms", "1500".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(2));
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(7));
+        let f = ReplyFormat {
+            dialect: Dialect::OpenAi,
+            code_assist: false,
+            names: ReplyNames::None,
+        };
+        h.insert("x-should-retry", "false".parse().unwrap());
+        let e = f.decode_error(429, &h, br#"{"error":{"message":"slow"}}"#);
+        assert_eq!(e.retry_after_secs, Some(7));
+        assert_eq!(e.should_retry, Some(false));
+    }
+}
