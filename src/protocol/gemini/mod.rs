@@ -1,1 +1,11 @@
-//! The gemini dialect (to be written).
+//! The Gemini `generateContent` dialect: wire types, the codec to and from the IR, and the
+//! schema reducer Gemini's function declarations need.
+//!
+//! Same file and function names as `anthropic/` and `openai/` (see `codec.rs`). Gemini-only
+//! pieces: [`schema`] (JSON Schema -> Gemini's subset) and [`names`] (function-name
+//! sanitizing and minted tool-call ids). The Code Assist envelope types live in [`wire`]; the
+//! `gemini-cli` upstream wraps and unwraps them.
+
+pub mod names;
+pub mod schema;
+pub mod wire;
