@@ -9,3 +9,11 @@
 pub mod names;
 pub mod schema;
 pub mod wire;
+mod parts;
+pub mod request;
+
+pub use names::ToolNames;
+pub use request::{
+    EncodeOptions, SKIP_SIGNATURE_SENTINEL, decode_request, encode_request, encode_request_with,
+};
+pub use schema::{SchemaTarget, reduce_schema, reduce_schema_for};
