@@ -17,3 +17,5 @@ pub use request::{
     EncodeOptions, SKIP_SIGNATURE_SENTINEL, decode_request, encode_request, encode_request_with,
 };
 pub use schema::{SchemaTarget, reduce_schema, reduce_schema_for};
+pub mod response;
+pub use response::{decode_response, encode_response};
