@@ -19,3 +19,7 @@ pub use request::{
 pub use schema::{SchemaTarget, reduce_schema, reduce_schema_for};
 pub mod response;
 pub use response::{decode_response, encode_response};
+pub mod error;
+pub mod stream;
+pub use error::{decode_error, encode_error};
+pub use stream::{StreamDecoder, StreamEncoder};
