@@ -106,7 +106,8 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
     if let Some(rewritten) = context_length_message(&message) {
         message = rewritten;
         err.kind = ErrorKind::InvalidRequest;
-        err.code.get_or_insert_with(|| "context_length_exceeded".into());
+        err.code
+            .get_or_insert_with(|| "context_length_exceeded".into());
     }
     err.message = message;
     err
@@ -146,9 +147,14 @@ fn context_length_message(message: &str) -> Option<String> {
 
 fn retry_in_message(message: &str) -> Option<f64> {
     let lower = message.to_ascii_lowercase();
-    let idx = lower.find("retry in ").or_else(|| lower.find("reset after "))?;
+    let idx = lower
+        .find("retry in ")
+        .or_else(|| lower.find("reset after "))?;
     let rest = lower.get(idx..)?.split_once(' ')?.1;
-    let rest = rest.strip_prefix("in ").or(rest.strip_prefix("after ")).unwrap_or(rest);
+    let rest = rest
+        .strip_prefix("in ")
+        .or(rest.strip_prefix("after "))
+        .unwrap_or(rest);
     let token = rest.split_whitespace().next()?.trim_end_matches(['.', ',']);
     parse_duration(token)
 }
@@ -248,7 +254,10 @@ mod tests {
         assert_eq!(err.code.as_deref(), Some("RATE_LIMIT_EXCEEDED"));
         assert_eq!(err.retry_after_secs, Some(3));
         assert_eq!(err.should_retry, None);
-        assert_eq!(err.message, "You have exhausted your capacity on this model.");
+        assert_eq!(
+            err.message,
+            "You have exhausted your capacity on this model."
+        );
     }
 
     #[test]
@@ -275,13 +284,22 @@ mod tests {
         let body = json!({"error": {"code": 400, "status": "INVALID_ARGUMENT",
             "message": "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."}});
         let err = decode_error(400, body.to_string().as_bytes());
-        assert_eq!(err.message, "prompt is too long: 1200000 tokens > 1048576 maximum");
+        assert_eq!(
+            err.message,
+            "prompt is too long: 1200000 tokens > 1048576 maximum"
+        );
         assert_eq!(err.kind, ErrorKind::InvalidRequest);
 
         let body = json!({"error": {"code": 429, "message": "Resource exhausted. Please retry in 23.4s."}});
-        assert_eq!(decode_error(429, body.to_string().as_bytes()).retry_after_secs, Some(24));
+        assert_eq!(
+            decode_error(429, body.to_string().as_bytes()).retry_after_secs,
+            Some(24)
+        );
         let body = json!({"error": {"code": 503, "message": "The model is overloaded."}});
-        assert_eq!(decode_error(503, body.to_string().as_bytes()).kind, ErrorKind::Overloaded);
+        assert_eq!(
+            decode_error(503, body.to_string().as_bytes()).kind,
+            ErrorKind::Overloaded
+        );
     }
 
     #[test]
@@ -292,9 +310,19 @@ mod tests {
         assert_eq!(v["error"]["code"], 429);
         assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED");
         assert_eq!(v["error"]["details"][0]["retryDelay"], "7s");
-        let v: Value = serde_json::from_slice(&encode_error(&ApiError::invalid_request("bad"))).unwrap();
-        assert_eq!(v, json!({"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}}));
-        for (s, name) in [(403, "PERMISSION_DENIED"), (404, "NOT_FOUND"), (500, "INTERNAL"), (503, "UNAVAILABLE"), (504, "DEADLINE_EXCEEDED")] {
+        let v: Value =
+            serde_json::from_slice(&encode_error(&ApiError::invalid_request("bad"))).unwrap();
+        assert_eq!(
+            v,
+            json!({"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}})
+        );
+        for (s, name) in [
+            (403, "PERMISSION_DENIED"),
+            (404, "NOT_FOUND"),
+            (500, "INTERNAL"),
+            (503, "UNAVAILABLE"),
+            (504, "DEADLINE_EXCEEDED"),
+        ] {
             assert_eq!(canonical_status(s), name);
         }
     }

@@ -7,10 +7,10 @@
 //! `gemini-cli` upstream wraps and unwraps them.
 
 pub mod names;
-pub mod schema;
-pub mod wire;
 mod parts;
 pub mod request;
+pub mod schema;
+pub mod wire;
 
 pub use names::ToolNames;
 pub use request::{

@@ -219,7 +219,9 @@ mod tests {
             },
         };
         names.restore_event(&mut ev);
-        assert!(matches!(ev, StreamEvent::BlockStart { block: BlockStart::ToolUse { ref name, .. }, .. } if name == "my tool"));
+        assert!(
+            matches!(ev, StreamEvent::BlockStart { block: BlockStart::ToolUse { ref name, .. }, .. } if name == "my tool")
+        );
     }
 
     #[test]

@@ -215,7 +215,11 @@ fn parse_data_url(url: &str) -> Option<(String, String)> {
 }
 
 fn guess_mime(url: &str) -> String {
-    let path = url.split(['?', '#']).next().unwrap_or(url).to_ascii_lowercase();
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
     let mime = match path.rsplit('.').next() {
         Some("png") => "image/png",
         Some("gif") => "image/gif",
@@ -250,9 +254,7 @@ mod tests {
         });
         list.signature_only(sig("C"));
         let blocks = list.finish();
-        assert!(
-            matches!(&blocks[0], Block::Thinking { signature: Some(s), .. } if s.value == "A")
-        );
+        assert!(matches!(&blocks[0], Block::Thinking { signature: Some(s), .. } if s.value == "A"));
         assert!(matches!(&blocks[1], Block::Text { signature: Some(s), .. } if s.value == "B"));
         // The text already carries B, so C becomes its own carrier.
         assert!(

@@ -71,7 +71,10 @@ pub fn decode_request(body: &[u8], hints: &RequestHints) -> Result<Request, Code
 }
 
 /// [`decode_request`] for an already parsed body (e.g. `countTokens`' `generateContentRequest`).
-pub fn from_wire(wire: GenerateContentRequest, hints: &RequestHints) -> Result<Request, CodecError> {
+pub fn from_wire(
+    wire: GenerateContentRequest,
+    hints: &RequestHints,
+) -> Result<Request, CodecError> {
     let mut req = Request {
         model: hints.model.clone().unwrap_or_default(),
         stream: hints.stream.unwrap_or(false),
@@ -119,9 +122,11 @@ pub fn from_wire(wire: GenerateContentRequest, hints: &RequestHints) -> Result<R
     if let Some(config) = wire.tool_config {
         if let Some(fcc) = config.function_calling_config {
             req.tool_choice = match fcc.mode.as_deref().map(str::to_ascii_uppercase).as_deref() {
-                Some("ANY") if fcc.allowed_function_names.len() == 1 => {
-                    fcc.allowed_function_names.first().cloned().map(ToolChoice::Tool)
-                }
+                Some("ANY") if fcc.allowed_function_names.len() == 1 => fcc
+                    .allowed_function_names
+                    .first()
+                    .cloned()
+                    .map(ToolChoice::Tool),
                 Some("ANY") => Some(ToolChoice::Any),
                 Some("NONE") => Some(ToolChoice::None),
                 Some("AUTO") | Some("VALIDATED") => Some(ToolChoice::Auto),
@@ -294,10 +299,7 @@ fn pair_response(resp: &FunctionResponse, open: &mut [OpenCall]) -> Option<Strin
         .map(|i| sanitize_id_part(i, 128))
         .and_then(|id| open.iter().position(|c| !c.answered && c.id == id));
     let index = by_id
-        .or_else(|| {
-            open.iter()
-                .position(|c| !c.answered && c.name == resp.name)
-        })
+        .or_else(|| open.iter().position(|c| !c.answered && c.name == resp.name))
         .or_else(|| open.iter().position(|c| !c.answered))?;
     let call = open.get_mut(index)?;
     call.answered = true;

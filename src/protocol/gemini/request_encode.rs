@@ -146,7 +146,10 @@ fn declaration(f: &FunctionTool, target: SchemaTarget) -> FunctionDeclaration {
     }
 }
 
-fn encode_tool_choice(choice: Option<&ToolChoice>, extra: Map<String, Value>) -> Option<ToolConfig> {
+fn encode_tool_choice(
+    choice: Option<&ToolChoice>,
+    extra: Map<String, Value>,
+) -> Option<ToolConfig> {
     let (mode, allowed) = match choice {
         None => (None, Vec::new()),
         Some(ToolChoice::Auto) => (Some("AUTO"), Vec::new()),
@@ -198,7 +201,10 @@ fn text_part(text: &str, signature: Option<String>) -> Part {
 fn current_turn_start(messages: &[Message]) -> Option<usize> {
     messages.iter().rposition(|m| {
         m.role == Role::User
-            && !m.content.iter().any(|b| matches!(b, Block::ToolResult { .. }))
+            && !m
+                .content
+                .iter()
+                .any(|b| matches!(b, Block::ToolResult { .. }))
             && m.content.iter().any(|b| match b {
                 Block::Text { text, .. } => !text.trim().is_empty(),
                 Block::Image(_) => true,
@@ -255,10 +261,16 @@ fn encode_messages(messages: &[Message], opts: &EncodeOptions) -> Vec<Content> {
     for content in &mut contents {
         for part in &mut content.parts {
             if let Some(call) = &mut part.function_call {
-                call.id = call.id.take().filter(|id| opts.send_call_ids && !is_minted_id(id));
+                call.id = call
+                    .id
+                    .take()
+                    .filter(|id| opts.send_call_ids && !is_minted_id(id));
             }
             if let Some(resp) = &mut part.function_response {
-                resp.id = resp.id.take().filter(|id| opts.send_call_ids && !is_minted_id(id));
+                resp.id = resp
+                    .id
+                    .take()
+                    .filter(|id| opts.send_call_ids && !is_minted_id(id));
             }
         }
     }
@@ -417,12 +429,16 @@ fn fix_pairing(contents: &mut Vec<Content>) {
                     || contents
                         .get(i - 1)
                         .is_none_or(|p| !p.parts.iter().any(|x| x.function_call.is_some()));
-                if orphaned && c.parts.iter().any(|p| p.function_response.is_some())
+                if orphaned
+                    && c.parts.iter().any(|p| p.function_response.is_some())
                     && let Some(c) = contents.get_mut(i)
                 {
                     for part in &mut c.parts {
                         if let Some(resp) = part.function_response.take() {
-                            *part = Part::text(format!("[tool result {}]\n{}", resp.name, resp.response));
+                            *part = Part::text(format!(
+                                "[tool result {}]\n{}",
+                                resp.name, resp.response
+                            ));
                         }
                     }
                 }
@@ -473,7 +489,9 @@ fn fix_pairing(contents: &mut Vec<Content>) {
                             .is_some_and(|r| r.id.is_none() && r.name == call.name)
                     })
                 };
-                let found = by_id.or_else(by_name).and_then(|k| responses.get_mut(k)?.take());
+                let found = by_id
+                    .or_else(by_name)
+                    .and_then(|k| responses.get_mut(k)?.take());
                 let resp = found.unwrap_or_else(|| FunctionResponse {
                     id: call.id.clone(),
                     name: call.name.clone(),

@@ -27,8 +27,15 @@ pub(super) fn stop_reason(finish: Option<&str>, saw_tool_use: bool) -> StopReaso
     match finish {
         Some("MAX_TOKENS") => StopReason::MaxTokens,
         Some(
-            "SAFETY" | "RECITATION" | "BLOCKLIST" | "PROHIBITED_CONTENT" | "SPII"
-            | "IMAGE_SAFETY" | "IMAGE_PROHIBITED_CONTENT" | "IMAGE_RECITATION" | "LANGUAGE",
+            "SAFETY"
+            | "RECITATION"
+            | "BLOCKLIST"
+            | "PROHIBITED_CONTENT"
+            | "SPII"
+            | "IMAGE_SAFETY"
+            | "IMAGE_PROHIBITED_CONTENT"
+            | "IMAGE_RECITATION"
+            | "LANGUAGE",
         ) => StopReason::Refusal,
         _ => StopReason::EndTurn,
     }
@@ -163,7 +170,9 @@ pub fn from_wire(wire: GenerateContentResponse) -> Result<Response, CodecError> 
     let stop = stop_reason(finish, calls > 0);
     if resp.content.is_empty() && !matches!(stop, StopReason::MaxTokens | StopReason::Refusal) {
         let message = candidate.extra.get("finishMessage").and_then(Value::as_str);
-        return Err(CodecError::Invalid(empty_reply_error(finish, message).message));
+        return Err(CodecError::Invalid(
+            empty_reply_error(finish, message).message,
+        ));
     }
     resp.stop_reason = Some(stop);
 
@@ -345,7 +354,12 @@ mod tests {
         };
         let ir = usage_from_wire(&u);
         assert_eq!(
-            (ir.input_tokens, ir.cache_read_tokens, ir.output_tokens, ir.reasoning_tokens),
+            (
+                ir.input_tokens,
+                ir.cache_read_tokens,
+                ir.output_tokens,
+                ir.reasoning_tokens
+            ),
             (400, 600, 250, Some(200))
         );
         assert_eq!(usage_to_wire(&ir, Map::new()), u);
@@ -363,10 +377,20 @@ mod tests {
         }));
         assert_eq!(r.stop_reason, Some(StopReason::ToolUse));
         assert_eq!(r.model, "gemini-3-pro-preview");
-        let Block::ToolUse { id, signature: Some(s), input, .. } = &r.content[1] else { panic!() };
+        let Block::ToolUse {
+            id,
+            signature: Some(s),
+            input,
+            ..
+        } = &r.content[1]
+        else {
+            panic!()
+        };
         assert!(is_minted_id(id));
         assert_eq!((s.value.as_str(), input), ("SIG", &json!({"x": 1})));
-        assert!(matches!(&r.content[2], Block::ToolUse { signature: None, input, .. } if input == &json!({})));
+        assert!(
+            matches!(&r.content[2], Block::ToolUse { signature: None, input, .. } if input == &json!({}))
+        );
     }
 
     #[test]
@@ -379,15 +403,23 @@ mod tests {
         assert_eq!(one("MAX_TOKENS"), Some(StopReason::MaxTokens));
         assert_eq!(one("SAFETY"), Some(StopReason::Refusal));
         assert_eq!(one("RECITATION"), Some(StopReason::Refusal));
-        let blocked = decode(json!({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
-            "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}));
+        let blocked = decode(
+            json!({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
+            "usageMetadata": {"promptTokenCount": 5, "totalTokenCount": 5}}),
+        );
         assert_eq!(blocked.stop_reason, Some(StopReason::Refusal));
         assert!(blocked.content.is_empty());
-        let out: Value = serde_json::from_slice(&encode_response(&blocked, &ResponseCtx::default())).unwrap();
+        let out: Value =
+            serde_json::from_slice(&encode_response(&blocked, &ResponseCtx::default())).unwrap();
         assert_eq!(out["promptFeedback"]["blockReason"], "PROHIBITED_CONTENT");
         assert!(out.get("candidates").is_none());
         // Empty answers are errors, not silent end_turns.
-        assert!(decode_response(br#"{"candidates": [{"content": {"parts": []}, "finishReason": "STOP"}]}"#).is_err());
+        assert!(
+            decode_response(
+                br#"{"candidates": [{"content": {"parts": []}, "finishReason": "STOP"}]}"#
+            )
+            .is_err()
+        );
         assert!(decode_response(br#"{"candidates": []}"#).is_err());
         let max = decode(json!({"candidates": [{"finishReason": "MAX_TOKENS"}]}));
         assert_eq!(max.stop_reason, Some(StopReason::MaxTokens));
@@ -407,7 +439,10 @@ mod tests {
             "modelVersion": "gemini-2.5-pro", "responseId": "abc"
         });
         let r = decode(body.clone());
-        let ctx = ResponseCtx { model: "gemini-2.5-pro".into(), ..ResponseCtx::default() };
+        let ctx = ResponseCtx {
+            model: "gemini-2.5-pro".into(),
+            ..ResponseCtx::default()
+        };
         let out: Value = serde_json::from_slice(&encode_response(&r, &ctx)).unwrap();
         assert_eq!(out, body);
     }

@@ -117,8 +117,14 @@ pub fn to_json_schema(schema: &Value) -> Value {
                     "properties" | "$defs" | "definitions" | "patternProperties" => {
                         out.insert(key.clone(), map_values(value, to_json_schema));
                     }
-                    "items" | "additionalProperties" | "not" | "propertyNames" | "contains"
-                    | "if" | "then" | "else" => {
+                    "items"
+                    | "additionalProperties"
+                    | "not"
+                    | "propertyNames"
+                    | "contains"
+                    | "if"
+                    | "then"
+                    | "else" => {
                         out.insert(key.clone(), to_json_schema(value));
                     }
                     "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
@@ -334,8 +340,14 @@ impl Reducer {
                     ),
                     _ => continue,
                 },
-                "items" | "additionalProperties" | "not" | "propertyNames" | "contains" | "if"
-                | "then" | "else"
+                "items"
+                | "additionalProperties"
+                | "not"
+                | "propertyNames"
+                | "contains"
+                | "if"
+                | "then"
+                | "else"
                     if value.is_object() =>
                 {
                     self.node(value, refs)
@@ -416,10 +428,10 @@ impl Reducer {
                     out.insert(key.clone(), value.clone());
                 }
                 "minItems" | "maxItems" | "minLength" | "maxLength" | "minProperties"
-                | "maxProperties" | "minimum" | "maximum" => {
-                    if value.is_number() {
-                        out.insert(key.clone(), value.clone());
-                    }
+                | "maxProperties" | "minimum" | "maximum"
+                    if value.is_number() =>
+                {
+                    out.insert(key.clone(), value.clone());
                 }
                 "properties" => {
                     if let Value::Object(props) = value {
@@ -468,10 +480,8 @@ impl Reducer {
                         }
                     }
                 }
-                "default" => {
-                    if !value.is_null() {
-                        notes.push(format!("default: {}", compact(value)));
-                    }
+                "default" if !value.is_null() => {
+                    notes.push(format!("default: {}", compact(value)));
                 }
                 _ => {}
             }

@@ -5,7 +5,10 @@ use serde_json::json;
 fn assert_only_gemini_keys(v: &Value) {
     if let Value::Object(map) = v {
         for (k, sub) in map {
-            assert!(PARAMETERS_KEYS.contains(&k.as_str()), "unexpected key {k} in {v}");
+            assert!(
+                PARAMETERS_KEYS.contains(&k.as_str()),
+                "unexpected key {k} in {v}"
+            );
             match k.as_str() {
                 "properties" => {
                     for p in sub.as_object().unwrap().values() {
@@ -13,7 +16,11 @@ fn assert_only_gemini_keys(v: &Value) {
                     }
                 }
                 "items" => assert_only_gemini_keys(sub),
-                "anyOf" => sub.as_array().unwrap().iter().for_each(assert_only_gemini_keys),
+                "anyOf" => sub
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .for_each(assert_only_gemini_keys),
                 "enum" => assert!(sub.as_array().unwrap().iter().all(Value::is_string)),
                 "type" => assert!(sub.is_string()),
                 _ => {}
@@ -63,16 +70,33 @@ fn claude_code_schema_reduces_to_gemini_subset() {
     assert_eq!(p["command"]["description"], "The command to execute");
     assert_eq!(p["timeout"]["minimum"], json!(0));
     assert_eq!(p["timeout"]["maximum"], json!(600000));
-    assert_eq!(p["count"]["minimum"], json!(1), "integer exclusive bound folded exactly");
+    assert_eq!(
+        p["count"]["minimum"],
+        json!(1),
+        "integer exclusive bound folded exactly"
+    );
     assert_eq!(p["run_in_background"]["description"], "(default: false)");
     assert_eq!(p["mode"], json!({"type": "string", "enum": ["fast"]}));
     assert_eq!(p["tags"], json!({"type": "object"}));
     let todo = &p["todos"]["items"];
-    assert_eq!(todo["required"], json!(["content", "status"]), "undeclared names dropped");
-    assert_eq!(todo["properties"]["status"]["enum"], json!(["pending", "in_progress", "completed"]));
+    assert_eq!(
+        todo["required"],
+        json!(["content", "status"]),
+        "undeclared names dropped"
+    );
+    assert_eq!(
+        todo["properties"]["status"]["enum"],
+        json!(["pending", "in_progress", "completed"])
+    );
     assert_eq!(todo["properties"]["priority"]["type"], "integer");
-    assert_eq!(todo["properties"]["priority"]["description"], "(allowed values: 1, 2, 3)");
-    assert_eq!(p["url"], json!({"type": "string", "description": "(format: uri)"}));
+    assert_eq!(
+        todo["properties"]["priority"]["description"],
+        "(allowed values: 1, 2, 3)"
+    );
+    assert_eq!(
+        p["url"],
+        json!({"type": "string", "description": "(format: uri)"})
+    );
     assert_eq!(p["when"]["format"], "date-time");
     // A property *named* like an extension is a property, not a keyword.
     assert_eq!(p["x-internal"]["type"], "string");
@@ -107,13 +131,19 @@ fn refs_are_inlined_and_cycles_cut() {
         cur = Value::Object(next.clone());
         depth += 1;
     }
-    assert!(depth >= 1 && depth <= MAX_REF_DEPTH, "depth {depth}");
-    assert_eq!(out["properties"]["addr"]["properties"]["city"]["type"], "string");
+    assert!((1..=MAX_REF_DEPTH).contains(&depth), "depth {depth}");
+    assert_eq!(
+        out["properties"]["addr"]["properties"]["city"]["type"],
+        "string"
+    );
     assert_eq!(out["properties"]["remote"]["type"], "object");
 
     let light = reduce_schema_for(&schema, SchemaTarget::JsonSchema);
     assert!(light.get("$defs").is_none());
-    assert_eq!(light["properties"]["addr"]["properties"]["city"]["type"], "string");
+    assert_eq!(
+        light["properties"]["addr"]["properties"]["city"]["type"],
+        "string"
+    );
     assert!(light["properties"]["remote"].get("$ref").is_none());
 }
 
@@ -140,11 +170,23 @@ fn all_of_any_of_one_of_and_type_arrays() {
     assert_eq!(p["a"]["type"], "object");
     assert_eq!(p["a"]["required"], json!(["x", "y"]));
     assert_eq!(p["a"]["properties"]["y"]["type"], "integer");
-    assert_eq!(p["b"]["anyOf"], json!([{"type": "string"}, {"type": "integer"}]));
-    assert_eq!(p["c"], json!({"type": "string", "nullable": true, "description": "maybe"}));
+    assert_eq!(
+        p["b"]["anyOf"],
+        json!([{"type": "string"}, {"type": "integer"}])
+    );
+    assert_eq!(
+        p["c"],
+        json!({"type": "string", "nullable": true, "description": "maybe"})
+    );
     assert_eq!(p["d"], json!({"type": "string", "nullable": true}));
-    assert_eq!(p["e"]["anyOf"], json!([{"type": "string"}, {"type": "integer"}]));
-    assert_eq!(p["f"], json!({"type": "string", "enum": ["a"], "nullable": true}));
+    assert_eq!(
+        p["e"]["anyOf"],
+        json!([{"type": "string"}, {"type": "integer"}])
+    );
+    assert_eq!(
+        p["f"],
+        json!({"type": "string", "enum": ["a"], "nullable": true})
+    );
     assert_eq!(p["g"], json!({}));
 }
 
@@ -168,7 +210,10 @@ fn malformed_mcp_schemas_are_repaired() {
     assert_eq!(out["required"], json!(["q"]));
     // Null, empty and non-object schemas.
     for s in [json!(null), json!({}), json!("x"), json!(true)] {
-        assert_eq!(reduce_schema(&s), json!({"type": "object", "properties": {}}));
+        assert_eq!(
+            reduce_schema(&s),
+            json!({"type": "object", "properties": {}})
+        );
     }
     // Tuple items.
     let tuple = json!({"type": "array", "items": [{"type": "string"}, {"type": "number"}]});
@@ -184,7 +229,10 @@ fn json_schema_target_is_light() {
     assert_eq!(out["properties"]["mode"], json!({"const": "fast"}));
     assert_eq!(out["properties"]["timeout"]["exclusiveMinimum"], json!(0));
     assert!(out["properties"]["tags"].get("propertyNames").is_some());
-    assert_eq!(out["properties"]["todos"]["items"]["required"], json!(["content", "status"]));
+    assert_eq!(
+        out["properties"]["todos"]["items"]["required"],
+        json!(["content", "status"])
+    );
 }
 
 #[test]
@@ -195,11 +243,17 @@ fn gemini_openapi_schema_to_json_schema() {
         "type": {"type": "STRING", "enum": ["x"]}
     }, "required": ["a"]});
     let j = to_json_schema(&g);
-    assert_eq!(j, json!({"type": "object", "properties": {
+    assert_eq!(
+        j,
+        json!({"type": "object", "properties": {
         "a": {"type": ["string", "null"]},
         "b": {"type": "array", "items": {"type": "integer"}},
         "type": {"type": "string", "enum": ["x"]}
-    }, "required": ["a"]}));
+    }, "required": ["a"]})
+    );
     // And back: the reducer restores nullable.
-    assert_eq!(reduce_schema(&j)["properties"]["a"], json!({"type": "string", "nullable": true}));
+    assert_eq!(
+        reduce_schema(&j)["properties"]["a"],
+        json!({"type": "string", "nullable": true})
+    );
 }

@@ -224,10 +224,10 @@ impl StreamDecoder {
         if !reuse {
             self.close(out);
             let mut held = self.pending.take();
-            if held.is_some() && signature.is_some() {
-                if let Some(earlier) = held.take() {
-                    self.lone_signature(earlier, out);
-                }
+            if signature.is_some()
+                && let Some(earlier) = held.take()
+            {
+                self.lone_signature(earlier, out);
             }
             let index = self.take_index();
             out.push(StreamEvent::BlockStart {
@@ -391,10 +391,11 @@ impl StreamEncoder {
                     let args = if tool.json.trim().is_empty() {
                         Value::Object(Map::new())
                     } else {
-                        serde_json::from_str(&tool.json).unwrap_or_else(|_| Value::Object(Map::new()))
+                        serde_json::from_str(&tool.json)
+                            .unwrap_or_else(|_| Value::Object(Map::new()))
                     };
                     let part = call_part(&tool.id, &tool.name, args, tool.signature);
-                    self.chunk(vec![part], None, out);
+                    self.chunk(vec![part], out);
                 }
             }
             StreamEvent::MessageDelta {
@@ -429,13 +430,13 @@ impl StreamEncoder {
 
     fn delta(&mut self, delta: &Delta, out: &mut Vec<u8>) {
         match delta {
-            Delta::Text(t) if !t.is_empty() => self.chunk(vec![Part::text(t.clone())], None, out),
+            Delta::Text(t) if !t.is_empty() => self.chunk(vec![Part::text(t.clone())], out),
             Delta::Thinking(t) if !t.is_empty() => {
                 let part = Part {
                     thought: Some(true),
                     ..Part::text(t.clone())
                 };
-                self.chunk(vec![part], None, out);
+                self.chunk(vec![part], out);
             }
             Delta::Signature(sig) if sig.origin == Dialect::Gemini => {
                 if let Some(tool) = &mut self.tool {
@@ -446,7 +447,7 @@ impl StreamEncoder {
                         thought_signature: Some(sig.value.clone()),
                         ..Part::text("")
                     };
-                    self.chunk(vec![part], None, out);
+                    self.chunk(vec![part], out);
                 }
             }
             Delta::ToolInputJson(s) => {
@@ -458,7 +459,11 @@ impl StreamEncoder {
         }
     }
 
-    fn response(&self, candidate: Candidate, usage: Option<UsageMetadata>) -> GenerateContentResponse {
+    fn response(
+        &self,
+        candidate: Candidate,
+        usage: Option<UsageMetadata>,
+    ) -> GenerateContentResponse {
         GenerateContentResponse {
             candidates: vec![candidate],
             usage_metadata: usage,
@@ -468,14 +473,13 @@ impl StreamEncoder {
         }
     }
 
-    fn chunk(&mut self, parts: Vec<Part>, finish: Option<String>, out: &mut Vec<u8>) {
+    fn chunk(&mut self, parts: Vec<Part>, out: &mut Vec<u8>) {
         let candidate = Candidate {
             content: Some(Content {
                 role: Some("model".into()),
                 parts,
                 extra: Map::new(),
             }),
-            finish_reason: finish,
             index: Some(0),
             ..Candidate::default()
         };

@@ -22,7 +22,11 @@ pub struct GenerateContentRequest {
     pub system_instruction: Option<Content>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<Tool>,
-    #[serde(default, alias = "tool_config", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "tool_config",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub tool_config: Option<ToolConfig>,
     #[serde(
         default,
@@ -75,7 +79,11 @@ pub struct Part {
         skip_serializing_if = "Option::is_none"
     )]
     pub thought_signature: Option<String>,
-    #[serde(default, alias = "inline_data", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "inline_data",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub inline_data: Option<Blob>,
     #[serde(default, alias = "file_data", skip_serializing_if = "Option::is_none")]
     pub file_data: Option<FileData>,
@@ -349,7 +357,11 @@ pub struct GenerateContentResponse {
         skip_serializing_if = "Option::is_none"
     )]
     pub model_version: Option<String>,
-    #[serde(default, alias = "response_id", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        alias = "response_id",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub response_id: Option<String>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -590,7 +602,10 @@ mod tests {
         let req: GenerateContentRequest = serde_json::from_value(body).unwrap();
         let parts = &req.contents[0].parts;
         assert_eq!(parts[0].thought_signature.as_deref(), Some("c2ln"));
-        assert_eq!(parts[1].inline_data.as_ref().unwrap().mime_type, "image/png");
+        assert_eq!(
+            parts[1].inline_data.as_ref().unwrap().mime_type,
+            "image/png"
+        );
         assert_eq!(parts[2].function_call.as_ref().unwrap().name, "f");
         assert!(parts[3].extra.contains_key("executableCode"));
         assert!(req.system_instruction.is_some());
