@@ -6,7 +6,7 @@
 //! `metadata.quotaResetDelay` ("539.477544ms", "1h2m3s"), else "retry in 23s" in the message,
 //! rounded up to whole seconds. A QuotaFailure whose quotaId names a daily quota, a "limit: 0"
 //! message, or a delay over five minutes marks the error `should_retry: Some(false)`.
-//! The context-length wording is rewritten to Anthropic's (E6) so Claude Code compacts.
+//! Gemini's context-length error gets the code `context_length_exceeded`; its wording is kept.
 
 use serde_json::{Value, json};
 
@@ -49,7 +49,7 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
         return ApiError::new(status, kind_for(status, &message), message);
     };
     let e = body.error;
-    let mut message = if e.message.is_empty() {
+    let message = if e.message.is_empty() {
         e.status
             .clone()
             .unwrap_or_else(|| format!("upstream returned HTTP {status}"))
@@ -103,8 +103,7 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
     if daily || message.contains("limit: 0") {
         err.should_retry = Some(false);
     }
-    if let Some(rewritten) = context_length_message(&message) {
-        message = rewritten;
+    if is_context_length(&message) {
         err.kind = ErrorKind::InvalidRequest;
         err.code
             .get_or_insert_with(|| "context_length_exceeded".into());
@@ -133,16 +132,11 @@ fn kind_for(status: u16, message: &str) -> ErrorKind {
     }
 }
 
-/// "The input token count (N) exceeds the maximum number of tokens allowed (M)." ->
-/// "prompt is too long: N tokens > M maximum".
-fn context_length_message(message: &str) -> Option<String> {
-    let rest = message.split("input token count").nth(1)?;
-    let mut numbers = rest
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|s| !s.is_empty());
-    let n = numbers.next()?;
-    let m = numbers.next()?;
-    Some(format!("prompt is too long: {n} tokens > {m} maximum"))
+/// "The input token count (N) exceeds the maximum number of tokens allowed (M)." The wording is
+/// kept (clients of each dialect match on their own; the Anthropic encoder rewords it, E6); the
+/// code says what it is.
+fn is_context_length(message: &str) -> bool {
+    message.contains("input token count") && message.contains("exceeds the maximum")
 }
 
 fn retry_in_message(message: &str) -> Option<f64> {
@@ -284,10 +278,8 @@ mod tests {
         let body = json!({"error": {"code": 400, "status": "INVALID_ARGUMENT",
             "message": "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."}});
         let err = decode_error(400, body.to_string().as_bytes());
-        assert_eq!(
-            err.message,
-            "prompt is too long: 1200000 tokens > 1048576 maximum"
-        );
+        assert!(err.message.starts_with("The input token count (1200000)"));
+        assert_eq!(err.code.as_deref(), Some("context_length_exceeded"));
         assert_eq!(err.kind, ErrorKind::InvalidRequest);
 
         let body = json!({"error": {"code": 429, "message": "Resource exhausted. Please retry in 23.4s."}});
