@@ -23,3 +23,6 @@ pub mod error;
 pub mod stream;
 pub use error::{decode_error, encode_error};
 pub use stream::{StreamDecoder, StreamEncoder};
+
+#[cfg(test)]
+mod fixtures_tests;

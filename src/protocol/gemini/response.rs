@@ -83,7 +83,9 @@ pub(super) fn usage_to_wire(u: &Usage, extra: Map<String, Value>) -> UsageMetada
     let thoughts = u.reasoning_tokens.filter(|t| *t > 0);
     UsageMetadata {
         prompt_token_count: Some(prompt),
-        candidates_token_count: Some(u.output_tokens.saturating_sub(thoughts.unwrap_or(0))),
+        // Gemini leaves the count out when nothing was generated (a blocked prompt).
+        candidates_token_count: (u.output_tokens > 0)
+            .then(|| u.output_tokens.saturating_sub(thoughts.unwrap_or(0))),
         total_token_count: Some(prompt + u.output_tokens),
         cached_content_token_count: (u.cache_read_tokens > 0).then_some(u.cache_read_tokens),
         thoughts_token_count: thoughts,
