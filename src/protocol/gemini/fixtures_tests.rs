@@ -60,7 +60,10 @@ fn run_case(case: &Value) -> Result<Value, String> {
                     Value::String(s) => s.clone(),
                     v => v.to_string(),
                 };
-                let ev = SseEvent { event: item["event"].as_str().map(str::to_owned), data };
+                let ev = SseEvent {
+                    event: item["event"].as_str().map(str::to_owned),
+                    data,
+                };
                 dec.feed(&ev, &mut events).map_err(|e| e.to_string())?;
             }
             dec.finish(&mut events).map_err(|e| e.to_string())?;
@@ -82,12 +85,19 @@ fn run_case(case: &Value) -> Result<Value, String> {
 
 #[test]
 fn gemini_to_gemini_fixtures() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/translate/gemini-to-gemini");
+    let dir =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/translate/gemini-to-gemini");
     let bless = std::env::var_os("GEMINI_FIXTURES_BLESS").is_some();
-    let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|f| f.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
     files.sort();
     let mut failures = Vec::new();
-    for file in files.iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
+    for file in files
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+    {
         let mut case: Value = serde_json::from_slice(&std::fs::read(file).unwrap())
             .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let label = file.file_name().unwrap().to_string_lossy().into_owned();
@@ -98,7 +108,10 @@ fn gemini_to_gemini_fixtures() {
                 let text = serde_json::to_string_pretty(&case).unwrap() + "\n";
                 std::fs::write(file, text).unwrap();
             }
-            Ok(actual) => failures.push(format!("{label}: mismatch\nactual:\n{}", serde_json::to_string_pretty(&actual).unwrap())),
+            Ok(actual) => failures.push(format!(
+                "{label}: mismatch\nactual:\n{}",
+                serde_json::to_string_pretty(&actual).unwrap()
+            )),
             Err(e) => failures.push(format!("{label}: {e}")),
         }
     }

@@ -6,9 +6,11 @@
 //! keeps only Gemini's `Schema` keys and rewrites the rest so that meaning survives where it can
 //! (const -> enum, allOf merged, oneOf -> anyOf, type arrays -> type + nullable, exclusive bounds
 //! folded, non-string enums and defaults moved into the description). [`SchemaTarget::JsonSchema`]
-//! is `parametersJsonSchema`, which takes JSON Schema: only identifiers, comments, extensions and
-//! unresolvable references go. Both inline local `$ref`s (cycles cut at [`MAX_REF_DEPTH`]) and
-//! repair malformed MCP schemas (bare property maps, `required: true` on properties).
+//! is `parametersJsonSchema`, which takes JSON Schema: type arrays, numeric enums and
+//! `additionalProperties` stay, but keywords outside Gemini's documented list still go (the
+//! server's tolerance is unconfirmed, and one rejected keyword fails every request). Both inline
+//! local `$ref`s (cycles cut at [`MAX_REF_DEPTH`]) and repair malformed MCP schemas (bare
+//! property maps, `required: true` on properties).
 //!
 //! Only the schema is touched, never tool arguments; property *names* are never rewritten.
 
@@ -51,18 +53,32 @@ const PARAMETERS_KEYS: &[&str] = &[
     "example",
 ];
 
-/// Dropped in both modes.
-const ALWAYS_DROPPED: &[&str] = &[
-    "$schema",
-    "$id",
-    "id",
-    "$comment",
-    "$anchor",
-    "$dynamicAnchor",
-    "$dynamicRef",
-    "$vocabulary",
-    "$defs",
-    "definitions",
+/// The JSON Schema keywords kept for `parametersJsonSchema`: what Gemini documents for its JSON
+/// Schema fields, plus the string/object bounds its `Schema` knows. Anything else (`$schema`,
+/// `propertyNames`, `if`/`then`/`else`, `not`, `examples`, ...) has been reported to make it
+/// answer 400, so it goes; `const`, `oneOf` and exclusive bounds are rewritten.
+const JSON_SCHEMA_KEYS: &[&str] = &[
+    "type",
+    "format",
+    "title",
+    "description",
+    "nullable",
+    "enum",
+    "items",
+    "prefixItems",
+    "properties",
+    "additionalProperties",
+    "required",
+    "minItems",
+    "maxItems",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minimum",
+    "maximum",
+    "minProperties",
+    "maxProperties",
+    "propertyOrdering",
 ];
 
 const TYPE_NAMES: &[&str] = &[
@@ -326,41 +342,61 @@ impl Reducer {
 
     fn reduce_json_schema(&self, map: &Map<String, Value>, refs: &mut Vec<String>) -> Value {
         let mut out = Map::new();
+        let mut branches: Vec<Value> = Vec::new();
         for (key, value) in map {
-            if ALWAYS_DROPPED.contains(&key.as_str()) || key.starts_with("x-") {
+            if key.starts_with("x-") {
                 continue;
             }
             let reduced = match key.as_str() {
-                "properties" | "patternProperties" => match value {
-                    Value::Object(props) => Value::Object(
-                        props
-                            .iter()
-                            .map(|(name, p)| (name.clone(), self.node(p, refs)))
-                            .collect(),
-                    ),
-                    _ => continue,
+                k if JSON_SCHEMA_KEYS.contains(&k) => match k {
+                    "properties" => match value {
+                        Value::Object(props) => Value::Object(
+                            props
+                                .iter()
+                                .map(|(name, p)| (name.clone(), self.node(p, refs)))
+                                .collect(),
+                        ),
+                        _ => continue,
+                    },
+                    "items" | "additionalProperties" if value.is_object() => self.node(value, refs),
+                    "prefixItems" => match value {
+                        Value::Array(items) => {
+                            Value::Array(items.iter().map(|i| self.node(i, refs)).collect())
+                        }
+                        _ => continue,
+                    },
+                    _ => value.clone(),
                 },
-                "items"
-                | "additionalProperties"
-                | "not"
-                | "propertyNames"
-                | "contains"
-                | "if"
-                | "then"
-                | "else"
-                    if value.is_object() =>
-                {
-                    self.node(value, refs)
-                }
-                "anyOf" | "oneOf" | "prefixItems" => match value {
-                    Value::Array(items) => {
-                        Value::Array(items.iter().map(|i| self.node(i, refs)).collect())
+                // oneOf is read as anyOf by Gemini; say so explicitly.
+                "anyOf" | "oneOf" => {
+                    if let Value::Array(items) = value {
+                        branches.extend(items.iter().map(|i| self.node(i, refs)));
                     }
-                    _ => continue,
-                },
-                _ => value.clone(),
+                    continue;
+                }
+                "const" => {
+                    if !map.contains_key("enum") {
+                        out.insert("enum".into(), Value::Array(vec![value.clone()]));
+                    }
+                    continue;
+                }
+                "exclusiveMinimum" | "exclusiveMaximum" => {
+                    let bound = if key == "exclusiveMinimum" {
+                        "minimum"
+                    } else {
+                        "maximum"
+                    };
+                    if value.is_number() && !map.contains_key(bound) {
+                        out.insert(bound.into(), value.clone());
+                    }
+                    continue;
+                }
+                _ => continue,
             };
             out.insert(key.clone(), reduced);
+        }
+        if !branches.is_empty() {
+            out.insert("anyOf".into(), Value::Array(branches));
         }
         fix_required(&mut out);
         Value::Object(out)

@@ -226,9 +226,26 @@ fn json_schema_target_is_light() {
     assert!(out.get("$schema").is_none());
     assert!(out.get("x-vendor").is_none());
     assert_eq!(out["additionalProperties"], json!(false));
-    assert_eq!(out["properties"]["mode"], json!({"const": "fast"}));
-    assert_eq!(out["properties"]["timeout"]["exclusiveMinimum"], json!(0));
-    assert!(out["properties"]["tags"].get("propertyNames").is_some());
+    assert_eq!(out["properties"]["mode"], json!({"enum": ["fast"]}));
+    assert_eq!(out["properties"]["timeout"]["minimum"], json!(0));
+    assert!(
+        out["properties"]["timeout"]
+            .get("exclusiveMinimum")
+            .is_none()
+    );
+    assert_eq!(
+        out["properties"]["tags"],
+        json!({"type": "object", "additionalProperties": {"type": "string"}})
+    );
+    assert!(
+        out["properties"]["run_in_background"]
+            .get("default")
+            .is_none()
+    );
+    assert_eq!(
+        out["properties"]["todos"]["items"]["properties"]["priority"]["enum"],
+        json!([1, 2, 3])
+    );
     assert_eq!(
         out["properties"]["todos"]["items"]["required"],
         json!(["content", "status"])
