@@ -377,17 +377,26 @@ impl Reducer {
                 "const" => {
                     if !map.contains_key("enum") {
                         out.insert("enum".into(), Value::Array(vec![value.clone()]));
+                        if value.is_string() && !map.contains_key("type") {
+                            out.insert("type".into(), json!("string"));
+                        }
                     }
                     continue;
                 }
                 "exclusiveMinimum" | "exclusiveMaximum" => {
-                    let bound = if key == "exclusiveMinimum" {
-                        "minimum"
-                    } else {
-                        "maximum"
+                    let is_min = key == "exclusiveMinimum";
+                    let bound = if is_min { "minimum" } else { "maximum" };
+                    let integer = match map.get("type") {
+                        Some(Value::String(t)) => t == "integer",
+                        Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
+                        _ => false,
+                    };
+                    let folded = match value.as_i64() {
+                        Some(n) if integer => json!(if is_min { n + 1 } else { n - 1 }),
+                        _ => value.clone(),
                     };
                     if value.is_number() && !map.contains_key(bound) {
-                        out.insert(bound.into(), value.clone());
+                        out.insert(bound.into(), folded);
                     }
                     continue;
                 }

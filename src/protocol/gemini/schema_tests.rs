@@ -226,7 +226,11 @@ fn json_schema_target_is_light() {
     assert!(out.get("$schema").is_none());
     assert!(out.get("x-vendor").is_none());
     assert_eq!(out["additionalProperties"], json!(false));
-    assert_eq!(out["properties"]["mode"], json!({"enum": ["fast"]}));
+    assert_eq!(
+        out["properties"]["mode"],
+        json!({"type": "string", "enum": ["fast"]})
+    );
+    assert_eq!(out["properties"]["count"]["minimum"], json!(1));
     assert_eq!(out["properties"]["timeout"]["minimum"], json!(0));
     assert!(
         out["properties"]["timeout"]
