@@ -70,6 +70,32 @@ pub fn decode_request(body: &[u8], hints: &RequestHints) -> Result<Request, Code
     from_wire(wire, hints)
 }
 
+/// `:countTokens` body: bare `contents`, or a whole `generateContentRequest` (with system
+/// instruction and tools, which a count must include).
+pub fn decode_count_tokens_request(
+    body: &[u8],
+    hints: &RequestHints,
+) -> Result<Request, CodecError> {
+    let wire: wire::CountTokensRequest = parse(body)?;
+    let inner = match wire.generate_content_request {
+        Some(inner) => inner,
+        None => GenerateContentRequest {
+            contents: wire.contents,
+            ..GenerateContentRequest::default()
+        },
+    };
+    from_wire(inner, hints)
+}
+
+/// The `:countTokens` reply.
+pub fn encode_count_tokens_response(total_tokens: u64) -> Vec<u8> {
+    let body = wire::CountTokensResponse {
+        total_tokens,
+        ..wire::CountTokensResponse::default()
+    };
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
 /// [`decode_request`] for an already parsed body (e.g. `countTokens`' `generateContentRequest`).
 pub fn from_wire(
     wire: GenerateContentRequest,

@@ -175,7 +175,16 @@ fn encode_thinking(t: &ThinkingConfig) -> wire::ThinkingConfig {
     match t.mode {
         ThinkingMode::Disabled => out.thinking_budget = Some(0),
         ThinkingMode::Enabled => {
-            out.thinking_budget = Some(t.budget_tokens.map_or(-1, i64::from));
+            // No budget but an effort (an OpenAI client's `reasoning_effort`): the budgets
+            // Gemini's own OpenAI layer uses, which 2.5 and 3 models both accept.
+            let from_effort = t.effort.map(|e| match e {
+                Effort::Minimal => 512,
+                Effort::Low => 1024,
+                Effort::Medium => 8192,
+                Effort::High | Effort::XHigh | Effort::Max => 24576,
+            });
+            out.thinking_budget =
+                Some(t.budget_tokens.map(i64::from).or(from_effort).unwrap_or(-1));
             out.include_thoughts = Some(t.include_thoughts.unwrap_or(true));
         }
         ThinkingMode::Adaptive => {

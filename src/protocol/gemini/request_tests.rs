@@ -478,3 +478,22 @@ fn gemini_history_round_trips() {
     let out = serde_json::to_value(encode_request(&req).unwrap()).unwrap();
     assert_eq!(out, body);
 }
+
+#[test]
+fn count_tokens_bodies() {
+    let bare =
+        decode_count_tokens_request(br#"{"contents": [{"parts": [{"text": "hi"}]}]}"#, &hints())
+            .unwrap();
+    assert_eq!(bare.messages.len(), 1);
+    let full = decode_count_tokens_request(
+        br#"{"generateContentRequest": {"model": "models/x", "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "systemInstruction": {"parts": [{"text": "sys"}]}}}"#,
+        &hints(),
+    )
+    .unwrap();
+    assert_eq!(full.system.len(), 1);
+    assert_eq!(
+        encode_count_tokens_response(12),
+        br#"{"totalTokens":12}"#.to_vec()
+    );
+}
