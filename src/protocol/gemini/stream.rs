@@ -82,6 +82,13 @@ impl StreamDecoder {
         Ok(())
     }
 
+    /// One already parsed chunk (e.g. the `response` of a Code Assist envelope).
+    pub fn feed_response(&mut self, chunk: GenerateContentResponse, out: &mut Vec<StreamEvent>) {
+        if !self.ended {
+            self.chunk(chunk, out);
+        }
+    }
+
     pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
         if self.ended {
             return Ok(());
