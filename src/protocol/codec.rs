@@ -19,7 +19,7 @@
 use super::ir::{ApiError, Dialect, Request, Response};
 use super::sse::SseEvent;
 use super::stream::StreamEvent;
-use super::{anthropic, openai};
+use super::{anthropic, gemini, openai};
 
 /// What the HTTP layer knows about a request that is not in its body.
 #[derive(Debug, Clone, Default)]
@@ -83,7 +83,7 @@ pub fn decode_request(
     match d {
         Dialect::Anthropic => anthropic::decode_request(body, hints),
         Dialect::OpenAi => openai::decode_request(body, hints),
-        Dialect::Gemini => Err(gemini_missing()),
+        Dialect::Gemini => gemini::decode_request(body, hints),
     }
 }
 
@@ -92,7 +92,7 @@ pub fn decode_response(d: Dialect, body: &[u8]) -> Result<Response, CodecError> 
     match d {
         Dialect::Anthropic => anthropic::decode_response(body),
         Dialect::OpenAi => openai::decode_response(body),
-        Dialect::Gemini => Err(gemini_missing()),
+        Dialect::Gemini => gemini::decode_response(body),
     }
 }
 
@@ -101,7 +101,7 @@ pub fn encode_response(d: Dialect, resp: &Response, ctx: &ResponseCtx) -> Vec<u8
     match d {
         Dialect::Anthropic => anthropic::encode_response(resp, ctx),
         Dialect::OpenAi => openai::encode_response(resp, ctx),
-        Dialect::Gemini => Vec::new(),
+        Dialect::Gemini => gemini::encode_response(resp, ctx),
     }
 }
 
@@ -109,7 +109,8 @@ pub fn encode_response(d: Dialect, resp: &Response, ctx: &ResponseCtx) -> Vec<u8
 pub fn decode_error(d: Dialect, status: u16, body: &[u8]) -> ApiError {
     match d {
         Dialect::Anthropic => anthropic::decode_error(status, body),
-        Dialect::OpenAi | Dialect::Gemini => openai::decode_error(status, body),
+        Dialect::OpenAi => openai::decode_error(status, body),
+        Dialect::Gemini => gemini::decode_error(status, body),
     }
 }
 
@@ -117,7 +118,8 @@ pub fn decode_error(d: Dialect, status: u16, body: &[u8]) -> ApiError {
 pub fn encode_error(d: Dialect, err: &ApiError) -> Vec<u8> {
     match d {
         Dialect::Anthropic => anthropic::encode_error(err),
-        Dialect::OpenAi | Dialect::Gemini => openai::encode_error(err),
+        Dialect::OpenAi => openai::encode_error(err),
+        Dialect::Gemini => gemini::encode_error(err),
     }
 }
 
@@ -130,24 +132,42 @@ pub fn client_status(d: Dialect, err: &ApiError) -> u16 {
     }
 }
 
-fn gemini_missing() -> CodecError {
-    CodecError::Unsupported("the Gemini codec is not built in yet".into())
+impl std::fmt::Debug for AnyStreamDecoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = match self {
+            AnyStreamDecoder::Anthropic(_) => Dialect::Anthropic,
+            AnyStreamDecoder::OpenAi(_) => Dialect::OpenAi,
+            AnyStreamDecoder::Gemini(_) => Dialect::Gemini,
+        };
+        write!(f, "AnyStreamDecoder({})", d.as_str())
+    }
+}
+
+impl std::fmt::Debug for AnyStreamEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let d = match self {
+            AnyStreamEncoder::Anthropic(_) => "anthropic",
+            AnyStreamEncoder::OpenAi(_) => "openai",
+            AnyStreamEncoder::OpenAiCompletions(_) => "openai-completions",
+            AnyStreamEncoder::Gemini(_) => "gemini",
+        };
+        write!(f, "AnyStreamEncoder({d})")
+    }
 }
 
 /// The stream decoder of an upstream's dialect.
-#[derive(Debug)]
 pub enum AnyStreamDecoder {
     Anthropic(anthropic::StreamDecoder),
     OpenAi(openai::StreamDecoder),
+    Gemini(gemini::StreamDecoder),
 }
 
 impl AnyStreamDecoder {
     pub fn new(d: Dialect) -> Self {
         match d {
             Dialect::Anthropic => AnyStreamDecoder::Anthropic(anthropic::StreamDecoder::new()),
-            Dialect::OpenAi | Dialect::Gemini => {
-                AnyStreamDecoder::OpenAi(openai::StreamDecoder::new())
-            }
+            Dialect::OpenAi => AnyStreamDecoder::OpenAi(openai::StreamDecoder::new()),
+            Dialect::Gemini => AnyStreamDecoder::Gemini(gemini::StreamDecoder::new()),
         }
     }
 
@@ -155,6 +175,7 @@ impl AnyStreamDecoder {
         match self {
             AnyStreamDecoder::Anthropic(d) => d.feed(ev, out),
             AnyStreamDecoder::OpenAi(d) => d.feed(ev, out),
+            AnyStreamDecoder::Gemini(d) => d.feed(ev, out),
         }
     }
 
@@ -163,25 +184,25 @@ impl AnyStreamDecoder {
         match self {
             AnyStreamDecoder::Anthropic(d) => d.finish(out),
             AnyStreamDecoder::OpenAi(d) => d.finish(out),
+            AnyStreamDecoder::Gemini(d) => d.finish(out),
         }
     }
 }
 
 /// The stream encoder of a client's dialect (plus OpenAI's legacy completions).
-#[derive(Debug)]
 pub enum AnyStreamEncoder {
     Anthropic(anthropic::StreamEncoder),
     OpenAi(openai::StreamEncoder),
     OpenAiCompletions(openai::CompletionStreamEncoder),
+    Gemini(gemini::StreamEncoder),
 }
 
 impl AnyStreamEncoder {
     pub fn new(d: Dialect, ctx: &ResponseCtx) -> Self {
         match d {
             Dialect::Anthropic => AnyStreamEncoder::Anthropic(anthropic::StreamEncoder::new(ctx)),
-            Dialect::OpenAi | Dialect::Gemini => {
-                AnyStreamEncoder::OpenAi(openai::StreamEncoder::new(ctx))
-            }
+            Dialect::OpenAi => AnyStreamEncoder::OpenAi(openai::StreamEncoder::new(ctx)),
+            Dialect::Gemini => AnyStreamEncoder::Gemini(gemini::StreamEncoder::new(ctx)),
         }
     }
 
@@ -195,6 +216,7 @@ impl AnyStreamEncoder {
             AnyStreamEncoder::Anthropic(e) => e.encode(ev, out),
             AnyStreamEncoder::OpenAi(e) => e.encode(ev, out),
             AnyStreamEncoder::OpenAiCompletions(e) => e.encode(ev, out),
+            AnyStreamEncoder::Gemini(e) => e.encode(ev, out),
         }
     }
 }

@@ -5,10 +5,13 @@
 //! `system`, `messages` and `tools` (Gemini: `systemInstruction`, `contents`, `tools`), so that
 //! tool definitions and the system prompt count (A1.2), with each inline image counted as a
 //! fixed [`IMAGE_TOKENS`] instead of its base64 text. Real tokenizers differ by model: the
-//! figure is meant for context bookkeeping, not billing. A Gemini client routed to a Gemini
-//! upstream gets the upstream's own `countTokens` (the fast path forwards it).
+//! figure is meant for context bookkeeping, not billing. When the model routes to a Gemini or
+//! Code Assist upstream, that upstream's own `countTokens` answers instead (a Gemini client's
+//! body is forwarded untouched to a Gemini API upstream), falling back to the estimate if it
+//! fails.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -24,6 +27,9 @@ use super::inbound::Inbound;
 use super::pipeline;
 use super::router::json_response;
 use crate::config::ProviderKind;
+use crate::protocol::codec::{CodecError, RequestHints};
+use crate::protocol::ir;
+use crate::upstream::adapter::{self, Target};
 
 /// What one inline image counts for (Anthropic's figure for a ~1.15 megapixel image).
 pub const IMAGE_TOKENS: u64 = 1_600;
@@ -107,60 +113,128 @@ pub(crate) async fn anthropic(
     ctx: &mut Ctx,
     req: http::Request<Incoming>,
 ) -> Result<Response<Body>, GatewayError> {
-    let state = std::sync::Arc::clone(&ctx.state);
-    let snap = state.snapshot();
-    let (parts, body) = req.into_parts();
-    pipeline::admit(ctx, &snap, &parts)?;
-    let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
-    // Decoding checks the shape (and names a bad field) even though the count reads the JSON.
-    let ir = crate::protocol::anthropic::decode_count_tokens(&raw)
-        .map_err(|e| GatewayError::invalid("", e.to_string()))?;
-    ctx.model = Some(ir.model);
-    let n = estimate_blocking(raw, &["system", "messages", "tools"]).await?;
+    let (raw, ir) = read(ctx, req, |raw| {
+        crate::protocol::anthropic::decode_count_tokens(raw)
+    })
+    .await?;
+    let n = match upstream_count(ctx, &ir).await {
+        Some(n) => n,
+        None => estimate_blocking(raw, &["system", "messages", "tools"]).await?,
+    };
     Ok(json_response(
         StatusCode::OK,
         crate::protocol::anthropic::encode_count_tokens(n),
     ))
 }
 
-/// Gemini `:countTokens`: forwarded when the model routes to a Gemini upstream, else estimated
-/// locally -> `{"totalTokens": N}`.
+/// Gemini `:countTokens` -> `{"totalTokens": N}`. A model routed to a Gemini API upstream is
+/// forwarded as it is (the fast path).
 pub(crate) async fn gemini(
     ctx: &mut Ctx,
     req: http::Request<Incoming>,
     inbound: Inbound,
 ) -> Result<Response<Body>, GatewayError> {
-    let state = std::sync::Arc::clone(&ctx.state);
+    let state = Arc::clone(&ctx.state);
     let model = inbound.path_model.clone().unwrap_or_default();
-    let routed_to_gemini = state
+    let first_kind = state
         .snapshot()
         .routes
         .resolve(&model)
         .ok()
-        .and_then(|r| r.candidates.first().map(|c| c.upstream.provider))
-        == Some(ProviderKind::Gemini);
-    if routed_to_gemini {
+        .and_then(|r| r.candidates.first().map(|c| c.upstream.provider));
+    if first_kind == Some(ProviderKind::Gemini) {
         return pipeline::serve(ctx, req, inbound).await;
     }
+    let hints = RequestHints {
+        model: Some(model),
+        stream: Some(false),
+    };
+    let (raw, ir) = read(ctx, req, |raw| {
+        crate::protocol::gemini::decode_count_tokens_request(raw, &hints)
+    })
+    .await?;
+    let n = match upstream_count(ctx, &ir).await {
+        Some(n) => n,
+        None => {
+            // `{"generateContentRequest": {...}}` is the other documented form.
+            let inner = serde_json::from_slice::<Value>(&raw)
+                .ok()
+                .and_then(|v| v.get("generateContentRequest").map(Value::to_string))
+                .map(Bytes::from);
+            estimate_blocking(
+                inner.unwrap_or(raw),
+                &["systemInstruction", "contents", "tools"],
+            )
+            .await?
+        }
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        crate::protocol::gemini::encode_count_tokens_response(n),
+    ))
+}
+
+/// Auth, body, and the decoded request (a bad body is a 400 naming the field).
+async fn read(
+    ctx: &mut Ctx,
+    req: http::Request<Incoming>,
+    decode: impl FnOnce(&[u8]) -> Result<ir::Request, CodecError>,
+) -> Result<(Bytes, ir::Request), GatewayError> {
+    let state = Arc::clone(&ctx.state);
     let snap = state.snapshot();
     let (parts, body) = req.into_parts();
     pipeline::admit(ctx, &snap, &parts)?;
     let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
-    ctx.model = Some(model);
-    // `{"generateContentRequest": {...}}` is the other documented form.
-    let inner = serde_json::from_slice::<Value>(&raw)
-        .ok()
-        .and_then(|v| v.get("generateContentRequest").map(Value::to_string))
-        .map(Bytes::from);
-    let n = estimate_blocking(
-        inner.unwrap_or(raw),
-        &["systemInstruction", "contents", "tools"],
-    )
-    .await?;
-    Ok(json_response(
-        StatusCode::OK,
-        format!("{{\"totalTokens\":{n}}}").into_bytes(),
-    ))
+    let ir = decode(&raw).map_err(pipeline::codec_error)?;
+    ctx.model = Some(ir.model.clone());
+    Ok((raw, ir))
+}
+
+/// The count from the routed upstream when it can count (Gemini, Code Assist); `None` (use the
+/// local estimate) when it cannot or fails.
+async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
+    let state = Arc::clone(&ctx.state);
+    let snap = state.snapshot();
+    let cand = snap
+        .routes
+        .resolve(&ir.model)
+        .ok()?
+        .candidates
+        .into_iter()
+        .find(|c| {
+            matches!(
+                c.upstream.provider,
+                ProviderKind::Gemini | ProviderKind::GeminiCli
+            )
+        })?;
+    let cred = pipeline::credential(ctx, &snap, &cand.upstream, false).await.ok()?;
+    let mut req = ir.clone();
+    req.model = cand.model.clone();
+    let target = Target {
+        config: state.config(),
+        record: &cand.upstream,
+        model: &cand.model,
+        credential: cred.as_credential(),
+        client_dialect: ctx.dialect,
+        client_headers: &http::HeaderMap::new(),
+    };
+    let call = adapter::count_tokens(&target, &req)?.ok()?;
+    let wait = Duration::from_secs(state.config().timeouts.first_byte_secs.max(1));
+    let send = state
+        .client
+        .http()
+        .post(&call.url)
+        .headers(call.headers)
+        .body(call.body)
+        .send();
+    let resp = tokio::time::timeout(wait, send).await.ok()?.ok()?;
+    if !resp.status().is_success() {
+        tracing::debug!(upstream = %cand.upstream.name, status = %resp.status(), "countTokens failed; estimating");
+        return None;
+    }
+    let body = tokio::time::timeout(wait, resp.bytes()).await.ok()?.ok()?;
+    let v: Value = serde_json::from_slice(&body).ok()?;
+    v.get("totalTokens").and_then(Value::as_u64)
 }
 
 #[cfg(test)]

@@ -220,11 +220,7 @@ impl GatewayError {
 
     /// The JSON body in `dialect`.
     pub fn body(&self, dialect: Dialect) -> Bytes {
-        let api = self.to_api(dialect);
-        if dialect == Dialect::Gemini {
-            return gemini_body(&api);
-        }
-        Bytes::from(codec::encode_error(dialect, &api))
+        Bytes::from(codec::encode_error(dialect, &self.to_api(dialect)))
     }
 
     /// The whole response in `dialect`.
@@ -258,23 +254,6 @@ impl GatewayError {
         out.extend_from_slice(b"\n\n");
         Bytes::from(out)
     }
-}
-
-/// Gemini's `{"error":{code,message,status}}` until the Gemini codec is in.
-fn gemini_body(api: &ApiError) -> Bytes {
-    let status = match api.status {
-        400 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 | 405 => "NOT_FOUND",
-        429 => "RESOURCE_EXHAUSTED",
-        501 => "UNIMPLEMENTED",
-        502 | 503 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
-        _ => "INTERNAL",
-    };
-    let v = serde_json::json!({"error": {"code": api.status, "message": api.message, "status": status}});
-    Bytes::from(v.to_string())
 }
 
 impl std::fmt::Display for GatewayError {
@@ -317,10 +296,11 @@ mod tests {
             a,
             json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
         );
-        assert_eq!(
-            json_of(&e.body(Dialect::Gemini)),
-            json!({"error": {"code": 429, "message": "slow down", "status": "RESOURCE_EXHAUSTED"}})
-        );
+        let g = json_of(&e.body(Dialect::Gemini));
+        assert_eq!(g["error"]["code"], 429);
+        assert_eq!(g["error"]["message"], "slow down");
+        assert_eq!(g["error"]["status"], "RESOURCE_EXHAUSTED");
+        assert_eq!(g["error"]["details"][0]["retryDelay"], "7s");
         let r = e.render(Dialect::Gemini);
         assert_eq!(r.headers()["retry-after"], "7");
         assert!(r.headers().get("x-should-retry").is_none());

@@ -151,14 +151,14 @@ struct Prepared {
 }
 
 /// The credential an attempt uses, owned.
-enum Cred {
+pub(crate) enum Cred {
     None,
     Key(Secret),
     OAuth { token: Secret, meta: OAuthMeta },
 }
 
 impl Cred {
-    fn as_credential(&self) -> Credential<'_> {
+    pub(crate) fn as_credential(&self) -> Credential<'_> {
         match self {
             Cred::None => Credential::None,
             Cred::Key(k) => Credential::ApiKey(k),
@@ -500,7 +500,7 @@ impl Job<'_> {
 }
 
 /// The key or token for an upstream. OAuth tokens come from the refresher (`force` after a 401).
-async fn credential(
+pub(crate) async fn credential(
     ctx: &Ctx,
     snap: &Snapshot,
     up: &UpstreamRecord,
@@ -612,7 +612,7 @@ fn status_label(code: u16) -> &'static str {
 }
 
 /// A client body the codec cannot read: 400 naming the field.
-fn codec_error(e: CodecError) -> GatewayError {
+pub(crate) fn codec_error(e: CodecError) -> GatewayError {
     match e {
         CodecError::InvalidJson { field, message } => {
             GatewayError::invalid(&field, format!("invalid request at `{field}`: {message}"))

@@ -13,6 +13,7 @@
 //! `limits` (output caps), `reply` (reading replies back: envelope, tool names, errors).
 
 mod anthropic;
+mod gemini;
 pub mod limits;
 mod openai;
 mod reply;
@@ -134,9 +135,7 @@ pub fn translated(
             openai::translated(t, req, edits)
         }
         ProviderKind::Anthropic => anthropic::translated(t, req, edits),
-        ProviderKind::Gemini | ProviderKind::GeminiCli => Err(AdapterError::Codec(
-            CodecError::Unsupported("Gemini upstreams are not wired yet".into()),
-        )),
+        ProviderKind::Gemini | ProviderKind::GeminiCli => gemini::translated(t, req, edits),
     }
 }
 
@@ -147,10 +146,21 @@ pub fn fast_path(t: &Target<'_>, call: FastCall) -> Result<(String, HeaderMap), 
             openai::fast_path(t, call)
         }
         ProviderKind::Anthropic => anthropic::fast_path(t),
-        ProviderKind::Gemini | ProviderKind::GeminiCli => Err(AdapterError::Codec(
-            CodecError::Unsupported("Gemini upstreams are not wired yet".into()),
-        )),
+        ProviderKind::Gemini | ProviderKind::GeminiCli => gemini::fast_path(t, call),
     }
+}
+
+/// A token count by the upstream itself, for the kinds that have one (Gemini, Code Assist):
+/// the reply is `{"totalTokens": N}`. `None` for kinds the gateway estimates locally.
+pub fn count_tokens(
+    t: &Target<'_>,
+    req: &ir::Request,
+) -> Option<Result<UpstreamCall, AdapterError>> {
+    matches!(
+        t.record.provider,
+        ProviderKind::Gemini | ProviderKind::GeminiCli
+    )
+    .then(|| gemini::count_tokens(t, req))
 }
 
 // ---- helpers shared by the kinds ----

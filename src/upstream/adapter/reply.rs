@@ -6,6 +6,7 @@ use http::HeaderMap;
 
 use crate::protocol::codec::{self, AnyStreamDecoder, CodecError};
 use crate::protocol::ir::{self, ApiError, Dialect};
+use crate::protocol::gemini::{self, wire::CodeAssistResponse};
 use crate::protocol::openai;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::StreamEvent;
@@ -16,6 +17,7 @@ pub enum ReplyNames {
     #[default]
     None,
     OpenAi(openai::ToolNames),
+    Gemini(gemini::ToolNames),
 }
 
 /// How to read what an upstream sends back.
@@ -36,17 +38,27 @@ impl ReplyFormat {
             }
             (_, d) => AnyStreamDecoder::new(d),
         };
+        let names = match &self.names {
+            ReplyNames::Gemini(n) if !n.is_empty() => Some(n.clone()),
+            _ => None,
+        };
         ReplyDecoder {
             inner,
             code_assist: self.code_assist,
+            gemini_names: names,
         }
     }
 
     /// A whole (non-streamed) reply.
     pub fn decode_response(&self, body: &[u8]) -> Result<ir::Response, CodecError> {
-        let mut resp = codec::decode_response(self.dialect, body)?;
-        if let ReplyNames::OpenAi(names) = &self.names {
-            names.restore(&mut resp);
+        let mut resp = match unwrap_envelope(self.code_assist, body)? {
+            Some(inner) => gemini::response::from_wire(inner)?,
+            None => codec::decode_response(self.dialect, body)?,
+        };
+        match &self.names {
+            ReplyNames::OpenAi(names) => names.restore(&mut resp),
+            ReplyNames::Gemini(names) => names.restore_response(&mut resp),
+            ReplyNames::None => {}
         }
         Ok(resp)
     }
@@ -77,6 +89,25 @@ impl ReplyFormat {
     }
 }
 
+/// The `response` of a Code Assist envelope; `None` when the body is not one (an error or a
+/// bare Gemini reply).
+fn unwrap_envelope(
+    code_assist: bool,
+    body: &[u8],
+) -> Result<Option<gemini::wire::GenerateContentResponse>, CodecError> {
+    if !code_assist {
+        return Ok(None);
+    }
+    let v: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| CodecError::from_json(&e, "Code Assist reply"))?;
+    if v.get("response").is_none() {
+        return Ok(None);
+    }
+    let env: CodeAssistResponse =
+        serde_json::from_value(v).map_err(|e| CodecError::from_json(&e, "Code Assist reply"))?;
+    Ok(env.response)
+}
+
 /// `retry-after` (seconds) or `retry-after-ms`.
 pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
     let num = |name: &str| {
@@ -96,20 +127,41 @@ pub fn retry_after(headers: &HeaderMap) -> Option<u64> {
 pub struct ReplyDecoder {
     inner: AnyStreamDecoder,
     code_assist: bool,
+    gemini_names: Option<gemini::ToolNames>,
 }
 
 impl ReplyDecoder {
     pub fn feed(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
-        if self.code_assist {
-            return Err(CodecError::Unsupported(
-                "Code Assist streams need the Gemini codec".into(),
-            ));
+        let from = out.len();
+        let data = ev.data.trim();
+        if data.is_empty() || data == "[DONE]" {
+            return Ok(());
         }
-        self.inner.feed(ev, out)
+        match (&mut self.inner, self.code_assist) {
+            (AnyStreamDecoder::Gemini(d), true) => {
+                match unwrap_envelope(true, data.as_bytes())? {
+                    Some(chunk) => d.feed_response(chunk, out),
+                    // An error object (or a bare chunk): the Gemini decoder reads both.
+                    None => d.feed(ev, out)?,
+                }
+            }
+            (inner, _) => inner.feed(ev, out)?,
+        }
+        self.restore(&mut out[from..]);
+        Ok(())
     }
 
     pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
-        self.inner.finish(out)
+        let from = out.len();
+        self.inner.finish(out)?;
+        self.restore(&mut out[from..]);
+        Ok(())
+    }
+
+    fn restore(&self, events: &mut [StreamEvent]) {
+        if let Some(names) = &self.gemini_names {
+            events.iter_mut().for_each(|e| names.restore_event(e));
+        }
     }
 }
 
