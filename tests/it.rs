@@ -14,3 +14,4 @@ mod cli;
 mod oauth;
 mod server;
 mod support;
+mod translate;

@@ -207,7 +207,9 @@ async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
                 ProviderKind::Gemini | ProviderKind::GeminiCli
             )
         })?;
-    let cred = pipeline::credential(ctx, &snap, &cand.upstream, false).await.ok()?;
+    let cred = pipeline::credential(ctx, &snap, &cand.upstream, false)
+        .await
+        .ok()?;
     let mut req = ir.clone();
     req.model = cand.model.clone();
     let target = Target {

@@ -91,6 +91,7 @@ impl Reply {
 pub struct Recorded {
     pub method: String,
     pub path: String,
+    pub query: Option<String>,
     pub headers: http::HeaderMap,
     pub body: Bytes,
 }
@@ -149,6 +150,11 @@ impl FakeOpenAi {
             }
         });
         FakeOpenAi { addr, inner, task }
+    }
+
+    /// The server root (`http://127.0.0.1:PORT`), the API base of Anthropic and Gemini kinds.
+    pub fn root_url(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The API base to give the gateway (`http://127.0.0.1:PORT/v1`).
@@ -230,6 +236,7 @@ async fn answer(
     inner.requests.lock().unwrap().push(Recorded {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
         headers: parts.headers.clone(),
         body,
     });
@@ -281,4 +288,47 @@ pub async fn dead_base_url() -> String {
     let addr = l.local_addr().unwrap();
     drop(l);
     format!("http://{addr}/v1")
+}
+
+/// SSE bytes cut at frame boundaries, one chunk per event, as a scripted reply.
+pub fn sse_frames(bytes: &[u8]) -> Reply {
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let frames: Vec<String> = text.split_inclusive("\n\n").map(str::to_string).collect();
+    let refs: Vec<&str> = frames.iter().map(String::as_str).collect();
+    Reply::sse(&refs)
+}
+
+/// A Chat Completions reply for an IR response (what an OpenAI-compatible upstream sends).
+pub fn completion(resp: &llm_gateway::protocol::ir::Response) -> Reply {
+    use llm_gateway::protocol::{codec::ResponseCtx, openai};
+    let ctx = ResponseCtx {
+        model: resp.model.clone(),
+        ..ResponseCtx::default()
+    };
+    Reply::json(
+        200,
+        std::str::from_utf8(&openai::encode_response(resp, &ctx)).unwrap(),
+    )
+}
+
+/// A chunk stream (with the usage chunk and `[DONE]`) for IR stream events.
+pub fn chunks(events: &[llm_gateway::protocol::stream::StreamEvent]) -> Reply {
+    use llm_gateway::protocol::{codec::ResponseCtx, openai};
+    let ctx = ResponseCtx {
+        model: "upstream-model".into(),
+        include_usage: true,
+        ..ResponseCtx::default()
+    };
+    let mut enc = openai::StreamEncoder::new(&ctx);
+    let mut out = Vec::new();
+    for e in events {
+        enc.encode(e, &mut out);
+    }
+    sse_frames(&out)
+}
+
+/// An OpenAI error body with this status.
+pub fn error(err: &llm_gateway::protocol::ir::ApiError) -> Reply {
+    let body = llm_gateway::protocol::openai::encode_error(err);
+    Reply::json(err.status, std::str::from_utf8(&body).unwrap())
 }

@@ -61,6 +61,8 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+pub mod fake_anthropic;
+pub mod fake_gemini;
 pub mod fake_openai;
 
 use std::collections::HashMap;

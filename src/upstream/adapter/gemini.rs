@@ -94,7 +94,9 @@ pub(super) fn translated(
         };
         // Rules edit the Gemini request, not the envelope around it.
         let inner: serde_json::Value = serde_json::from_slice(&super::to_body(&body, edits)?)
-            .map_err(|e| AdapterError::Codec(crate::protocol::codec::CodecError::Invalid(e.to_string())))?;
+            .map_err(|e| {
+                AdapterError::Codec(crate::protocol::codec::CodecError::Invalid(e.to_string()))
+            })?;
         let envelope = code_assist::Envelope::new(t.model, project, inner);
         return Ok(UpstreamCall {
             url: code_assist::method_url(&api, method, stream),
@@ -146,8 +148,9 @@ pub(super) fn count_tokens(
             reply,
         });
     }
-    let mut inner = serde_json::to_value(&body)
-        .map_err(|e| AdapterError::Codec(crate::protocol::codec::CodecError::Invalid(e.to_string())))?;
+    let mut inner = serde_json::to_value(&body).map_err(|e| {
+        AdapterError::Codec(crate::protocol::codec::CodecError::Invalid(e.to_string()))
+    })?;
     if let Some(m) = inner.as_object_mut() {
         m.insert("model".into(), serde_json::Value::String(model));
     }

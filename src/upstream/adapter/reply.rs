@@ -5,8 +5,8 @@
 use http::HeaderMap;
 
 use crate::protocol::codec::{self, AnyStreamDecoder, CodecError};
-use crate::protocol::ir::{self, ApiError, Dialect};
 use crate::protocol::gemini::{self, wire::CodeAssistResponse};
+use crate::protocol::ir::{self, ApiError, Dialect};
 use crate::protocol::openai;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::StreamEvent;
@@ -98,8 +98,8 @@ fn unwrap_envelope(
     if !code_assist {
         return Ok(None);
     }
-    let v: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| CodecError::from_json(&e, "Code Assist reply"))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| CodecError::from_json(&e, "Code Assist reply"))?;
     if v.get("response").is_none() {
         return Ok(None);
     }

@@ -1,0 +1,1 @@
+//! Claude Code-shaped traffic against translated upstreams.

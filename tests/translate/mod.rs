@@ -1,0 +1,14 @@
+//! Translation conformance: every client dialect against every upstream kind, through the
+//! in-process gateway and fake upstreams on port 0.
+//!
+//! A cell names (client dialect, upstream kind, case). The harness ([`rig`]) states each case
+//! once, in IR: the client's request is encoded into the client's dialect by that dialect's
+//! codec, the upstream's reply into the upstream's dialect (Code Assist: inside its envelope).
+//! Each cell then checks what the client received (decoded with the client dialect's codec;
+//! Anthropic streams also through an SSE grammar linter) and what the fake upstream received
+//! (the translated request, decoded with the upstream's codec, plus path, auth and quirks).
+
+mod behaviour;
+mod claude_code;
+mod matrix;
+pub mod rig;

@@ -1,0 +1,844 @@
+//! The conformance harness: a gateway with one upstream `up` of a given kind on a fake server,
+//! the cases in IR, client bodies and upstream replies encoded from them, and the decoding of
+//! what each side saw.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use llm_gateway::config::ProviderKind;
+use llm_gateway::oauth::refresher::{self, RefreshSettings, RefresherHandle};
+use llm_gateway::oauth::{MemoryStore, TokenStore};
+use llm_gateway::protocol::codec::{self, AnyStreamDecoder, RequestHints};
+use llm_gateway::protocol::ir::{
+    self, ApiError, Block, Dialect, ErrorKind, FunctionTool, Image, ImageSource, Message, Response,
+    Role, Signature, StopReason, SystemBlock, ThinkingConfig, ThinkingMode, Tool, Usage,
+};
+use llm_gateway::protocol::sse::SseParser;
+use llm_gateway::protocol::stream::{BlockStart, Delta, StreamEvent};
+use llm_gateway::protocol::{anthropic, gemini, openai};
+use llm_gateway::store::records::{AuthKind, OAuthMeta, OAuthState, UpstreamRecord};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use crate::support::fake_openai::{self, FakeOpenAi, Recorded, Reply};
+use crate::support::{Gateway, KEY, fake_anthropic, fake_gemini, test_config, view};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    Anthropic,
+    OpenAi,
+    Gemini,
+}
+
+impl Client {
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Client::Anthropic => Dialect::Anthropic,
+            Client::OpenAi => Dialect::OpenAi,
+            Client::Gemini => Dialect::Gemini,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    OpenAi,
+    Anthropic,
+    Gemini,
+    GeminiCli,
+    Qwen,
+    DeepSeek,
+}
+
+impl Kind {
+    pub fn provider(self) -> ProviderKind {
+        match self {
+            Kind::OpenAi => ProviderKind::Openai,
+            Kind::Anthropic => ProviderKind::Anthropic,
+            Kind::Gemini => ProviderKind::Gemini,
+            Kind::GeminiCli => ProviderKind::GeminiCli,
+            Kind::Qwen => ProviderKind::Qwen,
+            Kind::DeepSeek => ProviderKind::Deepseek,
+        }
+    }
+
+    pub fn model(self) -> &'static str {
+        match self {
+            Kind::OpenAi => "gpt-4o",
+            Kind::Anthropic => "claude-sonnet-4-5",
+            Kind::Gemini | Kind::GeminiCli => "gemini-2.5-pro",
+            Kind::Qwen => "qwen-plus",
+            Kind::DeepSeek => "deepseek-chat",
+        }
+    }
+
+    pub fn dialect(self) -> Dialect {
+        match self {
+            Kind::OpenAi | Kind::Qwen | Kind::DeepSeek => Dialect::OpenAi,
+            Kind::Anthropic => Dialect::Anthropic,
+            Kind::Gemini | Kind::GeminiCli => Dialect::Gemini,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Case {
+    Plain,
+    Stream,
+    ToolRoundTrip,
+    ParallelTools,
+    Thinking,
+    Image,
+    Structured,
+    UpstreamError,
+    MidStreamCut,
+}
+
+impl Case {
+    pub fn streams(self) -> bool {
+        matches!(
+            self,
+            Case::Stream
+                | Case::ToolRoundTrip
+                | Case::ParallelTools
+                | Case::Thinking
+                | Case::MidStreamCut
+        )
+    }
+}
+
+pub const ACCESS_TOKEN: &str = "ya29.fake-access-token";
+pub const PROJECT: &str = "proj-fake-123";
+
+/// A gateway with one upstream named `up` of `kind`, on a fake server.
+pub struct Rig {
+    pub gw: Gateway,
+    pub fake: FakeOpenAi,
+    refresher: Option<(RefresherHandle, CancellationToken)>,
+}
+
+pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
+    let base = match kind.dialect() {
+        Dialect::OpenAi => fake.base_url(),
+        _ => fake.root_url(),
+    };
+    let oauth = kind == Kind::GeminiCli;
+    UpstreamRecord {
+        name: "up".into(),
+        provider: kind.provider(),
+        base_url: Some(base),
+        models: vec![kind.model().to_string()],
+        models_discovered: false,
+        priority: 100,
+        enabled: true,
+        auth: if oauth {
+            AuthKind::Oauth
+        } else {
+            AuthKind::ApiKey
+        },
+        region: None,
+        created_at: 0,
+        oauth: oauth.then(|| OAuthMeta {
+            account: Some("dev@example.com".into()),
+            project: Some(PROJECT.into()),
+            tier: None,
+            expires_at: None,
+            last_refresh: None,
+            state: OAuthState::Active,
+            last_error: None,
+            resource_url: None,
+        }),
+    }
+}
+
+impl Rig {
+    pub async fn start(kind: Kind) -> Rig {
+        Self::start_with(kind, test_config()).await
+    }
+
+    pub async fn start_with(kind: Kind, config: llm_gateway::config::Config) -> Rig {
+        let fake = FakeOpenAi::start().await;
+        let rec = record(kind, &fake);
+        let gw = Gateway::start(config.clone(), view(vec![rec.clone()])).await;
+        let refresher = if kind == Kind::GeminiCli {
+            Some(token_source(&gw, rec, &config).await)
+        } else {
+            None
+        };
+        Rig {
+            gw,
+            fake,
+            refresher,
+        }
+    }
+
+    pub async fn stop(self) {
+        if let Some((_h, cancel)) = &self.refresher {
+            cancel.cancel();
+        }
+        self.gw.stop().await;
+    }
+
+    /// The request the upstream got (the only one, or the last).
+    pub fn upstream_request(&self) -> Recorded {
+        self.fake
+            .requests()
+            .pop()
+            .expect("the upstream got a request")
+    }
+
+    /// Sends `req` as `client` would (model and stream flag from `req`).
+    pub async fn call(&self, client: Client, req: &ir::Request) -> ClientReply {
+        let body = client_body(client, req);
+        self.send(client, &req.model, req.stream, body.to_string(), &[])
+            .await
+    }
+
+    pub async fn send(
+        &self,
+        client: Client,
+        model: &str,
+        stream: bool,
+        body: String,
+        headers: &[(&str, &str)],
+    ) -> ClientReply {
+        let http = Gateway::client();
+        let rb = match client {
+            Client::Anthropic => http
+                .post(self.gw.url("/v1/messages?beta=true"))
+                .header("x-api-key", KEY)
+                .header("anthropic-version", "2023-06-01"),
+            Client::OpenAi => http
+                .post(self.gw.url("/v1/chat/completions"))
+                .bearer_auth(KEY),
+            Client::Gemini => {
+                let method = if stream {
+                    "streamGenerateContent?alt=sse"
+                } else {
+                    "generateContent"
+                };
+                http.post(self.gw.url(&format!("/v1beta/models/{model}:{method}")))
+                    .header("x-goog-api-key", KEY)
+            }
+        };
+        let mut rb = rb.header("content-type", "application/json").body(body);
+        for (k, v) in headers {
+            rb = rb.header(*k, *v);
+        }
+        let resp = rb.send().await.unwrap();
+        ClientReply {
+            status: resp.status().as_u16(),
+            headers: resp.headers().clone(),
+            body: resp.bytes().await.unwrap(),
+        }
+    }
+}
+
+/// A token source for a gemini-cli upstream, as `server start` hands the gateway.
+async fn token_source(
+    gw: &Gateway,
+    rec: UpstreamRecord,
+    config: &llm_gateway::config::Config,
+) -> (RefresherHandle, CancellationToken) {
+    let store = Arc::new(MemoryStore::new());
+    let tokens = llm_gateway::oauth::TokenSet {
+        access_token: llm_gateway::secret::Secret::new(ACCESS_TOKEN),
+        refresh_token: Some(llm_gateway::secret::Secret::new("1//fake-refresh")),
+        expiry: Some(llm_gateway::oauth::now() + 3600),
+        token_type: "Bearer".into(),
+        scope: None,
+    };
+    let reply = store
+        .apply(llm_gateway::store::ops::Op::UpstreamAdd {
+            record: rec,
+            secret: Some(tokens.to_secret()),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(reply, llm_gateway::store::ops::Reply::Done));
+    let cancel = CancellationToken::new();
+    let h = refresher::spawn_with(
+        store as Arc<dyn TokenStore>,
+        config,
+        RefreshSettings::default(),
+        cancel.clone(),
+    )
+    .unwrap();
+    gw.state.set_tokens(h.token_source());
+    (h, cancel)
+}
+
+pub struct ClientReply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+impl ClientReply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+// ---- the cases, in IR ----
+
+pub fn weather_tool() -> Tool {
+    Tool::Function(FunctionTool {
+        name: "get_weather".into(),
+        description: Some("Current weather for a city.".into()),
+        input_schema: json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+            "properties": {"city": {"type": "string", "minLength": 1}}, "required": ["city"],
+            "additionalProperties": false}),
+        cache_control: None,
+        extra: ir::Extras::default(),
+    })
+}
+
+fn time_tool() -> Tool {
+    Tool::Function(FunctionTool {
+        name: "get_time".into(),
+        description: Some("Local time in a city.".into()),
+        input_schema: json!({"type": "object", "properties": {"city": {"type": "string"}},
+            "required": ["city"]}),
+        cache_control: None,
+        extra: ir::Extras::default(),
+    })
+}
+
+pub fn text(t: &str) -> Block {
+    Block::Text {
+        text: t.into(),
+        signature: None,
+        cache_control: None,
+    }
+}
+
+pub fn user(blocks: Vec<Block>) -> Message {
+    Message {
+        role: Role::User,
+        content: blocks,
+    }
+}
+
+/// A 1x1 PNG.
+pub const PNG: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
+
+/// The client's request for a case.
+pub fn request(case: Case, model: &str) -> ir::Request {
+    let mut req = ir::Request {
+        model: model.into(),
+        system: vec![SystemBlock {
+            text: "Be brief.".into(),
+            cache_control: None,
+        }],
+        messages: vec![user(vec![text("Hi")])],
+        max_tokens: Some(32000),
+        stream: case.streams(),
+        stream_include_usage: case.streams(),
+        ..ir::Request::default()
+    };
+    match case {
+        Case::ToolRoundTrip => {
+            req.tools = vec![weather_tool()];
+            req.messages = vec![
+                user(vec![text("Weather in Paris?")]),
+                Message {
+                    role: Role::Assistant,
+                    content: vec![Block::ToolUse {
+                        id: "toolu_01".into(),
+                        name: "get_weather".into(),
+                        input: json!({"city": "Paris"}),
+                        signature: None,
+                    }],
+                },
+                user(vec![Block::ToolResult {
+                    tool_use_id: "toolu_01".into(),
+                    content: vec![text("18C and sunny")],
+                    is_error: false,
+                    cache_control: None,
+                }]),
+                user(vec![text("And Rome?")]),
+            ];
+        }
+        Case::ParallelTools => {
+            req.tools = vec![weather_tool(), time_tool()];
+            req.messages = vec![user(vec![text("Weather and time in Paris?")])];
+        }
+        Case::Thinking => {
+            req.thinking = Some(ThinkingConfig {
+                mode: ThinkingMode::Enabled,
+                budget_tokens: Some(4096),
+                effort: None,
+                include_thoughts: Some(true),
+            });
+        }
+        Case::Image => {
+            req.messages = vec![user(vec![
+                text("What is in this image?"),
+                Block::Image(Image {
+                    source: ImageSource::Base64 {
+                        media_type: "image/png".into(),
+                        data: PNG.into(),
+                    },
+                    cache_control: None,
+                }),
+            ])];
+        }
+        Case::Structured => {
+            req.response_format = Some(ir::ResponseFormat::JsonSchema {
+                name: Some("answer".into()),
+                schema: json!({"type": "object", "properties": {"answer": {"type": "string"}},
+                    "required": ["answer"], "additionalProperties": false}),
+                strict: Some(true),
+            });
+        }
+        _ => {}
+    }
+    req
+}
+
+/// The client's body in its dialect.
+pub fn client_body(client: Client, req: &ir::Request) -> Value {
+    match client {
+        Client::Anthropic => serde_json::to_value(anthropic::encode_request(req).unwrap()).unwrap(),
+        Client::OpenAi => serde_json::to_value(openai::encode_request(req).unwrap()).unwrap(),
+        Client::Gemini => serde_json::to_value(gemini::encode_request(req).unwrap()).unwrap(),
+    }
+}
+
+pub const STRUCTURED: &str = r#"{"answer":"42"}"#;
+
+/// The content of the upstream's reply for a case.
+fn reply_blocks(case: Case, kind: Kind) -> (Vec<Block>, StopReason) {
+    let call = |id: &str, name: &str| Block::ToolUse {
+        id: id.into(),
+        name: name.into(),
+        input: json!({"city": "Paris"}),
+        signature: None,
+    };
+    match case {
+        Case::ToolRoundTrip => (vec![call("call_1", "get_weather")], StopReason::ToolUse),
+        Case::ParallelTools => (
+            vec![call("call_1", "get_weather"), call("call_2", "get_time")],
+            StopReason::ToolUse,
+        ),
+        Case::Thinking => {
+            let signature = (kind == Kind::Anthropic).then(|| Signature {
+                origin: Dialect::Anthropic,
+                value: "EqQBCkYIBxgCKkDfakesignature".into(),
+            });
+            (
+                vec![
+                    Block::Thinking {
+                        text: "Let me think.".into(),
+                        signature,
+                    },
+                    text("42"),
+                ],
+                StopReason::EndTurn,
+            )
+        }
+        Case::Structured => (vec![text(STRUCTURED)], StopReason::EndTurn),
+        _ => (vec![text("Hello there.")], StopReason::EndTurn),
+    }
+}
+
+pub fn usage() -> Usage {
+    Usage {
+        input_tokens: 10,
+        output_tokens: 5,
+        ..Usage::default()
+    }
+}
+
+/// IR stream events for blocks, deltas split in two where they can be.
+pub fn events_of(blocks: &[Block], stop: StopReason) -> Vec<StreamEvent> {
+    let mut ev = vec![StreamEvent::MessageStart {
+        id: "msg_up_1".into(),
+        model: "upstream-model".into(),
+        usage: Usage {
+            input_tokens: 10,
+            ..Usage::default()
+        },
+    }];
+    for (index, b) in blocks.iter().enumerate() {
+        let (start, deltas) = match b {
+            Block::Text { text, .. } => {
+                let (a, z) = text.split_at(text.len() / 2);
+                (
+                    BlockStart::Text,
+                    vec![Delta::Text(a.into()), Delta::Text(z.into())],
+                )
+            }
+            Block::Thinking { text, signature } => {
+                let mut d = vec![Delta::Thinking(text.clone())];
+                if let Some(s) = signature {
+                    d.push(Delta::Signature(s.clone()));
+                }
+                (BlockStart::Thinking, d)
+            }
+            Block::ToolUse {
+                id, name, input, ..
+            } => (
+                BlockStart::ToolUse {
+                    id: id.clone(),
+                    name: name.clone(),
+                    signature: None,
+                },
+                vec![Delta::ToolInputJson(input.to_string())],
+            ),
+            other => panic!("no stream form for {other:?}"),
+        };
+        ev.push(StreamEvent::BlockStart {
+            index,
+            block: start,
+        });
+        for delta in deltas {
+            ev.push(StreamEvent::BlockDelta { index, delta });
+        }
+        ev.push(StreamEvent::BlockStop { index });
+    }
+    ev.push(StreamEvent::MessageDelta {
+        stop_reason: Some(stop),
+        stop_sequence: None,
+        usage: usage(),
+    });
+    ev.push(StreamEvent::MessageStop);
+    ev
+}
+
+pub fn rate_limit() -> ApiError {
+    ApiError::new(429, ErrorKind::RateLimit, "Too many requests, slow down.")
+}
+
+/// What the fake upstream answers for a case.
+pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
+    if case == Case::UpstreamError {
+        let err = rate_limit();
+        let r = match kind.dialect() {
+            Dialect::OpenAi => fake_openai::error(&err),
+            Dialect::Anthropic => fake_anthropic::error(&err),
+            Dialect::Gemini => fake_gemini::error(&err),
+        };
+        return r.header("retry-after", "7");
+    }
+    let (blocks, stop) = reply_blocks(case, kind);
+    if case.streams() {
+        let events = events_of(&blocks, stop);
+        let reply = match kind {
+            Kind::OpenAi | Kind::Qwen | Kind::DeepSeek => fake_openai::chunks(&events),
+            Kind::Anthropic => fake_anthropic::stream(&events),
+            Kind::Gemini => fake_gemini::stream(&events),
+            Kind::GeminiCli => fake_gemini::code_assist_stream(&events),
+        };
+        return if case == Case::MidStreamCut {
+            // Paced, so the head and the first events leave before the cut.
+            reply.cut_after(2).chunk_delay(Duration::from_millis(20))
+        } else {
+            reply
+        };
+    }
+    let resp = Response {
+        id: "resp_up_1".into(),
+        model: kind.model().into(),
+        content: blocks,
+        stop_reason: Some(stop),
+        stop_sequence: None,
+        usage: usage(),
+        extra: ir::Extras::default(),
+    };
+    match kind {
+        Kind::OpenAi | Kind::Qwen | Kind::DeepSeek => fake_openai::completion(&resp),
+        Kind::Anthropic => fake_anthropic::message(&resp),
+        Kind::Gemini => fake_gemini::generate(&resp),
+        Kind::GeminiCli => fake_gemini::code_assist_generate(&resp),
+    }
+}
+
+// ---- what the client saw ----
+
+#[derive(Debug, Default)]
+pub struct Seen {
+    pub text: String,
+    pub thinking: String,
+    pub tools: Vec<(String, Value)>,
+    pub stop: Option<StopReason>,
+    pub error: Option<ApiError>,
+    /// A clean end (`message_stop`, `[DONE]`, a final Gemini chunk).
+    pub stopped: bool,
+    pub usage: Usage,
+}
+
+pub fn seen_whole(client: Client, body: &[u8]) -> Seen {
+    let resp = codec::decode_response(client.dialect(), body).unwrap_or_else(|e| {
+        panic!(
+            "client cannot decode the reply: {e}\n{}",
+            String::from_utf8_lossy(body)
+        )
+    });
+    let mut s = Seen {
+        stop: resp.stop_reason.clone(),
+        stopped: true,
+        usage: resp.usage,
+        ..Seen::default()
+    };
+    for b in &resp.content {
+        match b {
+            Block::Text { text, .. } => s.text.push_str(text),
+            Block::Thinking { text, .. } => s.thinking.push_str(text),
+            Block::ToolUse { name, input, .. } => s.tools.push((name.clone(), input.clone())),
+            _ => {}
+        }
+    }
+    s
+}
+
+pub fn seen_stream(client: Client, body: &[u8]) -> Seen {
+    let mut parser = SseParser::new();
+    let mut sse = Vec::new();
+    parser.push(body, &mut sse).unwrap();
+    parser.finish(&mut sse).unwrap();
+    let mut dec = AnyStreamDecoder::new(client.dialect());
+    let mut events = Vec::new();
+    for e in &sse {
+        dec.feed(e, &mut events).unwrap_or_else(|e| {
+            panic!(
+                "client cannot decode the stream: {e}\n{}",
+                String::from_utf8_lossy(body)
+            )
+        });
+    }
+    dec.finish(&mut events).unwrap();
+    let mut s = Seen::default();
+    let mut open_tools: std::collections::HashMap<usize, (String, String)> = Default::default();
+    for ev in events {
+        match ev {
+            StreamEvent::BlockStart {
+                index,
+                block: BlockStart::ToolUse { name, .. },
+            } => {
+                open_tools.insert(index, (name, String::new()));
+            }
+            StreamEvent::BlockDelta { index, delta } => match delta {
+                Delta::Text(t) => s.text.push_str(&t),
+                Delta::Thinking(t) => s.thinking.push_str(&t),
+                Delta::ToolInputJson(j) => {
+                    if let Some(t) = open_tools.get_mut(&index) {
+                        t.1.push_str(&j);
+                    }
+                }
+                Delta::Signature(_) => {}
+            },
+            StreamEvent::BlockStop { index } => {
+                if let Some((name, json)) = open_tools.remove(&index) {
+                    let input = if json.is_empty() {
+                        json!({})
+                    } else {
+                        serde_json::from_str(&json).unwrap()
+                    };
+                    s.tools.push((name, input));
+                }
+            }
+            StreamEvent::MessageDelta {
+                stop_reason, usage, ..
+            } => {
+                s.stop = stop_reason;
+                s.usage = usage;
+            }
+            StreamEvent::MessageStop => s.stopped = true,
+            StreamEvent::Error(e) => s.error = Some(e),
+            _ => {}
+        }
+    }
+    // An error after a decoder-synthesized stop is still an error.
+    if s.error.is_some() {
+        s.stopped = false;
+    }
+    s
+}
+
+/// Anthropic's SSE grammar (translation.md B1-B11): every frame named, `event` = `data.type`,
+/// one `message_start` first, blocks sequential with contiguous indices and at least one delta,
+/// `message_delta` with usage, `message_stop` last, nothing after `error`.
+pub fn lint_anthropic(body: &[u8]) -> Result<(), String> {
+    let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
+    let mut names = Vec::new();
+    let mut next_index = 0u64;
+    let mut open: Option<u64> = None;
+    let mut deltas = 0;
+    let mut started = false;
+    let mut saw_delta_usage = false;
+    let mut ended = false;
+    for frame in text.split("\n\n").filter(|f| !f.trim().is_empty()) {
+        if ended {
+            return Err(format!("frame after the end: {frame}"));
+        }
+        let mut event = None;
+        let mut data = None;
+        for line in frame.lines() {
+            if let Some(e) = line.strip_prefix("event: ") {
+                event = Some(e.to_string());
+            } else if let Some(d) = line.strip_prefix("data: ") {
+                data = Some(d.to_string());
+            }
+        }
+        let (Some(event), Some(data)) = (event, data) else {
+            return Err(format!("frame without event or data: {frame:?}"));
+        };
+        let v: Value = serde_json::from_str(&data).map_err(|e| format!("{e}: {data}"))?;
+        if v["type"] != event.as_str() {
+            return Err(format!("event {event} carries type {}", v["type"]));
+        }
+        names.push(event.clone());
+        match event.as_str() {
+            "message_start" => {
+                if started {
+                    return Err("second message_start".into());
+                }
+                started = true;
+                let u = &v["message"]["usage"];
+                if !u["input_tokens"].is_u64() || !u["output_tokens"].is_u64() {
+                    return Err(format!("message_start usage incomplete: {u}"));
+                }
+            }
+            "ping" => {}
+            _ if !started => return Err(format!("{event} before message_start")),
+            "content_block_start" => {
+                if open.is_some() {
+                    return Err("block started while another is open".into());
+                }
+                let i = v["index"].as_u64().ok_or("no index")?;
+                if i != next_index {
+                    return Err(format!("index {i}, expected {next_index}"));
+                }
+                open = Some(i);
+                deltas = 0;
+                next_index += 1;
+            }
+            "content_block_delta" => {
+                if open != v["index"].as_u64() {
+                    return Err(format!("delta for a block that is not open: {data}"));
+                }
+                deltas += 1;
+            }
+            "content_block_stop" => {
+                if open != v["index"].as_u64() {
+                    return Err("stop of a block that is not open".into());
+                }
+                if deltas == 0 {
+                    return Err(format!("block {open:?} had no delta"));
+                }
+                open = None;
+            }
+            "message_delta" => {
+                if !v["usage"]["output_tokens"].is_u64() {
+                    return Err(format!("message_delta without usage: {data}"));
+                }
+                saw_delta_usage = true;
+            }
+            "message_stop" => {
+                if !saw_delta_usage {
+                    return Err("message_stop without message_delta".into());
+                }
+                if open.is_some() {
+                    return Err("message_stop with a block open".into());
+                }
+                ended = true;
+            }
+            "error" => ended = true,
+            other => return Err(format!("unknown event {other}")),
+        }
+    }
+    if !ended {
+        return Err(format!("stream did not end: {names:?}"));
+    }
+    Ok(())
+}
+
+// ---- what the upstream saw ----
+
+/// The upstream's request decoded with its dialect's codec (Code Assist: the inner request).
+pub fn upstream_ir(kind: Kind, rec: &Recorded) -> (ir::Request, Value) {
+    let raw = rec.json();
+    let hints = RequestHints {
+        model: Some(kind.model().into()),
+        stream: Some(rec.path.contains("stream")),
+    };
+    let ir = match kind {
+        Kind::GeminiCli => {
+            gemini::decode_request(raw["request"].to_string().as_bytes(), &hints).unwrap()
+        }
+        Kind::Gemini => gemini::decode_request(&rec.body, &hints).unwrap(),
+        Kind::Anthropic => anthropic::decode_request(&rec.body, &RequestHints::default()).unwrap(),
+        _ => openai::decode_request(&rec.body, &RequestHints::default()).unwrap(),
+    };
+    (ir, raw)
+}
+
+/// Path, auth and streaming of the upstream request.
+pub fn check_transport(kind: Kind, rec: &Recorded, stream: bool) {
+    let h = &rec.headers;
+    let auth = |name: &str| h.get(name).map(|v| v.to_str().unwrap().to_string());
+    match kind {
+        Kind::OpenAi | Kind::Qwen | Kind::DeepSeek => {
+            assert_eq!(rec.path, "/v1/chat/completions");
+            assert_eq!(auth("authorization").unwrap(), "Bearer sk-fake-up");
+            if kind == Kind::Qwen {
+                assert_eq!(auth("x-dashscope-cachecontrol").as_deref(), Some("enable"));
+            }
+        }
+        Kind::Anthropic => {
+            assert_eq!(rec.path, "/v1/messages");
+            assert_eq!(auth("x-api-key").unwrap(), "sk-fake-up");
+            assert_eq!(auth("anthropic-version").unwrap(), "2023-06-01");
+        }
+        Kind::Gemini => {
+            let method = if stream {
+                "streamGenerateContent"
+            } else {
+                "generateContent"
+            };
+            assert_eq!(
+                rec.path,
+                format!("/v1beta/models/{}:{method}", kind.model())
+            );
+            assert_eq!(
+                rec.query.as_deref() == Some("alt=sse"),
+                stream,
+                "{:?}",
+                rec.query
+            );
+            assert_eq!(auth("x-goog-api-key").unwrap(), "sk-fake-up");
+        }
+        Kind::GeminiCli => {
+            let method = if stream {
+                "streamGenerateContent"
+            } else {
+                "generateContent"
+            };
+            assert_eq!(rec.path, format!("/v1internal:{method}"));
+            assert_eq!(rec.query.as_deref() == Some("alt=sse"), stream);
+            assert_eq!(
+                auth("authorization").unwrap(),
+                format!("Bearer {ACCESS_TOKEN}")
+            );
+            assert!(auth("user-agent").unwrap().starts_with("GeminiCLI/"));
+            let raw = rec.json();
+            assert_eq!(raw["project"], PROJECT);
+            assert_eq!(raw["model"], kind.model());
+        }
+    }
+    let raw = rec.json();
+    match kind.dialect() {
+        Dialect::OpenAi => {
+            assert_eq!(raw["stream"].as_bool().unwrap_or(false), stream, "{raw}");
+            assert_eq!(raw["model"], kind.model());
+        }
+        Dialect::Anthropic => {
+            assert_eq!(raw["stream"].as_bool().unwrap_or(false), stream, "{raw}");
+            assert_eq!(raw["model"], kind.model());
+        }
+        Dialect::Gemini => {}
+    }
+}
