@@ -162,7 +162,7 @@ impl Rig {
         let rec = record(kind, &fake);
         let gw = Gateway::start(config.clone(), view(vec![rec.clone()])).await;
         let refresher = if kind == Kind::GeminiCli {
-            Some(token_source(&gw, rec, &config).await)
+            Some(token_source(&gw, rec, &config, 3600).await)
         } else {
             None
         };
@@ -235,17 +235,21 @@ impl Rig {
     }
 }
 
-/// A token source for a gemini-cli upstream, as `server start` hands the gateway.
-async fn token_source(
+/// A token source for a gemini-cli upstream, as `server start` hands the gateway; the token
+/// expires in `lifetime` seconds (0: already expired). Cancel the token to stop the refresher.
+pub async fn token_source(
     gw: &Gateway,
     rec: UpstreamRecord,
     config: &llm_gateway::config::Config,
+    lifetime: u64,
 ) -> (RefresherHandle, CancellationToken) {
     let store = Arc::new(MemoryStore::new());
     let tokens = llm_gateway::oauth::TokenSet {
         access_token: llm_gateway::secret::Secret::new(ACCESS_TOKEN),
-        refresh_token: Some(llm_gateway::secret::Secret::new("1//fake-refresh")),
-        expiry: Some(llm_gateway::oauth::now() + 3600),
+        refresh_token: Some(llm_gateway::secret::Secret::new(
+            crate::support::fake_oauth::FAKE_REFRESH,
+        )),
+        expiry: Some(llm_gateway::oauth::now() + lifetime),
         token_type: "Bearer".into(),
         scope: None,
     };
