@@ -12,98 +12,106 @@
 //! * `error`: `{"status", "body"}` (body JSON or a raw string); `<from>`'s `decode_error`,
 //!   `<to>`'s `encode_error` with the status that dialect answers with.
 //!
-//! Request ids and other random values are normalised per dialect in the arms below. To add a
-//! dialect, add an arm to each `match` naming it.
+//! Every arm goes through `codec`'s dispatch, so a new dialect only needs a name in [`dialect`].
+//! Random values are normalised: Anthropic's error `request_id`, OpenAI's `created`.
 
 use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::protocol::anthropic;
-use crate::protocol::codec::{RequestHints, ResponseCtx};
-use crate::protocol::ir::{ApiError, Request, Response};
+use crate::protocol::codec::{self, AnyStreamDecoder, AnyStreamEncoder, RequestHints, ResponseCtx};
+use crate::protocol::ir::{ApiError, Dialect, Request, Response};
 use crate::protocol::sse::{SseEvent, SseParser, write_event};
 use crate::protocol::stream::StreamEvent;
+use crate::protocol::{anthropic, gemini, openai};
 
-fn has_codec(dialect: &str) -> bool {
-    matches!(dialect, "anthropic")
+fn dialect(d: &str) -> Option<Dialect> {
+    match d {
+        "anthropic" => Some(Dialect::Anthropic),
+        "openai" => Some(Dialect::OpenAi),
+        "gemini" => Some(Dialect::Gemini),
+        _ => None,
+    }
+}
+
+fn has_codec(d: &str) -> bool {
+    dialect(d).is_some()
+}
+
+fn the(d: &str) -> Result<Dialect, String> {
+    dialect(d).ok_or_else(|| format!("no codec for {d}"))
 }
 
 fn decode_request(d: &str, body: &[u8], hints: &RequestHints) -> Result<Request, String> {
-    match d {
-        "anthropic" => anthropic::decode_request(body, hints).map_err(|e| e.to_string()),
-        _ => Err(format!("no codec for {d}")),
-    }
+    codec::decode_request(the(d)?, body, hints).map_err(|e| e.to_string())
 }
 
+/// What `<to>`'s upstream encoder produces (default provider options).
 fn encode_request(d: &str, req: &Request) -> Result<Value, String> {
-    match d {
-        "anthropic" => anthropic::encode_request(req)
-            .map_err(|e| e.to_string())
-            .and_then(|w| serde_json::to_value(w).map_err(|e| e.to_string())),
-        _ => Err(format!("no codec for {d}")),
-    }
+    let value = match the(d)? {
+        Dialect::Anthropic => anthropic::encode_request(req).map(|w| serde_json::to_value(w)),
+        Dialect::OpenAi => openai::encode_request(req).map(|w| serde_json::to_value(w)),
+        Dialect::Gemini => gemini::encode_request(req).map(|w| serde_json::to_value(w)),
+    };
+    value.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
 }
 
 fn decode_response(d: &str, body: &[u8]) -> Result<Response, String> {
-    match d {
-        "anthropic" => anthropic::decode_response(body).map_err(|e| e.to_string()),
-        _ => Err(format!("no codec for {d}")),
-    }
+    codec::decode_response(the(d)?, body).map_err(|e| e.to_string())
 }
 
 fn encode_response(d: &str, resp: &Response, ctx: &ResponseCtx) -> Result<Vec<u8>, String> {
-    match d {
-        "anthropic" => Ok(anthropic::encode_response(resp, ctx)),
-        _ => Err(format!("no codec for {d}")),
-    }
+    Ok(codec::encode_response(the(d)?, resp, ctx))
 }
 
 fn decode_stream(d: &str, events: &[SseEvent]) -> Result<Vec<StreamEvent>, String> {
     let mut out = Vec::new();
-    match d {
-        "anthropic" => {
-            let mut dec = anthropic::StreamDecoder::new();
-            for e in events {
-                dec.feed(e, &mut out).map_err(|e| e.to_string())?;
-            }
-            dec.finish(&mut out).map_err(|e| e.to_string())?;
-        }
-        _ => return Err(format!("no codec for {d}")),
+    let mut dec = AnyStreamDecoder::new(the(d)?);
+    for e in events {
+        dec.feed(e, &mut out).map_err(|e| e.to_string())?;
     }
+    dec.finish(&mut out).map_err(|e| e.to_string())?;
     Ok(out)
 }
 
 fn encode_stream(d: &str, events: &[StreamEvent], ctx: &ResponseCtx) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    match d {
-        "anthropic" => {
-            let mut enc = anthropic::StreamEncoder::new(ctx);
-            for e in events {
-                enc.encode(e, &mut out);
-            }
-        }
-        _ => return Err(format!("no codec for {d}")),
+    let mut enc = AnyStreamEncoder::new(the(d)?, ctx);
+    for e in events {
+        enc.encode(e, &mut out);
     }
     Ok(out)
 }
 
 fn decode_error(d: &str, status: u16, body: &[u8]) -> Result<ApiError, String> {
-    match d {
-        "anthropic" => Ok(anthropic::decode_error(status, body)),
-        _ => Err(format!("no codec for {d}")),
-    }
+    Ok(codec::decode_error(the(d)?, status, body))
 }
 
-/// The status and body the `<to>` dialect answers with.
+/// The status and body the `<to>` dialect answers with (Anthropic: 529 for capacity errors,
+/// its random `request_id` fixed).
 fn encode_error(d: &str, err: &ApiError) -> Result<(u16, Value), String> {
-    match d {
-        "anthropic" => {
-            let mut body = parse_body(&anthropic::encode_error(err));
-            body["request_id"] = json!("req_fixture");
-            Ok((anthropic::client_status(err), body))
+    let d = the(d)?;
+    let mut body = parse_body(&codec::encode_error(d, err));
+    if d == Dialect::Anthropic {
+        body["request_id"] = json!("req_fixture");
+    }
+    Ok((codec::client_status(d, err), body))
+}
+
+/// Values that change per run: OpenAI's `created` timestamps.
+fn scrub(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if k == "created" && x.is_u64() {
+                    *x = json!(0);
+                } else {
+                    scrub(x);
+                }
+            }
         }
-        _ => Err(format!("no codec for {d}")),
+        Value::Array(a) => a.iter_mut().for_each(scrub),
+        _ => {}
     }
 }
 
@@ -183,15 +191,21 @@ fn run_case(from: &str, to: &str, case: &Value) -> Result<Value, String> {
                 stream: case["hints"]["stream"].as_bool(),
             };
             let ir = decode_request(from, &raw(input), &hints)?;
-            encode_request(to, &ir)
+            let mut out = encode_request(to, &ir)?;
+            scrub(&mut out);
+            Ok(out)
         }
         Some("response") => {
             let ir = decode_response(from, &raw(input))?;
-            Ok(parse_body(&encode_response(to, &ir, &ctx)?))
+            let mut out = parse_body(&encode_response(to, &ir, &ctx)?);
+            scrub(&mut out);
+            Ok(out)
         }
         Some("stream") => {
             let ir = decode_stream(from, &list_to_sse(input)?)?;
-            sse_bytes_to_list(&encode_stream(to, &ir, &ctx)?)
+            let mut out = sse_bytes_to_list(&encode_stream(to, &ir, &ctx)?)?;
+            scrub(&mut out);
+            Ok(out)
         }
         Some("error") => {
             let status = input["status"].as_u64().ok_or("error input needs status")? as u16;
@@ -231,10 +245,17 @@ fn translation_fixtures() {
             let label = format!("{name}/{}", file.file_name().unwrap().to_string_lossy());
             match run_case(from, to, &case) {
                 Ok(actual) if actual == case["expected"] => {}
-                Ok(actual) => failures.push(format!(
-                    "{label}: mismatch\nactual:\n{}",
-                    serde_json::to_string_pretty(&actual).unwrap()
-                )),
+                Ok(actual) => {
+                    if let Some(dir) = std::env::var_os("LLM_GATEWAY_FIXTURE_ACTUAL") {
+                        let out = Path::new(&dir).join(label.replace('/', "__"));
+                        let text = serde_json::to_string_pretty(&actual).unwrap();
+                        std::fs::write(out, text).unwrap();
+                    }
+                    failures.push(format!(
+                        "{label}: mismatch\nactual:\n{}",
+                        serde_json::to_string_pretty(&actual).unwrap()
+                    ));
+                }
                 Err(e) => failures.push(format!("{label}: {e}")),
             }
         }
