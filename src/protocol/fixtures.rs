@@ -49,9 +49,9 @@ fn decode_request(d: &str, body: &[u8], hints: &RequestHints) -> Result<Request,
 /// What `<to>`'s upstream encoder produces (default provider options).
 fn encode_request(d: &str, req: &Request) -> Result<Value, String> {
     let value = match the(d)? {
-        Dialect::Anthropic => anthropic::encode_request(req).map(|w| serde_json::to_value(w)),
-        Dialect::OpenAi => openai::encode_request(req).map(|w| serde_json::to_value(w)),
-        Dialect::Gemini => gemini::encode_request(req).map(|w| serde_json::to_value(w)),
+        Dialect::Anthropic => anthropic::encode_request(req).map(serde_json::to_value),
+        Dialect::OpenAi => openai::encode_request(req).map(serde_json::to_value),
+        Dialect::Gemini => gemini::encode_request(req).map(serde_json::to_value),
     };
     value.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
 }
