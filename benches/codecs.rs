@@ -1,4 +1,170 @@
 //! Translation micro-benchmarks (criterion).
+//!
+//! * `request/*`: decode a Claude Code-sized Anthropic request (25 tools with real JSON
+//!   Schemas, a 6 KB system prompt, 20 turns of tool use; `tests/fixtures/claude-code/`) and
+//!   encode it for an OpenAI or a Gemini upstream, down to the body bytes. Target: <= 50 us.
+//! * `stream/*`: an upstream's SSE body (OpenAI chunks, Gemini chunks) through the parser, the
+//!   upstream's stream decoder and the Anthropic stream encoder, as the pipeline runs it.
+//!   Throughput in upstream events per second. Target: > 1 M events/s.
+//!
+//! Quick run: `cargo bench --bench codecs -- --quick`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a broken benchmark input should stop the run
 
-fn main() {}
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use llm_gateway::protocol::codec::{RequestHints, ResponseCtx};
+use llm_gateway::protocol::ir::{StopReason, Usage};
+use llm_gateway::protocol::sse::SseParser;
+use llm_gateway::protocol::stream::{BlockStart, Delta, StreamEvent};
+use llm_gateway::protocol::{anthropic, gemini, openai};
+
+const REQUEST: &str = include_str!("../tests/fixtures/claude-code/request.json");
+
+fn requests(c: &mut Criterion) {
+    let body = REQUEST.as_bytes();
+    let hints = RequestHints::default();
+    let mut g = c.benchmark_group("request");
+    g.bench_function("anthropic_to_openai", |b| {
+        b.iter(|| {
+            let ir = anthropic::decode_request(black_box(body), &hints).unwrap();
+            let wire = openai::encode_request(&ir).unwrap();
+            black_box(serde_json::to_vec(&wire).unwrap())
+        })
+    });
+    g.bench_function("anthropic_to_gemini", |b| {
+        b.iter(|| {
+            let ir = anthropic::decode_request(black_box(body), &hints).unwrap();
+            let wire = gemini::encode_request(&ir).unwrap();
+            black_box(serde_json::to_vec(&wire).unwrap())
+        })
+    });
+    // Where the time goes.
+    let ir = anthropic::decode_request(body, &hints).unwrap();
+    g.bench_function("parts/anthropic_decode", |b| {
+        b.iter(|| black_box(anthropic::decode_request(black_box(body), &hints).unwrap()))
+    });
+    g.bench_function("parts/json_value_parse", |b| {
+        b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(body)).unwrap()))
+    });
+    g.bench_function("parts/openai_encode", |b| {
+        b.iter(|| black_box(openai::encode_request(black_box(&ir)).unwrap()))
+    });
+    g.bench_function("parts/gemini_encode", |b| {
+        b.iter(|| black_box(gemini::encode_request(black_box(&ir)).unwrap()))
+    });
+    g.finish();
+}
+
+/// A text answer of `n` deltas, with usage.
+fn answer(n: usize) -> Vec<StreamEvent> {
+    let mut ev = vec![
+        StreamEvent::MessageStart {
+            id: "resp-1".into(),
+            model: "m".into(),
+            usage: Usage::default(),
+        },
+        StreamEvent::BlockStart {
+            index: 0,
+            block: BlockStart::Text,
+        },
+    ];
+    for i in 0..n {
+        ev.push(StreamEvent::BlockDelta {
+            index: 0,
+            delta: Delta::Text(format!("token{i} ")),
+        });
+    }
+    ev.push(StreamEvent::BlockStop { index: 0 });
+    ev.push(StreamEvent::MessageDelta {
+        stop_reason: Some(StopReason::EndTurn),
+        stop_sequence: None,
+        usage: Usage {
+            input_tokens: 1000,
+            output_tokens: n as u64,
+            ..Usage::default()
+        },
+    });
+    ev.push(StreamEvent::MessageStop);
+    ev
+}
+
+fn upstream_body(events: &[StreamEvent], openai_side: bool) -> Vec<u8> {
+    let ctx = ResponseCtx {
+        model: "upstream".into(),
+        include_usage: true,
+        ..ResponseCtx::default()
+    };
+    let mut out = Vec::new();
+    if openai_side {
+        let mut enc = openai::StreamEncoder::new(&ctx);
+        events.iter().for_each(|e| enc.encode(e, &mut out));
+    } else {
+        let mut enc = gemini::StreamEncoder::new(&ctx);
+        events.iter().for_each(|e| enc.encode(e, &mut out));
+    }
+    out
+}
+
+/// Splits a body into network-sized reads.
+fn reads(body: &[u8]) -> Vec<&[u8]> {
+    body.chunks(4096).collect()
+}
+
+fn streams(c: &mut Criterion) {
+    const N: usize = 2000;
+    let events = answer(N);
+    let ctx = ResponseCtx {
+        model: "claude-sonnet-4-5".into(),
+        estimated_input_tokens: 1000,
+        ..ResponseCtx::default()
+    };
+    let openai_body = upstream_body(&events, true);
+    let gemini_body = upstream_body(&events, false);
+    let mut g = c.benchmark_group("stream");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("openai_chunks_to_anthropic_sse", |b| {
+        let chunks = reads(&openai_body);
+        b.iter(|| {
+            let mut parser = SseParser::new();
+            let mut dec = openai::StreamDecoder::new();
+            let mut enc = anthropic::StreamEncoder::new(&ctx);
+            let (mut sse, mut ir, mut out) = (Vec::new(), Vec::new(), Vec::new());
+            for chunk in &chunks {
+                parser.push(chunk, &mut sse).unwrap();
+                for e in sse.drain(..) {
+                    dec.feed(&e, &mut ir).unwrap();
+                }
+                for e in ir.drain(..) {
+                    enc.encode(&e, &mut out);
+                }
+            }
+            dec.finish(&mut ir).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.bench_function("gemini_chunks_to_anthropic_sse", |b| {
+        let chunks = reads(&gemini_body);
+        b.iter(|| {
+            let mut parser = SseParser::new();
+            let mut dec = gemini::StreamDecoder::new();
+            let mut enc = anthropic::StreamEncoder::new(&ctx);
+            let (mut sse, mut ir, mut out) = (Vec::new(), Vec::new(), Vec::new());
+            for chunk in &chunks {
+                parser.push(chunk, &mut sse).unwrap();
+                for e in sse.drain(..) {
+                    dec.feed(&e, &mut ir).unwrap();
+                }
+                for e in ir.drain(..) {
+                    enc.encode(&e, &mut out);
+                }
+            }
+            dec.finish(&mut ir).unwrap();
+            black_box(out.len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, requests, streams);
+criterion_main!(benches);

@@ -321,8 +321,9 @@ impl Job<'_> {
             }
             let reply = prepared.reply;
             if status.is_client_error() || status.is_server_error() {
+                let timing = (started, deadline, first_byte);
                 return self
-                    .upstream_error(ctx, cand, last, started, resp, reply.as_ref())
+                    .upstream_error(ctx, cand, last, timing, resp, reply.as_ref())
                     .await;
             }
             let Some(reply) = reply else {
@@ -342,7 +343,7 @@ impl Job<'_> {
         ctx: &mut Ctx,
         cand: &Candidate,
         last: bool,
-        started: Instant,
+        (started, deadline, first_byte): (Instant, tokio::time::Instant, Duration),
         resp: reqwest::Response,
         reply: Option<&ReplyFormat>,
     ) -> Result<Response<Body>, Attempt> {
@@ -367,9 +368,7 @@ impl Job<'_> {
                     format!("upstream `{}` answered {code}", up.name),
                 )));
             }
-            let deadline = tokio::time::Instant::from_std(started)
-                + Duration::from_secs(state.config().timeouts.first_byte_secs.max(1));
-            return relay_untouched(ctx, cand, started, deadline, Duration::ZERO, resp, true).await;
+            return relay_untouched(ctx, cand, started, deadline, first_byte, resp, true).await;
         };
         let headers = resp.headers().clone();
         let total = tokio::time::Instant::from_std(ctx.started)

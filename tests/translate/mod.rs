@@ -10,5 +10,6 @@
 
 mod behaviour;
 mod claude_code;
+mod lint;
 mod matrix;
 pub mod rig;

@@ -223,6 +223,43 @@ mod tests {
     }
 
     #[test]
+    fn qwen_oauth_base_from_the_token_resource_url() {
+        if std::env::var("LLM_GATEWAY_QWEN_API_URL").is_ok() {
+            return;
+        }
+        let config = Config::default();
+        let mut r = rec(ProviderKind::Qwen, None);
+        r.auth = AuthKind::Oauth;
+        let token = Secret::new("qwen-access");
+        let meta = crate::store::records::OAuthMeta {
+            account: None,
+            project: None,
+            tier: None,
+            expires_at: None,
+            last_refresh: None,
+            state: crate::store::records::OAuthState::Active,
+            last_error: None,
+            resource_url: Some("portal.qwen.ai".into()),
+        };
+        let h = HeaderMap::new();
+        let t = Target {
+            config: &config,
+            record: &r,
+            model: "coder-model",
+            credential: Credential::OAuth {
+                token: &token,
+                meta: &meta,
+            },
+            client_dialect: Dialect::Anthropic,
+            client_headers: &h,
+        };
+        assert_eq!(base(&t).unwrap(), "https://portal.qwen.ai/v1");
+        let hd = headers(&t, false).unwrap();
+        assert_eq!(hd["authorization"], "Bearer qwen-access");
+        assert_eq!(hd["x-dashscope-authtype"], "qwen-oauth");
+    }
+
+    #[test]
     fn switches_per_kind() {
         let o = options(ProviderKind::Deepseek, "deepseek-chat");
         assert!(o.reasoning_history);
