@@ -12,6 +12,9 @@
 //! * `error`: `{"status", "body"}` (body JSON or a raw string); `<from>`'s `decode_error`,
 //!   `<to>`'s `encode_error` with the status that dialect answers with.
 //!
+//! `LLM_GATEWAY_FIXTURE_ACTUAL=DIR` writes the actual output of each failing case into `DIR`
+//! (for reviewing a codec change against the fixtures).
+//!
 //! Every arm goes through `codec`'s dispatch, so a new dialect only needs a name in [`dialect`].
 //! Random values are normalised: Anthropic's error `request_id`, OpenAI's `created`.
 

@@ -556,3 +556,97 @@ async fn usage_is_accounted_from_translated_streams() {
     assert!(metrics.contains("gemini-2.5-pro"), "{metrics}");
     rig.stop().await;
 }
+
+#[tokio::test]
+async fn rules_edit_the_translated_wire_request() {
+    let mut config = test_config();
+    config.rules = toml::from_str::<toml::Table>(
+        r#"
+[[rules]]
+match = "gemini-*"
+extra = { generationConfig = { topK = 5 } }
+"#,
+    )
+    .unwrap()
+    .get("rules")
+    .unwrap()
+    .clone()
+    .try_into()
+    .unwrap();
+    for kind in [Kind::Gemini, Kind::GeminiCli] {
+        let rig = Rig::start_with(kind, config.clone()).await;
+        rig.fake.push(upstream_reply(Case::Plain, kind));
+        let reply = rig
+            .call(Client::Anthropic, &request(Case::Plain, "gemini-2.5-pro"))
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        let raw = rig.upstream_request().json();
+        let g = if kind == Kind::GeminiCli {
+            &raw["request"]["generationConfig"]
+        } else {
+            &raw["generationConfig"]
+        };
+        assert_eq!(g["topK"], 5, "{raw}");
+        assert!(g["maxOutputTokens"].is_u64(), "the rest is kept: {raw}");
+        // A Gemini client's body would need editing: it is translated, not forwarded.
+        rig.fake.push(upstream_reply(Case::Plain, kind));
+        let reply = rig
+            .call(Client::Gemini, &request(Case::Plain, "gemini-2.5-pro"))
+            .await;
+        assert_eq!(reply.status, 200);
+        let raw = rig.upstream_request().json();
+        let g = if kind == Kind::GeminiCli {
+            &raw["request"]["generationConfig"]
+        } else {
+            &raw["generationConfig"]
+        };
+        assert_eq!(g["topK"], 5, "{raw}");
+        rig.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn legacy_completions_on_a_translated_upstream() {
+    let rig = Rig::start(Kind::Anthropic).await;
+    let resp = llm_gateway::protocol::ir::Response {
+        id: "r".into(),
+        model: "claude-sonnet-4-5".into(),
+        content: vec![text("Hello there.")],
+        stop_reason: Some(StopReason::EndTurn),
+        usage: usage(),
+        ..Default::default()
+    };
+    rig.fake
+        .push(crate::support::fake_anthropic::message(&resp));
+    let v: Value = Gateway::client()
+        .post(rig.gw.url("/v1/completions"))
+        .bearer_auth(KEY)
+        .body(r#"{"model":"claude-sonnet-4-5","prompt":"Say hello","max_tokens":50}"#)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["object"], "text_completion");
+    assert_eq!(v["choices"][0]["text"], "Hello there.");
+    let up = rig.upstream_request().json();
+    assert_eq!(up["messages"][0]["content"][0]["text"], "Say hello", "{up}");
+    assert_eq!(up["max_tokens"], 50);
+
+    rig.fake
+        .push(crate::support::fake_anthropic::stream(&hello_events()));
+    let text = Gateway::client()
+        .post(rig.gw.url("/v1/completions"))
+        .bearer_auth(KEY)
+        .body(r#"{"model":"claude-sonnet-4-5","prompt":"Say hello","stream":true}"#)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(text.contains("\"text_completion\""), "{text}");
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+    rig.stop().await;
+}
