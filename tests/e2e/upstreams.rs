@@ -57,6 +57,11 @@ pub fn assert_requests(fake: &Fake, ctx: &str) {
                     Some(&*format!("Bearer {key}")),
                     "{ctx}"
                 );
+                // Gemini clients write schema types upper-case; OpenAI servers reject that.
+                for t in r.body["tools"].as_array().into_iter().flatten() {
+                    assert_json_schema(&t["function"]["parameters"], ctx);
+                }
+                assert_json_schema(&r.body["response_format"]["json_schema"]["schema"], ctx);
             }
             Dialect::Anthropic => {
                 assert!(r.path.starts_with("/v1/messages"), "{}\n{ctx}", r.path);
@@ -135,5 +140,36 @@ pub fn round_trip(fake: &Fake, ctx: &str) -> (String, Value, String) {
             let name = call["name"].as_str().unwrap().to_string();
             (name, call["args"].clone(), resp["response"].to_string())
         }
+    }
+}
+
+/// Every `type` in a JSON Schema is a lower-case JSON Schema type name.
+fn assert_json_schema(schema: &Value, ctx: &str) {
+    const TYPES: [&str; 7] = [
+        "object", "array", "string", "number", "integer", "boolean", "null",
+    ];
+    match schema {
+        Value::Object(map) => {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("type", Value::String(t)) => {
+                        assert!(TYPES.contains(&t.as_str()), "schema type {t:?}\n{ctx}");
+                    }
+                    ("type", Value::Array(ts)) => {
+                        for t in ts {
+                            let t = t.as_str().unwrap_or_default();
+                            assert!(TYPES.contains(&t), "schema type {t:?}\n{ctx}");
+                        }
+                    }
+                    // Property names may be anything, including "type".
+                    ("properties", Value::Object(props)) => {
+                        props.values().for_each(|p| assert_json_schema(p, ctx));
+                    }
+                    _ => assert_json_schema(v, ctx),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| assert_json_schema(i, ctx)),
+        _ => {}
     }
 }
