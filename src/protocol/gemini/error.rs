@@ -1,0 +1,321 @@
+//! Gemini errors: the Google RPC body `{"error": {code, message, status, details}}` from an
+//! upstream -> `ir::ApiError` ([`decode_error`]), and an `ApiError` -> that body for a Gemini
+//! client ([`encode_error`], E3).
+//!
+//! Retry hints (oauth-upstreams.md 2.7): `RetryInfo.retryDelay` ("0.5s"), else ErrorInfo
+//! `metadata.quotaResetDelay` ("539.477544ms", "1h2m3s"), else "retry in 23s" in the message,
+//! rounded up to whole seconds. A QuotaFailure whose quotaId names a daily quota, a "limit: 0"
+//! message, or a delay over five minutes marks the error `should_retry: Some(false)`.
+//! Gemini's context-length error gets the code `context_length_exceeded`; its wording is kept.
+
+use serde_json::{Value, json};
+
+use super::wire::ErrorBody;
+use crate::protocol::ir::{ApiError, ErrorKind};
+
+/// Longest delay worth waiting for, as gemini-cli decides (`MAX_RETRYABLE_DELAY_SECONDS`).
+const MAX_RETRY_DELAY_SECS: u64 = 300;
+
+/// Never fails: a body that is not the RPC shape becomes the message.
+pub fn decode_error(status: u16, body: &[u8]) -> ApiError {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => decode_error_value(status, &value),
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            let message = if text.is_empty() {
+                format!("upstream returned HTTP {status}")
+            } else {
+                text.chars().take(2000).collect()
+            };
+            ApiError::new(status, kind_for(status, &message), message)
+        }
+    }
+}
+
+pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
+    let inner = match value {
+        Value::Array(items) => items.first().unwrap_or(value),
+        other => other,
+    };
+    let Some(body) = inner
+        .get("error")
+        .and_then(|_| serde_json::from_value::<ErrorBody>(inner.clone()).ok())
+    else {
+        let message = match inner.get("error") {
+            Some(Value::String(s)) => s.clone(),
+            _ => inner.to_string(),
+        };
+        return ApiError::new(status, kind_for(status, &message), message);
+    };
+    let e = body.error;
+    let message = if e.message.is_empty() {
+        e.status
+            .clone()
+            .unwrap_or_else(|| format!("upstream returned HTTP {status}"))
+    } else {
+        e.message.clone()
+    };
+    let mut err = ApiError::new(status, kind_for(status, &message), String::new());
+    let mut daily = false;
+    let mut delay: Option<f64> = None;
+    let mut reset_delay: Option<f64> = None;
+    for detail in &e.details {
+        let kind = detail.get("@type").and_then(Value::as_str).unwrap_or("");
+        if kind.ends_with("google.rpc.ErrorInfo") {
+            if let Some(reason) = detail.get("reason").and_then(Value::as_str) {
+                err.code = Some(reason.to_string());
+            }
+            reset_delay = detail
+                .get("metadata")
+                .and_then(|m| m.get("quotaResetDelay"))
+                .and_then(Value::as_str)
+                .and_then(parse_duration);
+        } else if kind.ends_with("google.rpc.RetryInfo") {
+            delay = detail
+                .get("retryDelay")
+                .and_then(Value::as_str)
+                .and_then(parse_duration);
+        } else if kind.ends_with("google.rpc.QuotaFailure") {
+            let violations = detail.get("violations").and_then(Value::as_array);
+            daily |= violations.into_iter().flatten().any(|v| {
+                v.get("quotaId")
+                    .and_then(Value::as_str)
+                    .is_some_and(|q| q.contains("PerDay") || q.contains("Daily"))
+            });
+        } else if kind.ends_with("google.rpc.BadRequest") {
+            err.param = detail
+                .get("fieldViolations")
+                .and_then(|v| v.get(0))
+                .and_then(|v| v.get("field"))
+                .and_then(Value::as_str)
+                .map(String::from);
+        }
+    }
+    let delay = delay.or(reset_delay).or_else(|| retry_in_message(&message));
+    if let Some(secs) = delay {
+        let secs = secs.ceil().max(0.0) as u64;
+        err.retry_after_secs = Some(secs);
+        if secs > MAX_RETRY_DELAY_SECS {
+            daily = true;
+        }
+    }
+    if daily || message.contains("limit: 0") {
+        err.should_retry = Some(false);
+    }
+    if is_context_length(&message) {
+        err.kind = ErrorKind::InvalidRequest;
+        err.code
+            .get_or_insert_with(|| "context_length_exceeded".into());
+    }
+    err.message = message;
+    err
+}
+
+fn kind_for(status: u16, message: &str) -> ErrorKind {
+    match status {
+        400 | 422 => ErrorKind::InvalidRequest,
+        401 => ErrorKind::Authentication,
+        402 => ErrorKind::Billing,
+        403 => ErrorKind::Permission,
+        404 => ErrorKind::NotFound,
+        409 => ErrorKind::Conflict,
+        413 => ErrorKind::RequestTooLarge,
+        429 => ErrorKind::RateLimit,
+        502 => ErrorKind::BadGateway,
+        503 if message.to_ascii_lowercase().contains("overloaded") => ErrorKind::Overloaded,
+        503 => ErrorKind::Unavailable,
+        504 => ErrorKind::Timeout,
+        529 => ErrorKind::Overloaded,
+        s if s >= 500 => ErrorKind::Api,
+        _ => ErrorKind::InvalidRequest,
+    }
+}
+
+/// "The input token count (N) exceeds the maximum number of tokens allowed (M)." The wording is
+/// kept (clients of each dialect match on their own; the Anthropic encoder rewords it, E6); the
+/// code says what it is.
+fn is_context_length(message: &str) -> bool {
+    message.contains("input token count") && message.contains("exceeds the maximum")
+}
+
+fn retry_in_message(message: &str) -> Option<f64> {
+    let lower = message.to_ascii_lowercase();
+    let idx = lower
+        .find("retry in ")
+        .or_else(|| lower.find("reset after "))?;
+    let rest = lower.get(idx..)?.split_once(' ')?.1;
+    let rest = rest
+        .strip_prefix("in ")
+        .or(rest.strip_prefix("after "))
+        .unwrap_or(rest);
+    let token = rest.split_whitespace().next()?.trim_end_matches(['.', ',']);
+    parse_duration(token)
+}
+
+/// Go/protobuf durations: "0.5s", "539.477544ms", "1h2m3s", "30s".
+fn parse_duration(s: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut rest = s.trim();
+    let mut any = false;
+    while !rest.is_empty() {
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest.get(..end)?.parse().ok()?;
+        let tail = rest.get(end..)?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(tail.len());
+        let factor = match tail.get(..unit_len)? {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 0.001,
+            "us" | "µs" => 0.000_001,
+            "ns" => 0.000_000_001,
+            _ => return None,
+        };
+        total += number * factor;
+        any = true;
+        rest = tail.get(unit_len..)?;
+    }
+    any.then_some(total)
+}
+
+/// The canonical RPC status name for an HTTP status (E3).
+pub fn canonical_status(status: u16) -> &'static str {
+    match status {
+        400 | 413 | 422 => "INVALID_ARGUMENT",
+        401 => "UNAUTHENTICATED",
+        403 | 402 => "PERMISSION_DENIED",
+        404 => "NOT_FOUND",
+        409 => "ABORTED",
+        429 => "RESOURCE_EXHAUSTED",
+        499 => "CANCELLED",
+        501 => "UNIMPLEMENTED",
+        502 | 503 | 529 => "UNAVAILABLE",
+        504 => "DEADLINE_EXCEEDED",
+        s if s >= 500 => "INTERNAL",
+        _ => "FAILED_PRECONDITION",
+    }
+}
+
+pub(super) fn error_body(err: &ApiError) -> Value {
+    let mut details = Vec::new();
+    if let Some(code) = &err.code {
+        details.push(json!({
+            "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+            "reason": code,
+            "domain": "llm-gateway",
+        }));
+    }
+    if let Some(secs) = err.retry_after_secs {
+        details.push(json!({
+            "@type": "type.googleapis.com/google.rpc.RetryInfo",
+            "retryDelay": format!("{secs}s"),
+        }));
+    }
+    let mut error = json!({
+        "code": err.status,
+        "message": err.message,
+        "status": canonical_status(err.status),
+    });
+    if !details.is_empty() {
+        error["details"] = Value::Array(details);
+    }
+    json!({ "error": error })
+}
+
+/// The body for a Gemini client; the HTTP status is `err.status`.
+pub fn encode_error(err: &ApiError) -> Vec<u8> {
+    error_body(err).to_string().into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quota_error_with_retry_info() {
+        let body = json!({"error": {"code": 429, "message": "You have exhausted your capacity on this model.",
+            "status": "RESOURCE_EXHAUSTED", "details": [
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "RATE_LIMIT_EXCEEDED",
+                 "domain": "cloudcode-pa.googleapis.com", "metadata": {"quotaResetDelay": "539.477544ms"}},
+                {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "2.5s"}]}});
+        let err = decode_error(429, body.to_string().as_bytes());
+        assert_eq!(err.kind, ErrorKind::RateLimit);
+        assert_eq!(err.code.as_deref(), Some("RATE_LIMIT_EXCEEDED"));
+        assert_eq!(err.retry_after_secs, Some(3));
+        assert_eq!(err.should_retry, None);
+        assert_eq!(
+            err.message,
+            "You have exhausted your capacity on this model."
+        );
+    }
+
+    #[test]
+    fn wrapped_in_array_daily_quota_and_reset_delay() {
+        let body = json!([{"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED",
+            "details": [
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                 "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]},
+                {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "QUOTA_EXHAUSTED",
+                 "metadata": {"quotaResetDelay": "1h2m3s"}}]}}]);
+        let err = decode_error(429, body.to_string().as_bytes());
+        assert_eq!(err.should_retry, Some(false));
+        assert_eq!(err.retry_after_secs, Some(3723));
+        assert_eq!(err.code.as_deref(), Some("QUOTA_EXHAUSTED"));
+    }
+
+    #[test]
+    fn non_json_context_length_and_message_delays() {
+        let err = decode_error(502, b"<html>Bad Gateway</html>");
+        assert_eq!((err.status, err.kind), (502, ErrorKind::BadGateway));
+        assert_eq!(err.message, "<html>Bad Gateway</html>");
+        assert_eq!(decode_error(500, b"").message, "upstream returned HTTP 500");
+
+        let body = json!({"error": {"code": 400, "status": "INVALID_ARGUMENT",
+            "message": "The input token count (1200000) exceeds the maximum number of tokens allowed (1048576)."}});
+        let err = decode_error(400, body.to_string().as_bytes());
+        assert!(err.message.starts_with("The input token count (1200000)"));
+        assert_eq!(err.code.as_deref(), Some("context_length_exceeded"));
+        assert_eq!(err.kind, ErrorKind::InvalidRequest);
+
+        let body = json!({"error": {"code": 429, "message": "Resource exhausted. Please retry in 23.4s."}});
+        assert_eq!(
+            decode_error(429, body.to_string().as_bytes()).retry_after_secs,
+            Some(24)
+        );
+        let body = json!({"error": {"code": 503, "message": "The model is overloaded."}});
+        assert_eq!(
+            decode_error(503, body.to_string().as_bytes()).kind,
+            ErrorKind::Overloaded
+        );
+    }
+
+    #[test]
+    fn encodes_rpc_shape() {
+        let mut err = ApiError::new(429, ErrorKind::RateLimit, "slow down");
+        err.retry_after_secs = Some(7);
+        let v: Value = serde_json::from_slice(&encode_error(&err)).unwrap();
+        assert_eq!(v["error"]["code"], 429);
+        assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED");
+        assert_eq!(v["error"]["details"][0]["retryDelay"], "7s");
+        let v: Value =
+            serde_json::from_slice(&encode_error(&ApiError::invalid_request("bad"))).unwrap();
+        assert_eq!(
+            v,
+            json!({"error": {"code": 400, "message": "bad", "status": "INVALID_ARGUMENT"}})
+        );
+        for (s, name) in [
+            (403, "PERMISSION_DENIED"),
+            (404, "NOT_FOUND"),
+            (500, "INTERNAL"),
+            (503, "UNAVAILABLE"),
+            (504, "DEADLINE_EXCEEDED"),
+        ] {
+            assert_eq!(canonical_status(s), name);
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! Gemini parts <-> IR blocks, shared by requests (history), replies and streams.
+//!
+//! Signatures: `thoughtSignature` may sit on any part; it becomes `Signature{origin: Gemini}` on
+//! the IR block made from that part. A *signature-only* part (no payload, empty or no text) is
+//! attached to the thinking block just before it, else to the next block of the same content,
+//! else to the last block that can carry one, else it becomes an empty thinking block holding
+//! only the signature — it is never dropped.
+
+use serde_json::{Map, Value, json};
+
+use super::wire::{Blob, FileData, FunctionCall, Part};
+use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Signature};
+
+pub(super) fn gemini_signature(value: &str) -> Signature {
+    Signature {
+        origin: Dialect::Gemini,
+        value: value.to_string(),
+    }
+}
+
+/// The signature's value, only when Gemini minted it.
+pub(super) fn own_signature(sig: &Option<Signature>) -> Option<String> {
+    sig.as_ref()
+        .filter(|s| s.origin == Dialect::Gemini)
+        .map(|s| s.value.clone())
+}
+
+/// What one part means.
+pub(super) enum PartKind {
+    Block(Block),
+    SignatureOnly(Signature),
+    Call(FunctionCall, Option<Signature>),
+    Response(super::wire::FunctionResponse),
+    Skip,
+}
+
+pub(super) fn classify(part: &Part) -> PartKind {
+    let signature = part.thought_signature.as_deref().map(gemini_signature);
+    if let Some(call) = &part.function_call {
+        return PartKind::Call(call.clone(), signature);
+    }
+    if let Some(resp) = &part.function_response {
+        return PartKind::Response(resp.clone());
+    }
+    if let Some(blob) = &part.inline_data {
+        if blob.mime_type.starts_with("image/") {
+            return PartKind::Block(Block::Image(Image {
+                source: ImageSource::Base64 {
+                    media_type: blob.mime_type.clone(),
+                    data: blob.data.clone(),
+                },
+                cache_control: None,
+            }));
+        }
+        return unknown(part);
+    }
+    if let Some(file) = &part.file_data {
+        let is_image = file
+            .mime_type
+            .as_deref()
+            .is_none_or(|m| m.starts_with("image/"));
+        if is_image {
+            return PartKind::Block(Block::Image(Image {
+                source: ImageSource::Url {
+                    url: file.file_uri.clone(),
+                    media_type: file.mime_type.clone(),
+                },
+                cache_control: None,
+            }));
+        }
+        return unknown(part);
+    }
+    if !part.extra.is_empty() {
+        return unknown(part);
+    }
+    let text = part.text.clone().unwrap_or_default();
+    if text.is_empty() {
+        return match signature {
+            Some(sig) => PartKind::SignatureOnly(sig),
+            None => PartKind::Skip,
+        };
+    }
+    if part.thought == Some(true) {
+        PartKind::Block(Block::Thinking { text, signature })
+    } else {
+        PartKind::Block(Block::Text {
+            text,
+            signature,
+            cache_control: None,
+        })
+    }
+}
+
+fn unknown(part: &Part) -> PartKind {
+    match serde_json::to_value(part) {
+        Ok(value) => PartKind::Block(Block::Unknown {
+            origin: Dialect::Gemini,
+            value,
+        }),
+        Err(_) => PartKind::Skip,
+    }
+}
+
+fn signature_slot(block: &mut Block) -> Option<&mut Option<Signature>> {
+    match block {
+        Block::Text { signature, .. }
+        | Block::Thinking { signature, .. }
+        | Block::ToolUse { signature, .. } => Some(signature),
+        _ => None,
+    }
+}
+
+/// Collects the blocks of one content, placing signature-only parts (see the module doc).
+#[derive(Default)]
+pub(super) struct BlockList {
+    pub blocks: Vec<Block>,
+    pending: Option<Signature>,
+}
+
+impl BlockList {
+    pub fn push(&mut self, mut block: Block) {
+        if let Some(sig) = self.pending.take() {
+            match signature_slot(&mut block) {
+                Some(slot) if slot.is_none() => *slot = Some(sig),
+                _ => {
+                    self.blocks.push(Block::Thinking {
+                        text: String::new(),
+                        signature: Some(sig),
+                    });
+                }
+            }
+        }
+        self.blocks.push(block);
+    }
+
+    pub fn signature_only(&mut self, sig: Signature) {
+        if let Some(Block::Thinking {
+            signature: slot @ None,
+            ..
+        }) = self.blocks.last_mut()
+        {
+            *slot = Some(sig);
+            return;
+        }
+        if let Some(previous) = self.pending.replace(sig) {
+            self.blocks.push(Block::Thinking {
+                text: String::new(),
+                signature: Some(previous),
+            });
+        }
+    }
+
+    pub fn finish(mut self) -> Vec<Block> {
+        if let Some(sig) = self.pending.take() {
+            match self.blocks.last_mut().and_then(signature_slot) {
+                Some(slot) if slot.is_none() => *slot = Some(sig),
+                _ => self.blocks.push(Block::Thinking {
+                    text: String::new(),
+                    signature: Some(sig),
+                }),
+            }
+        }
+        self.blocks
+    }
+}
+
+/// A tool's arguments as an object (Gemini may omit them).
+pub(super) fn args_object(args: &Option<Value>) -> Value {
+    match args {
+        Some(Value::Object(map)) => Value::Object(map.clone()),
+        Some(Value::Null) | None => Value::Object(Map::new()),
+        Some(other) => json!({ "value": other }),
+    }
+}
+
+/// An IR image as a Gemini part: base64 and `data:` URLs inline, other URLs as `fileData`.
+pub(super) fn image_part(image: &Image) -> Part {
+    match &image.source {
+        ImageSource::Base64 { media_type, data } => Part {
+            inline_data: Some(Blob {
+                mime_type: media_type.clone(),
+                data: data.clone(),
+                extra: Map::new(),
+            }),
+            ..Part::default()
+        },
+        ImageSource::Url { url, media_type } => {
+            if let Some((mime, data)) = parse_data_url(url) {
+                return Part {
+                    inline_data: Some(Blob {
+                        mime_type: mime,
+                        data,
+                        extra: Map::new(),
+                    }),
+                    ..Part::default()
+                };
+            }
+            Part {
+                file_data: Some(FileData {
+                    mime_type: Some(media_type.clone().unwrap_or_else(|| guess_mime(url))),
+                    file_uri: url.clone(),
+                    extra: Map::new(),
+                }),
+                ..Part::default()
+            }
+        }
+    }
+}
+
+fn parse_data_url(url: &str) -> Option<(String, String)> {
+    let rest = url.strip_prefix("data:")?;
+    let (meta, data) = rest.split_once(',')?;
+    let mime = meta.strip_suffix(";base64")?;
+    Some((mime.to_string(), data.to_string()))
+}
+
+fn guess_mime(url: &str) -> String {
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or(url)
+        .to_ascii_lowercase();
+    let mime = match path.rsplit('.').next() {
+        Some("png") => "image/png",
+        Some("gif") => "image/gif",
+        Some("webp") => "image/webp",
+        Some("heic") => "image/heic",
+        _ => "image/jpeg",
+    };
+    mime.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(v: &str) -> Signature {
+        gemini_signature(v)
+    }
+
+    #[test]
+    fn signature_only_parts_attach_to_thinking_then_next_then_last() {
+        let mut list = BlockList::default();
+        list.push(Block::Thinking {
+            text: "t".into(),
+            signature: None,
+        });
+        list.signature_only(sig("A"));
+        list.signature_only(sig("B"));
+        list.push(Block::Text {
+            text: "x".into(),
+            signature: None,
+            cache_control: None,
+        });
+        list.signature_only(sig("C"));
+        let blocks = list.finish();
+        assert!(matches!(&blocks[0], Block::Thinking { signature: Some(s), .. } if s.value == "A"));
+        assert!(matches!(&blocks[1], Block::Text { signature: Some(s), .. } if s.value == "B"));
+        // The text already carries B, so C becomes its own carrier.
+        assert!(
+            matches!(&blocks[2], Block::Thinking { text, signature: Some(s) } if text.is_empty() && s.value == "C")
+        );
+    }
+
+    #[test]
+    fn images_and_data_urls() {
+        let img = Image {
+            source: ImageSource::Url {
+                url: "data:image/png;base64,AAAA".into(),
+                media_type: None,
+            },
+            cache_control: None,
+        };
+        let part = image_part(&img);
+        assert_eq!(part.inline_data.unwrap().mime_type, "image/png");
+        let img = Image {
+            source: ImageSource::Url {
+                url: "https://x/y.webp?z=1".into(),
+                media_type: None,
+            },
+            cache_control: None,
+        };
+        let part = image_part(&img);
+        assert_eq!(
+            part.file_data.unwrap().mime_type.as_deref(),
+            Some("image/webp")
+        );
+    }
+}
