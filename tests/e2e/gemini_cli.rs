@@ -54,7 +54,9 @@ async fn gemini(clients: &Clients, base_url: String, key: &str, work: &Path, pro
         "security": {"auth": {"selectedType": "gemini-api-key"}},
         "telemetry": {"enabled": false},
         "privacy": {"usageStatisticsEnabled": false},
-        "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false},
+        // One attempt: a broken gateway fails the test at once, not after backed-off retries.
+        "general": {"enableAutoUpdate": false, "enableAutoUpdateNotification": false,
+                    "maxAttempts": 1},
     });
     std::fs::create_dir_all(home.path().join(".gemini")).unwrap();
     std::fs::write(

@@ -21,7 +21,7 @@ use std::time::Duration;
 use crate::support::{TestHome, stderr, stdout};
 
 /// Every client run is killed after this long.
-pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// The installed clients, or `None` (after a notice) when e2e tests are not enabled.
 pub struct Clients {
