@@ -133,7 +133,7 @@ async fn claude_code_writes_a_file_through_an_openai_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the translated pipeline (branch pipeline)"]
+#[ignore = "needs the Gemini side of the pipeline (branch pipeline)"]
 async fn claude_code_writes_a_file_through_a_gemini_upstream() {
     let Some(clients) = Clients::get("claude_code_writes_a_file_through_a_gemini_upstream") else {
         return;
@@ -150,7 +150,7 @@ async fn claude_code_writes_a_file_through_a_gemini_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Anthropic routes of the pipeline (branch pipeline)"]
+#[ignore = "needs the translated pipeline (branch pipeline)"]
 async fn claude_code_writes_a_file_through_an_anthropic_upstream() {
     let Some(clients) = Clients::get("claude_code_writes_a_file_through_an_anthropic_upstream")
     else {
