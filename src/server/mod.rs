@@ -2,8 +2,10 @@
 //! (decode -> route -> send -> encode, with the same-protocol fast path) and errors rendered in
 //! the client's dialect.
 //!
-//! [`run`] is `server start`: it opens the store, takes the pid file, starts the admin socket
-//! (whose changes reload the [`View`]), the usage flusher and the signal watcher, and then
+//! [`run`] is `server start`: it opens the store, takes the pid file, starts the OAuth token
+//! refresher (whose token source the gemini-cli and qwen upstreams read through
+//! [`State::tokens`]), the admin socket (whose changes reload the [`View`] and wake the
+//! refresher), the usage flusher and the signal watcher, and then
 //! [`serve`]s until shutdown. [`serve`] is the store-free core: a listener, a [`State`] built
 //! from a [`View`], and a cancellation token; the integration tests drive it directly.
 //!
@@ -48,6 +50,7 @@ use crate::config::paths::Home;
 use crate::daemon::DaemonError;
 use crate::daemon::admin::{self, AdminHooks};
 use crate::daemon::pidfile::PidFile;
+use crate::oauth::{self, TokenStore, token_store::BlockingStore};
 use crate::store::Store;
 use crate::store::ops::{Op, Reply};
 use crate::usage;
@@ -100,7 +103,18 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     };
     let store = Arc::new(store);
     let view = load_view(&store).await?;
+    let shutdown = CancellationToken::new();
+    let background = CancellationToken::new();
+    // The refresher writes to the database directly, not through the admin socket, so its own
+    // writes never wake it; CLI changes (a login, refresh or logout) do, through `on_change`.
+    let refresher = oauth::refresher::spawn(
+        Arc::new(BlockingStore(Arc::clone(&store))) as Arc<dyn TokenStore>,
+        &config,
+        background.clone(),
+    )
+    .map_err(|e| ServerError::Other(format!("cannot start the OAuth token refresher: {e}")))?;
     let state = State::new(config, view)?;
+    state.set_tokens(refresher.token_source());
 
     let listener = TcpListener::bind(&listen)
         .await
@@ -112,15 +126,16 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         .local_addr()
         .map_err(|e| ServerError::Other(e.to_string()))?;
 
-    let shutdown = CancellationToken::new();
-    let background = CancellationToken::new();
     let tasks = TaskTracker::new();
 
     let reload = Arc::new(Notify::new());
     let hooks = AdminHooks {
         on_change: {
-            let reload = Arc::clone(&reload);
-            Arc::new(move || reload.notify_one())
+            let (reload, refresher) = (Arc::clone(&reload), refresher.clone());
+            Arc::new(move || {
+                reload.notify_one();
+                refresher.wake();
+            })
         },
         on_shutdown: {
             let shutdown = shutdown.clone();
@@ -161,6 +176,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     background.cancel();
     tasks.close();
     tasks.wait().await;
+    refresher.join().await;
     tracing::info!("stopped");
     served
 }
