@@ -33,8 +33,7 @@ pub enum OauthCommand {
     Status(StatusArgs),
     /// Refresh an OAuth upstream's access token now
     Refresh(NameArg),
-    /// Forget an OAuth upstream's tokens, revoking them where the provider allows (the upstream
-    /// stays, logged out; `upstream remove` deletes it)
+    /// Revoke and forget an OAuth upstream's tokens (the upstream stays, logged out)
     Logout(NameArg),
 }
 
