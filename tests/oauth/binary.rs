@@ -617,6 +617,12 @@ async fn running_server_picks_up_logins_and_refreshes_in_the_background() {
         "{}",
         stdout(&status)
     );
+    assert!(
+        stderr(&status)
+            .contains("needs a new login: llm-gateway oauth login gemini-cli --name gemini-cli"),
+        "{}",
+        stderr(&status)
+    );
     let s = f.json(&h, &["status", "--json"]);
     assert_eq!(s["server"]["running"], true);
     assert_eq!(s["upstreams"][0]["oauth"]["state"], "needs-login");
