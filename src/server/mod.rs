@@ -106,7 +106,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     let shutdown = CancellationToken::new();
     let background = CancellationToken::new();
     // The refresher writes to the database directly, not through the admin socket, so its own
-    // writes never wake it; CLI changes (a login, refresh or logout) do, through `on_change`.
+    // writes never wake it; CLI changes (a login, refresh or logout) do, via `reload_loop`.
     let refresher = oauth::refresher::spawn(
         Arc::new(BlockingStore(Arc::clone(&store))) as Arc<dyn TokenStore>,
         &config,
@@ -131,11 +131,8 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     let reload = Arc::new(Notify::new());
     let hooks = AdminHooks {
         on_change: {
-            let (reload, refresher) = (Arc::clone(&reload), refresher.clone());
-            Arc::new(move || {
-                reload.notify_one();
-                refresher.wake();
-            })
+            let reload = Arc::clone(&reload);
+            Arc::new(move || reload.notify_one())
         },
         on_shutdown: {
             let shutdown = shutdown.clone();
@@ -156,6 +153,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         Arc::clone(&state),
         Arc::clone(&store),
         reload,
+        refresher.clone(),
         background.clone(),
     ));
     tasks.spawn(usage::run_flusher(
@@ -244,21 +242,28 @@ pub async fn serve(
     Ok(())
 }
 
+/// On every change made through the admin socket: reloads the view, then wakes the token
+/// refresher to re-read the OAuth logins (a login, refresh or logout from the CLI). The view
+/// goes first: requests wait on it, and the refresher's reads would only slow it down.
 async fn reload_loop(
     state: Arc<State>,
     store: Arc<Store>,
     reload: Arc<Notify>,
+    refresher: oauth::refresher::RefresherHandle,
     cancel: CancellationToken,
 ) {
     loop {
         tokio::select! {
-            () = reload.notified() => match load_view(&store).await {
-                Ok(view) => {
-                    state.set_view(view);
-                    tracing::info!("reloaded upstreams and keys");
+            () = reload.notified() => {
+                match load_view(&store).await {
+                    Ok(view) => {
+                        state.set_view(view);
+                        tracing::info!("reloaded upstreams and keys");
+                    }
+                    Err(e) => tracing::error!("cannot reload upstreams and keys: {e}"),
                 }
-                Err(e) => tracing::error!("cannot reload upstreams and keys: {e}"),
-            },
+                refresher.wake();
+            }
             () = cancel.cancelled() => return,
         }
     }

@@ -380,6 +380,39 @@ async fn gemini_login_through_the_loopback_redirect() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gemini_manual_login_takes_the_pasted_code() {
+    let f = Fakes::start().await;
+    let h = TestHome::new();
+    let mut p = f.spawn(
+        &h,
+        &[
+            "oauth",
+            "login",
+            "gemini-cli",
+            "--manual",
+            "--no-browser",
+            "--yes",
+        ],
+    );
+    let auth = url_in(&p.wait_line("/auth?"));
+    assert_eq!(
+        query(&auth, "code_challenge_method").as_deref(),
+        Some("S256")
+    );
+    p.wait_line("Enter the authorization code");
+    p.type_line("good-code");
+    let (code, _, err) = p.finish(&f);
+    assert_eq!(code, 0, "{err}");
+    let exchange = f.g.server.requests_to("/token")[0].form();
+    assert!(exchange["code_verifier"].len() >= 43);
+    assert_eq!(
+        f.json(&h, &["oauth", "status", "gemini-cli", "--json"])["state"],
+        "active"
+    );
+    f.assert_no_leak();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ineligible_account_exits_1_with_the_explanation() {
     let f = Fakes::start().await;
     f.g.set(|s| {
