@@ -2,8 +2,10 @@
 //! (decode -> route -> send -> encode, with the same-protocol fast path) and errors rendered in
 //! the client's dialect.
 //!
-//! [`run`] is `server start`: it opens the store, takes the pid file, starts the admin socket
-//! (whose changes reload the [`View`]), the usage flusher and the signal watcher, and then
+//! [`run`] is `server start`: it opens the store, takes the pid file, starts the OAuth token
+//! refresher (whose token source the gemini-cli and qwen upstreams read through
+//! [`State::tokens`]), the admin socket (whose changes reload the [`View`] and wake the
+//! refresher), the usage flusher and the signal watcher, and then
 //! [`serve`]s until shutdown. [`serve`] is the store-free core: a listener, a [`State`] built
 //! from a [`View`], and a cancellation token; the integration tests drive it directly.
 //!
@@ -48,6 +50,7 @@ use crate::config::paths::Home;
 use crate::daemon::DaemonError;
 use crate::daemon::admin::{self, AdminHooks};
 use crate::daemon::pidfile::PidFile;
+use crate::oauth::{self, TokenStore, token_store::BlockingStore};
 use crate::store::Store;
 use crate::store::ops::{Op, Reply};
 use crate::usage;
@@ -100,7 +103,18 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     };
     let store = Arc::new(store);
     let view = load_view(&store).await?;
+    let shutdown = CancellationToken::new();
+    let background = CancellationToken::new();
+    // The refresher writes to the database directly, not through the admin socket, so its own
+    // writes never wake it; CLI changes (a login, refresh or logout) do, via `reload_loop`.
+    let refresher = oauth::refresher::spawn(
+        Arc::new(BlockingStore(Arc::clone(&store))) as Arc<dyn TokenStore>,
+        &config,
+        background.clone(),
+    )
+    .map_err(|e| ServerError::Other(format!("cannot start the OAuth token refresher: {e}")))?;
     let state = State::new(config, view)?;
+    state.set_tokens(refresher.token_source());
 
     let listener = TcpListener::bind(&listen)
         .await
@@ -112,8 +126,6 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         .local_addr()
         .map_err(|e| ServerError::Other(e.to_string()))?;
 
-    let shutdown = CancellationToken::new();
-    let background = CancellationToken::new();
     let tasks = TaskTracker::new();
 
     let reload = Arc::new(Notify::new());
@@ -141,6 +153,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         Arc::clone(&state),
         Arc::clone(&store),
         reload,
+        refresher.clone(),
         background.clone(),
     ));
     tasks.spawn(usage::run_flusher(
@@ -161,6 +174,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     background.cancel();
     tasks.close();
     tasks.wait().await;
+    refresher.join().await;
     tracing::info!("stopped");
     served
 }
@@ -228,21 +242,28 @@ pub async fn serve(
     Ok(())
 }
 
+/// On every change made through the admin socket: reloads the view, then wakes the token
+/// refresher to re-read the OAuth logins (a login, refresh or logout from the CLI). The view
+/// goes first: requests wait on it, and the refresher's reads would only slow it down.
 async fn reload_loop(
     state: Arc<State>,
     store: Arc<Store>,
     reload: Arc<Notify>,
+    refresher: oauth::refresher::RefresherHandle,
     cancel: CancellationToken,
 ) {
     loop {
         tokio::select! {
-            () = reload.notified() => match load_view(&store).await {
-                Ok(view) => {
-                    state.set_view(view);
-                    tracing::info!("reloaded upstreams and keys");
+            () = reload.notified() => {
+                match load_view(&store).await {
+                    Ok(view) => {
+                        state.set_view(view);
+                        tracing::info!("reloaded upstreams and keys");
+                    }
+                    Err(e) => tracing::error!("cannot reload upstreams and keys: {e}"),
                 }
-                Err(e) => tracing::error!("cannot reload upstreams and keys: {e}"),
-            },
+                refresher.wake();
+            }
             () = cancel.cancelled() => return,
         }
     }
