@@ -36,7 +36,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -128,12 +127,17 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
 
     let tasks = TaskTracker::new();
 
-    let reload = Arc::new(Notify::new());
+    let reloader = Arc::new(Reloader {
+        state: Arc::clone(&state),
+        store: Arc::clone(&store),
+        refresher: refresher.clone(),
+        serial: tokio::sync::Mutex::new(()),
+    });
     let hooks = AdminHooks {
-        on_change: {
-            let reload = Arc::clone(&reload);
-            Arc::new(move || reload.notify_one())
-        },
+        on_change: Arc::new(move || {
+            let reloader = Arc::clone(&reloader);
+            Box::pin(async move { reloader.reload().await })
+        }),
         on_shutdown: {
             let shutdown = shutdown.clone();
             Arc::new(move || shutdown.cancel())
@@ -149,13 +153,6 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
             }
         }
     });
-    tasks.spawn(reload_loop(
-        Arc::clone(&state),
-        Arc::clone(&store),
-        reload,
-        refresher.clone(),
-        background.clone(),
-    ));
     tasks.spawn(usage::run_flusher(
         Arc::clone(state.ledger()),
         store_sink(Arc::clone(&store)),
@@ -242,30 +239,28 @@ pub async fn serve(
     Ok(())
 }
 
-/// On every change made through the admin socket: reloads the view, then wakes the token
-/// refresher to re-read the OAuth logins (a login, refresh or logout from the CLI). The view
-/// goes first: requests wait on it, and the refresher's reads would only slow it down.
-async fn reload_loop(
+/// Reloads the view after a change made through the admin socket, then wakes the token
+/// refresher to re-read the OAuth logins (a login, refresh or logout from the CLI). The admin
+/// socket awaits it before replying, so a command that returned has taken effect.
+struct Reloader {
     state: Arc<State>,
     store: Arc<Store>,
-    reload: Arc<Notify>,
     refresher: oauth::refresher::RefresherHandle,
-    cancel: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            () = reload.notified() => {
-                match load_view(&store).await {
-                    Ok(view) => {
-                        state.set_view(view);
-                        tracing::info!("reloaded upstreams and keys");
-                    }
-                    Err(e) => tracing::error!("cannot reload upstreams and keys: {e}"),
-                }
-                refresher.wake();
+    /// Reloads one at a time, so an older read never overwrites a newer view.
+    serial: tokio::sync::Mutex<()>,
+}
+
+impl Reloader {
+    async fn reload(&self) {
+        let _one_at_a_time = self.serial.lock().await;
+        match load_view(&self.store).await {
+            Ok(view) => {
+                self.state.set_view(view);
+                tracing::info!("reloaded upstreams and keys");
             }
-            () = cancel.cancelled() => return,
+            Err(e) => tracing::error!("cannot reload upstreams and keys: {e}"),
         }
+        self.refresher.wake();
     }
 }
 
