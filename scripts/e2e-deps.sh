@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 CLAUDE_CODE_VERSION="${CLAUDE_CODE_VERSION:-2.1.330}"
 GEMINI_CLI_VERSION="${GEMINI_CLI_VERSION:-0.61.0}"
-PY_PACKAGES="${E2E_PY_PACKAGES:-openai>=1.50,<3 anthropic>=0.40,<1 google-genai>=1.0,<3}"
+PY_PACKAGES="${E2E_PY_PACKAGES:-openai==2.54.0 anthropic==0.125.0 google-genai==2.34.0}"
 
 dir="${LLM_GATEWAY_E2E_DIR:-$PWD/target/e2e}"
 node_dir="$dir/node"
