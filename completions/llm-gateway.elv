@@ -216,7 +216,7 @@ set edit:completion:arg-completer[llm-gateway] = {|@words|
             cand import 'Reuse the login of an installed Gemini CLI (~/.gemini) or Qwen Code (~/.qwen)'
             cand status 'Show the OAuth logins: account, project, token expiry and state'
             cand refresh 'Refresh an OAuth upstream''s access token now'
-            cand logout 'Forget an OAuth upstream''s tokens and remove it'
+            cand logout 'Revoke and forget an OAuth upstream''s tokens (the upstream stays, logged out)'
         }
         &'llm-gateway;oauth;login'= {
             cand --name 'The upstream''s name [default: the provider''s name]'

@@ -240,7 +240,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-gateway' -ScriptBlock {
             [CompletionResult]::new('import', 'import', [CompletionResultType]::ParameterValue, 'Reuse the login of an installed Gemini CLI (~/.gemini) or Qwen Code (~/.qwen)')
             [CompletionResult]::new('status', 'status', [CompletionResultType]::ParameterValue, 'Show the OAuth logins: account, project, token expiry and state')
             [CompletionResult]::new('refresh', 'refresh', [CompletionResultType]::ParameterValue, 'Refresh an OAuth upstream''s access token now')
-            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Forget an OAuth upstream''s tokens and remove it')
+            [CompletionResult]::new('logout', 'logout', [CompletionResultType]::ParameterValue, 'Revoke and forget an OAuth upstream''s tokens (the upstream stays, logged out)')
             break
         }
         'llm-gateway;oauth;login' {

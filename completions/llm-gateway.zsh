@@ -461,7 +461,7 @@ _llm-gateway__subcmd__oauth_commands() {
 'import:Reuse the login of an installed Gemini CLI (~/.gemini) or Qwen Code (~/.qwen)' \
 'status:Show the OAuth logins\: account, project, token expiry and state' \
 'refresh:Refresh an OAuth upstream'\''s access token now' \
-'logout:Forget an OAuth upstream'\''s tokens and remove it' \
+'logout:Revoke and forget an OAuth upstream'\''s tokens (the upstream stays, logged out)' \
     )
     _describe -t commands 'llm-gateway oauth commands' commands "$@"
 }

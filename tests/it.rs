@@ -11,6 +11,7 @@
 )]
 
 mod cli;
+mod e2e;
 mod oauth;
 mod server;
 mod support;

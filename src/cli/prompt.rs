@@ -9,7 +9,8 @@ use anyhow::Context as _;
 use super::UserError;
 use crate::secret::Secret;
 
-fn interactive() -> bool {
+/// Whether questions can be asked (stdin is a terminal).
+pub fn interactive() -> bool {
     std::io::stdin().is_terminal()
 }
 
@@ -50,8 +51,6 @@ pub fn choose(prompt: &str, items: &[&str], flag: &str) -> anyhow::Result<usize>
 }
 
 /// A yes/no question (default no); without a terminal, a usage error naming `flag` (`--yes`).
-// For `oauth login`'s terms notice, whose flow lands with the OAuth work.
-#[allow(dead_code)]
 pub fn confirm(prompt: &str, flag: &str) -> anyhow::Result<bool> {
     if !interactive() {
         return Err(missing(flag));

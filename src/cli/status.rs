@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::view::{self, KeyView, ServerView, UpstreamView, UsageView};
 use super::{Ctx, calls, output};
 use crate::daemon;
+use crate::store::records::OAuthState;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -75,6 +76,14 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
             .map(|r| view::upstream_row(r, now))
             .collect();
         output::table(&view::UPSTREAM_HEADERS, &rows)?;
+        for r in &upstreams {
+            if r.oauth.as_ref().map(|m| m.state) == Some(OAuthState::NeedsLogin) {
+                output::warn(&format!(
+                    "`{0}` needs a new login: llm-gateway oauth login {1} --name {0}",
+                    r.name, r.provider
+                ));
+            }
+        }
     }
 
     output::line("\nKEYS")?;

@@ -229,6 +229,14 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 
 # [providers.gemini]            # endpoint overrides (also LLM_GATEWAY_<KIND>_<ENDPOINT>_URL)
 # api_url = "https://generativelanguage.googleapis.com"
+# Keys of any [providers.KIND]: api_url, and for the OAuth logins auth_url, token_url,
+# userinfo_url, revoke_url (gemini-cli) and device_url, token_url (qwen). For example:
+# [providers.gemini-cli]
+# auth_url = "https://accounts.google.com/o/oauth2/v2/auth"
+# token_url = "https://oauth2.googleapis.com/token"
+# userinfo_url = "https://www.googleapis.com/oauth2/v2/userinfo"
+# revoke_url = "https://oauth2.googleapis.com/revoke"
+# api_url = "https://cloudcode-pa.googleapis.com"
 "#;
 
 #[cfg(test)]

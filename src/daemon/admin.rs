@@ -22,12 +22,17 @@ use crate::store::ops::{Op, OpErrorKind, Reply};
 /// How long connections get, after `cancel`, to finish the op in hand.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// The async callback of [`AdminHooks::on_change`].
+pub type ChangeHook =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
 /// What the admin socket tells the running server.
 #[derive(Clone)]
 pub struct AdminHooks {
-    /// Called after every op that [`crate::store::ops::Op::mutates`] and succeeded: reload the
-    /// view. Runs on a tokio worker: keep it cheap (notify a task, don't reload inline).
-    pub on_change: Arc<dyn Fn() + Send + Sync>,
+    /// Awaited after every op that [`crate::store::ops::Op::mutates`] and succeeded, before the
+    /// reply goes out: the server reloads its view here, so a CLI command that returns has
+    /// taken effect (a key added is accepted on the very next request).
+    pub on_change: ChangeHook,
     /// `server stop`: begin draining. Called before the `Done` reply is written.
     pub on_shutdown: Arc<dyn Fn() + Send + Sync>,
     /// Reported by `Ping`.
@@ -155,7 +160,7 @@ async fn handle(op: Op, store: &Arc<Store>, hooks: &AdminHooks) -> Reply {
                 },
             };
             if mutates && !matches!(reply, Reply::Error { .. }) {
-                (hooks.on_change)();
+                (hooks.on_change)().await;
             }
             reply
         }

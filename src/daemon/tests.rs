@@ -64,6 +64,7 @@ fn serve_with(home: &Home, store: Store) -> Server {
     let hooks = AdminHooks {
         on_change: Arc::new(move || {
             c.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {})
         }),
         on_shutdown: Arc::new(move || {
             s.fetch_add(1, Ordering::SeqCst);

@@ -242,10 +242,15 @@ impl Shared {
         let mut entries = lock(&self.entries);
         if let Some(e) = entries.get(name) {
             let mut st = lock(&e.state);
+            // A CLI refresh or re-login writes the token and then the metadata, and each write
+            // wakes a reload: the second one must still replace the stale metadata (and lift a
+            // `needs-login` the re-login fixed). The refresher's own writes match memory.
             let changed = st
                 .tokens
                 .as_ref()
-                .is_none_or(|t| t.access_token != tokens.access_token);
+                .is_none_or(|t| t.access_token != tokens.access_token)
+                || meta.last_refresh > st.meta.last_refresh
+                || (st.dead && meta.state != OAuthState::NeedsLogin);
             if changed {
                 let generation = st.generation + 1;
                 *st = EntryState::new(Some(tokens), meta);

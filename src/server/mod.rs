@@ -2,8 +2,10 @@
 //! (decode -> route -> send -> encode, with the same-protocol fast path) and errors rendered in
 //! the client's dialect.
 //!
-//! [`run`] is `server start`: it opens the store, takes the pid file, starts the admin socket
-//! (whose changes reload the [`View`]), the usage flusher and the signal watcher, and then
+//! [`run`] is `server start`: it opens the store, takes the pid file, starts the OAuth token
+//! refresher (whose token source the gemini-cli and qwen upstreams read through
+//! [`State::tokens`]), the admin socket (whose changes reload the [`View`] and wake the
+//! refresher), the usage flusher and the signal watcher, and then
 //! [`serve`]s until shutdown. [`serve`] is the store-free core: a listener, a [`State`] built
 //! from a [`View`], and a cancellation token; the integration tests drive it directly.
 //!
@@ -40,7 +42,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -53,6 +54,7 @@ use crate::config::paths::Home;
 use crate::daemon::DaemonError;
 use crate::daemon::admin::{self, AdminHooks};
 use crate::daemon::pidfile::PidFile;
+use crate::oauth::{self, TokenStore, token_store::BlockingStore};
 use crate::store::Store;
 use crate::store::ops::{Op, Reply};
 use crate::usage;
@@ -105,7 +107,18 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     };
     let store = Arc::new(store);
     let view = load_view(&store).await?;
+    let shutdown = CancellationToken::new();
+    let background = CancellationToken::new();
+    // The refresher writes to the database directly, not through the admin socket, so its own
+    // writes never wake it; CLI changes (a login, refresh or logout) do, via `reload_loop`.
+    let refresher = oauth::refresher::spawn(
+        Arc::new(BlockingStore(Arc::clone(&store))) as Arc<dyn TokenStore>,
+        &config,
+        background.clone(),
+    )
+    .map_err(|e| ServerError::Other(format!("cannot start the OAuth token refresher: {e}")))?;
     let state = State::new(config, view)?;
+    state.set_tokens(refresher.token_source());
 
     let listener = TcpListener::bind(&listen)
         .await
@@ -117,16 +130,19 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         .local_addr()
         .map_err(|e| ServerError::Other(e.to_string()))?;
 
-    let shutdown = CancellationToken::new();
-    let background = CancellationToken::new();
     let tasks = TaskTracker::new();
 
-    let reload = Arc::new(Notify::new());
+    let reloader = Arc::new(Reloader {
+        state: Arc::clone(&state),
+        store: Arc::clone(&store),
+        refresher: refresher.clone(),
+        serial: tokio::sync::Mutex::new(()),
+    });
     let hooks = AdminHooks {
-        on_change: {
-            let reload = Arc::clone(&reload);
-            Arc::new(move || reload.notify_one())
-        },
+        on_change: Arc::new(move || {
+            let reloader = Arc::clone(&reloader);
+            Box::pin(async move { reloader.reload().await })
+        }),
         on_shutdown: {
             let shutdown = shutdown.clone();
             Arc::new(move || shutdown.cancel())
@@ -142,12 +158,6 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
             }
         }
     });
-    tasks.spawn(reload_loop(
-        Arc::clone(&state),
-        Arc::clone(&store),
-        reload,
-        background.clone(),
-    ));
     tasks.spawn(usage::run_flusher(
         Arc::clone(state.ledger()),
         store_sink(Arc::clone(&store)),
@@ -166,6 +176,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     background.cancel();
     tasks.close();
     tasks.wait().await;
+    refresher.join().await;
     tracing::info!("stopped");
     served
 }
@@ -233,23 +244,28 @@ pub async fn serve(
     Ok(())
 }
 
-async fn reload_loop(
+/// Reloads the view after a change made through the admin socket, then wakes the token
+/// refresher to re-read the OAuth logins (a login, refresh or logout from the CLI). The admin
+/// socket awaits it before replying, so a command that returned has taken effect.
+struct Reloader {
     state: Arc<State>,
     store: Arc<Store>,
-    reload: Arc<Notify>,
-    cancel: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            () = reload.notified() => match load_view(&store).await {
-                Ok(view) => {
-                    state.set_view(view);
-                    tracing::info!("reloaded upstreams and keys");
-                }
-                Err(e) => tracing::error!("cannot reload upstreams and keys: {e}"),
-            },
-            () = cancel.cancelled() => return,
+    refresher: oauth::refresher::RefresherHandle,
+    /// Reloads one at a time, so an older read never overwrites a newer view.
+    serial: tokio::sync::Mutex<()>,
+}
+
+impl Reloader {
+    async fn reload(&self) {
+        let _one_at_a_time = self.serial.lock().await;
+        match load_view(&self.store).await {
+            Ok(view) => {
+                self.state.set_view(view);
+                tracing::info!("reloaded upstreams and keys");
+            }
+            Err(e) => tracing::error!("cannot reload upstreams and keys: {e}"),
         }
+        self.refresher.wake();
     }
 }
 

@@ -202,19 +202,35 @@ fn gemini_cli_points_to_oauth_login() {
 }
 
 #[test]
-fn oauth_commands_are_not_available_yet() {
+fn oauth_commands_without_logins() {
     let h = TestHome::new();
-    let cases: &[&[&str]] = &[
-        &[
-            "oauth",
-            "login",
-            "gemini-cli",
-            "--no-browser",
-            "--project",
-            "p",
-            "--yes",
-        ],
+    let out = expect(&h, &["oauth", "status"], 0);
+    assert_eq!(stdout(&out), "");
+    assert!(stderr(&out).contains("no OAuth logins"), "{}", stderr(&out));
+    assert_eq!(
+        json(&h, &["oauth", "status", "--json"]),
+        serde_json::json!([])
+    );
+    for args in [
+        &["oauth", "status", "gem", "--json"][..],
+        &["oauth", "refresh", "gem"],
+        &["oauth", "logout", "gem"],
+    ] {
+        let out = expect(&h, args, 1);
+        assert!(
+            stderr(&out).contains("no upstream named `gem`"),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    let out = expect(
+        &h,
         &["oauth", "login", "qwen", "--name", "qw", "--manual"],
+        2,
+    );
+    assert!(stderr(&out).contains("--manual"), "{}", stderr(&out));
+    let out = expect(
+        &h,
         &[
             "oauth",
             "import",
@@ -222,19 +238,13 @@ fn oauth_commands_are_not_available_yet() {
             "--file",
             "/nonexistent/creds.json",
         ],
-        &["oauth", "status"],
-        &["oauth", "status", "gem", "--json"],
-        &["oauth", "refresh", "gem"],
-        &["oauth", "logout", "gem"],
-    ];
-    for args in cases {
-        let out = expect(&h, args, 1);
-        assert!(
-            stderr(&out).contains("not available"),
-            "{args:?}: {}",
-            stderr(&out)
-        );
-    }
+        1,
+    );
+    assert!(
+        stderr(&out).contains("cannot import /nonexistent/creds.json"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

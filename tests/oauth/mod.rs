@@ -1,6 +1,7 @@
 //! OAuth logins, import, status/refresh/logout and the refresher, against fake Google, Code
 //! Assist and Qwen servers on 127.0.0.1 and the in-memory token store.
 
+mod binary;
 mod login;
 mod refresher;
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 use llm_gateway::config::ProviderKind;
 use llm_gateway::oauth::refresher::{self, RefreshSettings};
 use llm_gateway::oauth::{MemoryStore, OAuthError, TokenStore};
+use llm_gateway::store::ops::Op;
 use llm_gateway::store::records::OAuthState;
 use tokio_util::sync::CancellationToken;
 
@@ -241,6 +242,81 @@ async fn wake_picks_up_a_new_login_and_refresh_now_works() {
     assert_eq!(
         stored_tokens(&store, "gc").access_token.expose(),
         "ya29.fake-access-2"
+    );
+    cancel.cancel();
+    h.join().await;
+}
+
+#[tokio::test]
+async fn a_relogin_written_in_two_steps_revives_a_dead_login() {
+    let g = FakeGoogle::start().await;
+    g.set(|s| {
+        s.expires_in = 2;
+        s.refresh = RefreshMode::InvalidGrant;
+    });
+    let store = Arc::new(MemoryStore::new());
+    seed(
+        &store,
+        "gc",
+        ProviderKind::GeminiCli,
+        "ya29.seeded",
+        FAKE_REFRESH,
+        2,
+    )
+    .await;
+    let cancel = CancellationToken::new();
+    let h = refresher::spawn_with(
+        store.clone() as Arc<dyn TokenStore>,
+        &g.config(),
+        fast(),
+        cancel.clone(),
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(state_of(&store, "gc"), OAuthState::NeedsLogin);
+    let dead = g.refresh_requests().len();
+
+    // What a re-login through the admin socket does: the token, a wake, the metadata, a wake.
+    g.set(|s| s.refresh = RefreshMode::Ok);
+    let now = llm_gateway::oauth::now();
+    let tokens = llm_gateway::oauth::TokenSet {
+        access_token: llm_gateway::secret::Secret::new("ya29.relogin"),
+        refresh_token: Some(llm_gateway::secret::Secret::new(FAKE_REFRESH)),
+        expiry: Some(now + 2),
+        token_type: "Bearer".into(),
+        scope: None,
+    };
+    store
+        .apply(Op::SecretSet {
+            name: "gc".into(),
+            secret: Some(tokens.to_secret()),
+        })
+        .await
+        .unwrap();
+    h.wake();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut meta = store.record("gc").unwrap().oauth.unwrap();
+    meta.state = OAuthState::Active;
+    meta.last_error = None;
+    meta.expires_at = tokens.expiry;
+    meta.last_refresh = Some(now + 1);
+    store
+        .apply(Op::OAuthMetaSet {
+            name: "gc".into(),
+            meta,
+        })
+        .await
+        .unwrap();
+    h.wake();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        g.refresh_requests().len() > dead,
+        "the re-login was not picked up"
+    );
+    assert_eq!(state_of(&store, "gc"), OAuthState::Active);
+    assert_eq!(
+        h.token_source().access_token("gc").await.unwrap().expose(),
+        format!("ya29.fake-access-{}", g.issued())
     );
     cancel.cancel();
     h.join().await;

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs the real clients the end-to-end tests (tests/e2e) drive, into target/e2e:
+#   target/e2e/node   Claude Code and Gemini CLI from npm
+#   target/e2e/venv   the openai, anthropic and google-genai Python SDKs from PyPI
+# Idempotent and quiet: a second run with the same pins does nothing. Prints the paths on stdout.
+# Versions are pinned so a client release cannot break CI overnight; override with the variables
+# below to try a newer one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLAUDE_CODE_VERSION="${CLAUDE_CODE_VERSION:-2.1.330}"
+GEMINI_CLI_VERSION="${GEMINI_CLI_VERSION:-0.61.0}"
+PY_PACKAGES="${E2E_PY_PACKAGES:-openai==2.54.0 anthropic==0.125.0 google-genai==2.34.0}"
+
+dir="${LLM_GATEWAY_E2E_DIR:-$PWD/target/e2e}"
+node_dir="$dir/node"
+venv="$dir/venv"
+log="$dir/deps.log"
+mkdir -p "$dir"
+: >"$log"
+
+fail() {
+    echo "e2e-deps: $1 (details in $log)" >&2
+    tail -n 20 "$log" >&2 || true
+    exit 1
+}
+
+for tool in node npm python3; do
+    command -v "$tool" >/dev/null || { echo "e2e-deps: $tool is required but not on PATH" >&2; exit 1; }
+done
+
+# npm: one stamp per pin pair; reinstall only when the pins change or a binary is missing.
+stamp="$node_dir/.pins"
+want="claude-code@$CLAUDE_CODE_VERSION gemini-cli@$GEMINI_CLI_VERSION"
+if [[ ! -x "$node_dir/node_modules/.bin/claude" || ! -x "$node_dir/node_modules/.bin/gemini" \
+      || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
+    mkdir -p "$node_dir"
+    npm install --prefix "$node_dir" --no-audit --no-fund --no-update-notifier --loglevel=error \
+        "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@google/gemini-cli@$GEMINI_CLI_VERSION" \
+        >>"$log" 2>&1 || fail "npm install of the clients failed"
+    echo "$want" >"$stamp"
+fi
+"$node_dir/node_modules/.bin/claude" --version >>"$log" 2>&1 || fail "claude does not run"
+"$node_dir/node_modules/.bin/gemini" --version >>"$log" 2>&1 || fail "gemini does not run"
+
+# Python: a venv with the three SDKs; the stamp holds the requirement line.
+pystamp="$venv/.pins"
+if [[ ! -x "$venv/bin/python" || "$(cat "$pystamp" 2>/dev/null)" != "$PY_PACKAGES" ]]; then
+    python3 -m venv "$venv" >>"$log" 2>&1 || fail "python3 -m venv failed"
+    read -ra reqs <<<"$PY_PACKAGES"
+    "$venv/bin/python" -m pip install --quiet "${reqs[@]}" \
+        >>"$log" 2>&1 || fail "pip install of the SDKs failed"
+    echo "$PY_PACKAGES" >"$pystamp"
+fi
+"$venv/bin/python" -c 'import openai, anthropic, google.genai' >>"$log" 2>&1 \
+    || fail "the Python SDKs do not import"
+
+echo "claude: $node_dir/node_modules/.bin/claude"
+echo "gemini: $node_dir/node_modules/.bin/gemini"
+echo "python: $venv/bin/python"
