@@ -650,3 +650,27 @@ async fn legacy_completions_on_a_translated_upstream() {
     assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
     rig.stop().await;
 }
+
+#[tokio::test]
+async fn gemini_cli_upper_case_schemas_reach_openai_as_json_schema() {
+    let rig = Rig::start(Kind::OpenAi).await;
+    let body = json!({
+        "contents": [{"role": "user", "parts": [{"text": "Rate this."}]}],
+        "generationConfig": {"responseMimeType": "application/json",
+            "responseJsonSchema": {"type": "OBJECT", "properties": {
+                "score": {"type": "INTEGER"}, "why": {"type": "STRING"}}, "required": ["score"]}},
+        "tools": [{"functionDeclarations": [{"name": "read_file",
+            "parameters": {"type": "OBJECT", "properties": {"path": {"type": "STRING"}}}}]}]
+    });
+    let reply = rig
+        .send(Client::Gemini, "gpt-4o", false, body.to_string(), &[])
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let raw = rig.upstream_request().json();
+    let schema = &raw["response_format"]["json_schema"]["schema"];
+    assert_eq!(schema["type"], "object", "{raw}");
+    assert_eq!(schema["properties"]["score"]["type"], "integer", "{raw}");
+    let params = &raw["tools"][0]["function"]["parameters"];
+    assert_eq!(params["properties"]["path"]["type"], "string", "{raw}");
+    rig.stop().await;
+}

@@ -176,9 +176,12 @@ pub fn from_wire(
         req.n = g.candidate_count;
         req.thinking = g.thinking_config.map(decode_thinking);
         let mut g_extra = g.extra;
+        // Gemini CLI writes `responseJsonSchema` with upper-case OpenAPI types too.
         let schema = g
             .response_json_schema
-            .or(g.response_schema.as_ref().map(to_json_schema));
+            .as_ref()
+            .or(g.response_schema.as_ref())
+            .map(to_json_schema);
         match g.response_mime_type.as_deref() {
             Some("application/json") => {
                 req.response_format = Some(match schema {
