@@ -13,9 +13,9 @@ n1=${1:-5000}
 n64=${2:-50000}
 
 echo "building (release)..." >&2
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+[ -n "${GW:-}" ] || cargo build --release --quiet --manifest-path "$root/Cargo.toml"
 cargo build --release --quiet --manifest-path "$here/Cargo.toml"
-gw="$root/target/release/llm-gateway"
+gw="${GW:-$root/target/release/llm-gateway}"
 b="$here/target/release"
 
 work=$(mktemp -d)

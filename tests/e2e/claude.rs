@@ -121,7 +121,6 @@ async fn claude_code_accepts_the_fake_directly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the translated pipeline (branch pipeline)"]
 async fn claude_code_writes_a_file_through_an_openai_upstream() {
     let Some(clients) = Clients::get("claude_code_writes_a_file_through_an_openai_upstream") else {
         return;
@@ -133,7 +132,6 @@ async fn claude_code_writes_a_file_through_an_openai_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Gemini side of the pipeline (branch pipeline)"]
 async fn claude_code_writes_a_file_through_a_gemini_upstream() {
     let Some(clients) = Clients::get("claude_code_writes_a_file_through_a_gemini_upstream") else {
         return;
@@ -150,7 +148,6 @@ async fn claude_code_writes_a_file_through_a_gemini_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the translated pipeline (branch pipeline)"]
 async fn claude_code_writes_a_file_through_an_anthropic_upstream() {
     let Some(clients) = Clients::get("claude_code_writes_a_file_through_an_anthropic_upstream")
     else {

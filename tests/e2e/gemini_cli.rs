@@ -152,7 +152,6 @@ async fn gemini_cli_accepts_the_fake_directly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Gemini side of the pipeline (branch pipeline)"]
 async fn gemini_cli_answers_through_an_openai_upstream() {
     let Some(clients) = Clients::get("gemini_cli_answers_through_an_openai_upstream") else {
         return;
@@ -168,7 +167,6 @@ async fn gemini_cli_answers_through_an_openai_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Gemini side of the pipeline (branch pipeline)"]
 async fn gemini_cli_writes_a_file_through_an_openai_upstream() {
     let Some(clients) = Clients::get("gemini_cli_writes_a_file_through_an_openai_upstream") else {
         return;
@@ -179,7 +177,6 @@ async fn gemini_cli_writes_a_file_through_an_openai_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Gemini side of the pipeline (branch pipeline)"]
 async fn gemini_cli_writes_a_file_through_a_gemini_upstream() {
     let Some(clients) = Clients::get("gemini_cli_writes_a_file_through_a_gemini_upstream") else {
         return;

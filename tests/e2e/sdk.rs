@@ -187,7 +187,6 @@ async fn openai_sdk_through_the_fast_path() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Gemini side of the pipeline (branch pipeline)"]
 async fn openai_sdk_to_a_gemini_upstream() {
     let Some(clients) = Clients::get("openai_sdk_to_a_gemini_upstream") else {
         return;
@@ -205,7 +204,6 @@ async fn openai_sdk_to_a_gemini_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the translated pipeline (branch pipeline)"]
 async fn openai_sdk_to_an_anthropic_upstream() {
     let Some(clients) = Clients::get("openai_sdk_to_an_anthropic_upstream") else {
         return;
@@ -223,7 +221,6 @@ async fn openai_sdk_to_an_anthropic_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the translated pipeline (branch pipeline)"]
 async fn anthropic_sdk_to_an_openai_upstream() {
     let Some(clients) = Clients::get("anthropic_sdk_to_an_openai_upstream") else {
         return;
@@ -241,7 +238,6 @@ async fn anthropic_sdk_to_an_openai_upstream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the Gemini side of the pipeline (branch pipeline)"]
 async fn genai_sdk_to_an_openai_upstream() {
     let Some(clients) = Clients::get("genai_sdk_to_an_openai_upstream") else {
         return;
