@@ -228,6 +228,8 @@ pub struct QuotaHint {
     pub retry_after: Option<Duration>,
     /// The per-day quota is used up (or the wait is too long to be worth retrying).
     pub daily: bool,
+    /// A QuotaFailure names a per-day quota: the client is told its daily quota is spent.
+    pub per_day: bool,
 }
 
 /// Beyond this a wait is not worth retrying (gemini-cli `MAX_RETRYABLE_DELAY_SECONDS`).
@@ -266,6 +268,7 @@ pub fn quota_hint(body: &[u8]) -> QuotaHint {
     QuotaHint {
         retry_after,
         daily: per_day || exhausted || too_long,
+        per_day,
     }
 }
 

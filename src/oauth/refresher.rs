@@ -304,18 +304,26 @@ impl Shared {
         Ok(e)
     }
 
-    /// Refreshes `entry` unless someone else did since `seen_generation`, or the last attempt
-    /// was within `min_spacing` (then its outcome stands). `scheduled`: only if still due.
+    /// Refreshes `entry` unless someone else did since `seen_generation` (or, with `refused`,
+    /// the current token is no longer the refused one), or the last attempt was within
+    /// `min_spacing` (then its outcome stands, unless it left an expired token or the upstream
+    /// refused its token). `scheduled`: only if still due.
     async fn refresh(
         &self,
         entry: &Entry,
         seen_generation: Option<u64>,
         scheduled: bool,
+        refused: Option<&Secret>,
     ) -> Result<Secret, OAuthError> {
         let _guard = entry.refresh_lock.lock().await;
         let (tokens, meta) = {
             let st = lock(&entry.state);
             let current = st.tokens.clone();
+            if let (Some(r), Some(t)) = (refused, current.as_ref())
+                && r.expose() != t.access_token.expose()
+            {
+                return Ok(t.access_token.clone());
+            }
             let needs_login = || OAuthError::NeedsLogin {
                 name: entry.name.clone(),
                 provider: entry.kind,
@@ -341,9 +349,13 @@ impl Shared {
                         message: "no token".into(),
                     });
             }
+            let expired = current
+                .as_ref()
+                .is_some_and(|t| t.expiry.is_some_and(|e| e <= now()));
             if let Some(last) = st.last_attempt
                 && last.elapsed() < self.settings.min_spacing
                 && seen_generation.is_some()
+                && (st.last_failure.is_some() || (refused.is_none() && !expired))
             {
                 return match (&st.last_failure, current) {
                     (None, Some(t)) => Ok(t.access_token),
@@ -457,15 +469,19 @@ pub struct TokenSource {
 
 impl TokenSource {
     /// A fresh access token for upstream `name`: the cached one, or refreshed inline when it
-    /// is expired or about to be.
+    /// is expired or about to be (`inline_skew`, at most a quarter of its lifetime). A token
+    /// still valid is handed out at once while a refresh of it is in flight: a refresh never
+    /// makes a request wait unless the request has no usable token.
     pub async fn access_token(&self, name: &str) -> Result<Secret, OAuthError> {
         let entry = self.shared.entry_or_load(name).await?;
-        let (token, expiry, generation) = {
+        let (token, expiry, generation, lifetime) = {
             let st = lock(&entry.state);
+            let expiry = st.tokens.as_ref().and_then(|t| t.expiry);
             (
                 st.tokens.as_ref().map(|t| t.access_token.clone()),
-                st.tokens.as_ref().and_then(|t| t.expiry),
+                expiry,
                 st.generation,
+                expiry.map(|e| e.saturating_sub(st.obtained_at)),
             )
         };
         let Some(token) = token else {
@@ -476,10 +492,20 @@ impl TokenSource {
             });
         };
         let t = now();
-        let skew = self.shared.settings.inline_skew.as_secs();
+        let skew = self
+            .shared
+            .settings
+            .inline_skew
+            .as_secs()
+            .min(lifetime.unwrap_or(u64::MAX) / 4);
         match expiry {
+            Some(e) if t < e && entry.refresh_lock.try_lock().is_err() => Ok(token),
             Some(e) if t.saturating_add(skew) >= e => {
-                match self.shared.refresh(&entry, Some(generation), false).await {
+                match self
+                    .shared
+                    .refresh(&entry, Some(generation), false, None)
+                    .await
+                {
                     Ok(fresh) => Ok(fresh),
                     // Still valid for a moment: better than failing the request.
                     Err(_) if t < e => Ok(token),
@@ -495,7 +521,25 @@ impl TokenSource {
     pub async fn force_refresh(&self, name: &str) -> Result<Secret, OAuthError> {
         let entry = self.shared.entry_or_load(name).await?;
         let generation = lock(&entry.state).generation;
-        self.shared.refresh(&entry, Some(generation), false).await
+        self.shared
+            .refresh(&entry, Some(generation), false, None)
+            .await
+    }
+
+    /// Refresh-on-401 for the token `refused`: a newer token if there is one already (a
+    /// concurrent caller or the scheduler replaced it), else a refresh now, even right after
+    /// another one (the upstream refused that one's token). A refresh that failed within
+    /// `min_spacing` is not retried: its error stands.
+    pub async fn replace_refused(
+        &self,
+        name: &str,
+        refused: &Secret,
+    ) -> Result<Secret, OAuthError> {
+        let entry = self.shared.entry_or_load(name).await?;
+        let generation = lock(&entry.state).generation;
+        self.shared
+            .refresh(&entry, Some(generation), false, Some(refused))
+            .await
     }
 
     /// The OAuth metadata the refresher holds for `name` (project, resource URL, state).
@@ -523,7 +567,10 @@ impl RefresherHandle {
     /// Refreshes `name` now, whatever its schedule (shares an in-flight refresh).
     pub async fn refresh_now(&self, name: &str) -> Result<(), OAuthError> {
         let entry = self.shared.entry_or_load(name).await?;
-        self.shared.refresh(&entry, None, false).await.map(|_| ())
+        self.shared
+            .refresh(&entry, None, false, None)
+            .await
+            .map(|_| ())
     }
 
     pub fn token_source(&self) -> TokenSource {
@@ -579,7 +626,7 @@ async fn run(shared: Arc<Shared>, cancel: CancellationToken) {
         let next = shared.next_due();
         let due_now = next.as_ref().map(|(_, d)| d.clone()).unwrap_or_default();
         if !due_now.is_empty() {
-            let refreshes = due_now.iter().map(|e| shared.refresh(e, None, true));
+            let refreshes = due_now.iter().map(|e| shared.refresh(e, None, true, None));
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = futures_util::future::join_all(refreshes) => {}

@@ -207,7 +207,7 @@ async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
                 ProviderKind::Gemini | ProviderKind::GeminiCli
             )
         })?;
-    let cred = pipeline::credential(ctx, &snap, &cand.upstream, false)
+    let cred = pipeline::credential(ctx, &snap, &cand.upstream, None)
         .await
         .ok()?;
     let mut req = ir.clone();

@@ -285,9 +285,10 @@ impl Job<'_> {
         let edits = rules::edits(&matched)
             .map_err(|e| Attempt::Fail(GatewayError::new(ErrorKind::Internal, e.to_string())))?;
 
-        let mut refreshed = false;
+        // The token the upstream refused with a 401, once it did: replaced once, then retried.
+        let mut refused: Option<Secret> = None;
         loop {
-            let cred = credential(ctx, self.snap, up, refreshed)
+            let cred = credential(ctx, self.snap, up, refused.as_ref())
                 .await
                 .inspect_err(|_| ctx.attempt_failed(&up.name, &cand.model, "credential", started))
                 .map_err(Attempt::Next)?;
@@ -310,13 +311,13 @@ impl Job<'_> {
             };
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED
-                && up.auth == AuthKind::Oauth
-                && !refreshed
+                && refused.is_none()
                 && state.tokens().is_some()
+                && let Cred::OAuth { token, .. } = &cred
             {
                 // The refresher's token was refused: replace it once and try again.
                 ctx.attempt_failed(&up.name, &cand.model, "status_401", started);
-                refreshed = true;
+                refused = Some(token.clone());
                 continue;
             }
             let reply = prepared.reply;
@@ -498,12 +499,13 @@ impl Job<'_> {
     }
 }
 
-/// The key or token for an upstream. OAuth tokens come from the refresher (`force` after a 401).
+/// The key or token for an upstream. OAuth tokens come from the refresher (after a 401, one
+/// that replaces the `refused` token).
 pub(crate) async fn credential(
     ctx: &Ctx,
     snap: &Snapshot,
     up: &UpstreamRecord,
-    force: bool,
+    refused: Option<&Secret>,
 ) -> Result<Cred, GatewayError> {
     match up.auth {
         AuthKind::None => Ok(Cred::None),
@@ -522,10 +524,9 @@ pub(crate) async fn credential(
                     ),
                 ));
             };
-            let token = if force {
-                tokens.force_refresh(&up.name).await
-            } else {
-                tokens.access_token(&up.name).await
+            let token = match refused {
+                Some(r) => tokens.replace_refused(&up.name, r).await,
+                None => tokens.access_token(&up.name).await,
             }
             .map_err(oauth_error)?;
             let meta = tokens.meta(&up.name).await.map_err(oauth_error)?;

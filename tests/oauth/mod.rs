@@ -2,6 +2,7 @@
 //! Assist and Qwen servers on 127.0.0.1 and the in-memory token store.
 
 mod binary;
+mod gateway;
 mod login;
 mod refresher;
 

@@ -77,6 +77,15 @@ impl ReplyFormat {
             if hint.daily {
                 err.should_retry = Some(false);
             }
+            // Google's text often just says "Resource has been exhausted": say which quota.
+            let lower = err.message.to_ascii_lowercase();
+            if hint.per_day && !lower.contains("daily") && !lower.contains("per day") {
+                err.message = format!(
+                    "{} (the daily quota of this account is spent; retrying before it resets \
+                     will not help)",
+                    err.message.trim_end()
+                );
+            }
         }
         if let Some(v) = headers.get("x-should-retry").and_then(|v| v.to_str().ok()) {
             match v.trim() {
@@ -185,5 +194,22 @@ mod tests {
         let e = f.decode_error(429, &h, br#"{"error":{"message":"slow"}}"#);
         assert_eq!(e.retry_after_secs, Some(7));
         assert_eq!(e.should_retry, Some(false));
+    }
+
+    #[test]
+    fn a_spent_daily_quota_says_so() {
+        let f = ReplyFormat {
+            dialect: Dialect::Gemini,
+            code_assist: true,
+            names: ReplyNames::None,
+        };
+        let body = br#"{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel"}]}]}}"#;
+        let e = f.decode_error(429, &HeaderMap::new(), body);
+        assert_eq!(e.should_retry, Some(false));
+        assert!(e.message.contains("daily quota"), "{}", e.message);
+        let body = br#"{"error":{"code":429,"message":"Slow down.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"3s"}]}}"#;
+        let e = f.decode_error(429, &HeaderMap::new(), body);
+        assert_eq!(e.message, "Slow down.");
+        assert_eq!(e.retry_after_secs, Some(3));
     }
 }
