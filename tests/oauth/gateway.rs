@@ -429,6 +429,18 @@ async fn a_401_refreshes_once_and_retries() {
     assert_eq!(r.json()["error"]["status"], "UNAUTHENTICATED", "{}", r.text);
     assert_eq!(g.refresh_requests().len(), 3);
     assert_eq!(g.ca_seen().len(), 6);
+
+    // Code Assist's model names: `gemini-3.5-flash` goes out as `gemini-3-flash`.
+    g.set(|s| s.ca_rules.clear());
+    let r = gw.messages("gca/gemini-3.5-flash", false).await;
+    assert_eq!(reply_text(&r), CA_TEXT);
+    let last = g.ca_seen().pop().unwrap();
+    assert_eq!(last.body["model"], "gemini-3-flash", "{}", last.body);
+    assert!(
+        last.user_agent.contains("/gemini-3-flash ("),
+        "{}",
+        last.user_agent
+    );
     gw.assert_no_leak(&["gca"]);
 }
 
