@@ -190,8 +190,19 @@ fn apply_edits(mut body: Value, edits: &Edits) -> Value {
 }
 
 fn to_body<T: serde::Serialize>(wire: &T, edits: &Edits) -> Result<Vec<u8>, AdapterError> {
-    let value = serde_json::to_value(wire)
+    to_body_fixed(wire, edits, |_| {})
+}
+
+/// [`to_body`] with a provider fix-up of the wire JSON before the `[[rules]]` edits (so a rule
+/// can still put back what the fix-up took out).
+fn to_body_fixed<T: serde::Serialize>(
+    wire: &T,
+    edits: &Edits,
+    fix: impl FnOnce(&mut Value),
+) -> Result<Vec<u8>, AdapterError> {
+    let mut value = serde_json::to_value(wire)
         .map_err(|e| AdapterError::Codec(CodecError::Invalid(format!("cannot serialize: {e}"))))?;
+    fix(&mut value);
     serde_json::to_vec(&apply_edits(value, edits))
         .map_err(|e| AdapterError::Codec(CodecError::Invalid(format!("cannot serialize: {e}"))))
 }
