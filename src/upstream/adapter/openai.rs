@@ -29,16 +29,7 @@ const DASHSCOPE: [(&str, &str); 3] = [
 const QWEN_CODE_VERSION: &str = "0.14.2";
 
 fn qwen_user_agent() -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        "windows" => "win32",
-        other => other,
-    };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "x64",
-        "aarch64" => "arm64",
-        other => other,
-    };
+    let (os, arch) = crate::oauth::code_assist::node_platform();
     format!("QwenCode/{QWEN_CODE_VERSION} ({os}; {arch})")
 }
 
@@ -224,17 +215,8 @@ mod tests {
 
     fn rec(kind: ProviderKind, region: Option<&str>) -> UpstreamRecord {
         UpstreamRecord {
-            name: "q".into(),
-            provider: kind,
-            base_url: None,
-            models: vec![],
-            models_discovered: false,
-            priority: 100,
-            enabled: true,
-            auth: AuthKind::ApiKey,
             region: region.map(str::to_owned),
-            created_at: 0,
-            oauth: None,
+            ..super::super::test_record(kind, None)
         }
     }
 
