@@ -55,8 +55,9 @@ pub fn map_model(model: &str) -> String {
     }
 }
 
-/// `GeminiCLI/<version>/<model> (<os>; <arch>; terminal)`, with Node's platform names.
-pub fn user_agent(model: &str) -> String {
+/// This machine's OS and CPU as Node names them (`process.platform`, `process.arch`): the
+/// Node CLIs whose User-Agent the gateway sends (Gemini CLI, Qwen Code) put them there.
+pub fn node_platform() -> (&'static str, &'static str) {
     let os = match std::env::consts::OS {
         "macos" => "darwin",
         "windows" => "win32",
@@ -68,6 +69,12 @@ pub fn user_agent(model: &str) -> String {
         "x86" => "ia32",
         other => other,
     };
+    (os, arch)
+}
+
+/// `GeminiCLI/<version>/<model> (<os>; <arch>; terminal)`, with Node's platform names.
+pub fn user_agent(model: &str) -> String {
+    let (os, arch) = node_platform();
     format!("GeminiCLI/{CLI_VERSION}/{model} ({os}; {arch}; terminal)")
 }
 

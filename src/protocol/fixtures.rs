@@ -13,7 +13,8 @@
 //!   `<to>`'s `encode_error` with the status that dialect answers with.
 //!
 //! `LLM_GATEWAY_FIXTURE_ACTUAL=DIR` writes the actual output of each failing case into `DIR`
-//! (for reviewing a codec change against the fixtures).
+//! (for reviewing a codec change against the fixtures). `LLM_GATEWAY_BLESS=1` writes it into the
+//! case's own `expected` instead (a new case can start with `"expected": null`; review the diff).
 //!
 //! Every arm goes through `codec`'s dispatch, so a new dialect only needs a name in [`dialect`].
 //! Random values are normalised: Anthropic's error `request_id`, OpenAI's `created`.
@@ -242,12 +243,17 @@ fn translation_fixtures() {
             .collect();
         files.sort();
         for file in files {
-            let case: Value = serde_json::from_slice(&std::fs::read(&file).unwrap())
+            let mut case: Value = serde_json::from_slice(&std::fs::read(&file).unwrap())
                 .unwrap_or_else(|e| panic!("{}: {e}", file.display()));
             ran += 1;
             let label = format!("{name}/{}", file.file_name().unwrap().to_string_lossy());
             match run_case(from, to, &case) {
                 Ok(actual) if actual == case["expected"] => {}
+                Ok(actual) if std::env::var_os("LLM_GATEWAY_BLESS").is_some() => {
+                    case["expected"] = actual;
+                    let text = serde_json::to_string_pretty(&case).unwrap() + "\n";
+                    std::fs::write(&file, text).unwrap();
+                }
                 Ok(actual) => {
                     if let Some(dir) = std::env::var_os("LLM_GATEWAY_FIXTURE_ACTUAL") {
                         let out = Path::new(&dir).join(label.replace('/', "__"));

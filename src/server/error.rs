@@ -223,15 +223,23 @@ impl GatewayError {
         Bytes::from(codec::encode_error(dialect, &self.to_api(dialect)))
     }
 
-    /// The whole response in `dialect`.
+    /// The whole response in `dialect` (Anthropic: with a `request-id` header equal to the
+    /// body's `request_id`, as Anthropic's API sends both).
     pub fn render(&self, dialect: Dialect) -> Response<Body> {
-        let mut resp = Response::new(full(self.body(dialect)));
+        let body = self.body(dialect);
+        let request_id = (dialect == Dialect::Anthropic)
+            .then(|| request_id(&body))
+            .flatten();
+        let mut resp = Response::new(full(body));
         *resp.status_mut() = self.client_status(dialect);
         let h = resp.headers_mut();
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(id) = request_id {
+            h.insert("request-id", id);
+        }
         if let Some(secs) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
@@ -254,6 +262,16 @@ impl GatewayError {
         out.extend_from_slice(b"\n\n");
         Bytes::from(out)
     }
+}
+
+/// The `request_id` of an Anthropic error body, as a header value.
+fn request_id(body: &[u8]) -> Option<HeaderValue> {
+    #[derive(serde::Deserialize)]
+    struct WithId {
+        request_id: Option<String>,
+    }
+    let id = serde_json::from_slice::<WithId>(body).ok()?.request_id?;
+    HeaderValue::from_str(&id).ok()
 }
 
 impl std::fmt::Display for GatewayError {
@@ -304,6 +322,20 @@ mod tests {
         let r = e.render(Dialect::Gemini);
         assert_eq!(r.headers()["retry-after"], "7");
         assert!(r.headers().get("x-should-retry").is_none());
+    }
+
+    #[tokio::test]
+    async fn anthropic_errors_carry_the_request_id_header() {
+        use http_body_util::BodyExt;
+        let e = GatewayError::new(ErrorKind::NotFound, "no such model");
+        let r = e.render(Dialect::Anthropic);
+        let header_id = r.headers()["request-id"].to_str().unwrap().to_owned();
+        assert!(header_id.starts_with("req_"));
+        let body = r.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(json_of(&body)["request_id"], header_id.as_str());
+        for d in [Dialect::OpenAi, Dialect::Gemini] {
+            assert!(e.render(d).headers().get("request-id").is_none());
+        }
     }
 
     #[test]

@@ -463,7 +463,7 @@ impl Job<'_> {
         let setup = StreamSetup {
             decoder: reply.decoder(),
             encoder,
-            ping: ping_for(self.inbound.dialect, state.ping_interval()),
+            ping: ping_for(&self.inbound, state.ping_interval()),
             idle,
             total,
         };

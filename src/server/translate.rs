@@ -3,10 +3,15 @@
 //! IR events -> the client's stream encoder -> bytes flushed per upstream chunk, never buffered
 //! whole. Whole replies: decoded, re-encoded, accounted.
 //!
-//! Along a stream: Anthropic clients get `ping` events whenever nothing was sent for the ping
-//! interval (Claude Code counts every byte against its idle timer); the idle and total timeouts,
+//! Along a stream: every SSE client gets a keep-alive whenever nothing was sent for the ping
+//! interval (Claude Code counts every byte against its idle timer, and so do HTTP clients'
+//! read timeouts): Anthropic clients a `ping` event, OpenAI clients a `: ping` comment, Gemini
+//! clients a blank line (see [`KEEP_ALIVE_GEMINI`]); Gemini's JSON-array stream gets none. The
+//! idle and total timeouts,
 //! a cut connection, undecodable events and a body that ends without the dialect's end marker
-//! all become the client dialect's error event (never a silent `message_stop`). Usage comes from
+//! all become the client dialect's error event (never a silent `message_stop`). An upstream that
+//! answers a stream request with one whole JSON reply (some OpenAI-compatible servers ignore
+//! `stream`) is read whole and replayed as a complete stream. Usage comes from
 //! the IR events; the request is finished in [`Ctx`] when the stream is dropped, which also
 //! drops the upstream response: a client that leaves cancels the upstream request.
 
@@ -22,11 +27,12 @@ use tokio::time::{Instant, Sleep};
 use super::body::BoxError;
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
+use super::inbound::Inbound;
 use super::relay::UpstreamStream;
 use crate::protocol::codec::{AnyStreamEncoder, CodecError};
-use crate::protocol::ir::{ApiError, Dialect, ErrorKind as IrKind, Usage};
+use crate::protocol::ir::{self, ApiError, Block, ErrorKind as IrKind, Signature, Usage};
 use crate::protocol::sse::{SseEvent, SseParser};
-use crate::protocol::stream::StreamEvent;
+use crate::protocol::stream::{BlockStart, Delta, StreamEvent};
 use crate::upstream::adapter::ReplyDecoder;
 use crate::usage::TokenCounts;
 
@@ -34,7 +40,7 @@ use crate::usage::TokenCounts;
 pub(crate) struct StreamSetup {
     pub decoder: ReplyDecoder,
     pub encoder: AnyStreamEncoder,
-    /// `Some` for Anthropic clients.
+    /// The keep-alive interval ([`ping_for`]).
     pub ping: Option<Duration>,
     pub idle: Duration,
     pub total: Duration,
@@ -63,7 +69,14 @@ pub(crate) struct Translate {
     /// No more upstream input; `out` may still hold the last bytes.
     ended: bool,
     done: bool,
+    /// Whether the body's first non-blank byte was seen.
+    sniffed: bool,
+    /// A whole JSON reply being read (its first byte was `{`, which no SSE line starts with).
+    whole: Option<Vec<u8>>,
 }
+
+/// The largest whole JSON reply read in place of a stream.
+const MAX_WHOLE_BYTES: usize = 64 * 1024 * 1024;
 
 impl Translate {
     pub fn new(ctx: Ctx, upstream: UpstreamStream, setup: StreamSetup) -> Translate {
@@ -91,12 +104,54 @@ impl Translate {
             outcome: "client_closed",
             ended: false,
             done: false,
+            sniffed: false,
+            whole: None,
         }
+    }
+
+    /// Takes `chunk` into the whole-reply buffer when the body is one JSON object; `false`
+    /// when it is (or may be) SSE.
+    fn take_whole(&mut self, chunk: &[u8]) -> bool {
+        if !self.sniffed
+            && let Some(b) = chunk.iter().find(|b| !b.is_ascii_whitespace())
+        {
+            self.sniffed = true;
+            if *b == b'{' {
+                self.whole = Some(Vec::new());
+            }
+        }
+        let Some(buf) = self.whole.as_mut() else {
+            return false;
+        };
+        if buf.len() + chunk.len() > MAX_WHOLE_BYTES {
+            self.whole = None;
+            self.fail(
+                IrKind::BadGateway,
+                502,
+                format!("the upstream reply is larger than {MAX_WHOLE_BYTES} bytes"),
+            );
+        } else {
+            buf.extend_from_slice(chunk);
+        }
+        true
+    }
+
+    /// The whole JSON reply, replayed as a complete stream (or its error event).
+    fn finish_whole(&mut self, body: &[u8]) {
+        match self.decoder.decode_whole(body) {
+            Ok(resp) => response_events(&resp, &mut self.events),
+            Err(e) => self.events.push(StreamEvent::Error(e)),
+        }
+        self.encode_events();
+        self.ended = true;
     }
 
     /// Translates the first chunk before anything is sent, so that an upstream speaking
     /// garbage still gets a real status (502) rather than a 200 with an error event.
     pub fn prime(&mut self, first: &Bytes) -> Result<(), CodecError> {
+        if self.take_whole(first) {
+            return Ok(());
+        }
         let mut sse = std::mem::take(&mut self.sse);
         let parsed = self.parser.push(first, &mut sse);
         let result = parsed
@@ -142,6 +197,9 @@ impl Translate {
     }
 
     fn feed(&mut self, chunk: &[u8]) {
+        if self.take_whole(chunk) {
+            return;
+        }
         let mut sse = std::mem::take(&mut self.sse);
         if let Err(e) = self.parser.push(chunk, &mut sse) {
             self.fail(
@@ -169,6 +227,10 @@ impl Translate {
     }
 
     fn end_of_body(&mut self) {
+        if let Some(body) = self.whole.take() {
+            self.finish_whole(&body);
+            return;
+        }
         let mut sse = std::mem::take(&mut self.sse);
         let _ = self.parser.finish(&mut sse);
         for ev in &sse {
@@ -293,7 +355,7 @@ impl Stream for Translate {
                         while this.ping_timer.as_mut().poll(cx).is_ready() {
                             let due = this.last_sent + every;
                             if due <= Instant::now() {
-                                this.encoder.encode(&StreamEvent::Ping, &mut this.out);
+                                keep_alive(&mut this.encoder, &mut this.out);
                                 this.ping_timer.as_mut().reset(Instant::now() + every);
                                 break;
                             }
@@ -317,6 +379,82 @@ impl Drop for Translate {
             ctx.finish(200, tokens, self.outcome);
         }
     }
+}
+
+/// A whole reply as the stream that would have carried it: message start, each block with
+/// its content in one delta (and its signature), message delta with the stop reason and usage,
+/// message stop.
+fn response_events(resp: &ir::Response, out: &mut Vec<StreamEvent>) {
+    out.push(StreamEvent::MessageStart {
+        id: resp.id.clone(),
+        model: resp.model.clone(),
+        usage: resp.usage,
+    });
+    let mut index = 0;
+    for block in &resp.content {
+        let (start, deltas) = match block {
+            Block::Text {
+                text, signature, ..
+            } => (
+                BlockStart::Text,
+                [
+                    (!text.is_empty()).then(|| Delta::Text(text.clone())),
+                    signed(signature),
+                ],
+            ),
+            Block::Thinking { text, signature } => (
+                BlockStart::Thinking,
+                [
+                    (!text.is_empty()).then(|| Delta::Thinking(text.clone())),
+                    signed(signature),
+                ],
+            ),
+            Block::RedactedThinking { data } => (
+                BlockStart::RedactedThinking { data: data.clone() },
+                [None, None],
+            ),
+            Block::ToolUse {
+                id,
+                name,
+                input,
+                signature,
+            } => (
+                BlockStart::ToolUse {
+                    id: id.clone(),
+                    name: name.clone(),
+                    signature: signature.clone(),
+                },
+                [Some(Delta::ToolInputJson(input.to_string())), None],
+            ),
+            // Not in an assistant reply.
+            Block::Image(_) | Block::ToolResult { .. } | Block::Unknown { .. } => continue,
+        };
+        let redacted = matches!(start, BlockStart::RedactedThinking { .. });
+        if !redacted && deltas.iter().all(Option::is_none) {
+            // An empty text or thinking block: clients echo them back, and Anthropic rejects
+            // them in history.
+            continue;
+        }
+        out.push(StreamEvent::BlockStart {
+            index,
+            block: start,
+        });
+        for delta in deltas.into_iter().flatten() {
+            out.push(StreamEvent::BlockDelta { index, delta });
+        }
+        out.push(StreamEvent::BlockStop { index });
+        index += 1;
+    }
+    out.push(StreamEvent::MessageDelta {
+        stop_reason: resp.stop_reason.clone(),
+        stop_sequence: resp.stop_sequence.clone(),
+        usage: resp.usage,
+    });
+    out.push(StreamEvent::MessageStop);
+}
+
+fn signed(sig: &Option<Signature>) -> Option<Delta> {
+    sig.clone().map(Delta::Signature)
 }
 
 pub(crate) fn token_counts(u: &Usage) -> TokenCounts {
@@ -373,7 +511,25 @@ pub(crate) async fn collect(
     }
 }
 
-/// The ping interval for a client of `dialect`, if it gets pings.
-pub(crate) fn ping_for(dialect: Dialect, every: Duration) -> Option<Duration> {
-    (dialect == Dialect::Anthropic && !every.is_zero()).then_some(every)
+/// What a Gemini SSE client gets as a keep-alive: a blank line. Not a `: comment` line: the
+/// google-genai SDKs do not parse SSE by the spec. Python's (2.x) hands every line that does
+/// not start with `data: ` to `json.loads`, and the JS SDK inside Gemini CLI 0.61 only matches
+/// `^\s*data: ` at the start of its buffer, so a comment stalls it for good. Both skip
+/// whitespace, and to a spec parser a blank line with no pending data dispatches nothing.
+pub(crate) const KEEP_ALIVE_GEMINI: &[u8] = b"\n";
+
+/// One keep-alive in the client's stream: the dialect's own ping where it has one (Anthropic's
+/// `ping` event, OpenAI's `: ping` comment), else a blank line for Gemini.
+fn keep_alive(encoder: &mut AnyStreamEncoder, out: &mut Vec<u8>) {
+    if let AnyStreamEncoder::Gemini(_) = encoder {
+        out.extend_from_slice(KEEP_ALIVE_GEMINI);
+    } else {
+        encoder.encode(&StreamEvent::Ping, out);
+    }
+}
+
+/// The keep-alive interval for a streaming client, if it gets keep-alives: every SSE client
+/// does; Gemini's JSON-array stream (`:streamGenerateContent` without `alt=sse`) does not.
+pub(crate) fn ping_for(inbound: &Inbound, every: Duration) -> Option<Duration> {
+    (!every.is_zero() && !inbound.json_array_stream()).then_some(every)
 }

@@ -4,16 +4,12 @@
 //! as JSON or as SSE (split over several chunks) depending on what the request asked for. Every
 //! request is recorded. Self-contained on purpose: `tests/support` belongs to other helpers.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
@@ -191,33 +187,19 @@ impl Fake {
         dialect: Dialect,
         responder: impl Fn(&Req) -> Answer + Send + Sync + 'static,
     ) -> Fake {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let inner = Arc::new(Inner {
             dialect,
             responder: Box::new(responder),
             requests: Mutex::new(Vec::new()),
         });
-        let task = tokio::spawn({
+        let (addr, task) = crate::support::serve({
             let inner = Arc::clone(&inner);
-            async move {
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        return;
-                    };
-                    let inner = Arc::clone(&inner);
-                    tokio::spawn(async move {
-                        let service = service_fn(move |req| {
-                            let inner = Arc::clone(&inner);
-                            async move { Ok::<_, Infallible>(answer(&inner, req).await) }
-                        });
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
+            move |req| {
+                let inner = Arc::clone(&inner);
+                async move { answer(&inner, req).await }
             }
-        });
+        })
+        .await;
         Fake { addr, inner, task }
     }
 
@@ -504,4 +486,25 @@ fn gemini_sse(ans: &Answer, model: &str) -> String {
             format!("data: {ev}\r\n\r\n")
         })
         .collect()
+}
+
+/// The fake's own plumbing, which the client tests above only reach when the clients are
+/// installed: it answers over HTTP and records what it got.
+#[tokio::test]
+async fn the_fake_answers_and_records() {
+    let fake = Fake::start(Dialect::OpenAi, |_| Answer::Text("hi there".into())).await;
+    let reply = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .unwrap()
+        .post(format!("{}/chat/completions", fake.base_url()))
+        .json(&json!({"model": "m", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert!(reply.text().await.unwrap().contains("hi there"));
+    let seen = fake.requests();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].model(Dialect::OpenAi), "m");
 }

@@ -204,3 +204,31 @@ async fn unknown_path_and_wrong_method() {
     assert_eq!(v["error"]["type"], "not_found_error");
     gw.stop().await;
 }
+
+/// Anthropic's API sends each error's id twice, as the `request-id` header and the body's
+/// `request_id`; the gateway's own Anthropic errors do the same.
+#[tokio::test]
+async fn anthropic_errors_carry_a_request_id_header() {
+    let fake = FakeOpenAi::start().await;
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["m"], 1)]),
+    )
+    .await;
+    let resp = Gateway::client()
+        .post(gw.url("/v1/messages"))
+        .header("x-api-key", crate::support::KEY)
+        .header("anthropic-version", "2023-06-01")
+        .header("content-type", "application/json")
+        .body(r#"{"model":"no-such-model","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    let id = resp.headers()["request-id"].to_str().unwrap().to_owned();
+    let v: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(v["type"], "error");
+    assert_eq!(v["request_id"], id.as_str(), "{v}");
+    assert!(id.starts_with("req_"));
+    gw.stop().await;
+}

@@ -4,7 +4,6 @@
 //! gateway drops a reply before its end (the gateway closed the connection).
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,8 +13,6 @@ use bytes::Bytes;
 use futures_util::stream;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
 
@@ -120,8 +117,6 @@ pub const CHAT_REPLY: &str = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completio
 
 impl FakeOpenAi {
     pub async fn start() -> FakeOpenAi {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let inner = Arc::new(Inner {
             script: Mutex::new(VecDeque::new()),
             default: Mutex::new(Reply::json(200, CHAT_REPLY)),
@@ -129,26 +124,11 @@ impl FakeOpenAi {
             cancelled: AtomicUsize::new(0),
             changed: Notify::new(),
         });
-        let task = tokio::spawn({
+        let (addr, task) = super::serve({
             let inner = Arc::clone(&inner);
-            async move {
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        return;
-                    };
-                    let inner = Arc::clone(&inner);
-                    tokio::spawn(async move {
-                        let service = service_fn(move |req| {
-                            let inner = Arc::clone(&inner);
-                            async move { Ok::<_, Infallible>(answer(inner, req).await) }
-                        });
-                        let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            }
-        });
+            move |req| answer(Arc::clone(&inner), req)
+        })
+        .await;
         FakeOpenAi { addr, inner, task }
     }
 

@@ -75,6 +75,37 @@ use llm_gateway::server::{State, View};
 use llm_gateway::store::records::{ApiKeyRecord, AuthKind, UpstreamRecord};
 use tokio_util::sync::CancellationToken;
 
+/// Serves `handle` on 127.0.0.1:0 (HTTP/1 and HTTP/2, a task per connection) until the returned
+/// task is aborted: the listener of every fake upstream.
+pub async fn serve<F, Fut, B>(handle: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
+where
+    F: Fn(http::Request<hyper::body::Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = http::Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let handle = handle.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let reply = handle(req);
+                    async move { Ok::<_, std::convert::Infallible>(reply.await) }
+                });
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                .await;
+            });
+        }
+    });
+    (addr, task)
+}
+
 /// The gateway key every in-process test uses unless it says otherwise.
 pub const KEY: &str = "lgw_test_fake_key_0001";
 

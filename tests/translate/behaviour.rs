@@ -11,7 +11,7 @@ use super::claude_code::REQUEST;
 use super::rig::*;
 use crate::support::fake_oauth::{FakeGoogle, RefreshMode};
 use crate::support::fake_openai::{self, FakeOpenAi, Reply};
-use crate::support::{Gateway, KEY, fake_gemini, test_config, view};
+use crate::support::{Gateway, KEY, fake_anthropic, fake_gemini, test_config, view};
 
 fn hello_events() -> Vec<llm_gateway::protocol::stream::StreamEvent> {
     events_of(&[text("Hello there.")], StopReason::EndTurn)
@@ -39,20 +39,139 @@ async fn pings_fill_upstream_silence() {
     rig.stop().await;
 }
 
+/// Every SSE client gets keep-alives its parser skips: OpenAI a `: ping` comment, Gemini a blank
+/// line (google-genai hands any other line to its JSON parser); the JSON-array form gets none.
 #[tokio::test]
-async fn openai_clients_get_no_pings() {
-    let rig = Rig::start(Kind::Gemini).await;
-    rig.gw.state.set_ping_interval(Duration::from_millis(50));
-    rig.fake
-        .push(fake_gemini::stream(&hello_events()).chunk_delay(Duration::from_millis(200)));
+async fn openai_and_gemini_clients_get_keep_alives() {
+    // An Anthropic upstream, so that both clients are translated (not relayed).
+    let rig = Rig::start(Kind::Anthropic).await;
+    rig.gw.state.set_ping_interval(Duration::from_millis(100));
+    let slow = || fake_anthropic::stream(&hello_events()).chunk_delay(Duration::from_millis(400));
+    let model = Kind::Anthropic.model();
+
+    rig.fake.push(slow());
     let reply = rig
-        .call(Client::OpenAi, &request(Case::Stream, "gemini-2.5-pro"))
+        .call(Client::OpenAi, &request(Case::Stream, model))
         .await;
-    assert!(!reply.text().contains("ping"));
-    assert_eq!(
-        seen_stream(Client::OpenAi, &reply.body).text,
-        "Hello there."
+    let body = reply.text();
+    let pings = body.matches(": ping\n\n").count();
+    assert!(pings >= 2, "{pings} pings:\n{body}");
+    let seen = seen_stream(Client::OpenAi, &reply.body);
+    assert_eq!(seen.text, "Hello there.");
+    assert!(seen.stopped, "{body}");
+
+    rig.fake.push(slow());
+    let reply = rig
+        .call(Client::Gemini, &request(Case::Stream, model))
+        .await;
+    let body = reply.text();
+    assert!(
+        body.contains("\n\n\n"),
+        "no blank-line keep-alive:\n{body:?}"
     );
+    assert!(
+        body.lines()
+            .all(|l| l.is_empty() || l.starts_with("data: ")),
+        "a line google-genai cannot parse:\n{body}"
+    );
+    let seen = seen_stream(Client::Gemini, &reply.body);
+    assert_eq!(seen.text, "Hello there.");
+    assert!(seen.stopped, "{body}");
+
+    rig.fake.push(slow());
+    let url = rig
+        .gw
+        .url(&format!("/v1beta/models/{model}:streamGenerateContent"));
+    let req = client_body(Client::Gemini, &request(Case::Stream, model));
+    let resp = Gateway::client()
+        .post(url)
+        .header("x-goog-api-key", KEY)
+        .json(&req)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body = resp.text().await.unwrap();
+    assert!(
+        !body.contains("\n\n"),
+        "keep-alive in a JSON array:\n{body:?}"
+    );
+    let chunks: Vec<Value> = serde_json::from_str(&body).unwrap();
+    assert!(chunks.len() >= 2, "{body}");
+    rig.stop().await;
+}
+
+/// An upstream that ignores `stream` and answers with one JSON reply: every client still gets
+/// a complete, valid stream of it; a 200 carrying an error becomes the stream's error event.
+#[tokio::test]
+async fn a_whole_json_reply_to_a_stream_request_becomes_a_stream() {
+    let whole = llm_gateway::protocol::ir::Response {
+        id: "resp-whole".into(),
+        model: "upstream-model".into(),
+        content: vec![
+            text("Checking the weather."),
+            llm_gateway::protocol::ir::Block::ToolUse {
+                id: "call_1".into(),
+                name: "get_weather".into(),
+                input: json!({"city": "Paris"}),
+                signature: None,
+            },
+        ],
+        stop_reason: Some(StopReason::ToolUse),
+        stop_sequence: None,
+        usage: usage(),
+        extra: Default::default(),
+    };
+    // Client and upstream of different dialects (same-dialect replies are relayed as they are).
+    for (kind, client) in [
+        (Kind::OpenAi, Client::Anthropic),
+        (Kind::OpenAi, Client::Gemini),
+        (Kind::Gemini, Client::OpenAi),
+    ] {
+        let rig = Rig::start(kind).await;
+        rig.fake.push(match kind {
+            Kind::Gemini => fake_gemini::generate(&whole),
+            _ => fake_openai::completion(&whole),
+        });
+        let reply = rig
+            .call(client, &request(Case::ToolRoundTrip, kind.model()))
+            .await;
+        let body = reply.text();
+        assert_eq!(reply.status, 200, "{body}");
+        assert_eq!(
+            reply.headers["content-type"], "text/event-stream",
+            "{client:?}"
+        );
+        if client == Client::Anthropic {
+            lint_anthropic(&reply.body).unwrap_or_else(|e| panic!("{e}\n{body}"));
+        }
+        let seen = seen_stream(client, &reply.body);
+        assert!(seen.error.is_none(), "{client:?}: {body}");
+        assert!(seen.stopped, "{client:?}: {body}");
+        assert_eq!(seen.stop, Some(StopReason::ToolUse), "{client:?}: {body}");
+        assert_eq!(seen.text, "Checking the weather.", "{client:?}: {body}");
+        assert_eq!(seen.usage.output_tokens, 5, "{client:?}: {body}");
+        assert_eq!(seen.tools.len(), 1, "{client:?}: {body}");
+        assert_eq!(seen.tools[0].0, "get_weather");
+        assert_eq!(seen.tools[0].1, json!({"city": "Paris"}), "{body}");
+        rig.stop().await;
+    }
+
+    let rig = Rig::start(Kind::OpenAi).await;
+    rig.fake.push(Reply::json(
+        200,
+        r#"{"error":{"message":"Model is warming up","type":"server_error","code":null}}"#,
+    ));
+    let reply = rig
+        .call(Client::Anthropic, &request(Case::Stream, "gpt-4o"))
+        .await;
+    let body = reply.text();
+    assert_eq!(reply.status, 200, "{body}");
+    // The Anthropic SDKs raise on `event: error` whatever came before it.
+    assert!(body.starts_with("event: error\n"), "{body}");
+    let seen = seen_stream(Client::Anthropic, &reply.body);
+    let err = seen.error.expect("an error event");
+    assert_eq!(err.message, "Model is warming up");
     rig.stop().await;
 }
 

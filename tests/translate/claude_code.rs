@@ -66,19 +66,18 @@ fn check_client(reply: &ClientReply) {
     assert_eq!(seen.stop, Some(StopReason::ToolUse));
 }
 
-/// Anthropic-only fields and the attribution block never reach other providers (OpenAI takes
-/// JSON Schema as it is, `$schema` included; Gemini's reducer drops it).
-fn check_no_anthropic_leftovers(raw: &str, gemini: bool) {
-    let mut banned = vec![
+/// Anthropic-only fields and the attribution block never reach other providers, nor does the
+/// tool schemas' `$schema` (Gemini's reducer drops it; the OpenAI-compatible adapter too, as
+/// some compatible servers reject it).
+fn check_no_anthropic_leftovers(raw: &str) {
+    let banned = [
         "x-anthropic-billing-header",
         "cache_control",
         "context_management",
         "output_config",
         "ephemeral",
+        "$schema",
     ];
-    if gemini {
-        banned.push("$schema");
-    }
     for banned in banned {
         assert!(!raw.contains(banned), "`{banned}` leaked upstream");
     }
@@ -91,7 +90,7 @@ async fn claude_code_on_gemini() {
     let rec = rig.upstream_request();
     check_transport(Kind::Gemini, &rec, true);
     let raw_text = String::from_utf8_lossy(&rec.body).into_owned();
-    check_no_anthropic_leftovers(&raw_text, true);
+    check_no_anthropic_leftovers(&raw_text);
     let raw: Value = rec.json();
     let g = &raw["generationConfig"];
     assert!(g["maxOutputTokens"].as_u64().unwrap() <= 65536, "{g}");
@@ -131,7 +130,7 @@ async fn claude_code_on_gemini_cli() {
     check_client(&reply);
     let rec = rig.upstream_request();
     check_transport(Kind::GeminiCli, &rec, true);
-    check_no_anthropic_leftovers(&String::from_utf8_lossy(&rec.body), true);
+    check_no_anthropic_leftovers(&String::from_utf8_lossy(&rec.body));
     let raw = rec.json();
     assert_eq!(
         raw["request"]["tools"][0]["functionDeclarations"]
@@ -152,7 +151,7 @@ async fn claude_code_on_openai() {
     let rec = rig.upstream_request();
     check_transport(Kind::OpenAi, &rec, true);
     let raw_text = String::from_utf8_lossy(&rec.body).into_owned();
-    check_no_anthropic_leftovers(&raw_text, false);
+    check_no_anthropic_leftovers(&raw_text);
     let raw: Value = rec.json();
     assert!(raw["max_tokens"].as_u64().unwrap() <= 16384, "clamped");
     assert!(raw.get("thinking").is_none() && raw.get("reasoning_effort").is_none());

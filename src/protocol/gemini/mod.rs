@@ -27,6 +27,3 @@ pub use request::{
 pub use response::{decode_response, encode_response};
 pub use schema::{SchemaTarget, reduce_schema, reduce_schema_for, to_json_schema};
 pub use stream::{StreamDecoder, StreamEncoder};
-
-#[cfg(test)]
-mod fixtures_tests;

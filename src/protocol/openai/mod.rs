@@ -17,9 +17,6 @@ pub mod stream;
 pub mod thinking;
 pub mod wire;
 
-#[cfg(test)]
-mod fixtures;
-
 pub use error::{decode_error, encode_error};
 pub use legacy::{CompletionStreamEncoder, decode_completion_request, encode_completion_response};
 pub use names::{ToolNames, wire_tool_name};

@@ -75,24 +75,11 @@ mod tests {
     use super::*;
     use crate::config::{Config, ProviderKind};
     use crate::secret::Secret;
-    use crate::store::records::{AuthKind, UpstreamRecord};
     use crate::upstream::adapter::Credential;
 
     #[test]
     fn beta_forwarded_only_from_anthropic_clients() {
-        let r = UpstreamRecord {
-            name: "a".into(),
-            provider: ProviderKind::Anthropic,
-            base_url: Some("http://127.0.0.1:9/".into()),
-            models: vec![],
-            models_discovered: false,
-            priority: 100,
-            enabled: true,
-            auth: AuthKind::ApiKey,
-            region: None,
-            created_at: 0,
-            oauth: None,
-        };
+        let r = super::super::test_record(ProviderKind::Anthropic, Some("http://127.0.0.1:9/"));
         let config = Config::default();
         let key = Secret::new("sk-ant-fake");
         let mut client = HeaderMap::new();

@@ -190,8 +190,19 @@ fn apply_edits(mut body: Value, edits: &Edits) -> Value {
 }
 
 fn to_body<T: serde::Serialize>(wire: &T, edits: &Edits) -> Result<Vec<u8>, AdapterError> {
-    let value = serde_json::to_value(wire)
+    to_body_fixed(wire, edits, |_| {})
+}
+
+/// [`to_body`] with a provider fix-up of the wire JSON before the `[[rules]]` edits (so a rule
+/// can still put back what the fix-up took out).
+fn to_body_fixed<T: serde::Serialize>(
+    wire: &T,
+    edits: &Edits,
+    fix: impl FnOnce(&mut Value),
+) -> Result<Vec<u8>, AdapterError> {
+    let mut value = serde_json::to_value(wire)
         .map_err(|e| AdapterError::Codec(CodecError::Invalid(format!("cannot serialize: {e}"))))?;
+    fix(&mut value);
     serde_json::to_vec(&apply_edits(value, edits))
         .map_err(|e| AdapterError::Codec(CodecError::Invalid(format!("cannot serialize: {e}"))))
 }
@@ -231,6 +242,24 @@ fn bearer(h: &mut HeaderMap, t: &Target<'_>) -> Result<(), AdapterError> {
         secret_header(h, "authorization", &format!("Bearer {}", s.expose()))?;
     }
     Ok(())
+}
+
+/// An API-key upstream record of `kind` for the adapters' unit tests.
+#[cfg(test)]
+fn test_record(kind: ProviderKind, base_url: Option<&str>) -> UpstreamRecord {
+    UpstreamRecord {
+        name: "u".into(),
+        provider: kind,
+        base_url: base_url.map(str::to_owned),
+        models: vec![],
+        models_discovered: false,
+        priority: 100,
+        enabled: true,
+        auth: crate::store::records::AuthKind::ApiKey,
+        region: None,
+        created_at: 0,
+        oauth: None,
+    }
 }
 
 #[cfg(test)]

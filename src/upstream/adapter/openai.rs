@@ -2,6 +2,7 @@
 //! API key and a region preset, or the Qwen OAuth login). One encoder, different switches.
 
 use http::HeaderMap;
+use serde_json::Value;
 
 use super::limits::{max_output_tokens, wants_max_completion_tokens};
 use super::reply::{ReplyFormat, ReplyNames};
@@ -28,16 +29,7 @@ const DASHSCOPE: [(&str, &str); 3] = [
 const QWEN_CODE_VERSION: &str = "0.14.2";
 
 fn qwen_user_agent() -> String {
-    let os = match std::env::consts::OS {
-        "macos" => "darwin",
-        "windows" => "win32",
-        other => other,
-    };
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "x64",
-        "aarch64" => "arm64",
-        other => other,
-    };
+    let (os, arch) = crate::oauth::code_assist::node_platform();
     format!("QwenCode/{QWEN_CODE_VERSION} ({os}; {arch})")
 }
 
@@ -130,7 +122,7 @@ pub(super) fn translated(
 ) -> Result<UpstreamCall, AdapterError> {
     let opts = options(t.record.provider, t.model);
     let wire = openai::encode_request_with(req, &opts)?;
-    let body = super::to_body(&wire, edits)?;
+    let body = super::to_body_fixed(&wire, edits, drop_schema_uris)?;
     Ok(UpstreamCall {
         url: format!("{}/chat/completions", base(t)?),
         headers: headers(t, req.stream)?,
@@ -141,6 +133,60 @@ pub(super) fn translated(
             names: ReplyNames::OpenAi(openai::tool_name_map(req)),
         },
     })
+}
+
+/// Takes `$schema` out of every tool's `parameters` (at any depth of the schema), and nothing
+/// else: OpenAI accepts it, but some OpenAI-compatible servers reject a schema that carries it,
+/// and Claude Code's tools and most MCP servers send it.
+fn drop_schema_uris(body: &mut Value) {
+    let Some(tools) = body.get_mut("tools").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for tool in tools {
+        if let Some(params) = tool.pointer_mut("/function/parameters") {
+            strip_schema_keyword(params);
+        }
+    }
+}
+
+/// Removes `$schema` from a JSON Schema and its subschemas. Walks keywords, not every object, so
+/// a property that happens to be named `$schema` stays.
+fn strip_schema_keyword(schema: &mut Value) {
+    let Value::Object(map) = schema else {
+        return;
+    };
+    map.remove("$schema");
+    for (key, value) in map.iter_mut() {
+        match key.as_str() {
+            "properties" | "patternProperties" | "$defs" | "definitions" | "dependentSchemas" => {
+                if let Value::Object(named) = value {
+                    named.values_mut().for_each(strip_schema_keyword);
+                }
+            }
+            "anyOf" | "allOf" | "oneOf" | "prefixItems" => {
+                if let Value::Array(list) = value {
+                    list.iter_mut().for_each(strip_schema_keyword);
+                }
+            }
+            "items" => match value {
+                Value::Array(list) => list.iter_mut().for_each(strip_schema_keyword),
+                other => strip_schema_keyword(other),
+            },
+            "additionalProperties"
+            | "additionalItems"
+            | "not"
+            | "if"
+            | "then"
+            | "else"
+            | "contains"
+            | "propertyNames"
+            | "unevaluatedItems"
+            | "unevaluatedProperties" => {
+                strip_schema_keyword(value);
+            }
+            _ => {}
+        }
+    }
 }
 
 pub(super) fn fast_path(
@@ -169,17 +215,8 @@ mod tests {
 
     fn rec(kind: ProviderKind, region: Option<&str>) -> UpstreamRecord {
         UpstreamRecord {
-            name: "q".into(),
-            provider: kind,
-            base_url: None,
-            models: vec![],
-            models_discovered: false,
-            priority: 100,
-            enabled: true,
-            auth: AuthKind::ApiKey,
             region: region.map(str::to_owned),
-            created_at: 0,
-            oauth: None,
+            ..super::super::test_record(kind, None)
         }
     }
 
@@ -257,6 +294,51 @@ mod tests {
         let hd = headers(&t, false).unwrap();
         assert_eq!(hd["authorization"], "Bearer qwen-access");
         assert_eq!(hd["x-dashscope-authtype"], "qwen-oauth");
+    }
+
+    #[test]
+    fn schema_uris_leave_tool_parameters_and_nothing_else_does() {
+        use serde_json::json;
+        let mut body = json!({
+            "model": "m",
+            "response_format": {"type": "json_schema", "json_schema": {"schema": {"$schema": "keep"}}},
+            "tools": [
+                {"type": "function", "function": {"name": "a", "parameters": {
+                    "$schema": "http://json-schema.org/draft-07/schema#",
+                    "type": "object",
+                    "properties": {
+                        "$schema": {"type": "string", "$schema": "x"},
+                        "list": {"type": "array", "items": {"$schema": "x", "type": "string"}},
+                        "either": {"anyOf": [{"$schema": "x", "type": "null"}, {"type": "integer"}]}
+                    },
+                    "$defs": {"d": {"$schema": "x", "type": "boolean"}},
+                    "additionalProperties": false
+                }}},
+                {"type": "function", "function": {"name": "b"}}
+            ]
+        });
+        drop_schema_uris(&mut body);
+        assert_eq!(
+            body["tools"][0]["function"]["parameters"],
+            json!({
+                "type": "object",
+                "properties": {
+                    "$schema": {"type": "string"},
+                    "list": {"type": "array", "items": {"type": "string"}},
+                    "either": {"anyOf": [{"type": "null"}, {"type": "integer"}]}
+                },
+                "$defs": {"d": {"type": "boolean"}},
+                "additionalProperties": false
+            })
+        );
+        assert_eq!(
+            body["tools"][1],
+            json!({"type": "function", "function": {"name": "b"}})
+        );
+        assert_eq!(
+            body["response_format"]["json_schema"]["schema"]["$schema"],
+            "keep"
+        );
     }
 
     #[test]

@@ -46,6 +46,7 @@ impl ReplyFormat {
             inner,
             code_assist: self.code_assist,
             gemini_names: names,
+            format: self.clone(),
         }
     }
 
@@ -137,9 +138,30 @@ pub struct ReplyDecoder {
     inner: AnyStreamDecoder,
     code_assist: bool,
     gemini_names: Option<gemini::ToolNames>,
+    /// For an upstream that answers a stream request with one whole JSON reply.
+    format: ReplyFormat,
 }
 
 impl ReplyDecoder {
+    /// A whole JSON reply where a stream was asked for (some OpenAI-compatible servers ignore
+    /// `stream`): the reply, or the error it holds (a 200 carrying `{"error": ...}`), or a 502
+    /// naming what could not be read.
+    pub fn decode_whole(&self, body: &[u8]) -> Result<ir::Response, ApiError> {
+        self.format.decode_response(body).map_err(|e| {
+            let has_error = serde_json::from_slice::<serde_json::Value>(body)
+                .is_ok_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
+            if has_error {
+                codec::decode_error(self.format.dialect, 502, body)
+            } else {
+                ApiError::new(
+                    502,
+                    ir::ErrorKind::BadGateway,
+                    format!("the upstream sent a reply the gateway cannot read: {e}"),
+                )
+            }
+        })
+    }
+
     pub fn feed(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
         let from = out.len();
         let data = ev.data.trim();
