@@ -2,6 +2,7 @@
 //! present. Only a hash and a display prefix are stored; `add` prints the key once, alone on
 //! stdout, so `KEY=$(llm-gateway apikey add laptop)` works.
 
+use super::args::{ListArgs, NameArg, ShowArgs};
 use clap::{Args, Subcommand};
 
 use super::view::{self, KeyView};
@@ -36,26 +37,6 @@ pub struct AddArgs {
     /// Model names or globs the key may use, comma-separated [default: all]
     #[arg(long, value_name = "PATTERNS", value_delimiter = ',')]
     pub models: Vec<String>,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Print a JSON list
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ShowArgs {
-    pub name: String,
-    /// Print one JSON object
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct NameArg {
-    pub name: String,
 }
 
 pub async fn run(ctx: &Ctx, command: ApikeyCommand) -> anyhow::Result<()> {

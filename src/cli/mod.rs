@@ -8,6 +8,7 @@
 //! [`crate::upstream::probe`]. Only `output` prints and only `prompt` asks questions.
 
 mod apikey;
+mod args;
 mod calls;
 mod generate;
 mod oauth;

@@ -8,6 +8,7 @@
 //! [`Console`]; its one confirmation goes through `prompt`. While the server runs every write
 //! reaches it over the admin socket, which reloads its view and wakes its token refresher.
 
+use super::args::NameArg;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -86,11 +87,6 @@ pub struct StatusArgs {
     /// Print JSON (a list, or one object with NAME)
     #[arg(long)]
     pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct NameArg {
-    pub name: String,
 }
 
 pub async fn run(ctx: &Ctx, command: OauthCommand) -> anyhow::Result<()> {

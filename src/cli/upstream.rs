@@ -3,6 +3,7 @@
 //! [`crate::upstream::probe::list_models`] unless `--models` names it, and stores the record and
 //! key in one `Op::UpstreamAdd`.
 
+use super::args::{ListArgs, NameArg, ShowArgs};
 use clap::{Args, Subcommand, ValueEnum, ValueHint};
 
 use super::view::{self, UpstreamView};
@@ -115,26 +116,6 @@ pub struct AddArgs {
     /// DashScope region (qwen only) [default: intl]
     #[arg(long, value_enum)]
     pub region: Option<Region>,
-}
-
-#[derive(Debug, Args)]
-pub struct ListArgs {
-    /// Print a JSON list
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct ShowArgs {
-    pub name: String,
-    /// Print one JSON object
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Debug, Args)]
-pub struct NameArg {
-    pub name: String,
 }
 
 #[derive(Debug, Args)]
