@@ -158,7 +158,7 @@ pub struct ToolUseBlock {
     pub id: String,
     pub name: String,
     #[serde(default)]
-    pub input: Value,
+    pub input: ir::Json,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<Value>,
     #[serde(flatten)]
@@ -205,7 +205,7 @@ pub struct Tool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_schema: Option<Value>,
+    pub input_schema: Option<ir::Json>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<Value>,
     #[serde(flatten)]

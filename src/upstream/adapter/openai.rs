@@ -130,7 +130,7 @@ pub(super) fn translated(
 ) -> Result<UpstreamCall, AdapterError> {
     let opts = options(t.record.provider, t.model);
     let wire = openai::encode_request_with(req, &opts)?;
-    let body = super::to_body(&wire, edits)?;
+    let body = super::to_body_for(&wire, req, edits)?;
     Ok(UpstreamCall {
         url: format!("{}/chat/completions", base(t)?),
         headers: headers(t, req.stream)?,
