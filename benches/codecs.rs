@@ -23,6 +23,11 @@ use llm_gateway::protocol::sse::SseParser;
 use llm_gateway::protocol::stream::{BlockStart, Delta, StreamEvent};
 use llm_gateway::protocol::{anthropic, gemini, openai};
 
+// The allocator the gateway binary runs with (`src/main.rs`): allocation is a good part of
+// decoding, so measuring with another one would misstate it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const REQUEST: &str = include_str!("../tests/fixtures/claude-code/request.json");
 
 fn requests(c: &mut Criterion) {

@@ -88,9 +88,9 @@ pub fn body_size_hint(req: &Request) -> usize {
                 super::ir::ImageSource::Base64 { data, .. } => data.len(),
                 super::ir::ImageSource::Url { url, .. } => url.len(),
             },
-            Block::ToolUse { id, name, input, .. } => {
-                id.len() + name.len() + input.raw().map_or(64, |r| r.get().len() + 16)
-            }
+            Block::ToolUse {
+                id, name, input, ..
+            } => id.len() + name.len() + input.raw().map_or(64, |r| r.get().len() + 16),
             Block::ToolResult { content, .. } => content.iter().map(block).sum(),
             Block::RedactedThinking { data } => data.len(),
             Block::Unknown { .. } => 256,

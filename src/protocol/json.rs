@@ -249,11 +249,17 @@ mod tests {
         assert_eq!(j["a"][1], "x y");
         assert_eq!(j, json!({"a": [true, "x y"], "b": 1}));
         assert_eq!(j.to_compact_string(), r#"{"b":1,"a":[true,"x y"]}"#);
-        assert_eq!(serde_json::to_string(&j).unwrap(), r#"{"b": 1, "a": [true, "x y"]}"#);
+        assert_eq!(
+            serde_json::to_string(&j).unwrap(),
+            r#"{"b": 1, "a": [true, "x y"]}"#
+        );
         assert!(j.is_object() && !j.is_null() && !j.is_empty_object());
         let c = j.clone();
         assert!(Arc::ptr_eq(c.raw().unwrap(), j.raw().unwrap()));
-        assert_eq!(format!("{j:?}"), format!("{:?}", json!({"a": [true, "x y"], "b": 1})));
+        assert_eq!(
+            format!("{j:?}"),
+            format!("{:?}", json!({"a": [true, "x y"], "b": 1}))
+        );
     }
 
     #[test]
@@ -275,7 +281,10 @@ mod tests {
 
     #[test]
     fn minify_keeps_strings() {
-        assert_eq!(minify("{\"a\" : \"x \\\" y\" ,\n \"b\":[1, 2]}"), "{\"a\":\"x \\\" y\",\"b\":[1,2]}");
+        assert_eq!(
+            minify("{\"a\" : \"x \\\" y\" ,\n \"b\":[1, 2]}"),
+            "{\"a\":\"x \\\" y\",\"b\":[1,2]}"
+        );
         assert!(matches!(minify("{\"a\":1}"), std::borrow::Cow::Borrowed(_)));
     }
 }

@@ -15,8 +15,8 @@ use super::blocks::{blocks_from_wire, blocks_to_upstream};
 use super::{parse_json, wire};
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir::{
-    Dialect, Effort, Extras, FunctionTool, Json, Message, Request, ResponseFormat, Role, SystemBlock,
-    ThinkingConfig, ThinkingMode, Tool, ToolChoice,
+    Dialect, Effort, Extras, FunctionTool, Json, Message, Request, ResponseFormat, Role,
+    SystemBlock, ThinkingConfig, ThinkingMode, Tool, ToolChoice,
 };
 
 /// `max_tokens` when the IR has none (OpenAI and Gemini clients may omit it; Anthropic

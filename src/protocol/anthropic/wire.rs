@@ -4,9 +4,11 @@
 //! Every object that the API may grow has a flattened `extra` map so unknown fields survive a
 //! decode/encode round trip (the codec files decide whether they may reach another dialect).
 //! Content blocks whose `type` we do not model (`document`, `server_tool_use`, `search_result`,
-//! ...) are kept whole as [`ContentBlock::Unknown`]. Deserialisation goes through
-//! `serde_path_to_error` in the codec, so the hand-written `Deserialize` impls below keep the
-//! path intact (`messages[0].content[1]: ...`).
+//! ...) are kept whole as [`ContentBlock::Unknown`]. Bodies are parsed twice only when they are
+//! bad: first on the fast path ([`parse_fast`]: blocks straight into their structs), and on
+//! failure again through `serde_path_to_error` in the codec, where the hand-written
+//! `Deserialize` impls below keep the path intact (`messages[0].content[1]: ...`). Tool schemas
+//! and tool-call inputs stay JSON text ([`ir::Json`]).
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
@@ -854,7 +856,8 @@ mod tests {
         // Declined by the fast path, so the exact path decides (and keeps the last `type`).
         let dup = r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a","type":"text"}]}]}"#;
         assert!(parse_fast::<Request>(dup.as_bytes()).is_none());
-        let bad = r#"{"model":"m","messages":[{"role":"user","content":[{"type":"tool_use","id":5}]}]}"#;
+        let bad =
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"tool_use","id":5}]}]}"#;
         assert!(parse_fast::<Request>(bad.as_bytes()).is_none());
     }
 

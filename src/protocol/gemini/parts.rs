@@ -192,6 +192,15 @@ impl BlockList {
 }
 
 /// A tool's arguments as an object (Gemini may omit them).
+/// [`args_object`] for a value the caller owns (no copy of an object).
+pub(super) fn args_value(args: Value) -> Value {
+    match args {
+        Value::Object(_) => args,
+        Value::Null => Value::Object(Map::new()),
+        other => json!({ "value": other }),
+    }
+}
+
 pub(super) fn args_object(args: &Option<Value>) -> Value {
     match args {
         Some(Value::Object(map)) => Value::Object(map.clone()),

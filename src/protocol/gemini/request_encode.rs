@@ -338,9 +338,7 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
                     function_call: Some(FunctionCall {
                         id: Some(id.clone()),
                         name: gemini_function_name(name),
-                        args: Some(super::super::parts::args_object(&Some(
-                            input.clone().into_value(),
-                        ))),
+                        args: Some(super::super::parts::args_value(input.clone().into_value())),
                         extra: Map::new(),
                     }),
                     thought_signature: sig,

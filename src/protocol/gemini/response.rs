@@ -259,7 +259,7 @@ pub(super) fn call_part(id: &str, name: &str, args: Value, signature: Option<Str
         function_call: Some(FunctionCall {
             id: (!id.is_empty() && !is_minted_id(id)).then(|| id.to_string()),
             name: name.to_string(),
-            args: Some(args_object(&Some(args))),
+            args: Some(super::parts::args_value(args)),
             extra: Map::new(),
         }),
         thought_signature: signature,

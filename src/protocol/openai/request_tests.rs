@@ -253,7 +253,8 @@ fn claude_code_request() -> Request {
             Tool::Function(FunctionTool {
                 name: "Bash".into(),
                 description: Some("Run a command".into()),
-                input_schema: json!({"type": "object", "properties": {"command": {"type": "string"}}}).into(),
+                input_schema:
+                    json!({"type": "object", "properties": {"command": {"type": "string"}}}).into(),
                 cache_control: cache,
                 extra: Extras::new(
                     Dialect::Anthropic,
