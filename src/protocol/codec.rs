@@ -68,6 +68,56 @@ impl CodecError {
     }
 }
 
+/// An encoded wire value as body bytes, written straight into a buffer sized for `req` (see
+/// [`body_size_hint`]) rather than through a `Value` or a growing buffer.
+pub fn to_body<T: serde::Serialize>(wire: &T, req: &Request) -> Result<Vec<u8>, CodecError> {
+    let mut out = Vec::with_capacity(body_size_hint(req));
+    serde_json::to_writer(&mut out, wire)
+        .map_err(|e| CodecError::Invalid(format!("cannot serialize: {e}")))?;
+    Ok(out)
+}
+
+/// About how many bytes `req` takes as a request body in any dialect: its text, schemas and
+/// tool inputs plus a little per block. An estimate for sizing buffers, not a bound.
+pub fn body_size_hint(req: &Request) -> usize {
+    use super::ir::{Block, Tool};
+    fn block(b: &Block) -> usize {
+        64 + match b {
+            Block::Text { text, .. } | Block::Thinking { text, .. } => text.len() + 16,
+            Block::Image(img) => match &img.source {
+                super::ir::ImageSource::Base64 { data, .. } => data.len(),
+                super::ir::ImageSource::Url { url, .. } => url.len(),
+            },
+            Block::ToolUse {
+                id, name, input, ..
+            } => id.len() + name.len() + input.raw().map_or(64, |r| r.get().len() + 16),
+            Block::ToolResult { content, .. } => content.iter().map(block).sum(),
+            Block::RedactedThinking { data } => data.len(),
+            Block::Unknown { .. } => 256,
+        }
+    }
+    let system: usize = req.system.iter().map(|b| b.text.len() + 64).sum();
+    let messages: usize = req
+        .messages
+        .iter()
+        .map(|m| 32 + m.content.iter().map(block).sum::<usize>())
+        .sum();
+    let tools: usize = req
+        .tools
+        .iter()
+        .map(|t| match t {
+            Tool::Function(f) => {
+                128 + f.name.len()
+                    + f.description.as_ref().map_or(0, |d| d.len() + 16)
+                    + f.input_schema.raw().map_or(1024, |r| r.get().len())
+            }
+            Tool::Other { .. } => 256,
+        })
+        .sum();
+    // Escapes (`\n`, `\"`) make the text a little longer on the wire.
+    (system + messages + tools) * 17 / 16 + 1024
+}
+
 pub fn dialect_name(d: Dialect) -> &'static str {
     d.as_str()
 }

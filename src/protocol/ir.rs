@@ -8,6 +8,8 @@
 
 use serde_json::{Map, Value};
 
+pub use super::json::Json;
+
 /// The three wire formats the gateway speaks on either side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
@@ -133,8 +135,8 @@ pub enum Block {
     ToolUse {
         id: String,
         name: String,
-        /// Always a JSON object.
-        input: Value,
+        /// Always a JSON object (kept as the text it came in; see [`Json`]).
+        input: Json,
         /// Gemini's `thoughtSignature` on a `functionCall` part.
         signature: Option<Signature>,
     },
@@ -193,8 +195,9 @@ pub enum Tool {
 pub struct FunctionTool {
     pub name: String,
     pub description: Option<String>,
-    /// JSON Schema of the arguments, as the client sent it (upstreams reduce it as they must).
-    pub input_schema: Value,
+    /// JSON Schema of the arguments, as the client sent it (upstreams reduce it as they must;
+    /// kept as text until then, see [`Json`]).
+    pub input_schema: Json,
     pub cache_control: Option<Value>,
     pub extra: Extras,
 }

@@ -8,6 +8,7 @@ pub mod codec;
 mod fixtures;
 pub mod gemini;
 pub mod ir;
+pub mod json;
 pub mod openai;
 pub mod sse;
 pub mod stream;

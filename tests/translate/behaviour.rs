@@ -113,7 +113,7 @@ async fn a_whole_json_reply_to_a_stream_request_becomes_a_stream() {
             llm_gateway::protocol::ir::Block::ToolUse {
                 id: "call_1".into(),
                 name: "get_weather".into(),
-                input: json!({"city": "Paris"}),
+                input: json!({"city": "Paris"}).into(),
                 signature: None,
             },
         ],

@@ -29,7 +29,7 @@ async fn run(kind: Kind, tool_wire_name: &str) -> (Rig, ClientReply) {
         llm_gateway::protocol::ir::Block::ToolUse {
             id: "call_9".into(),
             name: tool_wire_name.into(),
-            input: json!({"url": "https://example.com"}),
+            input: json!({"url": "https://example.com"}).into(),
             signature: None,
         },
     ];

@@ -292,9 +292,11 @@ pub fn weather_tool() -> Tool {
     Tool::Function(FunctionTool {
         name: "get_weather".into(),
         description: Some("Current weather for a city.".into()),
-        input_schema: json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
+        input_schema:
+            json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
             "properties": {"city": {"type": "string", "minLength": 1}}, "required": ["city"],
-            "additionalProperties": false}),
+            "additionalProperties": false})
+            .into(),
         cache_control: None,
         extra: ir::Extras::default(),
     })
@@ -305,7 +307,8 @@ fn time_tool() -> Tool {
         name: "get_time".into(),
         description: Some("Local time in a city.".into()),
         input_schema: json!({"type": "object", "properties": {"city": {"type": "string"}},
-            "required": ["city"]}),
+            "required": ["city"]})
+        .into(),
         cache_control: None,
         extra: ir::Extras::default(),
     })
@@ -353,7 +356,7 @@ pub fn request(case: Case, model: &str) -> ir::Request {
                     content: vec![Block::ToolUse {
                         id: "toolu_01".into(),
                         name: "get_weather".into(),
-                        input: json!({"city": "Paris"}),
+                        input: json!({"city": "Paris"}).into(),
                         signature: None,
                     }],
                 },
@@ -419,7 +422,7 @@ fn reply_blocks(case: Case, kind: Kind) -> (Vec<Block>, StopReason) {
     let call = |id: &str, name: &str| Block::ToolUse {
         id: id.into(),
         name: name.into(),
-        input: json!({"city": "Paris"}),
+        input: json!({"city": "Paris"}).into(),
         signature: None,
     };
     match case {
@@ -592,7 +595,9 @@ pub fn seen_whole(client: Client, body: &[u8]) -> Seen {
         match b {
             Block::Text { text, .. } => s.text.push_str(text),
             Block::Thinking { text, .. } => s.thinking.push_str(text),
-            Block::ToolUse { name, input, .. } => s.tools.push((name.clone(), input.clone())),
+            Block::ToolUse { name, input, .. } => {
+                s.tools.push((name.clone(), input.clone().into()))
+            }
             _ => {}
         }
     }

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::{GEMINI_CARRIER_PREFIX, wire};
-use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Signature};
+use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Json, Signature};
 
 /// Client content -> IR blocks. A `thinking` block whose signature is a gateway carrier
 /// (`gw.gemini.<sig>`) is not a thought: its signature belongs on the next `tool_use` or `text`
@@ -118,7 +118,7 @@ pub(crate) fn block_from_wire(b: wire::ContentBlock) -> Block {
             id: t.id,
             name: t.name,
             input: if t.input.is_null() {
-                Value::Object(Map::new())
+                Json::empty_object()
             } else {
                 t.input
             },
@@ -259,7 +259,7 @@ pub(crate) fn thinking_block(text: &str, signature: &str) -> wire::ContentBlock 
     })
 }
 
-pub(crate) fn tool_use_block(id: &str, name: &str, input: &Value) -> wire::ContentBlock {
+pub(crate) fn tool_use_block(id: &str, name: &str, input: &Json) -> wire::ContentBlock {
     wire::ContentBlock::ToolUse(wire::ToolUseBlock {
         id: id.to_owned(),
         name: name.to_owned(),
@@ -270,14 +270,16 @@ pub(crate) fn tool_use_block(id: &str, name: &str, input: &Value) -> wire::Conte
 }
 
 /// `tool_use.input` must be an object: a JSON-object string is parsed, anything else is `{}`.
-pub(crate) fn object_input(input: &Value) -> Value {
-    match input {
-        Value::Object(_) => input.clone(),
-        Value::String(s) => match serde_json::from_str::<Value>(s) {
-            Ok(v @ Value::Object(_)) => v,
-            _ => Value::Object(Map::new()),
+pub(crate) fn object_input(input: &Json) -> Json {
+    if input.is_object() {
+        return input.clone();
+    }
+    match input.value() {
+        Value::String(s) => match Json::parse(s) {
+            Ok(v) if v.is_object() => v,
+            _ => Json::empty_object(),
         },
-        _ => Value::Object(Map::new()),
+        _ => Json::empty_object(),
     }
 }
 

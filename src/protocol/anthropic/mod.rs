@@ -44,8 +44,12 @@ use crate::protocol::codec::CodecError;
 /// Prefix of a gateway-minted thinking signature that carries a Gemini `thoughtSignature`.
 pub const GEMINI_CARRIER_PREFIX: &str = "gw.gemini.";
 
-/// Parses a body, naming the field at fault on error (`messages[0].content`).
+/// Parses a body, naming the field at fault on error (`messages[0].content`). Well-formed
+/// bodies take [`wire::parse_fast`]; only a failure pays for path tracking.
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
+    if let Some(value) = wire::parse_fast(body) {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();

@@ -15,8 +15,8 @@ use super::blocks::{blocks_from_wire, blocks_to_upstream};
 use super::{parse_json, wire};
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir::{
-    Dialect, Effort, Extras, FunctionTool, Message, Request, ResponseFormat, Role, SystemBlock,
-    ThinkingConfig, ThinkingMode, Tool, ToolChoice,
+    Dialect, Effort, Extras, FunctionTool, Json, Message, Request, ResponseFormat, Role,
+    SystemBlock, ThinkingConfig, ThinkingMode, Tool, ToolChoice,
 };
 
 /// `max_tokens` when the IR has none (OpenAI and Gemini clients may omit it; Anthropic
@@ -255,7 +255,7 @@ fn tool_from_wire(t: wire::Tool) -> Result<Tool, CodecError> {
     Ok(Tool::Function(FunctionTool {
         name: t.name,
         description: t.description,
-        input_schema: t.input_schema.unwrap_or(Value::Null),
+        input_schema: t.input_schema.unwrap_or_default(),
         cache_control: t.cache_control,
         extra: Extras::new(Dialect::Anthropic, extra),
     }))
@@ -516,10 +516,11 @@ fn encode_tool_choice(req: &Request, thinking_on: bool) -> Option<wire::ToolChoi
 }
 
 /// Anthropic requires `input_schema` to be an object schema.
-fn schema_object(schema: &Value) -> Value {
-    match schema {
-        Value::Object(m) if !m.is_empty() => schema.clone(),
-        _ => serde_json::json!({"type": "object", "properties": {}}),
+fn schema_object(schema: &Json) -> Json {
+    if schema.is_object() && !schema.is_empty_object() {
+        schema.clone()
+    } else {
+        Json::from(serde_json::json!({"type": "object", "properties": {}}))
     }
 }
 

@@ -131,7 +131,7 @@ fn foreign_requests_encode_safely_for_anthropic() {
                     Block::ToolUse {
                         id: "call_1".into(),
                         name: "f".into(),
-                        input: Value::Null,
+                        input: Value::Null.into(),
                         signature: None,
                     },
                 ],
@@ -147,7 +147,7 @@ fn foreign_requests_encode_safely_for_anthropic() {
         tools: vec![Tool::Function(FunctionTool {
             name: "f".into(),
             description: None,
-            input_schema: Value::Null,
+            input_schema: Value::Null.into(),
             cache_control: None,
             extra: Extras::new(
                 Dialect::OpenAi,

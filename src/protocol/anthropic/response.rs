@@ -237,7 +237,7 @@ mod tests {
                 Block::ToolUse {
                     id: "functions.Bash:0".into(),
                     name: "Bash".into(),
-                    input: json!("{\"command\":\"ls\"}"),
+                    input: json!("{\"command\":\"ls\"}").into(),
                     signature: None,
                 },
             ],
@@ -269,19 +269,19 @@ mod tests {
             Block::ToolUse {
                 id: "c1".into(),
                 name: "Read".into(),
-                input: json!({"path": "a"}),
+                input: json!({"path": "a"}).into(),
                 signature: gsig("SIG1"),
             },
             Block::ToolUse {
                 id: "c2".into(),
                 name: "Read".into(),
-                input: json!({"path": "b"}),
+                input: json!({"path": "b"}).into(),
                 signature: None,
             },
             Block::ToolUse {
                 id: "c3".into(),
                 name: "Read".into(),
-                input: json!({"path": "c"}),
+                input: json!({"path": "c"}).into(),
                 signature: gsig("SIG3"),
             },
             Block::Text {

@@ -163,11 +163,10 @@ impl StreamDecoder {
                 (BlockStart::RedactedThinking { data: r.data }, Vec::new())
             }
             wire::ContentBlock::ToolUse(t) => {
-                let first = match &t.input {
-                    serde_json::Value::Object(m) if !m.is_empty() => {
-                        vec![Delta::ToolInputJson(t.input.to_string())]
-                    }
-                    _ => Vec::new(),
+                let first = if t.input.is_object() && !t.input.is_empty_object() {
+                    vec![Delta::ToolInputJson(t.input.to_compact_string())]
+                } else {
+                    Vec::new()
                 };
                 (
                     BlockStart::ToolUse {

@@ -261,7 +261,7 @@ fn anthropic_thinking_then_tool_use_matches_body() {
             Block::ToolUse {
                 id: "toolu_01".into(),
                 name: "Bash".into(),
-                input: json!({"command": "ls -la"}),
+                input: json!({"command": "ls -la"}).into(),
                 signature: None,
             },
         ],
@@ -282,19 +282,19 @@ fn gemini_signatures_stream_like_the_body() {
             Block::ToolUse {
                 id: "c1".into(),
                 name: "Read".into(),
-                input: json!({"path": "a"}),
+                input: json!({"path": "a"}).into(),
                 signature: Some(gsig("S1")),
             },
             Block::ToolUse {
                 id: "c2".into(),
                 name: "Read".into(),
-                input: json!({}),
+                input: json!({}).into(),
                 signature: None,
             },
             Block::ToolUse {
                 id: "c3".into(),
                 name: "Read".into(),
-                input: json!({"path": "c"}),
+                input: json!({"path": "c"}).into(),
                 signature: Some(gsig("S3")),
             },
             Block::Text {

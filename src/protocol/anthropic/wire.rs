@@ -4,9 +4,11 @@
 //! Every object that the API may grow has a flattened `extra` map so unknown fields survive a
 //! decode/encode round trip (the codec files decide whether they may reach another dialect).
 //! Content blocks whose `type` we do not model (`document`, `server_tool_use`, `search_result`,
-//! ...) are kept whole as [`ContentBlock::Unknown`]. Deserialisation goes through
-//! `serde_path_to_error` in the codec, so the hand-written `Deserialize` impls below keep the
-//! path intact (`messages[0].content[1]: ...`).
+//! ...) are kept whole as [`ContentBlock::Unknown`]. Bodies are parsed twice only when they are
+//! bad: first on the fast path ([`parse_fast`]: blocks straight into their structs), and on
+//! failure again through `serde_path_to_error` in the codec, where the hand-written
+//! `Deserialize` impls below keep the path intact (`messages[0].content[1]: ...`). Tool schemas
+//! and tool-call inputs stay JSON text ([`ir::Json`]).
 
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::ser::{SerializeMap, Serializer};
@@ -158,7 +160,7 @@ pub struct ToolUseBlock {
     pub id: String,
     pub name: String,
     #[serde(default)]
-    pub input: Value,
+    pub input: ir::Json,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<Value>,
     #[serde(flatten)]
@@ -205,7 +207,7 @@ pub struct Tool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub input_schema: Option<Value>,
+    pub input_schema: Option<ir::Json>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<Value>,
     #[serde(flatten)]
@@ -644,25 +646,150 @@ impl<'de> Deserialize<'de> for System {
     }
 }
 
-impl<'de> Deserialize<'de> for ContentBlock {
+thread_local! {
+    /// Set while [`parse_fast`] runs: blocks are then read straight from the input.
+    static FAST_BLOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Parses `body` on the fast path: content blocks whose `type` comes first are read straight
+/// into their typed structs, with no intermediate `Value` and no path tracking. Any error
+/// (including input the fast path merely declines, such as a repeated `type`) returns `None`;
+/// the caller then parses again the exact way, which names the field at fault.
+pub(crate) fn parse_fast<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<T> {
+    FAST_BLOCKS.with(|f| f.set(true));
+    let parsed = serde_json::from_slice(body).ok();
+    FAST_BLOCKS.with(|f| f.set(false));
+    parsed
+}
+
+/// A map key, borrowed from the input when it has no escapes.
+struct Key<'de>(std::borrow::Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = Value::deserialize(d)?;
-        let kind = match value.get("type") {
-            Some(Value::String(s)) => s.as_str(),
-            Some(_) => return Err(de::Error::custom("`type` must be a string")),
-            None => return Err(de::Error::missing_field("type")),
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(std::borrow::Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The fast path of a block: `{"type": "<known>", ...}` goes straight into its struct; any
+/// other shape is gathered into a `Value` and handled as the exact path does.
+struct FastBlock;
+
+impl<'de> Visitor<'de> for FastBlock {
+    type Value = ContentBlock;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a content block")
+    }
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<ContentBlock, A::Error> {
+        use serde::de::value::MapAccessDeserializer as Rest;
+        let Some(first) = map.next_key::<Key<'de>>()? else {
+            return block_from_value(Value::Object(Map::new()));
         };
-        let block = match kind {
-            "text" => ContentBlock::Text(typed(value)?),
-            "image" => ContentBlock::Image(typed(value)?),
-            "tool_use" => ContentBlock::ToolUse(typed(value)?),
-            "tool_result" => ContentBlock::ToolResult(typed(value)?),
-            "thinking" => ContentBlock::Thinking(typed(value)?),
-            "redacted_thinking" => ContentBlock::RedactedThinking(typed(value)?),
-            _ => ContentBlock::Unknown(value),
+        if first.0 != "type" {
+            let mut m = Map::new();
+            m.insert(first.0.into_owned(), map.next_value()?);
+            while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                m.insert(k, v);
+            }
+            return block_from_value(Value::Object(m));
+        }
+        let kind = map.next_value::<Key<'de>>()?.0;
+        // A second `type` would land in `extra`: leave such blocks to the exact path.
+        let dup = |extra: &Extra| {
+            if extra.contains_key("type") {
+                Err(de::Error::custom("repeated `type`"))
+            } else {
+                Ok(())
+            }
+        };
+        let block = match &*kind {
+            "text" => {
+                let b = TextBlock::deserialize(Rest::new(map))?;
+                dup(&b.extra)?;
+                ContentBlock::Text(b)
+            }
+            "image" => {
+                let b = ImageBlock::deserialize(Rest::new(map))?;
+                dup(&b.extra)?;
+                ContentBlock::Image(b)
+            }
+            "tool_use" => {
+                let b = ToolUseBlock::deserialize(Rest::new(map))?;
+                dup(&b.extra)?;
+                ContentBlock::ToolUse(b)
+            }
+            "tool_result" => {
+                let b = ToolResultBlock::deserialize(Rest::new(map))?;
+                dup(&b.extra)?;
+                ContentBlock::ToolResult(b)
+            }
+            "thinking" => {
+                let b = ThinkingBlock::deserialize(Rest::new(map))?;
+                dup(&b.extra)?;
+                ContentBlock::Thinking(b)
+            }
+            "redacted_thinking" => {
+                let b = RedactedThinkingBlock::deserialize(Rest::new(map))?;
+                dup(&b.extra)?;
+                ContentBlock::RedactedThinking(b)
+            }
+            _ => {
+                let mut m = Map::new();
+                while let Some((k, v)) = map.next_entry::<String, Value>()? {
+                    m.insert(k, v);
+                }
+                if m.contains_key("type") {
+                    return Err(de::Error::custom("repeated `type`"));
+                }
+                m.insert("type".into(), Value::String(kind.into_owned()));
+                ContentBlock::Unknown(Value::Object(m))
+            }
         };
         Ok(block)
     }
+}
+
+impl<'de> Deserialize<'de> for ContentBlock {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        if FAST_BLOCKS.with(std::cell::Cell::get) {
+            return d.deserialize_map(FastBlock);
+        }
+        block_from_value(Value::deserialize(d)?)
+    }
+}
+
+/// The exact path: the block as a `Value`, then its typed struct with the inner path named.
+fn block_from_value<E: de::Error>(value: Value) -> Result<ContentBlock, E> {
+    let kind = match value.get("type") {
+        Some(Value::String(s)) => s.as_str(),
+        Some(_) => return Err(de::Error::custom("`type` must be a string")),
+        None => return Err(de::Error::missing_field("type")),
+    };
+    Ok(match kind {
+        "text" => ContentBlock::Text(typed(value)?),
+        "image" => ContentBlock::Image(typed(value)?),
+        "tool_use" => ContentBlock::ToolUse(typed(value)?),
+        "tool_result" => ContentBlock::ToolResult(typed(value)?),
+        "thinking" => ContentBlock::Thinking(typed(value)?),
+        "redacted_thinking" => ContentBlock::RedactedThinking(typed(value)?),
+        _ => ContentBlock::Unknown(value),
+    })
 }
 
 /// Reads one known block from its JSON, naming the inner field at fault. The `type` key is
@@ -712,6 +839,26 @@ mod tests {
         let err = serde_path_to_error::deserialize::<_, Request>(de).unwrap_err();
         assert_eq!(err.path().to_string(), "messages[0].content[2]");
         assert!(err.inner().to_string().contains("id"), "{}", err.inner());
+    }
+
+    /// The fast path reads the same request as the exact one, whatever the key order.
+    #[test]
+    fn fast_and_exact_parses_agree() {
+        let bodies = [
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a","citations":[]},{"text":"b","type":"text"},{"type":"tool_use","id":"t","name":"n","input":{"b":1,"a":[true]}},{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"r"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}}],"is_error":true},{"type":"document","source":{"type":"text","data":"d"}},{"source":{},"type":"document"},{"type":"thinking","thinking":"h","signature":"s"},{"type":"redacted_thinking","data":"x"}]}]}"#,
+            r#"{"model":"m","messages":[{"role":"user","content":"plain"}],"system":"s"}"#,
+        ];
+        for body in bodies {
+            let fast: Request = parse_fast(body.as_bytes()).unwrap();
+            let exact: Request = serde_json::from_slice(body.as_bytes()).unwrap();
+            assert_eq!(fast, exact, "{body}");
+        }
+        // Declined by the fast path, so the exact path decides (and keeps the last `type`).
+        let dup = r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"a","type":"text"}]}]}"#;
+        assert!(parse_fast::<Request>(dup.as_bytes()).is_none());
+        let bad =
+            r#"{"model":"m","messages":[{"role":"user","content":[{"type":"tool_use","id":5}]}]}"#;
+        assert!(parse_fast::<Request>(bad.as_bytes()).is_none());
     }
 
     #[test]

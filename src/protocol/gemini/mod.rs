@@ -5,7 +5,8 @@
 //! [`request`] (decode a Gemini client's body, encode an upstream body; D4-D17), [`response`]
 //! (D19-D22), [`stream`] (SSE chunk state machines), [`error`] (Google RPC errors, E3).
 //! Gemini-only pieces: [`schema`] (JSON Schema -> Gemini's subset, D6) and [`names`]
-//! (function-name sanitizing with the reverse map, minted tool-call ids). The Code Assist
+//! (function-name sanitizing with the reverse map, minted tool-call ids), with [`schema_memo`]
+//! (a bounded process-wide memo of reduced tool schemas). The Code Assist
 //! envelope types live in [`wire`]; the `gemini-cli` upstream wraps and unwraps them, and picks
 //! [`EncodeOptions`] per provider.
 
@@ -15,6 +16,7 @@ mod parts;
 pub mod request;
 pub mod response;
 pub mod schema;
+pub mod schema_memo;
 pub mod stream;
 pub mod wire;
 

@@ -201,7 +201,7 @@ mod tests {
             tools: vec![Tool::Function(FunctionTool {
                 name: "my tool".into(),
                 description: None,
-                input_schema: json!({"type": "object"}),
+                input_schema: json!({"type": "object"}).into(),
                 cache_control: None,
                 extra: Default::default(),
             })],

@@ -91,6 +91,33 @@ pub(super) fn classify(part: &Part) -> PartKind {
     }
 }
 
+/// [`classify`] for a part the caller owns: a plain text part hands over its text uncopied.
+pub(super) fn classify_owned(mut part: Part) -> PartKind {
+    let plain = part.function_call.is_none()
+        && part.function_response.is_none()
+        && part.inline_data.is_none()
+        && part.file_data.is_none()
+        && part.extra.is_empty();
+    match part.text.take() {
+        Some(text) if plain && !text.is_empty() => {
+            let signature = part.thought_signature.as_deref().map(gemini_signature);
+            PartKind::Block(if part.thought == Some(true) {
+                Block::Thinking { text, signature }
+            } else {
+                Block::Text {
+                    text,
+                    signature,
+                    cache_control: None,
+                }
+            })
+        }
+        text => {
+            part.text = text;
+            classify(&part)
+        }
+    }
+}
+
 fn unknown(part: &Part) -> PartKind {
     match serde_json::to_value(part) {
         Ok(value) => PartKind::Block(Block::Unknown {
@@ -165,6 +192,15 @@ impl BlockList {
 }
 
 /// A tool's arguments as an object (Gemini may omit them).
+/// [`args_object`] for a value the caller owns (no copy of an object).
+pub(super) fn args_value(args: Value) -> Value {
+    match args {
+        Value::Object(_) => args,
+        Value::Null => Value::Object(Map::new()),
+        other => json!({ "value": other }),
+    }
+}
+
 pub(super) fn args_object(args: &Option<Value>) -> Value {
     match args {
         Some(Value::Object(map)) => Value::Object(map.clone()),

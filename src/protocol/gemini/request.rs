@@ -127,8 +127,9 @@ pub fn from_wire(
                 .parameters_json_schema
                 .as_ref()
                 .or(decl.parameters.as_ref())
-                .map(to_json_schema)
-                .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}));
+                .map(|s| to_json_schema(s))
+                .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}))
+                .into();
             req.tools.push(Tool::Function(FunctionTool {
                 name: decl.name,
                 description: decl.description,
@@ -292,7 +293,7 @@ fn decode_contents(contents: Vec<Content>) -> Result<Vec<Message>, CodecError> {
                     list.push(Block::ToolUse {
                         id,
                         name: call.name.clone(),
-                        input: super::parts::args_object(&call.args),
+                        input: super::parts::args_object(&call.args).into(),
                         signature,
                     });
                 }

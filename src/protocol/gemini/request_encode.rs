@@ -128,7 +128,7 @@ pub fn encode_request_with(
 }
 
 fn declaration(f: &FunctionTool, target: SchemaTarget) -> FunctionDeclaration {
-    let schema = reduce_schema_for(&f.input_schema, target);
+    let schema = crate::protocol::gemini::schema_memo::reduce_memoized(&f.input_schema, target);
     let (parameters, parameters_json_schema) = match target {
         SchemaTarget::Parameters => (Some(schema), None),
         SchemaTarget::JsonSchema => (None, Some(schema)),
@@ -338,7 +338,7 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
                     function_call: Some(FunctionCall {
                         id: Some(id.clone()),
                         name: gemini_function_name(name),
-                        args: Some(super::super::parts::args_object(&Some(input.clone()))),
+                        args: Some(super::super::parts::args_value(input.clone().into_value())),
                         extra: Map::new(),
                     }),
                     thought_signature: sig,

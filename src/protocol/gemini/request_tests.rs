@@ -32,7 +32,7 @@ fn tool_use(id: &str, name: &str, signature: Option<Signature>) -> Block {
     Block::ToolUse {
         id: id.into(),
         name: name.into(),
-        input: json!({"command": "ls"}),
+        input: json!({"command": "ls"}).into(),
         signature,
     }
 }
@@ -276,7 +276,7 @@ fn claude_code_request() -> Request {
                 name: "Bash".into(),
                 description: Some("Run a command".into()),
                 input_schema: json!({"$schema": "http://json-schema.org/draft-07/schema#", "type": "object",
-                    "properties": {"command": {"type": "string"}}, "required": ["command"], "additionalProperties": false}),
+                    "properties": {"command": {"type": "string"}}, "required": ["command"], "additionalProperties": false}).into(),
                 cache_control: None,
                 extra: Extras::new(
                     Dialect::Anthropic,

@@ -160,7 +160,7 @@ pub fn from_wire(wire: GenerateContentResponse) -> Result<Response, CodecError> 
                 list.push(Block::ToolUse {
                     id,
                     name: call.name.clone(),
-                    input: args_object(&call.args),
+                    input: args_object(&call.args).into(),
                     signature,
                 });
             }
@@ -233,7 +233,12 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
                 name,
                 input,
                 signature,
-            } => parts.push(call_part(id, name, input.clone(), own_signature(signature))),
+            } => parts.push(call_part(
+                id,
+                name,
+                input.clone().into_value(),
+                own_signature(signature),
+            )),
             Block::Image(image) => parts.push(image_part(image)),
             Block::Unknown {
                 origin: Dialect::Gemini,
@@ -254,7 +259,7 @@ pub(super) fn call_part(id: &str, name: &str, args: Value, signature: Option<Str
         function_call: Some(FunctionCall {
             id: (!id.is_empty() && !is_minted_id(id)).then(|| id.to_string()),
             name: name.to_string(),
-            args: Some(args_object(&Some(args))),
+            args: Some(super::parts::args_value(args)),
             extra: Map::new(),
         }),
         thought_signature: signature,
@@ -389,7 +394,7 @@ mod tests {
             panic!()
         };
         assert!(is_minted_id(id));
-        assert_eq!((s.value.as_str(), input), ("SIG", &json!({"x": 1})));
+        assert_eq!((s.value.as_str(), input.value()), ("SIG", &json!({"x": 1})));
         assert!(
             matches!(&r.content[2], Block::ToolUse { signature: None, input, .. } if input == &json!({}))
         );

@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 /// How deep `$ref`s are expanded before a cycle is cut.
 pub const MAX_REF_DEPTH: usize = 6;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum SchemaTarget {
     /// `functionDeclarations[].parameters` / `responseSchema`: the OpenAPI subset.
     #[default]

@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 
 use super::error::{decode_error_value, error_body};
 use super::names::minted_response_id;
-use super::parts::{PartKind, args_object, classify};
+use super::parts::{PartKind, args_object, classify_owned};
 use super::response::{
     call_id, call_part, empty_reply_error, finish_reason, stop_reason, usage_from_wire,
     usage_to_wire,
@@ -61,6 +61,15 @@ impl StreamDecoder {
     pub fn feed(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
         let data = event.data.trim();
         if self.ended || data.is_empty() || data == "[DONE]" {
+            return Ok(());
+        }
+        // One typed parse in the common case; an error object, a JSON array or a chunk the
+        // typed parse rejects goes through a `Value` as before.
+        if data.starts_with('{')
+            && let Ok(chunk) = serde_json::from_str::<GenerateContentResponse>(data)
+            && !chunk.extra.contains_key("error")
+        {
+            self.chunk(chunk, out);
             return Ok(());
         }
         let value: Value = serde_json::from_str(data).map_err(|e| CodecError::InvalidJson {
@@ -165,8 +174,8 @@ impl StreamDecoder {
         let Some(candidate) = chunk.candidates.into_iter().next() else {
             return;
         };
-        for part in candidate.content.iter().flat_map(|c| c.parts.iter()) {
-            match classify(part) {
+        for part in candidate.content.into_iter().flat_map(|c| c.parts) {
+            match classify_owned(part) {
                 PartKind::Block(Block::Text {
                     text, signature, ..
                 }) => self.text(false, text, signature, out),

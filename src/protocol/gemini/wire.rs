@@ -185,13 +185,13 @@ pub struct FunctionDeclaration {
     pub description: Option<String>,
     /// The OpenAPI-subset schema (see `schema.rs`); exclusive with `parameters_json_schema`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<Value>,
+    pub parameters: Option<crate::protocol::json::Json>,
     #[serde(
         default,
         alias = "parameters_json_schema",
         skip_serializing_if = "Option::is_none"
     )]
-    pub parameters_json_schema: Option<Value>,
+    pub parameters_json_schema: Option<crate::protocol::json::Json>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }

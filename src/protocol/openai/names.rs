@@ -135,7 +135,7 @@ mod tests {
             tools: vec![ir::Tool::Function(ir::FunctionTool {
                 name: long.clone(),
                 description: None,
-                input_schema: serde_json::json!({}),
+                input_schema: serde_json::json!({}).into(),
                 cache_control: None,
                 extra: ir::Extras::default(),
             })],
@@ -148,7 +148,7 @@ mod tests {
             content: vec![Block::ToolUse {
                 id: "c".into(),
                 name: wire,
-                input: serde_json::json!({}),
+                input: serde_json::json!({}).into(),
                 signature: None,
             }],
             ..ir::Response::default()

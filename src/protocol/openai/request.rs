@@ -14,7 +14,7 @@ use super::thinking::{ThinkingStyle, apply_thinking, decode_thinking};
 use super::wire::{self, ContentPart, MessageContent, Role};
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir::{
-    self, Block, Dialect, Extras, FunctionTool, Image, ImageSource, SystemBlock, ToolChoice,
+    self, Block, Dialect, Extras, FunctionTool, Image, ImageSource, Json, SystemBlock, ToolChoice,
 };
 
 /// Claude Code's per-conversation attribution block (A4.1): never sent to other providers.
@@ -274,15 +274,21 @@ fn decode_assistant(m: wire::Message, i: usize) -> Result<ir::Message, CodecErro
     })
 }
 
-/// Tool-call arguments from a client: a JSON object text; empty or `null` means `{}`.
-fn parse_arguments(args: &str, field: &str) -> Result<Value, CodecError> {
+/// Tool-call arguments from a client: a JSON object text; empty or `null` means `{}`. An
+/// object is kept as text ([`Json`]); anything else goes through a `Value` for its error.
+fn parse_arguments(args: &str, field: &str) -> Result<Json, CodecError> {
     let args = args.trim();
     if args.is_empty() {
-        return Ok(Value::Object(Map::new()));
+        return Ok(Json::empty_object());
+    }
+    if let Ok(j) = Json::parse(args)
+        && j.is_object()
+    {
+        return Ok(j);
     }
     match serde_json::from_str::<Value>(args) {
-        Ok(Value::Object(m)) => Ok(Value::Object(m)),
-        Ok(Value::Null) => Ok(Value::Object(Map::new())),
+        Ok(Value::Object(m)) => Ok(Value::Object(m).into()),
+        Ok(Value::Null) => Ok(Json::empty_object()),
         Ok(_) => Err(CodecError::InvalidJson {
             field: field.to_owned(),
             message: "tool call arguments must be a JSON object".to_owned(),
@@ -304,7 +310,7 @@ fn decode_tool(t: wire::Tool) -> ir::Tool {
                 description: f.description,
                 input_schema: f
                     .parameters
-                    .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+                    .unwrap_or_else(|| json!({"type": "object", "properties": {}}).into()),
                 cache_control: None,
                 extra: Extras::new(Dialect::OpenAi, extra),
             })
@@ -492,7 +498,7 @@ fn encode_assistant(
                 kind: "function".to_owned(),
                 function: wire::FunctionCall {
                     name: names.wire(name).to_owned(),
-                    arguments: input.to_string(),
+                    arguments: input.to_compact_string(),
                     extra: Map::new(),
                 },
                 extra: Map::new(),

@@ -213,13 +213,13 @@ fn claude_code_request() -> Request {
                     Block::ToolUse {
                         id: "toolu_1".into(),
                         name: "Bash".into(),
-                        input: json!({"command": "ls"}),
+                        input: json!({"command": "ls"}).into(),
                         signature: None,
                     },
                     Block::ToolUse {
                         id: "toolu_2".into(),
                         name: "Read".into(),
-                        input: json!({"file_path": "/a.png"}),
+                        input: json!({"file_path": "/a.png"}).into(),
                         signature: None,
                     },
                 ],
@@ -253,7 +253,8 @@ fn claude_code_request() -> Request {
             Tool::Function(FunctionTool {
                 name: "Bash".into(),
                 description: Some("Run a command".into()),
-                input_schema: json!({"type": "object", "properties": {"command": {"type": "string"}}}),
+                input_schema:
+                    json!({"type": "object", "properties": {"command": {"type": "string"}}}).into(),
                 cache_control: cache,
                 extra: Extras::new(
                     Dialect::Anthropic,

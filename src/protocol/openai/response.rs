@@ -62,7 +62,7 @@ pub fn decode_response(body: &[u8]) -> Result<ir::Response, CodecError> {
         content.push(Block::ToolUse {
             id,
             name,
-            input: repair_arguments(&call.function.arguments),
+            input: repair_arguments(&call.function.arguments).into(),
             signature: None,
         });
     }
@@ -313,7 +313,7 @@ pub fn encode_response(resp: &ir::Response, ctx: &ResponseCtx) -> Vec<u8> {
                 kind: "function".to_owned(),
                 function: wire::FunctionCall {
                     name: name.clone(),
-                    arguments: input.to_string(),
+                    arguments: input.to_compact_string(),
                     extra: Map::new(),
                 },
                 extra: Map::new(),

@@ -84,6 +84,44 @@ impl StreamDecoder {
             self.complete(out);
             return Ok(());
         }
+        // One typed parse in the common case. An error object, an `error` event or a chunk
+        // the typed parse rejects takes the general path below, so replies and error texts are
+        // those of a `Value` parse.
+        let chunk = match serde_json::from_str::<ChatCompletionChunk>(data) {
+            Ok(c) if ev.event.as_deref() != Some("error") && !has_error(&c.extra) => c,
+            _ => match self.general(ev, data, out)? {
+                Some(c) => c,
+                None => return Ok(()),
+            },
+        };
+        self.start(&chunk, out);
+        let no_choices = chunk.choices.is_empty();
+        for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
+            self.delta(choice.delta, out);
+            if let Some(f) = choice.finish_reason {
+                self.finish = Some(f);
+                self.flush_calls(out);
+                self.close_open(out);
+            }
+        }
+        if let Some(Some(u)) = &chunk.usage {
+            self.usage = Some(decode_usage(u));
+        }
+        // The trailing usage chunk after the finish chunk: the stream is complete.
+        if no_choices && self.finish.is_some() && self.usage.is_some() {
+            self.complete(out);
+        }
+        Ok(())
+    }
+
+    /// A chunk through a `Value`: an in-stream error becomes an `Error` event (`None`), a
+    /// malformed chunk an error naming the field.
+    fn general(
+        &mut self,
+        ev: &SseEvent,
+        data: &str,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<Option<ChatCompletionChunk>, CodecError> {
         let value: Value =
             serde_json::from_str(data).map_err(|e| CodecError::from_json(&e, "stream chunk"))?;
         let error = match value.get("error").filter(|e| !e.is_null()) {
@@ -98,27 +136,11 @@ impl StreamDecoder {
                 data.as_bytes(),
             )));
             self.done = true;
-            return Ok(());
+            return Ok(None);
         }
-        let chunk: ChatCompletionChunk = serde_path_to_error::deserialize(value)
-            .map_err(|e| CodecError::from_json(e.inner(), format!("stream chunk {}", e.path())))?;
-        self.start(&chunk, out);
-        for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-            self.delta(&choice.delta, out);
-            if let Some(f) = &choice.finish_reason {
-                self.finish = Some(f.clone());
-                self.flush_calls(out);
-                self.close_open(out);
-            }
-        }
-        if let Some(Some(u)) = &chunk.usage {
-            self.usage = Some(decode_usage(u));
-        }
-        // The trailing usage chunk after the finish chunk: the stream is complete.
-        if chunk.choices.is_empty() && self.finish.is_some() && self.usage.is_some() {
-            self.complete(out);
-        }
-        Ok(())
+        serde_path_to_error::deserialize(value)
+            .map(Some)
+            .map_err(|e| CodecError::from_json(e.inner(), format!("stream chunk {}", e.path())))
     }
 
     /// The body ended. Without `[DONE]`, a finish reason or usage chunk, the stream was cut:
@@ -153,17 +175,20 @@ impl StreamDecoder {
         });
     }
 
-    fn delta(&mut self, d: &ChunkDelta, out: &mut Vec<StreamEvent>) {
-        let reasoning = d.reasoning_content.as_ref().or(d.reasoning.as_ref());
+    fn delta(&mut self, d: ChunkDelta, out: &mut Vec<StreamEvent>) {
+        let reasoning = match d.reasoning_content {
+            Some(r) => Some(r),
+            None => d.reasoning,
+        };
         if let Some(r) = reasoning.filter(|r| !r.is_empty()) {
             self.flush_calls(out);
             let index = self.ensure_open(Open::Thinking, out);
             out.push(StreamEvent::BlockDelta {
                 index,
-                delta: Delta::Thinking(r.clone()),
+                delta: Delta::Thinking(r),
             });
         }
-        for text in [&d.content, &d.refusal].into_iter().flatten() {
+        for text in [d.content, d.refusal].into_iter().flatten() {
             if text.is_empty() {
                 continue;
             }
@@ -171,7 +196,7 @@ impl StreamDecoder {
             let index = self.ensure_open(Open::Text, out);
             out.push(StreamEvent::BlockDelta {
                 index,
-                delta: Delta::Text(text.clone()),
+                delta: Delta::Text(text),
             });
         }
         // `tool_calls: []` beside content (vLLM) is no call at all.
@@ -327,6 +352,11 @@ impl StreamDecoder {
         });
         out.push(StreamEvent::MessageStop);
     }
+}
+
+/// Whether a typed chunk carried an error object (`"error": null` is none).
+fn has_error(extra: &Map<String, Value>) -> bool {
+    extra.get("error").is_some_and(|e| !e.is_null())
 }
 
 /// The HTTP status an in-stream error object stands for.

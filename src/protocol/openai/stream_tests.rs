@@ -373,7 +373,7 @@ fn tool_names_are_restored() {
             crate::protocol::ir::FunctionTool {
                 name: long.clone(),
                 description: None,
-                input_schema: json!({}),
+                input_schema: json!({}).into(),
                 cache_control: None,
                 extra: Default::default(),
             },

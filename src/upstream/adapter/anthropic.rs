@@ -52,7 +52,7 @@ pub(super) fn translated(
     Ok(UpstreamCall {
         url: url(t)?,
         headers: headers(t, req.stream)?,
-        body: super::to_body(&wire, edits)?,
+        body: super::to_body_for(&wire, req, edits)?,
         reply: ReplyFormat {
             dialect: Dialect::Anthropic,
             code_assist: false,

@@ -62,13 +62,16 @@ fn code_assist_headers(
     code_assist::headers(token, model, stream).map_err(|_| AdapterError::Header("authorization"))
 }
 
-/// The IR with the output limit clamped to the model's maximum.
-fn clamped(kind: ProviderKind, req: &ir::Request) -> ir::Request {
-    let mut req = req.clone();
-    if let (Some(m), Some(cap)) = (req.max_tokens, max_output_tokens(kind, &req.model)) {
-        req.max_tokens = Some(m.min(cap));
+/// The IR with the output limit clamped to the model's maximum (copied only when it changes).
+fn clamped(kind: ProviderKind, req: &ir::Request) -> std::borrow::Cow<'_, ir::Request> {
+    match (req.max_tokens, max_output_tokens(kind, &req.model)) {
+        (Some(m), Some(cap)) if m > cap => {
+            let mut req = req.clone();
+            req.max_tokens = Some(cap);
+            std::borrow::Cow::Owned(req)
+        }
+        _ => std::borrow::Cow::Borrowed(req),
     }
-    req
 }
 
 pub(super) fn translated(
@@ -113,7 +116,7 @@ pub(super) fn translated(
     Ok(UpstreamCall {
         url: api_url(t, method, alt)?,
         headers: api_headers(t, stream)?,
-        body: super::to_body(&body, edits)?,
+        body: super::to_body_for(&body, &req, edits)?,
         reply,
     })
 }

@@ -189,6 +189,19 @@ fn apply_edits(mut body: Value, edits: &Edits) -> Value {
     body
 }
 
+/// The body of a translated request: without `[[rules]]` edits it is written straight into a
+/// buffer sized for `req`, with no `Value` tree in between.
+fn to_body_for<T: serde::Serialize>(
+    wire: &T,
+    req: &ir::Request,
+    edits: &Edits,
+) -> Result<Vec<u8>, AdapterError> {
+    if edits.is_empty() {
+        return crate::protocol::codec::to_body(wire, req).map_err(AdapterError::Codec);
+    }
+    to_body(wire, edits)
+}
+
 fn to_body<T: serde::Serialize>(wire: &T, edits: &Edits) -> Result<Vec<u8>, AdapterError> {
     to_body_fixed(wire, edits, |_| {})
 }

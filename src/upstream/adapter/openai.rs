@@ -122,7 +122,12 @@ pub(super) fn translated(
 ) -> Result<UpstreamCall, AdapterError> {
     let opts = options(t.record.provider, t.model);
     let wire = openai::encode_request_with(req, &opts)?;
-    let body = super::to_body_fixed(&wire, edits, drop_schema_uris)?;
+    // Only a schema that carries `$schema` pays for the detour through a `Value`.
+    let body = if carries_schema_uri(req) {
+        super::to_body_fixed(&wire, edits, drop_schema_uris)?
+    } else {
+        super::to_body_for(&wire, req, edits)?
+    };
     Ok(UpstreamCall {
         url: format!("{}/chat/completions", base(t)?),
         headers: headers(t, req.stream)?,
@@ -132,6 +137,18 @@ pub(super) fn translated(
             code_assist: false,
             names: ReplyNames::OpenAi(openai::tool_name_map(req)),
         },
+    })
+}
+
+/// Whether some tool's schema mentions `$schema` (a cheap text scan of the schema as received;
+/// a false positive only costs the slower serialization).
+fn carries_schema_uri(req: &ir::Request) -> bool {
+    req.tools.iter().any(|t| match t {
+        ir::Tool::Function(f) => f.input_schema.raw().map_or_else(
+            || f.input_schema.value().to_string().contains("\"$schema\""),
+            |r| r.get().contains("\"$schema\""),
+        ),
+        ir::Tool::Other { .. } => false,
     })
 }
 
