@@ -40,6 +40,7 @@ use crate::routing::{Candidate, RouteError};
 use crate::secret::Secret;
 use crate::store::records::{ApiKeyRecord, AuthKind, OAuthMeta, UpstreamRecord};
 use crate::upstream::adapter::{self, Credential, FastCall, ReplyFormat, Target, retry_after};
+use crate::upstream::{HttpError, UpstreamResponse};
 
 /// Marks a response whose [`Relay`] or [`Translate`] logs and accounts for it when it ends.
 #[derive(Clone, Copy)]
@@ -294,13 +295,10 @@ impl Job<'_> {
             let prepared = self
                 .prepare(ctx, cand, &cred, &edits)
                 .inspect_err(|_| ctx.attempt_failed(&up.name, &cand.model, "config", started))?;
-            let rb = state
+            let send = state
                 .client
-                .http()
-                .post(&prepared.url)
-                .headers(prepared.headers)
-                .body(prepared.body);
-            let resp = match tokio::time::timeout_at(deadline, rb.send()).await {
+                .post(&prepared.url, prepared.headers, prepared.body);
+            let resp = match tokio::time::timeout_at(deadline, send).await {
                 Err(_) => return Err(Attempt::Fail(timeout(ctx, cand, started, first_byte))),
                 Ok(Err(e)) => {
                     ctx.attempt_failed(&up.name, &cand.model, "connect", started);
@@ -344,7 +342,7 @@ impl Job<'_> {
         cand: &Candidate,
         last: bool,
         (started, deadline, first_byte): (Instant, tokio::time::Instant, Duration),
-        resp: reqwest::Response,
+        resp: UpstreamResponse,
         reply: Option<&ReplyFormat>,
     ) -> Result<Response<Body>, Attempt> {
         let state = Arc::clone(&ctx.state);
@@ -405,7 +403,7 @@ impl Job<'_> {
         started: Instant,
         deadline: tokio::time::Instant,
         first_byte: Duration,
-        resp: reqwest::Response,
+        resp: UpstreamResponse,
         reply: ReplyFormat,
         last: bool,
     ) -> Result<Response<Body>, Attempt> {
@@ -553,7 +551,7 @@ async fn relay_untouched(
     started: Instant,
     deadline: tokio::time::Instant,
     first_byte: Duration,
-    resp: reqwest::Response,
+    resp: UpstreamResponse,
     last: bool,
 ) -> Result<Response<Body>, Attempt> {
     let state = Arc::clone(&ctx.state);
@@ -664,7 +662,7 @@ fn timeout(ctx: &Ctx, cand: &Candidate, started: Instant, after: Duration) -> Ga
     .from_upstream()
 }
 
-fn unreachable(name: &str, e: &reqwest::Error) -> GatewayError {
+fn unreachable(name: &str, e: &HttpError) -> GatewayError {
     GatewayError::new(
         ErrorKind::UpstreamUnreachable,
         format!("cannot reach upstream `{name}`: {}", error_chain(e)),
@@ -672,9 +670,9 @@ fn unreachable(name: &str, e: &reqwest::Error) -> GatewayError {
     .from_upstream()
 }
 
-/// A reqwest error with its causes (`error sending request: connection refused`), without the
+/// An HTTP error with its causes (`error sending request: connection refused`), without the
 /// URL.
-pub(crate) fn error_chain(e: &reqwest::Error) -> String {
+pub(crate) fn error_chain(e: &HttpError) -> String {
     let mut msg = e.to_string();
     if let Some(url) = e.url() {
         msg = msg.replace(&format!(" for url ({url})"), "");

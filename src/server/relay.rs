@@ -18,9 +18,10 @@ use tokio::time::{Instant, Sleep};
 use super::body::BoxError;
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
+use crate::upstream::HttpError;
 use crate::usage::scan::Scanner;
 
-pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = Result<Bytes, HttpError>> + Send>>;
 
 pub(crate) struct Relay {
     first: Option<Bytes>,
