@@ -4,6 +4,8 @@
 //! client wrote it. Only when `[[rules]]` apply is the top level rebuilt, still keeping every
 //! other value's bytes and the key order.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -14,10 +16,55 @@ use crate::routing::rules::{Edits, merge};
 /// A JSON object body, its top-level entries in order, values unparsed.
 pub struct JsonBody<'a> {
     raw: &'a Bytes,
-    entries: Vec<(String, &'a RawValue)>,
+    entries: Vec<(Key<'a>, &'a RawValue)>,
 }
 
-struct Entries<'a>(Vec<(String, &'a RawValue)>);
+struct Entries<'a>(Vec<(Key<'a>, &'a RawValue)>);
+
+/// A top-level key, borrowed from the body unless it had escapes to undo.
+#[derive(PartialEq)]
+struct Key<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Key<'_> {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Key<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
 
 impl<'de> Deserialize<'de> for Entries<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -29,7 +76,7 @@ impl<'de> Deserialize<'de> for Entries<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::new();
-                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
                     out.push(entry);
                 }
                 Ok(Entries(out))
@@ -163,14 +210,14 @@ impl<'a> JsonBody<'a> {
         let mut out: Vec<(String, Option<String>, Option<&RawValue>)> = Vec::new();
         let mut saw_model = false;
         for (k, v) in &self.entries {
-            if edits.unset.iter().any(|u| u == k) && k != "model" {
+            if edits.unset.iter().any(|u| u.as_str() == &**k) && k != "model" {
                 continue;
             }
             if k == "model" {
                 saw_model = true;
-                out.push((k.clone(), Some(model_json.to_string()), None));
+                out.push((k.to_string(), Some(model_json.to_string()), None));
             } else {
-                out.push((k.clone(), None, Some(*v)));
+                out.push((k.to_string(), None, Some(*v)));
             }
         }
         if !saw_model {

@@ -126,14 +126,9 @@ impl UpstreamClient {
             let resp = direct.request(req).await.map_err(HttpError::Send)?;
             return Ok(UpstreamResponse::Direct(resp));
         }
-        let resp = self
-            .http
-            .post(url)
-            .headers(headers)
-            .body(body)
-            .send()
-            .await
-            .map_err(HttpError::Reqwest)?;
+        // Boxed: reqwest's future is large, and most requests never take this branch.
+        let send = self.http.post(url).headers(headers).body(body).send();
+        let resp = Box::pin(send).await.map_err(HttpError::Reqwest)?;
         Ok(UpstreamResponse::Reqwest(resp))
     }
 }
@@ -183,12 +178,24 @@ impl UpstreamResponse {
         }
     }
 
+    /// The headers, owned, and the body.
+    pub fn into_parts(self) -> (HeaderMap, BodyStream) {
+        match self {
+            UpstreamResponse::Direct(r) => {
+                let (parts, body) = r.into_parts();
+                (parts.headers, BodyStream::Direct(BodyDataStream::new(body)))
+            }
+            UpstreamResponse::Reqwest(mut r) => {
+                let headers = std::mem::take(r.headers_mut());
+                (headers, BodyStream::Reqwest(Box::pin(r.bytes_stream())))
+            }
+        }
+    }
+
     /// The body, chunk by chunk as it arrives.
     pub fn bytes_stream(self) -> BodyStream {
         match self {
-            UpstreamResponse::Direct(r) => {
-                BodyStream::Direct(BodyDataStream::new(r.into_body()))
-            }
+            UpstreamResponse::Direct(r) => BodyStream::Direct(BodyDataStream::new(r.into_body())),
             UpstreamResponse::Reqwest(r) => BodyStream::Reqwest(Box::pin(r.bytes_stream())),
         }
     }
