@@ -247,8 +247,9 @@ impl Job<'_> {
             let body = if self.inbound.dialect == Dialect::Gemini {
                 self.raw.clone()
             } else {
+                let cap = adapter::limits::max_output_tokens(up.provider, &cand.model);
                 self.json
-                    .rewrite(&cand.model, edits)
+                    .rewrite(&cand.model, edits, cap)
                     .map_err(Attempt::Fail)?
             };
             return Ok(Prepared {
@@ -730,11 +731,14 @@ fn reply_headers(headers: &mut HeaderMap) {
         "set-cookie",
         "date",
     ];
-    // One pass over the (few) headers rather than a lookup per name.
-    if headers.keys().any(|k| DROP.contains(&k.as_str())) {
-        for name in DROP {
-            headers.remove(name);
-        }
+    // One pass over the (few) headers rather than a lookup by name for each of `DROP`.
+    let present: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|k| DROP.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for name in present {
+        headers.remove(name);
     }
     if !headers.contains_key(header::CONTENT_TYPE) {
         headers.insert(
