@@ -2,21 +2,33 @@
 //! `x-goog-api-key`, `?key=`), checking it against the stored SHA-256 hashes in constant time,
 //! the per-key model globs, and the per-key requests-per-minute token bucket.
 //!
-//! The store keeps only `hex(sha256(key))` ([`ApiKeyRecord::hash`]); hashing and the
-//! constant-time comparison are `store::keys`'s, the same code `apikey add` uses.
+//! The store keeps only `hex(sha256(key))` ([`ApiKeyRecord::hash`], as `store::keys` makes it
+//! at `apikey add`). The server decodes those hashes once per view ([`digest_of`]) and per
+//! request hashes the presented key once and compares the digests in constant time.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
 use super::error::{ErrorKind, GatewayError};
 use crate::routing::glob;
+#[cfg(test)]
 use crate::secret::Secret;
-use crate::store::keys;
 use crate::store::records::ApiKeyRecord;
 
 /// The key the client sent, from the first place that holds one.
+#[cfg(test)]
 pub fn presented_key(headers: &http::HeaderMap, query: Option<&str>) -> Option<Secret> {
+    presented(headers, query).map(|k| Secret::new(k.into_owned()))
+}
+
+/// The key the client sent, from the first place that holds one; borrowed from the request
+/// when it can be, since it is only hashed.
+fn presented<'a>(headers: &'a http::HeaderMap, query: Option<&'a str>) -> Option<Cow<'a, str>> {
     let header = |name: &str| {
         headers
             .get(name)
@@ -27,22 +39,65 @@ pub fn presented_key(headers: &http::HeaderMap, query: Option<&str>) -> Option<S
     if let Some(v) = header("authorization") {
         let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
         if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() {
-            return Some(Secret::new(rest.trim()));
+            return Some(Cow::Borrowed(rest.trim()));
         }
     }
     if let Some(v) = header("x-api-key").or_else(|| header("x-goog-api-key")) {
-        return Some(Secret::new(v));
+        return Some(Cow::Borrowed(v));
     }
     let query = query?;
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, v)| k == "key" && !v.is_empty())
-        .map(|(_, v)| Secret::new(v.into_owned()))
+        .map(|(_, v)| v)
+}
+
+/// A stored key hash (hex SHA-256) as bytes, decoded once per view rather than per request;
+/// `None` for a malformed hash, which no key matches.
+pub fn digest_of(hash_hex: &str) -> Option<[u8; 32]> {
+    fn nibble(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let bytes = hash_hex.as_bytes();
+    if bytes.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (o, pair) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+        *o = nibble(*pair.first()?)? << 4 | nibble(*pair.get(1)?)?;
+    }
+    Some(out)
 }
 
 /// The record of a usable key, or the 401 to answer.
+#[cfg(test)]
 pub fn authenticate<'a>(
     keys: &'a [ApiKeyRecord],
     presented: Option<&Secret>,
+) -> Result<&'a ApiKeyRecord, GatewayError> {
+    let digests: Vec<Option<[u8; 32]>> = keys.iter().map(|k| digest_of(&k.hash)).collect();
+    check(keys, &digests, presented.map(Secret::expose))
+}
+
+/// The request's key: [`authenticate`] against digests decoded ahead (`digests[i]` is
+/// `keys[i]`'s), hashing the presented key once.
+pub fn authenticate_request<'a>(
+    keys: &'a [ApiKeyRecord],
+    digests: &[Option<[u8; 32]>],
+    headers: &http::HeaderMap,
+    query: Option<&str>,
+) -> Result<&'a ApiKeyRecord, GatewayError> {
+    check(keys, digests, presented(headers, query).as_deref())
+}
+
+fn check<'a>(
+    keys: &'a [ApiKeyRecord],
+    digests: &[Option<[u8; 32]>],
+    presented: Option<&str>,
 ) -> Result<&'a ApiKeyRecord, GatewayError> {
     let Some(presented) = presented else {
         return Err(GatewayError::new(
@@ -51,10 +106,13 @@ pub fn authenticate<'a>(
         )
         .with_code("missing_api_key"));
     };
+    let computed: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
     // Compare against every record, without stopping early, so timing says nothing.
     let mut found = None;
-    for record in keys {
-        if keys::verify(presented.expose(), &record.hash) {
+    for (record, digest) in keys.iter().zip(digests) {
+        if let Some(d) = digest
+            && bool::from(computed.ct_eq(d))
+        {
             found = Some(record);
         }
     }
@@ -141,6 +199,7 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::keys;
     use http::{HeaderMap, HeaderValue};
     use std::time::Duration;
 
@@ -203,6 +262,31 @@ mod tests {
         }
         let e = authenticate(&keys, None).unwrap_err();
         assert!(e.message.contains("missing"));
+    }
+
+    #[test]
+    fn digests_and_request_keys() {
+        let k = rec("ok", "lgw_ok");
+        let d = digest_of(&k.hash).unwrap();
+        assert_eq!(digest_of(&k.hash.to_ascii_uppercase()), Some(d));
+        assert_eq!(digest_of(&k.hash[..63]), None);
+        assert_eq!(digest_of(&"g".repeat(64)), None);
+        let keys = vec![rec("bad", "x"), k];
+        let mut bad = keys.clone();
+        bad[0].hash = "not a hash".into();
+        let digests: Vec<_> = bad.iter().map(|k| digest_of(&k.hash)).collect();
+        let mut h = HeaderMap::new();
+        h.insert("authorization", HeaderValue::from_static("Bearer  lgw_ok "));
+        let found = authenticate_request(&bad, &digests, &h, None).unwrap();
+        assert_eq!(found.name, "ok");
+        let none = HeaderMap::new();
+        let found = authenticate_request(&bad, &digests, &none, Some("key=lgw_ok")).unwrap();
+        assert_eq!(found.name, "ok");
+        let e = authenticate_request(&bad, &digests, &none, Some("key=x")).unwrap_err();
+        assert!(
+            e.message.contains("invalid"),
+            "a malformed stored hash matches nothing"
+        );
     }
 
     #[test]

@@ -42,6 +42,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -190,10 +191,13 @@ pub async fn serve(
 ) -> Result<(), ServerError> {
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
     let graceful = GracefulShutdown::new();
-    let connections = TaskTracker::new();
-    let force = CancellationToken::new();
+    // A set rather than a per-connection race against a cancellation token: the token would be
+    // polled (a lock) every time a connection's task wakes. The set aborts what remains after
+    // the grace period; finished connections are reaped as the loop goes.
+    let mut connections = JoinSet::new();
     loop {
         tokio::select! {
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => {
                 let stream = match accepted {
                     Ok((stream, _peer)) => stream,
@@ -214,13 +218,9 @@ pub async fn serve(
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
-                let force = force.clone();
                 connections.spawn(async move {
-                    tokio::select! {
-                        done = conn => if let Err(e) = done {
-                            tracing::debug!("connection ended: {e}");
-                        },
-                        () = force.cancelled() => {}
+                    if let Err(e) = conn.await {
+                        tracing::debug!("connection ended: {e}");
                     }
                 });
             }
@@ -237,10 +237,9 @@ pub async fn serve(
             "requests still running after {} s ([server] shutdown_grace_secs): closing them",
             grace.as_secs()
         );
-        force.cancel();
+        connections.abort_all();
     }
-    connections.close();
-    connections.wait().await;
+    while connections.join_next().await.is_some() {}
     Ok(())
 }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Incoming;
@@ -40,10 +40,7 @@ use crate::routing::{Candidate, RouteError};
 use crate::secret::Secret;
 use crate::store::records::{ApiKeyRecord, AuthKind, OAuthMeta, UpstreamRecord};
 use crate::upstream::adapter::{self, Credential, FastCall, ReplyFormat, Target, retry_after};
-
-/// Marks a response whose [`Relay`] or [`Translate`] logs and accounts for it when it ends.
-#[derive(Clone, Copy)]
-pub(crate) struct Relayed;
+use crate::upstream::{HttpError, UpstreamResponse};
 
 /// How long a daily-quota 429 keeps an upstream out of rotation when Google gives no delay.
 const DAILY_QUOTA_COOLDOWN: Duration = Duration::from_secs(3600);
@@ -56,8 +53,12 @@ pub(crate) fn admit<'a>(
     snap: &'a Snapshot,
     parts: &http::request::Parts,
 ) -> Result<&'a ApiKeyRecord, GatewayError> {
-    let presented = auth::presented_key(&parts.headers, parts.uri.query());
-    let key = auth::authenticate(&snap.keys, presented.as_ref())?;
+    let key = auth::authenticate_request(
+        &snap.keys,
+        &snap.key_digests,
+        &parts.headers,
+        parts.uri.query(),
+    )?;
     if let Some(rpm) = key.rpm {
         ctx.state
             .limiter
@@ -85,14 +86,8 @@ pub(crate) fn candidates(
     model: &str,
 ) -> Result<Vec<Candidate>, GatewayError> {
     let route = snap.routes.resolve(model).map_err(route_error)?;
-    let mut names: Vec<String> = vec![model.to_owned()];
-    names.extend(route.alias.iter().cloned());
-    for c in &route.candidates {
-        names.push(c.model.clone());
-        names.push(format!("{}/{}", c.upstream.name, c.model));
-    }
-    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    if !auth::model_allowed(key, &name_refs) {
+    // A key without model globs may use every model: no need for the names.
+    if !key.models.is_empty() && !model_allowed(key, model, &route) {
         return Err(GatewayError::new(
             ErrorKind::PermissionDenied,
             format!("API key `{}` may not use model `{model}`", key.name),
@@ -100,6 +95,18 @@ pub(crate) fn candidates(
         .with_code("model_not_allowed"));
     }
     Ok(ctx.state.cooldowns.filter(route.candidates, Instant::now()))
+}
+
+/// Whether `key`'s model globs allow any name the routed model goes by.
+fn model_allowed(key: &ApiKeyRecord, model: &str, route: &crate::routing::Route) -> bool {
+    let mut names: Vec<String> = vec![model.to_owned()];
+    names.extend(route.alias.iter().cloned());
+    for c in &route.candidates {
+        names.push(c.model.clone());
+        names.push(format!("{}/{}", c.upstream.name, c.model));
+    }
+    let name_refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    auth::model_allowed(key, &name_refs)
 }
 
 /// Serves one chat request (any dialect, any endpoint).
@@ -240,8 +247,9 @@ impl Job<'_> {
             let body = if self.inbound.dialect == Dialect::Gemini {
                 self.raw.clone()
             } else {
+                let cap = adapter::limits::max_output_tokens(up.provider, &cand.model);
                 self.json
-                    .rewrite(&cand.model, edits)
+                    .rewrite(&cand.model, edits, cap)
                     .map_err(Attempt::Fail)?
             };
             return Ok(Prepared {
@@ -279,11 +287,15 @@ impl Job<'_> {
         let started = Instant::now();
         let first_byte = Duration::from_secs(config.timeouts.first_byte_secs.max(1));
         let deadline = tokio::time::Instant::from_std(started) + first_byte;
-        let prefixed = format!("{}/{}", up.name, cand.model);
-        let requested = ctx.model.clone().unwrap_or_default();
-        let matched = rules::matching(&config.rules, &[&cand.model, &prefixed, &requested]);
-        let edits = rules::edits(&matched)
-            .map_err(|e| Attempt::Fail(GatewayError::new(ErrorKind::Internal, e.to_string())))?;
+        let edits = if config.rules.is_empty() {
+            Edits::default()
+        } else {
+            let prefixed = format!("{}/{}", up.name, cand.model);
+            let requested = ctx.model.as_deref().unwrap_or_default();
+            let matched = rules::matching(&config.rules, &[&cand.model, &prefixed, requested]);
+            rules::edits(&matched)
+                .map_err(|e| Attempt::Fail(GatewayError::new(ErrorKind::Internal, e.to_string())))?
+        };
 
         // The token the upstream refused with a 401, once it did: replaced once, then retried.
         let mut refused: Option<Secret> = None;
@@ -295,13 +307,10 @@ impl Job<'_> {
             let prepared = self
                 .prepare(ctx, cand, &cred, &edits)
                 .inspect_err(|_| ctx.attempt_failed(&up.name, &cand.model, "config", started))?;
-            let rb = state
+            let send = state
                 .client
-                .http()
-                .post(&prepared.url)
-                .headers(prepared.headers)
-                .body(prepared.body);
-            let resp = match tokio::time::timeout_at(deadline, rb.send()).await {
+                .post(&prepared.url, prepared.headers, prepared.body);
+            let resp = match tokio::time::timeout_at(deadline, send).await {
                 Err(_) => return Err(Attempt::Fail(timeout(ctx, cand, started, first_byte))),
                 Ok(Err(e)) => {
                     ctx.attempt_failed(&up.name, &cand.model, "connect", started);
@@ -322,17 +331,25 @@ impl Job<'_> {
             }
             let reply = prepared.reply;
             if status.is_client_error() || status.is_server_error() {
+                // Boxed, like the translated reply below: the fast path's future stays small.
                 let timing = (started, deadline, first_byte);
-                return self
-                    .upstream_error(ctx, cand, last, timing, resp, reply.as_ref())
-                    .await;
+                return Box::pin(self.upstream_error(
+                    ctx,
+                    cand,
+                    last,
+                    timing,
+                    resp,
+                    reply.as_ref(),
+                ))
+                .await;
             }
             let Some(reply) = reply else {
                 return relay_untouched(ctx, cand, started, deadline, first_byte, resp, last).await;
             };
-            return self
-                .translated_reply(ctx, cand, started, deadline, first_byte, resp, reply, last)
-                .await;
+            return Box::pin(
+                self.translated_reply(ctx, cand, started, deadline, first_byte, resp, reply, last),
+            )
+            .await;
         }
     }
 
@@ -345,7 +362,7 @@ impl Job<'_> {
         cand: &Candidate,
         last: bool,
         (started, deadline, first_byte): (Instant, tokio::time::Instant, Duration),
-        resp: reqwest::Response,
+        resp: UpstreamResponse,
         reply: Option<&ReplyFormat>,
     ) -> Result<Response<Body>, Attempt> {
         let state = Arc::clone(&ctx.state);
@@ -406,7 +423,7 @@ impl Job<'_> {
         started: Instant,
         deadline: tokio::time::Instant,
         first_byte: Duration,
-        resp: reqwest::Response,
+        resp: UpstreamResponse,
         reply: ReplyFormat,
         last: bool,
     ) -> Result<Response<Body>, Attempt> {
@@ -452,7 +469,6 @@ impl Job<'_> {
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             );
-            r.extensions_mut().insert(Relayed);
             return Ok(r);
         }
 
@@ -482,7 +498,6 @@ impl Job<'_> {
         let h = out.headers_mut();
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        out.extensions_mut().insert(Relayed);
         Ok(out)
     }
 
@@ -514,25 +529,33 @@ pub(crate) async fn credential(
             .get(&up.name)
             .cloned()
             .map_or(Cred::None, Cred::Key)),
-        AuthKind::Oauth => {
-            let Some(tokens) = ctx.state.tokens() else {
-                return Err(GatewayError::new(
-                    ErrorKind::UpstreamUnreachable,
-                    format!(
-                        "OAuth upstream `{}` has no token source: the token refresher is not running",
-                        up.name
-                    ),
-                ));
-            };
-            let token = match refused {
-                Some(r) => tokens.replace_refused(&up.name, r).await,
-                None => tokens.access_token(&up.name).await,
-            }
-            .map_err(oauth_error)?;
-            let meta = tokens.meta(&up.name).await.map_err(oauth_error)?;
-            Ok(Cred::OAuth { token, meta })
-        }
+        AuthKind::Oauth => Box::pin(oauth_credential(ctx, up, refused)).await,
     }
+}
+
+/// [`credential`] of an OAuth upstream (boxed there: API-key requests need not carry its
+/// future).
+async fn oauth_credential(
+    ctx: &Ctx,
+    up: &UpstreamRecord,
+    refused: Option<&Secret>,
+) -> Result<Cred, GatewayError> {
+    let Some(tokens) = ctx.state.tokens() else {
+        return Err(GatewayError::new(
+            ErrorKind::UpstreamUnreachable,
+            format!(
+                "OAuth upstream `{}` has no token source: the token refresher is not running",
+                up.name
+            ),
+        ));
+    };
+    let token = match refused {
+        Some(r) => tokens.replace_refused(&up.name, r).await,
+        None => tokens.access_token(&up.name).await,
+    }
+    .map_err(oauth_error)?;
+    let meta = tokens.meta(&up.name).await.map_err(oauth_error)?;
+    Ok(Cred::OAuth { token, meta })
 }
 
 /// A token that cannot be had: a login is needed (401, with the command in the message), or the
@@ -554,20 +577,26 @@ async fn relay_untouched(
     started: Instant,
     deadline: tokio::time::Instant,
     first_byte: Duration,
-    resp: reqwest::Response,
+    resp: UpstreamResponse,
     last: bool,
 ) -> Result<Response<Body>, Attempt> {
     let state = Arc::clone(&ctx.state);
     let config = state.config();
     let up = &cand.upstream;
     let status = resp.status();
-    let mut headers = reply_headers(resp.headers());
+    let (mut headers, body) = resp.into_parts();
+    reply_headers(&mut headers);
     let sse = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-    let mut stream: UpstreamStream = Box::pin(resp.bytes_stream());
-    let first = match tokio::time::timeout_at(deadline, stream.next()).await {
+    let mut stream: UpstreamStream = Box::pin(body);
+    // A small reply's body is usually there with its head: no timer needed to wait for it.
+    let next = match stream.next().now_or_never() {
+        Some(next) => Ok(next),
+        None => tokio::time::timeout_at(deadline, stream.next()).await,
+    };
+    let first = match next {
         Err(_) => return Err(Attempt::Fail(timeout(ctx, cand, started, first_byte))),
         Ok(Some(Err(e))) => {
             ctx.attempt_failed(&up.name, &cand.model, "connect", started);
@@ -598,7 +627,6 @@ async fn relay_untouched(
     let mut out = Response::new(StreamBody::new(relay).boxed_unsync());
     *out.status_mut() = status;
     *out.headers_mut() = headers;
-    out.extensions_mut().insert(Relayed);
     Ok(out)
 }
 
@@ -665,7 +693,7 @@ fn timeout(ctx: &Ctx, cand: &Candidate, started: Instant, after: Duration) -> Ga
     .from_upstream()
 }
 
-fn unreachable(name: &str, e: &reqwest::Error) -> GatewayError {
+fn unreachable(name: &str, e: &HttpError) -> GatewayError {
     GatewayError::new(
         ErrorKind::UpstreamUnreachable,
         format!("cannot reach upstream `{name}`: {}", error_chain(e)),
@@ -673,9 +701,9 @@ fn unreachable(name: &str, e: &reqwest::Error) -> GatewayError {
     .from_upstream()
 }
 
-/// A reqwest error with its causes (`error sending request: connection refused`), without the
+/// An HTTP error with its causes (`error sending request: connection refused`), without the
 /// URL.
-pub(crate) fn error_chain(e: &reqwest::Error) -> String {
+pub(crate) fn error_chain(e: &HttpError) -> String {
     let mut msg = e.to_string();
     if let Some(url) = e.url() {
         msg = msg.replace(&format!(" for url ({url})"), "");
@@ -691,8 +719,8 @@ pub(crate) fn error_chain(e: &reqwest::Error) -> String {
     msg
 }
 
-/// The upstream's headers minus hop-by-hop ones and cookies.
-fn reply_headers(upstream: &HeaderMap) -> HeaderMap {
+/// The upstream's headers minus hop-by-hop ones and cookies, edited in place.
+fn reply_headers(headers: &mut HeaderMap) {
     const DROP: [&str; 9] = [
         "connection",
         "keep-alive",
@@ -704,17 +732,19 @@ fn reply_headers(upstream: &HeaderMap) -> HeaderMap {
         "set-cookie",
         "date",
     ];
-    let mut out = HeaderMap::with_capacity(upstream.len());
-    for (name, value) in upstream {
-        if !DROP.contains(&name.as_str()) {
-            out.append(name.clone(), value.clone());
-        }
+    // One pass over the (few) headers rather than a lookup by name for each of `DROP`.
+    let present: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|k| DROP.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    for name in present {
+        headers.remove(name);
     }
-    if !out.contains_key(header::CONTENT_TYPE) {
-        out.insert(
+    if !headers.contains_key(header::CONTENT_TYPE) {
+        headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
     }
-    out
 }

@@ -18,17 +18,21 @@ use tokio::time::{Instant, Sleep};
 use super::body::BoxError;
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
+use crate::upstream::HttpError;
 use crate::usage::scan::Scanner;
 
-pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
+pub(crate) type UpstreamStream = Pin<Box<dyn Stream<Item = Result<Bytes, HttpError>> + Send>>;
 
 pub(crate) struct Relay {
     first: Option<Bytes>,
     upstream: Option<UpstreamStream>,
     idle: Duration,
     last_activity: Instant,
-    idle_timer: Pin<Box<Sleep>>,
-    deadline: Pin<Box<Sleep>>,
+    /// Both timers start at the first wait on the upstream: a reply that is all there by then
+    /// (most non-streamed ones) never arms them.
+    idle_timer: Option<Pin<Box<Sleep>>>,
+    deadline: Option<Pin<Box<Sleep>>>,
+    deadline_at: Instant,
     scanner: Scanner,
     sse: bool,
     status: u16,
@@ -52,14 +56,14 @@ impl Relay {
         total: Duration,
     ) -> Relay {
         let now = Instant::now();
-        let deadline = Instant::from_std(ctx.started) + total;
         Relay {
             first,
             upstream: Some(upstream),
             idle,
             last_activity: now,
-            idle_timer: Box::pin(tokio::time::sleep_until(now + idle)),
-            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            idle_timer: None,
+            deadline: None,
+            deadline_at: Instant::from_std(ctx.started) + total,
             scanner: if sse { Scanner::sse() } else { Scanner::json() },
             sse,
             status,
@@ -139,7 +143,11 @@ impl Stream for Relay {
                 Poll::Ready(None)
             }
             Poll::Pending => {
-                if this.deadline.as_mut().poll(cx).is_ready() {
+                let deadline_at = this.deadline_at;
+                let deadline = this
+                    .deadline
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline_at)));
+                if deadline.as_mut().poll(cx).is_ready() {
                     return this.fail(
                         "timeout",
                         GatewayError::new(
@@ -149,7 +157,11 @@ impl Stream for Relay {
                     );
                 }
                 // The idle timer is moved only when it fires, not on every chunk.
-                while this.idle_timer.as_mut().poll(cx).is_ready() {
+                let due = this.last_activity + this.idle;
+                let idle_timer = this
+                    .idle_timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+                while idle_timer.as_mut().poll(cx).is_ready() {
                     let due = this.last_activity + this.idle;
                     if due <= Instant::now() {
                         return this.fail(
@@ -163,7 +175,7 @@ impl Stream for Relay {
                             ),
                         );
                     }
-                    this.idle_timer.as_mut().reset(due);
+                    idle_timer.as_mut().reset(due);
                 }
                 Poll::Pending
             }

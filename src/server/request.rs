@@ -4,6 +4,8 @@
 //! client wrote it. Only when `[[rules]]` apply is the top level rebuilt, still keeping every
 //! other value's bytes and the key order.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -14,10 +16,55 @@ use crate::routing::rules::{Edits, merge};
 /// A JSON object body, its top-level entries in order, values unparsed.
 pub struct JsonBody<'a> {
     raw: &'a Bytes,
-    entries: Vec<(String, &'a RawValue)>,
+    entries: Vec<(Key<'a>, &'a RawValue)>,
 }
 
-struct Entries<'a>(Vec<(String, &'a RawValue)>);
+struct Entries<'a>(Vec<(Key<'a>, &'a RawValue)>);
+
+/// A top-level key, borrowed from the body unless it had escapes to undo.
+#[derive(PartialEq)]
+struct Key<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Key<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl PartialEq<str> for Key<'_> {
+    fn eq(&self, other: &str) -> bool {
+        *self.0 == *other
+    }
+}
+
+impl PartialEq<&str> for Key<'_> {
+    fn eq(&self, other: &&str) -> bool {
+        *self.0 == **other
+    }
+}
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
 
 impl<'de> Deserialize<'de> for Entries<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -29,7 +76,7 @@ impl<'de> Deserialize<'de> for Entries<'de> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut out = Vec::new();
-                while let Some(entry) = map.next_entry::<String, &'de RawValue>()? {
+                while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
                     out.push(entry);
                 }
                 Ok(Entries(out))
@@ -128,49 +175,95 @@ impl<'a> JsonBody<'a> {
         }
     }
 
-    /// The body to send upstream: `model` set to `model`, then `edits` applied.
-    pub fn rewrite(&self, model: &str, edits: &Edits) -> Result<Bytes, GatewayError> {
+    /// The body to send upstream: `model` set to `model`, an output-token limit above
+    /// `max_tokens_cap` (the upstream model's maximum) lowered to it, then `edits` applied.
+    pub fn rewrite(
+        &self,
+        model: &str,
+        edits: &Edits,
+        max_tokens_cap: Option<u32>,
+    ) -> Result<Bytes, GatewayError> {
         let model_json = to_json(model)?;
         if edits.is_empty()
-            && let Some(spliced) = self.splice_model(&model_json)
+            && let Some(spliced) = self.splice(&model_json, max_tokens_cap)
         {
             return Ok(spliced);
         }
-        self.rebuild(&model_json, edits)
+        self.rebuild(&model_json, edits, max_tokens_cap)
     }
 
-    /// Replaces the bytes of the `model` value, leaving every other byte alone.
-    fn splice_model(&self, model_json: &str) -> Option<Bytes> {
-        let (_, v) = self.entries.iter().find(|(k, _)| k == "model")?;
-        if v.get() == model_json {
-            return Some(self.raw.clone());
+    /// The new value of a top-level entry, if it changes: the model, and the output-token
+    /// limits when over the cap.
+    fn replacement(
+        &self,
+        key: &str,
+        value: &RawValue,
+        model_json: &str,
+        cap: Option<u32>,
+    ) -> Option<String> {
+        if key == "model" {
+            return (value.get() != model_json).then(|| model_json.to_owned());
         }
-        // `v` borrows from `raw`, so its position in `raw` is the pointer difference.
-        let start = (v.get().as_ptr() as usize).checked_sub(self.raw.as_ptr() as usize)?;
-        let end = start.checked_add(v.get().len())?;
-        if self.raw.get(start..end)? != v.get().as_bytes() {
+        let cap = cap?;
+        if !OUTPUT_LIMITS.contains(&key) {
             return None;
         }
+        // Only a plain integer above the cap is lowered; anything else is the upstream's to judge.
+        let asked: u64 = value.get().parse().ok()?;
+        (asked > u64::from(cap)).then(|| cap.to_string())
+    }
+
+    /// Replaces the bytes of the changed values, leaving every other byte alone.
+    fn splice(&self, model_json: &str, cap: Option<u32>) -> Option<Bytes> {
+        // `model` is required, so it is there; a body without one is rebuilt.
+        self.entries.iter().find(|(k, _)| k == "model")?;
+        let mut edits: Vec<(usize, usize, String)> = Vec::new();
+        for (k, v) in &self.entries {
+            let Some(new) = self.replacement(k, v, model_json, cap) else {
+                continue;
+            };
+            // `v` borrows from `raw`, so its position in `raw` is the pointer difference.
+            let start = (v.get().as_ptr() as usize).checked_sub(self.raw.as_ptr() as usize)?;
+            let end = start.checked_add(v.get().len())?;
+            if self.raw.get(start..end)? != v.get().as_bytes() {
+                return None;
+            }
+            edits.push((start, end, new));
+        }
+        if edits.is_empty() {
+            return Some(self.raw.clone());
+        }
         let mut out = Vec::with_capacity(self.raw.len() + model_json.len());
-        out.extend_from_slice(self.raw.get(..start)?);
-        out.extend_from_slice(model_json.as_bytes());
-        out.extend_from_slice(self.raw.get(end..)?);
+        let mut at = 0;
+        for (start, end, new) in &edits {
+            out.extend_from_slice(self.raw.get(at..*start)?);
+            out.extend_from_slice(new.as_bytes());
+            at = *end;
+        }
+        out.extend_from_slice(self.raw.get(at..)?);
         Some(Bytes::from(out))
     }
 
-    fn rebuild(&self, model_json: &str, edits: &Edits) -> Result<Bytes, GatewayError> {
+    fn rebuild(
+        &self,
+        model_json: &str,
+        edits: &Edits,
+        cap: Option<u32>,
+    ) -> Result<Bytes, GatewayError> {
         // New values by key; `None` keeps the original bytes.
         let mut out: Vec<(String, Option<String>, Option<&RawValue>)> = Vec::new();
         let mut saw_model = false;
         for (k, v) in &self.entries {
-            if edits.unset.iter().any(|u| u == k) && k != "model" {
+            if edits.unset.iter().any(|u| u.as_str() == &**k) && k != "model" {
                 continue;
             }
             if k == "model" {
                 saw_model = true;
-                out.push((k.clone(), Some(model_json.to_string()), None));
+                out.push((k.to_string(), Some(model_json.to_string()), None));
+            } else if let Some(new) = self.replacement(k, v, model_json, cap) {
+                out.push((k.to_string(), Some(new), None));
             } else {
-                out.push((k.clone(), None, Some(*v)));
+                out.push((k.to_string(), None, Some(*v)));
             }
         }
         if !saw_model {
@@ -221,6 +314,10 @@ impl<'a> JsonBody<'a> {
     }
 }
 
+/// The fields that limit output tokens (OpenAI's older and newer names, and the legacy
+/// completions endpoint's).
+const OUTPUT_LIMITS: [&str; 2] = ["max_tokens", "max_completion_tokens"];
+
 fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, GatewayError> {
     serde_json::to_string(v).map_err(|e| {
         GatewayError::new(
@@ -246,13 +343,13 @@ mod tests {
         );
         let body = JsonBody::parse(&raw).unwrap();
         assert_eq!(body.model().unwrap(), "oai/gpt-4o");
-        let out = body.rewrite("gpt-4o", &Edits::default()).unwrap();
+        let out = body.rewrite("gpt-4o", &Edits::default(), None).unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"h\\u00e9\"} ],\n  \"model\":  \"gpt-4o\" , \"z\":1.0e3, \"a\":{} }"
         );
         // Same model: the very same bytes.
-        let same = body.rewrite("oai/gpt-4o", &Edits::default()).unwrap();
+        let same = body.rewrite("oai/gpt-4o", &Edits::default(), None).unwrap();
         assert_eq!(same, raw);
     }
 
@@ -261,7 +358,7 @@ mod tests {
         let raw = b(r#"{"model":"a\/b","messages":[]}"#);
         let body = JsonBody::parse(&raw).unwrap();
         assert_eq!(body.model().unwrap(), "a/b");
-        let out = body.rewrite("quote\"d", &Edits::default()).unwrap();
+        let out = body.rewrite("quote\"d", &Edits::default(), None).unwrap();
         assert_eq!(&out[..], br#"{"model":"quote\"d","messages":[]}"#);
     }
 
@@ -336,6 +433,64 @@ mod tests {
     }
 
     #[test]
+    fn output_limits_over_the_cap_are_lowered() {
+        let raw =
+            b(r#"{"model":"ds","max_tokens": 32000,"messages":[],"max_completion_tokens":9000}"#);
+        let body = JsonBody::parse(&raw).unwrap();
+        let out = body
+            .rewrite("deepseek-chat", &Edits::default(), Some(8192))
+            .unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"model":"deepseek-chat","max_tokens": 8192,"messages":[],"max_completion_tokens":8192}"#
+        );
+        // At or under the cap, or not a plain integer: untouched, the very same bytes.
+        for raw in [
+            r#"{"model":"m","max_tokens":8192}"#,
+            r#"{"model":"m","max_tokens":64}"#,
+            r#"{"model":"m","max_tokens":null}"#,
+            r#"{"model":"m","max_tokens":"many"}"#,
+            r#"{"model":"m","max_tokens":1e9}"#,
+        ] {
+            let raw = b(raw);
+            let out = JsonBody::parse(&raw)
+                .unwrap()
+                .rewrite("m", &Edits::default(), Some(8192))
+                .unwrap();
+            assert_eq!(out, raw);
+        }
+        // No cap (Anthropic upstreams): untouched.
+        let raw = b(r#"{"model":"m","max_tokens":64000}"#);
+        let out = JsonBody::parse(&raw)
+            .unwrap()
+            .rewrite("m", &Edits::default(), None)
+            .unwrap();
+        assert_eq!(out, raw);
+        // With rules the body is rebuilt, still clamped; a rule's own value wins.
+        let raw = b(r#"{"model":"m","max_tokens":64000,"temperature":1}"#);
+        let body = JsonBody::parse(&raw).unwrap();
+        let edits = Edits {
+            set: vec![("temperature".into(), json!(0.5))],
+            ..Edits::default()
+        };
+        let out = body.rewrite("m", &edits, Some(8192)).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"model":"m","max_tokens":8192,"temperature":0.5}"#
+        );
+        let edits = Edits {
+            set: vec![("max_tokens".into(), json!(20000))],
+            ..Edits::default()
+        };
+        let out = body.rewrite("m", &edits, Some(8192)).unwrap();
+        assert!(
+            std::str::from_utf8(&out)
+                .unwrap()
+                .contains(r#""max_tokens":20000"#)
+        );
+    }
+
+    #[test]
     fn rules_rebuild_in_order() {
         let raw = b(
             r#"{"model":"m","top_p":0.5,"messages":[{"role":"user","content":"x"}],"temperature":1,"reasoning":{"a":1}}"#,
@@ -349,7 +504,7 @@ mod tests {
                 ("seed".into(), json!(7)),
             ],
         };
-        let out = body.rewrite("up-m", &edits).unwrap();
+        let out = body.rewrite("up-m", &edits, None).unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"model":"up-m","messages":[{"role":"user","content":"x"}],"temperature":0.2,"reasoning":{"a":1,"b":2},"n":1,"seed":7}"#

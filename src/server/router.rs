@@ -15,7 +15,7 @@ use super::body::{empty, full};
 use super::ctx::Ctx;
 use super::error::{Dialect, ErrorKind, GatewayError};
 use super::inbound::{Inbound, gemini_call, gemini_path};
-use super::pipeline::{self, Relayed};
+use super::pipeline;
 use super::state::State;
 use super::{count, models};
 use crate::upstream::adapter::FastCall;
@@ -55,7 +55,8 @@ pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> R
         (&Method::POST, "/v1/messages/count_tokens") => {
             ctx.route = "count_tokens";
             ctx.dialect = Dialect::Anthropic;
-            count::anthropic(&mut ctx, req).await
+            // Boxed: the chat routes' future need not be as large as every other route's.
+            Box::pin(count::anthropic(&mut ctx, req)).await
         }
         (&Method::POST, "/v1/chat/completions") => {
             ctx.route = "chat";
@@ -71,7 +72,7 @@ pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> R
         }
         (&Method::POST, p) if gemini_path(p).is_some() => {
             ctx.dialect = Dialect::Gemini;
-            gemini(&mut ctx, req).await
+            Box::pin(gemini(&mut ctx, req)).await
         }
         (
             _,
@@ -93,14 +94,13 @@ pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> R
         )),
     };
     let resp = result.unwrap_or_else(|e| e.render(ctx.dialect));
-    if resp.extensions().get::<Relayed>().is_none() {
-        let outcome = if resp.status().is_success() {
-            "ok"
-        } else {
-            "error"
-        };
-        ctx.finish(resp.status().as_u16(), None, outcome);
-    }
+    // A relayed reply's context was handed over (or finished) already: this is then a no-op.
+    let outcome = if resp.status().is_success() {
+        "ok"
+    } else {
+        "error"
+    };
+    ctx.finish(resp.status().as_u16(), None, outcome);
     resp
 }
 

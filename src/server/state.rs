@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::ServerError;
-use super::auth::RateLimiter;
+use super::auth::{RateLimiter, digest_of};
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::routing::{Cooldowns, RouteTable};
@@ -35,6 +35,8 @@ pub struct View {
 pub(crate) struct Snapshot {
     pub routes: RouteTable,
     pub keys: Vec<ApiKeyRecord>,
+    /// `keys[i]`'s hash, decoded.
+    pub key_digests: Vec<Option<[u8; 32]>>,
     pub secrets: HashMap<String, Secret>,
 }
 
@@ -42,6 +44,7 @@ impl Snapshot {
     fn build(view: View, config: &Config) -> Snapshot {
         Snapshot {
             routes: RouteTable::new(view.upstreams, &config.aliases),
+            key_digests: view.keys.iter().map(|k| digest_of(&k.hash)).collect(),
             keys: view.keys,
             secrets: view.secrets,
         }

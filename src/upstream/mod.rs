@@ -1,15 +1,16 @@
 //! One client per provider kind. Base URLs, auth injection and provider quirks live here, never
 //! in the codecs.
 //!
-//! [`UpstreamClient`] is the one `reqwest::Client` the server builds from config (timeouts,
-//! proxy, pool, TCP_NODELAY); [`api_base`] and [`authorize`] say where a record's requests go
+//! [`UpstreamClient`] (in [`client`]) is the one HTTP client the server builds from config
+//! (timeouts, proxy, pool, TCP_NODELAY); [`api_base`] and [`authorize`] say where a record's requests go
 //! and how they carry its secret. [`probe`] holds the one-off calls of `upstream add|test`;
 //! [`adapter`] turns IR requests into each kind's HTTP request and reads the replies back.
 
 pub mod adapter;
+pub mod client;
 pub mod probe;
 
-use std::time::Duration;
+pub use client::{BodyStream, HttpError, UpstreamClient, UpstreamResponse};
 
 use reqwest::RequestBuilder;
 
@@ -29,44 +30,6 @@ pub enum UpstreamError {
 
 /// Version sent to Anthropic upstreams.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-
-/// The shared HTTP client for upstream calls. Cheap to clone.
-#[derive(Debug, Clone)]
-pub struct UpstreamClient {
-    http: reqwest::Client,
-}
-
-impl UpstreamClient {
-    /// Built once from config: `[timeouts] connect_secs`, `[proxy]` (else `HTTPS_PROXY` /
-    /// `NO_PROXY`, which reqwest reads itself), TCP_NODELAY, a keep-alive pool.
-    pub fn new(config: &Config) -> Result<Self, UpstreamError> {
-        let mut b = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(config.timeouts.connect_secs.max(1)))
-            .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(32)
-            .user_agent(concat!("llm-gateway/", env!("CARGO_PKG_VERSION")));
-        let proxy = config.proxy.url.trim();
-        if !proxy.is_empty() {
-            let mut p = reqwest::Proxy::all(proxy).map_err(|e| UpstreamError::Proxy {
-                message: e.to_string(),
-            })?;
-            let no_proxy = config.proxy.no_proxy.trim();
-            if !no_proxy.is_empty() {
-                p = p.no_proxy(reqwest::NoProxy::from_string(no_proxy));
-            }
-            b = b.proxy(p);
-        }
-        let http = b.build().map_err(|e| UpstreamError::Client {
-            message: e.to_string(),
-        })?;
-        Ok(UpstreamClient { http })
-    }
-
-    pub fn http(&self) -> &reqwest::Client {
-        &self.http
-    }
-}
 
 /// Whether the kind speaks OpenAI Chat Completions natively (the same-protocol fast path).
 pub fn speaks_openai(kind: ProviderKind) -> bool {

@@ -89,12 +89,18 @@ impl Scanner {
     pub fn finish(&mut self) -> Option<TokenCounts> {
         match &mut self.mode {
             Mode::Json { parts, size } => {
-                if *size <= MAX_JSON && !parts.is_empty() {
-                    let mut all = BytesMut::with_capacity(*size);
-                    for p in parts.drain(..) {
-                        all.extend_from_slice(&p);
+                if *size <= MAX_JSON {
+                    // A small reply usually arrives in one chunk: parse it where it is.
+                    if let [one] = parts.as_slice() {
+                        merge(&mut self.found, json_usage(one));
+                    } else if !parts.is_empty() {
+                        let mut all = BytesMut::with_capacity(*size);
+                        for p in parts.drain(..) {
+                            all.extend_from_slice(&p);
+                        }
+                        merge(&mut self.found, json_usage(&all));
                     }
-                    merge(&mut self.found, json_usage(&all));
+                    parts.clear();
                 }
             }
             Mode::Sse { line, skipping } => {

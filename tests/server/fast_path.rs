@@ -311,3 +311,28 @@ async fn client_gone_before_the_first_byte_cancels_the_upstream() {
     );
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn output_tokens_over_the_model_cap_are_clamped() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_default(Reply::json(200, CHAT_REPLY));
+    let mut ds = upstream("ds", &fake.base_url(), &["deepseek-chat"], 100);
+    ds.provider = llm_gateway::config::ProviderKind::Deepseek;
+    let gw = Gateway::start(test_config(), view(vec![ds])).await;
+
+    // DeepSeek refuses max_tokens above 8192 for deepseek-chat (400): the gateway lowers it.
+    let body = r#"{"model":"deepseek-chat","max_tokens":32000,"messages":[{"role":"user","content":"hi"}]}"#;
+    let resp = gw.post("/v1/chat/completions", body).await;
+    assert_eq!(resp.status(), 200);
+    let body = r#"{"model":"deepseek-chat","max_tokens":512,"messages":[]}"#;
+    assert_eq!(gw.post("/v1/chat/completions", body).await.status(), 200);
+
+    let reqs = fake.requests();
+    assert_eq!(
+        std::str::from_utf8(&reqs[0].body).unwrap(),
+        r#"{"model":"deepseek-chat","max_tokens":8192,"messages":[{"role":"user","content":"hi"}]}"#
+    );
+    // Under the cap: the client's bytes.
+    assert_eq!(std::str::from_utf8(&reqs[1].body).unwrap(), body);
+    gw.stop().await;
+}
