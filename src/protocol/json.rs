@@ -279,6 +279,47 @@ mod tests {
         assert!(Json::parse("{").is_err());
     }
 
+    /// Schemas and inputs cross the codecs as the client's text: key order and number spelling
+    /// kept, only insignificant whitespace dropped where a text is needed (`arguments`).
+    #[test]
+    fn codecs_pass_schemas_and_inputs_through() {
+        use crate::protocol::codec::RequestHints;
+        use crate::protocol::ir::{Block, Tool};
+        use crate::protocol::{anthropic, openai};
+        let schema = r#"{"type":"object","properties":{"z":{"type":"number","maximum":1.50},"a":{"type":"string"}}}"#;
+        let body = format!(
+            r#"{{"model":"m","max_tokens":9,"tools":[{{"name":"t","input_schema":{schema}}}],
+            "messages":[{{"role":"assistant","content":[{{"type":"tool_use","id":"c","name":"t",
+            "input":{{"z": 1.50, "a": "x y"}}}}]}}]}}"#
+        );
+        let ir = anthropic::decode_request(body.as_bytes(), &RequestHints::default()).unwrap();
+        let Tool::Function(f) = &ir.tools[0] else {
+            panic!("function tool expected")
+        };
+        assert_eq!(f.input_schema.raw().unwrap().get(), schema);
+        let Block::ToolUse { input, .. } = &ir.messages[0].content[0] else {
+            panic!("tool_use expected")
+        };
+        assert_eq!(input.to_compact_string(), r#"{"z":1.50,"a":"x y"}"#);
+
+        let oa = serde_json::to_string(&openai::encode_request(&ir).unwrap()).unwrap();
+        assert!(oa.contains(&format!(r#""parameters":{schema}"#)), "{oa}");
+        assert!(
+            oa.contains(r#""arguments":"{\"z\":1.50,\"a\":\"x y\"}""#),
+            "{oa}"
+        );
+        let an = serde_json::to_string(&anthropic::encode_request(&ir).unwrap()).unwrap();
+        assert!(an.contains(&format!(r#""input_schema":{schema}"#)), "{an}");
+
+        // And back from an OpenAI client: parameters and arguments stay text too.
+        let ir2 = openai::decode_request(oa.as_bytes(), &RequestHints::default()).unwrap();
+        let Tool::Function(f2) = &ir2.tools[0] else {
+            panic!("function tool expected")
+        };
+        assert_eq!(f2.input_schema.raw().unwrap().get(), schema);
+        assert_eq!(ir2.messages[0].content, ir.messages[0].content);
+    }
+
     #[test]
     fn minify_keeps_strings() {
         assert_eq!(
