@@ -186,6 +186,24 @@ pub fn http_client(config: &Config) -> Result<reqwest::Client, OAuthError> {
 }
 
 /// A short, token-free description of a transport error.
+/// Sends `req` and reads the whole answer: its status and body, or the transport failure worded
+/// for the user (`what` says which step failed).
+pub(crate) async fn send_and_read(
+    req: reqwest::RequestBuilder,
+    what: &'static str,
+) -> Result<(u16, bytes::Bytes), OAuthError> {
+    let resp = req.send().await.map_err(|e| OAuthError::Http {
+        what,
+        message: transport(e),
+    })?;
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.map_err(|e| OAuthError::Http {
+        what,
+        message: transport(e),
+    })?;
+    Ok((status, body))
+}
+
 pub(crate) fn transport(e: reqwest::Error) -> String {
     let e = e.without_url();
     if e.is_timeout() {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::console::Console;
 use super::tokens::{ErrorBody, TokenResponse, TokenSet};
-use super::{OAuthError, endpoint, transport};
+use super::{OAuthError, endpoint};
 use crate::config::{Config, Endpoint, ProviderKind};
 
 pub const CLIENT_ID: &str = "f0304373b74a44d2b584a3fb70ca9e56";
@@ -106,7 +106,7 @@ pub async fn device_login(
     let token_url = endpoint(config, KIND, Endpoint::Token)?;
     let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
     let what = "requesting a device code";
-    let resp = http
+    let req = http
         .post(&device_url)
         .header(reqwest::header::ACCEPT, "application/json")
         .header("x-request-id", request_id())
@@ -115,18 +115,8 @@ pub async fn device_login(
             ("scope", SCOPE),
             ("code_challenge", challenge.as_str()),
             ("code_challenge_method", "S256"),
-        ])
-        .send()
-        .await
-        .map_err(|e| OAuthError::Http {
-            what,
-            message: transport(e),
-        })?;
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(|e| OAuthError::Http {
-        what,
-        message: transport(e),
-    })?;
+        ]);
+    let (status, body) = super::send_and_read(req, what).await?;
     if status != 200 {
         return Err(OAuthError::Http {
             what,

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::OAuthError;
 use super::code_assist::{self, GoogleError};
-use super::{OAuthError, transport};
 use crate::config::Config;
 use crate::secret::Secret;
 
@@ -202,23 +202,11 @@ async fn send<R: for<'de> Deserialize<'de>>(
     what: &'static str,
     token: &Secret,
 ) -> Result<R, OAuthError> {
-    let resp = req
-        .bearer_auth(token.expose())
-        .header(
-            reqwest::header::USER_AGENT,
-            code_assist::user_agent("setup"),
-        )
-        .send()
-        .await
-        .map_err(|e| OAuthError::Http {
-            what,
-            message: transport(e),
-        })?;
-    let status = resp.status().as_u16();
-    let body = resp.bytes().await.map_err(|e| OAuthError::Http {
-        what,
-        message: transport(e),
-    })?;
+    let req = req.bearer_auth(token.expose()).header(
+        reqwest::header::USER_AGENT,
+        code_assist::user_agent("setup"),
+    );
+    let (status, body) = super::send_and_read(req, what).await?;
     if status != 200 {
         let message = match GoogleError::parse(&body) {
             Some(g) => format!("HTTP {status}: {}", g.describe()),
