@@ -333,17 +333,8 @@ mod tests {
 
     fn upstream() -> UpstreamRecord {
         UpstreamRecord {
-            name: "oai".into(),
-            provider: ProviderKind::Openai,
-            base_url: None,
             models: vec!["gpt-4o-mini".into()],
-            models_discovered: false,
-            priority: 100,
-            enabled: true,
-            auth: AuthKind::ApiKey,
-            region: None,
-            created_at: 0,
-            oauth: None,
+            ..UpstreamRecord::sample("oai", ProviderKind::Openai)
         }
     }
 

@@ -16,7 +16,7 @@ use crate::config::ProviderKind;
 use crate::config::file::SecretsBackend;
 use crate::secret::Secret;
 use crate::store::ops::OpErrorKind;
-use crate::store::records::{AuthKind, UpstreamRecord};
+use crate::store::records::UpstreamRecord;
 
 const LISTEN: &str = "127.0.0.1:3847";
 
@@ -28,17 +28,8 @@ fn file_config() -> Config {
 
 fn upstream(name: &str) -> UpstreamRecord {
     UpstreamRecord {
-        name: name.into(),
-        provider: ProviderKind::Openai,
-        base_url: None,
         models: vec!["gpt-fake".into()],
-        models_discovered: false,
-        priority: 100,
-        enabled: true,
-        auth: AuthKind::ApiKey,
-        region: None,
-        created_at: 0,
-        oauth: None,
+        ..UpstreamRecord::sample(name, ProviderKind::Openai)
     }
 }
 

@@ -268,17 +268,10 @@ mod tests {
 
     fn up(name: &str, priority: u32, models: &[&str]) -> UpstreamRecord {
         UpstreamRecord {
-            name: name.into(),
-            provider: ProviderKind::Openai,
-            base_url: None,
             models: models.iter().map(|m| m.to_string()).collect(),
-            models_discovered: false,
             priority,
-            enabled: true,
             auth: AuthKind::None,
-            region: None,
-            created_at: 0,
-            oauth: None,
+            ..UpstreamRecord::sample(name, ProviderKind::Openai)
         }
     }
 

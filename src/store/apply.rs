@@ -283,7 +283,7 @@ mod tests {
     use crate::config::file::SecretsBackend;
     use crate::secret::Secret;
     use crate::store::Store;
-    use crate::store::records::{AuthKind, OAuthMeta, OAuthState};
+    use crate::store::records::{OAuthMeta, OAuthState};
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -293,17 +293,10 @@ mod tests {
 
     fn upstream(name: &str) -> UpstreamRecord {
         UpstreamRecord {
-            name: name.into(),
-            provider: ProviderKind::Openai,
             base_url: Some("http://127.0.0.1:1/v1".into()),
             models: vec!["gpt-fake".into()],
-            models_discovered: false,
-            priority: 100,
-            enabled: true,
-            auth: AuthKind::ApiKey,
-            region: None,
             created_at: 1,
-            oauth: None,
+            ..UpstreamRecord::sample(name, ProviderKind::Openai)
         }
     }
 

@@ -40,6 +40,27 @@ pub struct UpstreamRecord {
     pub oauth: Option<OAuthMeta>,
 }
 
+#[cfg(test)]
+impl UpstreamRecord {
+    /// An enabled API-key upstream with no models and default priority, for unit tests to
+    /// adjust with struct-update syntax.
+    pub(crate) fn sample(name: &str, provider: ProviderKind) -> UpstreamRecord {
+        UpstreamRecord {
+            name: name.into(),
+            provider,
+            base_url: None,
+            models: Vec::new(),
+            models_discovered: false,
+            priority: DEFAULT_PRIORITY,
+            enabled: true,
+            auth: AuthKind::ApiKey,
+            region: None,
+            created_at: 0,
+            oauth: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OAuthState {

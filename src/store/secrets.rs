@@ -220,21 +220,12 @@ mod tests {
     use super::*;
     use crate::store::Store;
     use crate::store::ops::{Op, OpErrorKind, Reply};
-    use crate::store::records::{AuthKind, UpstreamRecord};
+    use crate::store::records::UpstreamRecord;
 
     fn record(name: &str) -> UpstreamRecord {
         UpstreamRecord {
-            name: name.into(),
-            provider: crate::config::ProviderKind::Openai,
-            base_url: None,
             models: vec!["m".into()],
-            models_discovered: false,
-            priority: 100,
-            enabled: true,
-            auth: AuthKind::ApiKey,
-            region: None,
-            created_at: 0,
-            oauth: None,
+            ..UpstreamRecord::sample(name, crate::config::ProviderKind::Openai)
         }
     }
 

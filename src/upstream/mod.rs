@@ -96,17 +96,8 @@ mod tests {
 
     fn rec(kind: ProviderKind, base: Option<&str>) -> UpstreamRecord {
         UpstreamRecord {
-            name: "u".into(),
-            provider: kind,
             base_url: base.map(str::to_string),
-            models: vec![],
-            models_discovered: false,
-            priority: 100,
-            enabled: true,
-            auth: AuthKind::ApiKey,
-            region: None,
-            created_at: 0,
-            oauth: None,
+            ..UpstreamRecord::sample("u", kind)
         }
     }
 

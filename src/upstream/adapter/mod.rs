@@ -261,17 +261,8 @@ fn bearer(h: &mut HeaderMap, t: &Target<'_>) -> Result<(), AdapterError> {
 #[cfg(test)]
 fn test_record(kind: ProviderKind, base_url: Option<&str>) -> UpstreamRecord {
     UpstreamRecord {
-        name: "u".into(),
-        provider: kind,
         base_url: base_url.map(str::to_owned),
-        models: vec![],
-        models_discovered: false,
-        priority: 100,
-        enabled: true,
-        auth: crate::store::records::AuthKind::ApiKey,
-        region: None,
-        created_at: 0,
-        oauth: None,
+        ..UpstreamRecord::sample("u", kind)
     }
 }
 
