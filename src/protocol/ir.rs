@@ -309,6 +309,27 @@ pub enum ErrorKind {
     Unavailable,
 }
 
+impl ErrorKind {
+    /// What an HTTP status means when a provider's body does not say more.
+    pub fn for_status(status: u16) -> ErrorKind {
+        match status {
+            401 => ErrorKind::Authentication,
+            402 => ErrorKind::Billing,
+            403 => ErrorKind::Permission,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            413 => ErrorKind::RequestTooLarge,
+            429 => ErrorKind::RateLimit,
+            408 | 504 => ErrorKind::Timeout,
+            502 => ErrorKind::BadGateway,
+            503 => ErrorKind::Unavailable,
+            529 => ErrorKind::Overloaded,
+            s if s >= 500 => ErrorKind::Api,
+            _ => ErrorKind::InvalidRequest,
+        }
+    }
+}
+
 /// An error in neutral form: the gateway's own, or an upstream's decoded from its dialect.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {

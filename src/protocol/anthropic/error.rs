@@ -43,24 +43,6 @@ pub fn kind_for_type(t: &str) -> Option<ErrorKind> {
     })
 }
 
-pub(crate) fn kind_for_status(status: u16) -> ErrorKind {
-    match status {
-        401 => ErrorKind::Authentication,
-        402 => ErrorKind::Billing,
-        403 => ErrorKind::Permission,
-        404 => ErrorKind::NotFound,
-        409 => ErrorKind::Conflict,
-        413 => ErrorKind::RequestTooLarge,
-        429 => ErrorKind::RateLimit,
-        408 | 504 => ErrorKind::Timeout,
-        502 => ErrorKind::BadGateway,
-        503 => ErrorKind::Unavailable,
-        529 => ErrorKind::Overloaded,
-        s if s >= 500 => ErrorKind::Api,
-        _ => ErrorKind::InvalidRequest,
-    }
-}
-
 pub(crate) fn status_for_kind(kind: ErrorKind) -> u16 {
     match kind {
         ErrorKind::InvalidRequest => 400,
@@ -92,7 +74,7 @@ pub fn client_status(err: &ApiError) -> u16 {
 /// message (trimmed), with the kind taken from the status.
 pub fn decode_error(status: u16, body: &[u8]) -> ApiError {
     if let Ok(b) = parse_json::<wire::ErrorBody>(body) {
-        let kind = kind_for_type(&b.error.kind).unwrap_or_else(|| kind_for_status(status));
+        let kind = kind_for_type(&b.error.kind).unwrap_or_else(|| ErrorKind::for_status(status));
         return ApiError::new(status, kind, b.error.message);
     }
     let text = String::from_utf8_lossy(body);
@@ -102,7 +84,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> ApiError {
     } else {
         truncate(text, 2000).to_owned()
     };
-    ApiError::new(status, kind_for_status(status), message)
+    ApiError::new(status, ErrorKind::for_status(status), message)
 }
 
 fn truncate(s: &str, max: usize) -> &str {
@@ -218,7 +200,7 @@ mod tests {
                 r#"{{"type":"error","error":{{"type":"{t}","message":"m"}},"request_id":"req_1"}}"#
             );
             let e = decode_error(status, body.as_bytes());
-            assert_eq!(e.kind, kind_for_status(status), "{t}");
+            assert_eq!(e.kind, ErrorKind::for_status(status), "{t}");
             assert_eq!(status_for_kind(e.kind), status);
             let out: Value = serde_json::from_slice(&encode_error(&e)).unwrap();
             assert_eq!(out["type"], "error");

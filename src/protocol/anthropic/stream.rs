@@ -11,7 +11,7 @@
 //! buffering text, the stop of an unsigned thinking block is held back one event, and a
 //! `tool_use` start waits for its first argument fragment.
 
-use super::error::{kind_for_status, kind_for_type, status_for_kind};
+use super::error::{kind_for_type, status_for_kind};
 use super::response::{carrier, parse_stop_reason, stop_reason_str};
 use super::wire::{
     DeltaOut, EmptyObject, ErrorOut, MessageDeltaOut, Out, StartBlock, StartMessage, UsageOut,
@@ -137,7 +137,7 @@ impl StreamDecoder {
             let status = 502;
             out.push(StreamEvent::Error(ApiError::new(
                 status,
-                kind_for_status(status),
+                ErrorKind::for_status(status),
                 "upstream stream ended before message_stop",
             )));
         }

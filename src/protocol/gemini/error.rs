@@ -113,22 +113,11 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
 }
 
 fn kind_for(status: u16, message: &str) -> ErrorKind {
-    match status {
-        400 | 422 => ErrorKind::InvalidRequest,
-        401 => ErrorKind::Authentication,
-        402 => ErrorKind::Billing,
-        403 => ErrorKind::Permission,
-        404 => ErrorKind::NotFound,
-        409 => ErrorKind::Conflict,
-        413 => ErrorKind::RequestTooLarge,
-        429 => ErrorKind::RateLimit,
-        502 => ErrorKind::BadGateway,
-        503 if message.to_ascii_lowercase().contains("overloaded") => ErrorKind::Overloaded,
-        503 => ErrorKind::Unavailable,
-        504 => ErrorKind::Timeout,
-        529 => ErrorKind::Overloaded,
-        s if s >= 500 => ErrorKind::Api,
-        _ => ErrorKind::InvalidRequest,
+    // Gemini answers 503 both when a model is overloaded and when the service is down.
+    if status == 503 && message.to_ascii_lowercase().contains("overloaded") {
+        ErrorKind::Overloaded
+    } else {
+        ErrorKind::for_status(status)
     }
 }
 

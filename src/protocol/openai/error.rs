@@ -8,25 +8,6 @@ use serde_json::{Map, Value};
 use super::wire;
 use crate::protocol::ir::{ApiError, ErrorKind};
 
-/// The error kind an HTTP status means, for any dialect's upstream.
-pub(crate) fn kind_for_status(status: u16) -> ErrorKind {
-    match status {
-        401 => ErrorKind::Authentication,
-        402 => ErrorKind::Billing,
-        403 => ErrorKind::Permission,
-        404 => ErrorKind::NotFound,
-        409 => ErrorKind::Conflict,
-        413 => ErrorKind::RequestTooLarge,
-        429 => ErrorKind::RateLimit,
-        502 => ErrorKind::BadGateway,
-        503 => ErrorKind::Unavailable,
-        504 => ErrorKind::Timeout,
-        529 => ErrorKind::Overloaded,
-        s if s >= 500 => ErrorKind::Api,
-        _ => ErrorKind::InvalidRequest,
-    }
-}
-
 /// The human-readable text of an `error` value: an object's `message`, or a string itself.
 pub(crate) fn error_message(v: &Value) -> String {
     match v {
@@ -42,7 +23,7 @@ pub(crate) fn error_message(v: &Value) -> String {
 /// Decodes an upstream error body. Never fails: a body that is not OpenAI-shaped JSON becomes
 /// the message as it is (trimmed, or the status when empty).
 pub fn decode_error(status: u16, body: &[u8]) -> ApiError {
-    let mut err = ApiError::new(status, kind_for_status(status), String::new());
+    let mut err = ApiError::new(status, ErrorKind::for_status(status), String::new());
     let parsed = serde_json::from_slice::<Value>(body).ok();
     // Some providers wrap the error in an array (`[{"error": {...}}]`).
     let parsed = match parsed {
