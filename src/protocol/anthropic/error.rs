@@ -78,7 +78,10 @@ pub fn decode_error(status: u16, body: &[u8]) -> ApiError {
         let mut err = ApiError::new(status, kind, b.error.message);
         // Other dialects' clients recognise a context overflow by this code (OpenAI's name).
         if kind == ErrorKind::InvalidRequest
-            && err.message.to_ascii_lowercase().starts_with("prompt is too long")
+            && err
+                .message
+                .to_ascii_lowercase()
+                .starts_with("prompt is too long")
         {
             err.code = Some("context_length_exceeded".to_owned());
         }
@@ -222,7 +225,10 @@ mod tests {
         let body = br#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 212345 tokens > 200000 maximum"}}"#;
         let e = decode_error(400, body);
         assert_eq!(e.code.as_deref(), Some("context_length_exceeded"));
-        assert_eq!(e.message, "prompt is too long: 212345 tokens > 200000 maximum");
+        assert_eq!(
+            e.message,
+            "prompt is too long: 212345 tokens > 200000 maximum"
+        );
         let body = br#"{"type":"error","error":{"type":"invalid_request_error","message":"messages: field required"}}"#;
         assert_eq!(decode_error(400, body).code, None);
     }
