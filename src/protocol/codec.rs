@@ -178,7 +178,8 @@ pub fn encode_error(d: Dialect, err: &ApiError) -> Vec<u8> {
 pub fn client_status(d: Dialect, err: &ApiError) -> u16 {
     match d {
         Dialect::Anthropic => anthropic::client_status(err),
-        Dialect::OpenAi | Dialect::Gemini => err.status,
+        Dialect::Gemini => gemini::client_status(err),
+        Dialect::OpenAi => err.status,
     }
 }
 

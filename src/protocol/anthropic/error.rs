@@ -75,7 +75,17 @@ pub fn client_status(err: &ApiError) -> u16 {
 pub fn decode_error(status: u16, body: &[u8]) -> ApiError {
     if let Ok(b) = parse_json::<wire::ErrorBody>(body) {
         let kind = kind_for_type(&b.error.kind).unwrap_or_else(|| ErrorKind::for_status(status));
-        return ApiError::new(status, kind, b.error.message);
+        let mut err = ApiError::new(status, kind, b.error.message);
+        // Other dialects' clients recognise a context overflow by this code (OpenAI's name).
+        if kind == ErrorKind::InvalidRequest
+            && err
+                .message
+                .to_ascii_lowercase()
+                .starts_with("prompt is too long")
+        {
+            err.code = Some("context_length_exceeded".to_owned());
+        }
+        return err;
     }
     let text = String::from_utf8_lossy(body);
     let text = text.trim();
@@ -208,6 +218,19 @@ mod tests {
             assert_eq!(out["error"]["message"], "m");
             assert!(out["request_id"].as_str().unwrap().starts_with("req_"));
         }
+    }
+
+    #[test]
+    fn prompt_too_long_gets_the_context_length_code() {
+        let body = br#"{"type":"error","error":{"type":"invalid_request_error","message":"prompt is too long: 212345 tokens > 200000 maximum"}}"#;
+        let e = decode_error(400, body);
+        assert_eq!(e.code.as_deref(), Some("context_length_exceeded"));
+        assert_eq!(
+            e.message,
+            "prompt is too long: 212345 tokens > 200000 maximum"
+        );
+        let body = br#"{"type":"error","error":{"type":"invalid_request_error","message":"messages: field required"}}"#;
+        assert_eq!(decode_error(400, body).code, None);
     }
 
     #[test]

@@ -172,6 +172,12 @@ fn parse_duration(s: &str) -> Option<f64> {
     any.then_some(total)
 }
 
+/// The HTTP status a Gemini client gets: Anthropic's 529 is not a Google status, so capacity
+/// failures answer 503 `UNAVAILABLE` as Gemini itself does.
+pub fn client_status(err: &ApiError) -> u16 {
+    if err.status == 529 { 503 } else { err.status }
+}
+
 /// The canonical RPC status name for an HTTP status (E3).
 pub fn canonical_status(status: u16) -> &'static str {
     match status {
@@ -206,9 +212,9 @@ pub(super) fn error_body(err: &ApiError) -> Value {
         }));
     }
     let mut error = json!({
-        "code": err.status,
+        "code": client_status(err),
         "message": err.message,
-        "status": canonical_status(err.status),
+        "status": canonical_status(client_status(err)),
     });
     if !details.is_empty() {
         error["details"] = Value::Array(details);
@@ -216,7 +222,7 @@ pub(super) fn error_body(err: &ApiError) -> Value {
     json!({ "error": error })
 }
 
-/// The body for a Gemini client; the HTTP status is `err.status`.
+/// The body for a Gemini client; the HTTP status is [`client_status`].
 pub fn encode_error(err: &ApiError) -> Vec<u8> {
     error_body(err).to_string().into_bytes()
 }
@@ -224,6 +230,15 @@ pub fn encode_error(err: &ApiError) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anthropic_overloaded_529_answers_503_unavailable() {
+        let err = ApiError::new(529, ErrorKind::Overloaded, "Overloaded");
+        assert_eq!(client_status(&err), 503);
+        let body: Value = serde_json::from_slice(&encode_error(&err)).unwrap();
+        assert_eq!(body["error"]["code"], 503);
+        assert_eq!(body["error"]["status"], "UNAVAILABLE");
+    }
 
     #[test]
     fn quota_error_with_retry_info() {

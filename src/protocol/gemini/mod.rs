@@ -20,7 +20,7 @@ pub mod schema_memo;
 pub mod stream;
 pub mod wire;
 
-pub use error::{canonical_status, decode_error, encode_error};
+pub use error::{canonical_status, client_status, decode_error, encode_error};
 pub use names::{ToolNames, gemini_function_name};
 pub use request::{
     EncodeOptions, SKIP_SIGNATURE_SENTINEL, decode_count_tokens_request, decode_request,

@@ -329,7 +329,7 @@ fn encoder_json_array_form_and_errors() {
     let parsed: Vec<Value> = serde_json::from_slice(&out).unwrap();
     assert_eq!(
         parsed,
-        vec![json!({"error": {"code": 529, "message": "busy", "status": "UNAVAILABLE"}})]
+        vec![json!({"error": {"code": 503, "message": "busy", "status": "UNAVAILABLE"}})]
     );
 }
 

@@ -52,6 +52,7 @@ pub fn decode_response(body: &[u8]) -> Result<ir::Response, CodecError> {
     if !text.is_empty() {
         content.push(text_block(text));
     }
+    let refused = msg.refusal.as_ref().is_some_and(|r| !r.is_empty());
     if let Some(refusal) = msg.refusal.filter(|r| !r.is_empty()) {
         content.push(text_block(refusal));
     }
@@ -70,7 +71,10 @@ pub fn decode_response(body: &[u8]) -> Result<ir::Response, CodecError> {
     Ok(ir::Response {
         id: w.id,
         model: w.model,
-        stop_reason: Some(stop_reason(choice.finish_reason.as_deref(), saw_tool)),
+        stop_reason: Some(refusal_stop(
+            stop_reason(choice.finish_reason.as_deref(), saw_tool),
+            refused,
+        )),
         stop_sequence: None,
         usage: w.usage.as_ref().map(decode_usage).unwrap_or_default(),
         content,
@@ -96,6 +100,15 @@ pub(crate) fn stop_reason(finish: Option<&str>, saw_tool: bool) -> StopReason {
         Some("length") => StopReason::MaxTokens,
         Some("content_filter") => StopReason::Refusal,
         _ => StopReason::EndTurn,
+    }
+}
+
+/// A `refusal` message from the model is a refusal whatever `finish_reason` says (OpenAI sends
+/// `stop`); other dialects' clients can only tell it from an answer by the stop reason.
+pub(crate) fn refusal_stop(stop: StopReason, refused: bool) -> StopReason {
+    match stop {
+        StopReason::EndTurn if refused => StopReason::Refusal,
+        other => other,
     }
 }
 
@@ -403,6 +416,18 @@ mod tests {
     fn tool_calls_finish_without_calls_is_end_turn() {
         assert_eq!(stop_reason(Some("tool_calls"), false), StopReason::EndTurn);
         assert_eq!(stop_reason(Some("stop"), true), StopReason::ToolUse);
+    }
+
+    #[test]
+    fn refusal_message_is_a_refusal_stop() {
+        let body = json!({"id": "c", "object": "chat.completion", "created": 1, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant",
+                "content": null, "refusal": "I can't help with that."}}]});
+        let r = decode_response(body.to_string().as_bytes()).unwrap();
+        assert_eq!(r.stop_reason, Some(StopReason::Refusal));
+        assert!(
+            matches!(&r.content[..], [Block::Text { text, .. }] if text == "I can't help with that.")
+        );
     }
 
     #[test]

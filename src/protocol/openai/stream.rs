@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 
 use super::names::ToolNames;
 use super::response::{
-    CallNames, completion_id, decode_usage, encode_usage, finish_reason, now_secs,
+    CallNames, completion_id, decode_usage, encode_usage, finish_reason, now_secs, refusal_stop,
     repair_arguments, stop_reason,
 };
 use super::wire::{self, ChatCompletionChunk, ChunkChoice, ChunkDelta};
@@ -58,6 +58,8 @@ pub struct StreamDecoder {
     finish: Option<String>,
     usage: Option<Usage>,
     saw_tool: bool,
+    /// The model sent a `refusal` delta.
+    refused: bool,
     fragments: usize,
     names: ToolNames,
 }
@@ -188,6 +190,7 @@ impl StreamDecoder {
                 delta: Delta::Thinking(r),
             });
         }
+        self.refused |= d.refusal.as_ref().is_some_and(|r| !r.is_empty());
         for text in [d.content, d.refusal].into_iter().flatten() {
             if text.is_empty() {
                 continue;
@@ -346,7 +349,10 @@ impl StreamDecoder {
         self.flush_calls(out);
         self.close_open(out);
         out.push(StreamEvent::MessageDelta {
-            stop_reason: Some(stop_reason(self.finish.as_deref(), self.saw_tool)),
+            stop_reason: Some(refusal_stop(
+                stop_reason(self.finish.as_deref(), self.saw_tool),
+                self.refused,
+            )),
             stop_sequence: None,
             usage: self.usage.unwrap_or_default(),
         });

@@ -557,3 +557,24 @@ fn encoder_without_usage_and_with_error() {
         json!({"error": {"message": "busy", "type": "server_error", "param": null, "code": null}})
     );
 }
+
+#[test]
+fn refusal_delta_ends_as_a_refusal() {
+    let ev = run(&[
+        delta(json!({"role": "assistant", "content": null, "refusal": ""})),
+        delta(json!({"refusal": "I can't help"})),
+        finish_chunk("stop"),
+        "[DONE]".to_owned(),
+    ]);
+    assert_eq!(
+        ev,
+        [
+            "start chatcmpl-abc",
+            "0+text",
+            "0 text I can't help",
+            "0-",
+            "end Some(Refusal) in=0 out=0 cached=0",
+            "stop"
+        ]
+    );
+}
