@@ -83,7 +83,8 @@ pub fn body_size_hint(req: &Request) -> usize {
     use super::ir::{Block, Tool};
     fn block(b: &Block) -> usize {
         64 + match b {
-            Block::Text { text, .. } | Block::Thinking { text, .. } => text.len() + 16,
+            Block::Text { text, .. } => text.json_len() + 16,
+            Block::Thinking { text, .. } => text.len() + 16,
             Block::Image(img) => match &img.source {
                 super::ir::ImageSource::Base64 { data, .. } => data.len(),
                 super::ir::ImageSource::Url { url, .. } => url.len(),
@@ -96,7 +97,7 @@ pub fn body_size_hint(req: &Request) -> usize {
             Block::Unknown { .. } => 256,
         }
     }
-    let system: usize = req.system.iter().map(|b| b.text.len() + 64).sum();
+    let system: usize = req.system.iter().map(|b| b.text.json_len() + 64).sum();
     let messages: usize = req
         .messages
         .iter()
@@ -108,7 +109,7 @@ pub fn body_size_hint(req: &Request) -> usize {
         .map(|t| match t {
             Tool::Function(f) => {
                 128 + f.name.len()
-                    + f.description.as_ref().map_or(0, |d| d.len() + 16)
+                    + f.description.as_ref().map_or(0, |d| d.json_len() + 16)
                     + f.input_schema.raw().map_or(1024, |r| r.get().len())
             }
             Tool::Other { .. } => 256,

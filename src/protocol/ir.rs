@@ -9,6 +9,7 @@
 use serde_json::{Map, Value};
 
 pub use super::json::Json;
+pub use super::text::Text;
 
 /// The three wire formats the gateway speaks on either side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,7 +89,7 @@ pub struct Request {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct SystemBlock {
-    pub text: String,
+    pub text: Text,
     /// Anthropic `cache_control`, kept for Anthropic upstreams and dropped elsewhere.
     pub cache_control: Option<Value>,
 }
@@ -126,7 +127,7 @@ pub struct Signature {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
     Text {
-        text: String,
+        text: Text,
         /// Gemini may sign a text part.
         signature: Option<Signature>,
         cache_control: Option<Value>,
@@ -194,7 +195,7 @@ pub enum Tool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FunctionTool {
     pub name: String,
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// JSON Schema of the arguments, as the client sent it (upstreams reduce it as they must;
     /// kept as text until then, see [`Json`]).
     pub input_schema: Json,

@@ -12,3 +12,4 @@ pub mod json;
 pub mod openai;
 pub mod sse;
 pub mod stream;
+pub mod text;

@@ -398,7 +398,7 @@ fn response_events(resp: &ir::Response, out: &mut Vec<StreamEvent>) {
             } => (
                 BlockStart::Text,
                 [
-                    (!text.is_empty()).then(|| Delta::Text(text.clone())),
+                    (!text.is_empty()).then(|| Delta::Text(text.to_string())),
                     signed(signature),
                 ],
             ),

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::{GEMINI_CARRIER_PREFIX, wire};
-use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Json, Signature};
+use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Json, Signature, Text};
 
 /// Client content -> IR blocks. A `thinking` block whose signature is a gateway carrier
 /// (`gw.gemini.<sig>`) is not a thought: its signature belongs on the next `tool_use` or `text`
@@ -243,9 +243,9 @@ fn tool_result_content(content: &[Block]) -> Option<wire::Content> {
     }
 }
 
-pub(crate) fn text_block(text: &str, cache_control: Option<Value>) -> wire::ContentBlock {
+pub(crate) fn text_block(text: &Text, cache_control: Option<Value>) -> wire::ContentBlock {
     wire::ContentBlock::Text(wire::TextBlock {
-        text: text.to_owned(),
+        text: text.clone(),
         cache_control,
         extra: Map::new(),
     })

@@ -230,7 +230,7 @@ mod tests {
             model: "gemini-3-pro".into(),
             content: vec![
                 Block::Text {
-                    text: String::new(),
+                    text: crate::protocol::ir::Text::new(),
                     signature: None,
                     cache_control: None,
                 },

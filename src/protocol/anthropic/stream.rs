@@ -150,7 +150,10 @@ impl StreamDecoder {
 
     fn block_start(&mut self, index: usize, block: wire::ContentBlock, out: &mut Vec<StreamEvent>) {
         let (start, first) = match block {
-            wire::ContentBlock::Text(t) => (BlockStart::Text, some_text(t.text, Delta::Text)),
+            wire::ContentBlock::Text(t) => (
+                BlockStart::Text,
+                some_text(t.text.into_string(), Delta::Text),
+            ),
             wire::ContentBlock::Thinking(t) => {
                 // Non-empty fields at start are unusual but legal: replay them as deltas.
                 let mut first = some_text(t.thinking, Delta::Thinking);

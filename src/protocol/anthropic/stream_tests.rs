@@ -174,7 +174,7 @@ fn events_for(blocks: &[Block], stop: StopReason, usage: Usage) -> Vec<StreamEve
             Block::Text {
                 text, signature, ..
             } => {
-                let mut d = vec![Delta::Text(text.clone())];
+                let mut d = vec![Delta::Text(text.to_string())];
                 d.extend(signature.clone().map(Delta::Signature));
                 (BlockStart::Text, d)
             }

@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use std::fmt;
 
 use crate::protocol::ir;
+use crate::protocol::text::{self, Text};
 
 pub type Extra = Map<String, Value>;
 
@@ -63,7 +64,7 @@ pub struct Request {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum System {
-    Text(String),
+    Text(Text),
     Blocks(Vec<SystemBlock>),
 }
 
@@ -71,7 +72,8 @@ pub enum System {
 pub struct SystemBlock {
     #[serde(rename = "type", default = "text_type")]
     pub kind: String,
-    pub text: String,
+    #[serde(deserialize_with = "text::raw")]
+    pub text: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<Value>,
     #[serde(flatten)]
@@ -103,7 +105,7 @@ pub struct Message {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Content {
-    Text(String),
+    Text(Text),
     Blocks(Vec<ContentBlock>),
 }
 
@@ -123,7 +125,8 @@ pub enum ContentBlock {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TextBlock {
-    pub text: String,
+    #[serde(deserialize_with = "text::raw")]
+    pub text: Text,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<Value>,
     #[serde(flatten)]
@@ -204,8 +207,12 @@ pub struct Tool {
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    #[serde(
+        default,
+        deserialize_with = "text::raw_opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub description: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_schema: Option<ir::Json>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -603,10 +610,10 @@ impl<'de> Deserialize<'de> for Content {
                 f.write_str("a string or an array of content blocks")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Content, E> {
-                Ok(Content::Text(v.to_owned()))
+                Ok(Content::Text(v.into()))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<Content, E> {
-                Ok(Content::Text(v))
+                Ok(Content::Text(v.into()))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Content, A::Error> {
                 let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0));
@@ -629,10 +636,10 @@ impl<'de> Deserialize<'de> for System {
                 f.write_str("a string or an array of text blocks")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<System, E> {
-                Ok(System::Text(v.to_owned()))
+                Ok(System::Text(v.into()))
             }
             fn visit_string<E: de::Error>(self, v: String) -> Result<System, E> {
-                Ok(System::Text(v))
+                Ok(System::Text(v.into()))
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<System, A::Error> {
                 let mut blocks = Vec::with_capacity(seq.size_hint().unwrap_or(0));
@@ -862,6 +869,23 @@ mod tests {
         let bad =
             r#"{"model":"m","messages":[{"role":"user","content":[{"type":"tool_use","id":5}]}]}"#;
         assert!(parse_fast::<Request>(bad.as_bytes()).is_none());
+    }
+
+    /// Claude Code's real traffic takes the fast path (the slow one costs twice as much).
+    #[test]
+    fn claude_code_request_takes_the_fast_path() {
+        let body = include_str!("../../../tests/fixtures/claude-code/request.json");
+        let compact = crate::protocol::json::minify(body);
+        if let Err(e) = serde_json::from_str::<Request>(&compact) {
+            panic!("{e}");
+        }
+        FAST_BLOCKS.with(|f| f.set(true));
+        let r = serde_json::from_str::<Request>(&compact);
+        FAST_BLOCKS.with(|f| f.set(false));
+        if let Err(e) = r {
+            panic!("{e}");
+        }
+        assert!(parse_fast::<Request>(compact.as_bytes()).is_some());
     }
 
     #[test]

@@ -81,7 +81,10 @@ pub(super) fn classify(part: &Part) -> PartKind {
         };
     }
     if part.thought == Some(true) {
-        PartKind::Block(Block::Thinking { text, signature })
+        PartKind::Block(Block::Thinking {
+            text: text.into_string(),
+            signature,
+        })
     } else {
         PartKind::Block(Block::Text {
             text,
@@ -102,7 +105,10 @@ pub(super) fn classify_owned(mut part: Part) -> PartKind {
         Some(text) if plain && !text.is_empty() => {
             let signature = part.thought_signature.as_deref().map(gemini_signature);
             PartKind::Block(if part.thought == Some(true) {
-                Block::Thinking { text, signature }
+                Block::Thinking {
+                    text: text.into_string(),
+                    signature,
+                }
             } else {
                 Block::Text {
                     text,

@@ -20,7 +20,7 @@ use super::wire::{
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir::{
     Block, Dialect, Effort, Extras, FunctionTool, Message, Request, ResponseFormat, Role,
-    SystemBlock, ThinkingConfig, ThinkingMode, Tool, ToolChoice,
+    SystemBlock, Text, ThinkingConfig, ThinkingMode, Tool, ToolChoice,
 };
 
 /// Placed on the first `functionCall` of a current-turn step that has no Gemini signature, so
@@ -300,7 +300,7 @@ fn decode_contents(contents: Vec<Content>) -> Result<Vec<Message>, CodecError> {
                 PartKind::Response(resp) => {
                     let id = pair_response(&resp, &mut open_calls)
                         .unwrap_or_else(|| request_call_id(ci, pi, &resp.name));
-                    let (content, is_error) = result_content(&resp.response);
+                    let (content, is_error) = result_content(resp.response.value());
                     list.push(Block::ToolResult {
                         tool_use_id: id,
                         content,
@@ -356,7 +356,7 @@ fn result_content(response: &Value) -> (Vec<Block>, bool) {
         Vec::new()
     } else {
         vec![Block::Text {
-            text,
+            text: text.into(),
             signature: None,
             cache_control: None,
         }]

@@ -198,9 +198,9 @@ fn encode_thinking(t: &ThinkingConfig) -> wire::ThinkingConfig {
     out
 }
 
-fn text_part(text: &str, signature: Option<String>) -> Part {
+fn text_part(text: impl Into<Text>, signature: Option<String>) -> Part {
     Part {
-        text: Some(text.to_string()),
+        text: Some(text.into()),
         thought_signature: signature,
         ..Part::default()
     }
@@ -317,7 +317,7 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
                 if !text.is_empty() {
                     parts.push(Part {
                         thought: Some(true),
-                        ..text_part(text, sig)
+                        ..text_part(text.as_str(), sig)
                     });
                 } else if sig.is_some() {
                     parts.push(text_part("", sig));
@@ -360,6 +360,15 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
     parts
 }
 
+/// `{"result": text}` or `{"error": text}`, the text written as it came (see [`Text`]).
+fn tool_output(key: &str, text: &Text) -> crate::protocol::json::Json {
+    use crate::protocol::json::Json;
+    match serde_json::value::to_raw_value(&std::collections::BTreeMap::from([(key, text)])) {
+        Ok(raw) => Json::from_raw(raw.into()),
+        Err(_) => Json::from(json!({ key: text.as_str() })),
+    }
+}
+
 fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part> {
     let mut responses = Vec::new();
     let mut result_images = Vec::new();
@@ -372,14 +381,13 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                 is_error,
                 ..
             } => {
-                let text = content
-                    .iter()
-                    .filter_map(|b| match b {
-                        Block::Text { text, .. } => Some(text.as_str()),
+                let text = Text::join(
+                    content.iter().filter_map(|b| match b {
+                        Block::Text { text, .. } => Some(text),
                         _ => None,
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n");
+                    }),
+                    "\n",
+                );
                 for b in content {
                     if let Block::Image(image) = b {
                         result_images.push(image_part(image));
@@ -387,7 +395,9 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                 }
                 let Some(name) = call_names.get(tool_use_id.as_str()) else {
                     // No call to answer (history cut): keep the output as plain text.
-                    rest.push(Part::text(format!("[tool result {tool_use_id}]\n{text}")));
+                    rest.push(Part::text(
+                        text.wrap(&format!("[tool result {tool_use_id}]\n"), ""),
+                    ));
                     continue;
                 };
                 let key = if *is_error { "error" } else { "result" };
@@ -395,7 +405,7 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                     function_response: Some(FunctionResponse {
                         id: Some(tool_use_id.clone()),
                         name: name.clone(),
-                        response: json!({ key: text }),
+                        response: tool_output(key, &text),
                         extra: Map::new(),
                     }),
                     ..Part::default()
@@ -504,7 +514,7 @@ fn fix_pairing(contents: &mut Vec<Content>) {
                 let resp = found.unwrap_or_else(|| FunctionResponse {
                     id: call.id.clone(),
                     name: call.name.clone(),
-                    response: json!({"error": "No result was provided for this call."}),
+                    response: json!({"error": "No result was provided for this call."}).into(),
                     extra: Map::new(),
                 });
                 ordered.push(Part {

@@ -221,7 +221,7 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
                 let sig = own_signature(signature);
                 if !text.is_empty() || sig.is_some() {
                     parts.push(Part {
-                        text: Some(text.clone()),
+                        text: Some(text.as_str().into()),
                         thought: (!text.is_empty()).then_some(true),
                         thought_signature: sig,
                         ..Part::default()

@@ -178,7 +178,7 @@ impl StreamDecoder {
             match classify_owned(part) {
                 PartKind::Block(Block::Text {
                     text, signature, ..
-                }) => self.text(false, text, signature, out),
+                }) => self.text(false, text.into_string(), signature, out),
                 PartKind::Block(Block::Thinking { text, signature }) => {
                     self.text(true, text, signature, out)
                 }

@@ -5,6 +5,7 @@
 //! so a Gemini-to-Gemini route loses nothing. JSON Schemas and tool arguments stay
 //! `serde_json::Value`: they are free-form by nature.
 
+use crate::protocol::text::Text;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -69,7 +70,7 @@ pub struct Content {
 #[serde(rename_all = "camelCase")]
 pub struct Part {
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub text: Option<String>,
+    pub text: Option<Text>,
     /// `true` on thought-summary parts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
@@ -104,7 +105,7 @@ pub struct Part {
 }
 
 impl Part {
-    pub fn text(text: impl Into<String>) -> Self {
+    pub fn text(text: impl Into<Text>) -> Self {
         Part {
             text: Some(text.into()),
             ..Part::default()
@@ -158,7 +159,7 @@ pub struct FunctionResponse {
     pub name: String,
     /// A JSON object (`{"result": ...}`, `{"output": ...}` or `{"error": ...}` by convention).
     #[serde(default)]
-    pub response: Value,
+    pub response: crate::protocol::json::Json,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -182,7 +183,7 @@ pub struct Tool {
 pub struct FunctionDeclaration {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     /// The OpenAPI-subset schema (see `schema.rs`); exclusive with `parameters_json_schema`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<crate::protocol::json::Json>,

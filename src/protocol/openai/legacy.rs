@@ -43,7 +43,7 @@ pub fn decode_completion_request(body: &[u8]) -> Result<ir::Request, CodecError>
         messages: vec![ir::Message {
             role: ir::Role::User,
             content: vec![Block::Text {
-                text: prompt,
+                text: prompt.into(),
                 signature: None,
                 cache_control: None,
             }],

@@ -14,7 +14,8 @@ use super::thinking::{ThinkingStyle, apply_thinking, decode_thinking};
 use super::wire::{self, ContentPart, MessageContent, Role};
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir::{
-    self, Block, Dialect, Extras, FunctionTool, Image, ImageSource, Json, SystemBlock, ToolChoice,
+    self, Block, Dialect, Extras, FunctionTool, Image, ImageSource, Json, SystemBlock, Text,
+    ToolChoice,
 };
 
 /// Claude Code's per-conversation attribution block (A4.1): never sent to other providers.
@@ -114,7 +115,7 @@ pub fn decode_request(body: &[u8], hints: &RequestHints) -> Result<ir::Request, 
     Ok(req)
 }
 
-fn text_block(text: impl Into<String>) -> Block {
+fn text_block(text: impl Into<Text>) -> Block {
     Block::Text {
         text: text.into(),
         signature: None,
@@ -187,7 +188,7 @@ fn decode_messages(
 }
 
 /// The text of a system/developer message, one string per text part.
-fn text_parts(content: Option<&MessageContent>) -> Vec<String> {
+fn text_parts(content: Option<&MessageContent>) -> Vec<Text> {
     match content {
         None => Vec::new(),
         Some(MessageContent::Text(s)) => vec![s.clone()],
@@ -377,13 +378,13 @@ pub fn encode_request_with(
     let names = ToolNames::for_request(req);
 
     let mut messages = Vec::new();
-    let system: Vec<&str> = req
-        .system
-        .iter()
-        .map(|b| b.text.as_str())
-        .filter(|t| !t.starts_with(ATTRIBUTION_PREFIX))
-        .collect();
-    let system = system.join("\n");
+    let system = Text::join(
+        req.system
+            .iter()
+            .map(|b| &b.text)
+            .filter(|t| !t.starts_with(ATTRIBUTION_PREFIX)),
+        "\n",
+    );
     if !system.is_empty() {
         messages.push(wire::Message::new(
             Role::System,
@@ -458,20 +459,21 @@ pub fn encode_request_with(
     Ok(w)
 }
 
-fn block_texts(blocks: &[Block]) -> Vec<&str> {
-    blocks
-        .iter()
-        .filter_map(|b| match b {
-            Block::Text { text, .. } => Some(text.as_str()),
+/// The text blocks' texts joined by newlines.
+fn block_text(blocks: &[Block]) -> Text {
+    Text::join(
+        blocks.iter().filter_map(|b| match b {
+            Block::Text { text, .. } => Some(text),
             _ => None,
-        })
-        .collect()
+        }),
+        "\n",
+    )
 }
 
 fn encode_mid_system(m: &ir::Message, opts: &EncodeOptions) -> wire::Message {
-    let text = block_texts(&m.content).join("\n");
+    let text = block_text(&m.content);
     if opts.mid_system_as_user {
-        let text = format!("<system-reminder>\n{text}\n</system-reminder>");
+        let text = text.wrap("<system-reminder>\n", "\n</system-reminder>");
         wire::Message::new(Role::User, Some(MessageContent::Text(text)))
     } else {
         wire::Message::new(Role::System, Some(MessageContent::Text(text)))
@@ -506,7 +508,7 @@ fn encode_assistant(
             _ => {}
         }
     }
-    let text = block_texts(&m.content).join("\n");
+    let text = block_text(&m.content);
     if text.is_empty() && calls.is_empty() {
         return None;
     }
@@ -564,16 +566,15 @@ fn encode_user(m: &ir::Message, from_openai: bool, out: &mut Vec<wire::Message>)
                     Block::Image(img) => Some(image_part(img)),
                     _ => None,
                 }));
-                let mut text = block_texts(content).join("\n");
+                let mut text = block_text(content);
                 if text.is_empty() && moved_images.len() > images_before {
-                    text =
-                        "(the tool returned an image; it follows in the next message)".to_owned();
+                    text = "(the tool returned an image; it follows in the next message)".into();
                 }
                 if *is_error {
                     text = if text.is_empty() {
-                        "Error".to_owned()
+                        "Error".into()
                     } else {
-                        format!("Error: {text}")
+                        text.wrap("Error: ", "")
                     };
                 }
                 let mut msg = wire::Message::new(Role::Tool, Some(MessageContent::Text(text)));

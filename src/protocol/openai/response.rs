@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use super::request::parse;
 use super::wire::{self, MessageContent};
 use crate::protocol::codec::{CodecError, ResponseCtx};
-use crate::protocol::ir::{self, Block, Dialect, Extras, StopReason, Usage};
+use crate::protocol::ir::{self, Block, Dialect, Extras, StopReason, Text, Usage};
 
 /// Decodes an upstream's `chat.completion`. Only the first choice is kept (the IR has one).
 /// A reply without choices is an error (E10), never an empty turn.
@@ -39,22 +39,22 @@ pub fn decode_response(body: &[u8]) -> Result<ir::Response, CodecError> {
         });
     }
     let text = match msg.content {
-        None => String::new(),
+        None => Text::new(),
         Some(MessageContent::Text(s)) => s,
-        Some(MessageContent::Parts(parts)) => parts
-            .into_iter()
-            .filter_map(|p| match p {
+        Some(MessageContent::Parts(parts)) => Text::join(
+            parts.iter().filter_map(|p| match p {
                 wire::ContentPart::Text { text, .. } => Some(text),
                 _ => None,
-            })
-            .collect(),
+            }),
+            "",
+        ),
     };
     if !text.is_empty() {
         content.push(text_block(text));
     }
     let refused = msg.refusal.as_ref().is_some_and(|r| !r.is_empty());
     if let Some(refusal) = msg.refusal.filter(|r| !r.is_empty()) {
-        content.push(text_block(refusal));
+        content.push(text_block(refusal.into()));
     }
     let mut names = CallNames::default();
     for call in msg.tool_calls.unwrap_or_default() {
@@ -82,7 +82,7 @@ pub fn decode_response(body: &[u8]) -> Result<ir::Response, CodecError> {
     })
 }
 
-fn text_block(text: String) -> Block {
+fn text_block(text: Text) -> Block {
     Block::Text {
         text,
         signature: None,
@@ -344,7 +344,8 @@ pub fn encode_response(resp: &ir::Response, ctx: &ResponseCtx) -> Vec<u8> {
             index: 0,
             message: wire::ResponseMessage {
                 role: "assistant".to_owned(),
-                content: (!text.is_empty() || !saw_tool).then_some(MessageContent::Text(text)),
+                content: (!text.is_empty() || !saw_tool)
+                    .then_some(MessageContent::Text(text.into())),
                 reasoning_content: reasoning,
                 reasoning: None,
                 tool_calls: saw_tool.then_some(calls),

@@ -5,6 +5,7 @@
 //! `serde_json::Value`. Used by `request.rs`, `response.rs`, `stream.rs`, `error.rs` and by
 //! `upstream/` when it applies provider quirks to an encoded request.
 
+use crate::protocol::text::Text;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
@@ -122,7 +123,7 @@ impl Message {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum MessageContent {
-    Text(String),
+    Text(Text),
     Parts(Vec<ContentPart>),
 }
 
@@ -130,7 +131,7 @@ pub enum MessageContent {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ContentPart {
     Text {
-        text: String,
+        text: Text,
         #[serde(flatten)]
         extra: Extra,
     },
@@ -152,7 +153,7 @@ pub enum ContentPart {
 }
 
 impl ContentPart {
-    pub fn text(text: impl Into<String>) -> Self {
+    pub fn text(text: impl Into<Text>) -> Self {
         ContentPart::Text {
             text: text.into(),
             extra: Extra::new(),
@@ -203,7 +204,7 @@ pub struct Tool {
 pub struct FunctionDef {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<Text>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parameters: Option<crate::protocol::json::Json>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
