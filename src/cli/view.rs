@@ -532,6 +532,40 @@ mod tests {
     }
 
     #[test]
+    fn health_cells_and_json() {
+        use crate::routing::health::ModelCooling;
+        let mut h = HealthReport {
+            name: "oai".into(),
+            state: HealthState::Open,
+            consecutive_failures: 3,
+            last_error: Some("HTTP 503".into()),
+            last_failure_at: Some(990),
+            open_until: Some(1030),
+            probing: false,
+            cooling: vec![],
+        };
+        assert_eq!(
+            health_cell(&h, 1000),
+            "open (3 failures, last: HTTP 503; retry in 30s)"
+        );
+        let v = serde_json::to_value(
+            UpstreamView::new(&upstream()).with_health(Some(std::slice::from_ref(&h))),
+        )
+        .unwrap();
+        assert_eq!(v["health"]["state"], "open");
+        assert_eq!(v["health"]["open_until"], "1970-01-01T00:17:10Z");
+        h.state = HealthState::Cooling;
+        h.cooling = vec![ModelCooling {
+            model: "m".into(),
+            until: 1060,
+            reason: CoolReason::RateLimited,
+        }];
+        assert_eq!(health_cell(&h, 1000), "cooling (m rate-limited, 1m left)");
+        let unknown = serde_json::to_value(UpstreamView::new(&upstream()).with_health(None));
+        assert!(unknown.unwrap()["health"].is_null());
+    }
+
+    #[test]
     fn usage_average() {
         let row = UsageRow {
             upstream: "oai".into(),

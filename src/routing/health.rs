@@ -10,8 +10,9 @@
 //! * **429 cooldowns** are per (upstream, model): Gemini and Code Assist quotas are per model,
 //!   and so are OpenAI's and Anthropic's rate limits, so a spent quota of one model must not
 //!   take the upstream's other models out of rotation.
-//! * **Never worse than an error.** Open, cooling and needs-login candidates are not dropped:
-//!   they go last (needs-login after the others), so a request that only they can serve still
+//! * **Never worse than an error.** Open, cooling and needs-login candidates are left out while
+//!   some other candidate is usable (a known-bad upstream is not worth a round trip); when
+//!   none is, they are all kept, needs-login last, so a request that only they can serve still
 //!   reaches them.
 //!
 //! Cost on the request path: per candidate, two relaxed atomic loads when all is well; locks
@@ -344,11 +345,14 @@ fn new_shared() -> Shared {
     }
 }
 
+/// A slot and the record it was made for (a changed record gets a fresh slot).
+type Slot = (Arc<UpstreamRecord>, Arc<UpstreamHealth>);
+
 /// Every upstream's health, for the server's lifetime.
 pub struct Health {
     shared: Arc<Shared>,
     /// Name -> the record the slot was made for, and the slot.
-    slots: Mutex<HashMap<String, (Arc<UpstreamRecord>, Arc<UpstreamHealth>)>>,
+    slots: Mutex<HashMap<String, Slot>>,
 }
 
 impl Default for Health {
@@ -394,9 +398,10 @@ impl Health {
     }
 }
 
-/// Puts `candidates` in the order to try them: usable ones first in their order, then open or
-/// cooling ones, then those needing a new login (`needs_login` is asked only about OAuth
-/// upstreams). Nothing is dropped. Allocates only when some candidate is not usable.
+/// Leaves in `candidates` the ones to try, in order: the usable ones when there are any;
+/// otherwise all of them, open or cooling ones before those needing a new login
+/// (`needs_login` is asked only about OAuth upstreams). Allocates only when some candidate is
+/// not usable.
 pub fn order(
     candidates: &mut Vec<Candidate>,
     now: Instant,
@@ -426,8 +431,12 @@ pub fn order(
     };
     let mut ranked: Vec<(Standing, Candidate)> =
         ranks.into_iter().zip(candidates.drain(..)).collect();
-    // Stable: each group keeps the routing order.
-    ranked.sort_by_key(|(s, _)| *s);
+    if ranked.iter().any(|(s, _)| *s == Standing::Usable) {
+        ranked.retain(|(s, _)| *s == Standing::Usable);
+    } else {
+        // Stable: each group keeps the routing order.
+        ranked.sort_by_key(|(s, _)| *s);
+    }
     candidates.extend(ranked.into_iter().map(|(_, c)| c));
 }
 
@@ -547,7 +556,7 @@ mod tests {
             a.failure("connect error", now),
             Transition::Opened(Duration::from_secs(10))
         );
-        assert_eq!(ordered(&t, "m", now), ["b", "a"], "open: last");
+        assert_eq!(ordered(&t, "m", now), ["b"], "open: left out");
         // A request that started before it opened fails too: no extension.
         assert_eq!(a.failure("HTTP 503", now), Transition::None);
         let r = a.report(false, now);
@@ -558,7 +567,7 @@ mod tests {
         // Cooldown over: the first request probes it in its place, the next one does not.
         let later = now + Duration::from_secs(11);
         assert_eq!(ordered(&t, "m", later), ["a", "b"]);
-        assert_eq!(ordered(&t, "m", later), ["b", "a"]);
+        assert_eq!(ordered(&t, "m", later), ["b"]);
         assert!(a.report(false, later).probing);
         // The probe fails: open again for twice as long.
         assert_eq!(
@@ -575,7 +584,7 @@ mod tests {
         // A probe whose request vanished frees the slot after the lease.
         let later = later + Duration::from_secs(36);
         assert_eq!(ordered(&t, "m", later), ["a", "b"]);
-        assert_eq!(ordered(&t, "m", later), ["b", "a"]);
+        assert_eq!(ordered(&t, "m", later), ["b"]);
         let later = later + Duration::from_secs(6);
         assert_eq!(ordered(&t, "m", later), ["a", "b"]);
         // Success closes it and resets the count.
@@ -617,7 +626,7 @@ mod tests {
         let now = Instant::now();
         let a = slot(&t, "a");
         a.rate_limited("m", Duration::from_secs(30), CoolReason::RateLimited, now);
-        assert_eq!(ordered(&t, "m", now), ["b", "a"]);
+        assert_eq!(ordered(&t, "m", now), ["b"]);
         assert_eq!(ordered(&t, "n", now), ["a", "b"]);
         // Extended, never shortened.
         a.rate_limited("m", Duration::from_secs(5), CoolReason::RateLimited, now);
@@ -635,7 +644,7 @@ mod tests {
     }
 
     #[test]
-    fn needs_login_goes_after_open_ones() {
+    fn needs_login_goes_after_open_ones_when_nothing_is_usable() {
         let health = Health::new(settings());
         let mut o = up("o", 0);
         o.auth = AuthKind::Oauth;
@@ -651,7 +660,12 @@ mod tests {
         let mut c = t.resolve("m").unwrap().candidates;
         order(&mut c, now, |u| u.name == "o");
         let names: Vec<&str> = c.iter().map(|c| c.upstream.name.as_str()).collect();
-        assert_eq!(names, ["b", "a", "o"]);
+        assert_eq!(names, ["b"]);
+        slot(&t, "b").rate_limited("m", Duration::from_secs(9), CoolReason::Quota, now);
+        let mut c = t.resolve("m").unwrap().candidates;
+        order(&mut c, now, |u| u.name == "o");
+        let names: Vec<&str> = c.iter().map(|c| c.upstream.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "o"]);
     }
 
     #[test]

@@ -88,7 +88,8 @@ pub(crate) fn admit<'a>(
     Ok(key)
 }
 
-/// The candidates for `model` that `key` may use: open, cooling and needs-login ones last.
+/// The candidates for `model` that `key` may use, in order; open, cooling and needs-login
+/// ones only when nothing else is usable ([`health::order`]).
 pub(crate) fn candidates(
     ctx: &Ctx,
     snap: &Snapshot,

@@ -198,9 +198,12 @@ async fn a_429_cools_that_model_only() {
     gw.stop().await;
 }
 
-/// A gemini-cli upstream on the fake Google, with an access token the fake never issued.
+/// A gemini-cli upstream `gca` on the fake Google (OAuth state `state`), with an access token
+/// the fake never issued, next to `others`.
 async fn stale_token_gateway(
     g: &FakeGoogle,
+    state: OAuthState,
+    others: Vec<UpstreamRecord>,
 ) -> (Gateway, refresher::RefresherHandle, CancellationToken) {
     let mut config = g.config();
     let t = test_config().timeouts;
@@ -222,12 +225,14 @@ async fn stale_token_gateway(
             tier: None,
             expires_at: None,
             last_refresh: None,
-            state: OAuthState::Active,
+            state,
             last_error: None,
             resource_url: None,
         }),
     };
-    let gw = Gateway::start(config.clone(), view(vec![record.clone()])).await;
+    let mut all = vec![record.clone()];
+    all.extend(others);
+    let gw = Gateway::start(config.clone(), view(all)).await;
     let store = Arc::new(MemoryStore::new());
     let tokens = TokenSet {
         access_token: Secret::new("ya29.never-issued"),
@@ -259,7 +264,7 @@ async fn stale_token_gateway(
 #[tokio::test]
 async fn count_tokens_replaces_a_refused_token_once() {
     let g = FakeGoogle::start().await;
-    let (gw, _h, cancel) = stale_token_gateway(&g).await;
+    let (gw, _h, cancel) = stale_token_gateway(&g, OAuthState::Active, vec![]).await;
     let resp = Gateway::client()
         .post(gw.url("/v1beta/models/gemini-2.5-pro:countTokens"))
         .header("x-goog-api-key", KEY)
@@ -283,6 +288,36 @@ async fn count_tokens_replaces_a_refused_token_once() {
     assert_eq!(seen[1].status, 200);
     assert_eq!(Some(seen[1].token.clone()), g.newest_token(FAKE_REFRESH));
     assert_eq!(g.refresh_requests().len(), 1);
+    cancel.cancel();
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_that_needs_a_new_login_is_skipped_up_front() {
+    let g = FakeGoogle::start().await;
+    let b = FakeOpenAi::start().await;
+    let other = upstream("bb", &b.base_url(), &["gemini-2.5-pro"], 5);
+    let (gw, _h, cancel) = stale_token_gateway(&g, OAuthState::NeedsLogin, vec![other]).await;
+    // The refresher loads the logins in the background.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while report(&gw, "gca").state != HealthState::NeedsLogin {
+        assert!(Instant::now() < deadline, "{:?}", report(&gw, "gca"));
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for _ in 0..2 {
+        let resp = gw
+            .post("/v1/chat/completions", &chat("gemini-2.5-pro"))
+            .await;
+        assert_eq!(resp.status(), 200);
+    }
+    assert!(g.ca_seen().is_empty(), "no 401 round trip");
+    assert_eq!(b.requests().len(), 2);
+    // Alone, it is still tried, and says what to do.
+    let resp = gw
+        .post("/v1/chat/completions", &chat("gca/gemini-2.5-pro"))
+        .await;
+    assert_eq!(resp.status(), 401);
+    assert!(resp.text().await.unwrap().contains("oauth login"));
     cancel.cancel();
     gw.stop().await;
 }
