@@ -6,6 +6,7 @@ use anyhow::anyhow;
 
 use super::UserError;
 use crate::daemon::StoreHandle;
+use crate::routing::health::HealthReport;
 use crate::secret::Secret;
 use crate::store::ops::{Op, OpErrorKind, Reply};
 use crate::store::records::{ApiKeyRecord, UpstreamRecord, UsageRow};
@@ -66,6 +67,7 @@ fn unexpected(reply: &Reply) -> anyhow::Error {
         Reply::Secret { .. } => "secret",
         Reply::Usage { .. } => "usage",
         Reply::Pong { .. } => "pong",
+        Reply::Health { .. } => "health",
         Reply::Error { .. } => "error",
     };
     anyhow!("unexpected `{what}` reply from the store (is the server a different version?)")
@@ -165,6 +167,18 @@ pub async fn usage_list(h: &StoreHandle) -> anyhow::Result<Vec<UsageRow>> {
     match call(h, Op::UsageList, None).await? {
         Reply::Usage { rows } => Ok(rows),
         other => Err(unexpected(&other)),
+    }
+}
+
+/// Every upstream's health from the running server; `None` when no server runs (or it is an
+/// older one that cannot say): health is then unknown.
+pub async fn health(h: &StoreHandle) -> Option<Vec<HealthReport>> {
+    if !h.is_remote() {
+        return None;
+    }
+    match h.apply(Op::Health).await {
+        Ok(Reply::Health { upstreams }) => Some(upstreams),
+        _ => None,
     }
 }
 

@@ -31,6 +31,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
     let running = daemon::running(&ctx.home).await;
     let store = ctx.store().await?;
     let upstreams = calls::upstream_list(&store).await?;
+    let health = calls::health(&store).await;
     let keys = calls::key_list(&store).await?;
     let usage: Vec<UsageView> = calls::usage_list(&store)
         .await?
@@ -50,7 +51,10 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
             version: env!("CARGO_PKG_VERSION"),
             home: ctx.home.root().display().to_string(),
             server,
-            upstreams: upstreams.iter().map(UpstreamView::new).collect(),
+            upstreams: upstreams
+                .iter()
+                .map(|r| UpstreamView::new(r).with_health(health.as_deref()))
+                .collect(),
             keys: keys.iter().map(KeyView::new).collect(),
             usage,
         });
@@ -71,11 +75,8 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
     if upstreams.is_empty() {
         output::line("none: add one with `llm-gateway upstream add NAME --provider KIND`")?;
     } else {
-        let rows: Vec<Vec<String>> = upstreams
-            .iter()
-            .map(|r| view::upstream_row(r, now))
-            .collect();
-        output::table(&view::UPSTREAM_HEADERS, &rows)?;
+        let (headers, rows) = view::upstream_table(&upstreams, health.as_deref(), now);
+        output::table(&headers, &rows)?;
         for r in &upstreams {
             if r.oauth.as_ref().map(|m| m.state) == Some(OAuthState::NeedsLogin) {
                 output::warn(&format!(

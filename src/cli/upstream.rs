@@ -319,9 +319,14 @@ fn secret_notice(store: &StoreHandle) -> Option<String> {
 }
 
 async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
-    let records = calls::upstream_list(&ctx.store().await?).await?;
+    let store = ctx.store().await?;
+    let records = calls::upstream_list(&store).await?;
+    let health = calls::health(&store).await;
     if args.json {
-        let views: Vec<UpstreamView> = records.iter().map(UpstreamView::new).collect();
+        let views: Vec<UpstreamView> = records
+            .iter()
+            .map(|r| UpstreamView::new(r).with_health(health.as_deref()))
+            .collect();
         return output::json(&views);
     }
     if records.is_empty() {
@@ -331,16 +336,23 @@ async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let now = view::now();
-    let rows: Vec<Vec<String>> = records.iter().map(|r| view::upstream_row(r, now)).collect();
-    output::table(&view::UPSTREAM_HEADERS, &rows)
+    let (headers, rows) = view::upstream_table(&records, health.as_deref(), now);
+    output::table(&headers, &rows)
 }
 
 async fn show(ctx: &Ctx, args: &ShowArgs) -> anyhow::Result<()> {
-    let record = calls::upstream_get(&ctx.store().await?, &args.name).await?;
+    let store = ctx.store().await?;
+    let record = calls::upstream_get(&store, &args.name).await?;
+    let health = calls::health(&store).await;
     if args.json {
-        return output::json(&UpstreamView::new(&record));
+        return output::json(&UpstreamView::new(&record).with_health(health.as_deref()));
     }
-    output::fields(&view::upstream_fields(&record, view::now()))
+    let now = view::now();
+    let mut fields = view::upstream_fields(&record, now);
+    if let Some(h) = view::find_health(health.as_deref(), &record.name) {
+        fields.push(("health", view::health_cell(h, now)));
+    }
+    output::fields(&fields)
 }
 
 async fn set_enabled(ctx: &Ctx, name: &str, enabled: bool) -> anyhow::Result<()> {

@@ -5,6 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+use crate::routing::health::{CoolReason, HealthReport, HealthState};
 use crate::store::records::{
     ApiKeyRecord, AuthKind, OAuthMeta, OAuthState, UnixTime, UpstreamRecord, UsageRow,
 };
@@ -103,6 +104,8 @@ pub struct UpstreamView {
     pub models_discovered: bool,
     pub created_at: String,
     pub oauth: Option<OAuthView>,
+    /// From the running server; `null` when it does not run (health unknown).
+    pub health: Option<HealthView>,
 }
 
 impl UpstreamView {
@@ -119,6 +122,114 @@ impl UpstreamView {
             models_discovered: r.models_discovered,
             created_at: rfc3339(r.created_at),
             oauth: r.oauth.as_ref().map(OAuthView::new),
+            health: None,
+        }
+    }
+
+    /// With the running server's health of this upstream, when there is one.
+    pub fn with_health(mut self, reports: Option<&[HealthReport]>) -> UpstreamView {
+        self.health = find_health(reports, &self.name).map(HealthView::new);
+        self
+    }
+}
+
+/// `name`'s report among `reports`.
+pub fn find_health<'a>(
+    reports: Option<&'a [HealthReport]>,
+    name: &str,
+) -> Option<&'a HealthReport> {
+    reports?.iter().find(|h| h.name == name)
+}
+
+#[derive(Debug, Serialize)]
+pub struct CoolingView {
+    pub model: String,
+    pub until: String,
+    /// `rate-limited` (a 429 with a delay) or `quota` (a spent daily quota).
+    pub reason: &'static str,
+}
+
+/// An upstream's health in `--json`: `state` is `healthy`, `failing` (failed lately, still
+/// tried in its place), `open` (circuit breaker open until `open_until`: tried only when
+/// nothing else is left), `cooling` (some model rate-limited, see `cooling`) or `needs-login`.
+#[derive(Debug, Serialize)]
+pub struct HealthView {
+    pub state: &'static str,
+    pub consecutive_failures: u32,
+    pub last_error: Option<String>,
+    pub last_failure_at: Option<String>,
+    pub open_until: Option<String>,
+    pub probing: bool,
+    pub cooling: Vec<CoolingView>,
+}
+
+fn cool_reason_str(r: CoolReason) -> &'static str {
+    match r {
+        CoolReason::RateLimited => "rate-limited",
+        CoolReason::Quota => "quota",
+    }
+}
+
+impl HealthView {
+    pub fn new(h: &HealthReport) -> HealthView {
+        HealthView {
+            state: h.state.as_str(),
+            consecutive_failures: h.consecutive_failures,
+            last_error: h.last_error.clone(),
+            last_failure_at: h.last_failure_at.map(rfc3339),
+            open_until: h.open_until.map(rfc3339),
+            probing: h.probing,
+            cooling: h
+                .cooling
+                .iter()
+                .map(|c| CoolingView {
+                    model: c.model.clone(),
+                    until: rfc3339(c.until),
+                    reason: cool_reason_str(c.reason),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// The HEALTH cell and `health:` field: the state and, when not healthy, why and until when.
+pub fn health_cell(h: &HealthReport, now: UnixTime) -> String {
+    let last = |h: &HealthReport| {
+        h.last_error
+            .as_deref()
+            .map(|e| format!(", last: {e}"))
+            .unwrap_or_default()
+    };
+    match h.state {
+        HealthState::Healthy => "healthy".into(),
+        HealthState::NeedsLogin => "needs-login".into(),
+        HealthState::Failing => format!("failing ({} in a row{})", h.consecutive_failures, last(h)),
+        HealthState::Open => {
+            let when = match h.open_until {
+                _ if h.probing => "probing".to_string(),
+                Some(t) => format!("retry {}", relative(t, now)),
+                None => "probing".into(),
+            };
+            format!(
+                "open ({} failures{}; {when})",
+                h.consecutive_failures,
+                last(h)
+            )
+        }
+        HealthState::Cooling => {
+            let parts: Vec<String> = h
+                .cooling
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {}, {} left",
+                        c.model,
+                        cool_reason_str(c.reason),
+                        relative(c.until.max(now), now).trim_start_matches("in ")
+                    )
+                })
+                .collect();
+            format!("cooling ({})", parts.join("; "))
         }
     }
 }
@@ -137,6 +248,32 @@ fn auth_cell(r: &UpstreamRecord, now: UnixTime) -> String {
         },
         (None, a) => auth_str(a).into(),
     }
+}
+
+/// The upstream table's headers and rows, with a HEALTH column when the server reported health.
+pub fn upstream_table(
+    records: &[UpstreamRecord],
+    health: Option<&[HealthReport]>,
+    now: UnixTime,
+) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let mut headers = UPSTREAM_HEADERS.to_vec();
+    if health.is_some() {
+        headers.push("HEALTH");
+    }
+    let rows = records
+        .iter()
+        .map(|r| {
+            let mut row = upstream_row(r, now);
+            if health.is_some() {
+                row.push(
+                    find_health(health, &r.name)
+                        .map_or_else(|| "-".into(), |h| health_cell(h, now)),
+                );
+            }
+            row
+        })
+        .collect();
+    (headers, rows)
 }
 
 pub fn upstream_row(r: &UpstreamRecord, now: UnixTime) -> Vec<String> {
@@ -392,6 +529,40 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("\"state\":\"active\""));
+    }
+
+    #[test]
+    fn health_cells_and_json() {
+        use crate::routing::health::ModelCooling;
+        let mut h = HealthReport {
+            name: "oai".into(),
+            state: HealthState::Open,
+            consecutive_failures: 3,
+            last_error: Some("HTTP 503".into()),
+            last_failure_at: Some(990),
+            open_until: Some(1030),
+            probing: false,
+            cooling: vec![],
+        };
+        assert_eq!(
+            health_cell(&h, 1000),
+            "open (3 failures, last: HTTP 503; retry in 30s)"
+        );
+        let v = serde_json::to_value(
+            UpstreamView::new(&upstream()).with_health(Some(std::slice::from_ref(&h))),
+        )
+        .unwrap();
+        assert_eq!(v["health"]["state"], "open");
+        assert_eq!(v["health"]["open_until"], "1970-01-01T00:17:10Z");
+        h.state = HealthState::Cooling;
+        h.cooling = vec![ModelCooling {
+            model: "m".into(),
+            until: 1060,
+            reason: CoolReason::RateLimited,
+        }];
+        assert_eq!(health_cell(&h, 1000), "cooling (m rate-limited, 1m left)");
+        let unknown = serde_json::to_value(UpstreamView::new(&upstream()).with_health(None));
+        assert!(unknown.unwrap()["health"].is_null());
     }
 
     #[test]

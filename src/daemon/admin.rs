@@ -1,7 +1,7 @@
 //! The server side of the admin socket: what `server::run` starts next to the HTTP listener.
 //! JSON lines: one [`Op`] per line in, one [`Reply`] per line out, many per connection. Store
-//! ops run on the blocking pool (redb and the keyring block); `Ping` and `Shutdown` are
-//! answered here because only the running server can answer them.
+//! ops run on the blocking pool (redb and the keyring block); `Ping`, `Health` and `Shutdown`
+//! are answered here because only the running server can answer them.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::DaemonError;
 use super::client::MAX_LINE;
+use crate::routing::health::HealthReport;
 use crate::store::Store;
 use crate::store::ops::{Op, OpErrorKind, Reply};
 
@@ -37,6 +38,8 @@ pub struct AdminHooks {
     pub on_shutdown: Arc<dyn Fn() + Send + Sync>,
     /// Reported by `Ping`.
     pub listen: String,
+    /// Answers `Health`: every upstream's breaker, cooldowns and login state.
+    pub health: Arc<dyn Fn() -> Vec<HealthReport> + Send + Sync>,
 }
 
 /// Serves ops on `socket` (owner-only, a stale file replaced) until `cancel` fires, then lets
@@ -149,6 +152,9 @@ async fn handle(op: Op, store: &Arc<Store>, hooks: &AdminHooks) -> Reply {
             (hooks.on_shutdown)();
             Reply::Done
         }
+        Op::Health => Reply::Health {
+            upstreams: (hooks.health)(),
+        },
         op => {
             let mutates = op.mutates();
             let store = Arc::clone(store);

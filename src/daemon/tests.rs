@@ -62,6 +62,7 @@ fn serve_with(home: &Home, store: Store) -> Server {
             k.cancel();
         }),
         listen: LISTEN.into(),
+        health: Arc::new(Vec::new),
     };
     let task = tokio::spawn(serve(
         home.admin_socket(),

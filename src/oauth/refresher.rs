@@ -542,6 +542,13 @@ impl TokenSource {
             .await
     }
 
+    /// Whether `name`'s refresh token was refused (`needs-login`): requests skip it up front
+    /// rather than pay a 401 round trip. Never waits (no store read); an upstream the
+    /// refresher has not loaded yet is not known to need a login.
+    pub fn needs_login(&self, name: &str) -> bool {
+        self.shared.entry(name).is_some_and(|e| lock(&e.state).dead)
+    }
+
     /// The OAuth metadata the refresher holds for `name` (project, resource URL, state).
     pub async fn meta(&self, name: &str) -> Result<OAuthMeta, OAuthError> {
         let entry = self.shared.entry_or_load(name).await?;

@@ -1,5 +1,5 @@
 //! Model name -> ordered candidates (upstream, model to send it), plus the request rewrites of
-//! `[[rules]]` and the 429 cooldowns that reorder candidates.
+//! `[[rules]]` and upstream [`health`] (circuit breaker, 429 cooldowns) that reorders them.
 //!
 //! Resolution order (design.md, "HTTP surface"):
 //! 1. `NAME/model` where NAME is an upstream's name: that upstream only, the rest sent as is.
@@ -9,14 +9,17 @@
 //!    name.
 //!
 //! Disabled upstreams get no traffic. The server builds one [`RouteTable`] per view of the store
-//! (rebuilt when the CLI changes upstreams) and keeps one [`Cooldowns`] for its lifetime.
+//! (rebuilt when the CLI changes upstreams) and keeps one [`Health`] for its lifetime; each
+//! candidate carries its upstream's [`UpstreamHealth`].
 
 pub mod glob;
+pub mod health;
 pub mod rules;
 
+pub use health::{Health, UpstreamHealth};
+
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use crate::store::records::UpstreamRecord;
 
@@ -46,15 +49,17 @@ fn unknown_model_message(model: &str, available: &[String]) -> String {
 }
 
 /// One place to send the request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Candidate {
     pub upstream: Arc<UpstreamRecord>,
     /// The model name as the upstream knows it.
     pub model: String,
+    /// The upstream's breaker and cooldowns.
+    pub health: Arc<UpstreamHealth>,
 }
 
 /// The outcome of routing one model name.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct Route {
     /// What the client asked for.
     pub requested: String,
@@ -69,6 +74,8 @@ pub struct Route {
 pub struct RouteTable {
     /// All upstreams, enabled or not, sorted by (priority, name).
     upstreams: Vec<Arc<UpstreamRecord>>,
+    /// `upstreams[i]`'s health.
+    health: Vec<Arc<UpstreamHealth>>,
     by_name: HashMap<String, usize>,
     /// Model -> indexes into `upstreams` of the enabled ones listing it, in order.
     by_model: HashMap<String, Vec<usize>>,
@@ -78,9 +85,34 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    pub fn new(mut upstreams: Vec<UpstreamRecord>, aliases: &BTreeMap<String, String>) -> Self {
+    /// A table whose upstreams have fresh health slots of their own (tests, one-off routing).
+    pub fn new(upstreams: Vec<UpstreamRecord>, aliases: &BTreeMap<String, String>) -> Self {
+        Self::build(upstreams, aliases, None)
+    }
+
+    /// A table whose candidates carry the health `health` keeps for their upstreams.
+    pub fn with_health(
+        upstreams: Vec<UpstreamRecord>,
+        aliases: &BTreeMap<String, String>,
+        health: &Health,
+    ) -> Self {
+        Self::build(upstreams, aliases, Some(health))
+    }
+
+    fn build(
+        mut upstreams: Vec<UpstreamRecord>,
+        aliases: &BTreeMap<String, String>,
+        health: Option<&Health>,
+    ) -> Self {
         upstreams.sort_by(|a, b| (a.priority, &a.name).cmp(&(b.priority, &b.name)));
         let upstreams: Vec<Arc<UpstreamRecord>> = upstreams.into_iter().map(Arc::new).collect();
+        let health = match health {
+            Some(h) => h.slots_for(&upstreams),
+            None => upstreams
+                .iter()
+                .map(|u| UpstreamHealth::detached(&u.name))
+                .collect(),
+        };
         let mut by_name = HashMap::new();
         let mut by_model: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, u) in upstreams.iter().enumerate() {
@@ -111,6 +143,7 @@ impl RouteTable {
         });
         RouteTable {
             upstreams,
+            health,
             by_name,
             by_model,
             aliases_exact,
@@ -125,6 +158,21 @@ impl RouteTable {
 
     pub fn upstream(&self, name: &str) -> Option<&Arc<UpstreamRecord>> {
         self.by_name.get(name).and_then(|&i| self.upstreams.get(i))
+    }
+
+    /// Every upstream with its health, sorted by (priority, name).
+    pub fn upstreams_with_health(
+        &self,
+    ) -> impl Iterator<Item = (&Arc<UpstreamRecord>, &Arc<UpstreamHealth>)> {
+        self.upstreams.iter().zip(self.health.iter())
+    }
+
+    fn candidate(&self, i: usize, model: &str) -> Option<Candidate> {
+        Some(Candidate {
+            upstream: Arc::clone(self.upstreams.get(i)?),
+            model: model.to_string(),
+            health: Arc::clone(self.health.get(i)?),
+        })
     }
 
     /// The distinct models of enabled upstreams, sorted, each with the first upstream serving it.
@@ -173,7 +221,8 @@ impl RouteTable {
     /// `Some` when `model` starts with an upstream's name and a `/`.
     fn by_prefix(&self, model: &str) -> Option<Result<Vec<Candidate>, RouteError>> {
         let (name, rest) = model.split_once('/')?;
-        let upstream = self.upstream(name)?;
+        let &i = self.by_name.get(name)?;
+        let upstream = self.upstreams.get(i)?;
         if !upstream.enabled {
             return Some(Err(RouteError::UpstreamDisabled {
                 name: name.to_string(),
@@ -182,10 +231,7 @@ impl RouteTable {
         if rest.is_empty() {
             return Some(Err(RouteError::EmptyModel));
         }
-        Some(Ok(vec![Candidate {
-            upstream: Arc::clone(upstream),
-            model: rest.to_string(),
-        }]))
+        self.candidate(i, rest).map(|c| Ok(vec![c]))
     }
 
     fn alias(&self, model: &str) -> Option<&str> {
@@ -202,11 +248,7 @@ impl RouteTable {
         let idx = self.by_model.get(model)?;
         let out: Vec<Candidate> = idx
             .iter()
-            .filter_map(|&i| self.upstreams.get(i))
-            .map(|u| Candidate {
-                upstream: Arc::clone(u),
-                model: model.to_string(),
-            })
+            .filter_map(|&i| self.candidate(i, model))
             .collect();
         (!out.is_empty()).then_some(out)
     }
@@ -217,46 +259,6 @@ impl RouteTable {
             model: model.to_string(),
             available: available.into_iter().collect(),
         }
-    }
-}
-
-/// Upstreams that answered 429 with a `retry-after`, until when.
-#[derive(Debug, Default)]
-pub struct Cooldowns {
-    until: Mutex<HashMap<String, Instant>>,
-}
-
-impl Cooldowns {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Puts `upstream` in cooldown for `duration` from `now` (extending, never shortening).
-    pub fn start(&self, upstream: &str, duration: Duration, now: Instant) {
-        let end = now + duration;
-        if let Ok(mut map) = self.until.lock() {
-            let slot = map.entry(upstream.to_string()).or_insert(end);
-            if *slot < end {
-                *slot = end;
-            }
-        }
-    }
-
-    pub fn is_cooling(&self, upstream: &str, now: Instant) -> bool {
-        self.until
-            .lock()
-            .ok()
-            .and_then(|map| map.get(upstream).copied())
-            .is_some_and(|end| end > now)
-    }
-
-    /// Drops cooling candidates, unless that would leave none: then all of them are kept, in
-    /// order, since a cooling upstream is better than no answer.
-    pub fn filter(&self, candidates: Vec<Candidate>, now: Instant) -> Vec<Candidate> {
-        let (warm, cooling): (Vec<Candidate>, Vec<Candidate>) = candidates
-            .into_iter()
-            .partition(|c| !self.is_cooling(&c.upstream.name, now));
-        if warm.is_empty() { cooling } else { warm }
     }
 }
 
@@ -433,27 +435,5 @@ mod tests {
             .map(|(m, u)| (m, u.name.clone()))
             .collect();
         assert_eq!(models, vec![pair("k", "b"), pair("m", "b")]);
-    }
-
-    #[test]
-    fn cooldowns_skip_unless_nothing_else() {
-        let t = table(vec![up("a", 1, &["m"]), up("b", 2, &["m"])], &[]);
-        let cd = Cooldowns::new();
-        let now = Instant::now();
-        cd.start("a", Duration::from_secs(30), now);
-        let got = cd.filter(t.resolve("m").unwrap().candidates, now);
-        assert_eq!(got.len(), 1);
-        assert_eq!(got[0].upstream.name, "b");
-        cd.start("b", Duration::from_secs(5), now);
-        let got = cd.filter(t.resolve("m").unwrap().candidates, now);
-        assert_eq!(got.len(), 2, "all cooling: keep them all");
-        // Later, a's cooldown is over but b's longer one is not.
-        let later = now + Duration::from_secs(31);
-        assert!(!cd.is_cooling("a", later));
-        cd.start("b", Duration::from_secs(60), now);
-        assert!(cd.is_cooling("b", later));
-        // A shorter cooldown does not cut a longer one.
-        cd.start("b", Duration::from_secs(1), now);
-        assert!(cd.is_cooling("b", later));
     }
 }

@@ -8,10 +8,12 @@
 //! figure is meant for context bookkeeping, not billing. When the model routes to a Gemini or
 //! Code Assist upstream, that upstream's own `countTokens` answers instead (a Gemini client's
 //! body is forwarded untouched to a Gemini API upstream), falling back to the estimate if it
-//! fails.
+//! fails. An upstream whose breaker is open, whose model is cooling after a 429 or whose login
+//! expired is not asked (the estimate answers at once); a 401 to an OAuth upstream replaces the
+//! refused token once and asks again, as chat calls do.
 
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
@@ -195,6 +197,8 @@ async fn read(
 async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
     let state = Arc::clone(&ctx.state);
     let snap = state.snapshot();
+    let now = Instant::now();
+    let tokens = state.tokens();
     let cand = snap
         .routes
         .resolve(&ir.model)
@@ -205,31 +209,46 @@ async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
             matches!(
                 c.upstream.provider,
                 ProviderKind::Gemini | ProviderKind::GeminiCli
-            )
+            ) && !c.health.is_open(now)
+                && !c.health.is_cooling(&c.model, now)
+                && !tokens.is_some_and(|t| t.needs_login(&c.upstream.name))
         })?;
-    let cred = pipeline::credential(ctx, &snap, &cand.upstream, None)
-        .await
-        .ok()?;
     let mut req = ir.clone();
     req.model = cand.model.clone();
-    let target = Target {
-        config: state.config(),
-        record: &cand.upstream,
-        model: &cand.model,
-        credential: cred.as_credential(),
-        client_dialect: ctx.dialect,
-        client_headers: &http::HeaderMap::new(),
-    };
-    let call = adapter::count_tokens(&target, &req)?.ok()?;
     let wait = Duration::from_secs(state.config().timeouts.first_byte_secs.max(1));
-    let send = state
-        .client
-        .http()
-        .post(&call.url)
-        .headers(call.headers)
-        .body(call.body)
-        .send();
-    let resp = tokio::time::timeout(wait, send).await.ok()?.ok()?;
+    // The token the upstream refused with a 401, once it did: replaced once, then retried.
+    let mut refused: Option<crate::secret::Secret> = None;
+    let resp = loop {
+        let cred = pipeline::credential(ctx, &snap, &cand.upstream, refused.as_ref())
+            .await
+            .ok()?;
+        let target = Target {
+            config: state.config(),
+            record: &cand.upstream,
+            model: &cand.model,
+            credential: cred.as_credential(),
+            client_dialect: ctx.dialect,
+            client_headers: &http::HeaderMap::new(),
+        };
+        let call = adapter::count_tokens(&target, &req)?.ok()?;
+        let send = state
+            .client
+            .http()
+            .post(&call.url)
+            .headers(call.headers)
+            .body(call.body)
+            .send();
+        let resp = tokio::time::timeout(wait, send).await.ok()?.ok()?;
+        if resp.status() == StatusCode::UNAUTHORIZED
+            && refused.is_none()
+            && let pipeline::Cred::OAuth { token, .. } = cred
+        {
+            tracing::debug!(upstream = %cand.upstream.name, "countTokens: token refused; refreshing");
+            refused = Some(token);
+            continue;
+        }
+        break resp;
+    };
     if !resp.status().is_success() {
         tracing::debug!(upstream = %cand.upstream.name, status = %resp.status(), "countTokens failed; estimating");
         return None;

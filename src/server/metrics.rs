@@ -1,6 +1,6 @@
 //! `GET /metrics`: Prometheus text from prometheus-client. Requests by route, upstream, model
 //! and status; latency by route; tokens in and out by upstream and model; upstream failures by
-//! kind. Labels carry only routed model names, so unknown names cannot blow up cardinality.
+//! kind; circuit breaker transitions by upstream. Labels carry only routed model names, so unknown names cannot blow up cardinality.
 
 use std::time::Duration;
 
@@ -36,6 +36,13 @@ struct UpstreamErrorLabels {
     kind: &'static str,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BreakerLabels {
+    upstream: String,
+    /// `open` or `closed`.
+    to: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     // 5 ms .. ~160 s
     Histogram::new(exponential_buckets(0.005, 2.0, 16))
@@ -47,6 +54,7 @@ pub struct Metrics {
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
     tokens: Family<TokenLabels, Counter>,
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
+    breaker: Family<BreakerLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -64,6 +72,7 @@ impl Metrics {
         );
         let tokens = Family::<TokenLabels, Counter>::default();
         let upstream_errors = Family::<UpstreamErrorLabels, Counter>::default();
+        let breaker = Family::<BreakerLabels, Counter>::default();
         registry.register(
             "requests",
             "Requests answered, by route, upstream, model and status",
@@ -84,12 +93,18 @@ impl Metrics {
             "Failed upstream attempts, by kind (connect, timeout, status_5xx, status_429, stream)",
             upstream_errors.clone(),
         );
+        registry.register(
+            "upstream_breaker_transitions",
+            "Circuit breaker state changes, by upstream and new state (open, closed)",
+            breaker.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             tokens,
             upstream_errors,
+            breaker,
         }
     }
 
@@ -135,6 +150,16 @@ impl Metrics {
             .inc();
     }
 
+    /// A circuit breaker opened (`to` = "open") or closed ("closed").
+    pub fn breaker(&self, upstream: &str, to: &'static str) {
+        self.breaker
+            .get_or_create(&BreakerLabels {
+                upstream: upstream.to_string(),
+                to,
+            })
+            .inc();
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
@@ -161,7 +186,14 @@ mod tests {
         );
         m.tokens("oai", "gpt-4o", 10, 3);
         m.upstream_error("oai", "connect");
+        m.breaker("oai", "open");
         let text = m.render();
+        assert!(
+            text.contains(
+                "llm_gateway_upstream_breaker_transitions_total{upstream=\"oai\",to=\"open\"} 1"
+            ),
+            "{text}"
+        );
         assert!(text.contains("llm_gateway_requests_total{route=\"chat\",upstream=\"oai\",model=\"gpt-4o\",status=\"200\"} 1"), "{text}");
         assert!(
             text.contains(

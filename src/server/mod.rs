@@ -149,6 +149,10 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
             Arc::new(move || shutdown.cancel())
         },
         listen: addr.to_string(),
+        health: {
+            let state = Arc::clone(&state);
+            Arc::new(move || state.health_report())
+        },
     };
     tasks.spawn({
         let (store, cancel) = (Arc::clone(&store), background.clone());

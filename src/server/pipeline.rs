@@ -9,9 +9,18 @@
 //!   ([`Translate`] for streams).
 //!
 //! "Before the first byte" means before the first body chunk: until then nothing has gone to
-//! the client, so a connect error, a 5xx or a 429 moves on to the next candidate, and a silent
-//! upstream becomes a 504. From the first chunk on, the reply is the client's. OAuth upstreams
-//! get their token from the refresher; a 401 forces one refresh and one retry.
+//! the client, so a connect error, a 5xx, a 429, an upstream silent for `[timeouts]
+//! first_byte_secs` or (whole translated replies) an unreadable reply moves on to the next
+//! candidate; the last candidate's failure is the answer (a silent one: 504). Each candidate
+//! gets its own `first_byte_secs`, and the request as a whole stays within `total_secs`, so a
+//! row of silent upstreams costs at most `min(n * first_byte_secs, total_secs)`; the breaker
+//! then takes them out of rotation after a few such failures. From the first chunk on, the
+//! reply is the client's. OAuth upstreams get their token from the refresher; a 401 forces
+//! one refresh and one retry.
+//!
+//! Each outcome feeds the upstream's [`health`](crate::routing::health): connect errors, 5xx,
+//! silence and unreadable replies count as failures, 429s cool the (upstream, model) pair, any
+//! other answer is a success.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -35,6 +44,7 @@ use super::translate::{StreamSetup, Translate, collect, ping_for, token_counts};
 use crate::oauth::OAuthError;
 use crate::protocol::codec::{self, AnyStreamEncoder, CodecError, RequestHints, ResponseCtx};
 use crate::protocol::{ir, openai};
+use crate::routing::health::{self, CoolReason, Transition};
 use crate::routing::rules::{self, Edits};
 use crate::routing::{Candidate, RouteError};
 use crate::secret::Secret;
@@ -78,7 +88,8 @@ pub(crate) fn admit<'a>(
     Ok(key)
 }
 
-/// The candidates for `model` that `key` may use, cooling ones last (or dropped).
+/// The candidates for `model` that `key` may use, in order; open, cooling and needs-login
+/// ones only when nothing else is usable ([`health::order`]).
 pub(crate) fn candidates(
     ctx: &Ctx,
     snap: &Snapshot,
@@ -94,7 +105,42 @@ pub(crate) fn candidates(
         )
         .with_code("model_not_allowed"));
     }
-    Ok(ctx.state.cooldowns.filter(route.candidates, Instant::now()))
+    let mut candidates = route.candidates;
+    let tokens = ctx.state.tokens();
+    health::order(&mut candidates, Instant::now(), |u| {
+        tokens.is_some_and(|t| t.needs_login(&u.name))
+    });
+    Ok(candidates)
+}
+
+/// An attempt on `cand` failed (`what`: short, secret-free, for `status`).
+fn breaker_failure(ctx: &Ctx, cand: &Candidate, what: &str) {
+    if let Transition::Opened(cooldown) = cand.health.failure(what, Instant::now()) {
+        ctx.state.metrics.breaker(&cand.upstream.name, "open");
+        tracing::warn!(
+            upstream = %cand.upstream.name,
+            cooldown_secs = cooldown.as_secs(),
+            failures = cand.health.failures(),
+            "circuit breaker open: the upstream is tried last until the cooldown ends"
+        );
+    }
+}
+
+/// `cand` answered: closes its breaker if it was open. Reads only when all was well.
+fn breaker_success(ctx: &Ctx, cand: &Candidate) {
+    if cand.health.success() == Transition::Closed {
+        ctx.state.metrics.breaker(&cand.upstream.name, "closed");
+        tracing::info!(upstream = %cand.upstream.name, "circuit breaker closed");
+    }
+}
+
+/// The next candidate, or this error as the answer when `cand` was the last.
+fn next_or_fail(last: bool, e: GatewayError) -> Attempt {
+    if last {
+        Attempt::Fail(e)
+    } else {
+        Attempt::Next(e)
+    }
 }
 
 /// Whether `key`'s model globs allow any name the routed model goes by.
@@ -286,7 +332,10 @@ impl Job<'_> {
         let up = &cand.upstream;
         let started = Instant::now();
         let first_byte = Duration::from_secs(config.timeouts.first_byte_secs.max(1));
-        let deadline = tokio::time::Instant::from_std(started) + first_byte;
+        let total = Duration::from_secs(config.timeouts.total_secs.max(1));
+        // Each candidate gets its own first-byte window, all of them within the total.
+        let deadline =
+            tokio::time::Instant::from_std((started + first_byte).min(ctx.started + total));
         let edits = if config.rules.is_empty() {
             Edits::default()
         } else {
@@ -311,9 +360,10 @@ impl Job<'_> {
                 .client
                 .post(&prepared.url, prepared.headers, prepared.body);
             let resp = match tokio::time::timeout_at(deadline, send).await {
-                Err(_) => return Err(Attempt::Fail(timeout(ctx, cand, started, first_byte))),
+                Err(_) => return Err(next_or_fail(last, timeout(ctx, cand, started, first_byte))),
                 Ok(Err(e)) => {
                     ctx.attempt_failed(&up.name, &cand.model, "connect", started);
+                    breaker_failure(ctx, cand, "connect error");
                     return Err(Attempt::Next(unreachable(&up.name, &e)));
                 }
                 Ok(Ok(resp)) => resp,
@@ -375,10 +425,14 @@ impl Job<'_> {
             if code == 429
                 && let Some(secs) = retry_after(resp.headers())
             {
-                state
-                    .cooldowns
-                    .start(&up.name, Duration::from_secs(secs), Instant::now());
+                cand.health.rate_limited(
+                    &cand.model,
+                    Duration::from_secs(secs),
+                    CoolReason::RateLimited,
+                    Instant::now(),
+                );
             }
+            note_status(ctx, cand, code);
             if !last && retry_status {
                 ctx.attempt_failed(&up.name, &cand.model, status_label(code), started);
                 return Err(Attempt::Next(GatewayError::new(
@@ -397,14 +451,16 @@ impl Job<'_> {
         let api = reply.decode_error(code, &headers, &body);
         if code == 429 {
             let cool = match (api.retry_after_secs, api.should_retry) {
-                (Some(s), _) => Some(Duration::from_secs(s)),
-                (None, Some(false)) => Some(DAILY_QUOTA_COOLDOWN),
+                (Some(s), _) => Some((Duration::from_secs(s), CoolReason::RateLimited)),
+                (None, Some(false)) => Some((DAILY_QUOTA_COOLDOWN, CoolReason::Quota)),
                 _ => None,
             };
-            if let Some(d) = cool {
-                state.cooldowns.start(&up.name, d, Instant::now());
+            if let Some((d, reason)) = cool {
+                cand.health
+                    .rate_limited(&cand.model, d, reason, Instant::now());
             }
         }
+        note_status(ctx, cand, code);
         ctx.attempt_failed(&up.name, &cand.model, status_label(code), started);
         let err = GatewayError::upstream(api);
         if !last && retry_status {
@@ -432,15 +488,11 @@ impl Job<'_> {
         let up = &cand.upstream;
         let mut upstream: UpstreamStream = Box::pin(resp.bytes_stream());
         let first = match tokio::time::timeout_at(deadline, upstream.next()).await {
-            Err(_) => return Err(Attempt::Fail(timeout(ctx, cand, started, first_byte))),
+            Err(_) => return Err(next_or_fail(last, timeout(ctx, cand, started, first_byte))),
             Ok(Some(Err(e))) => {
                 ctx.attempt_failed(&up.name, &cand.model, "connect", started);
-                let e = unreachable(&up.name, &e);
-                return Err(if last {
-                    Attempt::Fail(e)
-                } else {
-                    Attempt::Next(e)
-                });
+                breaker_failure(ctx, cand, "connection lost");
+                return Err(next_or_fail(last, unreachable(&up.name, &e)));
             }
             Ok(Some(Ok(chunk))) => Some(chunk),
             Ok(None) => None,
@@ -455,10 +507,15 @@ impl Job<'_> {
             let total_deadline = tokio::time::Instant::from_std(ctx.started) + total;
             let body = collect(first, upstream, total_deadline, MAX_REPLY_BYTES)
                 .await
+                .inspect_err(|_| breaker_failure(ctx, cand, "reply cut short"))
                 .map_err(Attempt::Fail)?;
-            let resp = reply
-                .decode_response(&body)
-                .map_err(|e| Attempt::Fail(bad_reply(&up.name, &e)))?;
+            // Nothing has gone to the client yet: an unreadable reply may still fail over.
+            let resp = reply.decode_response(&body).map_err(|e| {
+                ctx.attempt_failed(&up.name, &cand.model, "invalid_reply", started);
+                breaker_failure(ctx, cand, "unreadable reply");
+                next_or_fail(last, bad_reply(&up.name, &e))
+            })?;
+            breaker_success(ctx, cand);
             let out = match self.inbound.call {
                 FastCall::Completions => openai::encode_completion_response(&resp, &rctx),
                 _ => codec::encode_response(self.inbound.dialect, &resp, &rctx),
@@ -487,8 +544,10 @@ impl Job<'_> {
         if let Some(first) = &first
             && let Err(e) = translate.prime(first)
         {
+            breaker_failure(ctx, cand, "unreadable reply");
             return Err(Attempt::Fail(bad_reply(&up.name, &e)));
         }
+        breaker_success(ctx, cand);
         let mut out = Response::new(StreamBody::new(translate).boxed_unsync());
         let content_type = if rctx.json_array_stream {
             "application/json"
@@ -597,19 +656,19 @@ async fn relay_untouched(
         None => tokio::time::timeout_at(deadline, stream.next()).await,
     };
     let first = match next {
-        Err(_) => return Err(Attempt::Fail(timeout(ctx, cand, started, first_byte))),
+        Err(_) => return Err(next_or_fail(last, timeout(ctx, cand, started, first_byte))),
         Ok(Some(Err(e))) => {
             ctx.attempt_failed(&up.name, &cand.model, "connect", started);
-            let e = unreachable(&up.name, &e);
-            return Err(if last {
-                Attempt::Fail(e)
-            } else {
-                Attempt::Next(e)
-            });
+            breaker_failure(ctx, cand, "connection lost");
+            return Err(next_or_fail(last, unreachable(&up.name, &e)));
         }
         Ok(Some(Ok(chunk))) => Some(chunk),
         Ok(None) => None,
     };
+    // Error statuses were accounted for by `upstream_error`.
+    if status.is_success() {
+        breaker_success(ctx, cand);
+    }
     ctx.upstream = Some(up.name.clone());
     ctx.upstream_model = Some(cand.model.clone());
     if sse {
@@ -628,6 +687,16 @@ async fn relay_untouched(
     *out.status_mut() = status;
     *out.headers_mut() = headers;
     Ok(out)
+}
+
+/// An error status's effect on the breaker: a 5xx is a failure, a 429 neither (its cooldown
+/// is set apart), any other answer shows the upstream is up.
+fn note_status(ctx: &Ctx, cand: &Candidate, code: u16) {
+    if code >= 500 {
+        breaker_failure(ctx, cand, &format!("HTTP {code}"));
+    } else if code != 429 {
+        breaker_success(ctx, cand);
+    }
 }
 
 fn status_label(code: u16) -> &'static str {
@@ -682,6 +751,11 @@ fn route_error(e: RouteError) -> GatewayError {
 
 fn timeout(ctx: &Ctx, cand: &Candidate, started: Instant, after: Duration) -> GatewayError {
     ctx.attempt_failed(&cand.upstream.name, &cand.model, "timeout", started);
+    breaker_failure(
+        ctx,
+        cand,
+        &format!("no first byte within {} s", after.as_secs()),
+    );
     GatewayError::new(
         ErrorKind::Timeout,
         format!(

@@ -14,7 +14,8 @@ use super::ServerError;
 use super::auth::{RateLimiter, digest_of};
 use super::metrics::Metrics;
 use crate::config::Config;
-use crate::routing::{Cooldowns, RouteTable};
+use crate::routing::health::{BreakerSettings, HealthReport};
+use crate::routing::{Health, RouteTable};
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::ops::{Op, Reply};
@@ -41,9 +42,9 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    fn build(view: View, config: &Config) -> Snapshot {
+    fn build(view: View, config: &Config, health: &Health) -> Snapshot {
         Snapshot {
-            routes: RouteTable::new(view.upstreams, &config.aliases),
+            routes: RouteTable::with_health(view.upstreams, &config.aliases, health),
             key_digests: view.keys.iter().map(|k| digest_of(&k.hash)).collect(),
             keys: view.keys,
             secrets: view.secrets,
@@ -56,7 +57,8 @@ pub struct State {
     pub(crate) config: Arc<Config>,
     snapshot: RwLock<Arc<Snapshot>>,
     pub(crate) client: UpstreamClient,
-    pub(crate) cooldowns: Cooldowns,
+    /// Upstream breakers and 429 cooldowns, kept across view reloads.
+    pub(crate) health: Health,
     pub(crate) limiter: RateLimiter,
     pub(crate) ledger: Arc<Ledger>,
     pub(crate) metrics: Metrics,
@@ -72,12 +74,16 @@ pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(10);
 impl State {
     pub fn new(config: Config, view: View) -> Result<Arc<State>, ServerError> {
         let client = UpstreamClient::new(&config).map_err(|e| ServerError::Other(e.to_string()))?;
-        let snapshot = Snapshot::build(view, &config);
+        let health = Health::new(BreakerSettings {
+            probe_lease: Duration::from_secs(config.timeouts.first_byte_secs.max(1)),
+            ..BreakerSettings::default()
+        });
+        let snapshot = Snapshot::build(view, &config, &health);
         Ok(Arc::new(State {
             config: Arc::new(config),
             snapshot: RwLock::new(Arc::new(snapshot)),
             client,
-            cooldowns: Cooldowns::new(),
+            health,
             limiter: RateLimiter::new(),
             ledger: Arc::new(Ledger::new()),
             metrics: Metrics::new(),
@@ -88,7 +94,7 @@ impl State {
 
     /// Replaces the view; requests already running keep the one they started with.
     pub fn set_view(&self, view: View) {
-        let snap = Arc::new(Snapshot::build(view, &self.config));
+        let snap = Arc::new(Snapshot::build(view, &self.config, &self.health));
         match self.snapshot.write() {
             Ok(mut slot) => *slot = snap,
             Err(poisoned) => *poisoned.into_inner() = snap,
@@ -103,6 +109,27 @@ impl State {
     /// Access tokens of OAuth upstreams, when the refresher runs.
     pub fn tokens(&self) -> Option<&crate::oauth::refresher::TokenSource> {
         self.tokens.get()
+    }
+
+    /// Changes the circuit breaker's timing (tests use short cooldowns; the defaults are
+    /// [`BreakerSettings::default`] with the probe lease set to `[timeouts] first_byte_secs`).
+    pub fn set_breaker(&self, settings: BreakerSettings) {
+        self.health.set_settings(settings);
+    }
+
+    /// Every upstream's health (enabled or not), in routing order: what `status` shows while
+    /// the server runs.
+    pub fn health_report(&self) -> Vec<HealthReport> {
+        let snap = self.snapshot();
+        let now = std::time::Instant::now();
+        snap.routes
+            .upstreams_with_health()
+            .map(|(u, h)| {
+                let needs_login = u.auth == AuthKind::Oauth
+                    && self.tokens().is_some_and(|t| t.needs_login(&u.name));
+                h.report(needs_login, now)
+            })
+            .collect()
     }
 
     /// Changes the silence after which Anthropic streams get a `ping` (tests use a short one;

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::{ApiKeyRecord, OAuthMeta, UpstreamRecord, UsageRow};
+use crate::routing::health::HealthReport;
 use crate::secret::{Secret, exposed};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -66,6 +67,9 @@ pub enum Op {
     UsageList,
     /// Whether the answering side is the running server (and where it listens).
     Ping,
+    /// Every upstream's health (breaker, cooldowns, needs-login) as the running server sees
+    /// it; an error when applied to the database directly (no server, no health).
+    Health,
     /// Asks the running server to drain and exit (`server stop`); answered by the admin
     /// socket, an error when applied to the database directly.
     Shutdown,
@@ -98,6 +102,9 @@ pub enum Reply {
         listen: Option<String>,
         pid: u32,
     },
+    Health {
+        upstreams: Vec<HealthReport>,
+    },
     /// The op failed; `kind` lets the CLI choose an exit code and hint.
     Error {
         kind: OpErrorKind,
@@ -127,6 +134,7 @@ impl Op {
                 | Op::KeyList
                 | Op::UsageList
                 | Op::Ping
+                | Op::Health
                 | Op::Shutdown
         )
     }

@@ -3,6 +3,7 @@
 mod auth;
 mod errors;
 mod fast_path;
+mod health;
 mod lifecycle;
 mod probe;
 mod routing;
