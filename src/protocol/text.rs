@@ -85,6 +85,19 @@ impl Text {
         }
     }
 
+    /// Whether the string is empty or only whitespace, unescaping only a text that starts with
+    /// an escape (`\n` ...) after its leading spaces.
+    pub fn is_blank(&self) -> bool {
+        match &self.0 {
+            Repr::Plain(s) => s.trim().is_empty(),
+            Repr::Literal(l) => match l.inside().trim_start().as_bytes().first() {
+                None => true,
+                Some(b'\\') => l.value().trim().is_empty(),
+                Some(_) => false,
+            },
+        }
+    }
+
     /// Whether the string starts with `prefix`, unescaping only when an escape sits within
     /// the prefix's length (encoders test prose for markers; prose should stay escaped).
     pub fn starts_with(&self, prefix: &str) -> bool {
@@ -457,6 +470,8 @@ mod tests {
         assert!(lit(r#""\u0078-y""#).starts_with("x-"));
         assert!(lit(r#""""#).is_empty());
         assert_eq!(lit(r#""a\nb""#).json_len(), 6);
+        assert!(lit(r#"" \n\t ""#).is_blank() && lit(r#""  ""#).is_blank());
+        assert!(!lit(r#"" \nx""#).is_blank() && !t.is_blank());
     }
 
     #[test]

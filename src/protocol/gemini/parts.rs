@@ -6,10 +6,10 @@
 //! else to the last block that can carry one, else it becomes an empty thinking block holding
 //! only the signature — it is never dropped.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, json};
 
 use super::wire::{Blob, FileData, FunctionCall, Part};
-use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Signature};
+use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Json, Signature};
 
 pub(super) fn gemini_signature(value: &str) -> Signature {
     Signature {
@@ -199,19 +199,21 @@ impl BlockList {
 
 /// A tool's arguments as an object (Gemini may omit them).
 /// [`args_object`] for a value the caller owns (no copy of an object).
-pub(super) fn args_value(args: Value) -> Value {
-    match args {
-        Value::Object(_) => args,
-        Value::Null => Value::Object(Map::new()),
-        other => json!({ "value": other }),
+/// Call arguments as the object Gemini requires (kept as text when they are one).
+pub(super) fn args_value(args: Json) -> Json {
+    if args.is_object() {
+        args
+    } else if args.is_null() {
+        Json::empty_object()
+    } else {
+        Json::from(json!({ "value": args.value() }))
     }
 }
 
-pub(super) fn args_object(args: &Option<Value>) -> Value {
+pub(super) fn args_object(args: &Option<Json>) -> Json {
     match args {
-        Some(Value::Object(map)) => Value::Object(map.clone()),
-        Some(Value::Null) | None => Value::Object(Map::new()),
-        Some(other) => json!({ "value": other }),
+        Some(a) => args_value(a.clone()),
+        None => Json::empty_object(),
     }
 }
 

@@ -293,7 +293,7 @@ fn decode_contents(contents: Vec<Content>) -> Result<Vec<Message>, CodecError> {
                     list.push(Block::ToolUse {
                         id,
                         name: call.name.clone(),
-                        input: super::parts::args_object(&call.args).into(),
+                        input: super::parts::args_object(&call.args),
                         signature,
                     });
                 }

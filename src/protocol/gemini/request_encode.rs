@@ -34,7 +34,7 @@ pub fn encode_request_with(
     let system_parts: Vec<Part> = req
         .system
         .iter()
-        .filter(|b| !b.text.trim().is_empty() && !b.text.starts_with(ATTRIBUTION_PREFIX))
+        .filter(|b| !b.text.is_blank() && !b.text.starts_with(ATTRIBUTION_PREFIX))
         .map(|b| Part::text(b.text.clone()))
         .collect();
     let system_instruction = (!system_parts.is_empty()).then(|| Content {
@@ -215,7 +215,7 @@ fn current_turn_start(messages: &[Message]) -> Option<usize> {
                 .iter()
                 .any(|b| matches!(b, Block::ToolResult { .. }))
             && m.content.iter().any(|b| match b {
-                Block::Text { text, .. } => !text.trim().is_empty(),
+                Block::Text { text, .. } => !text.is_blank(),
                 Block::Image(_) => true,
                 _ => false,
             })
@@ -338,7 +338,7 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
                     function_call: Some(FunctionCall {
                         id: Some(id.clone()),
                         name: gemini_function_name(name),
-                        args: Some(super::super::parts::args_value(input.clone().into_value())),
+                        args: Some(super::super::parts::args_value(input.clone())),
                         extra: Map::new(),
                     }),
                     thought_signature: sig,
@@ -436,11 +436,13 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
 fn fix_pairing(contents: &mut Vec<Content>) {
     let mut i = 0;
     while i < contents.len() {
-        let calls: Vec<FunctionCall> = match contents.get(i) {
+        // (id, name) of each call: all the pairing needs.
+        let calls: Vec<(Option<String>, String)> = match contents.get(i) {
             Some(c) if c.role.as_deref() == Some("model") => c
                 .parts
                 .iter()
-                .filter_map(|p| p.function_call.clone())
+                .filter_map(|p| p.function_call.as_ref())
+                .map(|f| (f.id.clone(), f.name.clone()))
                 .collect(),
             Some(c) => {
                 // A user content whose responses answer nothing.
@@ -497,23 +499,23 @@ fn fix_pairing(contents: &mut Vec<Content>) {
                 }
             }
             let mut ordered = Vec::new();
-            for call in &calls {
+            for (call_id, call_name) in &calls {
                 let by_id = responses.iter().position(|r| {
                     r.as_ref()
-                        .is_some_and(|r| r.id.is_some() && r.id == call.id)
+                        .is_some_and(|r| r.id.is_some() && r.id == *call_id)
                 });
                 let by_name = || {
                     responses.iter().position(|r| {
                         r.as_ref()
-                            .is_some_and(|r| r.id.is_none() && r.name == call.name)
+                            .is_some_and(|r| r.id.is_none() && r.name == *call_name)
                     })
                 };
                 let found = by_id
                     .or_else(by_name)
                     .and_then(|k| responses.get_mut(k)?.take());
                 let resp = found.unwrap_or_else(|| FunctionResponse {
-                    id: call.id.clone(),
-                    name: call.name.clone(),
+                    id: call_id.clone(),
+                    name: call_name.clone(),
                     response: json!({"error": "No result was provided for this call."}).into(),
                     extra: Map::new(),
                 });

@@ -16,7 +16,7 @@ use super::wire::{
 };
 use crate::protocol::codec::{CodecError, ResponseCtx};
 use crate::protocol::ir::{
-    ApiError, Block, Dialect, ErrorKind, Extras, Response, StopReason, Usage,
+    ApiError, Block, Dialect, ErrorKind, Extras, Json, Response, StopReason, Usage,
 };
 
 /// D19. `STOP` becomes `tool_use` when the reply made calls (Gemini says `STOP` for those).
@@ -160,7 +160,7 @@ pub fn from_wire(wire: GenerateContentResponse) -> Result<Response, CodecError> 
                 list.push(Block::ToolUse {
                     id,
                     name: call.name.clone(),
-                    input: args_object(&call.args).into(),
+                    input: args_object(&call.args),
                     signature,
                 });
             }
@@ -233,12 +233,7 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
                 name,
                 input,
                 signature,
-            } => parts.push(call_part(
-                id,
-                name,
-                input.clone().into_value(),
-                own_signature(signature),
-            )),
+            } => parts.push(call_part(id, name, input.clone(), own_signature(signature))),
             Block::Image(image) => parts.push(image_part(image)),
             Block::Unknown {
                 origin: Dialect::Gemini,
@@ -254,7 +249,7 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
     parts
 }
 
-pub(super) fn call_part(id: &str, name: &str, args: Value, signature: Option<String>) -> Part {
+pub(super) fn call_part(id: &str, name: &str, args: Json, signature: Option<String>) -> Part {
     Part {
         function_call: Some(FunctionCall {
             id: (!id.is_empty() && !is_minted_id(id)).then(|| id.to_string()),

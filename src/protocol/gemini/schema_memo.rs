@@ -93,22 +93,30 @@ fn reduced(schema: &Value, target: SchemaTarget) -> Json {
     }
 }
 
-/// A fast non-cryptographic hash (FxHash-style, 8 bytes a step): entries are compared in full
-/// on a hit, so its quality only affects the miss rate.
+/// A fast non-cryptographic hash (FxHash-style) of the text's length and its first and last [`SAMPLE`] bytes: enough to tell tool
+/// schemas apart, at a fixed cost however long they are. Entries are confirmed by comparing
+/// the whole text, so texts that share a sample only replace each other in the memo.
 fn hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut h = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
-    }
-    for &b in chunks.remainder() {
-        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    let head = &bytes[..bytes.len().min(SAMPLE)];
+    let tail = &bytes[bytes.len().saturating_sub(SAMPLE).max(head.len())..];
+    for part in [head, tail] {
+        let mut chunks = part.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
     }
     h
 }
+
+/// How many bytes at each end of a schema's text [`hash`] reads.
+const SAMPLE: usize = 128;
 
 #[cfg(test)]
 mod tests {
@@ -135,10 +143,36 @@ mod tests {
         );
     }
 
+    /// Schemas that differ only in the middle share a hash; each still gets its own reduction.
+    #[test]
+    fn same_sample_different_schema_is_not_confused() {
+        let pad = "p".repeat(2 * SAMPLE);
+        let a = format!(
+            r#"{{"type":"object","description":"{pad}","properties":{{"memo_mid":{{"type":"string"}}}},"x":"{pad}"}}"#
+        );
+        let b = a.replace(r#""type":"string""#, r#""type":"number""#);
+        assert_eq!(a.len(), b.len());
+        assert_eq!(hash(a.as_bytes()), hash(b.as_bytes()));
+        let t = SchemaTarget::Parameters;
+        for text in [&a, &b, &a] {
+            let schema = Json::parse(text).unwrap();
+            assert_eq!(reduce_memoized(&schema, t), reduce_schema_for(&schema, t));
+        }
+    }
+
     #[test]
     fn hash_tells_texts_apart() {
         assert_ne!(hash(b"{\"a\":1}"), hash(b"{\"a\":2}"));
         assert_ne!(hash(b""), hash(b"\0"));
         assert_eq!(hash(b"0123456789abcdef!"), hash(b"0123456789abcdef!"));
+        // Long texts: the ends and the length count.
+        let long = |mid: u8, end: u8| {
+            let mut v = vec![b'a'; 1000];
+            v[500] = mid;
+            v[999] = end;
+            v
+        };
+        assert_eq!(hash(&long(b'x', b'z')), hash(&long(b'y', b'z')));
+        assert_ne!(hash(&long(b'x', b'z')), hash(&long(b'x', b'y')));
     }
 }

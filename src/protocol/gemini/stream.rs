@@ -27,7 +27,9 @@ use super::response::{
 };
 use super::wire::{Candidate, Content, GenerateContentResponse, Part, UsageMetadata};
 use crate::protocol::codec::{CodecError, ResponseCtx};
-use crate::protocol::ir::{ApiError, Block, Dialect, ErrorKind, Signature, StopReason, Usage};
+use crate::protocol::ir::{
+    ApiError, Block, Dialect, ErrorKind, Json, Signature, StopReason, Usage,
+};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::{BlockStart, Delta, StreamEvent};
 
@@ -404,12 +406,7 @@ impl StreamEncoder {
             StreamEvent::BlockStop { .. } => {
                 self.open = None;
                 if let Some(tool) = self.tool.take() {
-                    let args = if tool.json.trim().is_empty() {
-                        Value::Object(Map::new())
-                    } else {
-                        serde_json::from_str(&tool.json)
-                            .unwrap_or_else(|_| Value::Object(Map::new()))
-                    };
+                    let args = Json::parse(&tool.json).unwrap_or_else(|_| Json::empty_object());
                     let part = call_part(&tool.id, &tool.name, args, tool.signature);
                     self.chunk(vec![part], out);
                 }

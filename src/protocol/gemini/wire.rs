@@ -145,7 +145,7 @@ pub struct FunctionCall {
     pub name: String,
     /// A JSON object; absent means no arguments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub args: Option<Value>,
+    pub args: Option<crate::protocol::json::Json>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
