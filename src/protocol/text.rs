@@ -33,20 +33,21 @@ enum Repr {
 struct Literal {
     /// A JSON string literal, quotes included, known to be valid.
     json: Box<RawValue>,
-    /// Whether the literal has escapes; without any, the value is the literal's inside.
-    escaped: bool,
-    /// The unescaped value, made on first read when `escaped`.
+    /// The unescaped value, made on first read when the literal has escapes (without any,
+    /// the value is the literal's inside; decoding does not look, as most texts are never read).
     plain: OnceLock<String>,
 }
 
 impl Literal {
     fn new(json: Box<RawValue>) -> Self {
-        let escaped = json.get().as_bytes().contains(&b'\\');
         Literal {
             json,
-            escaped,
             plain: OnceLock::new(),
         }
+    }
+
+    fn escaped(&self) -> bool {
+        self.json.get().as_bytes().contains(&b'\\')
     }
 
     /// The literal without its quotes: escaped JSON string content.
@@ -56,7 +57,10 @@ impl Literal {
     }
 
     fn value(&self) -> &str {
-        if !self.escaped {
+        if let Some(plain) = self.plain.get() {
+            return plain;
+        }
+        if !self.escaped() {
             return self.inside();
         }
         // Valid by construction, so this parse cannot fail; an empty string stands in.
@@ -103,7 +107,7 @@ impl Text {
     pub fn starts_with(&self, prefix: &str) -> bool {
         match &self.0 {
             Repr::Plain(s) => s.starts_with(prefix),
-            Repr::Literal(l) if !l.escaped => l.inside().starts_with(prefix),
+            Repr::Literal(l) if !l.escaped() => l.inside().starts_with(prefix),
             Repr::Literal(l) => {
                 let inside = l.inside().as_bytes();
                 let head = &inside[..prefix.len().min(inside.len())];
@@ -129,7 +133,7 @@ impl Text {
         match self.0 {
             Repr::Plain(s) => s,
             Repr::Literal(l) => match Arc::try_unwrap(l) {
-                Ok(l) if l.escaped => match l.plain.into_inner() {
+                Ok(l) if l.escaped() => match l.plain.into_inner() {
                     Some(s) => s,
                     None => serde_json::from_str(l.json.get()).unwrap_or_default(),
                 },
