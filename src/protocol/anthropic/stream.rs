@@ -522,7 +522,7 @@ impl StreamEncoder {
                 stop_frame(out, held);
             }
             (Some(sig), None) => self.carrier_block(&sig, out),
-            (None, Some(held)) => stop_frame(out, held),
+            (None, Some(held)) => unsigned_stop(out, held),
             (None, None) => {}
         }
         let client = self.start_client_block(
@@ -569,7 +569,7 @@ impl StreamEncoder {
 
     fn release_held(&mut self, out: &mut Vec<u8>) {
         if let Some(held) = self.held.take() {
-            stop_frame(out, held);
+            unsigned_stop(out, held);
         }
     }
 
@@ -695,6 +695,14 @@ fn delta_frame(out: &mut Vec<u8>, index: usize, delta: DeltaOut<'_>) {
         "content_block_delta",
         &Out::ContentBlockDelta { index, delta },
     );
+}
+
+/// The stop of a thinking block no provider signed (OpenAI-compatible `reasoning_content`):
+/// still one `signature_delta` before it (B5), empty, which reads back as unsigned (such
+/// blocks are never sent to Anthropic).
+fn unsigned_stop(out: &mut Vec<u8>, index: usize) {
+    sig_delta(out, index, "");
+    stop_frame(out, index);
 }
 
 fn sig_delta(out: &mut Vec<u8>, index: usize, signature: &str) {
