@@ -21,16 +21,17 @@ use serde_json::value::RawValue;
 #[derive(Default)]
 pub struct Json {
     /// The text as received (whitespace included), or `None` for a value built in memory.
-    raw: Option<Arc<RawValue>>,
+    /// Boxed as the deserializer made it, then shared: no copy of the text.
+    raw: Option<Arc<Box<RawValue>>>,
     /// The parsed value: set at construction from a `Value`, else on first read.
     parsed: OnceLock<Value>,
 }
 
 impl Json {
     /// From JSON text that was already validated (by a deserializer or the serializer).
-    pub fn from_raw(raw: Arc<RawValue>) -> Self {
+    pub fn from_raw(raw: Box<RawValue>) -> Self {
         Json {
-            raw: Some(raw),
+            raw: Some(Arc::new(raw)),
             parsed: OnceLock::new(),
         }
     }
@@ -38,7 +39,7 @@ impl Json {
     /// JSON text, validated here.
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
         let raw = RawValue::from_string(text.to_owned())?;
-        Ok(Json::from_raw(Arc::from(raw)))
+        Ok(Json::from_raw(raw))
     }
 
     /// An empty JSON object.
@@ -47,8 +48,8 @@ impl Json {
     }
 
     /// The text this value arrived as, when it was not built in memory.
-    pub fn raw(&self) -> Option<&Arc<RawValue>> {
-        self.raw.as_ref()
+    pub fn raw(&self) -> Option<&RawValue> {
+        self.raw.as_deref().map(|b| &**b)
     }
 
     /// The parsed value.
@@ -180,7 +181,10 @@ impl Clone for Json {
     /// Stored text is shared, not copied (a parse done on the original is not carried over).
     fn clone(&self) -> Self {
         match &self.raw {
-            Some(raw) => Json::from_raw(Arc::clone(raw)),
+            Some(raw) => Json {
+                raw: Some(Arc::clone(raw)),
+                parsed: OnceLock::new(),
+            },
             None => Json::from(self.value().clone()),
         }
     }
@@ -233,7 +237,7 @@ impl<'de> Deserialize<'de> for Json {
     /// from serde's buffered content (untagged or internally tagged enums, flattened fields).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(d)?;
-        Ok(Json::from_raw(Arc::from(raw)))
+        Ok(Json::from_raw(raw))
     }
 }
 
@@ -255,7 +259,7 @@ mod tests {
         );
         assert!(j.is_object() && !j.is_null() && !j.is_empty_object());
         let c = j.clone();
-        assert!(Arc::ptr_eq(c.raw().unwrap(), j.raw().unwrap()));
+        assert!(std::ptr::eq(c.raw().unwrap(), j.raw().unwrap()));
         assert_eq!(
             format!("{j:?}"),
             format!("{:?}", json!({"a": [true, "x y"], "b": 1}))

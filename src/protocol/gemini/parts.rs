@@ -37,10 +37,10 @@ pub(super) enum PartKind {
 pub(super) fn classify(part: &Part) -> PartKind {
     let signature = part.thought_signature.as_deref().map(gemini_signature);
     if let Some(call) = &part.function_call {
-        return PartKind::Call(call.clone(), signature);
+        return PartKind::Call((**call).clone(), signature);
     }
     if let Some(resp) = &part.function_response {
-        return PartKind::Response(resp.clone());
+        return PartKind::Response((**resp).clone());
     }
     if let Some(blob) = &part.inline_data {
         if blob.mime_type.starts_with("image/") {
@@ -221,30 +221,30 @@ pub(super) fn args_object(args: &Option<Json>) -> Json {
 pub(super) fn image_part(image: &Image) -> Part {
     match &image.source {
         ImageSource::Base64 { media_type, data } => Part {
-            inline_data: Some(Blob {
+            inline_data: Some(Box::new(Blob {
                 mime_type: media_type.clone(),
                 data: data.clone(),
                 extra: Map::new(),
-            }),
+            })),
             ..Part::default()
         },
         ImageSource::Url { url, media_type } => {
             if let Some((mime, data)) = parse_data_url(url) {
                 return Part {
-                    inline_data: Some(Blob {
+                    inline_data: Some(Box::new(Blob {
                         mime_type: mime,
                         data,
                         extra: Map::new(),
-                    }),
+                    })),
                     ..Part::default()
                 };
             }
             Part {
-                file_data: Some(FileData {
+                file_data: Some(Box::new(FileData {
                     mime_type: Some(media_type.clone().unwrap_or_else(|| guess_mime(url))),
                     file_uri: url.clone(),
                     extra: Map::new(),
-                }),
+                })),
                 ..Part::default()
             }
         }

@@ -335,12 +335,12 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
                 }
                 first_call = false;
                 parts.push(Part {
-                    function_call: Some(FunctionCall {
+                    function_call: Some(Box::new(FunctionCall {
                         id: Some(id.clone()),
                         name: gemini_function_name(name),
                         args: Some(super::super::parts::args_value(input.clone())),
                         extra: Map::new(),
-                    }),
+                    })),
                     thought_signature: sig,
                     ..Part::default()
                 });
@@ -364,7 +364,7 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
 fn tool_output(key: &str, text: &Text) -> crate::protocol::json::Json {
     use crate::protocol::json::Json;
     match serde_json::value::to_raw_value(&std::collections::BTreeMap::from([(key, text)])) {
-        Ok(raw) => Json::from_raw(raw.into()),
+        Ok(raw) => Json::from_raw(raw),
         Err(_) => Json::from(json!({ key: text.as_str() })),
     }
 }
@@ -402,12 +402,12 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                 };
                 let key = if *is_error { "error" } else { "result" };
                 responses.push(Part {
-                    function_response: Some(FunctionResponse {
+                    function_response: Some(Box::new(FunctionResponse {
                         id: Some(tool_use_id.clone()),
                         name: name.clone(),
                         response: tool_output(key, &text),
                         extra: Map::new(),
-                    }),
+                    })),
                     ..Part::default()
                 });
             }
@@ -490,7 +490,7 @@ fn fix_pairing(contents: &mut Vec<Content>) {
             continue;
         }
         if let Some(user) = contents.get_mut(i + 1) {
-            let mut responses: Vec<Option<FunctionResponse>> = Vec::new();
+            let mut responses: Vec<Option<Box<FunctionResponse>>> = Vec::new();
             let mut others = Vec::new();
             for part in user.parts.drain(..) {
                 match part.function_response {
@@ -513,11 +513,13 @@ fn fix_pairing(contents: &mut Vec<Content>) {
                 let found = by_id
                     .or_else(by_name)
                     .and_then(|k| responses.get_mut(k)?.take());
-                let resp = found.unwrap_or_else(|| FunctionResponse {
-                    id: call_id.clone(),
-                    name: call_name.clone(),
-                    response: json!({"error": "No result was provided for this call."}).into(),
-                    extra: Map::new(),
+                let resp = found.unwrap_or_else(|| {
+                    Box::new(FunctionResponse {
+                        id: call_id.clone(),
+                        name: call_name.clone(),
+                        response: json!({"error": "No result was provided for this call."}).into(),
+                        extra: Map::new(),
+                    })
                 });
                 ordered.push(Part {
                     function_response: Some(resp),

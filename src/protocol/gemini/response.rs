@@ -251,12 +251,12 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
 
 pub(super) fn call_part(id: &str, name: &str, args: Json, signature: Option<String>) -> Part {
     Part {
-        function_call: Some(FunctionCall {
+        function_call: Some(Box::new(FunctionCall {
             id: (!id.is_empty() && !is_minted_id(id)).then(|| id.to_string()),
             name: name.to_string(),
             args: Some(super::parts::args_value(args)),
             extra: Map::new(),
-        }),
+        })),
         thought_signature: signature,
         ..Part::default()
     }

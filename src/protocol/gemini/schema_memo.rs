@@ -14,10 +14,9 @@
 //! lookup or an insert, never while reducing.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use serde_json::Value;
-use serde_json::value::RawValue;
 
 use super::schema::{SchemaTarget, reduce_schema_for};
 use crate::protocol::json::Json;
@@ -28,13 +27,15 @@ pub const MAX_ENTRIES: usize = 1024;
 pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 
 struct Entry {
-    input: Arc<RawValue>,
+    /// The schema as received (shares its text).
+    input: Json,
     output: Json,
 }
 
 impl Entry {
     fn bytes(&self) -> usize {
-        self.input.get().len() + self.output.raw().map_or(0, |r| r.get().len())
+        self.input.raw().map_or(0, |r| r.get().len())
+            + self.output.raw().map_or(0, |r| r.get().len())
     }
 }
 
@@ -60,13 +61,13 @@ pub fn reduce_memoized(schema: &Json, target: SchemaTarget) -> Json {
     };
     let key = (hash(raw.get().as_bytes()), target);
     if let Some(e) = memo().map.get(&key)
-        && e.input.get() == raw.get()
+        && e.input.raw().is_some_and(|i| i.get() == raw.get())
     {
         return e.output.clone();
     }
     let output = reduced(schema.value(), target);
     let entry = Entry {
-        input: Arc::clone(raw),
+        input: schema.clone(),
         output: output.clone(),
     };
     let size = entry.bytes();
@@ -88,7 +89,7 @@ pub fn reduce_memoized(schema: &Json, target: SchemaTarget) -> Json {
 fn reduced(schema: &Value, target: SchemaTarget) -> Json {
     let v = reduce_schema_for(schema, target);
     match serde_json::value::to_raw_value(&v) {
-        Ok(raw) => Json::from_raw(Arc::from(raw)),
+        Ok(raw) => Json::from_raw(raw),
         Err(_) => Json::from(v),
     }
 }
@@ -98,21 +99,28 @@ fn reduced(schema: &Value, target: SchemaTarget) -> Json {
 /// the whole text, so texts that share a sample only replace each other in the memo.
 fn hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
-    let mut h = bytes.len() as u64;
+    let step = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);
+    let word = |c: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        u64::from_le_bytes(w)
+    };
+    // Four independent lanes, so the multiplications overlap.
+    let mut lanes = [bytes.len() as u64, 1, 2, 3];
     let head = &bytes[..bytes.len().min(SAMPLE)];
     let tail = &bytes[bytes.len().saturating_sub(SAMPLE).max(head.len())..];
     for part in [head, tail] {
-        let mut chunks = part.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+        let mut blocks = part.chunks_exact(32);
+        for b in &mut blocks {
+            for (lane, c) in lanes.iter_mut().zip(b.chunks_exact(8)) {
+                *lane = step(*lane, word(c));
+            }
         }
-        for &b in chunks.remainder() {
-            h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        for &b in blocks.remainder() {
+            lanes[0] = step(lanes[0], u64::from(b));
         }
     }
-    h
+    lanes.iter().fold(0, |h, &l| step(h, l))
 }
 
 /// How many bytes at each end of a schema's text [`hash`] reads.
@@ -132,7 +140,7 @@ mod tests {
             let first = reduce_memoized(&schema, target);
             let again = reduce_memoized(&Json::parse(text).unwrap(), target);
             assert_eq!(first, direct);
-            assert!(Arc::ptr_eq(first.raw().unwrap(), again.raw().unwrap()));
+            assert!(std::ptr::eq(first.raw().unwrap(), again.raw().unwrap()));
         }
         // Built in memory: reduced, not memoized.
         let v = json!({"type": "object", "properties": {"a": {"const": 1}}});

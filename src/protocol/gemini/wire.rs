@@ -64,6 +64,7 @@ pub struct Content {
 }
 
 /// One part: exactly one payload field (text, inlineData, functionCall, ...) plus the flags.
+/// The larger payloads are boxed: most parts are text, and encoders move parts around.
 /// Payloads the gateway does not translate (executableCode, codeExecutionResult, videoMetadata)
 /// stay in `extra`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -85,21 +86,21 @@ pub struct Part {
         alias = "inline_data",
         skip_serializing_if = "Option::is_none"
     )]
-    pub inline_data: Option<Blob>,
+    pub inline_data: Option<Box<Blob>>,
     #[serde(default, alias = "file_data", skip_serializing_if = "Option::is_none")]
-    pub file_data: Option<FileData>,
+    pub file_data: Option<Box<FileData>>,
     #[serde(
         default,
         alias = "function_call",
         skip_serializing_if = "Option::is_none"
     )]
-    pub function_call: Option<FunctionCall>,
+    pub function_call: Option<Box<FunctionCall>>,
     #[serde(
         default,
         alias = "function_response",
         skip_serializing_if = "Option::is_none"
     )]
-    pub function_response: Option<FunctionResponse>,
+    pub function_response: Option<Box<FunctionResponse>>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
