@@ -85,6 +85,16 @@ fn valid_name_char(c: char) -> bool {
 /// characters are cut to 55 plus `_` and 8 hex digits of their hash (so two long names sharing a
 /// prefix stay distinct).
 pub fn gemini_function_name(name: &str) -> String {
+    // Nearly every name is already valid: copy it as is.
+    if name.len() <= MAX_NAME
+        && name.chars().all(valid_name_char)
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    {
+        return name.to_owned();
+    }
     let mut out: String = name
         .chars()
         .map(|c| if valid_name_char(c) { c } else { '_' })
