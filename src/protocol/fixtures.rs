@@ -92,9 +92,18 @@ fn decode_error(d: &str, status: u16, body: &[u8]) -> Result<ApiError, String> {
 }
 
 /// The status and body the `<to>` dialect answers with (Anthropic: 529 for capacity errors,
-/// its random `request_id` fixed).
+/// other providers' context-length wording as Anthropic's, as `GatewayError::to_api` does for
+/// upstream errors; its random `request_id` fixed).
 fn encode_error(d: &str, err: &ApiError) -> Result<(u16, Value), String> {
     let d = the(d)?;
+    let mut reworded;
+    let err = if d == Dialect::Anthropic {
+        reworded = err.clone();
+        anthropic::reword_context_error(&mut reworded);
+        &reworded
+    } else {
+        err
+    };
     let mut body = parse_body(&codec::encode_error(d, err));
     if d == Dialect::Anthropic {
         body["request_id"] = json!("req_fixture");

@@ -82,8 +82,9 @@ fn is_code_like(t: &str) -> bool {
     )
 }
 
-/// Spent quotas are not worth retrying (E5); context-length errors get the wording Claude Code
-/// compacts on (E6); "try again in Ns" becomes a retry delay.
+/// Spent quotas are not worth retrying (E5); context-length errors are marked as such (their
+/// wording is the upstream's: only Anthropic clients get it reworded, at encoding, E6); "try
+/// again in Ns" becomes a retry delay.
 fn classify(err: &mut ApiError) {
     if err.code.as_deref() == Some("insufficient_quota") {
         err.should_retry = Some(false);
@@ -100,23 +101,7 @@ fn classify(err: &mut ApiError) {
     {
         err.code = Some("context_length_exceeded".to_owned());
         err.kind = ErrorKind::InvalidRequest;
-        if let (Some(max), Some(got)) = (
-            number_after(&lower, "maximum context length is "),
-            number_after(&lower, "resulted in ").or_else(|| number_after(&lower, "requested ")),
-        ) {
-            err.message = format!("prompt is too long: {got} tokens > {max} maximum");
-        }
     }
-}
-
-fn number_after(text: &str, marker: &str) -> Option<u64> {
-    let rest = &text[text.find(marker)? + marker.len()..];
-    let digits: String = rest
-        .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == ',')
-        .filter(char::is_ascii_digit)
-        .collect();
-    digits.parse().ok()
 }
 
 /// "Please try again in 20s" / "in 1.5s" / "in 250ms" (OpenAI's rate-limit wording).
@@ -218,15 +203,19 @@ mod tests {
     }
 
     #[test]
-    fn context_length_is_reworded() {
-        let body = json!({"error": {"message": "This model's maximum context length is 65536 tokens. However, you requested 70000 tokens (69000 in the messages, 1000 in the completion).",
-            "type": "invalid_request_error", "code": null}});
-        let e = decode_error(400, body.to_string().as_bytes());
+    fn context_length_is_marked_and_keeps_its_wording() {
+        let message = "This model's maximum context length is 65536 tokens. However, you requested 70000 tokens (69000 in the messages, 1000 in the completion).";
+        let body =
+            json!({"error": {"message": message, "type": "invalid_request_error", "code": null}});
+        let mut e = decode_error(400, body.to_string().as_bytes());
+        assert_eq!(e.message, message);
+        assert_eq!(e.code.as_deref(), Some("context_length_exceeded"));
+        // Anthropic clients (Claude Code) get the wording they compact on.
+        assert!(crate::protocol::anthropic::reword_context_error(&mut e));
         assert_eq!(
             e.message,
             "prompt is too long: 70000 tokens > 65536 maximum"
         );
-        assert_eq!(e.code.as_deref(), Some("context_length_exceeded"));
     }
 
     #[test]
