@@ -49,10 +49,11 @@ impl Outcome {
     }
 }
 
-/// Counters not yet flushed to the store.
+/// Counters not yet flushed to the store, by upstream then model (nested, so that a request
+/// for a pair already pending looks it up by `&str` and allocates nothing).
 #[derive(Debug, Default)]
 pub struct Ledger {
-    pending: Mutex<HashMap<(String, String), UsageCounters>>,
+    pending: Mutex<HashMap<String, HashMap<String, UsageCounters>>>,
 }
 
 impl Ledger {
@@ -65,25 +66,39 @@ impl Ledger {
     }
 
     fn add(&self, upstream: &str, model: &str, counters: &UsageCounters) {
-        if let Ok(mut map) = self.pending.lock() {
-            map.entry((upstream.to_string(), model.to_string()))
-                .or_default()
-                .add(counters);
+        let Ok(mut map) = self.pending.lock() else {
+            return;
+        };
+        if !map.contains_key(upstream) {
+            map.insert(upstream.to_owned(), HashMap::new());
+        }
+        let Some(models) = map.get_mut(upstream) else {
+            return;
+        };
+        match models.get_mut(model) {
+            Some(c) => c.add(counters),
+            None => {
+                let mut c = UsageCounters::default();
+                c.add(counters);
+                models.insert(model.to_owned(), c);
+            }
         }
     }
 
     /// Takes everything pending, sorted by (upstream, model).
     pub fn take(&self) -> Vec<UsageRow> {
-        let drained: Vec<((String, String), UsageCounters)> = match self.pending.lock() {
+        let drained: Vec<(String, HashMap<String, UsageCounters>)> = match self.pending.lock() {
             Ok(mut map) => map.drain().collect(),
             Err(_) => Vec::new(),
         };
         let mut rows: Vec<UsageRow> = drained
             .into_iter()
-            .map(|((upstream, model), counters)| UsageRow {
-                upstream,
-                model,
-                counters,
+            .flat_map(|(upstream, models)| {
+                models.into_iter().map(move |(model, counters)| UsageRow {
+                    upstream: upstream.clone(),
+                    model,
+                    counters,
+                })
             })
             .collect();
         rows.sort_by(|a, b| (&a.upstream, &a.model).cmp(&(&b.upstream, &b.model)));

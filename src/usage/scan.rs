@@ -210,51 +210,116 @@ struct GeminiUsage {
 }
 
 fn json_usage(s: &[u8]) -> Option<TokenCounts> {
+    if let Some(t) = last_usage_object(s) {
+        return Some(t);
+    }
     let env: Envelope = serde_json::from_slice(s).ok()?;
     let wire = env.usage.or_else(|| env.message.and_then(|m| m.usage));
-    if let Some(u) = wire {
-        if let Some(prompt) = u.prompt_tokens {
-            let cached = u
-                .prompt_tokens_details
-                .and_then(|d| d.cached_tokens)
-                .unwrap_or(0);
-            return Some(TokenCounts {
-                input: prompt.saturating_sub(cached),
-                output: u.completion_tokens.unwrap_or(0),
-                cache_read: cached,
-                cache_write: 0,
-            });
-        }
-        if u.input_tokens.is_some() || u.output_tokens.is_some() {
-            return Some(TokenCounts {
-                input: u.input_tokens.unwrap_or(0),
-                output: u.output_tokens.unwrap_or(0),
-                cache_read: u.cache_read_input_tokens.unwrap_or(0),
-                cache_write: u.cache_creation_input_tokens.unwrap_or(0),
-            });
-        }
-        if u.completion_tokens.is_some() {
-            return Some(TokenCounts {
-                output: u.completion_tokens.unwrap_or(0),
-                ..TokenCounts::default()
-            });
-        }
+    if let Some(t) = wire.and_then(wire_counts) {
+        return Some(t);
     }
-    let g = env
-        .usage_metadata
-        .or_else(|| env.response.and_then(|r| r.usage_metadata))?;
+    env.usage_metadata
+        .or_else(|| env.response.and_then(|r| r.usage_metadata))
+        .map(gemini_counts)
+}
+
+/// The counts of the reply's last `"usage": {...}` or `"usageMetadata": {...}` object, read
+/// without parsing the rest. Every provider writes usage after the content, so the last such
+/// key is the reply's own; anything unexpected (the last match sits inside a string, the
+/// object does not parse) returns `None` and the caller parses the whole reply.
+fn last_usage_object(s: &[u8]) -> Option<TokenCounts> {
+    const KEY: &[u8] = b"\"usage";
+    let at = s.windows(KEY.len()).rposition(|w| w == KEY)?;
+    if at.checked_sub(1).and_then(|i| s.get(i)) == Some(&b'\\') {
+        return None;
+    }
+    let mut rest = s.get(at + KEY.len()..)?;
+    let gemini = match rest.strip_prefix(b"Metadata") {
+        Some(r) => {
+            rest = r;
+            true
+        }
+        None => false,
+    };
+    rest = rest.strip_prefix(b"\"")?.trim_ascii_start();
+    rest = rest.strip_prefix(b":")?.trim_ascii_start();
+    if !rest.starts_with(b"{") {
+        return None;
+    }
+    let mut de = serde_json::Deserializer::from_slice(rest);
+    if gemini {
+        GeminiUsage::deserialize(&mut de).ok().map(gemini_counts)
+    } else {
+        WireUsage::deserialize(&mut de).ok().and_then(wire_counts)
+    }
+}
+
+/// OpenAI's or Anthropic's usage object, whichever set of fields it has.
+fn wire_counts(u: WireUsage) -> Option<TokenCounts> {
+    if let Some(prompt) = u.prompt_tokens {
+        let cached = u
+            .prompt_tokens_details
+            .and_then(|d| d.cached_tokens)
+            .unwrap_or(0);
+        return Some(TokenCounts {
+            input: prompt.saturating_sub(cached),
+            output: u.completion_tokens.unwrap_or(0),
+            cache_read: cached,
+            cache_write: 0,
+        });
+    }
+    if u.input_tokens.is_some() || u.output_tokens.is_some() {
+        return Some(TokenCounts {
+            input: u.input_tokens.unwrap_or(0),
+            output: u.output_tokens.unwrap_or(0),
+            cache_read: u.cache_read_input_tokens.unwrap_or(0),
+            cache_write: u.cache_creation_input_tokens.unwrap_or(0),
+        });
+    }
+    u.completion_tokens.map(|output| TokenCounts {
+        output,
+        ..TokenCounts::default()
+    })
+}
+
+fn gemini_counts(g: GeminiUsage) -> TokenCounts {
     let cached = g.cached_content_token_count.unwrap_or(0);
-    Some(TokenCounts {
+    TokenCounts {
         input: g.prompt_token_count.unwrap_or(0).saturating_sub(cached),
         output: g.candidates_token_count.unwrap_or(0) + g.thoughts_token_count.unwrap_or(0),
         cache_read: cached,
         cache_write: 0,
-    })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn last_usage_key_or_the_whole_reply() {
+        let openai = br#"{"choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":12,"completion_tokens":3,"prompt_tokens_details":{"cached_tokens":2}}}"#;
+        let want = TokenCounts {
+            input: 10,
+            output: 3,
+            cache_read: 2,
+            cache_write: 0,
+        };
+        assert_eq!(last_usage_object(openai), Some(want));
+        let gemini = br#"{"response":{"candidates":[],"usageMetadata":{"promptTokenCount":7,"candidatesTokenCount":2,"thoughtsTokenCount":1}}}"#;
+        assert_eq!(
+            json_usage(gemini).map(|t| (t.input, t.output)),
+            Some((7, 3))
+        );
+        // The last match sits inside a string: the whole reply is parsed instead.
+        let tricky = br#"{"usage":{"input_tokens":5,"output_tokens":2},"note":"say \"usage\": {\"input_tokens\": 99}"}"#;
+        assert_eq!(last_usage_object(tricky), None);
+        assert_eq!(
+            json_usage(tricky).map(|t| (t.input, t.output)),
+            Some((5, 2))
+        );
+        assert_eq!(json_usage(br#"{"usage":null}"#), None);
+    }
 
     fn feed_in_pieces(mut s: Scanner, text: &str, piece: usize) -> Option<TokenCounts> {
         for c in text.as_bytes().chunks(piece) {
