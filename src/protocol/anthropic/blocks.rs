@@ -79,6 +79,67 @@ fn gemini_sig(value: String) -> Signature {
     }
 }
 
+/// What a client's Anthropic `document` block carries, for upstreams that have no such block
+/// (Claude Code sends one when it reads a PDF). URL and content-array sources are not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentContent<'a> {
+    /// A file in base64 (a PDF): Gemini takes it inline.
+    File {
+        media_type: &'a str,
+        data: &'a str,
+        title: Option<&'a str>,
+    },
+    /// A plain-text document.
+    Text {
+        text: &'a str,
+        title: Option<&'a str>,
+    },
+}
+
+impl DocumentContent<'_> {
+    /// A line that names the document, for upstreams that get its text or only a mention.
+    pub fn label(&self) -> String {
+        match self {
+            DocumentContent::File {
+                media_type, title, ..
+            } => match title {
+                Some(t) => format!("[document `{t}` ({media_type})]"),
+                None => format!("[document ({media_type})]"),
+            },
+            DocumentContent::Text { title, .. } => match title {
+                Some(t) => format!("[document `{t}`]"),
+                None => "[document]".to_owned(),
+            },
+        }
+    }
+}
+
+/// The content of `block` when it is an Anthropic client's `document` block.
+pub fn document_content(block: &Block) -> Option<DocumentContent<'_>> {
+    let Block::Unknown {
+        origin: Dialect::Anthropic,
+        value,
+    } = block
+    else {
+        return None;
+    };
+    if value.get("type")?.as_str()? != "document" {
+        return None;
+    }
+    let source = value.get("source")?;
+    let title = value.get("title").and_then(Value::as_str);
+    let data = source.get("data")?.as_str()?;
+    match source.get("type")?.as_str()? {
+        "base64" => Some(DocumentContent::File {
+            media_type: source.get("media_type")?.as_str()?,
+            data,
+            title,
+        }),
+        "text" => Some(DocumentContent::Text { text: data, title }),
+        _ => None,
+    }
+}
+
 /// One block without carrier handling (tool results and upstream replies).
 pub(crate) fn block_from_wire(b: wire::ContentBlock) -> Block {
     match b {
@@ -330,4 +391,45 @@ fn parse_data_url(url: &str) -> Option<(&str, &str)> {
     let (meta, data) = rest.split_once(',')?;
     let media = meta.strip_suffix(";base64")?;
     Some((media, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn anthropic(value: Value) -> Block {
+        Block::Unknown {
+            origin: Dialect::Anthropic,
+            value,
+        }
+    }
+
+    #[test]
+    fn documents_are_read_from_base64_and_text_sources_only() {
+        let pdf = anthropic(json!({"type": "document", "title": "a.pdf",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}));
+        assert_eq!(
+            document_content(&pdf),
+            Some(DocumentContent::File {
+                media_type: "application/pdf",
+                data: "JVBE",
+                title: Some("a.pdf")
+            })
+        );
+        let text = anthropic(json!({"type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": "hi"}}));
+        let doc = document_content(&text).unwrap();
+        assert_eq!(doc.label(), "[document]");
+        let url = anthropic(json!({"type": "document", "source": {"type": "url", "url": "u"}}));
+        assert_eq!(document_content(&url), None);
+        let other = anthropic(json!({"type": "server_tool_use", "source": {}}));
+        assert_eq!(document_content(&other), None);
+        // Only an Anthropic client's blocks.
+        let gemini = Block::Unknown {
+            origin: Dialect::Gemini,
+            value: json!({"type": "document", "source": {"type": "text", "data": "x"}}),
+        };
+        assert_eq!(document_content(&gemini), None);
+    }
 }

@@ -29,6 +29,7 @@ mod response;
 mod stream;
 pub mod wire;
 
+pub use blocks::{DocumentContent, document_content};
 pub use error::{
     client_status, decode_error, encode_error, error_type, kind_for_type, reword_context_error,
 };

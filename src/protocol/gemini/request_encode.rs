@@ -12,6 +12,8 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
+use crate::protocol::anthropic;
+
 use super::*;
 
 /// IR -> Gemini body with the default [`EncodeOptions`].
@@ -360,6 +362,26 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
     parts
 }
 
+/// An Anthropic client's document: a file (PDF) inline, as Gemini reads it natively; a text
+/// document as text under its title.
+fn document_part(doc: anthropic::DocumentContent<'_>) -> Part {
+    match doc {
+        anthropic::DocumentContent::File {
+            media_type, data, ..
+        } => Part {
+            inline_data: Some(Box::new(wire::Blob {
+                mime_type: media_type.to_owned(),
+                data: data.to_owned(),
+                extra: Map::new(),
+            })),
+            ..Part::default()
+        },
+        anthropic::DocumentContent::Text { text, .. } => {
+            Part::text(format!("{}\n{text}", doc.label()))
+        }
+    }
+}
+
 /// `{"result": text}` or `{"error": text}`, the text written as it came (see [`Text`]).
 fn tool_output(key: &str, text: &Text) -> crate::protocol::json::Json {
     use crate::protocol::json::Json;
@@ -381,18 +403,32 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                 is_error,
                 ..
             } => {
-                let text = Text::join(
-                    content.iter().filter_map(|b| match b {
-                        Block::Text { text, .. } => Some(text),
-                        _ => None,
-                    }),
-                    "\n",
-                );
+                // Text documents join the output's text; files follow the response inline.
+                let mut doc_texts = Vec::new();
                 for b in content {
                     if let Block::Image(image) = b {
                         result_images.push(image_part(image));
+                    } else if let Some(doc) = anthropic::document_content(b) {
+                        match doc {
+                            anthropic::DocumentContent::Text { text, .. } => {
+                                doc_texts.push(Text::from(format!("{}\n{text}", doc.label())));
+                            }
+                            anthropic::DocumentContent::File { .. } => {
+                                result_images.push(document_part(doc));
+                            }
+                        }
                     }
                 }
+                let text = Text::join(
+                    content
+                        .iter()
+                        .filter_map(|b| match b {
+                            Block::Text { text, .. } => Some(text),
+                            _ => None,
+                        })
+                        .chain(&doc_texts),
+                    "\n",
+                );
                 let Some(name) = call_names.get(tool_use_id.as_str()) else {
                     // No call to answer (history cut): keep the output as plain text.
                     rest.push(Part::text(
@@ -421,7 +457,11 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                     rest.push(part);
                 }
             }
-            _ => {}
+            b => {
+                if let Some(doc) = anthropic::document_content(b) {
+                    rest.push(document_part(doc));
+                }
+            }
         }
     }
     responses.extend(result_images);

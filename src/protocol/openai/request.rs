@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use super::names::ToolNames;
 use super::thinking::{ThinkingStyle, apply_thinking, decode_thinking};
 use super::wire::{self, ContentPart, MessageContent, Role};
+use crate::protocol::anthropic;
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir::{
     self, Block, Dialect, Extras, FunctionTool, Image, ImageSource, Json, SystemBlock, Text,
@@ -548,6 +549,20 @@ fn image_part(image: &Image) -> ContentPart {
     }
 }
 
+/// An Anthropic client's document as text: a text document under its title; a file (PDF) only
+/// named, since OpenAI-compatible upstreams differ on file parts and one they reject would
+/// fail the whole request. The model learns the document was there rather than nothing.
+fn document_text(doc: anthropic::DocumentContent<'_>) -> Text {
+    match doc {
+        anthropic::DocumentContent::Text { text, .. } => format!("{}\n{text}", doc.label()).into(),
+        anthropic::DocumentContent::File { .. } => format!(
+            "{} (not included: this upstream does not take documents)",
+            doc.label()
+        )
+        .into(),
+    }
+}
+
 /// Tool results first, as `tool` messages (C2); then one user message with the images the tool
 /// results carried (tool messages cannot hold images, C5) and the message's own content.
 fn encode_user(m: &ir::Message, from_openai: bool, out: &mut Vec<wire::Message>) {
@@ -567,6 +582,19 @@ fn encode_user(m: &ir::Message, from_openai: bool, out: &mut Vec<wire::Message>)
                     _ => None,
                 }));
                 let mut text = block_text(content);
+                let docs: Vec<Text> = content
+                    .iter()
+                    .filter_map(anthropic::document_content)
+                    .map(document_text)
+                    .collect();
+                if !docs.is_empty() {
+                    text = Text::join(
+                        std::iter::once(&text)
+                            .chain(&docs)
+                            .filter(|t| !t.is_empty()),
+                        "\n",
+                    );
+                }
                 if text.is_empty() && moved_images.len() > images_before {
                     text = "(the tool returned an image; it follows in the next message)".into();
                 }
@@ -591,7 +619,11 @@ fn encode_user(m: &ir::Message, from_openai: bool, out: &mut Vec<wire::Message>)
                     own.push(part);
                 }
             }
-            _ => {}
+            b => {
+                if let Some(doc) = anthropic::document_content(b) {
+                    own.push(ContentPart::text(document_text(doc)));
+                }
+            }
         }
     }
     moved_images.extend(own);
