@@ -18,7 +18,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::support::fake_oauth::{FAKE_REFRESH, FakeGoogle};
 use crate::support::fake_openai::{CHAT_REPLY, FakeOpenAi, Reply, dead_base_url};
-use crate::support::{Gateway, KEY, TestHome, stderr, stdout, test_config, upstream, view};
+use crate::support::{
+    Gateway, KEY, TestHome, stderr, stdout, test_config, two_upstreams, upstream, view,
+};
 
 fn chat(model: &str) -> String {
     format!(r#"{{"model":"{model}","messages":[{{"role":"user","content":"hi"}}]}}"#)
@@ -49,14 +51,7 @@ async fn a_silent_upstream_fails_over_to_the_next() {
     a.set_default(Reply::json(200, CHAT_REPLY).delay_first_byte(Duration::from_secs(5)));
     let mut config = test_config();
     config.timeouts.first_byte_secs = 1;
-    let gw = Gateway::start(
-        config,
-        view(vec![
-            upstream("aa", &a.base_url(), &["m"], 1),
-            upstream("bb", &b.base_url(), &["m"], 2),
-        ]),
-    )
-    .await;
+    let gw = Gateway::start(config, two_upstreams(&a, &b)).await;
     let started = Instant::now();
     let resp = gw.post("/v1/chat/completions", &chat("m")).await;
     assert_eq!(resp.status(), 200);
@@ -81,14 +76,7 @@ async fn a_failing_upstream_is_skipped_until_its_cooldown_ends_then_probed() {
     let a = FakeOpenAi::start().await;
     let b = FakeOpenAi::start().await;
     a.set_default(Reply::json(503, r#"{"error":{"message":"down"}}"#));
-    let gw = Gateway::start(
-        test_config(),
-        view(vec![
-            upstream("aa", &a.base_url(), &["m"], 1),
-            upstream("bb", &b.base_url(), &["m"], 2),
-        ]),
-    )
-    .await;
+    let gw = Gateway::start(test_config(), two_upstreams(&a, &b)).await;
     gw.state.set_breaker(quick_breaker());
     for _ in 0..3 {
         let resp = gw.post("/v1/chat/completions", &chat("m")).await;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::fake_openai::{CHAT_REPLY, FakeOpenAi, Reply, dead_base_url};
-use crate::support::{Gateway, test_config, upstream, view};
+use crate::support::{Gateway, test_config, two_upstreams, upstream, view};
 
 const MSGS: &str = r#""messages":[{"role":"user","content":"hi"}]"#;
 
@@ -123,14 +123,7 @@ async fn failover_on_5xx_and_last_error_passes_through() {
     let a = FakeOpenAi::start().await;
     let b = FakeOpenAi::start().await;
     a.set_default(Reply::json(500, r#"{"error":{"message":"boom"}}"#));
-    let gw = Gateway::start(
-        test_config(),
-        view(vec![
-            upstream("aa", &a.base_url(), &["m"], 1),
-            upstream("bb", &b.base_url(), &["m"], 2),
-        ]),
-    )
-    .await;
+    let gw = Gateway::start(test_config(), two_upstreams(&a, &b)).await;
     assert_eq!(
         gw.post("/v1/chat/completions", &chat("m")).await.status(),
         200
@@ -153,14 +146,7 @@ async fn a_429_with_retry_after_cools_the_upstream_down() {
     let a = FakeOpenAi::start().await;
     let b = FakeOpenAi::start().await;
     a.push(Reply::json(429, r#"{"error":{"message":"slow down"}}"#).header("retry-after", "60"));
-    let gw = Gateway::start(
-        test_config(),
-        view(vec![
-            upstream("aa", &a.base_url(), &["m"], 1),
-            upstream("bb", &b.base_url(), &["m"], 2),
-        ]),
-    )
-    .await;
+    let gw = Gateway::start(test_config(), two_upstreams(&a, &b)).await;
     assert_eq!(
         gw.post("/v1/chat/completions", &chat("m")).await.status(),
         200

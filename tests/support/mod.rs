@@ -73,6 +73,8 @@ use llm_gateway::config::{Config, ProviderKind};
 use llm_gateway::secret::Secret;
 use llm_gateway::server::{State, View};
 use llm_gateway::store::records::{ApiKeyRecord, AuthKind, UpstreamRecord};
+
+use fake_openai::FakeOpenAi;
 use tokio_util::sync::CancellationToken;
 
 /// Serves `handle` on 127.0.0.1:0 (HTTP/1 and HTTP/2, a task per connection) until the returned
@@ -142,6 +144,14 @@ pub fn key_record(name: &str, key: &str) -> ApiKeyRecord {
 }
 
 /// A view with these upstreams (each with a fake API key `sk-fake-<name>`) and [`KEY`].
+/// Two upstreams serving `m`: `aa` at `a`, tried first, then `bb` at `b`.
+pub fn two_upstreams(a: &FakeOpenAi, b: &FakeOpenAi) -> View {
+    view(vec![
+        upstream("aa", &a.base_url(), &["m"], 1),
+        upstream("bb", &b.base_url(), &["m"], 2),
+    ])
+}
+
 pub fn view(upstreams: Vec<UpstreamRecord>) -> View {
     let secrets: HashMap<String, Secret> = upstreams
         .iter()
