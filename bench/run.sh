@@ -5,6 +5,9 @@
 # translation is in, an Anthropic-in / OpenAI-upstream route.
 #
 # Usage: bench/run.sh [REQUESTS_C1] [REQUESTS_C64]      (defaults 5000 and 50000)
+#        ROUNDS=N bench/run.sh   repeats the c=64 bare-proxy/gateway pair N times (default 3),
+#                                alternating, and reports the median throughput ratio: on a
+#                                2-core machine one run's ratio moves by 10 points or more.
 # Needs only cargo. Bounded: every run is a fixed number of requests on 127.0.0.1.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,15 +76,18 @@ cat >"$work/a-s.json" <<'JSON'
 {"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"system":"You are terse.","messages":[{"role":"user","content":"Say hello in one short sentence."}]}
 JSON
 
-run() { # label url body concurrency n [headers...]
+rounds=${ROUNDS:-3}
+run() { # label url body concurrency n [headers...]; the rps also goes to $work/rps.<label>
     local label=$1 url=$2 body=$3 c=$4 n=$5; shift 5
     local out
     if out=$("$b/loadgen" "$url" "$body" "$c" "$n" "$@" 2>&1); then
         printf '%-34s c=%-3s %s\n' "$label" "$c" "$out"
+        echo "$out" | sed -n 's/.*rps=\([0-9]*\).*/\1/p' >>"$work/rps.${label// /_}.c$c"
     else
         printf '%-34s c=%-3s FAILED: %s\n' "$label" "$c" "$out"
     fi
 }
+median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR ? a[int((NR+1)/2)] : 0)}'; }
 
 auth="authorization: Bearer $key"
 for mode in ns s; do
@@ -94,9 +100,17 @@ done
 for mode in ns s; do
     [ $mode = ns ] && kind="non-stream" || kind="stream"
     run "direct      $kind" "http://127.0.0.1:$up/v1/chat/completions" "$work/$mode.json" 64 "$n64"
-    run "bare-proxy  $kind" "http://127.0.0.1:$bare/v1/chat/completions" "$work/$mode.json" 64 "$n64"
-    run "gateway     $kind" "http://127.0.0.1:$gport/v1/chat/completions" "$work/$mode.json" 64 "$n64" "$auth"
+    for _ in $(seq "$rounds"); do
+        run "bare-proxy  $kind" "http://127.0.0.1:$bare/v1/chat/completions" "$work/$mode.json" 64 "$n64"
+        run "gateway     $kind" "http://127.0.0.1:$gport/v1/chat/completions" "$work/$mode.json" 64 "$n64" "$auth"
+    done
     run "gw anthropic->openai $kind" "http://127.0.0.1:$gport/v1/messages" "$work/a-$mode.json" 64 "$n64" "$auth" "anthropic-version: 2023-06-01"
+done
+for kind in non-stream stream; do
+    bare_rps=$(median "$work/rps.bare-proxy__${kind}.c64")
+    gw_rps=$(median "$work/rps.gateway_____${kind}.c64")
+    awk -v k="$kind" -v g="$gw_rps" -v b="$bare_rps" -v r="$rounds" 'BEGIN {
+        printf "c=64 %-10s median of %d: gateway %d rps / bare proxy %d rps = %.0f%%\n", k, r, g, b, (b ? 100 * g / b : 0) }'
 done
 rss_after=$(awk '/VmRSS/{print $2}' "/proc/$gpid/status")
 echo "gateway RSS: idle ${rss_idle} kB, after load ${rss_after} kB"
