@@ -8,7 +8,7 @@
 //! verbatim, and the unescaped value is made only when something reads it, once. Joining
 //! and wrapping texts, as encoders do, stays in the escaped form.
 //!
-//! Equality, ordering of reads and `Debug` are those of the string value: two texts that
+//! Equality, `Display` and `Debug` are those of the string value: two texts that
 //! escape the same string differently are equal.
 
 use std::fmt;
