@@ -63,9 +63,11 @@ impl Literal {
         if !self.escaped() {
             return self.inside();
         }
-        // Valid by construction, so this parse cannot fail; an empty string stands in.
-        self.plain
-            .get_or_init(|| serde_json::from_str(self.json.get()).unwrap_or_default())
+        // Valid JSON by construction; only an escape serde_json will not decode (a lone
+        // surrogate, which passes validation) fails here, and the escaped text stands in.
+        self.plain.get_or_init(|| {
+            serde_json::from_str(self.json.get()).unwrap_or_else(|_| self.inside().to_owned())
+        })
     }
 }
 
@@ -133,11 +135,10 @@ impl Text {
         match self.0 {
             Repr::Plain(s) => s,
             Repr::Literal(l) => match Arc::try_unwrap(l) {
-                Ok(l) if l.escaped() => match l.plain.into_inner() {
+                Ok(mut l) => match l.plain.take() {
                     Some(s) => s,
-                    None => serde_json::from_str(l.json.get()).unwrap_or_default(),
+                    None => l.value().to_owned(),
                 },
-                Ok(l) => l.inside().to_owned(),
                 Err(l) => l.value().to_owned(),
             },
         }
@@ -476,6 +477,14 @@ mod tests {
         assert_eq!(lit(r#""a\nb""#).json_len(), 6);
         assert!(lit(r#"" \n\t ""#).is_blank() && lit(r#""  ""#).is_blank());
         assert!(!lit(r#"" \nx""#).is_blank() && !t.is_blank());
+    }
+
+    /// A lone surrogate escape passes JSON validation but not decoding: the text stays, escaped.
+    #[test]
+    fn undecodable_escape_reads_as_its_escaped_form() {
+        let t = lit(r#""a\ud800b""#);
+        assert_eq!(t.as_str(), r"a\ud800b");
+        assert_eq!(serde_json::to_string(&t).unwrap(), r#""a\ud800b""#);
     }
 
     #[test]
