@@ -52,6 +52,15 @@ impl Extras {
     pub fn is_empty(&self) -> bool {
         self.fields.is_empty()
     }
+
+    /// The object field `key`, when the fields came from `dialect` and it is an object; else an
+    /// empty map.
+    pub fn object(&self, dialect: Dialect, key: &str) -> Map<String, Value> {
+        match self.for_dialect(dialect).and_then(|f| f.get(key)) {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        }
+    }
 }
 
 /// A chat request, whatever dialect it arrived in.
@@ -363,5 +372,25 @@ impl ApiError {
 
     pub fn invalid_request(message: impl Into<String>) -> Self {
         Self::new(400, ErrorKind::InvalidRequest, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn extras_objects_only_for_their_own_dialect() {
+        let mut fields = Map::new();
+        fields.insert("generationConfig".into(), json!({"candidateCount": 2}));
+        fields.insert("cachedContent".into(), json!("c"));
+        let e = Extras::new(Dialect::Gemini, fields);
+        assert_eq!(
+            Value::Object(e.object(Dialect::Gemini, "generationConfig")),
+            json!({"candidateCount": 2})
+        );
+        assert!(e.object(Dialect::Gemini, "cachedContent").is_empty());
+        assert!(e.object(Dialect::OpenAi, "generationConfig").is_empty());
     }
 }

@@ -487,16 +487,14 @@ impl Job<'_> {
         let config = state.config();
         let up = &cand.upstream;
         let mut upstream: UpstreamStream = Box::pin(resp.bytes_stream());
-        let first = match tokio::time::timeout_at(deadline, upstream.next()).await {
-            Err(_) => return Err(next_or_fail(last, timeout(ctx, cand, started, first_byte))),
-            Ok(Some(Err(e))) => {
-                ctx.attempt_failed(&up.name, &cand.model, "connect", started);
-                breaker_failure(ctx, cand, "connection lost");
-                return Err(next_or_fail(last, unreachable(&up.name, &e)));
-            }
-            Ok(Some(Ok(chunk))) => Some(chunk),
-            Ok(None) => None,
-        };
+        let first = first_chunk(
+            ctx,
+            cand,
+            &mut upstream,
+            (started, deadline, first_byte),
+            last,
+        )
+        .await?;
         let rctx = self.response_ctx(ctx);
         ctx.upstream = Some(up.name.clone());
         ctx.upstream_model = Some(cand.model.clone());
@@ -629,6 +627,34 @@ fn oauth_error(e: OAuthError) -> GatewayError {
     }
 }
 
+/// The reply's first body chunk (`None`: the body is empty), read before `deadline`: silence
+/// or a lost connection is this candidate's failure, and the next one's turn unless it is the
+/// `last`.
+async fn first_chunk(
+    ctx: &mut Ctx,
+    cand: &Candidate,
+    stream: &mut UpstreamStream,
+    (started, deadline, first_byte): (Instant, tokio::time::Instant, Duration),
+    last: bool,
+) -> Result<Option<Bytes>, Attempt> {
+    // A small reply's body is usually there with its head: no timer needed to wait for it.
+    let next = match stream.next().now_or_never() {
+        Some(next) => Ok(next),
+        None => tokio::time::timeout_at(deadline, stream.next()).await,
+    };
+    match next {
+        Err(_) => Err(next_or_fail(last, timeout(ctx, cand, started, first_byte))),
+        Ok(Some(Err(e))) => {
+            let up = &cand.upstream.name;
+            ctx.attempt_failed(up, &cand.model, "connect", started);
+            breaker_failure(ctx, cand, "connection lost");
+            Err(next_or_fail(last, unreachable(up, &e)))
+        }
+        Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+        Ok(None) => Ok(None),
+    }
+}
+
 /// The fast path's reply: relayed byte for byte once its first chunk arrived.
 async fn relay_untouched(
     ctx: &mut Ctx,
@@ -650,21 +676,14 @@ async fn relay_untouched(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
     let mut stream: UpstreamStream = Box::pin(body);
-    // A small reply's body is usually there with its head: no timer needed to wait for it.
-    let next = match stream.next().now_or_never() {
-        Some(next) => Ok(next),
-        None => tokio::time::timeout_at(deadline, stream.next()).await,
-    };
-    let first = match next {
-        Err(_) => return Err(next_or_fail(last, timeout(ctx, cand, started, first_byte))),
-        Ok(Some(Err(e))) => {
-            ctx.attempt_failed(&up.name, &cand.model, "connect", started);
-            breaker_failure(ctx, cand, "connection lost");
-            return Err(next_or_fail(last, unreachable(&up.name, &e)));
-        }
-        Ok(Some(Ok(chunk))) => Some(chunk),
-        Ok(None) => None,
-    };
+    let first = first_chunk(
+        ctx,
+        cand,
+        &mut stream,
+        (started, deadline, first_byte),
+        last,
+    )
+    .await?;
     // Error statuses were accounted for by `upstream_error`.
     if status.is_success() {
         breaker_success(ctx, cand);

@@ -26,12 +26,7 @@ pub fn encode_request_with(
     opts: &EncodeOptions,
 ) -> Result<GenerateContentRequest, CodecError> {
     let extras = req.extra.for_dialect(Dialect::Gemini);
-    let extra_obj = |key: &str| -> Map<String, Value> {
-        match extras.and_then(|e| e.get(key)) {
-            Some(Value::Object(m)) => m.clone(),
-            _ => Map::new(),
-        }
-    };
+    let extra_obj = |key: &str| req.extra.object(Dialect::Gemini, key);
 
     let system_parts: Vec<Part> = req
         .system

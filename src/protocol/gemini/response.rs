@@ -282,12 +282,7 @@ fn kept_finish_reason(resp: &Response) -> Option<String> {
 /// The body for a Gemini client.
 pub fn encode_response(resp: &Response, ctx: &ResponseCtx) -> Vec<u8> {
     let extras = resp.extra.for_dialect(Dialect::Gemini);
-    let extra_obj = |key: &str| -> Map<String, Value> {
-        match extras.and_then(|e| e.get(key)) {
-            Some(Value::Object(m)) => m.clone(),
-            _ => Map::new(),
-        }
-    };
+    let extra_obj = |key: &str| resp.extra.object(Dialect::Gemini, key);
     let prompt_feedback: Option<PromptFeedback> = extras
         .and_then(|e| e.get("promptFeedback"))
         .and_then(|v| serde_json::from_value(v.clone()).ok());
