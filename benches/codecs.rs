@@ -17,7 +17,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use llm_gateway::protocol::codec::{self, RequestHints, ResponseCtx};
+use llm_gateway::protocol::codec::{self, AnyStreamDecoder, RequestHints, ResponseCtx};
+use llm_gateway::protocol::ir::Dialect;
 use llm_gateway::protocol::ir::{StopReason, Usage};
 use llm_gateway::protocol::sse::SseParser;
 use llm_gateway::protocol::stream::{BlockStart, Delta, StreamEvent};
@@ -159,46 +160,39 @@ fn streams(c: &mut Criterion) {
     let gemini_body = upstream_body(&events, false);
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("openai_chunks_to_anthropic_sse", |b| {
-        let chunks = reads(&openai_body);
-        b.iter(|| {
-            let mut parser = SseParser::new();
-            let mut dec = openai::StreamDecoder::new();
-            let mut enc = anthropic::StreamEncoder::new(&ctx);
-            let (mut sse, mut ir, mut out) = (Vec::new(), Vec::new(), Vec::new());
-            for chunk in &chunks {
-                parser.push(chunk, &mut sse).unwrap();
-                for e in sse.drain(..) {
-                    dec.feed(&e, &mut ir).unwrap();
+    for (name, dialect, body) in [
+        (
+            "openai_chunks_to_anthropic_sse",
+            Dialect::OpenAi,
+            &openai_body,
+        ),
+        (
+            "gemini_chunks_to_anthropic_sse",
+            Dialect::Gemini,
+            &gemini_body,
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            let chunks = reads(body);
+            b.iter(|| {
+                let mut parser = SseParser::new();
+                let mut dec = AnyStreamDecoder::new(dialect);
+                let mut enc = anthropic::StreamEncoder::new(&ctx);
+                let (mut sse, mut ir, mut out) = (Vec::new(), Vec::new(), Vec::new());
+                for chunk in &chunks {
+                    parser.push(chunk, &mut sse).unwrap();
+                    for e in sse.drain(..) {
+                        dec.feed(&e, &mut ir).unwrap();
+                    }
+                    for e in ir.drain(..) {
+                        enc.encode(&e, &mut out);
+                    }
                 }
-                for e in ir.drain(..) {
-                    enc.encode(&e, &mut out);
-                }
-            }
-            dec.finish(&mut ir).unwrap();
-            black_box(out.len())
-        })
-    });
-    g.bench_function("gemini_chunks_to_anthropic_sse", |b| {
-        let chunks = reads(&gemini_body);
-        b.iter(|| {
-            let mut parser = SseParser::new();
-            let mut dec = gemini::StreamDecoder::new();
-            let mut enc = anthropic::StreamEncoder::new(&ctx);
-            let (mut sse, mut ir, mut out) = (Vec::new(), Vec::new(), Vec::new());
-            for chunk in &chunks {
-                parser.push(chunk, &mut sse).unwrap();
-                for e in sse.drain(..) {
-                    dec.feed(&e, &mut ir).unwrap();
-                }
-                for e in ir.drain(..) {
-                    enc.encode(&e, &mut out);
-                }
-            }
-            dec.finish(&mut ir).unwrap();
-            black_box(out.len())
-        })
-    });
+                dec.finish(&mut ir).unwrap();
+                black_box(out.len())
+            })
+        });
+    }
     g.finish();
 }
 
