@@ -132,27 +132,37 @@ fn sse_line(line: &[u8]) -> Option<TokenCounts> {
     json_usage(payload)
 }
 
+/// A usage key, `"usage"` or `"usageMetadata"`, up to its closing quote.
+const USAGE_KEY: &[u8] = b"\"usage";
+
+/// When the [`USAGE_KEY`] match at `at` is followed by `": {` (whitespace allowed): whether it
+/// is Gemini's `usageMetadata`, and the text from the object's `{` on.
+fn usage_object_at(s: &[u8], at: usize) -> Option<(bool, &[u8])> {
+    let mut rest = s.get(at + USAGE_KEY.len()..)?;
+    let gemini = match rest.strip_prefix(b"Metadata") {
+        Some(r) => {
+            rest = r;
+            true
+        }
+        None => false,
+    };
+    rest = rest.strip_prefix(b"\"")?.trim_ascii_start();
+    rest = rest.strip_prefix(b":")?.trim_ascii_start();
+    rest.starts_with(b"{").then_some((gemini, rest))
+}
+
 /// Cheap test for `"usage": {` (or `"usageMetadata": {`), so that the common `"usage":null`
 /// chunks and the chunks without usage are not parsed.
 fn has_usage_object(s: &[u8]) -> bool {
-    const KEY: &[u8] = b"\"usage";
     let mut from = 0;
     while let Some(pos) = s
         .get(from..)
-        .and_then(|hay| hay.windows(KEY.len()).position(|w| w == KEY))
+        .and_then(|hay| hay.windows(USAGE_KEY.len()).position(|w| w == USAGE_KEY))
     {
-        let mut i = from + pos + KEY.len();
-        if s.get(i..).is_some_and(|r| r.starts_with(b"Metadata")) {
-            i += b"Metadata".len();
+        if usage_object_at(s, from + pos).is_some() {
+            return true;
         }
-        if s.get(i) == Some(&b'"') {
-            let after = s.get(i + 1..).unwrap_or_default();
-            let mut it = after.iter().skip_while(|b| b.is_ascii_whitespace());
-            if it.next() == Some(&b':') && it.find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-                return true;
-            }
-        }
-        from = i;
+        from += pos + USAGE_KEY.len();
     }
     false
 }
@@ -228,24 +238,11 @@ fn json_usage(s: &[u8]) -> Option<TokenCounts> {
 /// key is the reply's own; anything unexpected (the last match sits inside a string, the
 /// object does not parse) returns `None` and the caller parses the whole reply.
 fn last_usage_object(s: &[u8]) -> Option<TokenCounts> {
-    const KEY: &[u8] = b"\"usage";
-    let at = s.windows(KEY.len()).rposition(|w| w == KEY)?;
+    let at = s.windows(USAGE_KEY.len()).rposition(|w| w == USAGE_KEY)?;
     if at.checked_sub(1).and_then(|i| s.get(i)) == Some(&b'\\') {
         return None;
     }
-    let mut rest = s.get(at + KEY.len()..)?;
-    let gemini = match rest.strip_prefix(b"Metadata") {
-        Some(r) => {
-            rest = r;
-            true
-        }
-        None => false,
-    };
-    rest = rest.strip_prefix(b"\"")?.trim_ascii_start();
-    rest = rest.strip_prefix(b":")?.trim_ascii_start();
-    if !rest.starts_with(b"{") {
-        return None;
-    }
+    let (gemini, rest) = usage_object_at(s, at)?;
     let mut de = serde_json::Deserializer::from_slice(rest);
     if gemini {
         GeminiUsage::deserialize(&mut de).ok().map(gemini_counts)
