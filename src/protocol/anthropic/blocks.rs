@@ -97,6 +97,14 @@ pub enum DocumentContent<'a> {
 }
 
 impl DocumentContent<'_> {
+    /// A text document as text: its [`label`](Self::label) line, then the text.
+    pub fn titled_text(&self) -> Option<String> {
+        match self {
+            DocumentContent::Text { text, .. } => Some(format!("{}\n{text}", self.label())),
+            DocumentContent::File { .. } => None,
+        }
+    }
+
     /// A line that names the document, for upstreams that get its text or only a mention.
     pub fn label(&self) -> String {
         match self {

@@ -371,8 +371,8 @@ fn document_part(doc: anthropic::DocumentContent<'_>) -> Part {
             })),
             ..Part::default()
         },
-        anthropic::DocumentContent::Text { text, .. } => {
-            Part::text(format!("{}\n{text}", doc.label()))
+        anthropic::DocumentContent::Text { .. } => {
+            Part::text(doc.titled_text().unwrap_or_default())
         }
     }
 }
@@ -404,13 +404,9 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                     if let Block::Image(image) = b {
                         result_images.push(image_part(image));
                     } else if let Some(doc) = anthropic::document_content(b) {
-                        match doc {
-                            anthropic::DocumentContent::Text { text, .. } => {
-                                doc_texts.push(Text::from(format!("{}\n{text}", doc.label())));
-                            }
-                            anthropic::DocumentContent::File { .. } => {
-                                result_images.push(document_part(doc));
-                            }
+                        match doc.titled_text() {
+                            Some(text) => doc_texts.push(Text::from(text)),
+                            None => result_images.push(document_part(doc)),
                         }
                     }
                 }

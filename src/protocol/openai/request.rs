@@ -554,7 +554,7 @@ fn image_part(image: &Image) -> ContentPart {
 /// fail the whole request. The model learns the document was there rather than nothing.
 fn document_text(doc: anthropic::DocumentContent<'_>) -> Text {
     match doc {
-        anthropic::DocumentContent::Text { text, .. } => format!("{}\n{text}", doc.label()).into(),
+        anthropic::DocumentContent::Text { .. } => doc.titled_text().unwrap_or_default().into(),
         anthropic::DocumentContent::File { .. } => format!(
             "{} (not included: this upstream does not take documents)",
             doc.label()
