@@ -18,8 +18,10 @@ pub mod rules;
 
 pub use health::{Health, UpstreamHealth};
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::store::records::UpstreamRecord;
 
@@ -52,6 +54,8 @@ fn unknown_model_message(model: &str, available: &[String]) -> String {
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub upstream: Arc<UpstreamRecord>,
+    /// The upstream's place in [`RouteTable::upstreams`], for tables kept alongside it.
+    pub slot: usize,
     /// The model name as the upstream knows it.
     pub model: String,
     /// The upstream's breaker and cooldowns.
@@ -76,10 +80,10 @@ pub struct RouteTable {
     upstreams: Vec<Arc<UpstreamRecord>>,
     /// `upstreams[i]`'s health.
     health: Vec<Arc<UpstreamHealth>>,
-    by_name: HashMap<String, usize>,
+    by_name: FxHashMap<String, usize>,
     /// Model -> indexes into `upstreams` of the enabled ones listing it, in order.
-    by_model: HashMap<String, Vec<usize>>,
-    aliases_exact: HashMap<String, String>,
+    by_model: FxHashMap<String, Vec<usize>>,
+    aliases_exact: FxHashMap<String, String>,
     /// Most specific first.
     aliases_glob: Vec<(String, String)>,
 }
@@ -113,8 +117,8 @@ impl RouteTable {
                 .map(|u| UpstreamHealth::detached(&u.name))
                 .collect(),
         };
-        let mut by_name = HashMap::new();
-        let mut by_model: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_name = FxHashMap::default();
+        let mut by_model: FxHashMap<String, Vec<usize>> = FxHashMap::default();
         for (i, u) in upstreams.iter().enumerate() {
             by_name.insert(u.name.clone(), i);
             if !u.enabled {
@@ -127,7 +131,7 @@ impl RouteTable {
                 }
             }
         }
-        let mut aliases_exact = HashMap::new();
+        let mut aliases_exact = FxHashMap::default();
         let mut aliases_glob = Vec::new();
         for (from, to) in aliases {
             if glob::is_glob(from) {
@@ -170,6 +174,7 @@ impl RouteTable {
     fn candidate(&self, i: usize, model: &str) -> Option<Candidate> {
         Some(Candidate {
             upstream: Arc::clone(self.upstreams.get(i)?),
+            slot: i,
             model: model.to_string(),
             health: Arc::clone(self.health.get(i)?),
         })

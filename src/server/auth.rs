@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use http::HeaderName;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -26,23 +27,27 @@ pub fn presented_key(headers: &http::HeaderMap, query: Option<&str>) -> Option<S
     presented(headers, query).map(|k| Secret::new(k.into_owned()))
 }
 
+// Names made once: a lookup by `&str` parses the name every time.
+pub(crate) static X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+pub(crate) static X_GOOG_API_KEY: HeaderName = HeaderName::from_static("x-goog-api-key");
+
 /// The key the client sent, from the first place that holds one; borrowed from the request
 /// when it can be, since it is only hashed.
 fn presented<'a>(headers: &'a http::HeaderMap, query: Option<&'a str>) -> Option<Cow<'a, str>> {
-    let header = |name: &str| {
+    let header = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|v| !v.is_empty())
     };
-    if let Some(v) = header("authorization") {
+    if let Some(v) = header(&http::header::AUTHORIZATION) {
         let (scheme, rest) = v.split_once(' ').unwrap_or((v, ""));
         if scheme.eq_ignore_ascii_case("bearer") && !rest.trim().is_empty() {
             return Some(Cow::Borrowed(rest.trim()));
         }
     }
-    if let Some(v) = header("x-api-key").or_else(|| header("x-goog-api-key")) {
+    if let Some(v) = header(&X_API_KEY).or_else(|| header(&X_GOOG_API_KEY)) {
         return Some(Cow::Borrowed(v));
     }
     let query = query?;

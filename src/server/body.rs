@@ -1,7 +1,7 @@
 //! Body plumbing for the server: the one response body type, small constructors, and reading a
 //! request body under `[limits] max_body_bytes`.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full, Limited};
 use hyper::body::Incoming;
@@ -47,12 +47,34 @@ pub async fn read_limited(
         return Err(too_large());
     }
     let limit = usize::try_from(max).unwrap_or(usize::MAX);
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(GatewayError::new(
-            ErrorKind::InvalidRequest,
-            format!("cannot read the request body: {e}"),
-        )),
+    let mut body = Limited::new(body, limit);
+    // Most bodies come in one frame: that one is kept as it is, without `collect`'s queue.
+    let mut first = Bytes::new();
+    let mut more: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| {
+            if e.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                GatewayError::new(
+                    ErrorKind::InvalidRequest,
+                    format!("cannot read the request body: {e}"),
+                )
+            }
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        match &mut more {
+            Some(all) => all.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut all = BytesMut::with_capacity(first.len() + data.len());
+                all.extend_from_slice(&first);
+                all.extend_from_slice(&data);
+                more = Some(all);
+            }
+        }
     }
+    Ok(more.map_or(first, BytesMut::freeze))
 }

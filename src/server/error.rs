@@ -24,9 +24,10 @@ pub use crate::protocol::ir::Dialect;
 /// For routes every client may call (model list, unknown paths): Anthropic clients send
 /// `anthropic-version`, Google clients `x-goog-api-key`; everyone else gets OpenAI.
 pub fn guess_dialect(headers: &http::HeaderMap) -> Dialect {
-    if headers.contains_key("anthropic-version") {
+    static ANTHROPIC_VERSION: http::HeaderName = http::HeaderName::from_static("anthropic-version");
+    if headers.contains_key(&ANTHROPIC_VERSION) {
         Dialect::Anthropic
-    } else if headers.contains_key("x-goog-api-key") {
+    } else if headers.contains_key(&super::auth::X_GOOG_API_KEY) {
         Dialect::Gemini
     } else {
         Dialect::OpenAi

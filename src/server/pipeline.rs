@@ -49,8 +49,10 @@ use crate::routing::rules::{self, Edits};
 use crate::routing::{Candidate, RouteError};
 use crate::secret::Secret;
 use crate::store::records::{ApiKeyRecord, AuthKind, OAuthMeta, UpstreamRecord};
-use crate::upstream::adapter::{self, Credential, FastCall, ReplyFormat, Target, retry_after};
-use crate::upstream::{HttpError, UpstreamResponse};
+use crate::upstream::adapter::{
+    self, Credential, FastCall, FastTemplate, ReplyFormat, Target, retry_after,
+};
+use crate::upstream::{Dest, HttpError, UpstreamResponse};
 
 /// How long a daily-quota 429 keeps an upstream out of rotation when Google gives no delay.
 const DAILY_QUOTA_COOLDOWN: Duration = Duration::from_secs(3600);
@@ -196,7 +198,7 @@ struct Job<'a> {
 
 /// What one attempt sends.
 struct Prepared {
-    url: String,
+    url: Dest,
     headers: HeaderMap,
     body: Bytes,
     /// `None` on the fast path: the reply goes back untouched.
@@ -290,18 +292,10 @@ impl Job<'_> {
         if fast {
             let (url, headers) = adapter::fast_path(&target, self.inbound.call)
                 .map_err(|e| Attempt::Next(adapter_error(&up.name, e)))?;
-            let body = if self.inbound.dialect == Dialect::Gemini {
-                self.raw.clone()
-            } else {
-                let cap = adapter::limits::max_output_tokens(up.provider, &cand.model);
-                self.json
-                    .rewrite(&cand.model, edits, cap)
-                    .map_err(Attempt::Fail)?
-            };
             return Ok(Prepared {
-                url,
+                url: Dest::Url(url),
                 headers,
-                body,
+                body: self.fast_body(cand, edits)?,
                 reply: None,
             });
         }
@@ -314,11 +308,40 @@ impl Job<'_> {
             other => Attempt::Next(adapter_error(&up.name, other)),
         })?;
         Ok(Prepared {
-            url: call.url,
+            url: Dest::Url(call.url),
             headers: call.headers,
             body: Bytes::from(call.body),
             reply: Some(call.reply),
         })
+    }
+
+    /// The fast path with the request made ahead ([`FastTemplate`]): an OpenAI client on an
+    /// OpenAI-compatible upstream with an API key.
+    fn prepare_templated(
+        &self,
+        cand: &Candidate,
+        template: &FastTemplate,
+        edits: &Edits,
+    ) -> Result<Prepared, Attempt> {
+        let (uri, headers) = template.request(self.inbound.call, self.headers);
+        Ok(Prepared {
+            url: Dest::Uri(uri),
+            headers,
+            body: self.fast_body(cand, edits)?,
+            reply: None,
+        })
+    }
+
+    /// The client's body for a same-protocol upstream: Gemini's as it is (the model is in the
+    /// URL), the others' with the model (and an output-token limit over the model's cap) edited.
+    fn fast_body(&self, cand: &Candidate, edits: &Edits) -> Result<Bytes, Attempt> {
+        if self.inbound.dialect == Dialect::Gemini {
+            return Ok(self.raw.clone());
+        }
+        let cap = adapter::limits::max_output_tokens(cand.upstream.provider, &cand.model);
+        self.json
+            .rewrite(&cand.model, edits, cap)
+            .map_err(Attempt::Fail)
     }
 
     async fn attempt(
@@ -348,17 +371,30 @@ impl Job<'_> {
 
         // The token the upstream refused with a 401, once it did: replaced once, then retried.
         let mut refused: Option<Secret> = None;
+        let template = match self.inbound.dialect {
+            Dialect::OpenAi => self.snap.fast_template(cand),
+            _ => None,
+        };
         loop {
-            let cred = credential(ctx, self.snap, up, refused.as_ref())
-                .await
-                .inspect_err(|_| ctx.attempt_failed(&up.name, &cand.model, "credential", started))
-                .map_err(Attempt::Next)?;
-            let prepared = self
-                .prepare(ctx, cand, &cred, &edits)
+            let (cred, prepared) = match template {
+                // Templates are made for API-key upstreams only: no credential to fetch.
+                Some(t) => (Cred::None, self.prepare_templated(cand, t, &edits)),
+                None => {
+                    let cred = credential(ctx, self.snap, up, refused.as_ref())
+                        .await
+                        .inspect_err(|_| {
+                            ctx.attempt_failed(&up.name, &cand.model, "credential", started);
+                        })
+                        .map_err(Attempt::Next)?;
+                    let prepared = self.prepare(ctx, cand, &cred, &edits);
+                    (cred, prepared)
+                }
+            };
+            let prepared = prepared
                 .inspect_err(|_| ctx.attempt_failed(&up.name, &cand.model, "config", started))?;
             let send = state
                 .client
-                .post(&prepared.url, prepared.headers, prepared.body);
+                .post(prepared.url, prepared.headers, prepared.body);
             let resp = match tokio::time::timeout_at(deadline, send).await {
                 Err(_) => return Err(next_or_fail(last, timeout(ctx, cand, started, first_byte))),
                 Ok(Err(e)) => {
@@ -814,24 +850,25 @@ pub(crate) fn error_chain(e: &HttpError) -> String {
 
 /// The upstream's headers minus hop-by-hop ones and cookies, edited in place.
 fn reply_headers(headers: &mut HeaderMap) {
-    const DROP: [&str; 9] = [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "te",
-        "trailer",
-        "upgrade",
-        "set-cookie",
-        "date",
-    ];
-    // One pass over the (few) headers rather than a lookup by name for each of `DROP`.
-    let present: Vec<http::HeaderName> = headers
-        .keys()
-        .filter(|k| DROP.contains(&k.as_str()))
-        .cloned()
-        .collect();
-    for name in present {
+    static KEEP_ALIVE: http::HeaderName = http::HeaderName::from_static("keep-alive");
+    static PROXY_CONNECTION: http::HeaderName = http::HeaderName::from_static("proxy-connection");
+    let drop = |name: &http::HeaderName| {
+        // Standard names compare as a tag, not as text.
+        [
+            &header::CONNECTION,
+            &header::TRANSFER_ENCODING,
+            &header::TE,
+            &header::TRAILER,
+            &header::UPGRADE,
+            &header::SET_COOKIE,
+            &header::DATE,
+            &KEEP_ALIVE,
+            &PROXY_CONNECTION,
+        ]
+        .contains(&name)
+    };
+    // One scan of the (few) headers per name present, rather than a lookup for each of them.
+    while let Some(name) = headers.keys().find(|k| drop(k)).cloned() {
         headers.remove(name);
     }
     if !headers.contains_key(header::CONTENT_TYPE) {

@@ -100,21 +100,19 @@ fn json_type(v: &RawValue) -> &'static str {
 
 impl<'a> JsonBody<'a> {
     pub fn parse(raw: &'a Bytes) -> Result<Self, GatewayError> {
-        match serde_json::from_slice::<Entries<'a>>(raw) {
-            Ok(Entries(entries)) => Ok(JsonBody { raw, entries }),
-            Err(e) if e.is_data() => Err(GatewayError::invalid(
-                "",
-                "the request body must be a JSON object",
-            )),
-            Err(e) => Err(GatewayError::invalid(
-                "",
-                format!("the request body is not valid JSON: {e}"),
-            )),
-        }
-        .map_err(|mut e| {
+        let invalid = |message: String| {
+            let mut e = GatewayError::invalid("", message);
             e.param = None;
             e
-        })
+        };
+        // UTF-8 checked once for the whole body: `from_slice` would check every string again.
+        let text = std::str::from_utf8(raw)
+            .map_err(|e| invalid(format!("the request body is not valid JSON: {e}")))?;
+        match serde_json::from_str::<Entries<'a>>(text) {
+            Ok(Entries(entries)) => Ok(JsonBody { raw, entries }),
+            Err(e) if e.is_data() => Err(invalid("the request body must be a JSON object".into())),
+            Err(e) => Err(invalid(format!("the request body is not valid JSON: {e}"))),
+        }
     }
 
     /// The value of `key`; an error when it appears more than once, since upstreams disagree on

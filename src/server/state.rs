@@ -15,12 +15,13 @@ use super::auth::{RateLimiter, digest_of};
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::routing::health::{BreakerSettings, HealthReport};
-use crate::routing::{Health, RouteTable};
+use crate::routing::{Candidate, Health, RouteTable};
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::ops::{Op, Reply};
 use crate::store::records::{ApiKeyRecord, AuthKind, UpstreamRecord};
 use crate::upstream::UpstreamClient;
+use crate::upstream::adapter::FastTemplate;
 use crate::usage::Ledger;
 
 /// The store's contents the server serves from.
@@ -39,16 +40,36 @@ pub(crate) struct Snapshot {
     /// `keys[i]`'s hash, decoded.
     pub key_digests: Vec<Option<[u8; 32]>>,
     pub secrets: HashMap<String, Secret>,
+    /// `routes.upstreams()[i]`'s fast-path request, made ahead where it can be.
+    pub fast: Vec<Option<FastTemplate>>,
 }
 
 impl Snapshot {
     fn build(view: View, config: &Config, health: &Health) -> Snapshot {
+        let routes = RouteTable::with_health(view.upstreams, &config.aliases, health);
+        let fast = routes
+            .upstreams()
+            .iter()
+            .map(|u| {
+                let secret = match u.auth {
+                    AuthKind::ApiKey => view.secrets.get(&u.name),
+                    _ => None,
+                };
+                FastTemplate::new(config, u, secret)
+            })
+            .collect();
         Snapshot {
-            routes: RouteTable::with_health(view.upstreams, &config.aliases, health),
+            routes,
             key_digests: view.keys.iter().map(|k| digest_of(&k.hash)).collect(),
             keys: view.keys,
             secrets: view.secrets,
+            fast,
         }
+    }
+
+    /// The fast-path template of `cand`'s upstream, if it has one.
+    pub fn fast_template(&self, cand: &Candidate) -> Option<&FastTemplate> {
+        self.fast.get(cand.slot)?.as_ref()
     }
 }
 

@@ -101,36 +101,50 @@ impl UpstreamClient {
         &self.http
     }
 
-    /// POSTs `body` to `url` with `headers` (plus a default `user-agent` and `accept`).
+    /// POSTs `body` to `dest` with `headers` (plus a default `user-agent` and `accept`).
     pub async fn post(
         &self,
-        url: &str,
+        dest: Dest,
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, HttpError> {
-        if let Some(direct) = &self.direct
-            && let Ok(uri) = http::Uri::try_from(url)
-            && matches!(uri.scheme_str(), Some("http" | "https"))
-        {
-            let mut req = http::Request::new(Full::new(body));
-            *req.method_mut() = Method::POST;
-            *req.uri_mut() = uri;
-            *req.headers_mut() = headers;
-            let h = req.headers_mut();
-            if !h.contains_key(header::USER_AGENT) {
-                h.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+        let url = match dest {
+            Dest::Uri(uri) => Ok(uri),
+            Dest::Url(text) => http::Uri::try_from(text.as_str()).map_err(|_| text),
+        };
+        let url = match (url, &self.direct) {
+            (Ok(uri), Some(direct)) if matches!(uri.scheme_str(), Some("http" | "https")) => {
+                let mut req = http::Request::new(Full::new(body));
+                *req.method_mut() = Method::POST;
+                *req.uri_mut() = uri;
+                *req.headers_mut() = headers;
+                let h = req.headers_mut();
+                if !h.contains_key(header::USER_AGENT) {
+                    h.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
+                }
+                if !h.contains_key(header::ACCEPT) {
+                    h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+                }
+                let resp = direct.request(req).await.map_err(HttpError::Send)?;
+                return Ok(UpstreamResponse::Direct(resp));
             }
-            if !h.contains_key(header::ACCEPT) {
-                h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-            }
-            let resp = direct.request(req).await.map_err(HttpError::Send)?;
-            return Ok(UpstreamResponse::Direct(resp));
-        }
+            (Ok(uri), _) => uri.to_string(),
+            (Err(text), _) => text,
+        };
         // Boxed: reqwest's future is large, and most requests never take this branch.
         let send = self.http.post(url).headers(headers).body(body).send();
         let resp = Box::pin(send).await.map_err(HttpError::Reqwest)?;
         Ok(UpstreamResponse::Reqwest(resp))
     }
+}
+
+/// Where a request goes: a URL parsed ahead (the fast path's [`FastTemplate`]s), or its text.
+///
+/// [`FastTemplate`]: crate::upstream::adapter::FastTemplate
+#[derive(Debug, Clone)]
+pub enum Dest {
+    Uri(http::Uri),
+    Url(String),
 }
 
 /// The bare client: rustls with the webpki roots and ALPN h2/http1.1, as reqwest's

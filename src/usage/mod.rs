@@ -6,10 +6,11 @@
 
 pub mod scan;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+
+use rustc_hash::FxHashMap;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -53,7 +54,7 @@ impl Outcome {
 /// for a pair already pending looks it up by `&str` and allocates nothing).
 #[derive(Debug, Default)]
 pub struct Ledger {
-    pending: Mutex<HashMap<String, HashMap<String, UsageCounters>>>,
+    pending: Mutex<FxHashMap<String, FxHashMap<String, UsageCounters>>>,
 }
 
 impl Ledger {
@@ -69,25 +70,17 @@ impl Ledger {
         let Ok(mut map) = self.pending.lock() else {
             return;
         };
-        if !map.contains_key(upstream) {
-            map.insert(upstream.to_owned(), HashMap::new());
-        }
-        let Some(models) = map.get_mut(upstream) else {
+        // Looked up by `&str` first: a pair already pending allocates nothing.
+        if let Some(models) = map.get_mut(upstream) {
+            add_to(models, model, counters);
             return;
-        };
-        match models.get_mut(model) {
-            Some(c) => c.add(counters),
-            None => {
-                let mut c = UsageCounters::default();
-                c.add(counters);
-                models.insert(model.to_owned(), c);
-            }
         }
+        add_to(map.entry(upstream.to_owned()).or_default(), model, counters);
     }
 
     /// Takes everything pending, sorted by (upstream, model).
     pub fn take(&self) -> Vec<UsageRow> {
-        let drained: Vec<(String, HashMap<String, UsageCounters>)> = match self.pending.lock() {
+        let drained: Vec<(String, FxHashMap<String, UsageCounters>)> = match self.pending.lock() {
             Ok(mut map) => map.drain().collect(),
             Err(_) => Vec::new(),
         };
@@ -109,6 +102,17 @@ impl Ledger {
     pub fn put_back(&self, rows: Vec<UsageRow>) {
         for row in rows {
             self.add(&row.upstream, &row.model, &row.counters);
+        }
+    }
+}
+
+fn add_to(models: &mut FxHashMap<String, UsageCounters>, model: &str, counters: &UsageCounters) {
+    match models.get_mut(model) {
+        Some(c) => c.add(counters),
+        None => {
+            let mut c = UsageCounters::default();
+            c.add(counters);
+            models.insert(model.to_owned(), c);
         }
     }
 }

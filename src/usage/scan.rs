@@ -3,7 +3,10 @@
 //! `message_start`/`message_delta`, Gemini's `usageMetadata`); whole JSON replies are kept by
 //! reference (cheap `Bytes` clones, capped) and parsed once at the end.
 
+use std::sync::LazyLock;
+
 use bytes::{Bytes, BytesMut};
+use memchr::memmem::{Finder, FinderRev};
 use serde::Deserialize;
 
 use super::TokenCounts;
@@ -15,8 +18,16 @@ const MAX_JSON: usize = 16 << 20;
 
 #[derive(Debug)]
 enum Mode {
-    Sse { line: Vec<u8>, skipping: bool },
-    Json { parts: Vec<Bytes>, size: usize },
+    Sse {
+        line: Vec<u8>,
+        skipping: bool,
+    },
+    /// The first chunk apart: a small reply is usually one, and then nothing is allocated.
+    Json {
+        first: Bytes,
+        more: Vec<Bytes>,
+        size: usize,
+    },
 }
 
 /// Feed it every chunk of a reply, then [`Scanner::finish`].
@@ -40,7 +51,8 @@ impl Scanner {
     pub fn json() -> Self {
         Scanner {
             mode: Mode::Json {
-                parts: Vec::new(),
+                first: Bytes::new(),
+                more: Vec::new(),
                 size: 0,
             },
             found: None,
@@ -49,11 +61,13 @@ impl Scanner {
 
     pub fn feed(&mut self, chunk: &Bytes) {
         match &mut self.mode {
-            Mode::Json { parts, size } => {
-                if *size <= MAX_JSON {
-                    *size += chunk.len();
-                    parts.push(chunk.clone());
+            Mode::Json { first, more, size } => {
+                if *size == 0 {
+                    *first = chunk.clone();
+                } else if *size <= MAX_JSON {
+                    more.push(chunk.clone());
                 }
+                *size = size.saturating_add(chunk.len());
             }
             Mode::Sse { line, skipping } => {
                 let mut rest: &[u8] = chunk;
@@ -88,20 +102,21 @@ impl Scanner {
     /// The tokens reported, if any.
     pub fn finish(&mut self) -> Option<TokenCounts> {
         match &mut self.mode {
-            Mode::Json { parts, size } => {
+            Mode::Json { first, more, size } => {
                 if *size <= MAX_JSON {
-                    // A small reply usually arrives in one chunk: parse it where it is.
-                    if let [one] = parts.as_slice() {
-                        merge(&mut self.found, json_usage(one));
-                    } else if !parts.is_empty() {
+                    if more.is_empty() {
+                        merge(&mut self.found, json_usage(first));
+                    } else {
                         let mut all = BytesMut::with_capacity(*size);
-                        for p in parts.drain(..) {
+                        all.extend_from_slice(first);
+                        for p in more.drain(..) {
                             all.extend_from_slice(&p);
                         }
                         merge(&mut self.found, json_usage(&all));
                     }
-                    parts.clear();
                 }
+                *first = Bytes::new();
+                more.clear();
             }
             Mode::Sse { line, skipping } => {
                 if !*skipping && !line.is_empty() {
@@ -154,17 +169,10 @@ fn usage_object_at(s: &[u8], at: usize) -> Option<(bool, &[u8])> {
 /// Cheap test for `"usage": {` (or `"usageMetadata": {`), so that the common `"usage":null`
 /// chunks and the chunks without usage are not parsed.
 fn has_usage_object(s: &[u8]) -> bool {
-    let mut from = 0;
-    while let Some(pos) = s
-        .get(from..)
-        .and_then(|hay| hay.windows(USAGE_KEY.len()).position(|w| w == USAGE_KEY))
-    {
-        if usage_object_at(s, from + pos).is_some() {
-            return true;
-        }
-        from += pos + USAGE_KEY.len();
-    }
-    false
+    static FINDER: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(USAGE_KEY));
+    FINDER
+        .find_iter(s)
+        .any(|at| usage_object_at(s, at).is_some())
 }
 
 #[derive(Deserialize)]
@@ -238,7 +246,8 @@ fn json_usage(s: &[u8]) -> Option<TokenCounts> {
 /// key is the reply's own; anything unexpected (the last match sits inside a string, the
 /// object does not parse) returns `None` and the caller parses the whole reply.
 fn last_usage_object(s: &[u8]) -> Option<TokenCounts> {
-    let at = s.windows(USAGE_KEY.len()).rposition(|w| w == USAGE_KEY)?;
+    static FINDER: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(USAGE_KEY));
+    let at = FINDER.rfind(s)?;
     if at.checked_sub(1).and_then(|i| s.get(i)) == Some(&b'\\') {
         return None;
     }
@@ -392,14 +401,18 @@ mod tests {
     #[test]
     fn whole_json_reply() {
         let text = r#"{"id":"x","object":"chat.completion","choices":[{"message":{"content":"hi"}}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5}}"#;
-        assert_eq!(
-            feed_in_pieces(Scanner::json(), text, 10),
-            Some(TokenCounts {
-                input: 3,
-                output: 2,
-                ..TokenCounts::default()
-            })
-        );
+        // In one chunk (kept as it is) and in many (joined at the end).
+        for piece in [10, text.len()] {
+            assert_eq!(
+                feed_in_pieces(Scanner::json(), text, piece),
+                Some(TokenCounts {
+                    input: 3,
+                    output: 2,
+                    ..TokenCounts::default()
+                }),
+                "{piece}"
+            );
+        }
         assert_eq!(feed_in_pieces(Scanner::json(), "{\"error\":{}}", 3), None);
         assert_eq!(feed_in_pieces(Scanner::json(), "not json", 3), None);
     }

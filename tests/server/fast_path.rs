@@ -47,6 +47,50 @@ async fn non_stream_passes_through_byte_for_byte() {
     gw.stop().await;
 }
 
+#[tokio::test]
+async fn chunked_upload_arrives_whole_with_host_and_key() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_default(Reply::json(200, CHAT_REPLY));
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["gpt-test"], 100)]),
+    )
+    .await;
+    // No content-length, three frames apart in time: the body is joined before it is read.
+    let pieces: Vec<Result<String, std::io::Error>> = vec![
+        Ok(BODY[..20].to_string()),
+        Ok(BODY[20..60].to_string()),
+        Ok(BODY[60..].to_string()),
+    ];
+    let slow = futures_util::StreamExt::then(futures_util::stream::iter(pieces), |p| async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        p
+    });
+    let resp = Gateway::client()
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(crate::support::KEY)
+        .body(reqwest::Body::wrap_stream(slow))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap(), CHAT_REPLY.as_bytes());
+    let reqs = fake.requests();
+    assert_eq!(
+        std::str::from_utf8(&reqs[0].body).unwrap(),
+        BODY.replace("\"oai/gpt-test\"", "\"gpt-test\"")
+    );
+    // The request made ahead per upstream carries what a per-request one would.
+    let root = fake.root_url();
+    assert_eq!(
+        reqs[0].headers["host"],
+        root.trim_start_matches("http://").trim_end_matches('/')
+    );
+    assert_eq!(reqs[0].headers["authorization"], "Bearer sk-fake-oai");
+    assert_eq!(reqs[0].headers["content-type"], "application/json");
+    gw.stop().await;
+}
+
 fn stream_events() -> Vec<String> {
     let mut ev: Vec<String> = (0..5)
         .map(|i| {

@@ -61,8 +61,11 @@ pub fn max_output_tokens(kind: ProviderKind, model: &str) -> Option<u32> {
         return None;
     }
     let m = model.strip_prefix("models/").unwrap_or(model);
+    // Every pattern starts with a literal: most are ruled out by their first byte.
     CAPS.iter()
-        .find(|(pattern, _)| glob::matches(pattern, m))
+        .find(|(pattern, _)| {
+            pattern.as_bytes().first() == m.as_bytes().first() && glob::matches(pattern, m)
+        })
         .map(|(_, cap)| *cap)
         .or_else(|| default_cap(kind))
 }
@@ -79,6 +82,12 @@ pub fn wants_max_completion_tokens(model: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_pattern_starts_with_a_literal() {
+        // `max_output_tokens` rules patterns out by their first byte.
+        assert!(CAPS.iter().all(|(p, _)| !p.starts_with('*')));
+    }
 
     #[test]
     fn table_then_kind_default() {
