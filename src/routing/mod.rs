@@ -65,8 +65,6 @@ pub struct Candidate {
 /// The outcome of routing one model name.
 #[derive(Debug, Clone)]
 pub struct Route {
-    /// What the client asked for.
-    pub requested: String,
     /// The alias target, when an alias applied.
     pub alias: Option<String>,
     /// In the order to try them; never empty.
@@ -199,7 +197,6 @@ impl RouteTable {
         }
         if let Some(found) = self.by_prefix(model) {
             return found.map(|candidates| Route {
-                requested: model.to_string(),
                 alias: None,
                 candidates,
             });
@@ -210,14 +207,12 @@ impl RouteTable {
                 None => self.by_list(target).ok_or_else(|| self.unknown(target))?,
             };
             return Ok(Route {
-                requested: model.to_string(),
                 alias: Some(target.to_string()),
                 candidates,
             });
         }
         let candidates = self.by_list(model).ok_or_else(|| self.unknown(model))?;
         Ok(Route {
-            requested: model.to_string(),
             alias: None,
             candidates,
         })
@@ -319,7 +314,6 @@ mod tests {
             vec![pair("zeta", "m"), pair("alpha", "m"), pair("beta", "m")]
         );
         assert_eq!(r.alias, None);
-        assert_eq!(r.requested, "m");
     }
 
     #[test]
@@ -381,7 +375,6 @@ mod tests {
         let r = t.resolve("claude-3-5-haiku-20241022").unwrap();
         assert_eq!(names(&r), vec![pair("qw", "qwen-flash")]);
         assert_eq!(r.alias.as_deref(), Some("qw/qwen-flash"));
-        assert_eq!(r.requested, "claude-3-5-haiku-20241022");
         assert_eq!(
             names(&t.resolve("claude-sonnet-4").unwrap()),
             vec![pair("gem", "gemini-pro")]

@@ -13,8 +13,9 @@ use crate::usage::{Outcome, TokenCounts};
 pub(crate) struct Ctx {
     pub state: Arc<State>,
     pub method: http::Method,
-    /// Without the query, which may hold `?key=`.
-    pub path: String,
+    /// Logged without its query, which may hold `?key=`. A cheap clone of the request's (shared
+    /// bytes), not a copy.
+    uri: http::Uri,
     /// A short, fixed route name for metrics labels.
     pub route: &'static str,
     pub dialect: Dialect,
@@ -34,7 +35,7 @@ impl Ctx {
         Ctx {
             state,
             method: req.method().clone(),
-            path: req.uri().path().to_string(),
+            uri: req.uri().clone(),
             route: "other",
             dialect: super::error::guess_dialect(req.headers()),
             started: Instant::now(),
@@ -52,7 +53,7 @@ impl Ctx {
         Ctx {
             state: Arc::clone(&self.state),
             method: self.method.clone(),
-            path: std::mem::take(&mut self.path),
+            uri: std::mem::take(&mut self.uri),
             route: self.route,
             dialect: self.dialect,
             started: self.started,
@@ -122,7 +123,7 @@ impl Ctx {
         }
         telemetry::access(&Access {
             method: self.method.as_str(),
-            path: &self.path,
+            path: self.uri.path(),
             model: self.model.as_deref(),
             upstream: self.upstream.as_deref(),
             upstream_model: self.upstream_model.as_deref(),

@@ -170,8 +170,8 @@ pub(crate) async fn serve(
     let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
     let json = JsonBody::parse(&raw)?;
     let (model, stream) = inbound.model_and_stream(&json)?;
-    ctx.model = Some(model.clone());
-    let candidates = candidates(ctx, &snap, key, &model)?;
+    ctx.model = Some(model);
+    let candidates = candidates(ctx, &snap, key, ctx.model.as_deref().unwrap_or_default())?;
     let mut job = Job {
         snap: &snap,
         headers: &parts.headers,
@@ -390,8 +390,12 @@ impl Job<'_> {
                     (cred, prepared)
                 }
             };
-            let prepared = prepared
+            let mut prepared = prepared
                 .inspect_err(|_| ctx.attempt_failed(&up.name, &cand.model, "config", started))?;
+            if template.is_none() {
+                // A template has them already.
+                crate::upstream::default_headers(&mut prepared.headers);
+            }
             let send = state
                 .client
                 .post(prepared.url, prepared.headers, prepared.body);
@@ -481,7 +485,7 @@ impl Job<'_> {
         let headers = resp.headers().clone();
         let total = tokio::time::Instant::from_std(ctx.started)
             + Duration::from_secs(state.config().timeouts.total_secs.max(1));
-        let body = collect(None, Box::pin(resp.bytes_stream()), total, MAX_REPLY_BYTES)
+        let body = collect(None, resp.bytes_stream(), total, MAX_REPLY_BYTES)
             .await
             .unwrap_or_default();
         let api = reply.decode_error(code, &headers, &body);
@@ -522,7 +526,7 @@ impl Job<'_> {
         let state = Arc::clone(&ctx.state);
         let config = state.config();
         let up = &cand.upstream;
-        let mut upstream: UpstreamStream = Box::pin(resp.bytes_stream());
+        let mut upstream: UpstreamStream = resp.bytes_stream();
         let first = first_chunk(
             ctx,
             cand,
@@ -711,7 +715,7 @@ async fn relay_untouched(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-    let mut stream: UpstreamStream = Box::pin(body);
+    let mut stream: UpstreamStream = body;
     let first = first_chunk(
         ctx,
         cand,

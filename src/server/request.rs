@@ -75,7 +75,8 @@ impl<'de> Deserialize<'de> for Entries<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out = Vec::new();
+                // Chat bodies have a handful of top-level keys.
+                let mut out = Vec::with_capacity(8);
                 while let Some(entry) = map.next_entry::<Key<'de>, &'de RawValue>()? {
                     out.push(entry);
                 }

@@ -23,8 +23,9 @@ use crate::upstream::adapter::FastCall;
 pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> Response<Body> {
     let mut ctx = Ctx::new(state, &req);
     let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let result = match (&method, path.as_str()) {
+    let uri = req.uri().clone();
+    let path = uri.path();
+    let result = match (&method, path) {
         (&Method::HEAD | &Method::GET, "/") | (&Method::HEAD, "/api/hello") => {
             ctx.route = "probe";
             Ok(ok_empty())

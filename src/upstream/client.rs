@@ -101,7 +101,7 @@ impl UpstreamClient {
         &self.http
     }
 
-    /// POSTs `body` to `dest` with `headers` (plus a default `user-agent` and `accept`).
+    /// POSTs `body` to `dest` with `headers`, which should hold the [`default_headers`].
     pub async fn post(
         &self,
         dest: Dest,
@@ -118,13 +118,6 @@ impl UpstreamClient {
                 *req.method_mut() = Method::POST;
                 *req.uri_mut() = uri;
                 *req.headers_mut() = headers;
-                let h = req.headers_mut();
-                if !h.contains_key(header::USER_AGENT) {
-                    h.insert(header::USER_AGENT, HeaderValue::from_static(USER_AGENT));
-                }
-                if !h.contains_key(header::ACCEPT) {
-                    h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
-                }
                 let resp = direct.request(req).await.map_err(HttpError::Send)?;
                 return Ok(UpstreamResponse::Direct(resp));
             }
@@ -145,6 +138,15 @@ impl UpstreamClient {
 pub enum Dest {
     Uri(http::Uri),
     Url(String),
+}
+
+/// The `user-agent` and `accept` every request has unless it says otherwise (reqwest's
+/// defaults, which the bare client sends too).
+pub fn default_headers(h: &mut HeaderMap) {
+    static AGENT: HeaderValue = HeaderValue::from_static(USER_AGENT);
+    static ANY: HeaderValue = HeaderValue::from_static("*/*");
+    h.entry(header::USER_AGENT).or_insert_with(|| AGENT.clone());
+    h.entry(header::ACCEPT).or_insert_with(|| ANY.clone());
 }
 
 /// The bare client: rustls with the webpki roots and ALPN h2/http1.1, as reqwest's

@@ -10,7 +10,7 @@ pub mod adapter;
 pub mod client;
 pub mod probe;
 
-pub use client::{BodyStream, Dest, HttpError, UpstreamClient, UpstreamResponse};
+pub use client::{BodyStream, Dest, HttpError, UpstreamClient, UpstreamResponse, default_headers};
 
 use reqwest::RequestBuilder;
 

@@ -252,7 +252,8 @@ fn last_usage_object(s: &[u8]) -> Option<TokenCounts> {
         return None;
     }
     let (gemini, rest) = usage_object_at(s, at)?;
-    let mut de = serde_json::Deserializer::from_slice(rest);
+    // UTF-8 checked once here rather than key by key by the parser.
+    let mut de = serde_json::Deserializer::from_str(std::str::from_utf8(rest).ok()?);
     if gemini {
         GeminiUsage::deserialize(&mut de).ok().map(gemini_counts)
     } else {

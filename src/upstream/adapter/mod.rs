@@ -198,6 +198,7 @@ impl FastTemplate {
                 Some("https") => {}
                 _ => return None,
             }
+            crate::upstream::default_headers(&mut headers);
             Some((uri, headers))
         };
         Some(FastTemplate {
@@ -214,7 +215,10 @@ impl FastTemplate {
             _ => &self.chat,
         };
         let mut headers = headers.clone();
-        openai::client_accept(&mut headers, client_headers);
+        // The client's `Accept` replaces the default.
+        if let Some(accept) = client_headers.get(http::header::ACCEPT) {
+            headers.insert(http::header::ACCEPT, accept.clone());
+        }
         (uri.clone(), headers)
     }
 }
@@ -398,9 +402,12 @@ mod tests {
                 if let Some(h) = got.get(http::header::HOST) {
                     want.insert(http::header::HOST, h.clone());
                 }
+                crate::upstream::default_headers(&mut want);
                 assert_eq!(got, want, "{kind:?} {call:?}");
                 assert!(got["authorization"].is_sensitive());
             }
+            let (_, plain) = template.request(FastCall::Chat, &HeaderMap::new());
+            assert_eq!(plain["accept"], "*/*");
         }
         // Tokens change and other kinds' headers depend on the client's: no template.
         let mut oauth = test_record(ProviderKind::Qwen, None);

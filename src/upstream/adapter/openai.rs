@@ -220,7 +220,7 @@ pub(super) fn fast_path(
 }
 
 /// The client's own `Accept` (or none) rather than ours.
-pub(super) fn client_accept(h: &mut HeaderMap, client: &HeaderMap) {
+fn client_accept(h: &mut HeaderMap, client: &HeaderMap) {
     h.remove(http::header::ACCEPT);
     if let Some(a) = client.get(http::header::ACCEPT) {
         h.insert(http::header::ACCEPT, a.clone());
