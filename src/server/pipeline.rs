@@ -163,11 +163,13 @@ pub(crate) async fn serve(
     req: http::Request<Incoming>,
     inbound: Inbound,
 ) -> Result<Response<Body>, GatewayError> {
-    let state = Arc::clone(&ctx.state);
-    let snap = state.snapshot();
+    // `ctx.state` is read where needed rather than cloned: every clone of that `Arc` is an
+    // atomic write to a cache line all the workers share.
+    let snap = ctx.state.snapshot();
     let (parts, body) = req.into_parts();
     let key = admit(ctx, &snap, &parts)?;
-    let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
+    let max_body = ctx.state.config.limits.max_body_bytes;
+    let raw = read_limited(body, &parts.headers, max_body).await?;
     let json = JsonBody::parse(&raw)?;
     let (model, stream) = inbound.model_and_stream(&json)?;
     ctx.model = Some(model);
@@ -350,8 +352,7 @@ impl Job<'_> {
         cand: &Candidate,
         last: bool,
     ) -> Result<Response<Body>, Attempt> {
-        let state = Arc::clone(&ctx.state);
-        let config = state.config();
+        let config = ctx.state.config();
         let up = &cand.upstream;
         let started = Instant::now();
         let first_byte = Duration::from_secs(config.timeouts.first_byte_secs.max(1));
@@ -396,7 +397,8 @@ impl Job<'_> {
                 // A template has them already.
                 crate::upstream::default_headers(&mut prepared.headers);
             }
-            let send = state
+            let send = ctx
+                .state
                 .client
                 .post(prepared.url, prepared.headers, prepared.body);
             let resp = match tokio::time::timeout_at(deadline, send).await {
@@ -411,7 +413,7 @@ impl Job<'_> {
             let status = resp.status();
             if status == StatusCode::UNAUTHORIZED
                 && refused.is_none()
-                && state.tokens().is_some()
+                && ctx.state.tokens().is_some()
                 && let Cred::OAuth { token, .. } = &cred
             {
                 // The refresher's token was refused: replace it once and try again.
@@ -705,8 +707,9 @@ async fn relay_untouched(
     resp: UpstreamResponse,
     last: bool,
 ) -> Result<Response<Body>, Attempt> {
-    let state = Arc::clone(&ctx.state);
-    let config = state.config();
+    let timeouts = &ctx.state.config().timeouts;
+    let idle = Duration::from_secs(timeouts.idle_secs.max(1));
+    let total = Duration::from_secs(timeouts.total_secs.max(1));
     let up = &cand.upstream;
     let status = resp.status();
     let (mut headers, body) = resp.into_parts();
@@ -739,8 +742,8 @@ async fn relay_untouched(
         sse,
         first,
         stream,
-        Duration::from_secs(config.timeouts.idle_secs.max(1)),
-        Duration::from_secs(config.timeouts.total_secs.max(1)),
+        idle,
+        total,
     );
     let mut out = Response::new(StreamBody::new(relay).boxed_unsync());
     *out.status_mut() = status;
