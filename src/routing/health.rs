@@ -10,10 +10,12 @@
 //! * **429 cooldowns** are per (upstream, model): Gemini and Code Assist quotas are per model,
 //!   and so are OpenAI's and Anthropic's rate limits, so a spent quota of one model must not
 //!   take the upstream's other models out of rotation.
-//! * **Never worse than an error.** Open, cooling and needs-login candidates are left out while
-//!   some other candidate is usable (a known-bad upstream is not worth a round trip); when
-//!   none is, they are all kept, needs-login last, so a request that only they can serve still
-//!   reaches them.
+//! * **Never worse than an error.** While some candidate is usable, open ones go after the
+//!   usable ones (a known-bad upstream is not worth a round trip first, but one that recovered
+//!   before its cooldown ended can still save a request the others fail), and cooling and
+//!   needs-login ones are left out (a 429's `retry-after` and a missing login are not going to
+//!   change within the request). When none is usable they are all kept, needs-login last, so a
+//!   request that only they can serve still reaches them.
 //!
 //! Cost on the request path: per candidate, two relaxed atomic loads when all is well; locks
 //! only on failures, probe claims, and while some model of the upstream is cooling. The server
@@ -146,10 +148,24 @@ pub enum Transition {
 /// Where a candidate stands for one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Standing {
-    Usable = 0,
-    /// Open breaker or a cooling model.
-    Degraded = 1,
-    NeedsLogin = 2,
+    Usable,
+    /// The breaker is open (or another request holds its probe).
+    Open,
+    /// The model is cooling after a 429.
+    Cooling,
+    NeedsLogin,
+}
+
+impl Standing {
+    /// The order among candidates when none is usable: open and cooling ones alike, in routing
+    /// order, before those that need a new login.
+    fn rank(self) -> u8 {
+        match self {
+            Standing::Usable => 0,
+            Standing::Open | Standing::Cooling => 1,
+            Standing::NeedsLogin => 2,
+        }
+    }
 }
 
 impl UpstreamHealth {
@@ -260,7 +276,7 @@ impl UpstreamHealth {
     /// whose cooldown is over.
     fn standing(&self, model: &str, now: Instant) -> Standing {
         if self.is_cooling(model, now) {
-            return Standing::Degraded;
+            return Standing::Cooling;
         }
         let until = self.open_until.load(Ordering::Relaxed);
         if until == 0 {
@@ -268,7 +284,7 @@ impl UpstreamHealth {
         }
         let now_ms = self.shared.ms(now);
         if until > now_ms {
-            return Standing::Degraded;
+            return Standing::Open;
         }
         let lease = self.shared.settings().probe_lease;
         let claimed = self
@@ -281,7 +297,7 @@ impl UpstreamHealth {
             )
             .is_ok();
         if !claimed {
-            return Standing::Degraded;
+            return Standing::Open;
         }
         lock(&self.inner).probing = true;
         Standing::Usable
@@ -398,10 +414,13 @@ impl Health {
     }
 }
 
-/// Leaves in `candidates` the ones to try, in order: the usable ones when there are any;
-/// otherwise all of them, open or cooling ones before those needing a new login
-/// (`needs_login` is asked only about OAuth upstreams). Allocates only when some candidate is
-/// not usable.
+/// Leaves in `candidates` the ones to try, in order. When some are usable: those, then the ones
+/// whose breaker is open, as a last resort when every usable one failed (an upstream may have
+/// recovered before its cooldown ends; a request that fails anyway costs it no longer
+/// cooldown). Cooling models wait for their `retry-after`, and upstreams that need a new login
+/// are left out. When none is usable: all of them, open or cooling ones before those needing a
+/// new login. `needs_login` is asked only about OAuth upstreams. Allocates only when some
+/// candidate is not usable.
 pub fn order(
     candidates: &mut Vec<Candidate>,
     now: Instant,
@@ -431,11 +450,12 @@ pub fn order(
     };
     let mut ranked: Vec<(Standing, Candidate)> =
         ranks.into_iter().zip(candidates.drain(..)).collect();
+    // Stable sorts: each group keeps the routing order.
     if ranked.iter().any(|(s, _)| *s == Standing::Usable) {
-        ranked.retain(|(s, _)| *s == Standing::Usable);
-    } else {
-        // Stable: each group keeps the routing order.
+        ranked.retain(|(s, _)| matches!(s, Standing::Usable | Standing::Open));
         ranked.sort_by_key(|(s, _)| *s);
+    } else {
+        ranked.sort_by_key(|(s, _)| s.rank());
     }
     candidates.extend(ranked.into_iter().map(|(_, c)| c));
 }
@@ -556,7 +576,7 @@ mod tests {
             a.failure("connect error", now),
             Transition::Opened(Duration::from_secs(10))
         );
-        assert_eq!(ordered(&t, "m", now), ["b"], "open: left out");
+        assert_eq!(ordered(&t, "m", now), ["b", "a"], "open: a last resort");
         // A request that started before it opened fails too: no extension.
         assert_eq!(a.failure("HTTP 503", now), Transition::None);
         let r = a.report(false, now);
@@ -567,7 +587,7 @@ mod tests {
         // Cooldown over: the first request probes it in its place, the next one does not.
         let later = now + Duration::from_secs(11);
         assert_eq!(ordered(&t, "m", later), ["a", "b"]);
-        assert_eq!(ordered(&t, "m", later), ["b"]);
+        assert_eq!(ordered(&t, "m", later), ["b", "a"]);
         assert!(a.report(false, later).probing);
         // The probe fails: open again for twice as long.
         assert_eq!(
@@ -584,7 +604,7 @@ mod tests {
         // A probe whose request vanished frees the slot after the lease.
         let later = later + Duration::from_secs(36);
         assert_eq!(ordered(&t, "m", later), ["a", "b"]);
-        assert_eq!(ordered(&t, "m", later), ["b"]);
+        assert_eq!(ordered(&t, "m", later), ["b", "a"]);
         let later = later + Duration::from_secs(6);
         assert_eq!(ordered(&t, "m", later), ["a", "b"]);
         // Success closes it and resets the count.
@@ -660,7 +680,11 @@ mod tests {
         let mut c = t.resolve("m").unwrap().candidates;
         order(&mut c, now, |u| u.name == "o");
         let names: Vec<&str> = c.iter().map(|c| c.upstream.name.as_str()).collect();
-        assert_eq!(names, ["b"]);
+        assert_eq!(
+            names,
+            ["b", "a"],
+            "a usable one, then the open one; no login"
+        );
         slot(&t, "b").rate_limited("m", Duration::from_secs(9), CoolReason::Quota, now);
         let mut c = t.resolve("m").unwrap().candidates;
         order(&mut c, now, |u| u.name == "o");

@@ -90,8 +90,8 @@ pub(crate) fn admit<'a>(
     Ok(key)
 }
 
-/// The candidates for `model` that `key` may use, in order; open, cooling and needs-login
-/// ones only when nothing else is usable ([`health::order`]).
+/// The candidates for `model` that `key` may use, in order: open upstreams after the usable
+/// ones, cooling and needs-login ones only when nothing else is usable ([`health::order`]).
 pub(crate) fn candidates(
     ctx: &Ctx,
     snap: &Snapshot,

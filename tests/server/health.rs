@@ -1,6 +1,6 @@
 //! Upstream health through the server: a silent upstream fails over, the circuit breaker takes
-//! a failing upstream out of rotation and probes it after its cooldown, an open upstream that
-//! is the only one still serves, 429 cooldowns are per (upstream, model), `status --json`
+//! a failing upstream out of rotation and probes it after its cooldown, an open upstream is the
+//! last resort when the others fail and still serves when it is the only one, 429 cooldowns are per (upstream, model), `status --json`
 //! shows health while the server runs, and Code Assist `countTokens` refreshes a refused token.
 
 use std::process::Output;
@@ -121,6 +121,47 @@ async fn a_failing_upstream_is_skipped_until_its_cooldown_ends_then_probed() {
             "{metrics}"
         );
     }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn an_open_upstream_is_the_last_resort_when_the_usable_ones_fail() {
+    let a = FakeOpenAi::start().await;
+    let b = FakeOpenAi::start().await;
+    a.set_default(Reply::json(503, r#"{"error":{"message":"down"}}"#));
+    let gw = Gateway::start(test_config(), two_upstreams(&a, &b)).await;
+    // Open for long enough that the test never races the cooldown.
+    gw.state.set_breaker(BreakerSettings {
+        base: Duration::from_secs(30),
+        cap: Duration::from_secs(60),
+        ..quick_breaker()
+    });
+    for _ in 0..3 {
+        assert_eq!(
+            gw.post("/v1/chat/completions", &chat("m")).await.status(),
+            200
+        );
+    }
+    let opened = report(&gw, "aa");
+    assert_eq!(opened.state, HealthState::Open);
+
+    // Both down: the usable one first, then the open one; the client gets the last answer,
+    // and the open one's cooldown is not extended by it.
+    b.set_default(Reply::json(502, r#"{"error":{"message":"bad gateway"}}"#));
+    let resp = gw.post("/v1/chat/completions", &chat("m")).await;
+    assert_eq!(resp.status(), 503);
+    assert_eq!((a.requests().len(), b.requests().len()), (4, 4));
+    let still = report(&gw, "aa");
+    assert_eq!(still.state, HealthState::Open);
+    assert_eq!(still.open_until, opened.open_until);
+
+    // The open one has recovered before its cooldown ended: it answers, and its breaker closes.
+    a.set_default(Reply::json(200, CHAT_REPLY));
+    let resp = gw.post("/v1/chat/completions", &chat("m")).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.unwrap(), CHAT_REPLY.as_bytes());
+    assert_eq!((a.requests().len(), b.requests().len()), (5, 5));
+    assert_eq!(report(&gw, "aa").state, HealthState::Healthy);
     gw.stop().await;
 }
 
