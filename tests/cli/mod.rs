@@ -12,25 +12,14 @@ mod manage;
 
 use std::process::Output;
 
-use crate::support::{TestHome, stderr, stdout};
+use crate::support::{TestHome, check_exit, stdout_json};
 
 /// Runs `args` and checks the exit code, showing the output when it differs.
 pub fn expect(home: &TestHome, args: &[&str], code: i32) -> Output {
-    let out = home.run(args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "llm-gateway {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        stdout(&out),
-        stderr(&out)
-    );
-    out
+    check_exit(home.run(args), args, code)
 }
 
 /// Runs `args`, expects success and parses stdout as JSON.
 pub fn json(home: &TestHome, args: &[&str]) -> serde_json::Value {
-    let out = expect(home, args, 0);
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", args.join(" "), stdout(&out)))
+    stdout_json(&expect(home, args, 0), args)
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::{query, url_in};
 use crate::support::fake_oauth::{FAKE_REFRESH, FakeGoogle, FakeQwen, RefreshMode};
-use crate::support::{TestHome, stderr, stdout};
+use crate::support::{TestHome, check_exit, stderr, stdout, stdout_json};
 
 /// Words that would mean a token leaked: the fakes' access and refresh tokens.
 const LEAKS: [&str; 4] = ["ya29.", "fake-refresh", "qwen-fake-", "1//imported"];
@@ -61,21 +61,11 @@ impl Fakes {
     fn expect(&self, home: &TestHome, args: &[&str], code: i32) -> Output {
         let out = self.cmd(home, args).output().unwrap();
         self.record(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(code),
-            "llm-gateway {}\n--- stdout\n{}--- stderr\n{}",
-            args.join(" "),
-            stdout(&out),
-            stderr(&out)
-        );
-        out
+        check_exit(out, args, code)
     }
 
     fn json(&self, home: &TestHome, args: &[&str]) -> Value {
-        let out = self.expect(home, args, 0);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", args.join(" "), stdout(&out)))
+        stdout_json(&self.expect(home, args, 0), args)
     }
 
     fn spawn(&self, home: &TestHome, args: &[&str]) -> Spawned {

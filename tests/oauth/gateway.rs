@@ -21,7 +21,7 @@ use crate::support::fake_oauth::{
     FakeGoogle, FakeQwen, refresh_for_code,
 };
 use crate::support::fake_openai::FakeOpenAi;
-use crate::support::{TestHome, stderr, stdout};
+use crate::support::{TestHome, check_exit, stderr, stdout, stdout_json};
 
 /// Substrings of every token the fakes issue (access and refresh, Google and Qwen).
 const LEAKS: [&str; 4] = ["ya29.", "fake-refresh", "qwen-fake-", "1//"];
@@ -119,20 +119,11 @@ impl Gw {
     fn ok(&self, args: &[&str]) -> Output {
         let out = self.cmd(args).output().unwrap();
         self.seen.lock().unwrap().push(stdout(&out) + &stderr(&out));
-        assert!(
-            out.status.success(),
-            "llm-gateway {}\n--- stdout\n{}--- stderr\n{}",
-            args.join(" "),
-            stdout(&out),
-            stderr(&out)
-        );
-        out
+        check_exit(out, args, 0)
     }
 
     fn json(&self, args: &[&str]) -> Value {
-        let out = self.ok(args);
-        serde_json::from_slice(&out.stdout)
-            .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", args.join(" "), stdout(&out)))
+        stdout_json(&self.ok(args), args)
     }
 
     fn log(&self) -> String {

@@ -19,7 +19,8 @@ use tokio_util::sync::CancellationToken;
 use crate::support::fake_oauth::{FAKE_REFRESH, FakeGoogle};
 use crate::support::fake_openai::{CHAT_REPLY, FakeOpenAi, Reply, dead_base_url};
 use crate::support::{
-    Gateway, KEY, TestHome, stderr, stdout, test_config, two_upstreams, upstream, view,
+    Gateway, KEY, TestHome, check_exit, stdout, stdout_json, test_config, two_upstreams, upstream,
+    view,
 };
 
 fn chat(model: &str) -> String {
@@ -359,18 +360,11 @@ async fn run(home: &TestHome, args: &[&str]) -> Output {
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
-    assert!(
-        out.status.success(),
-        "llm-gateway {}\n--- stdout\n{}--- stderr\n{}",
-        args.join(" "),
-        stdout(&out),
-        stderr(&out)
-    );
-    out
+    check_exit(out, args, 0)
 }
 
 async fn run_json(home: &TestHome, args: &[&str]) -> serde_json::Value {
-    serde_json::from_slice(&run(home, args).await.stdout).unwrap()
+    stdout_json(&run(home, args).await, args)
 }
 
 fn health_of<'a>(list: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {

@@ -61,6 +61,25 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// `out` of `llm-gateway ARGS`, checked for exit `code`; the output is shown when it differs.
+pub fn check_exit(out: Output, args: &[&str], code: i32) -> Output {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "llm-gateway {}\n--- stdout\n{}--- stderr\n{}",
+        args.join(" "),
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// The stdout of `llm-gateway ARGS` as JSON.
+pub fn stdout_json(out: &Output, args: &[&str]) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{}: not JSON ({e}): {}", args.join(" "), stdout(out)))
+}
+
 pub mod fake_anthropic;
 pub mod fake_gemini;
 pub mod fake_openai;
