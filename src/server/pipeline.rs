@@ -387,16 +387,16 @@ impl Job<'_> {
                             ctx.attempt_failed(&up.name, &cand.model, "credential", started);
                         })
                         .map_err(Attempt::Next)?;
-                    let prepared = self.prepare(ctx, cand, &cred, &edits);
+                    // A template has the default headers already.
+                    let prepared = self.prepare(ctx, cand, &cred, &edits).map(|mut p| {
+                        crate::upstream::default_headers(&mut p.headers);
+                        p
+                    });
                     (cred, prepared)
                 }
             };
-            let mut prepared = prepared
+            let prepared = prepared
                 .inspect_err(|_| ctx.attempt_failed(&up.name, &cand.model, "config", started))?;
-            if template.is_none() {
-                // A template has them already.
-                crate::upstream::default_headers(&mut prepared.headers);
-            }
             let send = ctx
                 .state
                 .client

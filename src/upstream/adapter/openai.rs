@@ -215,16 +215,12 @@ pub(super) fn fast_path(
         _ => "/chat/completions",
     };
     let mut h = headers(t, false)?;
-    client_accept(&mut h, t.client_headers);
-    Ok((format!("{}{path}", base(t)?), h))
-}
-
-/// The client's own `Accept` (or none) rather than ours.
-fn client_accept(h: &mut HeaderMap, client: &HeaderMap) {
+    // The client's own Accept (or none) rather than ours.
     h.remove(http::header::ACCEPT);
-    if let Some(a) = client.get(http::header::ACCEPT) {
+    if let Some(a) = t.client_headers.get(http::header::ACCEPT) {
         h.insert(http::header::ACCEPT, a.clone());
     }
+    Ok((format!("{}{path}", base(t)?), h))
 }
 
 #[cfg(test)]
