@@ -1,6 +1,7 @@
 //! `GET /metrics`: Prometheus text from prometheus-client. Requests by route, upstream, model
 //! and status; latency by route; tokens in and out by upstream and model; upstream failures by
-//! kind; circuit breaker transitions by upstream. Labels carry only routed model names, so unknown names cannot blow up cardinality.
+//! kind; circuit breaker transitions by upstream. Labels carry only routed model names, so
+//! unknown names cannot blow up cardinality.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};

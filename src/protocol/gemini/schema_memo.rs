@@ -94,9 +94,10 @@ fn reduced(schema: &Value, target: SchemaTarget) -> Json {
     }
 }
 
-/// A fast non-cryptographic hash (FxHash-style) of the text's length and its first and last [`SAMPLE`] bytes: enough to tell tool
-/// schemas apart, at a fixed cost however long they are. Entries are confirmed by comparing
-/// the whole text, so texts that share a sample only replace each other in the memo.
+/// A fast non-cryptographic hash (FxHash-style) of the text's length and its first and last
+/// [`SAMPLE`] bytes: enough to tell tool schemas apart, at a fixed cost however long they are.
+/// Entries are confirmed by comparing the whole text, so texts that share a sample only replace
+/// each other in the memo.
 fn hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let step = |h: u64, w: u64| (h.rotate_left(5) ^ w).wrapping_mul(K);

@@ -394,7 +394,7 @@ mod tests {
                 let (url, mut want) = fast_path(&t, call).unwrap();
                 let (uri, got) = template.request(call, &client);
                 assert_eq!(uri.to_string(), url);
-                // Plain HTTP gets the `Host` the HTTP client would have added; nothing else differs.
+                // Plain HTTP gets the `Host` the HTTP client would add; nothing else differs.
                 assert_eq!(
                     got.get(http::header::HOST).map(|h| h.to_str().unwrap()),
                     host
