@@ -1,22 +1,25 @@
 //! The HTTP client for upstream calls: one `reqwest::Client` for everything, plus, when no
-//! proxy is configured, a bare hyper client (hyper-util's pooled client over rustls, the same
-//! crates reqwest runs on) that the server's chat requests go through. reqwest's per-request
-//! layers (URL parsing and IDNA, the redirect and retry layers, the connector service clones)
-//! were a measurable part of the gateway's added latency on the same-protocol fast path; the
-//! bare client sends the same request (same default `user-agent` and `accept`, same TLS roots
-//! and ALPN, same TCP_NODELAY, connect timeout and keep-alive pool).
+//! proxy is configured, bare hyper clients that the server's chat requests go through:
+//! hyper-util's pooled client over rustls (the same crates reqwest runs on) for `https`, and
+//! the gateway's own keep-alive pool on hyper's connection API for plain `http`
+//! ([`super::pool`]: local model servers, where per-request overhead shows most). reqwest's
+//! per-request layers (URL parsing and IDNA, the redirect and retry layers, the connector
+//! service clones) were a measurable part of the gateway's added latency on the same-protocol
+//! fast path; the bare clients send the same request (same default `user-agent` and `accept`,
+//! same TLS roots and ALPN, same TCP_NODELAY, connect timeout and keep-alive limits).
 //!
 //! Proxies stay reqwest's job: with `[proxy] url` or a `*_PROXY` variable set, every request
 //! goes through reqwest, which applies them (and `NO_PROXY`).
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use http_body_util::{BodyDataStream, Full};
+use http_body_util::Full;
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::Client;
@@ -24,13 +27,14 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::UpstreamError;
+use super::pool::{Lease, Pool, PoolError};
 use crate::config::Config;
 
 /// How long an idle upstream connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(90);
+pub(super) const POOL_IDLE: Duration = Duration::from_secs(90);
 /// Idle connections kept per upstream host: enough for the concurrency a laptop sees, so that
 /// a burst does not close and reopen connections (a new connection per request under load).
-const POOL_MAX_IDLE: usize = 256;
+pub(super) const POOL_MAX_IDLE: usize = 256;
 const USER_AGENT: &str = concat!("llm-gateway/", env!("CARGO_PKG_VERSION"));
 /// The environment variables reqwest reads for a proxy.
 const PROXY_VARS: [&str; 6] = [
@@ -50,6 +54,8 @@ pub struct UpstreamClient {
     http: reqwest::Client,
     /// `None` when a proxy applies: then reqwest sends everything.
     direct: Option<Direct>,
+    /// Plain-`http` upstreams when no proxy applies ([`super::pool`]).
+    plain: Option<Pool>,
 }
 
 impl std::fmt::Debug for UpstreamClient {
@@ -88,12 +94,16 @@ impl UpstreamClient {
         let env_proxy = PROXY_VARS
             .iter()
             .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
-        let direct = if proxy.is_empty() && !env_proxy {
-            Some(direct_client(connect)?)
+        let (direct, plain) = if proxy.is_empty() && !env_proxy {
+            (Some(direct_client(connect)?), Some(Pool::new(connect)))
         } else {
-            None
+            (None, None)
         };
-        Ok(UpstreamClient { http, direct })
+        Ok(UpstreamClient {
+            http,
+            direct,
+            plain,
+        })
     }
 
     /// The reqwest client, for the one-off calls (probes, token counts).
@@ -112,23 +122,37 @@ impl UpstreamClient {
             Dest::Uri(uri) => Ok(uri),
             Dest::Url(text) => http::Uri::try_from(text.as_str()).map_err(|_| text),
         };
-        let url = match (url, &self.direct) {
-            (Ok(uri), Some(direct)) if matches!(uri.scheme_str(), Some("http" | "https")) => {
-                let mut req = http::Request::new(Full::new(body));
-                *req.method_mut() = Method::POST;
-                *req.uri_mut() = uri;
-                *req.headers_mut() = headers;
-                let resp = direct.request(req).await.map_err(HttpError::Send)?;
-                return Ok(UpstreamResponse::Direct(resp));
+        let url = match (url, &self.direct, &self.plain) {
+            (Ok(uri), _, Some(pool)) if uri.scheme_str() == Some("http") => {
+                let (resp, lease) = pool
+                    .send(post_request(uri, headers, body))
+                    .await
+                    .map_err(HttpError::Pool)?;
+                return Ok(UpstreamResponse::Direct(resp, Some(lease)));
             }
-            (Ok(uri), _) => uri.to_string(),
-            (Err(text), _) => text,
+            (Ok(uri), Some(direct), _) if uri.scheme_str() == Some("https") => {
+                let resp = direct
+                    .request(post_request(uri, headers, body))
+                    .await
+                    .map_err(HttpError::Send)?;
+                return Ok(UpstreamResponse::Direct(resp, None));
+            }
+            (Ok(uri), ..) => uri.to_string(),
+            (Err(text), ..) => text,
         };
         // Boxed: reqwest's future is large, and most requests never take this branch.
         let send = self.http.post(url).headers(headers).body(body).send();
         let resp = Box::pin(send).await.map_err(HttpError::Reqwest)?;
         Ok(UpstreamResponse::Reqwest(resp))
     }
+}
+
+fn post_request(uri: http::Uri, headers: HeaderMap, body: Bytes) -> http::Request<Full<Bytes>> {
+    let mut req = http::Request::new(Full::new(body));
+    *req.method_mut() = Method::POST;
+    *req.uri_mut() = uri;
+    *req.headers_mut() = headers;
+    req
 }
 
 /// Where a request goes: a URL parsed ahead (the fast path's [`FastTemplate`]s), or its text.
@@ -173,23 +197,24 @@ fn direct_client(connect: Duration) -> Result<Direct, UpstreamError> {
         .build(https))
 }
 
-/// An upstream's reply, from either client.
+/// An upstream's reply, from either client. A reply from the plain-`http` pool holds its
+/// connection's [`Lease`], released when the body has been read to its end.
 pub enum UpstreamResponse {
-    Direct(http::Response<Incoming>),
+    Direct(http::Response<Incoming>, Option<Lease>),
     Reqwest(reqwest::Response),
 }
 
 impl UpstreamResponse {
     pub fn status(&self) -> StatusCode {
         match self {
-            UpstreamResponse::Direct(r) => r.status(),
+            UpstreamResponse::Direct(r, _) => r.status(),
             UpstreamResponse::Reqwest(r) => r.status(),
         }
     }
 
     pub fn headers(&self) -> &HeaderMap {
         match self {
-            UpstreamResponse::Direct(r) => r.headers(),
+            UpstreamResponse::Direct(r, _) => r.headers(),
             UpstreamResponse::Reqwest(r) => r.headers(),
         }
     }
@@ -197,9 +222,9 @@ impl UpstreamResponse {
     /// The headers, owned, and the body.
     pub fn into_parts(self) -> (HeaderMap, BodyStream) {
         match self {
-            UpstreamResponse::Direct(r) => {
+            UpstreamResponse::Direct(r, lease) => {
                 let (parts, body) = r.into_parts();
-                (parts.headers, BodyStream::Direct(BodyDataStream::new(body)))
+                (parts.headers, BodyStream::Direct(body, lease))
             }
             UpstreamResponse::Reqwest(mut r) => {
                 let headers = std::mem::take(r.headers_mut());
@@ -210,10 +235,7 @@ impl UpstreamResponse {
 
     /// The body, chunk by chunk as it arrives.
     pub fn bytes_stream(self) -> BodyStream {
-        match self {
-            UpstreamResponse::Direct(r) => BodyStream::Direct(BodyDataStream::new(r.into_body())),
-            UpstreamResponse::Reqwest(r) => BodyStream::Reqwest(Box::pin(r.bytes_stream())),
-        }
+        self.into_parts().1
     }
 }
 
@@ -221,7 +243,7 @@ type ReqwestStream = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 
 /// [`UpstreamResponse::bytes_stream`].
 pub enum BodyStream {
-    Direct(BodyDataStream<Incoming>),
+    Direct(Incoming, Option<Lease>),
     Reqwest(ReqwestStream),
 }
 
@@ -230,9 +252,26 @@ impl Stream for BodyStream {
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         match self.get_mut() {
-            BodyStream::Direct(s) => Pin::new(s)
-                .poll_next(cx)
-                .map(|o| o.map(|r| r.map_err(HttpError::Body))),
+            BodyStream::Direct(body, lease) => loop {
+                let frame = ready!(Pin::new(&mut *body).poll_frame(cx));
+                // Released at the end, or at the last byte when the length says so: the
+                // server drops a reply with a `content-length` as soon as that much went out.
+                if (frame.is_none() || body.is_end_stream())
+                    && let Some(lease) = lease.take()
+                {
+                    lease.release();
+                }
+                match frame {
+                    None => return Poll::Ready(None),
+                    Some(Err(e)) => return Poll::Ready(Some(Err(HttpError::Body(e)))),
+                    Some(Ok(frame)) => {
+                        // Trailers carry nothing the gateway relays.
+                        if let Ok(data) = frame.into_data() {
+                            return Poll::Ready(Some(Ok(data)));
+                        }
+                    }
+                }
+            },
             BodyStream::Reqwest(s) => s
                 .as_mut()
                 .poll_next(cx)
@@ -246,6 +285,7 @@ impl Stream for BodyStream {
 #[derive(Debug)]
 pub enum HttpError {
     Send(hyper_util::client::legacy::Error),
+    Pool(PoolError),
     Body(hyper::Error),
     Reqwest(reqwest::Error),
 }
@@ -272,6 +312,7 @@ impl std::fmt::Display for HttpError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HttpError::Send(e) => e.fmt(f),
+            HttpError::Pool(e) => e.fmt(f),
             HttpError::Body(e) => e.fmt(f),
             HttpError::Reqwest(e) => e.fmt(f),
         }
@@ -282,6 +323,7 @@ impl std::error::Error for HttpError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             HttpError::Send(e) => e.source(),
+            HttpError::Pool(e) => e.source(),
             HttpError::Body(e) => e.source(),
             HttpError::Reqwest(e) => e.source(),
         }

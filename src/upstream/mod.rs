@@ -8,6 +8,7 @@
 
 pub mod adapter;
 pub mod client;
+pub mod pool;
 pub mod probe;
 
 pub use client::{BodyStream, Dest, HttpError, UpstreamClient, UpstreamResponse, default_headers};

@@ -91,6 +91,36 @@ async fn chunked_upload_arrives_whole_with_host_and_key() {
     gw.stop().await;
 }
 
+#[tokio::test]
+async fn one_upstream_connection_carries_the_requests_in_turn() {
+    let fake = FakeOpenAi::start().await;
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &fake.base_url(), &["gpt-test"], 100)]),
+    )
+    .await;
+    let events = stream_events();
+    let refs: Vec<&str> = events.iter().map(String::as_str).collect();
+    fake.push(Reply::json(200, CHAT_REPLY));
+    fake.push(Reply::sse(&refs).chunk_delay(Duration::from_millis(5)));
+    fake.push(Reply::json(
+        400,
+        r#"{"error":{"message":"bad","type":"invalid_request_error"}}"#,
+    ));
+    fake.push(Reply::json(200, CHAT_REPLY));
+    for want in [200, 200, 400, 200] {
+        let resp = gw.post("/v1/chat/completions", BODY).await;
+        assert_eq!(resp.status(), want);
+        resp.bytes().await.unwrap();
+    }
+    // Each reply read to its end gives the connection back for the next request.
+    let peers: Vec<_> = fake.requests().iter().map(|r| r.peer).collect();
+    assert_eq!(peers.len(), 4);
+    assert!(peers[0].is_some());
+    assert!(peers.iter().all(|p| *p == peers[0]), "{peers:?}");
+    gw.stop().await;
+}
+
 fn stream_events() -> Vec<String> {
     let mut ev: Vec<String> = (0..5)
         .map(|i| {

@@ -91,6 +91,8 @@ pub struct Recorded {
     pub query: Option<String>,
     pub headers: http::HeaderMap,
     pub body: Bytes,
+    /// The gateway's end of the connection it came on.
+    pub peer: Option<std::net::SocketAddr>,
 }
 
 impl Recorded {
@@ -208,6 +210,7 @@ async fn answer(
     req: http::Request<hyper::body::Incoming>,
 ) -> http::Response<FakeBody> {
     let (parts, body) = req.into_parts();
+    let peer = parts.extensions.get::<super::Peer>().map(|p| p.0);
     let body = body
         .collect()
         .await
@@ -219,6 +222,7 @@ async fn answer(
         query: parts.uri.query().map(str::to_string),
         headers: parts.headers.clone(),
         body,
+        peer,
     });
     let reply = inner
         .script

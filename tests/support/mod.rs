@@ -96,6 +96,10 @@ use llm_gateway::store::records::{ApiKeyRecord, AuthKind, UpstreamRecord};
 use fake_openai::FakeOpenAi;
 use tokio_util::sync::CancellationToken;
 
+/// The client address of the connection a request came on (in the request's extensions).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
 /// Serves `handle` on 127.0.0.1:0 (HTTP/1 and HTTP/2, a task per connection) until the returned
 /// task is aborted: the listener of every fake upstream.
 pub async fn serve<F, Fut, B>(handle: F) -> (SocketAddr, tokio::task::JoinHandle<()>)
@@ -109,10 +113,11 @@ where
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+        while let Ok((stream, peer)) = listener.accept().await {
             let handle = handle.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
+                let service = hyper::service::service_fn(move |mut req| {
+                    req.extensions_mut().insert(Peer(peer));
                     let reply = handle(req);
                     async move { Ok::<_, std::convert::Infallible>(reply.await) }
                 });

@@ -184,16 +184,12 @@ impl FastTemplate {
             // Only what the direct client sends; anything else takes the per-request path.
             let uri = http::Uri::try_from(url).ok()?;
             match uri.scheme_str() {
-                // The `Host` hyper-util would otherwise format for every request (the host and
-                // a port other than 80). Plain HTTP only: over TLS the connection may turn out
-                // HTTP/2, which has `:authority` instead.
+                // The `Host` the connection pool would otherwise format for every request.
+                // Plain HTTP only: over TLS the connection may turn out HTTP/2, which has
+                // `:authority` instead.
                 Some("http") => {
-                    let host = uri.host()?;
-                    let host = match uri.port_u16() {
-                        None | Some(80) => HeaderValue::from_str(host),
-                        Some(port) => HeaderValue::from_str(&format!("{host}:{port}")),
-                    };
-                    headers.insert(http::header::HOST, host.ok()?);
+                    let host = crate::upstream::pool::host_header(uri.authority()?)?;
+                    headers.insert(http::header::HOST, host);
                 }
                 Some("https") => {}
                 _ => return None,
