@@ -3,6 +3,8 @@
 //! for Anthropic upstreams (only what the API accepts). The client-facing direction, which
 //! mints carriers, is `response::blocks_to_client`.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::{GEMINI_CARRIER_PREFIX, wire};
@@ -80,8 +82,8 @@ fn gemini_sig(value: String) -> Signature {
 }
 
 /// What a client's Anthropic `document` block carries, for upstreams that have no such block
-/// (Claude Code sends one when it reads a PDF). URL and content-array sources are not read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// (Claude Code sends one when it reads a PDF).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DocumentContent<'a> {
     /// A file in base64 (a PDF): Gemini takes it inline.
     File {
@@ -89,38 +91,55 @@ pub enum DocumentContent<'a> {
         data: &'a str,
         title: Option<&'a str>,
     },
-    /// A plain-text document.
+    /// A plain-text document, or the text blocks of a `content` source joined.
     Text {
-        text: &'a str,
+        text: Cow<'a, str>,
+        title: Option<&'a str>,
+    },
+    /// A document the gateway does not fetch (a `url` source, a Files API `file` source), or
+    /// a source it does not know: named to the upstream, so the model learns it was there.
+    Reference {
+        location: Cow<'a, str>,
         title: Option<&'a str>,
     },
 }
 
 impl DocumentContent<'_> {
-    /// A text document as text: its [`label`](Self::label) line, then the text.
-    pub fn titled_text(&self) -> Option<String> {
+    /// The document as text, when text is all of it an upstream can get: a text document
+    /// under its [`label`](Self::label) line, a reference named (not fetched). `None` for a file.
+    pub fn as_text(&self) -> Option<String> {
         match self {
             DocumentContent::Text { text, .. } => Some(format!("{}\n{text}", self.label())),
+            DocumentContent::Reference { .. } => Some(self.not_included(REFERENCE_NOT_FETCHED)),
             DocumentContent::File { .. } => None,
         }
     }
 
     /// A line that names the document, for upstreams that get its text or only a mention.
     pub fn label(&self) -> String {
+        let named = |title: &Option<&str>| match title {
+            Some(t) => format!("document `{t}`"),
+            None => "document".to_owned(),
+        };
         match self {
             DocumentContent::File {
                 media_type, title, ..
-            } => match title {
-                Some(t) => format!("[document `{t}` ({media_type})]"),
-                None => format!("[document ({media_type})]"),
-            },
-            DocumentContent::Text { title, .. } => match title {
-                Some(t) => format!("[document `{t}`]"),
-                None => "[document]".to_owned(),
-            },
+            } => format!("[{} ({media_type})]", named(title)),
+            DocumentContent::Text { title, .. } => format!("[{}]", named(title)),
+            DocumentContent::Reference { location, title } => {
+                format!("[{} at {location}]", named(title))
+            }
         }
     }
+
+    /// The [`label`](Self::label) and why the upstream does not get the document itself.
+    pub fn not_included(&self, why: &str) -> String {
+        format!("{} (not included: {why})", self.label())
+    }
 }
+
+/// Why a referenced document reaches no upstream: the gateway does not fetch for the client.
+const REFERENCE_NOT_FETCHED: &str = "the gateway passes on only documents sent inline";
 
 /// The content of `block` when it is an Anthropic client's `document` block.
 pub fn document_content(block: &Block) -> Option<DocumentContent<'_>> {
@@ -134,17 +153,60 @@ pub fn document_content(block: &Block) -> Option<DocumentContent<'_>> {
     if value.get("type")?.as_str()? != "document" {
         return None;
     }
-    let source = value.get("source")?;
     let title = value.get("title").and_then(Value::as_str);
-    let data = source.get("data")?.as_str()?;
-    match source.get("type")?.as_str()? {
-        "base64" => Some(DocumentContent::File {
-            media_type: source.get("media_type")?.as_str()?,
+    let Some(source) = value.get("source") else {
+        return Some(DocumentContent::Reference {
+            location: Cow::Borrowed("(no source)"),
+            title,
+        });
+    };
+    let field = |name| source.get(name).and_then(Value::as_str);
+    let kind = source.get("type").and_then(Value::as_str);
+    let doc = match (kind, field("data")) {
+        (Some("base64"), Some(data)) if field("media_type").is_some() => DocumentContent::File {
+            media_type: field("media_type").unwrap_or_default(),
             data,
             title,
-        }),
-        "text" => Some(DocumentContent::Text { text: data, title }),
-        _ => None,
+        },
+        (Some("text"), Some(data)) => DocumentContent::Text {
+            text: Cow::Borrowed(data),
+            title,
+        },
+        (Some("content"), _) => DocumentContent::Text {
+            text: Cow::Owned(content_source_text(source.get("content"))),
+            title,
+        },
+        (Some("url"), _) => DocumentContent::Reference {
+            location: Cow::Borrowed(field("url").unwrap_or("(no url)")),
+            title,
+        },
+        (Some("file"), _) => DocumentContent::Reference {
+            location: Cow::Owned(format!(
+                "Files API file `{}`",
+                field("file_id").unwrap_or("?")
+            )),
+            title,
+        },
+        _ => DocumentContent::Reference {
+            location: Cow::Owned(format!("an unreadable `{}` source", kind.unwrap_or("?"))),
+            title,
+        },
+    };
+    Some(doc)
+}
+
+/// A `content` source's text: a string, or its text blocks one per line (its images are not
+/// part of a document any upstream here reads).
+fn content_source_text(content: Option<&Value>) -> String {
+    match content {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Array(blocks)) => blocks
+            .iter()
+            .filter(|b| b.get("type").and_then(Value::as_str) == Some("text"))
+            .filter_map(|b| b.get("text").and_then(Value::as_str))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
     }
 }
 
@@ -414,7 +476,7 @@ mod tests {
     }
 
     #[test]
-    fn documents_are_read_from_base64_and_text_sources_only() {
+    fn documents_are_read_inline_and_named_by_reference() {
         let pdf = anthropic(json!({"type": "document", "title": "a.pdf",
             "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}));
         assert_eq!(
@@ -430,7 +492,25 @@ mod tests {
         let doc = document_content(&text).unwrap();
         assert_eq!(doc.label(), "[document]");
         let url = anthropic(json!({"type": "document", "source": {"type": "url", "url": "u"}}));
-        assert_eq!(document_content(&url), None);
+        let doc = document_content(&url).unwrap();
+        assert_eq!(doc.label(), "[document at u]");
+        assert!(doc.as_text().unwrap().contains("not included"));
+        let content = anthropic(json!({"type": "document", "title": "t", "source": {
+            "type": "content", "content": [{"type": "text", "text": "a"},
+            {"type": "image", "source": {}}, {"type": "text", "text": "b"}]}}));
+        assert_eq!(
+            document_content(&content)
+                .and_then(|d| d.as_text())
+                .as_deref(),
+            Some("[document `t`]\na\nb")
+        );
+        // A base64 source without its media type cannot go inline: named instead.
+        let bare =
+            anthropic(json!({"type": "document", "source": {"type": "base64", "data": "x"}}));
+        assert!(matches!(
+            document_content(&bare),
+            Some(DocumentContent::Reference { .. })
+        ));
         let other = anthropic(json!({"type": "server_tool_use", "source": {}}));
         assert_eq!(document_content(&other), None);
         // Only an Anthropic client's blocks.

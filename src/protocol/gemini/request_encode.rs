@@ -357,8 +357,8 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
     parts
 }
 
-/// An Anthropic client's document: a file (PDF) inline, as Gemini reads it natively; a text
-/// document as text under its title.
+/// An Anthropic client's document: a file (PDF) inline, as Gemini reads it natively; any other
+/// as its text ([`anthropic::DocumentContent::as_text`]).
 fn document_part(doc: anthropic::DocumentContent<'_>) -> Part {
     match doc {
         anthropic::DocumentContent::File {
@@ -371,9 +371,7 @@ fn document_part(doc: anthropic::DocumentContent<'_>) -> Part {
             })),
             ..Part::default()
         },
-        anthropic::DocumentContent::Text { .. } => {
-            Part::text(doc.titled_text().unwrap_or_default())
-        }
+        _ => Part::text(doc.as_text().unwrap_or_default()),
     }
 }
 
@@ -398,13 +396,13 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                 is_error,
                 ..
             } => {
-                // Text documents join the output's text; files follow the response inline.
+                // Documents as text join the output's text; files follow the response inline.
                 let mut doc_texts = Vec::new();
                 for b in content {
                     if let Block::Image(image) = b {
                         result_images.push(image_part(image));
                     } else if let Some(doc) = anthropic::document_content(b) {
-                        match doc.titled_text() {
+                        match doc.as_text() {
                             Some(text) => doc_texts.push(Text::from(text)),
                             None => result_images.push(document_part(doc)),
                         }

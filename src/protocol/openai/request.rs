@@ -553,14 +553,9 @@ fn image_part(image: &Image) -> ContentPart {
 /// named, since OpenAI-compatible upstreams differ on file parts and one they reject would
 /// fail the whole request. The model learns the document was there rather than nothing.
 fn document_text(doc: anthropic::DocumentContent<'_>) -> Text {
-    match doc {
-        anthropic::DocumentContent::Text { .. } => doc.titled_text().unwrap_or_default().into(),
-        anthropic::DocumentContent::File { .. } => format!(
-            "{} (not included: this upstream does not take documents)",
-            doc.label()
-        )
-        .into(),
-    }
+    doc.as_text()
+        .unwrap_or_else(|| doc.not_included("this upstream does not take documents"))
+        .into()
 }
 
 /// Tool results first, as `tool` messages (C2); then one user message with the images the tool
