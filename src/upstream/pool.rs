@@ -8,14 +8,17 @@
 //! * a connection is lent to one request and comes back when its reply has been read to the
 //!   end ([`Lease`] in the reply body); a reply dropped half-read takes its connection with it,
 //!   so hyper closes it (and the upstream sees the client go);
-//! * a pooled connection is checked before use, and a request the connection refused before
-//!   writing anything (the keep-alive race: the upstream closed it while it sat idle) is sent
-//!   again on another one; nothing that reached the wire is ever resent;
+//! * a pooled connection is checked before use (closed ones, and ones not ready within
+//!   [`READY_WAIT`], are dropped), and a request that hyper hands back unsent (the connection
+//!   closed as it was taken) goes on another one. Nothing that reached the wire is ever resent:
+//!   when the upstream closes an idle connection just as a request is written to it, that
+//!   request fails (and the gateway's failover takes over), as with hyper-util's client;
 //! * idle connections are kept [`POOL_IDLE`] at most, [`POOL_MAX_IDLE`] per upstream address,
 //!   and a reaper closes the expired ones even when no request comes for that address again.
 //!
 //! TLS upstreams and proxies stay with hyper-util's client and reqwest ([`super::client`]).
 
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -32,6 +35,10 @@ use tokio::net::TcpStream;
 use super::client::{POOL_IDLE, POOL_MAX_IDLE};
 
 type Sender = SendRequest<Full<Bytes>>;
+
+/// How long a request waits for a pooled connection to finish its last exchange: far longer
+/// than a busy machine takes to get there, far shorter than a client would wait.
+const READY_WAIT: Duration = Duration::from_millis(250);
 
 /// How many pooled connections one request tries before it opens a new one: all of them may
 /// have gone stale together (an upstream restarted), and each costs only a failed check.
@@ -82,8 +89,9 @@ pub struct Lease {
 }
 
 impl Lease {
-    /// Back to the pool, unless it was closed (`connection: close`, an error) or the pool is
-    /// full for that address.
+    /// Back to the pool, unless it is known to be closed or the pool is full for that address.
+    /// One closing just now (`connection: close`) may still come back: the next checkout drops
+    /// it.
     pub fn release(self) {
         if self.sender.is_closed() {
             return;
@@ -130,7 +138,7 @@ impl Pool {
                 break;
             };
             tries += 1;
-            if sender.ready().await.is_err() {
+            if !ready_soon(&mut sender).await {
                 continue;
             }
             match sender.try_send_request(req).await {
@@ -159,6 +167,20 @@ impl Pool {
     fn idle_count(&self) -> usize {
         self.shared.lock().values().map(Vec::len).sum()
     }
+}
+
+/// Whether a pooled connection is ready for a request, waiting at most [`READY_WAIT`]. It
+/// usually is at once; one that is not may still be writing the last request's body to an
+/// upstream that answered early and stopped reading, and would hold this request forever.
+/// Dropped then (closing it): nothing of this request was written yet.
+async fn ready_soon(sender: &mut Sender) -> bool {
+    if let Some(ready) = futures_util::FutureExt::now_or_never(sender.ready()) {
+        return ready.is_ok();
+    }
+    matches!(
+        tokio::time::timeout(READY_WAIT, sender.ready()).await,
+        Ok(Ok(()))
+    )
 }
 
 impl Shared {
@@ -203,15 +225,22 @@ impl Shared {
         Ok(sender)
     }
 
-    /// Each address the name resolves to in turn, each with the whole connect timeout: a
-    /// `localhost` whose `::1` nobody answers still reaches `127.0.0.1`.
+    /// The name resolved and each address tried in turn, all within the connect timeout; each
+    /// address gets an equal share of what is left (as hyper-util's connector does), so a
+    /// `localhost` whose `::1` nobody answers still reaches `127.0.0.1` in time.
     async fn dial(&self, host: &str, port: u16) -> Result<TcpStream, PoolError> {
-        let addrs = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(PoolError::Connect)?;
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        let addrs: Vec<SocketAddr> =
+            tokio::time::timeout_at(deadline, tokio::net::lookup_host((host, port)))
+                .await
+                .map_err(|_| PoolError::ConnectTimeout(self.connect_timeout))?
+                .map_err(PoolError::Connect)?
+                .collect();
         let mut last = PoolError::NoAddress(host.to_owned());
-        for addr in addrs {
-            match tokio::time::timeout(self.connect_timeout, TcpStream::connect(addr)).await {
+        for (i, addr) in addrs.iter().enumerate() {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let share = left / u32::try_from(addrs.len() - i).unwrap_or(u32::MAX);
+            match tokio::time::timeout(share, TcpStream::connect(addr)).await {
                 Ok(Ok(tcp)) => return Ok(tcp),
                 Ok(Err(e)) => last = PoolError::Connect(e),
                 Err(_) => last = PoolError::ConnectTimeout(self.connect_timeout),
@@ -281,119 +310,204 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use http_body_util::BodyExt;
+    use hyper::body::Body as _;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     use super::*;
 
-    /// A raw HTTP/1.1 upstream answering `ok` to every request; counts its connections and, with
-    /// `close_after_reply`, closes each connection after one reply without saying so (the
-    /// keep-alive race a pooled connection must survive).
-    async fn upstream(close_after_reply: bool) -> (Authority, Arc<AtomicUsize>) {
+    /// How the fake upstream behaves after each request.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mode {
+        /// Answers `ok` and keeps the connection for the next request.
+        KeepAlive,
+        /// Answers `ok`, then closes without saying so (the keep-alive race).
+        CloseSilently,
+        /// Answers `ok` with `connection: close`, then closes.
+        ConnectionClose,
+        /// Answers `413` as soon as it has the head, never reads the body, keeps the socket.
+        EarlyReply,
+    }
+
+    /// Connections accepted, and connections the gateway side closed.
+    #[derive(Default)]
+    struct Counts {
+        opened: AtomicUsize,
+        closed_by_client: AtomicUsize,
+    }
+
+    /// A raw HTTP/1.1 upstream; requests are a head plus the 2-byte body `post` sends.
+    async fn upstream(mode: Mode) -> (Authority, Arc<Counts>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let conns = Arc::new(AtomicUsize::new(0));
-        let counter = Arc::clone(&conns);
+        let counts = Arc::new(Counts::default());
+        let seen = Arc::clone(&counts);
         tokio::spawn(async move {
             while let Ok((mut sock, _)) = listener.accept().await {
-                counter.fetch_add(1, Ordering::SeqCst);
+                seen.opened.fetch_add(1, Ordering::SeqCst);
+                let seen = Arc::clone(&seen);
                 tokio::spawn(async move {
                     let mut buf = Vec::new();
                     let mut chunk = [0u8; 4096];
+                    let body_len = if mode == Mode::EarlyReply { 0 } else { 2 };
+                    let whole = |buf: &[u8]| {
+                        buf.windows(4)
+                            .position(|w| w == b"\r\n\r\n")
+                            .is_some_and(|end| buf.len() >= end + 4 + body_len)
+                    };
                     loop {
-                        // A request is its head plus the 2-byte `{}` body the tests send.
-                        let whole = |buf: &[u8]| {
-                            buf.windows(4)
-                                .position(|w| w == b"\r\n\r\n")
-                                .is_some_and(|end| buf.len() >= end + 4 + 2)
-                        };
                         while !whole(&buf) {
                             match sock.read(&mut chunk).await {
-                                Ok(0) | Err(_) => return,
+                                Ok(0) | Err(_) => {
+                                    seen.closed_by_client.fetch_add(1, Ordering::SeqCst);
+                                    return;
+                                }
                                 Ok(n) => buf.extend_from_slice(&chunk[..n]),
                             }
                         }
                         buf.clear();
-                        let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
-                        if sock.write_all(reply).await.is_err() || close_after_reply {
+                        let reply: &[u8] = match mode {
+                            Mode::ConnectionClose => {
+                                b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok"
+                            }
+                            Mode::EarlyReply => {
+                                b"HTTP/1.1 413 Payload Too Large\r\ncontent-length: 3\r\n\r\nbig"
+                            }
+                            _ => b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok",
+                        };
+                        if sock.write_all(reply).await.is_err() {
                             return;
+                        }
+                        match mode {
+                            Mode::KeepAlive => {}
+                            Mode::CloseSilently | Mode::ConnectionClose => return,
+                            Mode::EarlyReply => {
+                                // Holds the socket without reading: the client's write stalls.
+                                tokio::time::sleep(Duration::from_secs(60)).await;
+                                return;
+                            }
                         }
                     }
                 });
             }
         });
-        (format!("{addr}").parse().unwrap(), conns)
+        (format!("{addr}").parse().unwrap(), counts)
+    }
+
+    fn post(uri: &str) -> Request<Full<Bytes>> {
+        let mut req = Request::new(Full::new(Bytes::from_static(b"{}")));
+        *req.method_mut() = http::Method::POST;
+        *req.uri_mut() = uri.parse().unwrap_or_default();
+        req
     }
 
     async fn call(pool: &Pool, at: &Authority) -> Result<Bytes, PoolError> {
-        let (resp, lease) = pool.send(post(&format!("http://{at}/v1/x"))).await?;
-        let body = BodyStream(resp.into_body(), Some(lease)).read().await;
-        Ok(body)
+        call_with(pool, at, Bytes::from_static(b"{}")).await
     }
 
-    /// The reply body read to its end, then the lease released, as `client::BodyStream` does.
-    struct BodyStream(Incoming, Option<Lease>);
-
-    impl BodyStream {
-        async fn read(mut self) -> Bytes {
-            let body = (&mut self.0).collect().await.unwrap().to_bytes();
-            if let Some(lease) = self.1.take() {
+    /// One request, its reply read the way `client::BodyStream` reads it: the lease released
+    /// at the end, or at the last byte when the reply's length says so.
+    async fn call_with(pool: &Pool, at: &Authority, body: Bytes) -> Result<Bytes, PoolError> {
+        let mut req = post(&format!("http://{at}/v1/x"));
+        *req.body_mut() = Full::new(body);
+        let (resp, lease) = pool.send(req).await?;
+        let mut body = resp.into_body();
+        let mut lease = Some(lease);
+        let mut out = Vec::new();
+        loop {
+            let frame = body.frame().await;
+            if (frame.is_none() || body.is_end_stream())
+                && let Some(lease) = lease.take()
+            {
                 lease.release();
             }
-            body
+            match frame {
+                None => return Ok(Bytes::from(out)),
+                Some(frame) => {
+                    if let Ok(data) = frame.map_err(PoolError::Send)?.into_data() {
+                        out.extend_from_slice(&data);
+                    }
+                }
+            }
         }
+    }
+
+    async fn eventually(what: &str, check: impl Fn() -> bool) {
+        for _ in 0..200 {
+            if check() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("{what} did not happen within 2 s");
     }
 
     #[tokio::test]
     async fn one_connection_carries_requests_one_after_another() {
-        let (at, conns) = upstream(false).await;
+        let (at, counts) = upstream(Mode::KeepAlive).await;
         let pool = Pool::new(Duration::from_secs(2));
         for _ in 0..5 {
             assert_eq!(call(&pool, &at).await.unwrap(), "ok");
         }
-        assert_eq!(conns.load(Ordering::SeqCst), 1);
+        assert_eq!(counts.opened.load(Ordering::SeqCst), 1);
         assert_eq!(pool.idle_count(), 1);
     }
 
     #[tokio::test]
-    async fn a_connection_the_upstream_closed_while_idle_is_replaced() {
-        let (at, conns) = upstream(true).await;
-        let pool = Pool::new(Duration::from_secs(2));
-        for _ in 0..3 {
-            assert_eq!(call(&pool, &at).await.unwrap(), "ok");
-            // Both orders: the close noticed before the next request, and not yet noticed.
-            tokio::task::yield_now().await;
+    async fn connections_the_upstream_closes_are_not_used_again() {
+        for mode in [Mode::CloseSilently, Mode::ConnectionClose] {
+            let (at, counts) = upstream(mode).await;
+            let pool = Pool::new(Duration::from_secs(2));
+            for _ in 0..3 {
+                assert_eq!(call(&pool, &at).await.unwrap(), "ok");
+            }
+            assert_eq!(counts.opened.load(Ordering::SeqCst), 3);
         }
-        assert_eq!(conns.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
-    async fn a_reply_dropped_half_read_does_not_come_back() {
-        let (at, conns) = upstream(false).await;
+    async fn a_reply_dropped_half_read_closes_its_connection() {
+        let (at, counts) = upstream(Mode::KeepAlive).await;
         let pool = Pool::new(Duration::from_secs(2));
         let (resp, lease) = pool.send(post(&format!("http://{at}/"))).await.unwrap();
         drop((resp, lease));
         assert_eq!(pool.idle_count(), 0);
+        eventually("the close", || {
+            counts.closed_by_client.load(Ordering::SeqCst) == 1
+        })
+        .await;
         assert_eq!(call(&pool, &at).await.unwrap(), "ok");
-        assert_eq!(conns.load(Ordering::SeqCst), 2);
+        assert_eq!(counts.opened.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_connection_still_writing_an_answered_request_does_not_hold_the_next() {
+        let (at, counts) = upstream(Mode::EarlyReply).await;
+        let pool = Pool::new(Duration::from_secs(2));
+        // Far more than the socket buffers take: the write is still going when the reply is
+        // read, and the reply's length releases the connection.
+        let big = Bytes::from(vec![b' '; 32 << 20]);
+        assert_eq!(call_with(&pool, &at, big).await.unwrap(), "big");
+        let next = tokio::time::timeout(Duration::from_secs(10), call(&pool, &at)).await;
+        assert_eq!(next.unwrap().unwrap(), "big");
+        assert_eq!(counts.opened.load(Ordering::SeqCst), 2);
     }
 
     #[tokio::test]
     async fn idle_connections_expire_and_the_pool_keeps_at_most_its_limit() {
-        let (at, conns) = upstream(false).await;
+        let (at, counts) = upstream(Mode::KeepAlive).await;
         let pool = Pool::with_limits(Duration::from_secs(2), Duration::from_millis(40), 1);
-        let ((a, la), (b, lb)) = tokio::join!(
-            async { pool.send(post(&format!("http://{at}/"))).await.unwrap() },
-            async { pool.send(post(&format!("http://{at}/"))).await.unwrap() },
-        );
-        BodyStream(a.into_body(), Some(la)).read().await;
-        BodyStream(b.into_body(), Some(lb)).read().await;
-        assert_eq!(conns.load(Ordering::SeqCst), 2);
+        let (a, b) = tokio::join!(call(&pool, &at), call(&pool, &at));
+        assert_eq!((a.unwrap(), b.unwrap()), ("ok".into(), "ok".into()));
+        assert_eq!(counts.opened.load(Ordering::SeqCst), 2);
         assert_eq!(pool.idle_count(), 1, "one over the limit is closed");
-        tokio::time::sleep(Duration::from_millis(150)).await;
-        assert_eq!(pool.idle_count(), 0, "the reaper closed the expired one");
+        eventually("the reaper", || pool.idle_count() == 0).await;
+        eventually("both closes", || {
+            counts.closed_by_client.load(Ordering::SeqCst) == 2
+        })
+        .await;
         assert_eq!(call(&pool, &at).await.unwrap(), "ok");
-        assert_eq!(conns.load(Ordering::SeqCst), 3);
+        assert_eq!(counts.opened.load(Ordering::SeqCst), 3);
     }
 
     #[tokio::test]
@@ -408,13 +522,6 @@ mod tests {
             .err()
             .unwrap();
         assert!(matches!(err, PoolError::Connect(_)), "{err:?}");
-    }
-
-    fn post(uri: &str) -> Request<Full<Bytes>> {
-        let mut req = Request::new(Full::new(Bytes::from_static(b"{}")));
-        *req.method_mut() = http::Method::POST;
-        *req.uri_mut() = uri.parse().unwrap_or_default();
-        req
     }
 
     #[test]
