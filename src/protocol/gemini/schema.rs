@@ -511,13 +511,16 @@ impl Reducer {
                     }
                 }
                 "exclusiveMinimum" | "exclusiveMaximum" => {
-                    // Draft 6+: a number. Fold into the inclusive bound (exact for integers).
+                    // Draft 6+: a number. Fold into the inclusive bound (exact for integers;
+                    // for other numbers the description keeps the strictness).
                     if let Some(n) = value.as_f64() {
                         let is_min = key == "exclusiveMinimum";
                         let bound = if is_min { "minimum" } else { "maximum" };
                         let folded = if ty.as_deref() == Some("integer") && n.fract() == 0.0 {
                             json!(if is_min { n as i64 + 1 } else { n as i64 - 1 })
                         } else {
+                            let op = if is_min { ">" } else { "<" };
+                            notes.push(format!("must be {op} {}", compact(value)));
                             value.clone()
                         };
                         if !map.contains_key(bound) {

@@ -71,6 +71,10 @@ fn claude_code_schema_reduces_to_gemini_subset() {
     assert_eq!(p["timeout"]["minimum"], json!(0));
     assert_eq!(p["timeout"]["maximum"], json!(600000));
     assert_eq!(
+        p["timeout"]["description"], "Optional timeout (must be > 0)",
+        "a number's exclusive bound folded, its strictness told"
+    );
+    assert_eq!(
         p["count"]["minimum"],
         json!(1),
         "integer exclusive bound folded exactly"
