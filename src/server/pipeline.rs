@@ -733,13 +733,18 @@ async fn relay_untouched(
     }
     ctx.upstream = Some(up.name.clone());
     ctx.upstream_model = Some(cand.model.clone());
-    if sse {
+    let length = if sse {
         headers.remove(header::CONTENT_LENGTH);
-    }
+        None
+    } else {
+        headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
     let relay = Relay::new(
         ctx.hand_over(),
-        status.as_u16(),
-        sse,
+        (status.as_u16(), sse, length),
         first,
         stream,
         idle,

@@ -38,6 +38,9 @@ pub(crate) struct Relay {
     scanner: Scanner,
     sse: bool,
     status: u16,
+    /// Bytes of a reply with a `content-length` not relayed yet: the server drops the body
+    /// once that many went out, without polling it for its end, so reaching zero is the end.
+    remaining: Option<u64>,
     /// How the reply ended, for the access log; a relay dropped before its end is a client
     /// that went away.
     outcome: &'static str,
@@ -50,8 +53,7 @@ impl Relay {
     /// the start of the request.
     pub fn new(
         ctx: Ctx,
-        status: u16,
-        sse: bool,
+        (status, sse, length): (u16, bool, Option<u64>),
         first: Option<Bytes>,
         upstream: UpstreamStream,
         idle: Duration,
@@ -69,7 +71,12 @@ impl Relay {
             scanner: if sse { Scanner::sse() } else { Scanner::json() },
             sse,
             status,
-            outcome: "client_closed",
+            remaining: length,
+            outcome: if length == Some(0) {
+                "ok"
+            } else {
+                "client_closed"
+            },
             done: false,
             ctx: Some(ctx),
         }
@@ -103,6 +110,12 @@ impl Relay {
 
     fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.scanner.feed(&chunk);
+        if let Some(left) = &mut self.remaining {
+            *left = left.saturating_sub(chunk.len() as u64);
+            if *left == 0 {
+                self.outcome = "ok";
+            }
+        }
         Poll::Ready(Some(Ok(Frame::data(chunk))))
     }
 }
