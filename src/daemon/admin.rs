@@ -40,6 +40,9 @@ pub struct AdminHooks {
     pub listen: String,
     /// Answers `Health`: every upstream's breaker, cooldowns and login state.
     pub health: Arc<dyn Fn() -> Vec<HealthReport> + Send + Sync>,
+    /// Awaited before `UsageList` is read: the server writes the counters it has not flushed
+    /// yet, so `status` right after a request counts it.
+    pub before_usage: ChangeHook,
 }
 
 /// Serves ops on `socket` (owner-only, a stale file replaced) until `cancel` fires, then lets
@@ -156,6 +159,9 @@ async fn handle(op: Op, store: &Arc<Store>, hooks: &AdminHooks) -> Reply {
             upstreams: (hooks.health)(),
         },
         op => {
+            if matches!(op, Op::UsageList) {
+                (hooks.before_usage)().await;
+            }
             let mutates = op.mutates();
             let store = Arc::clone(store);
             let reply = match tokio::task::spawn_blocking(move || store.apply(op)).await {

@@ -153,6 +153,13 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
             let state = Arc::clone(&state);
             Arc::new(move || state.health_report())
         },
+        before_usage: {
+            let (ledger, sink) = (Arc::clone(state.ledger()), store_sink(Arc::clone(&store)));
+            Arc::new(move || {
+                let (ledger, sink) = (Arc::clone(&ledger), Arc::clone(&sink));
+                Box::pin(async move { usage::flush(&ledger, &sink).await })
+            })
+        },
     };
     tasks.spawn({
         let (store, cancel) = (Arc::clone(&store), background.clone());

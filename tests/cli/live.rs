@@ -3,6 +3,7 @@
 
 use std::net::TcpListener;
 
+use super::fake::{self, Fake};
 use super::{expect, json};
 use crate::support::{TestHome, stderr, stdout};
 
@@ -46,13 +47,24 @@ impl Drop for Running<'_> {
 
 /// `GET url` with an optional gateway key: (status, body); status 0 when nothing answers.
 fn get(url: &str, key: Option<&str>) -> (u16, String) {
+    send(url, key, None)
+}
+
+/// `GET url`, or `POST` of `body` as JSON, with an optional gateway key.
+fn send(url: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let client = reqwest::Client::builder().no_proxy().build().unwrap();
-        let mut req = client.get(url);
+        let mut req = match body {
+            Some(b) => client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(b.to_owned()),
+            None => client.get(url),
+        };
         if let Some(k) = key {
             req = req.bearer_auth(k);
         }
@@ -156,4 +168,41 @@ fn changes_reach_the_running_server_at_once() {
         stdout(&expect(&h, &["server", "status"], 0)),
         "not running\n"
     );
+}
+
+#[test]
+fn status_counts_a_request_made_just_before() {
+    let h = TestHome::new();
+    let upstream = Fake::start(200, fake::CHAT);
+    expect(
+        &h,
+        &[
+            "upstream",
+            "add",
+            "oai",
+            "--provider",
+            "openai",
+            "--base-url",
+            &upstream.base_url,
+            "--api-key",
+            "sk-fake-live",
+            "--models",
+            "fake-model-a",
+        ],
+        0,
+    );
+    let key = stdout(&expect(&h, &["apikey", "add", "live"], 0))
+        .trim()
+        .to_string();
+    let server = Running::start(&h);
+    let body = r#"{"model":"fake-model-a","messages":[{"role":"user","content":"hi"}]}"#;
+    let (status, reply) = send(&server.url("/v1/chat/completions"), Some(&key), Some(body));
+    assert_eq!(status, 200, "{reply}");
+
+    // Well before the server's periodic flush: `status` has it written first.
+    let usage = &json(&h, &["status", "--json"])["usage"];
+    assert_eq!(usage[0]["name"], "oai/fake-model-a", "{usage}");
+    assert_eq!(usage[0]["requests"], 1, "{usage}");
+    assert_eq!(usage[0]["errors"], 0, "{usage}");
+    assert_eq!(usage[0]["input_tokens"], 1, "{usage}");
 }
