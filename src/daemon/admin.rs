@@ -40,9 +40,9 @@ pub struct AdminHooks {
     pub listen: String,
     /// Answers `Health`: every upstream's breaker, cooldowns and login state.
     pub health: Arc<dyn Fn() -> Vec<HealthReport> + Send + Sync>,
-    /// Awaited before `UsageList` is read: the server writes the counters it has not flushed
-    /// yet, so `status` right after a request counts it.
-    pub before_usage: ChangeHook,
+    /// Awaited before usage counters or keys are read: the server writes the counters and key
+    /// uses it has not flushed yet, so `status` right after a request counts it.
+    pub flush_usage: ChangeHook,
 }
 
 /// Serves ops on `socket` (owner-only, a stale file replaced) until `cancel` fires, then lets
@@ -159,8 +159,8 @@ async fn handle(op: Op, store: &Arc<Store>, hooks: &AdminHooks) -> Reply {
             upstreams: (hooks.health)(),
         },
         op => {
-            if matches!(op, Op::UsageList) {
-                (hooks.before_usage)().await;
+            if matches!(op, Op::UsageList | Op::KeyList | Op::KeyGet { .. }) {
+                (hooks.flush_usage)().await;
             }
             let mutates = op.mutates();
             let store = Arc::clone(store);

@@ -63,7 +63,7 @@ fn serve_with(home: &Home, store: Store) -> Server {
         }),
         listen: LISTEN.into(),
         health: Arc::new(Vec::new),
-        before_usage: Arc::new(|| Box::pin(async {})),
+        flush_usage: Arc::new(|| Box::pin(async {})),
     };
     let task = tokio::spawn(serve(
         home.admin_socket(),

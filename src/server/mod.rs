@@ -153,7 +153,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
             let state = Arc::clone(&state);
             Arc::new(move || state.health_report())
         },
-        before_usage: {
+        flush_usage: {
             let (ledger, sink) = (Arc::clone(state.ledger()), store_sink(Arc::clone(&store)));
             Arc::new(move || {
                 let (ledger, sink) = (Arc::clone(&ledger), Arc::clone(&sink));
@@ -280,10 +280,11 @@ impl Reloader {
 }
 
 fn store_sink(store: Arc<Store>) -> usage::Sink {
-    Arc::new(move |rows| {
+    Arc::new(move |rows, keys_used| {
         let store = Arc::clone(&store);
         Box::pin(async move {
-            let reply = tokio::task::spawn_blocking(move || store.apply(Op::UsageAdd { rows }))
+            let op = Op::UsageAdd { rows, keys_used };
+            let reply = tokio::task::spawn_blocking(move || store.apply(op))
                 .await
                 .map_err(|e| e.to_string())?;
             match reply {

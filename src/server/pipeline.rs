@@ -71,6 +71,7 @@ pub(crate) fn admit<'a>(
         &parts.headers,
         parts.uri.query(),
     )?;
+    ctx.state.ledger.key_used(&key.name, crate::oauth::now());
     if let Some(rpm) = key.rpm {
         ctx.state
             .limiter

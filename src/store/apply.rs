@@ -147,17 +147,30 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
             k.enabled = false;
         }),
         Op::KeySetEnabled { name, enabled } => update_key(db, &name, |k| k.enabled = enabled),
-        Op::UsageAdd { rows } => write(db, |tx| {
-            let mut t = tx.open_table(USAGE).map_err(StoreError::db)?;
-            for row in &rows {
-                let key = (row.upstream.as_str(), row.model.as_str());
-                let mut counters: UsageCounters = match t.get(key).map_err(StoreError::db)? {
-                    Some(v) => decode(&format!("usage {}/{}", row.upstream, row.model), v.value())?,
-                    None => UsageCounters::default(),
-                };
-                counters.add(&row.counters);
-                let json = encode(&counters)?;
-                t.insert(key, json.as_str()).map_err(StoreError::db)?;
+        Op::UsageAdd { rows, keys_used } => write(db, |tx| {
+            {
+                let mut t = tx.open_table(USAGE).map_err(StoreError::db)?;
+                for row in &rows {
+                    let key = (row.upstream.as_str(), row.model.as_str());
+                    let mut counters: UsageCounters = match t.get(key).map_err(StoreError::db)? {
+                        Some(v) => {
+                            decode(&format!("usage {}/{}", row.upstream, row.model), v.value())?
+                        }
+                        None => UsageCounters::default(),
+                    };
+                    counters.add(&row.counters);
+                    let json = encode(&counters)?;
+                    t.insert(key, json.as_str()).map_err(StoreError::db)?;
+                }
+            }
+            // A key removed since its use has nothing to update.
+            for used in &keys_used {
+                if let Some(mut record) = get_json::<ApiKeyRecord>(tx, KEYS, &used.name)?
+                    && record.last_used_at.is_none_or(|t| t < used.at)
+                {
+                    record.last_used_at = Some(used.at);
+                    put_json(tx, KEYS, &used.name, &record)?;
+                }
             }
             Ok(Reply::Done)
         }),
@@ -283,7 +296,7 @@ mod tests {
     use crate::config::file::SecretsBackend;
     use crate::secret::Secret;
     use crate::store::Store;
-    use crate::store::records::{OAuthMeta, OAuthState};
+    use crate::store::records::{KeyUse, OAuthMeta, OAuthState};
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
@@ -480,9 +493,11 @@ mod tests {
         };
         done(s.apply(Op::UsageAdd {
             rows: vec![row("oai", "gpt-4o", 1), row("qw", "qwen3/coder:x", 2)],
+            keys_used: Vec::new(),
         }));
         done(s.apply(Op::UsageAdd {
             rows: vec![row("oai", "gpt-4o", 3)],
+            keys_used: Vec::new(),
         }));
         match s.apply(Op::UsageList) {
             Reply::Usage { rows } => {
@@ -491,6 +506,32 @@ mod tests {
                     vec![row("oai", "gpt-4o", 4), row("qw", "qwen3/coder:x", 2)]
                 );
             }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_key_keeps_its_latest_use() {
+        let (_d, s) = store();
+        done(s.apply(Op::KeyAdd { record: key("ci") }));
+        let used = |at| Op::UsageAdd {
+            rows: Vec::new(),
+            keys_used: vec![
+                KeyUse {
+                    name: "ci".into(),
+                    at,
+                },
+                // Removed since: nothing to update, no error.
+                KeyUse {
+                    name: "gone".into(),
+                    at,
+                },
+            ],
+        };
+        done(s.apply(used(200)));
+        done(s.apply(used(100)));
+        match s.apply(Op::KeyGet { name: "ci".into() }) {
+            Reply::Key { record } => assert_eq!(record.last_used_at, Some(200)),
             other => panic!("{other:?}"),
         }
     }

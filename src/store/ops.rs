@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::records::{ApiKeyRecord, OAuthMeta, UpstreamRecord, UsageRow};
+use super::records::{ApiKeyRecord, KeyUse, OAuthMeta, UpstreamRecord, UsageRow};
 use crate::routing::health::HealthReport;
 use crate::secret::{Secret, exposed};
 
@@ -63,6 +63,9 @@ pub enum Op {
     },
     UsageAdd {
         rows: Vec<UsageRow>,
+        /// Keys' last use, each kept when later than the stored one.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        keys_used: Vec<KeyUse>,
     },
     UsageList,
     /// Whether the answering side is the running server (and where it listens).

@@ -135,3 +135,10 @@ pub struct UsageRow {
     pub model: String,
     pub counters: UsageCounters,
 }
+
+/// When a gateway key was last presented and accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUse {
+    pub name: String,
+    pub at: UnixTime,
+}

@@ -105,7 +105,10 @@ mod tests {
         // Data written at version 1 survives a migration to version 2.
         let s = Store::open_at(&path, SecretsBackend::File).unwrap();
         assert!(matches!(
-            s.apply(Op::UsageAdd { rows: vec![] }),
+            s.apply(Op::UsageAdd {
+                rows: vec![],
+                keys_used: vec![]
+            }),
             Reply::Done
         ));
         drop(s);

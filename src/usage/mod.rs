@@ -2,7 +2,8 @@
 //! token counts read from replies as they pass ([`scan`]), and the flusher that batches the
 //! counters into the store (`Op::UsageAdd`) every few seconds and once more on shutdown.
 //!
-//! The server records into the ledger when a reply ends; `status` reads the store's totals.
+//! The server records into the ledger when a reply ends (and each accepted key's last use when
+//! a request comes in); `status` reads the store's totals.
 
 pub mod scan;
 
@@ -15,7 +16,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::store::records::{UsageCounters, UsageRow};
+use crate::store::records::{KeyUse, UnixTime, UsageCounters, UsageRow};
 
 /// Tokens of one reply, as far as the upstream reported them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -55,6 +56,8 @@ impl Outcome {
 #[derive(Debug, Default)]
 pub struct Ledger {
     pending: Mutex<FxHashMap<String, FxHashMap<String, UsageCounters>>>,
+    /// Each key's latest use not yet flushed.
+    keys_used: Mutex<FxHashMap<String, UnixTime>>,
 }
 
 impl Ledger {
@@ -64,6 +67,29 @@ impl Ledger {
 
     pub fn record(&self, upstream: &str, model: &str, outcome: &Outcome) {
         self.add(upstream, model, &outcome.counters());
+    }
+
+    /// Key `name` was accepted at `at` (Unix seconds).
+    pub fn key_used(&self, name: &str, at: UnixTime) {
+        let Ok(mut keys) = self.keys_used.lock() else {
+            return;
+        };
+        match keys.get_mut(name) {
+            Some(t) => *t = (*t).max(at),
+            None => {
+                keys.insert(name.to_owned(), at);
+            }
+        }
+    }
+
+    /// Takes every key's latest use, sorted by name.
+    pub fn take_keys_used(&self) -> Vec<KeyUse> {
+        let mut used: Vec<KeyUse> = match self.keys_used.lock() {
+            Ok(mut keys) => keys.drain().map(|(name, at)| KeyUse { name, at }).collect(),
+            Err(_) => Vec::new(),
+        };
+        used.sort_by(|a, b| a.name.cmp(&b.name));
+        used
     }
 
     fn add(&self, upstream: &str, model: &str, counters: &UsageCounters) {
@@ -98,10 +124,13 @@ impl Ledger {
         rows
     }
 
-    /// Puts rows back after a failed flush, so that the next one carries them.
-    pub fn put_back(&self, rows: Vec<UsageRow>) {
+    /// Puts rows and key uses back after a failed flush, so that the next one carries them.
+    pub fn put_back(&self, rows: Vec<UsageRow>, keys_used: Vec<KeyUse>) {
         for row in rows {
             self.add(&row.upstream, &row.model, &row.counters);
+        }
+        for used in keys_used {
+            self.key_used(&used.name, used.at);
         }
     }
 }
@@ -120,7 +149,9 @@ fn add_to(models: &mut FxHashMap<String, UsageCounters>, model: &str, counters: 
 /// Where the flusher writes: the server passes a closure that applies `Op::UsageAdd` to its
 /// store. An error keeps the rows for the next attempt.
 pub type Sink = Arc<
-    dyn Fn(Vec<UsageRow>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync,
+    dyn Fn(Vec<UsageRow>, Vec<KeyUse>) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>>
+        + Send
+        + Sync,
 >;
 
 /// Flushes `ledger` into `sink` every `every` and once more when `cancel` fires, then returns.
@@ -146,12 +177,13 @@ pub async fn run_flusher(
 /// One flush; rows go back into the ledger when the sink fails.
 pub async fn flush(ledger: &Ledger, sink: &Sink) {
     let rows = ledger.take();
-    if rows.is_empty() {
+    let keys_used = ledger.take_keys_used();
+    if rows.is_empty() && keys_used.is_empty() {
         return;
     }
-    if let Err(message) = sink(rows.clone()).await {
+    if let Err(message) = sink(rows.clone(), keys_used.clone()).await {
         tracing::warn!(%message, "cannot write usage counters to the store; will retry");
-        ledger.put_back(rows);
+        ledger.put_back(rows, keys_used);
     }
 }
 
@@ -199,8 +231,22 @@ mod tests {
         );
         assert_eq!(c.latency_ms_total, 40);
         assert!(l.take().is_empty());
-        l.put_back(rows);
+        l.put_back(rows, Vec::new());
         assert_eq!(l.take().len(), 2);
+    }
+
+    #[test]
+    fn a_key_used_twice_keeps_its_latest_use_until_taken() {
+        let l = Ledger::new();
+        l.key_used("b", 20);
+        l.key_used("a", 10);
+        l.key_used("b", 15);
+        let used = l.take_keys_used();
+        let pairs: Vec<(&str, u64)> = used.iter().map(|u| (u.name.as_str(), u.at)).collect();
+        assert_eq!(pairs, [("a", 10), ("b", 20)]);
+        assert!(l.take_keys_used().is_empty());
+        l.put_back(Vec::new(), used);
+        assert_eq!(l.take_keys_used().len(), 2);
     }
 
     #[tokio::test]
@@ -211,7 +257,7 @@ mod tests {
         let sink: Sink = {
             let got = Arc::clone(&got);
             let fail_first = Arc::clone(&fail_first);
-            Arc::new(move |rows| {
+            Arc::new(move |rows, _| {
                 let got = Arc::clone(&got);
                 let fail = fail_first.swap(false, std::sync::atomic::Ordering::SeqCst);
                 Box::pin(async move {

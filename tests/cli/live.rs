@@ -171,7 +171,7 @@ fn changes_reach_the_running_server_at_once() {
 }
 
 #[test]
-fn status_counts_a_request_made_just_before() {
+fn status_counts_a_request_made_just_before_and_the_key_shows_its_use() {
     let h = TestHome::new();
     let upstream = Fake::start(200, fake::CHAT);
     expect(
@@ -205,4 +205,8 @@ fn status_counts_a_request_made_just_before() {
     assert_eq!(usage[0]["requests"], 1, "{usage}");
     assert_eq!(usage[0]["errors"], 0, "{usage}");
     assert_eq!(usage[0]["input_tokens"], 1, "{usage}");
+    let shown = json(&h, &["apikey", "show", "live", "--json"]);
+    assert!(shown["last_used_at"].is_string(), "{shown}");
+    let listed = stdout(&expect(&h, &["apikey", "list"], 0));
+    assert!(!listed.contains("never"), "{listed}");
 }
