@@ -20,9 +20,12 @@ pub fn rfc3339(t: UnixTime) -> String {
     humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(t)).to_string()
 }
 
-/// `in 42m`, `3h ago`: coarse, for tables.
+/// `in 42m`, `3h ago`, `now`: coarse, for tables.
 pub fn relative(t: UnixTime, now: UnixTime) -> String {
-    let (d, future) = if t >= now {
+    if t == now {
+        return "now".into();
+    }
+    let (d, future) = if t > now {
         (t - now, true)
     } else {
         (now - t, false)
@@ -477,7 +480,9 @@ mod tests {
 
     #[test]
     fn relative_times() {
-        assert_eq!(relative(100, 100), "in 0s");
+        assert_eq!(relative(100, 100), "now");
+        assert_eq!(relative(101, 100), "in 1s");
+        assert_eq!(relative(99, 100), "1s ago");
         assert_eq!(relative(100 + 42 * 60, 100), "in 42m");
         assert_eq!(relative(100, 100 + 3 * 3600), "3h ago");
         assert_eq!(relative(0, 2 * 86400), "2d ago");
