@@ -132,12 +132,10 @@ impl Pool {
     ) -> Result<(Response<Incoming>, Lease), PoolError> {
         let key = origin_form(&mut req)?;
         self.shared.start_reaper();
-        let mut tries = 0;
-        while tries < MAX_STALE_TRIES {
+        for _ in 0..MAX_STALE_TRIES {
             let Some(mut sender) = self.shared.checkout(&key) else {
                 break;
             };
-            tries += 1;
             if !ready_soon(&mut sender).await {
                 continue;
             }
@@ -174,6 +172,7 @@ impl Pool {
 /// upstream that answered early and stopped reading, and would hold this request forever.
 /// Dropped then (closing it): nothing of this request was written yet.
 async fn ready_soon(sender: &mut Sender) -> bool {
+    // Checked once first: the usual case arms no timer.
     if let Some(ready) = futures_util::FutureExt::now_or_never(sender.ready()) {
         return ready.is_ok();
     }

@@ -162,25 +162,25 @@ pub fn document_content(block: &Block) -> Option<DocumentContent<'_>> {
     };
     let field = |name| source.get(name).and_then(Value::as_str);
     let kind = source.get("type").and_then(Value::as_str);
-    let doc = match (kind, field("data")) {
-        (Some("base64"), Some(data)) if field("media_type").is_some() => DocumentContent::File {
-            media_type: field("media_type").unwrap_or_default(),
+    let doc = match (kind, field("data"), field("media_type")) {
+        (Some("base64"), Some(data), Some(media_type)) => DocumentContent::File {
+            media_type,
             data,
             title,
         },
-        (Some("text"), Some(data)) => DocumentContent::Text {
+        (Some("text"), Some(data), _) => DocumentContent::Text {
             text: Cow::Borrowed(data),
             title,
         },
-        (Some("content"), _) => DocumentContent::Text {
+        (Some("content"), ..) => DocumentContent::Text {
             text: Cow::Owned(content_source_text(source.get("content"))),
             title,
         },
-        (Some("url"), _) => DocumentContent::Reference {
+        (Some("url"), ..) => DocumentContent::Reference {
             location: Cow::Borrowed(field("url").unwrap_or("(no url)")),
             title,
         },
-        (Some("file"), _) => DocumentContent::Reference {
+        (Some("file"), ..) => DocumentContent::Reference {
             location: Cow::Owned(format!(
                 "Files API file `{}`",
                 field("file_id").unwrap_or("?")
