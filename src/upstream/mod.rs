@@ -29,6 +29,22 @@ pub enum UpstreamError {
     NoBaseUrl { name: String, kind: ProviderKind },
 }
 
+/// What stays as it is in a path segment: RFC 3986's unreserved characters. Everything else,
+/// `/`, `:`, `?`, `#` and `%` included, is escaped.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `s` escaped as ONE URL path segment, for a model name in an upstream's URL
+/// (`{base}/v1beta/models/{model}:generateContent`): its `/`, `?` or `#` cannot add a segment,
+/// a query or a fragment. Dot segments are refused earlier ([`crate::routing::model_name`]):
+/// URL parsers treat `..` and `%2E%2E` alike.
+pub fn path_segment(s: &str) -> percent_encoding::PercentEncode<'_> {
+    percent_encoding::utf8_percent_encode(s, SEGMENT)
+}
+
 /// Version sent to Anthropic upstreams.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
@@ -100,6 +116,20 @@ mod tests {
             base_url: base.map(str::to_string),
             ..UpstreamRecord::sample("u", kind)
         }
+    }
+
+    #[test]
+    fn a_model_is_one_path_segment() {
+        assert_eq!(
+            path_segment("gemini-2.5-flash_x~1").to_string(),
+            "gemini-2.5-flash_x~1"
+        );
+        assert_eq!(
+            path_segment("m:generateContent?alt=json&key=x#").to_string(),
+            "m%3AgenerateContent%3Falt%3Djson%26key%3Dx%23"
+        );
+        assert_eq!(path_segment("a/b c%").to_string(), "a%2Fb%20c%25");
+        assert_eq!(path_segment("é").to_string(), "%C3%A9");
     }
 
     #[test]
