@@ -3,10 +3,12 @@
 //!
 //! [`UpstreamClient`] (in [`client`]) is the one HTTP client the server builds from config
 //! (timeouts, proxy, pool, TCP_NODELAY); [`api_base`] and [`authorize`] say where a record's requests go
-//! and how they carry its secret. [`probe`] holds the one-off calls of `upstream add|test`;
+//! and how they carry its secret; [`base_url`] hides and applies what a base URL itself holds
+//! (userinfo, secret query values). [`probe`] holds the one-off calls of `upstream add|test`;
 //! [`adapter`] turns IR requests into each kind's HTTP request and reads the replies back.
 
 pub mod adapter;
+pub mod base_url;
 pub mod client;
 pub mod pool;
 pub mod probe;

@@ -134,7 +134,7 @@ async fn send(
     timeout: Duration,
 ) -> Result<(u16, bytes::Bytes), ProbeError> {
     let connect = |e: reqwest::Error| ProbeError::Connect {
-        url: url.to_string(),
+        url: super::base_url::redact(url).into_owned(),
         message: e.without_url().to_string(),
     };
     let resp = req.timeout(timeout).send().await.map_err(connect)?;

@@ -141,6 +141,7 @@ pub fn upstream(name: &str, base_url: &str, models: &[&str], priority: u32) -> U
         name: name.into(),
         provider: ProviderKind::Openai,
         base_url: Some(base_url.into()),
+        base_url_secret: false,
         models: models.iter().map(|m| m.to_string()).collect(),
         models_discovered: false,
         priority,
