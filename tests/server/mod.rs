@@ -7,4 +7,5 @@ mod health;
 mod lifecycle;
 mod model_names;
 mod probe;
+mod rebinding;
 mod routing;
