@@ -80,14 +80,30 @@ async fn done(h: &StoreHandle, op: Op, about: Option<(Noun, &str)>) -> anyhow::R
     }
 }
 
+/// Adds `record` with its API key and, when its base URL holds a credential, that whole URL.
 pub async fn upstream_add(
     h: &StoreHandle,
     record: UpstreamRecord,
     secret: Option<Secret>,
+    base_url: Option<Secret>,
 ) -> anyhow::Result<()> {
     let name = record.name.clone();
     let about = Some((Noun::Upstream, name.as_str()));
-    done(h, Op::UpstreamAdd { record, secret }, about).await
+    let op = Op::UpstreamAdd {
+        record,
+        secret,
+        base_url,
+    };
+    done(h, op, about).await
+}
+
+/// The whole base URL of an upstream whose record holds it redacted (`None` for the others).
+pub async fn base_url_get(h: &StoreHandle, name: &str) -> anyhow::Result<Option<Secret>> {
+    let op = Op::BaseUrlGet { name: name.into() };
+    match call(h, op, Some((Noun::Upstream, name))).await? {
+        Reply::Secret { secret } => Ok(secret),
+        other => Err(unexpected(&other)),
+    }
 }
 
 pub async fn upstream_get(h: &StoreHandle, name: &str) -> anyhow::Result<UpstreamRecord> {

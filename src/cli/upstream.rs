@@ -1,7 +1,8 @@
 //! `upstream add | list | show | remove | enable | disable | test`. Adding resolves the API key
 //! (flag, stdin, or a no-echo prompt), discovers the model list with
 //! [`crate::upstream::probe::list_models`] unless `--models` names it, and stores the record and
-//! key in one `Op::UpstreamAdd`.
+//! key in one `Op::UpstreamAdd`. A base URL holding a credential (`user:password@`, `?key=`) is
+//! stored whole as a secret too, and redacted in the record that listings show.
 
 use super::args::{ListArgs, NameArg, ShowArgs};
 use clap::{Args, Subcommand, ValueEnum, ValueHint};
@@ -12,7 +13,7 @@ use crate::config::ProviderKind;
 use crate::daemon::StoreHandle;
 use crate::secret::Secret;
 use crate::store::records::{AuthKind, DEFAULT_PRIORITY, UpstreamRecord};
-use crate::upstream::probe;
+use crate::upstream::{base_url, probe};
 
 #[derive(Debug, Subcommand)]
 pub enum UpstreamCommand {
@@ -175,9 +176,11 @@ fn is_local(base_url: &str) -> bool {
 fn check_base_url(base_url: &str) -> anyhow::Result<()> {
     match url::Url::parse(base_url) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.has_host() => Ok(()),
-        _ => {
-            Err(UserError::usage(format!("--base-url: `{base_url}` is not an http(s) URL")).into())
-        }
+        _ => Err(UserError::usage(format!(
+            "--base-url: `{}` is not an http(s) URL",
+            base_url::redact(base_url)
+        ))
+        .into()),
     }
 }
 
@@ -238,12 +241,19 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         check_base_url(u)?;
     }
     let secret = resolve_key(&args, kind)?;
+    // A base URL with a password or a secret query value is a credential itself.
+    let url_secret = args
+        .base_url
+        .as_deref()
+        .filter(|u| base_url::has_secret(u))
+        .map(Secret::new);
     let store = ctx.store().await?;
 
     let mut record = UpstreamRecord {
         name: args.name.clone(),
         provider: kind,
         base_url: args.base_url.clone(),
+        base_url_secret: false,
         models: clean_models(&args.models),
         models_discovered: false,
         priority: args.priority,
@@ -261,6 +271,11 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         record.models = discover(ctx, &record, secret.as_ref()).await?;
         record.models_discovered = true;
     }
+    // Discovery needed the whole URL; the record keeps it redacted, the secret store whole.
+    if let Some(url) = &url_secret {
+        record.base_url = Some(base_url::redact(url.expose()).into_owned());
+        record.base_url_secret = true;
+    }
     let summary = format!(
         "added upstream `{}` ({kind}, {} model{}{})",
         record.name,
@@ -276,7 +291,7 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         .models
         .first()
         .map(|m| format!("{}/{m}", record.name));
-    calls::upstream_add(&store, record, secret).await?;
+    calls::upstream_add(&store, record, secret, url_secret).await?;
     output::info(&summary);
     if let Some(notice) = secret_notice(&store) {
         output::warn(&notice);
@@ -364,7 +379,18 @@ async fn set_enabled(ctx: &Ctx, name: &str, enabled: bool) -> anyhow::Result<()>
 
 async fn test(ctx: &Ctx, args: &TestArgs) -> anyhow::Result<()> {
     let store = ctx.store().await?;
-    let record = calls::upstream_get(&store, &args.name).await?;
+    let mut record = calls::upstream_get(&store, &args.name).await?;
+    if record.base_url_secret {
+        let Some(url) = calls::base_url_get(&store, &args.name).await? else {
+            return Err(UserError::new(format!(
+                "the base URL of `{}` is missing from the secret store",
+                args.name
+            ))
+            .hint("remove the upstream and add it again with its --base-url")
+            .into());
+        };
+        record.base_url = Some(url.expose().to_owned());
+    }
     let secret = match record.auth {
         AuthKind::None => None,
         AuthKind::ApiKey | AuthKind::Oauth => calls::secret_get(&store, &args.name).await?,
@@ -408,5 +434,9 @@ mod tests {
         assert!(check_base_url("http://127.0.0.1:1/v1").is_ok());
         assert!(check_base_url("ftp://x").is_err());
         assert!(check_base_url("api.openai.com").is_err());
+        let e = check_base_url("ftp://u:pw-fake@h/")
+            .unwrap_err()
+            .to_string();
+        assert!(!e.contains("pw-fake"), "{e}");
     }
 }

@@ -1,5 +1,6 @@
 //! What the CLI shows of each record: the `--json` objects (every one has `name`, none holds a
-//! secret or a key hash, times in RFC 3339) and the table rows and `show` fields built from them.
+//! secret or a key hash, base URLs redacted, times in RFC 3339) and the table rows and `show`
+//! fields built from them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -116,7 +117,7 @@ impl UpstreamView {
         UpstreamView {
             name: r.name.clone(),
             provider: r.provider.as_str().into(),
-            base_url: r.base_url.clone(),
+            base_url: r.base_url.as_deref().map(shown_url),
             region: r.region.clone(),
             enabled: r.enabled,
             priority: r.priority,
@@ -290,6 +291,12 @@ pub fn upstream_row(r: &UpstreamRecord, now: UnixTime) -> Vec<String> {
     ]
 }
 
+/// A base URL as users see it: without its password or secret query values, including in
+/// records stored before those went to the secret store.
+fn shown_url(url: &str) -> String {
+    crate::upstream::base_url::redact(url).into_owned()
+}
+
 pub fn upstream_fields(r: &UpstreamRecord, now: UnixTime) -> Vec<(&'static str, String)> {
     let mut f = vec![
         ("name", r.name.clone()),
@@ -297,8 +304,8 @@ pub fn upstream_fields(r: &UpstreamRecord, now: UnixTime) -> Vec<(&'static str, 
         (
             "base url",
             r.base_url
-                .clone()
-                .unwrap_or_else(|| "(provider default)".into()),
+                .as_deref()
+                .map_or_else(|| "(provider default)".into(), shown_url),
         ),
         ("state", enabled_str(r.enabled).into()),
         ("priority", r.priority.to_string()),

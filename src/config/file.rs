@@ -28,6 +28,12 @@ pub struct ServerSection {
     pub listen: String,
     /// How long shutdown waits for in-flight requests and streams before closing them.
     pub shutdown_grace_secs: u64,
+    /// `Host` names (port optional; `"*"`: any) answered besides loopback ones and the bind
+    /// address: the DNS-rebinding guard. On a non-loopback `listen`, setting it turns the
+    /// check on (off by default there).
+    pub allowed_hosts: Vec<String>,
+    /// On a non-loopback `listen`, `/metrics` without a gateway key.
+    pub public_metrics: bool,
 }
 
 impl Default for ServerSection {
@@ -35,6 +41,8 @@ impl Default for ServerSection {
         ServerSection {
             listen: "127.0.0.1:3847".into(),
             shutdown_grace_secs: 30,
+            allowed_hosts: Vec::new(),
+            public_metrics: false,
         }
     }
 }
@@ -194,6 +202,11 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 [server]
 # listen = "127.0.0.1:3847"
 # shutdown_grace_secs = 30      # how long `server stop` waits for in-flight streams
+# allowed_hosts = []            # Host names answered besides localhost, 127.0.0.1 and [::1]
+#                               # (a guard against DNS rebinding), e.g. ["gateway.lan:3847"];
+#                               # "*" answers any. On a non-loopback listen every Host is
+#                               # answered unless this is set.
+# public_metrics = false        # on a non-loopback listen, /metrics needs a gateway key unless true
 
 [timeouts]
 # connect_secs = 10
@@ -255,6 +268,16 @@ mod tests {
         assert_eq!(c.timeouts.connect_secs, 3);
         assert_eq!(c.timeouts.first_byte_secs, 120);
         assert_eq!(c.server.listen, "127.0.0.1:3847");
+    }
+
+    #[test]
+    fn server_guard_keys() {
+        let text = "[server]\nallowed_hosts = [\"gw.lan:3847\", \"*\"]\npublic_metrics = true\n";
+        let c = Config::parse(text, Path::new("c")).unwrap();
+        assert_eq!(c.server.allowed_hosts, ["gw.lan:3847", "*"]);
+        assert!(c.server.public_metrics);
+        assert!(Config::default().server.allowed_hosts.is_empty());
+        assert!(!Config::default().server.public_metrics);
     }
 
     #[test]

@@ -119,6 +119,7 @@ async fn admin_socket_round_trip() {
     let add = Op::UpstreamAdd {
         record: upstream("oai"),
         secret: Some(Secret::new("sk-fake-over-socket")),
+        base_url: None,
     };
     assert!(matches!(c.request(&add, t).await.unwrap(), Reply::Done));
     assert_eq!(server.changes.load(Ordering::SeqCst), 1);
@@ -199,6 +200,7 @@ async fn store_handle_picks_local_then_remote() {
     let add = Op::UpstreamAdd {
         record: upstream("made-locally"),
         secret: None,
+        base_url: None,
     };
     assert!(matches!(local.apply(add).await.unwrap(), Reply::Done));
     match local.apply(Op::Shutdown).await.unwrap() {
@@ -220,6 +222,7 @@ async fn store_handle_picks_local_then_remote() {
     let add = Op::UpstreamAdd {
         record: upstream("made-remotely"),
         secret: None,
+        base_url: None,
     };
     assert!(matches!(remote.apply(add).await.unwrap(), Reply::Done));
     assert_eq!(server.changes.load(Ordering::SeqCst), 1);

@@ -201,6 +201,7 @@ async fn save(
                 name: name.into(),
                 provider: kind,
                 base_url: None,
+                base_url_secret: false,
                 models: default_models(kind),
                 models_discovered: false,
                 priority: DEFAULT_PRIORITY,
@@ -215,6 +216,7 @@ async fn save(
                 Op::UpstreamAdd {
                     record,
                     secret: Some(tokens.to_secret()),
+                    base_url: None,
                 },
             )
             .await?;

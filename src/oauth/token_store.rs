@@ -95,7 +95,7 @@ impl MemoryStore {
             message: format!("no upstream named `{name}`"),
         };
         match op {
-            Op::UpstreamAdd { record, secret } => {
+            Op::UpstreamAdd { record, secret, .. } => {
                 if g.upstreams.contains_key(&record.name) {
                     return Reply::Error {
                         kind: OpErrorKind::AlreadyExists,

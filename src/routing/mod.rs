@@ -1,6 +1,9 @@
 //! Model name -> ordered candidates (upstream, model to send it), plus the request rewrites of
 //! `[[rules]]` and upstream [`health`] (circuit breaker, 429 cooldowns) that reorders them.
 //!
+//! A name is first checked ([`model_name::check`]): one that could change the upstream's URL
+//! is refused before it is routed or judged by a key's globs.
+//!
 //! Resolution order (design.md, "HTTP surface"):
 //! 1. `NAME/model` where NAME is an upstream's name: that upstream only, the rest sent as is.
 //! 2. `[aliases]`: exact names first, then `*` globs, most specific first; the target may carry
@@ -14,6 +17,7 @@
 
 pub mod glob;
 pub mod health;
+pub mod model_name;
 pub mod rules;
 
 pub use health::{Health, UpstreamHealth};
@@ -37,6 +41,12 @@ pub enum RouteError {
     UpstreamDisabled { name: String },
     #[error("the model name is empty")]
     EmptyModel,
+    /// A name that could change the upstream's URL (see [`model_name`]).
+    #[error("invalid model name `{model}`: {reason}")]
+    InvalidModel {
+        model: String,
+        reason: model_name::InvalidModelName,
+    },
 }
 
 fn unknown_model_message(model: &str, available: &[String]) -> String {
@@ -195,6 +205,10 @@ impl RouteTable {
         if model.is_empty() {
             return Err(RouteError::EmptyModel);
         }
+        model_name::check(model).map_err(|reason| RouteError::InvalidModel {
+            model: model.to_owned(),
+            reason,
+        })?;
         if let Some(found) = self.by_prefix(model) {
             return found.map(|candidates| Route {
                 alias: None,
@@ -347,7 +361,30 @@ mod tests {
             names(&t.resolve("oai/meta-llama/Llama-3").unwrap()),
             vec![pair("oai", "meta-llama/Llama-3")]
         );
-        assert_eq!(t.resolve("oai/").unwrap_err(), RouteError::EmptyModel);
+        assert!(matches!(
+            t.resolve("oai/"),
+            Err(RouteError::InvalidModel { .. })
+        ));
+    }
+
+    #[test]
+    fn names_that_could_change_the_url_are_refused_before_routing() {
+        let t = table(
+            vec![up("gem", 100, &["gemini-2.5-flash"])],
+            &[("*", "gem/x")],
+        );
+        for bad in [
+            "gem/gemini-2.5-flash:generateContent?alt=json&key=x#",
+            "gem/../../v1beta/cachedContents#",
+            "gem/gemini-2.5-flash/../gemini-2.5-pro",
+            // Not even an alias (here `*`) may take such a name.
+            "x/../y",
+        ] {
+            assert!(
+                matches!(t.resolve(bad), Err(RouteError::InvalidModel { .. })),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

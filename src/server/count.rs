@@ -31,6 +31,7 @@ use super::router::json_response;
 use crate::config::ProviderKind;
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir;
+use crate::routing::RouteError;
 use crate::upstream::adapter::{self, Target};
 
 /// What one inline image counts for (Anthropic's figure for a ~1.15 megapixel image).
@@ -185,9 +186,16 @@ async fn read(
     let state = Arc::clone(&ctx.state);
     let snap = state.snapshot();
     let (parts, body) = req.into_parts();
-    pipeline::admit(ctx, &snap, &parts)?;
+    let key = pipeline::admit(ctx, &snap, &parts)?;
     let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
     let ir = decode(&raw).map_err(pipeline::codec_error)?;
+    // Judged as a chat request's model is, although an unknown one still gets the estimate:
+    // the name may reach an upstream's `countTokens` URL.
+    match snap.routes.resolve(&ir.model) {
+        Ok(route) => pipeline::key_may_use(key, &ir.model, &route)?,
+        Err(e @ RouteError::InvalidModel { .. }) => return Err(pipeline::route_error(e)),
+        Err(_) => {}
+    }
     ctx.model = Some(ir.model.clone());
     Ok((raw, ir))
 }

@@ -13,14 +13,15 @@
 //! paths), `pipeline` (route, failover, fast path or translation per candidate), `translate`
 //! (translated streams and whole replies), `relay` (untouched replies), `request` (body
 //! validation and the model edit), `count` (token estimates), `models` (model lists), `auth`,
-//! `error`, `ctx` (per-request context, access log, accounting), `metrics`, `telemetry`,
-//! `state`, `body`.
+//! `host` (the DNS-rebinding guard on `Host`), `error`, `ctx` (per-request context, access log,
+//! accounting), `metrics`, `telemetry`, `state`, `body`.
 
 mod auth;
 mod body;
 mod count;
 mod ctx;
 pub mod error;
+mod host;
 mod inbound;
 mod metrics;
 mod models;
@@ -201,6 +202,10 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let bound = listener
+        .local_addr()
+        .map_err(|e| ServerError::Other(format!("the listening socket has no address: {e}")))?;
+    let guard = Arc::new(host::HostGuard::new(bound, &state.config.server));
     let graceful = GracefulShutdown::new();
     // A set rather than a per-connection race against a cancellation token: the token would be
     // polled (a lock) every time a connection's task wakes. The set aborts what remains after
@@ -222,10 +227,10 @@ pub async fn serve(
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!("TCP_NODELAY: {e}");
                 }
-                let state = Arc::clone(&state);
+                let (state, guard) = (Arc::clone(&state), Arc::clone(&guard));
                 let service = service_fn(move |req| {
-                    let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(router::handle(state, req).await) }
+                    let (state, guard) = (Arc::clone(&state), Arc::clone(&guard));
+                    async move { Ok::<_, Infallible>(router::handle(state, &guard, req).await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);

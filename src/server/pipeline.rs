@@ -100,14 +100,7 @@ pub(crate) fn candidates(
     model: &str,
 ) -> Result<Vec<Candidate>, GatewayError> {
     let route = snap.routes.resolve(model).map_err(route_error)?;
-    // A key without model globs may use every model: no need for the names.
-    if !key.models.is_empty() && !model_allowed(key, model, &route) {
-        return Err(GatewayError::new(
-            ErrorKind::PermissionDenied,
-            format!("API key `{}` may not use model `{model}`", key.name),
-        )
-        .with_code("model_not_allowed"));
-    }
+    key_may_use(key, model, &route)?;
     let mut candidates = route.candidates;
     let tokens = ctx.state.tokens();
     health::order(&mut candidates, Instant::now(), |u| {
@@ -144,6 +137,23 @@ fn next_or_fail(last: bool, e: GatewayError) -> Attempt {
     } else {
         Attempt::Next(e)
     }
+}
+
+/// A 403 unless `key`'s model globs allow `model`, routed as `route`.
+pub(crate) fn key_may_use(
+    key: &ApiKeyRecord,
+    model: &str,
+    route: &crate::routing::Route,
+) -> Result<(), GatewayError> {
+    // A key without model globs may use every model: no need for the names.
+    if key.models.is_empty() || model_allowed(key, model, route) {
+        return Ok(());
+    }
+    Err(GatewayError::new(
+        ErrorKind::PermissionDenied,
+        format!("API key `{}` may not use model `{model}`", key.name),
+    )
+    .with_code("model_not_allowed"))
 }
 
 /// Whether `key`'s model globs allow any name the routed model goes by.
@@ -805,9 +815,12 @@ fn adapter_error(name: &str, e: adapter::AdapterError) -> GatewayError {
     )
 }
 
-fn route_error(e: RouteError) -> GatewayError {
+pub(crate) fn route_error(e: RouteError) -> GatewayError {
     match e {
         RouteError::EmptyModel => GatewayError::invalid("model", e.to_string()),
+        RouteError::InvalidModel { .. } => {
+            GatewayError::invalid("model", e.to_string()).with_code("invalid_model")
+        }
         RouteError::UnknownModel { .. } | RouteError::UpstreamDisabled { .. } => {
             let mut g =
                 GatewayError::new(ErrorKind::NotFound, e.to_string()).with_code("model_not_found");

@@ -14,18 +14,62 @@ use super::Body;
 use super::body::{empty, full};
 use super::ctx::Ctx;
 use super::error::{Dialect, ErrorKind, GatewayError};
+use super::host::{HostGuard, Refused};
 use super::inbound::{Inbound, gemini_call, gemini_path};
 use super::pipeline;
 use super::state::State;
 use super::{count, models};
 use crate::upstream::adapter::FastCall;
 
-pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> Response<Body> {
+pub(crate) async fn handle(
+    state: Arc<State>,
+    guard: &HostGuard,
+    req: http::Request<Incoming>,
+) -> Response<Body> {
     let mut ctx = Ctx::new(state, &req);
     let method = req.method().clone();
     let uri = req.uri().clone();
     let path = uri.path();
-    let result = match (&method, path) {
+    let result = if let Err(refused) = guard.check(&req) {
+        ctx.route = "host_refused";
+        Err(host_refused(&refused))
+    } else {
+        route(&mut ctx, guard, req, &method, path).await
+    };
+    let resp = result.unwrap_or_else(|e| e.render(ctx.dialect));
+    // A relayed reply's context was handed over (or finished) already: this is then a no-op.
+    let outcome = if resp.status().is_success() {
+        "ok"
+    } else {
+        "error"
+    };
+    ctx.finish(resp.status().as_u16(), None, outcome);
+    resp
+}
+
+/// A request addressed to a host the server does not answer for (DNS rebinding): 403 before
+/// anything else is looked at.
+fn host_refused(refused: &Refused) -> GatewayError {
+    GatewayError::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "requests addressed to host `{}` are refused: the gateway answers requests for \
+             localhost, 127.0.0.1 and [::1] (and the names in [server] allowed_hosts), which \
+             keeps web pages from reaching it through DNS rebinding",
+            refused.host
+        ),
+    )
+    .with_code("host_not_allowed")
+}
+
+async fn route(
+    ctx: &mut Ctx,
+    guard: &HostGuard,
+    req: http::Request<Incoming>,
+    method: &Method,
+    path: &str,
+) -> Result<Response<Body>, GatewayError> {
+    match (method, path) {
         (&Method::HEAD | &Method::GET, "/") | (&Method::HEAD, "/api/hello") => {
             ctx.route = "probe";
             Ok(ok_empty())
@@ -36,44 +80,49 @@ pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> R
         }
         (&Method::GET, "/metrics") => {
             ctx.route = "metrics";
-            Ok(metrics(&ctx))
+            if guard.metrics_need_key() {
+                // Exposed beyond loopback: a key, unless `[server] public_metrics`.
+                let snap = ctx.state.snapshot();
+                pipeline::admit(ctx, &snap, &req.into_parts().0)?;
+            }
+            Ok(metrics(ctx))
         }
         (&Method::GET, "/v1/models") => {
             ctx.route = "models";
-            models::list(&ctx, req)
+            models::list(ctx, req)
         }
         (&Method::GET, "/v1beta/models") => {
             ctx.route = "models";
             ctx.dialect = Dialect::Gemini;
-            models::gemini_list(&ctx, req)
+            models::gemini_list(ctx, req)
         }
         (&Method::POST, "/v1/messages") => {
             ctx.route = "messages";
             ctx.dialect = Dialect::Anthropic;
             let inbound = Inbound::new(Dialect::Anthropic, FastCall::Messages);
-            pipeline::serve(&mut ctx, req, inbound).await
+            pipeline::serve(ctx, req, inbound).await
         }
         (&Method::POST, "/v1/messages/count_tokens") => {
             ctx.route = "count_tokens";
             ctx.dialect = Dialect::Anthropic;
             // Boxed: the chat routes' future need not be as large as every other route's.
-            Box::pin(count::anthropic(&mut ctx, req)).await
+            Box::pin(count::anthropic(ctx, req)).await
         }
         (&Method::POST, "/v1/chat/completions") => {
             ctx.route = "chat";
             ctx.dialect = Dialect::OpenAi;
             let inbound = Inbound::new(Dialect::OpenAi, FastCall::Chat);
-            pipeline::serve(&mut ctx, req, inbound).await
+            pipeline::serve(ctx, req, inbound).await
         }
         (&Method::POST, "/v1/completions") => {
             ctx.route = "completions";
             ctx.dialect = Dialect::OpenAi;
             let inbound = Inbound::new(Dialect::OpenAi, FastCall::Completions);
-            pipeline::serve(&mut ctx, req, inbound).await
+            pipeline::serve(ctx, req, inbound).await
         }
         (&Method::POST, p) if gemini_path(p).is_some() => {
             ctx.dialect = Dialect::Gemini;
-            Box::pin(gemini(&mut ctx, req)).await
+            Box::pin(gemini(ctx, req)).await
         }
         (
             _,
@@ -93,16 +142,7 @@ pub(crate) async fn handle(state: Arc<State>, req: http::Request<Incoming>) -> R
             ErrorKind::NotFound,
             format!("no route for {method} {path}"),
         )),
-    };
-    let resp = result.unwrap_or_else(|e| e.render(ctx.dialect));
-    // A relayed reply's context was handed over (or finished) already: this is then a no-op.
-    let outcome = if resp.status().is_success() {
-        "ok"
-    } else {
-        "error"
-    };
-    ctx.finish(resp.status().as_u16(), None, outcome);
-    resp
+    }
 }
 
 /// `POST /v1beta/models/{model}:{method}` (and `/v1/models/...`).

@@ -195,10 +195,25 @@ pub async fn load_view(store: &Arc<Store>) -> Result<View, ServerError> {
 }
 
 fn load_view_blocking(store: &Store) -> Result<View, ServerError> {
-    let upstreams = match store.apply(Op::UpstreamList) {
+    let mut upstreams = match store.apply(Op::UpstreamList) {
         Reply::Upstreams { records } => records,
         other => return Err(unexpected("listing upstreams", other)),
     };
+    // A base URL holding a credential is redacted in its record: the whole one serves.
+    for u in upstreams.iter_mut().filter(|u| u.base_url_secret) {
+        match store.apply(Op::BaseUrlGet {
+            name: u.name.clone(),
+        }) {
+            Reply::Secret { secret: Some(url) } => u.base_url = Some(url.expose().to_owned()),
+            Reply::Secret { secret: None } => {
+                tracing::warn!(upstream = %u.name, "the upstream's base URL is missing from the secret store; add the upstream again");
+            }
+            other => {
+                // Its requests go to the redacted URL and fail there; the others still serve.
+                tracing::warn!(upstream = %u.name, "cannot read the upstream's base URL from the secret store: {}", describe(&other));
+            }
+        }
+    }
     let keys = match store.apply(Op::KeyList) {
         Reply::Keys { records } => records,
         other => return Err(unexpected("listing API keys", other)),

@@ -9,7 +9,7 @@ use super::keys;
 use super::ops::{Op, OpErrorKind, Reply};
 use super::records::{ApiKeyRecord, UpstreamRecord, UsageCounters, UsageRow};
 use super::schema::{KEYS, UPSTREAMS, USAGE};
-use super::secrets::SecretStore;
+use super::secrets::{SecretStore, base_url_entry};
 use super::{StoreError, validate_name};
 
 struct Fail {
@@ -52,8 +52,18 @@ pub(crate) fn apply(db: &redb::Database, secrets: &SecretStore, op: Op) -> Reply
 
 fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
     match op {
-        Op::UpstreamAdd { record, secret } => {
+        Op::UpstreamAdd {
+            record,
+            secret,
+            base_url,
+        } => {
             valid(&record.name)?;
+            if record.base_url_secret != base_url.is_some() {
+                return Err(fail(
+                    OpErrorKind::Invalid,
+                    "an upstream whose base URL holds a credential needs that URL in the op",
+                ));
+            }
             write(db, |tx| {
                 if get_json::<UpstreamRecord>(tx, UPSTREAMS, &record.name)?.is_some() {
                     return Err(fail(
@@ -62,10 +72,13 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
                     ));
                 }
                 put_json(tx, UPSTREAMS, &record.name, &record)?;
-                match &secret {
-                    Some(s) => secrets.set(tx, &record.name, s)?,
-                    // A leftover secret of an earlier upstream of that name must not resurface.
-                    None => secrets.delete(tx, &record.name)?,
+                let url_entry = base_url_entry(&record.name);
+                // A leftover secret of an earlier upstream of that name must not resurface.
+                for (entry, value) in [(&record.name, &secret), (&url_entry, &base_url)] {
+                    match value {
+                        Some(s) => secrets.set(tx, entry, s)?,
+                        None => secrets.delete(tx, entry)?,
+                    }
                 }
                 Ok(Reply::Done)
             })
@@ -90,6 +103,7 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
             t.remove(name.as_str()).map_err(StoreError::db)?;
             drop(t);
             secrets.delete(tx, &name)?;
+            secrets.delete(tx, &base_url_entry(&name))?;
             Ok(Reply::Done)
         }),
         Op::UpstreamSetEnabled { name, enabled } => {
@@ -100,6 +114,15 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
             read_upstream(db, &name)?;
             Ok(Reply::Secret {
                 secret: secrets.get(db, &name)?,
+            })
+        }
+        Op::BaseUrlGet { name } => {
+            let record = read_upstream(db, &name)?;
+            Ok(Reply::Secret {
+                secret: match record.base_url_secret {
+                    true => secrets.get(db, &base_url_entry(&name))?,
+                    false => None,
+                },
             })
         }
         Op::SecretSet { name, secret } => write(db, |tx| {
@@ -339,6 +362,74 @@ mod tests {
         assert!(matches!(r, Reply::Done), "{r:?}");
     }
 
+    #[test]
+    fn a_base_url_holding_a_credential_is_kept_apart_and_goes_with_the_upstream() {
+        let (_d, s) = store();
+        let url = |s: &Store, name: &str| match s.apply(Op::BaseUrlGet { name: name.into() }) {
+            Reply::Secret { secret } => secret.map(|u| u.expose().to_owned()),
+            other => panic!("{other:?}"),
+        };
+        let whole = "https://user:pw-fake@relay.example/v1";
+        let record = UpstreamRecord {
+            base_url: Some("https://***@relay.example/v1".into()),
+            base_url_secret: true,
+            ..upstream("relay")
+        };
+        // The flag and the URL go together.
+        assert_eq!(
+            err_kind(s.apply(Op::UpstreamAdd {
+                record: record.clone(),
+                secret: None,
+                base_url: None,
+            })),
+            OpErrorKind::Invalid
+        );
+        done(s.apply(Op::UpstreamAdd {
+            record,
+            secret: Some(Secret::new("sk-fake")),
+            base_url: Some(Secret::new(whole)),
+        }));
+        assert_eq!(url(&s, "relay").as_deref(), Some(whole));
+        let stored = get_upstream(&s, "relay");
+        assert_eq!(
+            stored.base_url.as_deref(),
+            Some("https://***@relay.example/v1")
+        );
+        assert!(stored.base_url_secret);
+        // Records without the flag have nothing there.
+        done(s.apply(Op::UpstreamAdd {
+            record: upstream("plain"),
+            secret: None,
+            base_url: None,
+        }));
+        assert_eq!(url(&s, "plain"), None);
+
+        // Removed with the upstream: a later one of that name does not inherit it.
+        done(s.apply(Op::UpstreamRemove {
+            name: "relay".into(),
+        }));
+        let again = UpstreamRecord {
+            base_url_secret: true,
+            ..upstream("relay")
+        };
+        done(s.apply(Op::UpstreamAdd {
+            record: again,
+            secret: None,
+            base_url: Some(Secret::new("https://other:pw2@relay.example/v1")),
+        }));
+        done(s.apply(Op::UpstreamRemove {
+            name: "relay".into(),
+        }));
+        done(s.apply(Op::UpstreamAdd {
+            record: upstream("relay"),
+            secret: None,
+            base_url: None,
+        }));
+        let tx = s.inner.db.begin_read().unwrap();
+        let t = tx.open_table(super::super::schema::SECRETS).unwrap();
+        assert!(t.get("relay/base-url").unwrap().is_none());
+    }
+
     fn get_upstream(s: &Store, name: &str) -> UpstreamRecord {
         match s.apply(Op::UpstreamGet { name: name.into() }) {
             Reply::Upstream { record } => record,
@@ -352,6 +443,7 @@ mod tests {
         let add = |name: &str| Op::UpstreamAdd {
             record: upstream(name),
             secret: Some(Secret::new("sk-fake")),
+            base_url: None,
         };
         done(s.apply(add("oai")));
         done(s.apply(add("b-second")));
@@ -416,6 +508,7 @@ mod tests {
         done(s.apply(Op::UpstreamAdd {
             record: upstream("oai"),
             secret: None,
+            base_url: None,
         }));
         match s.apply(Op::SecretGet { name: "oai".into() }) {
             Reply::Secret { secret } => assert!(secret.is_none()),

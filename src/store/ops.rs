@@ -16,6 +16,9 @@ pub enum Op {
         record: UpstreamRecord,
         #[serde(with = "exposed", default)]
         secret: Option<Secret>,
+        /// The whole base URL when it holds a credential (`record.base_url_secret`).
+        #[serde(with = "exposed", default)]
+        base_url: Option<Secret>,
     },
     /// Replaces an existing record (model list refresh, OAuth metadata, ...).
     UpstreamUpdate {
@@ -35,6 +38,11 @@ pub enum Op {
     },
     /// The upstream's secret (API key, or OAuth token JSON), for `upstream test` and OAuth.
     SecretGet {
+        name: String,
+    },
+    /// The whole base URL of an upstream whose record holds it redacted
+    /// (`base_url_secret`), as a [`Reply::Secret`].
+    BaseUrlGet {
         name: String,
     },
     SecretSet {
@@ -133,6 +141,7 @@ impl Op {
             Op::UpstreamGet { .. }
                 | Op::UpstreamList
                 | Op::SecretGet { .. }
+                | Op::BaseUrlGet { .. }
                 | Op::KeyGet { .. }
                 | Op::KeyList
                 | Op::UsageList

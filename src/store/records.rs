@@ -25,8 +25,15 @@ pub enum AuthKind {
 pub struct UpstreamRecord {
     pub name: String,
     pub provider: ProviderKind,
-    /// `None`: the provider's (possibly overridden) default API endpoint.
+    /// `None`: the provider's (possibly overridden) default API endpoint. Shown to users, so it
+    /// never holds a secret when [`Self::base_url_secret`] is set: the URL is then redacted here
+    /// (`https://***@relay/v1`) and kept whole in the secret store. Records from before that
+    /// may still hold a password here; every view redacts it.
     pub base_url: Option<String>,
+    /// The whole base URL, with its userinfo or secret query values, is in the secret store
+    /// (entry `NAME/base-url`); the server puts it back in place when it loads the store.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub base_url_secret: bool,
     pub models: Vec<String>,
     /// The models came from the upstream's model list rather than `--models`.
     pub models_discovered: bool,
@@ -49,6 +56,7 @@ impl UpstreamRecord {
             name: name.into(),
             provider,
             base_url: None,
+            base_url_secret: false,
             models: Vec::new(),
             models_discovered: false,
             priority: DEFAULT_PRIORITY,

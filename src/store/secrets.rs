@@ -25,6 +25,12 @@ use crate::secret::Secret;
 /// The keyring service name; the user is the upstream name.
 pub const SERVICE: &str = "llm-gateway";
 
+/// The entry of an upstream's whole base URL, when it holds a credential (userinfo, a secret
+/// query value): the `/` keeps it apart from every valid upstream name.
+pub(crate) fn base_url_entry(name: &str) -> String {
+    format!("{name}/base-url")
+}
+
 /// The probe entry's user: the `/` keeps it apart from every valid upstream name.
 const PROBE_USER: &str = "probe/llm-gateway";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -241,6 +247,7 @@ mod tests {
         let add = Op::UpstreamAdd {
             record: record(name),
             secret: Some(Secret::new("sk-fake-first")),
+            base_url: None,
         };
         assert!(matches!(store.apply(add), Reply::Done));
         assert_eq!(secret_of(store, name).as_deref(), Some("sk-fake-first"));
@@ -283,6 +290,7 @@ mod tests {
         let add = Op::UpstreamAdd {
             record: record("kept"),
             secret: Some(Secret::new("sk-fake-kept")),
+            base_url: None,
         };
         assert!(matches!(store.apply(add), Reply::Done));
         drop(store);
@@ -313,6 +321,7 @@ mod tests {
         let add = Op::UpstreamAdd {
             record: record(&name),
             secret: Some(Secret::new("sk-fake-keyring")),
+            base_url: None,
         };
         assert!(matches!(store.apply(add), Reply::Done));
         assert_eq!(

@@ -115,13 +115,15 @@ impl UpstreamClient {
     pub async fn post(
         &self,
         dest: Dest,
-        headers: HeaderMap,
+        mut headers: HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, HttpError> {
         let url = match dest {
             Dest::Uri(uri) => Ok(uri),
             Dest::Url(text) => http::Uri::try_from(text.as_str()).map_err(|_| text),
         };
+        // A base URL's `user:password@` is Basic auth (reqwest would do the same below).
+        let url = url.map(|uri| super::base_url::userinfo_to_basic(uri, &mut headers));
         let url = match (url, &self.direct, &self.plain) {
             (Ok(uri), _, Some(pool)) if uri.scheme_str() == Some("http") => {
                 let (resp, lease) = pool

@@ -3,10 +3,12 @@
 //!
 //! [`UpstreamClient`] (in [`client`]) is the one HTTP client the server builds from config
 //! (timeouts, proxy, pool, TCP_NODELAY); [`api_base`] and [`authorize`] say where a record's requests go
-//! and how they carry its secret. [`probe`] holds the one-off calls of `upstream add|test`;
+//! and how they carry its secret; [`base_url`] hides and applies what a base URL itself holds
+//! (userinfo, secret query values). [`probe`] holds the one-off calls of `upstream add|test`;
 //! [`adapter`] turns IR requests into each kind's HTTP request and reads the replies back.
 
 pub mod adapter;
+pub mod base_url;
 pub mod client;
 pub mod pool;
 pub mod probe;
@@ -27,6 +29,22 @@ pub enum UpstreamError {
     Client { message: String },
     #[error("upstream `{name}` has no API URL for provider {kind}; set one with --base-url")]
     NoBaseUrl { name: String, kind: ProviderKind },
+}
+
+/// What stays as it is in a path segment: RFC 3986's unreserved characters. Everything else,
+/// `/`, `:`, `?`, `#` and `%` included, is escaped.
+const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `s` escaped as ONE URL path segment, for a model name in an upstream's URL
+/// (`{base}/v1beta/models/{model}:generateContent`): its `/`, `?` or `#` cannot add a segment,
+/// a query or a fragment. Dot segments are refused earlier ([`crate::routing::model_name`]):
+/// URL parsers treat `..` and `%2E%2E` alike.
+pub fn path_segment(s: &str) -> percent_encoding::PercentEncode<'_> {
+    percent_encoding::utf8_percent_encode(s, SEGMENT)
 }
 
 /// Version sent to Anthropic upstreams.
@@ -100,6 +118,20 @@ mod tests {
             base_url: base.map(str::to_string),
             ..UpstreamRecord::sample("u", kind)
         }
+    }
+
+    #[test]
+    fn a_model_is_one_path_segment() {
+        assert_eq!(
+            path_segment("gemini-2.5-flash_x~1").to_string(),
+            "gemini-2.5-flash_x~1"
+        );
+        assert_eq!(
+            path_segment("m:generateContent?alt=json&key=x#").to_string(),
+            "m%3AgenerateContent%3Falt%3Djson%26key%3Dx%23"
+        );
+        assert_eq!(path_segment("a/b c%").to_string(), "a%2Fb%20c%25");
+        assert_eq!(path_segment("é").to_string(), "%C3%A9");
     }
 
     #[test]

@@ -82,6 +82,9 @@ pub async fn test(
                 upstream.name
             ))
         })?;
+    // The gateway would refuse to route such a name; the test should not send it either.
+    crate::routing::model_name::check(&model)
+        .map_err(|e| ProbeError::Other(format!("invalid model name `{model}`: {e}")))?;
     let (url, body) = match upstream.provider {
         ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek => (
             format!("{base}/chat/completions"),
@@ -92,7 +95,10 @@ pub async fn test(
             json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}),
         ),
         ProviderKind::Gemini => (
-            format!("{base}/v1beta/models/{model}:generateContent"),
+            format!(
+                "{base}/v1beta/models/{}:generateContent",
+                super::path_segment(model.strip_prefix("models/").unwrap_or(&model))
+            ),
             json!({"contents": [{"role": "user", "parts": [{"text": "ping"}]}],
                    "generationConfig": {"maxOutputTokens": 1}}),
         ),
@@ -128,7 +134,7 @@ async fn send(
     timeout: Duration,
 ) -> Result<(u16, bytes::Bytes), ProbeError> {
     let connect = |e: reqwest::Error| ProbeError::Connect {
-        url: url.to_string(),
+        url: super::base_url::redact(url).into_owned(),
         message: e.without_url().to_string(),
     };
     let resp = req.timeout(timeout).send().await.map_err(connect)?;

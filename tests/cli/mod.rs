@@ -9,6 +9,7 @@ mod fake;
 mod generated;
 mod live;
 mod manage;
+mod url_secrets;
 
 use std::process::Output;
 

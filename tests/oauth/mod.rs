@@ -96,6 +96,7 @@ pub async fn seed(
         name: name.into(),
         provider,
         base_url: None,
+        base_url_secret: false,
         models: vec!["m".into()],
         models_discovered: false,
         priority: 100,
@@ -118,6 +119,7 @@ pub async fn seed(
         .apply(Op::UpstreamAdd {
             record,
             secret: Some(tokens.to_secret()),
+            base_url: None,
         })
         .await
         .unwrap();

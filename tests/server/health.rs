@@ -242,6 +242,7 @@ async fn stale_token_gateway(
         name: "gca".into(),
         provider: ProviderKind::GeminiCli,
         base_url: None,
+        base_url_secret: false,
         models: vec!["gemini-2.5-pro".into()],
         models_discovered: false,
         priority: 1,
@@ -275,6 +276,7 @@ async fn stale_token_gateway(
         .apply(Op::UpstreamAdd {
             record,
             secret: Some(tokens.to_secret()),
+            base_url: None,
         })
         .await
         .unwrap();

@@ -5,5 +5,7 @@ mod errors;
 mod fast_path;
 mod health;
 mod lifecycle;
+mod model_names;
 mod probe;
+mod rebinding;
 mod routing;

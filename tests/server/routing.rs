@@ -198,3 +198,51 @@ async fn view_reload_takes_effect_at_once() {
     tokio::time::sleep(Duration::from_millis(1)).await;
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn userinfo_in_a_base_url_goes_to_the_upstream_as_basic_auth_on_every_path() {
+    let a = FakeOpenAi::start().await;
+    // A keyless upstream (a relay with Basic auth), and one whose own bearer key wins.
+    let mut relay = upstream("relay", &a.base_url(), &["m"], 1);
+    relay.base_url = Some(format!("http://u%40ser:p%3Aw@{}/v1", a.addr));
+    relay.auth = llm_gateway::store::records::AuthKind::None;
+    let mut keyed = upstream("keyed", &a.base_url(), &["k"], 1);
+    keyed.base_url = Some(format!("http://u:p@{}/v1", a.addr));
+    let mut v = view(vec![relay, keyed]);
+    v.secrets.remove("relay");
+    let gw = Gateway::start(test_config(), v).await;
+    // The fast path's template, and the translated path (an Anthropic client).
+    assert_eq!(
+        gw.post("/v1/chat/completions", &chat("m")).await.status(),
+        200
+    );
+    let anthropic = r#"{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}"#;
+    assert_eq!(gw.post("/v1/messages", anthropic).await.status(), 200);
+    assert_eq!(
+        gw.post("/v1/chat/completions", &chat("k")).await.status(),
+        200
+    );
+    let auth: Vec<String> = a
+        .requests()
+        .iter()
+        .map(|r| {
+            let h = &r.headers;
+            format!(
+                "{} {}",
+                h["authorization"].to_str().unwrap(),
+                h["host"].to_str().unwrap()
+            )
+        })
+        .collect();
+    let host = a.addr.to_string();
+    // base64("u@ser:p:w")
+    assert_eq!(
+        auth,
+        [
+            format!("Basic dUBzZXI6cDp3 {host}"),
+            format!("Basic dUBzZXI6cDp3 {host}"),
+            format!("Bearer sk-fake-keyed {host}"),
+        ]
+    );
+    gw.stop().await;
+}

@@ -141,6 +141,7 @@ pub fn upstream(name: &str, base_url: &str, models: &[&str], priority: u32) -> U
         name: name.into(),
         provider: ProviderKind::Openai,
         base_url: Some(base_url.into()),
+        base_url_secret: false,
         models: models.iter().map(|m| m.to_string()).collect(),
         models_discovered: false,
         priority,
@@ -209,8 +210,14 @@ pub struct Gateway {
 
 impl Gateway {
     pub async fn start(config: Config, view: View) -> Gateway {
+        Self::start_on(config, view, "127.0.0.1:0").await
+    }
+
+    /// [`Gateway::start`] bound to `bind` (a test of a non-loopback listen binds `0.0.0.0:0`;
+    /// requests still go to 127.0.0.1).
+    pub async fn start_on(config: Config, view: View, bind: &str) -> Gateway {
         let state = State::new(config, view).expect("state");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(bind).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn({
@@ -230,7 +237,7 @@ impl Gateway {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("http://127.0.0.1:{}{}", self.addr.port(), path)
     }
 
     /// A client that never uses a proxy.

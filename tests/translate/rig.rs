@@ -129,6 +129,7 @@ pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
         name: "up".into(),
         provider: kind.provider(),
         base_url: Some(base),
+        base_url_secret: false,
         models: vec![kind.model().to_string()],
         models_discovered: false,
         priority: 100,
@@ -258,6 +259,7 @@ pub async fn token_source(
         .apply(llm_gateway::store::ops::Op::UpstreamAdd {
             record: rec,
             secret: Some(tokens.to_secret()),
+            base_url: None,
         })
         .await
         .unwrap();

@@ -1,6 +1,6 @@
 //! Gemini upstreams: the Gemini API (`gemini`: `x-goog-api-key`,
-//! `{base}/v1beta/models/{m}:generateContent | :streamGenerateContent?alt=sse | :countTokens`)
-//! and Google Code Assist (`gemini-cli`: OAuth bearer, `{api}/v1internal:{method}`, the body in
+//! `{base}/v1beta/models/{m}:generateContent | :streamGenerateContent?alt=sse | :countTokens`,
+//! `{m}` escaped as one path segment) and Google Code Assist (`gemini-cli`: OAuth bearer, `{api}/v1internal:{method}`, the body in
 //! `{model, project, request}` and every reply in `{response, traceId}`).
 //!
 //! Tool schemas go through the codec's reducer into `parametersJsonSchema` (D6); call ids are
@@ -36,7 +36,8 @@ fn api_headers(t: &Target<'_>, stream: bool) -> Result<HeaderMap, AdapterError> 
 
 fn api_url(t: &Target<'_>, method: &str, alt_sse: bool) -> Result<String, AdapterError> {
     let base = crate::upstream::api_base(t.config, t.record)?;
-    let mut url = format!("{base}/v1beta/models/{}:{method}", model_id(t.model));
+    let model = crate::upstream::path_segment(model_id(t.model));
+    let mut url = format!("{base}/v1beta/models/{model}:{method}");
     if alt_sse {
         url.push_str("?alt=sse");
     }
@@ -184,4 +185,46 @@ pub(super) fn fast_path(
         h.insert(http::header::ACCEPT, a.clone());
     }
     Ok((api_url(t, method, alt_sse)?, h))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::protocol::ir::Dialect;
+    use crate::secret::Secret;
+
+    #[test]
+    fn the_model_cannot_leave_its_path_segment() {
+        let config = Config::default();
+        let record = super::super::test_record(ProviderKind::Gemini, Some("http://127.0.0.1:9/"));
+        let key = Secret::new("fake-gemini-key");
+        let headers = HeaderMap::new();
+        let target = |model| Target {
+            config: &config,
+            record: &record,
+            model,
+            credential: Credential::ApiKey(&key),
+            client_dialect: Dialect::Gemini,
+            client_headers: &headers,
+        };
+        let url = |model| api_url(&target(model), "generateContent", false).unwrap();
+        assert_eq!(
+            url("models/gemini-2.5-flash"),
+            "http://127.0.0.1:9/v1beta/models/gemini-2.5-flash:generateContent"
+        );
+        assert_eq!(
+            url("gemini-2.5-flash:generateContent?alt=json&key=x#"),
+            "http://127.0.0.1:9/v1beta/models/\
+             gemini-2.5-flash%3AgenerateContent%3Falt%3Djson%26key%3Dx%23:generateContent"
+        );
+        assert_eq!(
+            url("tuned/x y"),
+            "http://127.0.0.1:9/v1beta/models/tuned%2Fx%20y:generateContent"
+        );
+        assert_eq!(
+            api_url(&target("g"), "streamGenerateContent", true).unwrap(),
+            "http://127.0.0.1:9/v1beta/models/g:streamGenerateContent?alt=sse"
+        );
+    }
 }

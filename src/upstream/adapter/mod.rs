@@ -183,6 +183,8 @@ impl FastTemplate {
             let (url, mut headers) = openai::fast_path(&t, call).ok()?;
             // Only what the direct client sends; anything else takes the per-request path.
             let uri = http::Uri::try_from(url).ok()?;
+            // Done here once rather than by the client per request.
+            let uri = crate::upstream::base_url::userinfo_to_basic(uri, &mut headers);
             match uri.scheme_str() {
                 // The `Host` the connection pool would otherwise format for every request.
                 // Plain HTTP only: over TLS the connection may turn out HTTP/2, which has
