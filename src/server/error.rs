@@ -49,6 +49,8 @@ pub enum ErrorKind {
     Timeout,
     /// The upstream failed mid-reply.
     UpstreamFailed,
+    /// The gateway is stopping and cut the reply (503; Anthropic clients: `overloaded_error`).
+    ShuttingDown,
     NotImplemented,
     Internal,
     /// An upstream's own error, decoded from its dialect.
@@ -67,6 +69,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamFailed => StatusCode::BAD_GATEWAY,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Upstream(k) => {
@@ -88,6 +91,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => ir::ErrorKind::RateLimit,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamFailed => ir::ErrorKind::BadGateway,
             ErrorKind::Timeout => ir::ErrorKind::Timeout,
+            ErrorKind::ShuttingDown => ir::ErrorKind::Unavailable,
             ErrorKind::Internal => ir::ErrorKind::Api,
             ErrorKind::Upstream(k) => k,
         }
@@ -153,6 +157,7 @@ impl GatewayError {
                     | ErrorKind::UpstreamUnreachable
                     | ErrorKind::Timeout
                     | ErrorKind::UpstreamFailed
+                    | ErrorKind::ShuttingDown
             ),
             retry_after: None,
         }

@@ -9,7 +9,8 @@
 //! clients a blank line (see [`KEEP_ALIVE_GEMINI`]); Gemini's JSON-array stream gets none. The
 //! idle and total timeouts,
 //! a cut connection, undecodable events and a body that ends without the dialect's end marker
-//! all become the client dialect's error event (never a silent `message_stop`). An upstream that
+//! all become the client dialect's error event (never a silent `message_stop`), and so does the
+//! end of the shutdown grace ([`Cut`](super::cut::Cut)). An upstream that
 //! answers a stream request with one whole JSON reply (some OpenAI-compatible servers ignore
 //! `stream`) is read whole and replayed as a complete stream. Usage comes from
 //! the IR events; the request is finished in [`Ctx`] when the stream is dropped, which also
@@ -26,6 +27,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::body::BoxError;
 use super::ctx::Ctx;
+use super::cut::{CUT_MESSAGE, CutWatch};
 use super::error::{ErrorKind, GatewayError};
 use super::inbound::Inbound;
 use super::relay::UpstreamStream;
@@ -73,6 +75,8 @@ pub(crate) struct Translate {
     sniffed: bool,
     /// A whole JSON reply being read (its first byte was `{`, which no SSE line starts with).
     whole: Option<Vec<u8>>,
+    /// Where the stream waits for the end of the shutdown grace.
+    watch: CutWatch,
 }
 
 /// The largest whole JSON reply read in place of a stream.
@@ -106,6 +110,7 @@ impl Translate {
             done: false,
             sniffed: false,
             whole: None,
+            watch: CutWatch::default(),
         }
     }
 
@@ -272,6 +277,25 @@ impl Translate {
         }
     }
 
+    /// The shutdown grace is over: the stream ends with the client's error event, which does
+    /// not blame the upstream.
+    fn cut(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.encode_events();
+        let error = ApiError::new(503, IrKind::Unavailable, CUT_MESSAGE);
+        self.encoder
+            .encode(&StreamEvent::Error(error), &mut self.out);
+        self.outcome = "shutdown";
+        self.ended = true;
+        self.upstream = None;
+    }
+
+    fn cut_fired(&self) -> bool {
+        self.ctx.as_ref().is_some_and(|c| c.state.cut.fired())
+    }
+
     /// The bytes encoded so far, as the next frame.
     fn take_out(&mut self) -> Option<Frame<Bytes>> {
         if self.out.is_empty() {
@@ -290,6 +314,9 @@ impl Stream for Translate {
         loop {
             if this.done {
                 return Poll::Ready(None);
+            }
+            if !this.ended && this.cut_fired() {
+                this.cut();
             }
             if let Some(frame) = this.take_out() {
                 return Poll::Ready(Some(Ok(frame)));
@@ -365,6 +392,12 @@ impl Stream for Translate {
                             continue;
                         }
                     }
+                    if let Some(ctx) = &this.ctx
+                        && ctx.state.cut.watch(&mut this.watch, cx.waker())
+                    {
+                        this.cut();
+                        continue;
+                    }
                     return Poll::Pending;
                 }
             }
@@ -375,6 +408,7 @@ impl Stream for Translate {
 impl Drop for Translate {
     fn drop(&mut self) {
         if let Some(mut ctx) = self.ctx.take() {
+            ctx.state.cut.unwatch(&mut self.watch);
             let tokens = self.usage.map(|u| token_counts(&u));
             ctx.finish(200, tokens, self.outcome);
         }
