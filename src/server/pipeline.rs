@@ -10,13 +10,13 @@
 //!
 //! "Before the first byte" means before the first body chunk: until then nothing has gone to
 //! the client, so a connect error, a 5xx, a 429, an upstream silent for `[timeouts]
-//! first_byte_secs` or (whole translated replies) an unreadable reply moves on to the next
-//! candidate; the last candidate's failure is the answer (a silent one: 504). Each candidate
-//! gets its own `first_byte_secs`, and the request as a whole stays within `total_secs`, so a
-//! row of silent upstreams costs at most `min(n * first_byte_secs, total_secs)`; the breaker
-//! then takes them out of rotation after a few such failures. From the first chunk on, the
-//! reply is the client's. OAuth upstreams get their token from the refresher; a 401 forces
-//! one refresh and one retry.
+//! first_byte_secs` or an unreadable translated reply (a whole one, or a stream's first chunk)
+//! moves on to the next candidate; the last candidate's failure is the answer (a silent one:
+//! 504). Each candidate gets its own `first_byte_secs`, and the request as a whole stays within
+//! `total_secs`, so a row of silent upstreams costs at most `min(n * first_byte_secs,
+//! total_secs)`; the breaker then takes them out of rotation after a few such failures. From
+//! the first chunk on, the reply is the client's. OAuth upstreams get their token from the
+//! refresher; a 401 forces one refresh and one retry.
 //!
 //! Each outcome feeds the upstream's [`health`](crate::routing::health): connect errors, 5xx,
 //! silence and unreadable replies count as failures, 429s cool the (upstream, model) pair, any
@@ -539,12 +539,12 @@ impl Job<'_> {
         )
         .await?;
         let rctx = self.response_ctx(ctx);
-        ctx.upstream = Some(up.name.clone());
-        ctx.upstream_model = Some(cand.model.clone());
         let idle = Duration::from_secs(config.timeouts.idle_secs.max(1));
         let total = Duration::from_secs(config.timeouts.total_secs.max(1));
 
         if !self.stream {
+            ctx.upstream = Some(up.name.clone());
+            ctx.upstream_model = Some(cand.model.clone());
             let total_deadline = tokio::time::Instant::from_std(ctx.started) + total;
             let body = collect(first, upstream, total_deadline, MAX_REPLY_BYTES)
                 .await
@@ -581,14 +581,20 @@ impl Job<'_> {
             idle,
             total,
         };
-        let mut translate = Translate::new(ctx.hand_over(), upstream, setup);
+        // Nothing has gone to the client yet: a first event that cannot be read is this
+        // upstream's failure, like an unreadable whole reply.
+        let mut translate = Translate::new(ctx.started, upstream, setup);
         if let Some(first) = &first
             && let Err(e) = translate.prime(first)
         {
+            ctx.attempt_failed(&up.name, &cand.model, "invalid_reply", started);
             breaker_failure(ctx, cand, "unreadable reply");
-            return Err(Attempt::Fail(bad_reply(&up.name, &e)));
+            return Err(next_or_fail(last, bad_reply(&up.name, &e)));
         }
         breaker_success(ctx, cand);
+        ctx.upstream = Some(up.name.clone());
+        ctx.upstream_model = Some(cand.model.clone());
+        translate.attach(ctx.hand_over());
         let mut out = Response::new(StreamBody::new(translate).boxed_unsync());
         let content_type = if rctx.json_array_stream {
             "application/json"

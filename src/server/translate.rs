@@ -83,12 +83,19 @@ pub(crate) struct Translate {
 const MAX_WHOLE_BYTES: usize = 64 * 1024 * 1024;
 
 impl Translate {
-    pub fn new(ctx: Ctx, upstream: UpstreamStream, setup: StreamSetup) -> Translate {
+    /// A stream for the request that started at `started`; it is the request's once
+    /// [`Translate::attach`] gives it the context (after [`Translate::prime`], which may still
+    /// send the request to the next upstream).
+    pub fn new(
+        started: std::time::Instant,
+        upstream: UpstreamStream,
+        setup: StreamSetup,
+    ) -> Translate {
         let now = Instant::now();
-        let deadline = Instant::from_std(ctx.started) + setup.total;
+        let deadline = Instant::from_std(started) + setup.total;
         let ping_every = setup.ping.unwrap_or(Duration::from_secs(3600));
         Translate {
-            ctx: Some(ctx),
+            ctx: None,
             upstream: Some(upstream),
             parser: SseParser::new(),
             decoder: setup.decoder,
@@ -112,6 +119,12 @@ impl Translate {
             whole: None,
             watch: CutWatch::default(),
         }
+    }
+
+    /// Makes the stream the request's: it finishes `ctx` when it ends.
+    pub fn attach(&mut self, ctx: Ctx) {
+        self.ctx = Some(ctx);
+        self.encode_events();
     }
 
     /// Takes `chunk` into the whole-reply buffer when the body is one JSON object; `false`
@@ -151,8 +164,8 @@ impl Translate {
         self.ended = true;
     }
 
-    /// Translates the first chunk before anything is sent, so that an upstream speaking
-    /// garbage still gets a real status (502) rather than a 200 with an error event.
+    /// Decodes the first chunk before anything is sent, so that an upstream speaking garbage
+    /// can still fail over, or get a real status (502) rather than a 200 with an error event.
     pub fn prime(&mut self, first: &Bytes) -> Result<(), CodecError> {
         if self.take_whole(first) {
             return Ok(());
@@ -167,9 +180,8 @@ impl Translate {
             });
         sse.clear();
         self.sse = sse;
-        result?;
-        self.encode_events();
-        Ok(())
+        // Encoded once attached: an error event among them is logged with the upstream's name.
+        result
     }
 
     fn encode_events(&mut self) {
