@@ -5,10 +5,11 @@
 //! Gemini `{"error":{code,message,status}}`, as a whole response or as the stream error event
 //! that ends an SSE reply mid-way.
 //!
-//! Same-protocol routes pass upstream errors through untouched; translated routes decode them
-//! into an `ir::ApiError` and wrap it here ([`GatewayError::upstream`]), keeping the upstream's
-//! wording (Anthropic clients get context-length errors reworded to Anthropic's, and 529 for
-//! capacity failures).
+//! Same-protocol routes pass upstream JSON errors through untouched (any other error body, a
+//! proxy's HTML page, is decoded and re-rendered like a translated route's); translated routes
+//! decode them into an `ir::ApiError` and wrap it here ([`GatewayError::upstream`]), keeping
+//! the upstream's wording (Anthropic clients get context-length errors reworded to Anthropic's,
+//! and 529 for capacity failures).
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};

@@ -11,10 +11,11 @@
 //!
 //! Files: `router` (path -> handler, small routes), `inbound` (what a client called, Gemini
 //! paths), `pipeline` (route, failover, fast path or translation per candidate), `translate`
-//! (translated streams and whole replies), `relay` (untouched replies), `request` (body
-//! validation and the model edit), `count` (token estimates), `models` (model lists), `auth`,
-//! `error`, `ctx` (per-request context, access log, accounting), `cut` (streams ended by the
-//! shutdown grace), `metrics`, `telemetry`, `state`, `body`.
+//! (translated streams and whole replies), `relay` (untouched replies), `shape` (whether a
+//! reply is what the client asked for), `request` (body validation and the model edit),
+//! `count` (token estimates), `models` (model lists), `auth`, `error`, `ctx` (per-request
+//! context, access log, accounting), `cut` (streams ended by the shutdown grace), `metrics`,
+//! `telemetry`, `state`, `body`.
 
 mod auth;
 mod body;
@@ -29,6 +30,7 @@ mod pipeline;
 mod relay;
 mod request;
 mod router;
+mod shape;
 mod state;
 mod telemetry;
 mod translate;

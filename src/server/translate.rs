@@ -430,7 +430,7 @@ impl Drop for Translate {
 /// A whole reply as the stream that would have carried it: message start, each block with
 /// its content in one delta (and its signature), message delta with the stop reason and usage,
 /// message stop.
-fn response_events(resp: &ir::Response, out: &mut Vec<StreamEvent>) {
+pub(crate) fn response_events(resp: &ir::Response, out: &mut Vec<StreamEvent>) {
     out.push(StreamEvent::MessageStart {
         id: resp.id.clone(),
         model: resp.model.clone(),
@@ -555,6 +555,31 @@ pub(crate) async fn collect(
             }
         }
     }
+}
+
+/// Up to `max` bytes of an upstream body (the first chunk already read), for quoting: what came
+/// before the body ended, failed, grew past `max` or ran past `deadline`.
+pub(crate) async fn collect_prefix(
+    first: Option<Bytes>,
+    mut rest: UpstreamStream,
+    deadline: Instant,
+    max: usize,
+) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut next = first.map(Ok);
+    while buf.len() < max {
+        let chunk = match next.take() {
+            Some(chunk) => chunk,
+            None => match tokio::time::timeout_at(deadline, rest.next()).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) | Err(_) => break,
+            },
+        };
+        let Ok(chunk) = chunk else { break };
+        let room = max - buf.len();
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    buf
 }
 
 /// What a Gemini SSE client gets as a keep-alive: a blank line. Not a `: comment` line: the

@@ -85,6 +85,7 @@ async fn an_unreadable_first_stream_event_fails_over_to_the_next() {
     for garbage in [
         "data: {this is not json\n\n",
         "data: {\"choices\":\"not a list\"}\n\n",
+        "<html><body>Service Unavailable</body></html>",
     ] {
         let a = FakeOpenAi::start().await;
         let b = FakeOpenAi::start().await;

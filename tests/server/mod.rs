@@ -5,5 +5,6 @@ mod errors;
 mod fast_path;
 mod health;
 mod lifecycle;
+mod malformed;
 mod probe;
 mod routing;
