@@ -640,7 +640,12 @@ impl Job<'_> {
         let mut stream: UpstreamStream = body;
         let first = first_chunk(ctx, cand, &mut stream, timing, last).await?;
         let expect = self.expect();
-        match shape::body(expect, first.as_deref()) {
+        let shape = if shape::encoded(&headers) {
+            Shape::Fits
+        } else {
+            shape::body(expect, first.as_deref())
+        };
+        match shape {
             Shape::Fits => {}
             Shape::WholeJson => {
                 return Box::pin(self.whole_for_stream(ctx, cand, timing.0, first, stream, last))
@@ -671,7 +676,7 @@ impl Job<'_> {
         let (headers, body) = resp.into_parts();
         let mut stream: UpstreamStream = body;
         let first = first_chunk(ctx, cand, &mut stream, timing, true).await?;
-        if shape::is_json(first.as_deref()) {
+        if shape::is_json(first.as_deref()) || shape::encoded(&headers) {
             return Ok(relay(ctx, cand, status, headers, first, stream));
         }
         let total = Duration::from_secs(ctx.state.config().timeouts.total_secs.max(1));

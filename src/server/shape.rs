@@ -5,7 +5,7 @@
 //! `text/event-stream` for a stream. A reply that is not is the upstream's failure, like a 5xx:
 //! the next candidate's turn, or a 502 in the client's shape.
 
-use http::HeaderValue;
+use http::{HeaderMap, HeaderValue, header};
 
 use crate::upstream::adapter::plain_text;
 
@@ -50,6 +50,15 @@ pub(crate) fn body(expect: Expect, first: Option<&[u8]>) -> Shape {
             quoted(first)
         )),
     }
+}
+
+/// Whether the body is compressed (`content-encoding` other than `identity`): its bytes say
+/// nothing about its shape. The gateway asks for none, but a server may compress anyway; the
+/// client, which gets the header too, decodes it.
+pub(crate) fn encoded(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|v| !v.as_bytes().eq_ignore_ascii_case(b"identity"))
 }
 
 /// For a stream: whether the reply is labelled as one (`Err`: what it is labelled instead).
@@ -193,6 +202,19 @@ mod tests {
             Err("`text/html` where an event stream (`text/event-stream`) was asked for".into())
         );
         assert!(stream_label(None).is_err());
+    }
+
+    #[test]
+    fn compressed_bodies() {
+        let mut h = HeaderMap::new();
+        assert!(!encoded(&h));
+        h.insert(
+            header::CONTENT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        assert!(!encoded(&h));
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        assert!(encoded(&h));
     }
 
     #[test]

@@ -322,6 +322,12 @@ async fn well_formed_replies_and_json_errors_pass_untouched() {
                 Reply::sse(&[": keep-alive\n\n", client.events()[0]]),
                 200,
             ),
+            // Compressed though not asked to be: the client decodes it, the gateway cannot.
+            (
+                false,
+                Reply::json(200, "\u{1f}\u{8b}\u{8}\u{0}").header("content-encoding", "gzip"),
+                200,
+            ),
             (false, Reply::json(400, client.error_body()), 400),
             (true, Reply::json(429, client.error_body()), 429),
         ];
