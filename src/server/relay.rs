@@ -1,12 +1,11 @@
 //! The reply on its way back: upstream bytes passed to the client chunk by chunk, as they
 //! arrive, never buffered whole. Along the way: the idle timeout (`[timeouts] idle_secs`) and
 //! the total one (`total_secs`) end the stream with an error event in the client's dialect (or
-//! abort a non-SSE body), and so does the end of the shutdown grace ([`Cut`]): the event
-//! goes at an event boundary, after a `\n\n` when the bytes relayed so far end mid-event. The
-//! usage scanner counts tokens, and when the relay is dropped (reply done, or client gone) the
-//! request is finished in [`Ctx`]. Dropping the relay drops the
-//! upstream response, which closes the upstream connection: a client that disconnects cancels
-//! the upstream request.
+//! abort a non-SSE body), and so does the end of the shutdown grace ([`Cut`]): the event goes
+//! at an event boundary, after a `\n\n` when the bytes relayed so far end mid-event. The usage
+//! scanner counts tokens, and when the relay is dropped (reply done, or client gone) the
+//! request is finished in [`Ctx`]. Dropping the relay drops the upstream response, which closes
+//! the upstream connection: a client that disconnects cancels the upstream request.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
