@@ -5,10 +5,11 @@
 //! Gemini `{"error":{code,message,status}}`, as a whole response or as the stream error event
 //! that ends an SSE reply mid-way.
 //!
-//! Same-protocol routes pass upstream errors through untouched; translated routes decode them
-//! into an `ir::ApiError` and wrap it here ([`GatewayError::upstream`]), keeping the upstream's
-//! wording (Anthropic clients get context-length errors reworded to Anthropic's, and 529 for
-//! capacity failures).
+//! Same-protocol routes pass upstream JSON errors through untouched (any other error body, a
+//! proxy's HTML page, is decoded and re-rendered like a translated route's); translated routes
+//! decode them into an `ir::ApiError` and wrap it here ([`GatewayError::upstream`]), keeping
+//! the upstream's wording (Anthropic clients get context-length errors reworded to Anthropic's,
+//! and 529 for capacity failures).
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
@@ -49,6 +50,8 @@ pub enum ErrorKind {
     Timeout,
     /// The upstream failed mid-reply.
     UpstreamFailed,
+    /// The gateway is stopping and cut the reply (503; Anthropic clients: `overloaded_error`).
+    ShuttingDown,
     NotImplemented,
     Internal,
     /// An upstream's own error, decoded from its dialect.
@@ -67,6 +70,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamFailed => StatusCode::BAD_GATEWAY,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ErrorKind::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
             ErrorKind::Upstream(k) => {
@@ -88,6 +92,7 @@ impl ErrorKind {
             ErrorKind::RateLimited => ir::ErrorKind::RateLimit,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamFailed => ir::ErrorKind::BadGateway,
             ErrorKind::Timeout => ir::ErrorKind::Timeout,
+            ErrorKind::ShuttingDown => ir::ErrorKind::Unavailable,
             ErrorKind::Internal => ir::ErrorKind::Api,
             ErrorKind::Upstream(k) => k,
         }
@@ -153,6 +158,7 @@ impl GatewayError {
                     | ErrorKind::UpstreamUnreachable
                     | ErrorKind::Timeout
                     | ErrorKind::UpstreamFailed
+                    | ErrorKind::ShuttingDown
             ),
             retry_after: None,
         }

@@ -11,15 +11,17 @@
 //!
 //! Files: `router` (path -> handler, small routes), `inbound` (what a client called, Gemini
 //! paths), `pipeline` (route, failover, fast path or translation per candidate), `translate`
-//! (translated streams and whole replies), `relay` (untouched replies), `request` (body
-//! validation and the model edit), `count` (token estimates), `models` (model lists), `auth`,
-//! `host` (the DNS-rebinding guard on `Host`), `error`, `ctx` (per-request context, access log,
-//! accounting), `metrics`, `telemetry`, `state`, `body`.
+//! (translated streams and whole replies), `relay` (untouched replies), `shape` (whether a
+//! reply is what the client asked for), `request` (body validation and the model edit),
+//! `count` (token estimates), `models` (model lists), `auth`, `host` (the DNS-rebinding
+//! guard on `Host`), `error`, `ctx` (per-request context, access log, accounting), `cut`
+//! (streams ended by the shutdown grace), `metrics`, `telemetry`, `state`, `body`.
 
 mod auth;
 mod body;
 mod count;
 mod ctx;
+mod cut;
 pub mod error;
 mod host;
 mod inbound;
@@ -29,6 +31,7 @@ mod pipeline;
 mod relay;
 mod request;
 mod router;
+mod shape;
 mod state;
 mod telemetry;
 mod translate;
@@ -80,6 +83,10 @@ pub struct ServeOptions {
     /// `--listen`, overriding `[server] listen`.
     pub listen: Option<String>,
 }
+
+/// How long streams cut at the end of the shutdown grace get to write their error event
+/// before their connections are closed.
+const CUT_FLUSH: Duration = Duration::from_secs(1);
 
 /// How often pending usage counters are written to the store.
 const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(5);
@@ -195,7 +202,8 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
 }
 
 /// Serves HTTP on `listener` until `shutdown` fires, then stops accepting, lets requests and
-/// streams in flight finish for up to `[server] shutdown_grace_secs`, and cuts what remains.
+/// streams in flight finish for up to `[server] shutdown_grace_secs`, and cuts what remains:
+/// streams end with their dialect's error event, then the connections still open are closed.
 pub async fn serve(
     listener: TcpListener,
     state: Arc<State>,
@@ -245,15 +253,17 @@ pub async fn serve(
     }
     drop(listener);
     let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    let drained = graceful.shutdown();
+    tokio::pin!(drained);
+    if tokio::time::timeout(grace, &mut drained).await.is_err() {
         tracing::warn!(
             "requests still running after {} s ([server] shutdown_grace_secs): closing them",
             grace.as_secs()
         );
-        connections.abort_all();
+        state.cut.fire();
+        if tokio::time::timeout(CUT_FLUSH, &mut drained).await.is_err() {
+            connections.abort_all();
+        }
     }
     while connections.join_next().await.is_some() {}
     Ok(())

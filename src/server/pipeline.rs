@@ -10,13 +10,18 @@
 //!
 //! "Before the first byte" means before the first body chunk: until then nothing has gone to
 //! the client, so a connect error, a 5xx, a 429, an upstream silent for `[timeouts]
-//! first_byte_secs` or (whole translated replies) an unreadable reply moves on to the next
+//! first_byte_secs`, a reply that is not what the client asked for ([`shape`]: an empty body,
+//! HTML where JSON was asked for, a body that is no event stream or is not labelled one where a
+//! stream was; one whole JSON reply to a stream request is replayed as a stream) or an
+//! unreadable reply (a whole one, or a translated stream's first chunk) moves on to the next
 //! candidate; the last candidate's failure is the answer (a silent one: 504). Each candidate
 //! gets its own `first_byte_secs`, and the request as a whole stays within `total_secs`, so a
 //! row of silent upstreams costs at most `min(n * first_byte_secs, total_secs)`; the breaker
 //! then takes them out of rotation after a few such failures. From the first chunk on, the
-//! reply is the client's. OAuth upstreams get their token from the refresher; a 401 forces
-//! one refresh and one retry.
+//! reply is the client's. OAuth upstreams get their token from the refresher; a 401 forces one
+//! refresh and one retry. An error status whose body is not JSON (a proxy's HTML page) is
+//! answered in the client's shape, the upstream's text quoted short; JSON error bodies pass
+//! untouched on the fast path.
 //!
 //! Each outcome feeds the upstream's [`health`](crate::routing::health): connect errors, 5xx,
 //! silence and unreadable replies count as failures, 429s cool the (upstream, model) pair, any
@@ -39,8 +44,11 @@ use super::error::{Dialect, ErrorKind, GatewayError};
 use super::inbound::Inbound;
 use super::relay::{Relay, UpstreamStream};
 use super::request::JsonBody;
+use super::shape::{self, Expect, Shape};
 use super::state::Snapshot;
-use super::translate::{StreamSetup, Translate, collect, ping_for, token_counts};
+use super::translate::{
+    StreamSetup, Translate, collect, collect_prefix, ping_for, response_events, token_counts,
+};
 use crate::oauth::OAuthError;
 use crate::protocol::codec::{self, AnyStreamEncoder, CodecError, RequestHints, ResponseCtx};
 use crate::protocol::{ir, openai};
@@ -58,6 +66,8 @@ use crate::upstream::{Dest, HttpError, UpstreamResponse};
 const DAILY_QUOTA_COOLDOWN: Duration = Duration::from_secs(3600);
 /// The largest whole (non-streamed) upstream reply the gateway reads.
 const MAX_REPLY_BYTES: usize = 64 * 1024 * 1024;
+/// How much of an error body that is not JSON is read, to quote it.
+const MAX_ERROR_TEXT_BYTES: usize = 64 * 1024;
 
 /// Authenticates and rate-limits a request; returns the key's record.
 pub(crate) fn admit<'a>(
@@ -234,6 +244,9 @@ impl Cred {
         }
     }
 }
+
+/// One attempt's clock: when it started, its first-byte deadline, and `first_byte_secs`.
+type Timing = (Instant, tokio::time::Instant, Duration);
 
 /// Why an attempt did not produce the reply.
 enum Attempt {
@@ -446,13 +459,11 @@ impl Job<'_> {
                 ))
                 .await;
             }
+            let timing = (started, deadline, first_byte);
             let Some(reply) = reply else {
-                return relay_untouched(ctx, cand, started, deadline, first_byte, resp, last).await;
+                return self.relay_untouched(ctx, cand, timing, resp, last).await;
             };
-            return Box::pin(
-                self.translated_reply(ctx, cand, started, deadline, first_byte, resp, reply, last),
-            )
-            .await;
+            return Box::pin(self.translated_reply(ctx, cand, timing, resp, reply, last)).await;
         }
     }
 
@@ -464,7 +475,7 @@ impl Job<'_> {
         ctx: &mut Ctx,
         cand: &Candidate,
         last: bool,
-        (started, deadline, first_byte): (Instant, tokio::time::Instant, Duration),
+        (started, deadline, first_byte): Timing,
         resp: UpstreamResponse,
         reply: Option<&ReplyFormat>,
     ) -> Result<Response<Body>, Attempt> {
@@ -493,7 +504,9 @@ impl Job<'_> {
                     format!("upstream `{}` answered {code}", up.name),
                 )));
             }
-            return relay_untouched(ctx, cand, started, deadline, first_byte, resp, true).await;
+            return self
+                .fast_error(ctx, cand, (started, deadline, first_byte), resp)
+                .await;
         };
         let headers = resp.headers().clone();
         let total = tokio::time::Instant::from_std(ctx.started)
@@ -524,37 +537,28 @@ impl Job<'_> {
         Err(Attempt::Fail(err))
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn translated_reply(
         &self,
         ctx: &mut Ctx,
         cand: &Candidate,
-        started: Instant,
-        deadline: tokio::time::Instant,
-        first_byte: Duration,
+        timing: Timing,
         resp: UpstreamResponse,
         reply: ReplyFormat,
         last: bool,
     ) -> Result<Response<Body>, Attempt> {
+        let started = timing.0;
         let state = Arc::clone(&ctx.state);
         let config = state.config();
         let up = &cand.upstream;
         let mut upstream: UpstreamStream = resp.bytes_stream();
-        let first = first_chunk(
-            ctx,
-            cand,
-            &mut upstream,
-            (started, deadline, first_byte),
-            last,
-        )
-        .await?;
+        let first = first_chunk(ctx, cand, &mut upstream, timing, last).await?;
         let rctx = self.response_ctx(ctx);
-        ctx.upstream = Some(up.name.clone());
-        ctx.upstream_model = Some(cand.model.clone());
         let idle = Duration::from_secs(config.timeouts.idle_secs.max(1));
         let total = Duration::from_secs(config.timeouts.total_secs.max(1));
 
         if !self.stream {
+            ctx.upstream = Some(up.name.clone());
+            ctx.upstream_model = Some(cand.model.clone());
             let total_deadline = tokio::time::Instant::from_std(ctx.started) + total;
             let body = collect(first, upstream, total_deadline, MAX_REPLY_BYTES)
                 .await
@@ -591,14 +595,24 @@ impl Job<'_> {
             idle,
             total,
         };
-        let mut translate = Translate::new(ctx.hand_over(), upstream, setup);
+        // Translated streams are asked for as SSE, whatever the client's framing.
+        if let Shape::Wrong(what) = shape::body(Expect::Sse, first.as_deref()) {
+            return Err(malformed(ctx, cand, started, last, &what));
+        }
+        // Nothing has gone to the client yet: a first event that cannot be read is this
+        // upstream's failure, like an unreadable whole reply.
+        let mut translate = Translate::new(ctx.started, upstream, setup);
         if let Some(first) = &first
             && let Err(e) = translate.prime(first)
         {
+            ctx.attempt_failed(&up.name, &cand.model, "invalid_reply", started);
             breaker_failure(ctx, cand, "unreadable reply");
-            return Err(Attempt::Fail(bad_reply(&up.name, &e)));
+            return Err(next_or_fail(last, bad_reply(&up.name, &e)));
         }
         breaker_success(ctx, cand);
+        ctx.upstream = Some(up.name.clone());
+        ctx.upstream_model = Some(cand.model.clone());
+        translate.attach(ctx.hand_over());
         let mut out = Response::new(StreamBody::new(translate).boxed_unsync());
         let content_type = if rctx.json_array_stream {
             "application/json"
@@ -609,6 +623,131 @@ impl Job<'_> {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         Ok(out)
+    }
+
+    /// What the client asked for: an event stream, or one JSON value (a whole reply, or
+    /// Gemini's JSON-array stream).
+    fn expect(&self) -> Expect {
+        if self.stream && !self.inbound.json_array_stream() {
+            Expect::Sse
+        } else {
+            Expect::Json
+        }
+    }
+
+    /// The fast path's reply to a request the upstream accepted: relayed untouched once its
+    /// head and first chunk show it is what the client asked for ([`shape`]).
+    async fn relay_untouched(
+        &self,
+        ctx: &mut Ctx,
+        cand: &Candidate,
+        timing: Timing,
+        resp: UpstreamResponse,
+        last: bool,
+    ) -> Result<Response<Body>, Attempt> {
+        let status = resp.status();
+        let (headers, body) = resp.into_parts();
+        let mut stream: UpstreamStream = body;
+        let first = first_chunk(ctx, cand, &mut stream, timing, last).await?;
+        let expect = self.expect();
+        let shape = if shape::encoded(&headers) {
+            Shape::Fits
+        } else {
+            shape::body(expect, first.as_deref())
+        };
+        match shape {
+            Shape::Fits => {}
+            Shape::WholeJson => {
+                return Box::pin(self.whole_for_stream(ctx, cand, timing.0, first, stream, last))
+                    .await;
+            }
+            Shape::Wrong(what) => return Err(malformed(ctx, cand, timing.0, last, &what)),
+        }
+        if expect == Expect::Sse
+            && let Err(what) = shape::stream_label(headers.get(header::CONTENT_TYPE))
+        {
+            return Err(malformed(ctx, cand, timing.0, last, &what));
+        }
+        breaker_success(ctx, cand);
+        Ok(relay(ctx, cand, status, headers, first, stream))
+    }
+
+    /// The fast path's error status, the last word (no failover left or none fits): a JSON
+    /// body is relayed as it is; any other (a proxy's HTML page, plain text, nothing) is
+    /// answered in the client's shape with the upstream's status and its text quoted short.
+    async fn fast_error(
+        &self,
+        ctx: &mut Ctx,
+        cand: &Candidate,
+        timing: Timing,
+        resp: UpstreamResponse,
+    ) -> Result<Response<Body>, Attempt> {
+        let status = resp.status();
+        let (headers, body) = resp.into_parts();
+        let mut stream: UpstreamStream = body;
+        let first = first_chunk(ctx, cand, &mut stream, timing, true).await?;
+        if shape::is_json(first.as_deref()) || shape::encoded(&headers) {
+            return Ok(relay(ctx, cand, status, headers, first, stream));
+        }
+        let total = Duration::from_secs(ctx.state.config().timeouts.total_secs.max(1));
+        let deadline = tokio::time::Instant::from_std(ctx.started) + total;
+        let body = collect_prefix(first, stream, deadline, MAX_ERROR_TEXT_BYTES).await;
+        let api =
+            ReplyFormat::plain(self.inbound.dialect).decode_error(status.as_u16(), &headers, &body);
+        ctx.upstream = Some(cand.upstream.name.clone());
+        ctx.upstream_model = Some(cand.model.clone());
+        Err(Attempt::Fail(GatewayError::upstream(api)))
+    }
+
+    /// The fast path's stream request answered with one JSON object (a server that ignores
+    /// `stream`, or an error sent with a 200): read whole, and replayed as the stream the
+    /// client asked for, as a translated route would; an error or an unreadable body is this
+    /// candidate's failure.
+    async fn whole_for_stream(
+        &self,
+        ctx: &mut Ctx,
+        cand: &Candidate,
+        started: Instant,
+        first: Option<Bytes>,
+        stream: UpstreamStream,
+        last: bool,
+    ) -> Result<Response<Body>, Attempt> {
+        let up = &cand.upstream;
+        let total = Duration::from_secs(ctx.state.config().timeouts.total_secs.max(1));
+        let deadline = tokio::time::Instant::from_std(ctx.started) + total;
+        let reply = ReplyFormat::plain(self.inbound.dialect);
+        let resp = match collect(first, stream, deadline, MAX_REPLY_BYTES).await {
+            Ok(body) => reply.decoder().decode_whole(&body),
+            Err(e) => Err(e.to_api(self.inbound.dialect)),
+        };
+        let resp = resp.map_err(|api| {
+            ctx.attempt_failed(&up.name, &cand.model, "invalid_reply", started);
+            breaker_failure(ctx, cand, "no stream where one was asked for");
+            next_or_fail(last, GatewayError::upstream(api))
+        })?;
+        breaker_success(ctx, cand);
+        ctx.upstream = Some(up.name.clone());
+        ctx.upstream_model = Some(cand.model.clone());
+        let rctx = self.response_ctx(ctx);
+        let mut encoder = match self.inbound.call {
+            FastCall::Completions => AnyStreamEncoder::completions(&rctx),
+            _ => AnyStreamEncoder::new(self.inbound.dialect, &rctx),
+        };
+        let mut events = Vec::new();
+        response_events(&resp, &mut events);
+        let mut out = Vec::new();
+        for ev in &events {
+            encoder.encode(ev, &mut out);
+        }
+        ctx.finish(200, Some(token_counts(&resp.usage)), "ok");
+        let mut r = Response::new(full(out));
+        let h = r.headers_mut();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        Ok(r)
     }
 
     fn response_ctx(&self, ctx: &Ctx) -> ResponseCtx {
@@ -687,7 +826,7 @@ async fn first_chunk(
     ctx: &mut Ctx,
     cand: &Candidate,
     stream: &mut UpstreamStream,
-    (started, deadline, first_byte): (Instant, tokio::time::Instant, Duration),
+    (started, deadline, first_byte): Timing,
     last: bool,
 ) -> Result<Option<Bytes>, Attempt> {
     // A small reply's body is usually there with its head: no timer needed to wait for it.
@@ -708,41 +847,25 @@ async fn first_chunk(
     }
 }
 
-/// The fast path's reply: relayed byte for byte once its first chunk arrived.
-async fn relay_untouched(
+/// The fast path's reply, relayed byte for byte (`first` read already): the upstream's
+/// headers minus hop-by-hop ones, its status, its body chunk by chunk.
+fn relay(
     ctx: &mut Ctx,
     cand: &Candidate,
-    started: Instant,
-    deadline: tokio::time::Instant,
-    first_byte: Duration,
-    resp: UpstreamResponse,
-    last: bool,
-) -> Result<Response<Body>, Attempt> {
+    status: StatusCode,
+    mut headers: HeaderMap,
+    first: Option<Bytes>,
+    stream: UpstreamStream,
+) -> Response<Body> {
     let timeouts = &ctx.state.config().timeouts;
     let idle = Duration::from_secs(timeouts.idle_secs.max(1));
     let total = Duration::from_secs(timeouts.total_secs.max(1));
-    let up = &cand.upstream;
-    let status = resp.status();
-    let (mut headers, body) = resp.into_parts();
     reply_headers(&mut headers);
     let sse = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
-    let mut stream: UpstreamStream = body;
-    let first = first_chunk(
-        ctx,
-        cand,
-        &mut stream,
-        (started, deadline, first_byte),
-        last,
-    )
-    .await?;
-    // Error statuses were accounted for by `upstream_error`.
-    if status.is_success() {
-        breaker_success(ctx, cand);
-    }
-    ctx.upstream = Some(up.name.clone());
+    ctx.upstream = Some(cand.upstream.name.clone());
     ctx.upstream_model = Some(cand.model.clone());
     let length = if sse {
         headers.remove(header::CONTENT_LENGTH);
@@ -764,7 +887,23 @@ async fn relay_untouched(
     let mut out = Response::new(StreamBody::new(relay).boxed_unsync());
     *out.status_mut() = status;
     *out.headers_mut() = headers;
-    Ok(out)
+    out
+}
+
+/// A reply that is not what the client asked for (`what` it is), seen before anything went to
+/// the client: this candidate's failure, and the next one's turn unless it is the `last`.
+fn malformed(ctx: &Ctx, cand: &Candidate, started: Instant, last: bool, what: &str) -> Attempt {
+    let up = &cand.upstream.name;
+    ctx.attempt_failed(up, &cand.model, "invalid_reply", started);
+    breaker_failure(ctx, cand, "reply not what was asked for");
+    next_or_fail(
+        last,
+        GatewayError::new(
+            ErrorKind::UpstreamFailed,
+            format!("upstream `{up}` answered with {what}"),
+        )
+        .from_upstream(),
+    )
 }
 
 /// An error status's effect on the breaker: a 5xx is a failure, a 429 neither (its cooldown

@@ -1,10 +1,11 @@
 //! The reply on its way back: upstream bytes passed to the client chunk by chunk, as they
 //! arrive, never buffered whole. Along the way: the idle timeout (`[timeouts] idle_secs`) and
 //! the total one (`total_secs`) end the stream with an error event in the client's dialect (or
-//! abort a non-SSE body), the usage scanner counts tokens, and when the relay is dropped (reply
-//! done, or client gone) the request is finished in [`Ctx`]. Dropping the relay drops the
-//! upstream response, which closes the upstream connection: a client that disconnects cancels
-//! the upstream request.
+//! abort a non-SSE body), and so does the end of the shutdown grace ([`Cut`]): the event goes
+//! at an event boundary, after a `\n\n` when the bytes relayed so far end mid-event. The usage
+//! scanner counts tokens, and when the relay is dropped (reply done, or client gone) the
+//! request is finished in [`Ctx`]. Dropping the relay drops the upstream response, which closes
+//! the upstream connection: a client that disconnects cancels the upstream request.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -17,6 +18,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::body::BoxError;
 use super::ctx::Ctx;
+use super::cut::{CUT_MESSAGE, Cut, CutWatch};
 use super::error::{ErrorKind, GatewayError};
 use crate::upstream::BodyStream;
 use crate::usage::scan::Scanner;
@@ -37,6 +39,10 @@ pub(crate) struct Relay {
     deadline_at: Instant,
     scanner: Scanner,
     sse: bool,
+    /// SSE: how many line ends the bytes relayed so far end with (two: an event boundary).
+    line_ends: u8,
+    /// SSE: where the relay waits for the end of the shutdown grace.
+    watch: CutWatch,
     status: u16,
     /// Bytes of a reply with a `content-length` not relayed yet: the server drops the body
     /// once that many went out, without polling it for its end, so reaching zero is the end.
@@ -70,6 +76,8 @@ impl Relay {
             deadline_at: Instant::from_std(ctx.started) + total,
             scanner: if sse { Scanner::sse() } else { Scanner::json() },
             sse,
+            line_ends: 2,
+            watch: CutWatch::default(),
             status,
             remaining: length,
             outcome: if length == Some(0) {
@@ -108,8 +116,37 @@ impl Relay {
         Poll::Ready(Some(Err(Box::new(error))))
     }
 
+    /// The shutdown grace is over: the client's stream error, at an event boundary.
+    fn cut(&mut self) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        self.done = true;
+        self.upstream = None;
+        self.outcome = "shutdown";
+        let Some(ctx) = &self.ctx else {
+            return Poll::Ready(None);
+        };
+        let event =
+            GatewayError::new(ErrorKind::ShuttingDown, CUT_MESSAGE).stream_event(ctx.dialect);
+        let missing = usize::from(2 - self.line_ends.min(2));
+        let frame = if missing == 0 {
+            event
+        } else {
+            let mut out = Vec::with_capacity(missing + event.len());
+            out.resize(missing, b'\n');
+            out.extend_from_slice(&event);
+            Bytes::from(out)
+        };
+        Poll::Ready(Some(Ok(Frame::data(frame))))
+    }
+
+    fn cut_state(&self) -> Option<&Cut> {
+        self.ctx.as_ref().map(|c| &c.state.cut)
+    }
+
     fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.scanner.feed(&chunk);
+        if self.sse {
+            self.line_ends = line_ends(self.line_ends, &chunk);
+        }
         if let Some(left) = &mut self.remaining {
             *left = left.saturating_sub(chunk.len() as u64);
             if *left == 0 {
@@ -127,6 +164,9 @@ impl Stream for Relay {
         let this = self.get_mut();
         if this.done {
             return Poll::Ready(None);
+        }
+        if this.sse && this.cut_state().is_some_and(Cut::fired) {
+            return this.cut();
         }
         if let Some(first) = this.first.take() {
             return this.data(first);
@@ -192,17 +232,61 @@ impl Stream for Relay {
                     }
                     idle_timer.as_mut().reset(due);
                 }
+                if this.sse
+                    && let Some(ctx) = &this.ctx
+                    && ctx.state.cut.watch(&mut this.watch, cx.waker())
+                {
+                    return this.cut();
+                }
                 Poll::Pending
             }
         }
     }
 }
 
+/// The line ends `chunk` ends with (at most two), counting those before it when it is all line
+/// ends; `\r\n` is one.
+fn line_ends(before: u8, chunk: &[u8]) -> u8 {
+    let mut n = 0u8;
+    let mut rest = chunk;
+    while n < 2 {
+        match rest {
+            [head @ .., b'\r', b'\n'] | [head @ .., b'\n' | b'\r'] => {
+                rest = head;
+                n += 1;
+            }
+            _ => break,
+        }
+    }
+    if rest.is_empty() && n < 2 {
+        n = (n + before).min(2);
+    }
+    n
+}
+
 impl Drop for Relay {
     fn drop(&mut self) {
         if let Some(mut ctx) = self.ctx.take() {
+            ctx.state.cut.unwatch(&mut self.watch);
             let tokens = self.scanner.finish();
             ctx.finish(self.status, tokens, self.outcome);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::line_ends;
+
+    #[test]
+    fn line_ends_across_chunks() {
+        assert_eq!(line_ends(2, b"data: {}\n\n"), 2);
+        assert_eq!(line_ends(2, b"data: {}\r\n\r\n"), 2);
+        assert_eq!(line_ends(0, b"data: {\"a\""), 0);
+        assert_eq!(line_ends(2, b"data: {}\n"), 1);
+        assert_eq!(line_ends(1, b"\n"), 2);
+        assert_eq!(line_ends(0, b"\r\n"), 1);
+        assert_eq!(line_ends(2, b""), 2);
+        assert_eq!(line_ends(0, b"\n\n\n"), 2);
     }
 }

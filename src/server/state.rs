@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::ServerError;
 use super::auth::{RateLimiter, digest_of};
+use super::cut::Cut;
 use super::metrics::Metrics;
 use crate::config::Config;
 use crate::routing::health::{BreakerSettings, HealthReport};
@@ -87,6 +88,8 @@ pub struct State {
     tokens: std::sync::OnceLock<crate::oauth::refresher::TokenSource>,
     /// How long an Anthropic stream may stay silent before the gateway sends a `ping`.
     ping_every_ms: AtomicU64,
+    /// Set when the shutdown grace is over: streams still running end with an error event.
+    pub(crate) cut: Cut,
 }
 
 /// Pings well inside Claude Code's 20 s "waiting" banner and 300 s idle abort.
@@ -110,6 +113,7 @@ impl State {
             metrics: Metrics::new(),
             tokens: std::sync::OnceLock::new(),
             ping_every_ms: AtomicU64::new(DEFAULT_PING_INTERVAL.as_millis() as u64),
+            cut: Cut::default(),
         }))
     }
 

@@ -9,7 +9,8 @@
 //! clients a blank line (see [`KEEP_ALIVE_GEMINI`]); Gemini's JSON-array stream gets none. The
 //! idle and total timeouts,
 //! a cut connection, undecodable events and a body that ends without the dialect's end marker
-//! all become the client dialect's error event (never a silent `message_stop`). An upstream that
+//! all become the client dialect's error event (never a silent `message_stop`), and so does the
+//! end of the shutdown grace ([`Cut`](super::cut::Cut)). An upstream that
 //! answers a stream request with one whole JSON reply (some OpenAI-compatible servers ignore
 //! `stream`) is read whole and replayed as a complete stream. Usage comes from
 //! the IR events; the request is finished in [`Ctx`] when the stream is dropped, which also
@@ -26,6 +27,7 @@ use tokio::time::{Instant, Sleep};
 
 use super::body::BoxError;
 use super::ctx::Ctx;
+use super::cut::{CUT_MESSAGE, CutWatch};
 use super::error::{ErrorKind, GatewayError};
 use super::inbound::Inbound;
 use super::relay::UpstreamStream;
@@ -73,18 +75,27 @@ pub(crate) struct Translate {
     sniffed: bool,
     /// A whole JSON reply being read (its first byte was `{`, which no SSE line starts with).
     whole: Option<Vec<u8>>,
+    /// Where the stream waits for the end of the shutdown grace.
+    watch: CutWatch,
 }
 
 /// The largest whole JSON reply read in place of a stream.
 const MAX_WHOLE_BYTES: usize = 64 * 1024 * 1024;
 
 impl Translate {
-    pub fn new(ctx: Ctx, upstream: UpstreamStream, setup: StreamSetup) -> Translate {
+    /// A stream for the request that started at `started`; it is the request's once
+    /// [`Translate::attach`] gives it the context (after [`Translate::prime`], which may still
+    /// send the request to the next upstream).
+    pub fn new(
+        started: std::time::Instant,
+        upstream: UpstreamStream,
+        setup: StreamSetup,
+    ) -> Translate {
         let now = Instant::now();
-        let deadline = Instant::from_std(ctx.started) + setup.total;
+        let deadline = Instant::from_std(started) + setup.total;
         let ping_every = setup.ping.unwrap_or(Duration::from_secs(3600));
         Translate {
-            ctx: Some(ctx),
+            ctx: None,
             upstream: Some(upstream),
             parser: SseParser::new(),
             decoder: setup.decoder,
@@ -106,7 +117,14 @@ impl Translate {
             done: false,
             sniffed: false,
             whole: None,
+            watch: CutWatch::default(),
         }
+    }
+
+    /// Makes the stream the request's: it finishes `ctx` when it ends.
+    pub fn attach(&mut self, ctx: Ctx) {
+        self.ctx = Some(ctx);
+        self.encode_events();
     }
 
     /// Takes `chunk` into the whole-reply buffer when the body is one JSON object; `false`
@@ -146,8 +164,8 @@ impl Translate {
         self.ended = true;
     }
 
-    /// Translates the first chunk before anything is sent, so that an upstream speaking
-    /// garbage still gets a real status (502) rather than a 200 with an error event.
+    /// Decodes the first chunk before anything is sent, so that an upstream speaking garbage
+    /// can still fail over, or get a real status (502) rather than a 200 with an error event.
     pub fn prime(&mut self, first: &Bytes) -> Result<(), CodecError> {
         if self.take_whole(first) {
             return Ok(());
@@ -162,9 +180,8 @@ impl Translate {
             });
         sse.clear();
         self.sse = sse;
-        result?;
-        self.encode_events();
-        Ok(())
+        // Encoded once attached: an error event among them is logged with the upstream's name.
+        result
     }
 
     fn encode_events(&mut self) {
@@ -272,6 +289,25 @@ impl Translate {
         }
     }
 
+    /// The shutdown grace is over: the stream ends with the client's error event, which does
+    /// not blame the upstream.
+    fn cut(&mut self) {
+        if self.ended {
+            return;
+        }
+        self.encode_events();
+        let error = ApiError::new(503, IrKind::Unavailable, CUT_MESSAGE);
+        self.encoder
+            .encode(&StreamEvent::Error(error), &mut self.out);
+        self.outcome = "shutdown";
+        self.ended = true;
+        self.upstream = None;
+    }
+
+    fn cut_fired(&self) -> bool {
+        self.ctx.as_ref().is_some_and(|c| c.state.cut.fired())
+    }
+
     /// The bytes encoded so far, as the next frame.
     fn take_out(&mut self) -> Option<Frame<Bytes>> {
         if self.out.is_empty() {
@@ -290,6 +326,9 @@ impl Stream for Translate {
         loop {
             if this.done {
                 return Poll::Ready(None);
+            }
+            if !this.ended && this.cut_fired() {
+                this.cut();
             }
             if let Some(frame) = this.take_out() {
                 return Poll::Ready(Some(Ok(frame)));
@@ -365,6 +404,12 @@ impl Stream for Translate {
                             continue;
                         }
                     }
+                    if let Some(ctx) = &this.ctx
+                        && ctx.state.cut.watch(&mut this.watch, cx.waker())
+                    {
+                        this.cut();
+                        continue;
+                    }
                     return Poll::Pending;
                 }
             }
@@ -375,6 +420,7 @@ impl Stream for Translate {
 impl Drop for Translate {
     fn drop(&mut self) {
         if let Some(mut ctx) = self.ctx.take() {
+            ctx.state.cut.unwatch(&mut self.watch);
             let tokens = self.usage.map(|u| token_counts(&u));
             ctx.finish(200, tokens, self.outcome);
         }
@@ -384,7 +430,7 @@ impl Drop for Translate {
 /// A whole reply as the stream that would have carried it: message start, each block with
 /// its content in one delta (and its signature), message delta with the stop reason and usage,
 /// message stop.
-fn response_events(resp: &ir::Response, out: &mut Vec<StreamEvent>) {
+pub(crate) fn response_events(resp: &ir::Response, out: &mut Vec<StreamEvent>) {
     out.push(StreamEvent::MessageStart {
         id: resp.id.clone(),
         model: resp.model.clone(),
@@ -509,6 +555,31 @@ pub(crate) async fn collect(
             }
         }
     }
+}
+
+/// Up to `max` bytes of an upstream body (the first chunk already read), for quoting: what came
+/// before the body ended, failed, grew past `max` or ran past `deadline`.
+pub(crate) async fn collect_prefix(
+    first: Option<Bytes>,
+    mut rest: UpstreamStream,
+    deadline: Instant,
+    max: usize,
+) -> Vec<u8> {
+    let mut buf = Vec::new();
+    let mut next = first.map(Ok);
+    while buf.len() < max {
+        let chunk = match next.take() {
+            Some(chunk) => chunk,
+            None => match tokio::time::timeout_at(deadline, rest.next()).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) | Err(_) => break,
+            },
+        };
+        let Ok(chunk) = chunk else { break };
+        let room = max - buf.len();
+        buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    buf
 }
 
 /// What a Gemini SSE client gets as a keep-alive: a blank line. Not a `: comment` line: the

@@ -115,8 +115,9 @@ async fn one_upstream_connection_carries_the_requests_in_turn() {
         r#"{"error":{"message":"bad","type":"invalid_request_error"}}"#,
     ));
     fake.push(Reply::json(200, CHAT_REPLY));
-    for want in [200, 200, 400, 200] {
-        let resp = gw.post("/v1/chat/completions", BODY).await;
+    let stream_body = BODY.replace("{\"model\"", "{\"stream\": true, \"model\"");
+    for (body, want) in [(BODY, 200), (&*stream_body, 200), (BODY, 400), (BODY, 200)] {
+        let resp = gw.post("/v1/chat/completions", body).await;
         assert_eq!(resp.status(), want);
         resp.bytes().await.unwrap();
     }

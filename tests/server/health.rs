@@ -2,6 +2,7 @@
 //! a failing upstream out of rotation and probes it after its cooldown, an open upstream is the
 //! last resort when the others fail and still serves when it is the only one, 429 cooldowns are per (upstream, model), `status --json`
 //! shows health while the server runs, and Code Assist `countTokens` refreshes a refused token.
+//! A translated stream whose first event is unreadable fails over like an unreadable reply.
 
 use std::process::Output;
 use std::sync::Arc;
@@ -70,6 +71,54 @@ async fn a_silent_upstream_fails_over_to_the_next() {
     let aa = rows.iter().find(|r| r.upstream == "aa").unwrap();
     assert_eq!(aa.counters.errors, 1);
     gw.stop().await;
+}
+
+/// A translated stream whose first event cannot be read has sent the client nothing yet: like
+/// an unreadable whole reply, it is the upstream's failure and the next one answers.
+#[tokio::test]
+async fn an_unreadable_first_stream_event_fails_over_to_the_next() {
+    let good = [
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"from bb\"}}]}\n\n",
+        "data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: [DONE]\n\n",
+    ];
+    for garbage in [
+        "data: {this is not json\n\n",
+        "data: {\"choices\":\"not a list\"}\n\n",
+        "<html><body>Service Unavailable</body></html>",
+    ] {
+        let a = FakeOpenAi::start().await;
+        let b = FakeOpenAi::start().await;
+        a.push(Reply::sse(&[garbage]));
+        b.push(Reply::sse(&good));
+        let gw = Gateway::start(test_config(), two_upstreams(&a, &b)).await;
+        // An Anthropic client on OpenAI upstreams: the stream is translated.
+        let resp = Gateway::client()
+            .post(gw.url("/v1/messages"))
+            .header("x-api-key", KEY)
+            .header("anthropic-version", "2023-06-01")
+            .body(r#"{"model":"m","max_tokens":50,"stream":true,"messages":[{"role":"user","content":"hi"}]}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{garbage}");
+        let text = resp.text().await.unwrap();
+        assert!(text.contains("from bb"), "{garbage}: {text}");
+        assert!(text.contains("event: message_stop"), "{garbage}: {text}");
+        assert!(!text.contains("event: error"), "{garbage}: {text}");
+        assert_eq!(
+            (a.requests().len(), b.requests().len()),
+            (1, 1),
+            "{garbage}"
+        );
+        let h = report(&gw, "aa");
+        assert_eq!(h.state, HealthState::Failing, "{garbage}");
+        assert_eq!(h.consecutive_failures, 1);
+        let rows = gw.state.ledger().take();
+        let aa = rows.iter().find(|r| r.upstream == "aa").unwrap();
+        assert_eq!(aa.counters.errors, 1, "{garbage}");
+        gw.stop().await;
+    }
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ mod errors;
 mod fast_path;
 mod health;
 mod lifecycle;
+mod malformed;
 mod model_names;
 mod probe;
 mod rebinding;

@@ -173,6 +173,22 @@ async fn a_whole_json_reply_to_a_stream_request_becomes_a_stream() {
     let err = seen.error.expect("an error event");
     assert_eq!(err.message, "Model is warming up");
     rig.stop().await;
+
+    // Anthropic's error object, which its lenient reply decoder would take for an empty reply.
+    let rig = Rig::start(Kind::Anthropic).await;
+    rig.fake.push(Reply::json(
+        200,
+        r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+    ));
+    let reply = rig
+        .call(Client::OpenAi, &request(Case::Stream, "claude-sonnet-4-5"))
+        .await;
+    let body = reply.text();
+    let seen = seen_stream(Client::OpenAi, &reply.body);
+    let err = seen.error.expect("an error event, not an empty answer");
+    assert_eq!(err.message, "Overloaded", "{body}");
+    assert!(!seen.stopped, "{body}");
+    rig.stop().await;
 }
 
 #[tokio::test]

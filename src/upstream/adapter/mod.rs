@@ -10,12 +10,14 @@
 //!   protocol, whose bytes the server edits itself (only the model).
 //!
 //! Files: `openai` (openai, deepseek, qwen), `anthropic`, `gemini` (gemini, gemini-cli),
-//! `limits` (output caps), `reply` (reading replies back: envelope, tool names, errors).
+//! `limits` (output caps), `reply` (reading replies back: envelope, tool names, errors),
+//! `plain_text` (the gist of a non-JSON error body).
 
 mod anthropic;
 mod gemini;
 pub mod limits;
 mod openai;
+pub(crate) mod plain_text;
 mod reply;
 
 pub use reply::{ReplyDecoder, ReplyFormat, ReplyNames, retry_after};

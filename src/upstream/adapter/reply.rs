@@ -4,6 +4,7 @@
 
 use http::HeaderMap;
 
+use super::plain_text;
 use crate::protocol::codec::{self, AnyStreamDecoder, CodecError};
 use crate::protocol::gemini::{self, wire::CodeAssistResponse};
 use crate::protocol::ir::{self, ApiError, Dialect};
@@ -64,9 +65,27 @@ impl ReplyFormat {
         Ok(resp)
     }
 
-    /// An error reply, with the retry hints the body or headers give.
+    /// How to read the replies of a same-protocol upstream on the fast path.
+    pub fn plain(dialect: Dialect) -> ReplyFormat {
+        ReplyFormat {
+            dialect,
+            code_assist: false,
+            names: ReplyNames::None,
+        }
+    }
+
+    /// An error reply, with the retry hints the body or headers give. A body that is not JSON
+    /// (a proxy's HTML page) is quoted short, without its markup.
     pub fn decode_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
         let mut err = codec::decode_error(self.dialect, status, body);
+        if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
+            let text = plain_text::gist(body);
+            err.message = if text.is_empty() {
+                format!("upstream returned HTTP {status} with a body that is not JSON")
+            } else {
+                format!("upstream returned HTTP {status}: \"{text}\"")
+            };
+        }
         if err.retry_after_secs.is_none() {
             err.retry_after_secs = retry_after(headers);
         }
@@ -147,18 +166,18 @@ impl ReplyDecoder {
     /// `stream`): the reply, or the error it holds (a 200 carrying `{"error": ...}`), or a 502
     /// naming what could not be read.
     pub fn decode_whole(&self, body: &[u8]) -> Result<ir::Response, ApiError> {
+        // First: a lenient decoder (Anthropic's) takes an error object for an empty reply.
+        let has_error = serde_json::from_slice::<serde_json::Value>(body)
+            .is_ok_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
+        if has_error {
+            return Err(codec::decode_error(self.format.dialect, 502, body));
+        }
         self.format.decode_response(body).map_err(|e| {
-            let has_error = serde_json::from_slice::<serde_json::Value>(body)
-                .is_ok_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
-            if has_error {
-                codec::decode_error(self.format.dialect, 502, body)
-            } else {
-                ApiError::new(
-                    502,
-                    ir::ErrorKind::BadGateway,
-                    format!("the upstream sent a reply the gateway cannot read: {e}"),
-                )
-            }
+            ApiError::new(
+                502,
+                ir::ErrorKind::BadGateway,
+                format!("the upstream sent a reply the gateway cannot read: {e}"),
+            )
         })
     }
 
@@ -216,6 +235,58 @@ mod tests {
         let e = f.decode_error(429, &h, br#"{"error":{"message":"slow"}}"#);
         assert_eq!(e.retry_after_secs, Some(7));
         assert_eq!(e.should_retry, Some(false));
+    }
+
+    #[test]
+    fn an_html_error_page_is_quoted_short() {
+        let page = format!(
+            "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1>{}</body></html>",
+            "<p>padding</p>".repeat(1000)
+        );
+        for d in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini] {
+            let e = ReplyFormat::plain(d).decode_error(502, &HeaderMap::new(), page.as_bytes());
+            assert_eq!(e.status, 502);
+            assert!(
+                e.message.starts_with(
+                    "upstream returned HTTP 502: \"502 Bad Gateway 502 Bad Gateway padding"
+                ),
+                "{d:?}: {}",
+                e.message
+            );
+            assert!(!e.message.contains('<'), "{}", e.message);
+            assert!(e.message.chars().count() < 260, "{}", e.message);
+        }
+        // JSON bodies keep their own message.
+        let e = ReplyFormat::plain(Dialect::OpenAi).decode_error(
+            503,
+            &HeaderMap::new(),
+            br#"{"error":{"message":"<b>down</b>"}}"#,
+        );
+        assert_eq!(e.message, "<b>down</b>");
+    }
+
+    #[test]
+    fn an_error_in_place_of_a_whole_reply_is_an_error_in_every_dialect() {
+        for (d, body) in [
+            (
+                Dialect::Anthropic,
+                &br#"{"type":"error","error":{"type":"overloaded_error","message":"busy"}}"#[..],
+            ),
+            (
+                Dialect::OpenAi,
+                br#"{"error":{"message":"busy","type":"server_error"}}"#,
+            ),
+            (
+                Dialect::Gemini,
+                br#"{"error":{"code":503,"message":"busy","status":"UNAVAILABLE"}}"#,
+            ),
+        ] {
+            let e = ReplyFormat::plain(d)
+                .decoder()
+                .decode_whole(body)
+                .unwrap_err();
+            assert_eq!(e.message, "busy", "{d:?}");
+        }
     }
 
     #[test]
