@@ -4,6 +4,7 @@
 //! only by name.
 
 use std::fs::OpenOptions;
+use std::io::IsTerminal;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -32,9 +33,21 @@ pub fn init(log: &LogSection, home: &Home) -> Result<(), ServerError> {
         .with_target(false);
     let file = log.file.trim();
     let result = if file.is_empty() {
+        // `server start --detach` points stderr at gateway.log: colour only on a terminal.
+        let ansi = colour(
+            std::io::stderr().is_terminal(),
+            std::env::var_os(env::NO_COLOR),
+        );
         match log.format {
-            LogFormat::Json => builder.json().with_writer(std::io::stderr).try_init(),
-            LogFormat::Text => builder.with_writer(std::io::stderr).try_init(),
+            LogFormat::Json => builder
+                .json()
+                .with_ansi(false)
+                .with_writer(std::io::stderr)
+                .try_init(),
+            LogFormat::Text => builder
+                .with_ansi(ansi)
+                .with_writer(std::io::stderr)
+                .try_init(),
         }
     } else {
         let path = {
@@ -67,6 +80,12 @@ pub fn init(log: &LogSection, home: &Home) -> Result<(), ServerError> {
         tracing::debug!("a tracing subscriber was already installed");
     }
     Ok(())
+}
+
+/// Whether log lines to stderr get colour codes: only on a terminal, and never with `NO_COLOR`
+/// set to anything but the empty string (<https://no-color.org>).
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// One request, as the access log shows it.
@@ -117,6 +136,14 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())));
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
     }
 
     #[test]

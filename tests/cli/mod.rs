@@ -9,6 +9,7 @@ mod config;
 mod fake;
 mod generated;
 mod live;
+mod log;
 mod manage;
 mod unanswered;
 
