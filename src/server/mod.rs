@@ -13,8 +13,8 @@
 //! paths), `pipeline` (route, failover, fast path or translation per candidate), `translate`
 //! (translated streams and whole replies), `relay` (untouched replies), `request` (body
 //! validation and the model edit), `count` (token estimates), `models` (model lists), `auth`,
-//! `error`, `ctx` (per-request context, access log, accounting), `metrics`, `telemetry`,
-//! `state`, `body`.
+//! `error`, `ctx` (per-request context, access log, accounting), `metrics`, `telemetry`
+//! (logging), `log_file` (the size-rotated log file), `state`, `body`.
 
 mod auth;
 mod body;
@@ -22,6 +22,7 @@ mod count;
 mod ctx;
 pub mod error;
 mod inbound;
+mod log_file;
 mod metrics;
 mod models;
 mod pipeline;
@@ -49,6 +50,7 @@ use tokio_util::task::TaskTracker;
 pub use body::Body;
 pub use error::{Dialect, ErrorKind, GatewayError, guess_dialect};
 pub use state::{DEFAULT_PING_INTERVAL, State, View, load_view};
+pub use telemetry::log_path;
 
 use crate::config::Config;
 use crate::config::paths::Home;
