@@ -44,7 +44,7 @@ set edit:completion:arg-completer[llm-gateway] = {|@words|
         &'llm-gateway;server;start'= {
             cand --listen 'Address to listen on [default: [server] listen in config.toml, else 127.0.0.1:3847]'
             cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
-            cand --detach 'Run in the background (output appended to <home>/gateway.log) and return once it answers'
+            cand --detach 'Run in the background (log in <home>/gateway.log, or [log] file) and return once it answers'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -49,7 +49,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-gateway' -ScriptBlock {
         'llm-gateway;server;start' {
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address to listen on [default: [server] listen in config.toml, else 127.0.0.1:3847]')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
-            [CompletionResult]::new('--detach', '--detach', [CompletionResultType]::ParameterName, 'Run in the background (output appended to <home>/gateway.log) and return once it answers')
+            [CompletionResult]::new('--detach', '--detach', [CompletionResultType]::ParameterName, 'Run in the background (log in <home>/gateway.log, or [log] file) and return once it answers')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

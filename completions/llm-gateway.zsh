@@ -50,7 +50,7 @@ _arguments "${_arguments_options[@]}" : \
 _arguments "${_arguments_options[@]}" : \
 '--listen=[Address to listen on \[default\: \[server\] listen in config.toml, else 127.0.0.1\:3847\]]:ADDR:_default' \
 '--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
-'--detach[Run in the background (output appended to <home>/gateway.log) and return once it answers]' \
+'--detach[Run in the background (log in <home>/gateway.log, or \[log\] file) and return once it answers]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \

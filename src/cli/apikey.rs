@@ -63,6 +63,7 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         .map(|m| m.trim().to_string())
         .filter(|m| !m.is_empty())
         .collect();
+    let shown_prefix = prefix.clone();
     let record = ApiKeyRecord {
         name: args.name.clone(),
         prefix,
@@ -74,13 +75,27 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         created_at: view::now(),
         last_used_at: None,
     };
-    calls::key_add(&store, record).await?;
-    output::line(key.expose())?;
-    output::info(&format!(
-        "created API key `{}`: it is shown only this once, so store it now",
-        args.name
-    ));
-    Ok(())
+    // The key is made here, so it is still in hand if the server goes away with the request:
+    // a key the store may hold is always shown, even when whether it does is unknown.
+    match calls::key_add(&store, record).await? {
+        calls::KeyAdded::Yes => {
+            output::line(key.expose())?;
+            output::info(&format!(
+                "created API key `{}`: it is shown only this once, so store it now",
+                args.name
+            ));
+            Ok(())
+        }
+        calls::KeyAdded::Unconfirmed(err) => {
+            output::line(key.expose())?;
+            output::warn(&format!(
+                "the key above works only if `llm-gateway apikey show {}` finds it (prefix {}); \
+                 it is shown only this once",
+                args.name, shown_prefix
+            ));
+            Err(err)
+        }
+    }
 }
 
 async fn list(ctx: &Ctx, args: &ListArgs) -> anyhow::Result<()> {

@@ -4,8 +4,8 @@
 
 use anyhow::anyhow;
 
-use super::UserError;
-use crate::daemon::StoreHandle;
+use super::{UserError, output};
+use crate::daemon::{DaemonError, Resent, StoreHandle};
 use crate::routing::health::HealthReport;
 use crate::secret::Secret;
 use crate::store::ops::{Op, OpErrorKind, Reply};
@@ -36,7 +36,52 @@ impl Noun {
 
 /// Sends `op` and returns the reply; a [`Reply::Error`] becomes an error worded for `name`.
 async fn call(h: &StoreHandle, op: Op, about: Option<(Noun, &str)>) -> anyhow::Result<Reply> {
-    let reply = h.apply(op).await?;
+    call_change(h, op, about).await.map_err(|e| match e {
+        Failed::Unconfirmed(u) => u.into(),
+        Failed::Other(e) => e,
+    })
+}
+
+/// How a call failed: [`Failed::Unconfirmed`] when the outcome of a change is unknown.
+enum Failed {
+    Unconfirmed(UserError),
+    Other(anyhow::Error),
+}
+
+/// [`call`], keeping apart a change whose outcome is unknown. A change the server took but did
+/// not answer was sent again (see `daemon`): said on stderr when the store confirmed it.
+async fn call_change(
+    h: &StoreHandle,
+    op: Op,
+    about: Option<(Noun, &str)>,
+) -> Result<Reply, Failed> {
+    let applied = match h.apply_change(op).await {
+        Ok(applied) => applied,
+        Err(e @ DaemonError::Unconfirmed { .. }) => {
+            let look = match about {
+                Some((noun, _)) => format!("llm-gateway {} list", noun.command()),
+                None => "llm-gateway status".into(),
+            };
+            return Err(Failed::Unconfirmed(
+                UserError::new(e.to_string())
+                    .hint(format!("see what the store holds with `{look}`")),
+            ));
+        }
+        Err(e) => return Err(Failed::Other(e.into())),
+    };
+    let reply = applied.reply;
+    let confirmed = !matches!(reply, Reply::Error { .. });
+    match applied.resent {
+        Some(Resent::Server) if confirmed => output::warn(
+            "the connection to the server dropped before it answered; a server answers again \
+             and the store confirms the change",
+        ),
+        Some(Resent::Store) if confirmed => output::warn(
+            "the server stopped answering and no longer runs; the store confirms the change \
+             (start the server again with `llm-gateway server start --detach`)",
+        ),
+        _ => {}
+    }
     let Reply::Error { kind, message } = reply else {
         return Ok(reply);
     };
@@ -54,7 +99,7 @@ async fn call(h: &StoreHandle, op: Op, about: Option<(Noun, &str)>) -> anyhow::R
         (OpErrorKind::Invalid, _) => UserError::usage(message),
         _ => UserError::new(format!("the store failed: {message}")),
     };
-    Err(err.into())
+    Err(Failed::Other(err.into()))
 }
 
 fn unexpected(reply: &Reply) -> anyhow::Error {
@@ -146,9 +191,23 @@ pub async fn secret_get(h: &StoreHandle, name: &str) -> anyhow::Result<Option<Se
     }
 }
 
-pub async fn key_add(h: &StoreHandle, record: ApiKeyRecord) -> anyhow::Result<()> {
+/// Whether `apikey add` took.
+pub enum KeyAdded {
+    Yes,
+    /// The server took the key and stopped answering, and the store could not be asked
+    /// afterwards: the key may work. The error says so; the caller still shows the key, since
+    /// a key that may be stored must never be one nobody can see.
+    Unconfirmed(anyhow::Error),
+}
+
+pub async fn key_add(h: &StoreHandle, record: ApiKeyRecord) -> anyhow::Result<KeyAdded> {
     let name = record.name.clone();
-    done(h, Op::KeyAdd { record }, Some((Noun::Key, name.as_str()))).await
+    match call_change(h, Op::KeyAdd { record }, Some((Noun::Key, name.as_str()))).await {
+        Ok(Reply::Done) => Ok(KeyAdded::Yes),
+        Ok(other) => Err(unexpected(&other)),
+        Err(Failed::Unconfirmed(u)) => Ok(KeyAdded::Unconfirmed(u.into())),
+        Err(Failed::Other(e)) => Err(e),
+    }
 }
 
 pub async fn key_get(h: &StoreHandle, name: &str) -> anyhow::Result<ApiKeyRecord> {

@@ -222,6 +222,9 @@ fn apply_env(config: &mut Config, getenv: impl Fn(&str) -> Option<String>) -> an
     if let Some(v) = getenv(env::LOG).filter(|v| !v.trim().is_empty()) {
         config.log.level = v.trim().to_string();
     }
+    if let Some(v) = getenv(env::LOG_FILE).filter(|v| !v.trim().is_empty()) {
+        config.log.file = v.trim().to_string();
+    }
     Ok(())
 }
 
@@ -297,10 +300,12 @@ mod tests {
             (n == env::SECRETS_BACKEND)
                 .then(|| "file".to_string())
                 .or_else(|| (n == env::LOG).then(|| "debug".to_string()))
+                .or_else(|| (n == env::LOG_FILE).then(|| "/tmp/g.log".to_string()))
         })
         .unwrap();
         assert_eq!(c.secrets.backend, SecretsBackend::File);
         assert_eq!(c.log.level, "debug");
+        assert_eq!(c.log.file, "/tmp/g.log");
         let err = apply_env(&mut c, |_| Some("vault".into())).unwrap_err();
         assert!(err.to_string().contains("LLM_GATEWAY_SECRETS_BACKEND"));
     }

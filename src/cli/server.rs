@@ -1,6 +1,7 @@
 //! `server start | stop | status`. The foreground start ends in [`crate::server::run`];
-//! `--detach` re-executes this binary in its own process group with its output appended to
-//! `<home>/gateway.log`, then waits for `GET /health` to answer. `stop` sends `Op::Shutdown`
+//! `--detach` re-executes this binary in its own process group with its output appended to the
+//! log file (`[log] file`, else `<home>/gateway.log`, which that server then writes and rotates
+//! itself), then waits for `GET /health` to answer. `stop` sends `Op::Shutdown`
 //! over the admin socket and waits for the pid file's lock to be released.
 
 use std::fs::{File, OpenOptions, TryLockError};
@@ -8,7 +9,7 @@ use std::io::{Read, Seek, SeekFrom};
 use std::net::SocketAddr;
 use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,6 +18,7 @@ use clap::{Args, Subcommand};
 
 use super::view::ServerView;
 use super::{Ctx, UserError, calls, output};
+use crate::config::env;
 use crate::config::paths::Home;
 use crate::daemon::{self, RunningInfo};
 use crate::server::{ServeOptions, ServerError};
@@ -42,7 +44,7 @@ pub struct StartArgs {
     /// Address to listen on [default: [server] listen in config.toml, else 127.0.0.1:3847]
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// Run in the background (output appended to <home>/gateway.log) and return once it answers
+    /// Run in the background (log in <home>/gateway.log, or [log] file) and return once it answers
     #[arg(long)]
     pub detach: bool,
 }
@@ -110,7 +112,12 @@ async fn detach(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<()> {
     let exe = std::env::current_exe().context("cannot find this program's own path")?;
     let home = std::path::absolute(ctx.home.root())
         .with_context(|| format!("cannot resolve {}", ctx.home.root().display()))?;
-    let log_path = ctx.home.log_file();
+    // The server writes and rotates this file itself (told so by LLM_GATEWAY_LOG_FILE); its
+    // stdout and stderr go there too, for what it prints before its logging is up (a bad
+    // config, a port in use).
+    let log_path = log_file(ctx);
+    let log_path = std::path::absolute(&log_path)
+        .with_context(|| format!("cannot resolve {}", log_path.display()))?;
     let log = OpenOptions::new()
         .create(true)
         .append(true)
@@ -123,6 +130,7 @@ async fn detach(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<()> {
     let mut child = Command::new(exe)
         .args(["server", "start", "--listen", &listen, "--home"])
         .arg(&home)
+        .env(env::LOG_FILE, &log_path)
         .stdin(Stdio::null())
         .stdout(log)
         .stderr(log_err)
@@ -174,6 +182,11 @@ async fn detach(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<()> {
     ));
     output::info(&format!("log: {}", log_path.display()));
     Ok(())
+}
+
+/// The log of a detached server: `[log] file`, else `<home>/gateway.log`.
+fn log_file(ctx: &Ctx) -> PathBuf {
+    crate::server::log_path(&ctx.config.log, &ctx.home).unwrap_or_else(|| ctx.home.log_file())
 }
 
 /// The failure of a detached start, with what the server wrote to its log meanwhile.
@@ -248,7 +261,7 @@ async fn stop(ctx: &Ctx) -> anyhow::Result<()> {
             ))
             .hint(format!(
                 "it may still be draining requests; see {} or end it with `kill {}`",
-                ctx.home.log_file().display(),
+                log_file(ctx).display(),
                 info.pid
             ))
             .into());

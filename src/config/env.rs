@@ -4,6 +4,9 @@
 pub const HOME: &str = "LLM_GATEWAY_HOME";
 /// Overrides `[log] level` (an `EnvFilter` directive such as `debug` or `llm_gateway=trace`).
 pub const LOG: &str = "LLM_GATEWAY_LOG";
+/// Overrides `[log] file`. `server start --detach` sets it for the server it starts, to the
+/// file that server's stdout and stderr go to (`[log] file`, else `gateway.log`).
+pub const LOG_FILE: &str = "LLM_GATEWAY_LOG_FILE";
 /// Overrides `[secrets] backend` (`auto`, `keyring`, `file`).
 pub const SECRETS_BACKEND: &str = "LLM_GATEWAY_SECRETS_BACKEND";
 /// Standard proxy variables, honoured when `[proxy]` is empty.

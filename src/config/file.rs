@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::size::ByteSize;
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
@@ -94,9 +96,18 @@ pub enum LogFormat {
 pub struct LogSection {
     pub level: String,
     pub format: LogFormat,
-    /// Log file path; stderr when empty.
+    /// Log file path (relative to the home); when empty, stderr in the foreground and
+    /// `gateway.log` for `server start --detach`.
     pub file: String,
+    /// A log file is rotated before a line would take it past this size; 0 never rotates.
+    pub max_size: ByteSize,
+    /// Rotated files kept (`gateway.log.1` newest .. `gateway.log.<keep>`), the oldest dropped.
+    #[serde(deserialize_with = "keep_count")]
+    pub keep: u32,
 }
+
+/// The most rotated log files `[log] keep` may ask for.
+pub const MAX_LOG_KEEP: u32 = 100;
 
 impl Default for LogSection {
     fn default() -> Self {
@@ -104,8 +115,20 @@ impl Default for LogSection {
             level: "info".into(),
             format: LogFormat::Text,
             file: String::new(),
+            max_size: ByteSize(10_000_000),
+            keep: 5,
         }
     }
+}
+
+fn keep_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let n = u32::deserialize(d)?;
+    if n > MAX_LOG_KEEP {
+        return Err(serde::de::Error::custom(format!(
+            "keep {n} is more than {MAX_LOG_KEEP} files"
+        )));
+    }
+    Ok(n)
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -220,7 +243,10 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 [log]
 # level = "info"                # error | warn | info | debug | trace
 # format = "text"               # text | json (one JSON object per line)
-# file = ""                     # stderr when empty
+# file = ""                     # when empty: stderr, or gateway.log with `server start --detach`
+# max_size = "10MB"             # rotate the log file before it passes this (0: never); bytes,
+#                               # or a number with KB, MB, GB (1000s) or KiB, MiB, GiB (1024s)
+# keep = 5                      # rotated files kept: gateway.log.1 (newest) .. gateway.log.5
 
 [proxy]
 # url = ""                      # upstream proxy; HTTPS_PROXY is honoured when empty
@@ -284,6 +310,29 @@ mod tests {
     fn unknown_key_is_named() {
         let err = Config::parse("[server]\nlisten_addr = \"x\"\n", Path::new("c")).unwrap_err();
         assert!(err.to_string().contains("listen_addr"), "{err}");
+    }
+
+    #[test]
+    fn log_rotation_keys() {
+        let c = Config::parse("[log]\nmax_size = \"2 MiB\"\nkeep = 3\n", Path::new("c")).unwrap();
+        assert_eq!(c.log.max_size, ByteSize(2 * 1024 * 1024));
+        assert_eq!(c.log.keep, 3);
+        let c = Config::parse("[log]\nmax_size = 4096\n", Path::new("c")).unwrap();
+        assert_eq!(c.log.max_size, ByteSize(4096));
+        assert_eq!(c.log.keep, 5);
+        assert_eq!(Config::default().log.max_size, ByteSize(10_000_000));
+
+        for (text, says) in [
+            ("[log]\nmax_size = \"10 M\"\n", "invalid size \"10 M\""),
+            ("[log]\nmax_size = -1\n", "cannot be negative"),
+            ("[log]\nmax_size = 1.5\n", "KiB"),
+            ("[log]\nkeep = 101\n", "more than 100"),
+            ("[log]\nkeep = -1\n", "keep"),
+        ] {
+            let err = Config::parse(text, Path::new("c")).unwrap_err().to_string();
+            assert!(err.contains(says), "{text}: {err}");
+            assert!(err.contains("line 2"), "{text}: {err}");
+        }
     }
 
     #[test]

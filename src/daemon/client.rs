@@ -1,5 +1,7 @@
 //! The CLI's side of the admin socket: JSON lines, one [`Op`] out and one [`Reply`] back, every
 //! step under a timeout so that a wedged server turns into an error rather than a hung command.
+//! Once any of a request may have left, a failure is [`DaemonError::Unanswered`]: the server
+//! may have applied the op (see `StoreHandle::apply`, which finds out).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -39,7 +41,7 @@ impl Client {
         })
     }
 
-    /// Writes one op as a JSON line.
+    /// Writes one op as a JSON line. A failed write may still have delivered the whole line.
     pub async fn send(&mut self, op: &Op, timeout: Duration) -> Result<(), DaemonError> {
         let mut line = serde_json::to_vec(op)
             .map_err(|e| socket_err(&self.path, format!("cannot encode the request: {e}")))?;
@@ -50,8 +52,8 @@ impl Client {
         };
         tokio::time::timeout(timeout, write)
             .await
-            .map_err(|_| socket_err(&self.path, "the server did not take the request in time"))?
-            .map_err(|e| socket_err(&self.path, e.to_string()))
+            .map_err(|_| unanswered(&self.path, "the server did not take the request in time"))?
+            .map_err(|e| unanswered(&self.path, e.to_string()))
     }
 
     /// Reads one reply line.
@@ -61,10 +63,13 @@ impl Client {
         let read = limited.read_line(&mut line);
         let n = tokio::time::timeout(timeout, read)
             .await
-            .map_err(|_| socket_err(&self.path, "the server did not answer in time"))?
-            .map_err(|e| socket_err(&self.path, e.to_string()))?;
+            .map_err(|_| unanswered(&self.path, "the server did not answer in time"))?
+            .map_err(|e| unanswered(&self.path, e.to_string()))?;
         if n == 0 {
-            return Err(socket_err(&self.path, "the server closed the connection"));
+            return Err(unanswered(
+                &self.path,
+                "the server closed the connection without answering",
+            ));
         }
         serde_json::from_str(line.trim_end())
             .map_err(|e| socket_err(&self.path, format!("unreadable reply: {e}")))
@@ -78,6 +83,13 @@ impl Client {
 
 fn socket_err(path: &Path, message: impl Into<String>) -> DaemonError {
     DaemonError::Socket {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+fn unanswered(path: &Path, message: impl Into<String>) -> DaemonError {
+    DaemonError::Unanswered {
         path: path.to_path_buf(),
         message: message.into(),
     }

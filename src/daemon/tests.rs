@@ -284,3 +284,164 @@ async fn locked_database_without_server_is_busy() {
     }
     assert!(started.elapsed() >= LOCKED_WAIT);
 }
+
+/// What [`FakeAdmin`] does with the first change it is sent.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Drop1st {
+    /// Commits it, then exits without answering (the database and the socket let go).
+    CommitThenExit,
+    /// Commits it, drops the connection unanswered, and goes on serving (a restart).
+    CommitThenRestart,
+    /// Exits without answering before it commits anything.
+    ExitBeforeCommit,
+    /// Drops every change unanswered and uncommitted, and goes on answering pings.
+    DropEvery,
+}
+
+/// An admin socket over a real store that goes away with a change, as a server killed between
+/// commit and reply does.
+fn fake_admin(home: &Home, mode: Drop1st) -> JoinHandle<()> {
+    home.ensure().unwrap();
+    let store = Store::open_at(&home.database(), SecretsBackend::File).unwrap();
+    let socket = home.admin_socket();
+    let listener = tokio::net::UnixListener::bind(&socket).unwrap();
+    tokio::spawn(async move {
+        let mut store = Some(store);
+        let mut dropped = 0;
+        loop {
+            let (conn, _) = listener.accept().await.unwrap();
+            let (r, mut w) = conn.into_split();
+            let mut lines = BufReader::new(r).lines();
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let op: Op = serde_json::from_str(&line).unwrap();
+                let reply = match op {
+                    Op::Ping => Reply::Pong {
+                        listen: Some(LISTEN.into()),
+                        pid: std::process::id(),
+                    },
+                    op if op.mutates() && (dropped == 0 || mode == Drop1st::DropEvery) => {
+                        dropped += 1;
+                        if matches!(mode, Drop1st::CommitThenExit | Drop1st::CommitThenRestart) {
+                            store.as_ref().unwrap().apply(op);
+                        }
+                        if matches!(mode, Drop1st::CommitThenExit | Drop1st::ExitBeforeCommit) {
+                            // Exit: the database lock, the socket and the connection go.
+                            drop(store.take());
+                            std::fs::remove_file(&socket).unwrap();
+                            return;
+                        }
+                        break;
+                    }
+                    op => store.as_ref().unwrap().apply(op),
+                };
+                let mut out = serde_json::to_vec(&reply).unwrap();
+                out.push(b'\n');
+                w.write_all(&out).await.unwrap();
+            }
+        }
+    })
+}
+
+fn keys_in(handle: &Reply) -> Vec<String> {
+    match handle {
+        Reply::Keys { records } => records.iter().map(|r| r.hash.clone()).collect(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn key_record(name: &str) -> crate::store::records::ApiKeyRecord {
+    let (_, prefix, hash) = crate::store::keys::generate();
+    crate::store::records::ApiKeyRecord {
+        name: name.into(),
+        prefix,
+        hash,
+        rpm: None,
+        models: vec![],
+        enabled: true,
+        revoked: false,
+        created_at: 1,
+        last_used_at: None,
+    }
+}
+
+#[tokio::test]
+async fn a_change_committed_by_a_server_that_then_died_is_confirmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::at(&dir.path().join("h"));
+    home.ensure().unwrap();
+    {
+        let s = Store::open_at(&home.database(), SecretsBackend::File).unwrap();
+        s.apply(Op::UpstreamAdd {
+            record: upstream("oai"),
+            secret: None,
+        });
+    }
+    let server = fake_admin(&home, Drop1st::CommitThenExit);
+    let handle = StoreHandle::open(&home, &file_config()).await.unwrap();
+    assert!(handle.is_remote());
+    // A removal: sent again as a plain op it would fail with "no upstream named oai".
+    let applied = handle
+        .apply_change(Op::UpstreamRemove { name: "oai".into() })
+        .await
+        .unwrap();
+    assert!(matches!(applied.reply, Reply::Done), "{:?}", applied.reply);
+    assert_eq!(applied.resent, Some(Resent::Store));
+    server.await.unwrap();
+    let local = StoreHandle::open(&home, &file_config()).await.unwrap();
+    match local.apply(Op::UpstreamList).await.unwrap() {
+        Reply::Upstreams { records } => assert!(records.is_empty(), "{records:?}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_change_committed_before_a_restart_is_confirmed_by_the_new_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::at(&dir.path().join("h"));
+    let server = fake_admin(&home, Drop1st::CommitThenRestart);
+    let handle = StoreHandle::open(&home, &file_config()).await.unwrap();
+    let record = key_record("ci");
+    let hash = record.hash.clone();
+    let applied = handle.apply_change(Op::KeyAdd { record }).await.unwrap();
+    // Not "an API key named ci already exists": the resend is recognised as the same op.
+    assert!(matches!(applied.reply, Reply::Done), "{:?}", applied.reply);
+    assert_eq!(applied.resent, Some(Resent::Server));
+    assert_eq!(keys_in(&handle.apply(Op::KeyList).await.unwrap()), [hash]);
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_change_lost_before_commit_is_made_by_the_resend() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::at(&dir.path().join("h"));
+    let server = fake_admin(&home, Drop1st::ExitBeforeCommit);
+    let handle = StoreHandle::open(&home, &file_config()).await.unwrap();
+    let record = key_record("ci");
+    let hash = record.hash.clone();
+    let applied = handle.apply_change(Op::KeyAdd { record }).await.unwrap();
+    assert!(matches!(applied.reply, Reply::Done), "{:?}", applied.reply);
+    assert_eq!(applied.resent, Some(Resent::Store));
+    server.await.unwrap();
+    let local = StoreHandle::open(&home, &file_config()).await.unwrap();
+    assert_eq!(keys_in(&local.apply(Op::KeyList).await.unwrap()), [hash]);
+}
+
+#[tokio::test]
+async fn a_change_nobody_confirms_is_reported_as_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = Home::at(&dir.path().join("h"));
+    let server = fake_admin(&home, Drop1st::DropEvery);
+    let handle = StoreHandle::open(&home, &file_config()).await.unwrap();
+    match handle
+        .apply_change(Op::KeyAdd {
+            record: key_record("ci"),
+        })
+        .await
+    {
+        Err(e @ DaemonError::Unconfirmed { .. }) => {
+            assert!(e.to_string().contains("may or may not"), "{e}");
+        }
+        other => panic!("{other:?}"),
+    }
+    server.abort();
+}

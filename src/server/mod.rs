@@ -15,7 +15,8 @@
 //! reply is what the client asked for), `request` (body validation and the model edit),
 //! `count` (token estimates), `models` (model lists), `auth`, `host` (the DNS-rebinding
 //! guard on `Host`), `error`, `ctx` (per-request context, access log, accounting), `cut`
-//! (streams ended by the shutdown grace), `metrics`, `telemetry`, `state`, `body`.
+//! (streams ended by the shutdown grace), `metrics`, `telemetry` (logging), `log_file` (the
+//! size-rotated log file), `state`, `body`.
 
 mod auth;
 mod body;
@@ -25,6 +26,7 @@ mod cut;
 pub mod error;
 mod host;
 mod inbound;
+mod log_file;
 mod metrics;
 mod models;
 mod pipeline;
@@ -53,6 +55,7 @@ use tokio_util::task::TaskTracker;
 pub use body::Body;
 pub use error::{Dialect, ErrorKind, GatewayError, guess_dialect};
 pub use state::{DEFAULT_PING_INTERVAL, State, View, load_view};
+pub use telemetry::log_path;
 
 use crate::config::Config;
 use crate::config::paths::Home;

@@ -1,20 +1,34 @@
 //! Logging: the tracing subscriber per `[log]` (level, `text` or `json` lines, stderr or a
 //! file; `LLM_GATEWAY_LOG` overrides the level) and the one access-log line per request.
-//! Secrets never reach a log line: paths are logged without their query (`?key=`), and keys
-//! only by name.
+//! A log file (`[log] file`, which `server start --detach` sets to `gateway.log` when empty) is
+//! rotated by size (see `log_file`). Secrets never reach a log line: paths are logged without
+//! their query (`?key=`), and keys only by name.
 
-use std::fs::OpenOptions;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::PathBuf;
-use std::sync::Mutex;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
 use tracing_subscriber::EnvFilter;
 
 use super::ServerError;
+use super::log_file::LogFile;
 use crate::config::env;
 use crate::config::file::{LogFormat, LogSection};
 use crate::config::paths::Home;
 use crate::usage::TokenCounts;
+
+/// The log file: `[log] file`, relative to the home; `None`: stderr.
+pub fn log_path(log: &LogSection, home: &Home) -> Option<PathBuf> {
+    let file = log.file.trim();
+    if file.is_empty() {
+        return None;
+    }
+    let p = Path::new(file);
+    Some(if p.is_relative() {
+        home.root().join(p)
+    } else {
+        p.to_path_buf()
+    })
+}
 
 /// Installs the global subscriber. A second call (tests, an embedding program) keeps the first.
 pub fn init(log: &LogSection, home: &Home) -> Result<(), ServerError> {
@@ -30,43 +44,49 @@ pub fn init(log: &LogSection, home: &Home) -> Result<(), ServerError> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    let file = log.file.trim();
-    let result = if file.is_empty() {
-        match log.format {
-            LogFormat::Json => builder.json().with_writer(std::io::stderr).try_init(),
-            LogFormat::Text => builder.with_writer(std::io::stderr).try_init(),
-        }
-    } else {
-        let path = {
-            let p = PathBuf::from(file);
-            if p.is_relative() {
-                home.root().join(p)
-            } else {
-                p
+    let result = match log_path(log, home) {
+        None => {
+            // Colour only on a terminal: stderr may be redirected to a file.
+            let ansi = colour(
+                std::io::stderr().is_terminal(),
+                std::env::var_os(env::NO_COLOR),
+            );
+            match log.format {
+                LogFormat::Json => builder
+                    .json()
+                    .with_ansi(false)
+                    .with_writer(std::io::stderr)
+                    .try_init(),
+                LogFormat::Text => builder
+                    .with_ansi(ansi)
+                    .with_writer(std::io::stderr)
+                    .try_init(),
             }
-        };
-        let f = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| {
+        }
+        Some(path) => {
+            let writer = LogFile::open(&path, log.max_size.bytes(), log.keep).map_err(|e| {
                 ServerError::Other(format!("cannot open log file {}: {e}", path.display()))
             })?;
-        let writer = Mutex::new(f);
-        match log.format {
-            LogFormat::Json => builder
-                .json()
-                .with_ansi(false)
-                .with_writer(writer)
-                .try_init(),
-            LogFormat::Text => builder.with_ansi(false).with_writer(writer).try_init(),
+            match log.format {
+                LogFormat::Json => builder
+                    .json()
+                    .with_ansi(false)
+                    .with_writer(writer)
+                    .try_init(),
+                LogFormat::Text => builder.with_ansi(false).with_writer(writer).try_init(),
+            }
         }
     };
     if result.is_err() {
         tracing::debug!("a tracing subscriber was already installed");
     }
     Ok(())
+}
+
+/// Whether log lines to stderr get colour codes: only on a terminal, and never with `NO_COLOR`
+/// set to anything but the empty string (<https://no-color.org>).
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// One request, as the access log shows it.
@@ -104,7 +124,7 @@ pub fn access(a: &Access<'_>) {
 mod tests {
     use super::*;
     use std::io::Write;
-    use std::sync::Arc;
+    use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]
     struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -117,6 +137,25 @@ mod tests {
         fn flush(&mut self) -> std::io::Result<()> {
             Ok(())
         }
+    }
+
+    #[test]
+    fn where_the_log_goes() {
+        let home = Home::at(Path::new("/h"));
+        let mut log = LogSection::default();
+        assert_eq!(log_path(&log, &home), None);
+        log.file = "logs/g.log".into();
+        assert_eq!(log_path(&log, &home), Some(PathBuf::from("/h/logs/g.log")));
+        log.file = " /var/tmp/g.log ".into();
+        assert_eq!(log_path(&log, &home), Some(PathBuf::from("/var/tmp/g.log")));
+    }
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour(true, None));
+        assert!(colour(true, Some("".into())));
+        assert!(!colour(true, Some("1".into())));
+        assert!(!colour(false, None));
     }
 
     #[test]

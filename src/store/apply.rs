@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use super::keys;
 use super::ops::{Op, OpErrorKind, Reply};
 use super::records::{ApiKeyRecord, UpstreamRecord, UsageCounters, UsageRow};
-use super::schema::{KEYS, UPSTREAMS, USAGE};
+use super::schema::{APPLIED, KEYS, UPSTREAMS, USAGE};
 use super::secrets::{SecretStore, base_url_entry};
 use super::{StoreError, validate_name};
 
@@ -44,13 +44,39 @@ fn valid(name: &str) -> Result<(), Fail> {
 }
 
 pub(crate) fn apply(db: &redb::Database, secrets: &SecretStore, op: Op) -> Reply {
-    match run(db, *secrets, op) {
+    let result = match op {
+        Op::Once { id, inner } => once(db, *secrets, &id, *inner),
+        op => run(db, *secrets, op, None),
+    };
+    match result {
         Ok(reply) => reply,
         Err(Fail { kind, message }) => Reply::Error { kind, message },
     }
 }
 
-fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
+/// The longest [`Op::Once`] id taken (the CLI sends 32 hex digits).
+const MAX_ONCE_ID: usize = 64;
+/// How long a committed [`Op::Once`] id is remembered: far longer than a CLI command waits for
+/// a server to come back, short enough that the table stays a handful of rows.
+const ONCE_KEPT_SECS: u64 = 24 * 60 * 60;
+
+fn once(db: &redb::Database, secrets: SecretStore, id: &str, inner: Op) -> OpResult {
+    if id.is_empty() || id.len() > MAX_ONCE_ID {
+        return Err(fail(
+            OpErrorKind::Invalid,
+            "an op id must be 1 to 64 characters",
+        ));
+    }
+    if !inner.mutates() || matches!(inner, Op::Once { .. }) {
+        return Err(fail(
+            OpErrorKind::Invalid,
+            "only a change can be applied once",
+        ));
+    }
+    run(db, secrets, inner, Some(id))
+}
+
+fn run(db: &redb::Database, secrets: SecretStore, op: Op, once: Option<&str>) -> OpResult {
     match op {
         Op::UpstreamAdd {
             record,
@@ -64,7 +90,7 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
                     "an upstream whose base URL holds a credential needs that URL in the op",
                 ));
             }
-            write(db, |tx| {
+            write(db, once, |tx| {
                 if get_json::<UpstreamRecord>(tx, UPSTREAMS, &record.name)?.is_some() {
                     return Err(fail(
                         OpErrorKind::AlreadyExists,
@@ -85,7 +111,7 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
         }
         Op::UpstreamUpdate { record } => {
             valid(&record.name)?;
-            write(db, |tx| {
+            write(db, once, |tx| {
                 existing_upstream(tx, &record.name)?;
                 put_json(tx, UPSTREAMS, &record.name, &record)?;
                 Ok(Reply::Done)
@@ -97,7 +123,7 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
         Op::UpstreamList => Ok(Reply::Upstreams {
             records: list_json(db, UPSTREAMS)?,
         }),
-        Op::UpstreamRemove { name } => write(db, |tx| {
+        Op::UpstreamRemove { name } => write(db, once, |tx| {
             existing_upstream(tx, &name)?;
             let mut t = tx.open_table(UPSTREAMS).map_err(StoreError::db)?;
             t.remove(name.as_str()).map_err(StoreError::db)?;
@@ -107,9 +133,11 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
             Ok(Reply::Done)
         }),
         Op::UpstreamSetEnabled { name, enabled } => {
-            update_upstream(db, &name, |r| r.enabled = enabled)
+            update_upstream(db, once, &name, |r| r.enabled = enabled)
         }
-        Op::OAuthMetaSet { name, meta } => update_upstream(db, &name, |r| r.oauth = Some(meta)),
+        Op::OAuthMetaSet { name, meta } => {
+            update_upstream(db, once, &name, |r| r.oauth = Some(meta))
+        }
         Op::SecretGet { name } => {
             read_upstream(db, &name)?;
             Ok(Reply::Secret {
@@ -125,7 +153,7 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
                 },
             })
         }
-        Op::SecretSet { name, secret } => write(db, |tx| {
+        Op::SecretSet { name, secret } => write(db, once, |tx| {
             existing_upstream(tx, &name)?;
             match &secret {
                 Some(s) => secrets.set(tx, &name, s)?,
@@ -141,7 +169,7 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
                     "a key record must hold the key's SHA-256 hash, not the key",
                 ));
             }
-            write(db, |tx| {
+            write(db, once, |tx| {
                 if get_json::<ApiKeyRecord>(tx, KEYS, &record.name)?.is_some() {
                     return Err(fail(
                         OpErrorKind::AlreadyExists,
@@ -165,12 +193,12 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
         Op::KeyList => Ok(Reply::Keys {
             records: list_json(db, KEYS)?,
         }),
-        Op::KeyRevoke { name } => update_key(db, &name, |k| {
+        Op::KeyRevoke { name } => update_key(db, once, &name, |k| {
             k.revoked = true;
             k.enabled = false;
         }),
-        Op::KeySetEnabled { name, enabled } => update_key(db, &name, |k| k.enabled = enabled),
-        Op::UsageAdd { rows, keys_used } => write(db, |tx| {
+        Op::KeySetEnabled { name, enabled } => update_key(db, once, &name, |k| k.enabled = enabled),
+        Op::UsageAdd { rows, keys_used } => write(db, once, |tx| {
             {
                 let mut t = tx.open_table(USAGE).map_err(StoreError::db)?;
                 for row in &rows {
@@ -218,15 +246,43 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
             pid: std::process::id(),
         }),
         Op::Shutdown | Op::Health => Err(fail(OpErrorKind::Invalid, "the server is not running")),
+        Op::Once { .. } => Err(fail(OpErrorKind::Invalid, "an op inside an op")),
     }
 }
 
-/// Runs `f` in a write transaction, committed only when `f` succeeds.
-fn write(db: &redb::Database, f: impl FnOnce(&WriteTransaction) -> OpResult) -> OpResult {
+/// Runs `f` in a write transaction, committed only when `f` succeeds. With the id of an
+/// [`Op::Once`], the id is committed in the same transaction, and an id already there means
+/// an earlier send of this very op was committed (its reply lost): `Done` again, nothing
+/// applied twice. redb has one writer at a time, so a resend that races the first send waits
+/// for it and then sees its id.
+fn write(
+    db: &redb::Database,
+    once: Option<&str>,
+    f: impl FnOnce(&WriteTransaction) -> OpResult,
+) -> OpResult {
     let tx = db.begin_write().map_err(StoreError::db)?;
+    if let Some(id) = once {
+        let t = tx.open_table(APPLIED).map_err(StoreError::db)?;
+        if t.get(id).map_err(StoreError::db)?.is_some() {
+            return Ok(Reply::Done);
+        }
+    }
     let reply = f(&tx)?;
+    if let Some(id) = once {
+        let now = unix_now();
+        let mut t = tx.open_table(APPLIED).map_err(StoreError::db)?;
+        t.retain(|_, at| at.saturating_add(ONCE_KEPT_SECS) >= now)
+            .map_err(StoreError::db)?;
+        t.insert(id, now).map_err(StoreError::db)?;
+    }
     tx.commit().map_err(StoreError::db)?;
     Ok(reply)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn encode<T: Serialize>(v: &T) -> Result<String, StoreError> {
@@ -291,10 +347,11 @@ fn read_upstream(db: &redb::Database, name: &str) -> Result<UpstreamRecord, Fail
 
 fn update_upstream(
     db: &redb::Database,
+    once: Option<&str>,
     name: &str,
     edit: impl FnOnce(&mut UpstreamRecord),
 ) -> OpResult {
-    write(db, |tx| {
+    write(db, once, |tx| {
         let mut record = existing_upstream(tx, name)?;
         edit(&mut record);
         put_json(tx, UPSTREAMS, name, &record)?;
@@ -302,8 +359,13 @@ fn update_upstream(
     })
 }
 
-fn update_key(db: &redb::Database, name: &str, edit: impl FnOnce(&mut ApiKeyRecord)) -> OpResult {
-    write(db, |tx| {
+fn update_key(
+    db: &redb::Database,
+    once: Option<&str>,
+    name: &str,
+    edit: impl FnOnce(&mut ApiKeyRecord),
+) -> OpResult {
+    write(db, once, |tx| {
         let mut record: ApiKeyRecord =
             get_json(tx, KEYS, name)?.ok_or_else(|| not_found("API key", name))?;
         edit(&mut record);
@@ -627,6 +689,105 @@ mod tests {
             Reply::Key { record } => assert_eq!(record.last_used_at, Some(200)),
             other => panic!("{other:?}"),
         }
+    }
+
+    fn once(id: &str, inner: Op) -> Op {
+        Op::Once {
+            id: id.into(),
+            inner: Box::new(inner),
+        }
+    }
+
+    fn applied_ids(s: &Store) -> Vec<String> {
+        let tx = s.inner.db.begin_read().unwrap();
+        let t = tx.open_table(APPLIED).unwrap();
+        t.iter()
+            .unwrap()
+            .map(|e| e.unwrap().0.value().to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_change_sent_twice_is_applied_once() {
+        let (_d, s) = store();
+        let add = once("a1", Op::KeyAdd { record: key("ci") });
+        done(s.apply(add.clone()));
+        // The same op again (its reply was lost): done, and still one key.
+        done(s.apply(add));
+        match s.apply(Op::KeyList) {
+            Reply::Keys { records } => assert_eq!(records.len(), 1),
+            other => panic!("{other:?}"),
+        }
+        // Another op of the same content is not the same op.
+        let other = once("a2", Op::KeyAdd { record: key("ci") });
+        assert_eq!(err_kind(s.apply(other)), OpErrorKind::AlreadyExists);
+
+        // A removal resent after it was committed reports what happened, not "no such name".
+        done(s.apply(Op::UpstreamAdd {
+            record: upstream("oai"),
+            secret: None,
+        }));
+        let remove = once("r1", Op::UpstreamRemove { name: "oai".into() });
+        done(s.apply(remove.clone()));
+        done(s.apply(remove));
+        // Resending did not apply it again: a new upstream of that name survives the resend.
+        done(s.apply(Op::UpstreamAdd {
+            record: upstream("oai"),
+            secret: None,
+        }));
+        done(s.apply(once("r1", Op::UpstreamRemove { name: "oai".into() })));
+        assert_eq!(get_upstream(&s, "oai"), upstream("oai"));
+    }
+
+    #[test]
+    fn a_failed_change_leaves_no_id() {
+        let (_d, s) = store();
+        let remove = once("r1", Op::UpstreamRemove { name: "oai".into() });
+        assert_eq!(err_kind(s.apply(remove.clone())), OpErrorKind::NotFound);
+        assert!(applied_ids(&s).is_empty());
+        done(s.apply(Op::UpstreamAdd {
+            record: upstream("oai"),
+            secret: None,
+        }));
+        done(s.apply(remove));
+        assert_eq!(
+            err_kind(s.apply(Op::UpstreamGet { name: "oai".into() })),
+            OpErrorKind::NotFound
+        );
+        assert_eq!(applied_ids(&s), ["r1"]);
+    }
+
+    #[test]
+    fn once_takes_only_changes() {
+        let (_d, s) = store();
+        for bad in [
+            once("x", Op::KeyList),
+            once("x", Op::Ping),
+            once("x", once("y", Op::KeyRevoke { name: "k".into() })),
+            once("", Op::KeyRevoke { name: "k".into() }),
+            once(&"x".repeat(65), Op::KeyRevoke { name: "k".into() }),
+        ] {
+            assert_eq!(err_kind(s.apply(bad)), OpErrorKind::Invalid);
+        }
+        assert!(applied_ids(&s).is_empty());
+    }
+
+    #[test]
+    fn old_ids_are_dropped() {
+        let (_d, s) = store();
+        {
+            let tx = s.inner.db.begin_write().unwrap();
+            {
+                let mut t = tx.open_table(APPLIED).unwrap();
+                t.insert("old", unix_now() - ONCE_KEPT_SECS - 10).unwrap();
+                t.insert("recent", unix_now() - 60).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        done(s.apply(once("new", Op::KeyAdd { record: key("ci") })));
+        let mut ids = applied_ids(&s);
+        ids.sort();
+        assert_eq!(ids, ["new", "recent"]);
     }
 
     #[test]

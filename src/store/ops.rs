@@ -84,6 +84,15 @@ pub enum Op {
     /// Asks the running server to drain and exit (`server stop`); answered by the admin
     /// socket, an error when applied to the database directly.
     Shutdown,
+    /// Applies the change `inner` at most once: `id` is committed with it, and a second `Once`
+    /// with that id replies `Done` without applying anything. The CLI sends every change this
+    /// way, so when the server goes away between commit and reply it can send the same op
+    /// again (to the restarted server, or to the database itself) and learn what happened
+    /// instead of failing a change that was made or making it twice.
+    Once {
+        id: String,
+        inner: Box<Op>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -134,8 +143,12 @@ pub enum OpErrorKind {
 
 impl Op {
     /// Ops that change what the running server routes, authorizes or refreshes: after one of
-    /// them the server reloads its in-memory view.
+    /// them the server reloads its in-memory view. Every one of them replies `Done` when it
+    /// succeeds (a repeated [`Op::Once`] relies on it).
     pub fn mutates(&self) -> bool {
+        if let Op::Once { inner, .. } = self {
+            return inner.mutates();
+        }
         !matches!(
             self,
             Op::UpstreamGet { .. }

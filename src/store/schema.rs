@@ -19,6 +19,8 @@ pub(crate) const KEYS: TableDefinition<&str, &str> = TableDefinition::new("keys"
 pub(crate) const USAGE: TableDefinition<(&str, &str), &str> = TableDefinition::new("usage");
 /// Upstream name -> secret; used only by the file backend.
 pub(crate) const SECRETS: TableDefinition<&str, &str> = TableDefinition::new("secrets");
+/// Id of an `Op::Once` -> when it was committed (Unix seconds); kept a day (see `apply`).
+pub(crate) const APPLIED: TableDefinition<&str, u64> = TableDefinition::new("applied_ops");
 
 pub(crate) const VERSION_KEY: &str = "schema_version";
 
@@ -61,6 +63,7 @@ pub(crate) fn prepare(
         tx.open_table(table).map_err(StoreError::db)?;
     }
     tx.open_table(USAGE).map_err(StoreError::db)?;
+    tx.open_table(APPLIED).map_err(StoreError::db)?;
     if found < target {
         migrate(&tx, found, target)?;
         let mut meta = tx.open_table(META).map_err(StoreError::db)?;

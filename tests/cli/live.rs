@@ -5,7 +5,7 @@ use std::net::TcpListener;
 
 use super::fake::{self, Fake};
 use super::{expect, json};
-use crate::support::{TestHome, stderr, stdout};
+use crate::support::{TestHome, check_exit, stderr, stdout};
 
 /// A port that was free a moment ago (the server cannot be polled on port 0).
 fn free_port() -> u16 {
@@ -17,15 +17,27 @@ fn free_port() -> u16 {
 }
 
 /// A detached server, stopped when the test ends, pass or fail.
-struct Running<'a> {
+pub(super) struct Running<'a> {
     home: &'a TestHome,
     addr: String,
 }
 
 impl<'a> Running<'a> {
-    fn start(home: &'a TestHome) -> Running<'a> {
+    pub(super) fn start(home: &'a TestHome) -> Running<'a> {
+        Running::start_with(home, |_| {})
+    }
+
+    /// [`Running::start`] with the starting command adjusted by `tweak` (its environment).
+    pub(super) fn start_with(
+        home: &'a TestHome,
+        tweak: impl FnOnce(&mut std::process::Command),
+    ) -> Running<'a> {
         let addr = format!("127.0.0.1:{}", free_port());
-        let out = expect(home, &["server", "start", "--detach", "--listen", &addr], 0);
+        let args = ["server", "start", "--detach", "--listen", &addr];
+        let mut cmd = home.cmd();
+        cmd.args(args);
+        tweak(&mut cmd);
+        let out = check_exit(cmd.output().unwrap(), &args, 0);
         assert!(
             stderr(&out).contains(&format!("listening on http://{addr}")),
             "{}",
@@ -34,7 +46,7 @@ impl<'a> Running<'a> {
         Running { home, addr }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 }
@@ -46,7 +58,7 @@ impl Drop for Running<'_> {
 }
 
 /// `GET url` with an optional gateway key: (status, body); status 0 when nothing answers.
-fn get(url: &str, key: Option<&str>) -> (u16, String) {
+pub(super) fn get(url: &str, key: Option<&str>) -> (u16, String) {
     send(url, key, None)
 }
 

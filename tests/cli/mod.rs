@@ -1,14 +1,17 @@
 //! CLI tests: every command, with and without a running server.
 //!
 //! `args`, `config` and `generated` need no store. `manage` (store without a server) and `live`
-//! (a detached server) exercise the real store and server behind the CLI.
+//! (a detached server) exercise the real store and server behind the CLI; `unanswered` has a
+//! server that goes away between a change and its reply.
 
 mod args;
 mod config;
 mod fake;
 mod generated;
 mod live;
+mod log;
 mod manage;
+mod unanswered;
 mod url_secrets;
 
 use std::process::Output;

@@ -34,6 +34,8 @@ impl TestHome {
             .env_remove("HTTP_PROXY")
             .env_remove("http_proxy")
             .env_remove("ALL_PROXY")
+            .env_remove("LLM_GATEWAY_LOG")
+            .env_remove("LLM_GATEWAY_LOG_FILE")
             .stdin(Stdio::null());
         c
     }
