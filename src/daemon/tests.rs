@@ -374,6 +374,7 @@ async fn a_change_committed_by_a_server_that_then_died_is_confirmed() {
         s.apply(Op::UpstreamAdd {
             record: upstream("oai"),
             secret: None,
+            base_url: None,
         });
     }
     let server = fake_admin(&home, Drop1st::CommitThenExit);

@@ -726,6 +726,7 @@ mod tests {
         done(s.apply(Op::UpstreamAdd {
             record: upstream("oai"),
             secret: None,
+            base_url: None,
         }));
         let remove = once("r1", Op::UpstreamRemove { name: "oai".into() });
         done(s.apply(remove.clone()));
@@ -734,6 +735,7 @@ mod tests {
         done(s.apply(Op::UpstreamAdd {
             record: upstream("oai"),
             secret: None,
+            base_url: None,
         }));
         done(s.apply(once("r1", Op::UpstreamRemove { name: "oai".into() })));
         assert_eq!(get_upstream(&s, "oai"), upstream("oai"));
@@ -748,6 +750,7 @@ mod tests {
         done(s.apply(Op::UpstreamAdd {
             record: upstream("oai"),
             secret: None,
+            base_url: None,
         }));
         done(s.apply(remove));
         assert_eq!(

@@ -106,6 +106,7 @@ fn upstream_remove_committed_before_a_restart_succeeds() {
         let reply = store.apply(Op::UpstreamAdd {
             record,
             secret: None,
+            base_url: None,
         });
         assert!(matches!(reply, Reply::Done), "{reply:?}");
     }
