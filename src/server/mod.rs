@@ -12,15 +12,16 @@
 //! Files: `router` (path -> handler, small routes), `inbound` (what a client called, Gemini
 //! paths), `pipeline` (route, failover, fast path or translation per candidate), `translate`
 //! (translated streams and whole replies), `relay` (untouched replies), `request` (body
-//! validation and the model edit), `count` (token estimates), `models` (model lists), `auth`,
-//! `error`, `ctx` (per-request context, access log, accounting), `metrics`, `telemetry`,
-//! `state`, `body`.
+//! validation and the model edit), `count` (token counts), `estimate` (the bounded local
+//! estimate), `models` (model lists), `auth`, `error`, `ctx` (per-request context, access log,
+//! accounting), `metrics`, `telemetry`, `state`, `body`.
 
 mod auth;
 mod body;
 mod count;
 mod ctx;
 pub mod error;
+mod estimate;
 mod inbound;
 mod metrics;
 mod models;
