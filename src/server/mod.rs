@@ -226,7 +226,7 @@ pub async fn serve(
                 let state = Arc::clone(&state);
                 let service = service_fn(move |req| {
                     let state = Arc::clone(&state);
-                    async move { Ok::<_, Infallible>(router::handle(state, req).await) }
+                    async move { Ok::<_, Infallible>(router::handle_guarded(state, req).await) }
                 });
                 let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
                 let conn = graceful.watch(conn);
