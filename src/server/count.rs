@@ -183,7 +183,13 @@ async fn read(
     let snap = state.snapshot();
     let (parts, body) = req.into_parts();
     pipeline::admit(ctx, &snap, &parts)?;
-    let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
+    let raw = read_limited(
+        body,
+        &parts.headers,
+        state.config.limits.max_body_bytes,
+        Duration::from_secs(state.config.timeouts.client_body_secs),
+    )
+    .await?;
     let ir = decode(&raw).map_err(pipeline::codec_error)?;
     ctx.model = Some(ir.model.clone());
     Ok((raw, ir))
