@@ -104,10 +104,14 @@ async fn estimate_blocking(
     fields: &'static [&'static str],
     wrapper: Option<&'static str>,
 ) -> Result<u64, GatewayError> {
-    let _slot = estimate::permit().await?;
-    tokio::task::spawn_blocking(move || estimate(&body, fields, wrapper))
-        .await
-        .map_err(|e| GatewayError::internal("counting tokens", &e))?
+    let slot = estimate::permit().await?;
+    // The slot moves into the task: a client that hangs up does not free it before the work ends.
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        estimate(&body, fields, wrapper)
+    })
+    .await
+    .map_err(|e| GatewayError::internal("counting tokens", &e))?
 }
 
 /// `POST /v1/messages/count_tokens` -> `{"input_tokens": N}`.
