@@ -56,6 +56,14 @@ pub struct TimeoutsSection {
     pub first_byte_secs: u64,
     pub idle_secs: u64,
     pub total_secs: u64,
+    /// A client connection must send a whole request head within this long of connecting, or
+    /// of its first byte after a pause between requests; it is closed otherwise.
+    pub client_header_secs: u64,
+    /// A client connection with no request in flight is closed after this long (never while a
+    /// reply, however quiet, is still being sent).
+    pub client_idle_secs: u64,
+    /// A request body must arrive whole within this long of its head (408 otherwise).
+    pub client_body_secs: u64,
 }
 
 impl Default for TimeoutsSection {
@@ -65,6 +73,9 @@ impl Default for TimeoutsSection {
             first_byte_secs: 120,
             idle_secs: 300,
             total_secs: 1800,
+            client_header_secs: 10,
+            client_idle_secs: 60,
+            client_body_secs: 60,
         }
     }
 }
@@ -73,12 +84,17 @@ impl Default for TimeoutsSection {
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsSection {
     pub max_body_bytes: u64,
+    /// Client connections open at once. A new one past it closes the connection that has been
+    /// idle longest, or is closed itself when every connection has a request in flight. Lowered
+    /// at start to what the process's file descriptor limit leaves room for.
+    pub max_connections: u64,
 }
 
 impl Default for LimitsSection {
     fn default() -> Self {
         LimitsSection {
             max_body_bytes: 32 * 1024 * 1024,
+            max_connections: 1024,
         }
     }
 }
@@ -236,9 +252,13 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 # first_byte_secs = 120         # upstream silence before the first byte -> 504
 # idle_secs = 300               # upstream silence mid-stream -> stream error
 # total_secs = 1800
+# client_header_secs = 10       # a client's request head must arrive within this (else closed)
+# client_idle_secs = 60         # a client connection between requests is closed after this
+# client_body_secs = 60         # a request body must arrive within this (else 408)
 
 [limits]
 # max_body_bytes = 33554432     # 32 MiB; larger request bodies get 413
+# max_connections = 1024        # client connections at once; past it the longest idle is closed
 
 [log]
 # level = "info"                # error | warn | info | debug | trace

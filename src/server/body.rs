@@ -1,5 +1,5 @@
 //! Body plumbing for the server: the one response body type, small constructors, and reading a
-//! request body under `[limits] max_body_bytes`.
+//! request body under `[limits] max_body_bytes` and `[timeouts] client_body_secs`.
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -25,8 +25,29 @@ pub fn empty() -> Body {
         .boxed_unsync()
 }
 
-/// Reads the whole request body, refusing more than `max` bytes (413) without reading them all.
+/// Reads the whole request body, refusing more than `max` bytes (413) without reading them all,
+/// and a body that has not arrived within `within` (408: a client that stops sending would
+/// otherwise hold the connection and the request for ever).
 pub async fn read_limited(
+    body: Incoming,
+    headers: &http::HeaderMap,
+    max: u64,
+    within: std::time::Duration,
+) -> Result<Bytes, GatewayError> {
+    tokio::time::timeout(within, read_all(body, headers, max))
+        .await
+        .unwrap_or_else(|_| {
+            Err(GatewayError::new(
+                ErrorKind::RequestTimeout,
+                format!(
+                    "the request body did not arrive within {} s ([timeouts] client_body_secs)",
+                    within.as_secs()
+                ),
+            ))
+        })
+}
+
+async fn read_all(
     body: Incoming,
     headers: &http::HeaderMap,
     max: u64,

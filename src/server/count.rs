@@ -10,21 +10,22 @@
 //! body is forwarded untouched to a Gemini API upstream), falling back to the estimate if it
 //! fails. An upstream whose breaker is open, whose model is cooling after a 429 or whose login
 //! expired is not asked (the estimate answers at once); a 401 to an OAuth upstream replaces the
-//! refused token once and asks again, as chat calls do.
+//! refused token once and asks again, as chat calls do. The estimate itself, and what bounds
+//! its cost on hostile bodies, is in `estimate`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
 use hyper::body::Incoming;
 use serde_json::Value;
-use tiktoken_rs::CoreBPE;
 
 use super::Body;
 use super::body::read_limited;
 use super::ctx::Ctx;
-use super::error::{ErrorKind, GatewayError};
+use super::error::GatewayError;
+use super::estimate;
 use super::inbound::Inbound;
 use super::pipeline;
 use super::router::json_response;
@@ -36,11 +37,6 @@ use crate::upstream::adapter::{self, Target};
 
 /// What one inline image counts for (Anthropic's figure for a ~1.15 megapixel image).
 pub const IMAGE_TOKENS: u64 = 1_600;
-
-fn bpe() -> Option<&'static CoreBPE> {
-    static BPE: OnceLock<Option<CoreBPE>> = OnceLock::new();
-    BPE.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
-}
 
 /// Takes inline image data out of `v` (replaced by nothing), returning how many there were.
 fn strip_images(v: &mut Value) -> u64 {
@@ -71,11 +67,17 @@ fn strip_images(v: &mut Value) -> u64 {
     }
 }
 
-/// The estimate for the named top-level fields of a JSON body.
-pub fn estimate(body: &[u8], fields: &[&str]) -> Result<u64, GatewayError> {
+/// The estimate for the named top-level fields of a JSON body (of the object under `wrapper`
+/// instead, when the body has one there).
+pub fn estimate(body: &[u8], fields: &[&str], wrapper: Option<&str>) -> Result<u64, GatewayError> {
     let mut v: Value = serde_json::from_slice(body).map_err(|e| {
         GatewayError::invalid("", format!("the request body is not valid JSON: {e}"))
     })?;
+    if let Some(inner) = wrapper.and_then(|w| v.get_mut(w))
+        && inner.is_object()
+    {
+        v = inner.take();
+    }
     let Value::Object(map) = &mut v else {
         return Err(GatewayError::invalid(
             "",
@@ -94,21 +96,23 @@ pub fn estimate(body: &[u8], fields: &[&str]) -> Result<u64, GatewayError> {
             text.push('\n');
         }
     }
-    let tokens = match bpe() {
-        Some(bpe) => bpe.encode_ordinary(&text).len() as u64,
-        // Without the tokenizer (it cannot fail to load in practice), about 4 bytes a token.
-        None => text.len() as u64 / 4,
-    };
-    Ok(tokens + images * IMAGE_TOKENS)
+    Ok(estimate::count_text(&text) + images * IMAGE_TOKENS)
 }
 
+/// [`estimate`] on the blocking pool, in one of the few estimate slots ([`estimate::permit`]).
 async fn estimate_blocking(
     body: Bytes,
     fields: &'static [&'static str],
+    wrapper: Option<&'static str>,
 ) -> Result<u64, GatewayError> {
-    tokio::task::spawn_blocking(move || estimate(&body, fields))
-        .await
-        .map_err(|e| GatewayError::new(ErrorKind::Internal, format!("counting tokens: {e}")))?
+    let slot = estimate::permit().await?;
+    // The slot moves into the task: a client that hangs up does not free it before the work ends.
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        estimate(&body, fields, wrapper)
+    })
+    .await
+    .map_err(|e| GatewayError::internal("counting tokens", &e))?
 }
 
 /// `POST /v1/messages/count_tokens` -> `{"input_tokens": N}`.
@@ -122,7 +126,7 @@ pub(crate) async fn anthropic(
     .await?;
     let n = match upstream_count(ctx, &ir).await {
         Some(n) => n,
-        None => estimate_blocking(raw, &["system", "messages", "tools"]).await?,
+        None => estimate_blocking(raw, &["system", "messages", "tools"], None).await?,
     };
     Ok(json_response(
         StatusCode::OK,
@@ -158,15 +162,12 @@ pub(crate) async fn gemini(
     .await?;
     let n = match upstream_count(ctx, &ir).await {
         Some(n) => n,
+        // `{"generateContentRequest": {...}}` is the other documented form.
         None => {
-            // `{"generateContentRequest": {...}}` is the other documented form.
-            let inner = serde_json::from_slice::<Value>(&raw)
-                .ok()
-                .and_then(|v| v.get("generateContentRequest").map(Value::to_string))
-                .map(Bytes::from);
             estimate_blocking(
-                inner.unwrap_or(raw),
+                raw,
                 &["systemInstruction", "contents", "tools"],
+                Some("generateContentRequest"),
             )
             .await?
         }
@@ -187,7 +188,13 @@ async fn read(
     let snap = state.snapshot();
     let (parts, body) = req.into_parts();
     let key = pipeline::admit(ctx, &snap, &parts)?;
-    let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
+    let raw = read_limited(
+        body,
+        &parts.headers,
+        state.config.limits.max_body_bytes,
+        Duration::from_secs(state.config.timeouts.client_body_secs),
+    )
+    .await?;
     let ir = decode(&raw).map_err(pipeline::codec_error)?;
     // Judged as a chat request's model is, although an unknown one still gets the estimate:
     // the name may reach an upstream's `countTokens` URL.
@@ -273,7 +280,7 @@ mod tests {
     #[test]
     fn tools_and_system_count_images_do_not_explode() {
         let small = br#"{"model":"m","messages":[{"role":"user","content":"hello there"}]}"#;
-        let a = estimate(small, &["system", "messages", "tools"]).unwrap();
+        let a = estimate(small, &["system", "messages", "tools"], None).unwrap();
         assert!(a > 0 && a < 20, "{a}");
         let tools: Vec<Value> = (0..10)
             .map(|i| serde_json::json!({"name": format!("tool_{i}"), "description": "Reads a file from the local filesystem and returns its contents with line numbers.",
@@ -281,11 +288,16 @@ mod tests {
             .collect();
         let big = serde_json::json!({"model": "m", "system": "You are helpful.",
             "messages": [{"role": "user", "content": "hello there"}], "tools": tools});
-        let b = estimate(big.to_string().as_bytes(), &["system", "messages", "tools"]).unwrap();
+        let b = estimate(
+            big.to_string().as_bytes(),
+            &["system", "messages", "tools"],
+            None,
+        )
+        .unwrap();
         assert!(b > a + 300, "{a} -> {b}");
         let img = serde_json::json!({"model": "m", "messages": [{"role": "user", "content": [
             {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "A".repeat(100_000)}}]}]});
-        let c = estimate(img.to_string().as_bytes(), &["messages"]).unwrap();
+        let c = estimate(img.to_string().as_bytes(), &["messages"], None).unwrap();
         assert!((IMAGE_TOKENS..IMAGE_TOKENS + 50).contains(&c), "{c}");
     }
 }

@@ -43,7 +43,11 @@ pub enum ErrorKind {
     NotFound,
     MethodNotAllowed,
     RequestTooLarge,
+    /// The request body did not arrive within `[timeouts] client_body_secs` (408).
+    RequestTimeout,
     RateLimited,
+    /// The gateway itself is momentarily too busy (503; Anthropic clients get 529).
+    Overloaded,
     /// No upstream could be reached (502).
     UpstreamUnreachable,
     /// The upstream did not answer in time (504).
@@ -67,7 +71,9 @@ impl ErrorKind {
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ErrorKind::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamFailed => StatusCode::BAD_GATEWAY,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
@@ -89,7 +95,9 @@ impl ErrorKind {
             ErrorKind::PermissionDenied => ir::ErrorKind::Permission,
             ErrorKind::NotFound => ir::ErrorKind::NotFound,
             ErrorKind::RequestTooLarge => ir::ErrorKind::RequestTooLarge,
+            ErrorKind::RequestTimeout => ir::ErrorKind::Timeout,
             ErrorKind::RateLimited => ir::ErrorKind::RateLimit,
+            ErrorKind::Overloaded => ir::ErrorKind::Unavailable,
             ErrorKind::UpstreamUnreachable | ErrorKind::UpstreamFailed => ir::ErrorKind::BadGateway,
             ErrorKind::Timeout => ir::ErrorKind::Timeout,
             ErrorKind::ShuttingDown => ir::ErrorKind::Unavailable,
@@ -141,6 +149,9 @@ pub struct GatewayError {
     pub retryable: bool,
     /// Seconds, sent as `retry-after`.
     pub retry_after: Option<u64>,
+    /// The id under which the gateway's log holds what the client is not shown
+    /// ([`GatewayError::internal`]): the Anthropic body's `request_id`, `x-request-id` otherwise.
+    pub request_id: Option<String>,
 }
 
 impl GatewayError {
@@ -155,13 +166,29 @@ impl GatewayError {
             retryable: matches!(
                 kind,
                 ErrorKind::RateLimited
+                    | ErrorKind::Overloaded
                     | ErrorKind::UpstreamUnreachable
                     | ErrorKind::Timeout
                     | ErrorKind::UpstreamFailed
                     | ErrorKind::ShuttingDown
             ),
             retry_after: None,
+            request_id: None,
         }
+    }
+
+    /// A failure inside the gateway (a bug: a panic, a task that died). The client gets a
+    /// generic 500 naming a fresh request id; `detail` goes only to the log, under that id, since
+    /// it may hold internal text (a panic message, a Rust error).
+    pub fn internal(what: &str, detail: &dyn std::fmt::Display) -> Self {
+        let id = new_request_id();
+        tracing::error!(request_id = %id, "internal error while {what}: {detail}");
+        let mut e = GatewayError::new(
+            ErrorKind::Internal,
+            format!("internal error in the gateway; its log has the details under request id {id}"),
+        );
+        e.request_id = Some(id);
+        e
     }
 
     pub fn invalid(param: &str, message: impl Into<String>) -> Self {
@@ -198,6 +225,7 @@ impl GatewayError {
             origin: Origin::Upstream,
             retryable: api.should_retry.unwrap_or(transient),
             retry_after: api.retry_after_secs,
+            request_id: None,
         }
     }
 
@@ -227,7 +255,13 @@ impl GatewayError {
 
     /// The JSON body in `dialect`.
     pub fn body(&self, dialect: Dialect) -> Bytes {
-        Bytes::from(codec::encode_error(dialect, &self.to_api(dialect)))
+        let api = self.to_api(dialect);
+        Bytes::from(match (dialect, &self.request_id) {
+            (Dialect::Anthropic, Some(id)) => {
+                crate::protocol::anthropic::encode_error_with_id(&api, id)
+            }
+            _ => codec::encode_error(dialect, &api),
+        })
     }
 
     /// The whole response in `dialect` (Anthropic: with a `request-id` header equal to the
@@ -246,6 +280,10 @@ impl GatewayError {
         );
         if let Some(id) = request_id {
             h.insert("request-id", id);
+        } else if let Some(id) = self.request_id.as_deref()
+            && let Ok(v) = HeaderValue::from_str(id)
+        {
+            h.insert("x-request-id", v);
         }
         if let Some(secs) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -269,6 +307,20 @@ impl GatewayError {
         out.extend_from_slice(b"\n\n");
         Bytes::from(out)
     }
+}
+
+/// A fresh id such as `req_01Ab...`, in the shape Anthropic's API uses.
+fn new_request_id() -> String {
+    use rand::Rng;
+    use rand::distr::Alphanumeric;
+    let mut id = String::from("req_");
+    id.extend(
+        rand::rng()
+            .sample_iter(&Alphanumeric)
+            .take(24)
+            .map(char::from),
+    );
+    id
 }
 
 /// The `request_id` of an Anthropic error body, as a header value.
@@ -342,6 +394,39 @@ mod tests {
         assert_eq!(json_of(&body)["request_id"], header_id.as_str());
         for d in [Dialect::OpenAi, Dialect::Gemini] {
             assert!(e.render(d).headers().get("request-id").is_none());
+        }
+    }
+
+    /// A panic's text (here from a blocking task, as the token estimate runs) reaches only the
+    /// log; the client gets a generic 500 naming the id the log has it under.
+    #[tokio::test]
+    async fn internal_errors_name_an_id_and_hide_the_detail() {
+        use http_body_util::BodyExt;
+        let joined = tokio::task::spawn_blocking(|| -> u64 { panic!("secret internal detail") })
+            .await
+            .unwrap_err();
+        let e = GatewayError::internal("counting tokens", &joined);
+        let id = e.request_id.clone().unwrap();
+        assert!(id.starts_with("req_"));
+        for d in [Dialect::Anthropic, Dialect::OpenAi, Dialect::Gemini] {
+            let r = e.render(d);
+            assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+            let header = if d == Dialect::Anthropic {
+                "request-id"
+            } else {
+                "x-request-id"
+            };
+            assert_eq!(r.headers()[header], id.as_str());
+            let body = r.into_body().collect().await.unwrap().to_bytes();
+            let text = String::from_utf8_lossy(&body);
+            assert!(text.contains(&id), "{text}");
+            assert!(
+                !text.contains("secret") && !text.contains("panicked"),
+                "{text}"
+            );
+            if d == Dialect::Anthropic {
+                assert_eq!(json_of(&body)["request_id"], id.as_str());
+            }
         }
     }
 

@@ -13,17 +13,21 @@
 //! paths), `pipeline` (route, failover, fast path or translation per candidate), `translate`
 //! (translated streams and whole replies), `relay` (untouched replies), `shape` (whether a
 //! reply is what the client asked for), `request` (body validation and the model edit),
-//! `count` (token estimates), `models` (model lists), `auth`, `host` (the DNS-rebinding
-//! guard on `Host`), `error`, `ctx` (per-request context, access log, accounting), `cut`
-//! (streams ended by the shutdown grace), `metrics`, `telemetry` (logging), `log_file` (the
-//! size-rotated log file), `state`, `body`.
+//! `count` (token counts), `estimate` (the bounded local estimate), `models` (model lists),
+//! `auth`, `host` (the DNS-rebinding guard on `Host`), `error`, `ctx` (per-request context,
+//! access log, accounting), `cut` (streams ended by the shutdown grace), `metrics`,
+//! `telemetry` (logging), `log_file` (the size-rotated log file), `state`, `body`, `conn` (the
+//! bounds on client connections: header and idle timeouts, the connection cap, the open-file
+//! limit).
 
 mod auth;
 mod body;
+mod conn;
 mod count;
 mod ctx;
 mod cut;
 pub mod error;
+mod estimate;
 mod host;
 mod inbound;
 mod log_file;
@@ -45,7 +49,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -107,6 +111,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     home.ensure()
         .map_err(|e| ServerError::Other(format!("cannot create {}: {e}", home.root().display())))?;
     telemetry::init(&config.log, &home)?;
+    conn::raise_fd_limit();
 
     // The pid file first: a second server is told who runs rather than failing on the database.
     let _pid = PidFile::acquire(&home, &listen)?;
@@ -212,7 +217,13 @@ pub async fn serve(
     state: Arc<State>,
     shutdown: CancellationToken,
 ) -> Result<(), ServerError> {
-    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // HTTP/2 pings a quiet client, so that a vanished one does not hold its streams for ever.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
     let bound = listener
         .local_addr()
         .map_err(|e| ServerError::Other(format!("the listening socket has no address: {e}")))?;
@@ -222,9 +233,20 @@ pub async fn serve(
     // polled (a lock) every time a connection's task wakes. The set aborts what remains after
     // the grace period; finished connections are reaped as the loop goes.
     let mut connections = JoinSet::new();
+    // Idle, slow and surplus connections are closed from here, not from each connection's task,
+    // for the same reason.
+    let mut open = conn::Connections::new(&state.config);
+    let mut reap = tokio::time::interval(open.reap_every());
+    reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            Some(done) = connections.join_next_with_id(), if !connections.is_empty() => {
+                open.remove(match done {
+                    Ok((id, ())) => id,
+                    Err(e) => e.id(),
+                });
+            }
+            _ = reap.tick(), if !open.is_empty() => open.reap(),
             accepted = listener.accept() => {
                 let stream = match accepted {
                     Ok((stream, _peer)) => stream,
@@ -235,21 +257,32 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Some(activity) = open.admit() else {
+                    drop(stream);
+                    continue;
+                };
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!("TCP_NODELAY: {e}");
                 }
                 let (state, guard) = (Arc::clone(&state), Arc::clone(&guard));
+                let io = TokioIo::new(conn::Watched::new(stream, Arc::clone(&activity)));
+                let requests = Arc::clone(&activity);
                 let service = service_fn(move |req| {
                     let (state, guard) = (Arc::clone(&state), Arc::clone(&guard));
-                    async move { Ok::<_, Infallible>(router::handle(state, &guard, req).await) }
+                    let in_flight = requests.begin();
+                    async move {
+                        let resp = router::handle_guarded(state, &guard, req).await;
+                        Ok::<_, Infallible>(resp.map(|body| conn::Tracked::new(body, in_flight)))
+                    }
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+                let conn = builder.serve_connection(io, service).into_owned();
                 let conn = graceful.watch(conn);
-                connections.spawn(async move {
+                let task = connections.spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!("connection ended: {e}");
                     }
                 });
+                open.insert(activity, task);
             }
             () = shutdown.cancelled() => break,
         }

@@ -189,8 +189,12 @@ pub(crate) async fn serve(
     let snap = ctx.state.snapshot();
     let (parts, body) = req.into_parts();
     let key = admit(ctx, &snap, &parts)?;
-    let max_body = ctx.state.config.limits.max_body_bytes;
-    let raw = read_limited(body, &parts.headers, max_body).await?;
+    let config = &ctx.state.config;
+    let (max_body, within) = (
+        config.limits.max_body_bytes,
+        Duration::from_secs(config.timeouts.client_body_secs),
+    );
+    let raw = read_limited(body, &parts.headers, max_body, within).await?;
     let json = JsonBody::parse(&raw)?;
     let (model, stream) = inbound.model_and_stream(&json)?;
     ctx.model = Some(model);

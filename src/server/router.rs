@@ -21,6 +21,47 @@ use super::state::State;
 use super::{count, models};
 use crate::upstream::adapter::FastCall;
 
+/// [`handle`], with a panic anywhere in it (a bug) answered as a generic 500 in the client's
+/// dialect naming a request id, the panic's text only in the log: without this the connection
+/// would just drop, and a handler that formats a caught panic could show its text.
+pub(crate) async fn handle_guarded(
+    state: Arc<State>,
+    guard: &HostGuard,
+    req: http::Request<Incoming>,
+) -> Response<Body> {
+    use futures_util::FutureExt as _;
+    let dialect = dialect_for(req.method(), req.uri().path(), req.headers());
+    match std::panic::AssertUnwindSafe(handle(state, guard, req))
+        .catch_unwind()
+        .await
+    {
+        Ok(resp) => resp,
+        Err(panic) => {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_owned());
+            GatewayError::internal("handling a request", &detail).render(dialect)
+        }
+    }
+}
+
+/// The dialect [`handle`] answers `path` in (it sets `ctx.dialect` route by route, the same way).
+fn dialect_for(method: &Method, path: &str, headers: &http::HeaderMap) -> Dialect {
+    match path {
+        "/v1/messages" | "/v1/messages/count_tokens" => Dialect::Anthropic,
+        "/v1/chat/completions" | "/v1/completions" => Dialect::OpenAi,
+        "/v1beta/models" => Dialect::Gemini,
+        p if method == Method::POST
+            && (p.starts_with("/v1beta/models/") || p.starts_with("/v1/models/")) =>
+        {
+            Dialect::Gemini
+        }
+        _ => super::error::guess_dialect(headers),
+    }
+}
+
 pub(crate) async fn handle(
     state: Arc<State>,
     guard: &HostGuard,

@@ -1,9 +1,11 @@
-//! Server tests against fake upstreams on port 0, driving the in-process `server::serve`.
+//! Server tests against fake upstreams on port 0, driving the in-process `server::serve`
+//! (`hostile`: the real binary, over raw sockets).
 
 mod auth;
 mod errors;
 mod fast_path;
 mod health;
+mod hostile;
 mod lifecycle;
 mod malformed;
 mod model_names;

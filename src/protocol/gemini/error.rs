@@ -190,7 +190,7 @@ pub fn canonical_status(status: u16) -> &'static str {
         499 => "CANCELLED",
         501 => "UNIMPLEMENTED",
         502 | 503 | 529 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
+        408 | 504 => "DEADLINE_EXCEEDED",
         s if s >= 500 => "INTERNAL",
         _ => "FAILED_PRECONDITION",
     }

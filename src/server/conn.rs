@@ -1,0 +1,438 @@
+//! Client connections: the bounds that keep idle, slow and surplus connections from holding the
+//! gateway's file descriptors for ever (300 half-open connections under a laptop's
+//! `ulimit -n 256` used to make `/health` time out).
+//!
+//! * Each connection has an [`Activity`]: its requests in flight (from a request head until the
+//!   reply's last byte, [`InFlight`] riding in the reply body), when it last went idle, and when
+//!   bytes of a next request began to arrive (noted by [`Watched`], the socket wrapper).
+//! * [`Connections`], owned by the accept loop, looks at them a few times a second
+//!   ([`Connections::reap`]): a connection with nothing in flight is closed once its request
+//!   head is late (`[timeouts] client_header_secs`, counted from connecting, or from the first
+//!   byte after a pause) or once it has been idle for `client_idle_secs`. A reply in progress is
+//!   never cut, however long a stream stays quiet. Closing drops the connection's task; with
+//!   nothing in flight, nothing is lost. This covers HTTP/1 and HTTP/2 alike, and the bytes
+//!   before the protocol is known, which hyper's own header timeout does not (it also counts the
+//!   pause between requests against the head).
+//! * Past `[limits] max_connections` a new connection closes the one idle longest, or is closed
+//!   itself when every connection has a request in flight ([`Connections::admit`]): an idle
+//!   crowd never locks a new client (a `/health` probe) out.
+//! * [`raise_fd_limit`] lifts the soft descriptor limit to the hard one at start, and the cap is
+//!   lowered to what the limit leaves room for ([`fd_budget`]).
+//!
+//! Request bodies have their own deadline (`client_body_secs`, in `body::read_limited`).
+
+use std::collections::HashMap;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::body::{Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::task::{AbortHandle, Id};
+
+use super::body::{Body, BoxError};
+use crate::config::Config;
+
+/// What the accept loop knows of one connection. Times are milliseconds since the accept
+/// loop's start, so that connections compare.
+pub(crate) struct Activity {
+    epoch: Instant,
+    in_flight: AtomicU32,
+    /// Whether a request came: from then on the idle deadline applies between requests.
+    served: AtomicBool,
+    /// When the connection was accepted, or its last reply ended.
+    idle_since: AtomicU64,
+    /// 1 + when the first byte after going idle arrived; 0 while none has.
+    first_byte: AtomicU64,
+}
+
+impl Activity {
+    fn new(epoch: Instant) -> Activity {
+        let a = Activity {
+            epoch,
+            in_flight: AtomicU32::new(0),
+            served: AtomicBool::new(false),
+            idle_since: AtomicU64::new(0),
+            first_byte: AtomicU64::new(0),
+        };
+        a.idle_since.store(a.now(), Ordering::Relaxed);
+        a
+    }
+
+    fn now(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// A request head arrived; the returned guard ends the request when dropped.
+    pub fn begin(self: &Arc<Self>) -> InFlight {
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
+        self.served.store(true, Ordering::Relaxed);
+        self.first_byte.store(0, Ordering::Relaxed);
+        InFlight(Arc::clone(self))
+    }
+
+    fn bytes_read(&self) {
+        if self.first_byte.load(Ordering::Relaxed) == 0
+            && self.in_flight.load(Ordering::Relaxed) == 0
+        {
+            self.first_byte
+                .store(self.now().saturating_add(1), Ordering::Relaxed);
+        }
+    }
+
+    /// Why the connection should be closed at `now`, if it should: never with a request in
+    /// flight.
+    fn overdue(&self, now: u64, limits: &Limits) -> Option<&'static str> {
+        // Acquire: pairs with `InFlight::drop`, which records `idle_since` before it decrements.
+        if self.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let idle_since = self.idle_since.load(Ordering::Relaxed);
+        let first_byte = self.first_byte.load(Ordering::Relaxed);
+        let (from, limit, why) = if !self.served.load(Ordering::Relaxed) {
+            (
+                idle_since,
+                limits.header_ms,
+                "no request head in time after connecting",
+            )
+        } else if first_byte != 0 {
+            (
+                first_byte - 1,
+                limits.header_ms,
+                "request head not complete in time",
+            )
+        } else {
+            (idle_since, limits.idle_ms, "idle between requests")
+        };
+        (limit != 0 && now.saturating_sub(from) >= limit).then_some(why)
+    }
+
+    fn idle(&self) -> bool {
+        self.in_flight.load(Ordering::Acquire) == 0
+    }
+}
+
+/// One request of a connection, from its head until its reply body is dropped (sent whole, or
+/// abandoned).
+pub(crate) struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let a = &self.0;
+        a.idle_since.store(a.now(), Ordering::Relaxed);
+        a.first_byte.store(0, Ordering::Relaxed);
+        a.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A reply body holding its request's [`InFlight`].
+pub(crate) struct Tracked {
+    inner: Body,
+    _in_flight: InFlight,
+}
+
+impl Tracked {
+    pub fn new(inner: Body, in_flight: InFlight) -> Tracked {
+        Tracked {
+            inner,
+            _in_flight: in_flight,
+        }
+    }
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// A client socket that tells its [`Activity`] when bytes arrive.
+pub(crate) struct Watched<T> {
+    io: T,
+    activity: Arc<Activity>,
+}
+
+impl<T> Watched<T> {
+    pub fn new(io: T, activity: Arc<Activity>) -> Watched<T> {
+        Watched { io, activity }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            this.activity.bytes_read();
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// The client-connection settings, in milliseconds (0: no limit).
+struct Limits {
+    header_ms: u64,
+    idle_ms: u64,
+    cap: usize,
+}
+
+struct Open {
+    activity: Arc<Activity>,
+    abort: AbortHandle,
+    closing: bool,
+}
+
+/// The open client connections, keyed by their task's id.
+pub(crate) struct Connections {
+    epoch: Instant,
+    limits: Limits,
+    open: HashMap<Id, Open>,
+    /// How many of `open` were told to close and have not ended yet.
+    closing: usize,
+    /// When a connection was last refused (a warning at most once a minute).
+    last_refusal_warning: Option<Instant>,
+}
+
+impl Connections {
+    pub fn new(config: &Config) -> Connections {
+        let ms = |secs: u64| secs.saturating_mul(1000);
+        let wanted = match config.limits.max_connections {
+            0 => usize::MAX,
+            n => usize::try_from(n).unwrap_or(usize::MAX),
+        };
+        let cap = match fd_budget() {
+            Some(budget) if budget < wanted => {
+                tracing::warn!(
+                    "serving at most {budget} client connections at once: the file descriptor \
+                     limit leaves no room for [limits] max_connections = {}",
+                    config.limits.max_connections
+                );
+                budget
+            }
+            _ => wanted,
+        };
+        Connections {
+            epoch: Instant::now(),
+            limits: Limits {
+                header_ms: ms(config.timeouts.client_header_secs),
+                idle_ms: ms(config.timeouts.client_idle_secs),
+                cap,
+            },
+            open: HashMap::new(),
+            closing: 0,
+            last_refusal_warning: None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.open.is_empty()
+    }
+
+    /// How often [`Connections::reap`] should run: a quarter of the shortest timeout, between
+    /// 100 ms and 1 s.
+    pub fn reap_every(&self) -> Duration {
+        let shortest = [self.limits.header_ms, self.limits.idle_ms]
+            .into_iter()
+            .filter(|&ms| ms > 0)
+            .min()
+            .unwrap_or(4000);
+        Duration::from_millis((shortest / 4).clamp(100, 1000))
+    }
+
+    /// The activity record of a connection just accepted, or `None` when it must be closed: at
+    /// the cap, the connection idle longest is closed to make room, and only when every
+    /// connection has a request in flight is the new one refused.
+    pub fn admit(&mut self) -> Option<Arc<Activity>> {
+        if self.open.len() - self.closing >= self.limits.cap && !self.evict_one() {
+            let now = Instant::now();
+            if self
+                .last_refusal_warning
+                .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60))
+            {
+                self.last_refusal_warning = Some(now);
+                tracing::warn!(
+                    "refusing client connections: all {} are busy ([limits] max_connections)",
+                    self.limits.cap
+                );
+            }
+            return None;
+        }
+        Some(Arc::new(Activity::new(self.epoch)))
+    }
+
+    pub fn insert(&mut self, activity: Arc<Activity>, abort: AbortHandle) {
+        self.open.insert(
+            abort.id(),
+            Open {
+                activity,
+                abort,
+                closing: false,
+            },
+        );
+    }
+
+    /// Forgets a connection whose task ended.
+    pub fn remove(&mut self, id: Id) {
+        if self.open.remove(&id).is_some_and(|o| o.closing) {
+            self.closing -= 1;
+        }
+    }
+
+    /// Closes every connection past its deadline.
+    pub fn reap(&mut self) {
+        let Some(now) = self.open.values().next().map(|o| o.activity.now()) else {
+            return;
+        };
+        for o in self.open.values_mut().filter(|o| !o.closing) {
+            if let Some(why) = o.activity.overdue(now, &self.limits) {
+                tracing::debug!(why, "closing a client connection");
+                o.abort.abort();
+                o.closing = true;
+                self.closing += 1;
+            }
+        }
+    }
+
+    /// Closes the connection idle longest, if one is idle.
+    fn evict_one(&mut self) -> bool {
+        let victim = self
+            .open
+            .values_mut()
+            .filter(|o| !o.closing && o.activity.idle())
+            .min_by_key(|o| o.activity.idle_since.load(Ordering::Relaxed));
+        let Some(victim) = victim else {
+            return false;
+        };
+        tracing::debug!("closing the client connection idle longest to make room for a new one");
+        victim.abort.abort();
+        victim.closing = true;
+        self.closing += 1;
+        true
+    }
+}
+
+/// Raises the soft limit on open files to the hard limit (macOS shells start at 256), so that
+/// the connection cap rather than `accept` failing is what bounds clients.
+pub fn raise_fd_limit() {
+    let before = rlimit::Resource::NOFILE.get().map(|(soft, _)| soft);
+    match (before, rlimit::increase_nofile_limit(u64::MAX)) {
+        (Ok(before), Ok(now)) if now > before => {
+            tracing::debug!("raised the open-file limit from {before} to {now}");
+        }
+        (_, Err(e)) => tracing::warn!("cannot raise the open-file limit: {e}"),
+        _ => {}
+    }
+}
+
+/// How many client connections the open-file limit leaves room for: each may hold an upstream
+/// connection too, and the store, the log, the listeners and the runtime need some.
+fn fd_budget() -> Option<usize> {
+    let (soft, _) = rlimit::Resource::NOFILE.get().ok()?;
+    let reserved = (soft / 4).min(64);
+    let budget = (soft.saturating_sub(reserved) / 2).max(1);
+    Some(usize::try_from(budget).unwrap_or(usize::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> Limits {
+        Limits {
+            header_ms: 1_000,
+            idle_ms: 5_000,
+            cap: 10,
+        }
+    }
+
+    #[test]
+    fn deadlines_apply_only_with_nothing_in_flight() {
+        let a = Arc::new(Activity::new(Instant::now()));
+        let t0 = a.idle_since.load(Ordering::Relaxed);
+        let l = limits();
+        assert_eq!(a.overdue(t0 + 999, &l), None);
+        assert!(
+            a.overdue(t0 + 1_000, &l).is_some(),
+            "a silent new connection"
+        );
+
+        let req = a.begin();
+        assert_eq!(a.overdue(t0 + 1_000_000, &l), None, "a reply in progress");
+        drop(req);
+        let t1 = a.idle_since.load(Ordering::Relaxed);
+        assert_eq!(a.overdue(t1 + 4_999, &l), None);
+        assert_eq!(
+            a.overdue(t1 + 5_000, &l),
+            Some("idle between requests"),
+            "idle after a reply"
+        );
+
+        a.bytes_read();
+        let t2 = a.first_byte.load(Ordering::Relaxed) - 1;
+        assert_eq!(a.overdue(t2 + 999, &l), None);
+        assert_eq!(
+            a.overdue(t2 + 1_000, &l),
+            Some("request head not complete in time")
+        );
+
+        let off = Limits {
+            header_ms: 0,
+            idle_ms: 0,
+            cap: 10,
+        };
+        assert_eq!(a.overdue(u64::MAX / 2, &off), None, "0 turns a limit off");
+    }
+}
