@@ -14,12 +14,13 @@
 //! (translated streams and whole replies), `relay` (untouched replies), `shape` (whether a
 //! reply is what the client asked for), `request` (body validation and the model edit),
 //! `count` (token estimates), `models` (model lists), `auth`, `host` (the DNS-rebinding
-//! guard on `Host`), `error`, `ctx` (per-request context, access log, accounting), `cut`
+//! guard on `Host`), `cors` (preflights and the headers for listed web origins), `error`, `ctx` (per-request context, access log, accounting), `cut`
 //! (streams ended by the shutdown grace), `metrics`, `telemetry` (logging), `log_file` (the
 //! size-rotated log file), `state`, `body`.
 
 mod auth;
 mod body;
+mod cors;
 mod count;
 mod ctx;
 mod cut;

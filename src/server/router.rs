@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::Body;
 use super::body::{empty, full};
+use super::cors;
 use super::ctx::Ctx;
 use super::error::{Dialect, ErrorKind, GatewayError};
 use super::host::{HostGuard, Refused};
@@ -30,13 +31,37 @@ pub(crate) async fn handle(
     let method = req.method().clone();
     let uri = req.uri().clone();
     let path = uri.path();
+    // Browsers send `Origin`; other clients don't, and pay one header lookup for CORS.
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut allowed = None;
     let result = if let Err(refused) = guard.check(&req) {
         ctx.route = "host_refused";
         Err(host_refused(&refused))
     } else {
-        route(&mut ctx, guard, req, &method, path).await
+        let cors_on = origin.as_ref().map(|o| {
+            let snap = ctx.state.snapshot();
+            let on = snap.cors.is_some();
+            allowed = snap
+                .cors
+                .as_ref()
+                .filter(|c| c.allows(o))
+                .map(|_| o.clone());
+            on
+        });
+        if cors_on == Some(true) && cors::is_preflight(&method, req.headers()) {
+            ctx.route = "preflight";
+            match (&allowed, &origin) {
+                (Some(o), _) => Ok(cors::preflight(o, req.headers())),
+                (None, o) => Err(origin_refused(o.as_ref())),
+            }
+        } else {
+            route(&mut ctx, guard, req, &method, path).await
+        }
     };
-    let resp = result.unwrap_or_else(|e| e.render(ctx.dialect));
+    let mut resp = result.unwrap_or_else(|e| e.render(ctx.dialect));
+    if let Some(o) = allowed {
+        cors::decorate(o, resp.headers_mut());
+    }
     // A relayed reply's context was handed over (or finished) already: this is then a no-op.
     let outcome = if resp.status().is_success() {
         "ok"
@@ -60,6 +85,26 @@ fn host_refused(refused: &Refused) -> GatewayError {
         ),
     )
     .with_code("host_not_allowed")
+}
+
+/// A preflight from a web page whose origin is not in `[server] cors_origins`.
+fn origin_refused(origin: Option<&HeaderValue>) -> GatewayError {
+    let shown: String = origin
+        .map(|o| {
+            String::from_utf8_lossy(o.as_bytes())
+                .chars()
+                .take(100)
+                .collect()
+        })
+        .unwrap_or_default();
+    GatewayError::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "web pages on `{shown}` may not call the gateway: add the origin to [server] \
+             cors_origins in config.toml"
+        ),
+    )
+    .with_code("origin_not_allowed")
 }
 
 async fn route(

@@ -1,6 +1,7 @@
 //! Server tests against fake upstreams on port 0, driving the in-process `server::serve`.
 
 mod auth;
+mod cors;
 mod errors;
 mod fast_path;
 mod health;
