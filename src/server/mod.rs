@@ -15,7 +15,8 @@
 //! reply is what the client asked for), `request` (body validation and the model edit),
 //! `count` (token estimates), `models` (model lists), `auth`, `host` (the DNS-rebinding
 //! guard on `Host`), `cors` (preflights and the headers for listed web origins), `error`, `ctx` (per-request context, access log, accounting), `cut`
-//! (streams ended by the shutdown grace), `metrics`, `telemetry` (logging), `log_file` (the
+//! (streams ended by the shutdown grace), `metrics`, `overhead` (the gateway's own time:
+//! `Server-Timing` and its histogram), `telemetry` (logging), `log_file` (the
 //! size-rotated log file), `state`, `body`.
 
 mod auth;
@@ -30,6 +31,7 @@ mod inbound;
 mod log_file;
 mod metrics;
 mod models;
+mod overhead;
 mod pipeline;
 mod relay;
 mod request;
@@ -164,6 +166,10 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         health: {
             let state = Arc::clone(&state);
             Arc::new(move || state.health_report())
+        },
+        overhead: {
+            let state = Arc::clone(&state);
+            Arc::new(move || state.overhead_summary())
         },
         flush_usage: {
             let (ledger, sink) = (Arc::clone(state.ledger()), store_sink(Arc::clone(&store)));

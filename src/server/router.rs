@@ -17,6 +17,7 @@ use super::ctx::Ctx;
 use super::error::{Dialect, ErrorKind, GatewayError};
 use super::host::{HostGuard, Refused};
 use super::inbound::{Inbound, gemini_call, gemini_path};
+use super::overhead;
 use super::pipeline;
 use super::state::State;
 use super::{count, models};
@@ -61,6 +62,14 @@ pub(crate) async fn handle(
     let mut resp = result.unwrap_or_else(|e| e.render(ctx.dialect));
     if let Some(o) = allowed {
         cors::decorate(o, resp.headers_mut());
+    }
+    // The head goes out now (a stream's body follows): the gateway's time ends here.
+    let gw = ctx
+        .elapsed()
+        .saturating_sub(ctx.upstream_wait.unwrap_or_default());
+    ctx.state.metrics.overhead.observe(ctx.route, gw);
+    if let Some(v) = overhead::server_timing(gw, ctx.upstream_wait) {
+        resp.headers_mut().insert(overhead::SERVER_TIMING, v);
     }
     // A relayed reply's context was handed over (or finished) already: this is then a no-op.
     let outcome = if resp.status().is_success() {

@@ -182,6 +182,11 @@ impl State {
         &self.ledger
     }
 
+    /// The gateway's own time per request since start (p50, p99), for `status`.
+    pub fn overhead_summary(&self) -> Option<crate::store::ops::OverheadSummary> {
+        self.metrics.overhead.summary()
+    }
+
     /// The Prometheus text of `GET /metrics`.
     pub fn metrics_text(&self) -> String {
         self.metrics.render()

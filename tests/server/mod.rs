@@ -11,3 +11,4 @@ mod model_names;
 mod probe;
 mod rebinding;
 mod routing;
+mod timing;
