@@ -24,7 +24,7 @@ use crate::store::ops::OverheadSummary;
 pub(crate) const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 /// The routes of `Ctx::route`; anything else counts as `other`.
-const ROUTES: [&str; 13] = [
+const ROUTES: [&str; 12] = [
     "chat",
     "messages",
     "generate",
@@ -36,7 +36,6 @@ const ROUTES: [&str; 13] = [
     "probe",
     "preflight",
     "host_refused",
-    "ws",
     "other",
 ];
 /// Upper bounds: 10 µs doubling up to ~0.65 s, then +Inf.

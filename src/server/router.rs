@@ -39,21 +39,19 @@ pub(crate) async fn handle(
         ctx.route = "host_refused";
         Err(host_refused(&refused))
     } else {
-        let cors_on = origin.as_ref().map(|o| {
+        let mut cors_on = false;
+        if let Some(o) = &origin {
             let snap = ctx.state.snapshot();
-            let on = snap.cors.is_some();
-            allowed = snap
-                .cors
-                .as_ref()
-                .filter(|c| c.allows(o))
-                .map(|_| o.clone());
-            on
-        });
-        if cors_on == Some(true) && cors::is_preflight(&method, req.headers()) {
+            if let Some(cors) = &snap.cors {
+                cors_on = true;
+                allowed = cors.allows(o).then(|| o.clone());
+            }
+        }
+        if cors_on && cors::is_preflight(&method, req.headers()) {
             ctx.route = "preflight";
-            match (&allowed, &origin) {
-                (Some(o), _) => Ok(cors::preflight(o, req.headers())),
-                (None, o) => Err(origin_refused(o.as_ref())),
+            match &allowed {
+                Some(o) => Ok(cors::preflight(o, req.headers())),
+                None => Err(origin_refused(origin.as_ref())),
             }
         } else {
             route(&mut ctx, guard, req, &method, path).await
