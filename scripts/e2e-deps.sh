@@ -2,6 +2,8 @@
 # Installs the real clients the end-to-end tests (tests/e2e) drive, into target/e2e:
 #   target/e2e/node   Claude Code and Gemini CLI from npm
 #   target/e2e/venv   the openai, anthropic and google-genai Python SDKs from PyPI
+#   /usr/bin/chromium Debian's chromium, for the browser CORS test (installed when run as root
+#                     with apt-get; otherwise that test prints a skip notice)
 # Idempotent and quiet: a second run with the same pins does nothing. Prints the paths on stdout.
 # Versions are pinned so a client release cannot break CI overnight; override with the variables
 # below to try a newer one.
@@ -54,6 +56,16 @@ if [[ ! -x "$venv/bin/python" || "$(cat "$pystamp" 2>/dev/null)" != "$PY_PACKAGE
 fi
 "$venv/bin/python" -c 'import openai, anthropic, google.genai' >>"$log" 2>&1 \
     || fail "the Python SDKs do not import"
+
+# Chromium: a system package, so only as root; the browser test skips without it.
+if [[ ! -x /usr/bin/chromium ]]; then
+    if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
+            >>"$log" 2>&1 || fail "apt-get install chromium failed"
+    else
+        echo "e2e-deps: no /usr/bin/chromium (apt-get install chromium as root): the browser CORS test will be skipped" >&2
+    fi
+fi
 
 echo "claude: $node_dir/node_modules/.bin/claude"
 echo "gemini: $node_dir/node_modules/.bin/gemini"

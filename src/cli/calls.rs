@@ -8,7 +8,7 @@ use super::{UserError, output};
 use crate::daemon::{DaemonError, Resent, StoreHandle};
 use crate::routing::health::HealthReport;
 use crate::secret::Secret;
-use crate::store::ops::{Op, OpErrorKind, Reply};
+use crate::store::ops::{Op, OpErrorKind, OverheadSummary, Reply};
 use crate::store::records::{ApiKeyRecord, UpstreamRecord, UsageRow};
 
 /// Which kind of record an op is about, for error wording.
@@ -248,11 +248,21 @@ pub async fn usage_list(h: &StoreHandle) -> anyhow::Result<Vec<UsageRow>> {
 /// Every upstream's health from the running server; `None` when no server runs (or it is an
 /// older one that cannot say): health is then unknown.
 pub async fn health(h: &StoreHandle) -> Option<Vec<HealthReport>> {
+    server_health(h).await.map(|(upstreams, _)| upstreams)
+}
+
+/// [`health`], and the gateway's own time per request since the server started.
+pub async fn server_health(
+    h: &StoreHandle,
+) -> Option<(Vec<HealthReport>, Option<OverheadSummary>)> {
     if !h.is_remote() {
         return None;
     }
     match h.apply(Op::Health).await {
-        Ok(Reply::Health { upstreams }) => Some(upstreams),
+        Ok(Reply::Health {
+            upstreams,
+            overhead,
+        }) => Some((upstreams, overhead)),
         _ => None,
     }
 }

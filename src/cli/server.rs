@@ -301,6 +301,7 @@ async fn status(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
         running: info.is_some(),
         pid: info.as_ref().map(|i| i.pid),
         listen: info.as_ref().and_then(|i| i.listen.clone()),
+        overhead: None,
     };
     if args.json {
         return output::json(&view);

@@ -31,7 +31,10 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
     let running = daemon::running(&ctx.home).await;
     let store = ctx.store().await?;
     let upstreams = calls::upstream_list(&store).await?;
-    let health = calls::health(&store).await;
+    let (health, overhead) = match calls::server_health(&store).await {
+        Some((h, o)) => (Some(h), o),
+        None => (None, None),
+    };
     let keys = calls::key_list(&store).await?;
     let usage: Vec<UsageView> = calls::usage_list(&store)
         .await?
@@ -43,6 +46,7 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
         running: running.is_some(),
         pid: running.as_ref().map(|i| i.pid),
         listen: running.as_ref().and_then(|i| i.listen.clone()),
+        overhead,
     };
 
     if args.json {
@@ -66,10 +70,18 @@ pub async fn run(ctx: &Ctx, args: &StatusArgs) -> anyhow::Result<()> {
         _ => "not running (start it with `llm-gateway server start --detach`)".into(),
     };
     let now = view::now();
-    output::fields(&[
-        ("server", server_line),
-        ("home", ctx.home.root().display().to_string()),
-    ])?;
+    let mut fields = vec![("server", server_line)];
+    if let Some(o) = &server.overhead {
+        fields.push((
+            "overhead",
+            format!(
+                "p50 {} ms, p99 {} ms over {} requests (the gateway's own time, upstream waits excluded)",
+                o.p50_ms, o.p99_ms, o.requests
+            ),
+        ));
+    }
+    fields.push(("home", ctx.home.root().display().to_string()));
+    output::fields(&fields)?;
 
     output::line("\nUPSTREAMS")?;
     if upstreams.is_empty() {

@@ -470,6 +470,9 @@ pub struct ServerView {
     pub running: bool,
     pub pid: Option<u32>,
     pub listen: Option<String>,
+    /// The gateway's own time per request since the server started.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overhead: Option<crate::store::ops::OverheadSummary>,
 }
 
 #[cfg(test)]

@@ -36,6 +36,9 @@ pub struct ServerSection {
     pub allowed_hosts: Vec<String>,
     /// On a non-loopback `listen`, `/metrics` without a gateway key.
     pub public_metrics: bool,
+    /// Web page origins (`http://localhost:5173`, `http://localhost:*` for any port, `"*"`
+    /// for any) whose code may call the gateway (CORS) and open `/v1/ws`. Empty: CORS off.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerSection {
@@ -45,6 +48,7 @@ impl Default for ServerSection {
             shutdown_grace_secs: 30,
             allowed_hosts: Vec::new(),
             public_metrics: false,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -246,6 +250,10 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 #                               # "*" answers any. On a non-loopback listen every Host is
 #                               # answered unless this is set.
 # public_metrics = false        # on a non-loopback listen, /metrics needs a gateway key unless true
+# cors_origins = []             # web pages allowed to call the gateway from a browser (CORS), e.g.
+#                               # ["http://localhost:5173", "http://127.0.0.1:*"]; "*" allows any
+#                               # page (then any site you visit can spend your upstreams). Empty:
+#                               # no Access-Control-* header is ever sent.
 
 [timeouts]
 # connect_secs = 10
@@ -324,6 +332,13 @@ mod tests {
         assert!(c.server.public_metrics);
         assert!(Config::default().server.allowed_hosts.is_empty());
         assert!(!Config::default().server.public_metrics);
+        let c = Config::parse(
+            "[server]\ncors_origins = [\"http://localhost:5173\", \"*\"]\n",
+            Path::new("c"),
+        )
+        .unwrap();
+        assert_eq!(c.server.cors_origins, ["http://localhost:5173", "*"]);
+        assert!(Config::default().server.cors_origins.is_empty());
     }
 
     #[test]

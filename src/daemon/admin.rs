@@ -18,7 +18,7 @@ use super::DaemonError;
 use super::client::MAX_LINE;
 use crate::routing::health::HealthReport;
 use crate::store::Store;
-use crate::store::ops::{Op, OpErrorKind, Reply};
+use crate::store::ops::{Op, OpErrorKind, OverheadSummary, Reply};
 
 /// How long connections get, after `cancel`, to finish the op in hand.
 const DRAIN: Duration = Duration::from_secs(5);
@@ -40,6 +40,8 @@ pub struct AdminHooks {
     pub listen: String,
     /// Answers `Health`: every upstream's breaker, cooldowns and login state.
     pub health: Arc<dyn Fn() -> Vec<HealthReport> + Send + Sync>,
+    /// Also answers `Health`: the gateway's own time per request since start.
+    pub overhead: Arc<dyn Fn() -> Option<OverheadSummary> + Send + Sync>,
     /// Awaited before usage counters or keys are read: the server writes the counters and key
     /// uses it has not flushed yet, so `status` right after a request counts it.
     pub flush_usage: ChangeHook,
@@ -157,6 +159,7 @@ async fn handle(op: Op, store: &Arc<Store>, hooks: &AdminHooks) -> Reply {
         }
         Op::Health => Reply::Health {
             upstreams: (hooks.health)(),
+            overhead: (hooks.overhead)(),
         },
         op => {
             if matches!(op, Op::UsageList | Op::KeyList | Op::KeyGet { .. }) {

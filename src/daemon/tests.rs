@@ -63,6 +63,7 @@ fn serve_with(home: &Home, store: Store) -> Server {
         }),
         listen: LISTEN.into(),
         health: Arc::new(Vec::new),
+        overhead: Arc::new(|| None),
         flush_usage: Arc::new(|| Box::pin(async {})),
     };
     let task = tokio::spawn(serve(

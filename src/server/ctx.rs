@@ -25,6 +25,9 @@ pub(crate) struct Ctx {
     /// The upstream that answered, and the model name it was sent.
     pub upstream: Option<String>,
     pub upstream_model: Option<String>,
+    /// Time spent waiting for upstreams until the reply's head (`None`: none was called):
+    /// what `Server-Timing` and the overhead histogram take out of the gateway's own time.
+    pub upstream_wait: Option<Duration>,
     /// Set once the request is logged and counted; a context dropped before that is a client
     /// that went away while the gateway was still waiting for an upstream.
     finished: bool,
@@ -42,6 +45,7 @@ impl Ctx {
             model: None,
             upstream: None,
             upstream_model: None,
+            upstream_wait: None,
             finished: false,
         }
     }
@@ -60,8 +64,15 @@ impl Ctx {
             model: self.model.take(),
             upstream: self.upstream.take(),
             upstream_model: self.upstream_model.take(),
+            // Copied: the router reads it for the reply's head after the hand-over.
+            upstream_wait: self.upstream_wait,
             finished: false,
         }
+    }
+
+    /// Counts the time since `since` as waiting for an upstream.
+    pub fn waited(&mut self, since: Instant) {
+        *self.upstream_wait.get_or_insert_default() += since.elapsed();
     }
 
     pub fn elapsed(&self) -> Duration {

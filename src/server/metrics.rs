@@ -1,9 +1,11 @@
 //! `GET /metrics`: Prometheus text from prometheus-client. Requests by route, upstream, model
 //! and status; latency by route; tokens in and out by upstream and model; upstream failures by
-//! kind; circuit breaker transitions by upstream. Labels carry only routed model names, so
+//! kind; circuit breaker transitions by upstream; the gateway's own time by route
+//! ([`Overhead`]). Labels carry only routed model names, so
 //! unknown names cannot blow up cardinality.
 
 use std::cell::RefCell;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -12,6 +14,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+use super::overhead::{Overhead, OverheadMetric};
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
@@ -83,6 +87,8 @@ pub struct Metrics {
     tokens: Family<TokenLabels, Counter>,
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
     breaker: Family<BreakerLabels, Counter>,
+    /// The gateway's own time per request, by route.
+    pub(crate) overhead: Arc<Overhead>,
 }
 
 impl Default for Metrics {
@@ -126,6 +132,13 @@ impl Metrics {
             "Circuit breaker state changes, by upstream and new state (open, closed)",
             breaker.clone(),
         );
+        let overhead = Arc::new(Overhead::default());
+        registry.register(
+            "overhead_seconds",
+            "Time spent in the gateway itself per request (to the reply's head, upstream waits \
+             excluded), by route",
+            OverheadMetric(Arc::clone(&overhead)),
+        );
         static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Metrics {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
@@ -135,6 +148,7 @@ impl Metrics {
             tokens,
             upstream_errors,
             breaker,
+            overhead,
         }
     }
 

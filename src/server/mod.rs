@@ -14,15 +14,17 @@
 //! (translated streams and whole replies), `relay` (untouched replies), `shape` (whether a
 //! reply is what the client asked for), `request` (body validation and the model edit),
 //! `count` (token counts), `estimate` (the bounded local estimate), `models` (model lists),
-//! `auth`, `host` (the DNS-rebinding guard on `Host`), `error`, `ctx` (per-request context,
-//! access log, accounting), `cut` (streams ended by the shutdown grace), `metrics`,
-//! `telemetry` (logging), `log_file` (the size-rotated log file), `state`, `body`, `conn` (the
-//! bounds on client connections: header and idle timeouts, the connection cap, the open-file
-//! limit).
+//! `auth`, `host` (the DNS-rebinding guard on `Host`), `cors` (preflights and the headers for
+//! listed web origins), `error`, `ctx` (per-request context, access log, accounting), `cut`
+//! (streams ended by the shutdown grace), `metrics`, `overhead` (the gateway's own time:
+//! `Server-Timing` and its histogram), `telemetry` (logging), `log_file` (the size-rotated log
+//! file), `state`, `body`, `conn` (the bounds on client connections: header and idle timeouts,
+//! the connection cap, the open-file limit).
 
 mod auth;
 mod body;
 mod conn;
+mod cors;
 mod count;
 mod ctx;
 mod cut;
@@ -33,6 +35,7 @@ mod inbound;
 mod log_file;
 mod metrics;
 mod models;
+mod overhead;
 mod pipeline;
 mod relay;
 mod request;
@@ -168,6 +171,10 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         health: {
             let state = Arc::clone(&state);
             Arc::new(move || state.health_report())
+        },
+        overhead: {
+            let state = Arc::clone(&state);
+            Arc::new(move || state.overhead_summary())
         },
         flush_usage: {
             let (ledger, sink) = (Arc::clone(state.ledger()), store_sink(Arc::clone(&store)));

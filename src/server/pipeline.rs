@@ -429,7 +429,10 @@ impl Job<'_> {
                 .state
                 .client
                 .post(prepared.url, prepared.headers, prepared.body);
-            let resp = match tokio::time::timeout_at(deadline, send).await {
+            let sent = Instant::now();
+            let outcome = tokio::time::timeout_at(deadline, send).await;
+            ctx.waited(sent);
+            let resp = match outcome {
                 Err(_) => return Err(next_or_fail(last, timeout(ctx, cand, started, first_byte))),
                 Ok(Err(e)) => {
                     ctx.attempt_failed(&up.name, &cand.model, "connect", started);
@@ -515,9 +518,11 @@ impl Job<'_> {
         let headers = resp.headers().clone();
         let total = tokio::time::Instant::from_std(ctx.started)
             + Duration::from_secs(state.config().timeouts.total_secs.max(1));
+        let reading = Instant::now();
         let body = collect(None, resp.bytes_stream(), total, MAX_REPLY_BYTES)
             .await
             .unwrap_or_default();
+        ctx.waited(reading);
         let api = reply.decode_error(code, &headers, &body);
         if code == 429 {
             let cool = match (api.retry_after_secs, api.should_retry) {
@@ -564,8 +569,10 @@ impl Job<'_> {
             ctx.upstream = Some(up.name.clone());
             ctx.upstream_model = Some(cand.model.clone());
             let total_deadline = tokio::time::Instant::from_std(ctx.started) + total;
-            let body = collect(first, upstream, total_deadline, MAX_REPLY_BYTES)
-                .await
+            let reading = Instant::now();
+            let body = collect(first, upstream, total_deadline, MAX_REPLY_BYTES).await;
+            ctx.waited(reading);
+            let body = body
                 .inspect_err(|_| breaker_failure(ctx, cand, "reply cut short"))
                 .map_err(Attempt::Fail)?;
             // Nothing has gone to the client yet: an unreadable reply may still fail over.
@@ -695,7 +702,9 @@ impl Job<'_> {
         }
         let total = Duration::from_secs(ctx.state.config().timeouts.total_secs.max(1));
         let deadline = tokio::time::Instant::from_std(ctx.started) + total;
+        let reading = Instant::now();
         let body = collect_prefix(first, stream, deadline, MAX_ERROR_TEXT_BYTES).await;
+        ctx.waited(reading);
         let api =
             ReplyFormat::plain(self.inbound.dialect).decode_error(status.as_u16(), &headers, &body);
         ctx.upstream = Some(cand.upstream.name.clone());
@@ -720,7 +729,10 @@ impl Job<'_> {
         let total = Duration::from_secs(ctx.state.config().timeouts.total_secs.max(1));
         let deadline = tokio::time::Instant::from_std(ctx.started) + total;
         let reply = ReplyFormat::plain(self.inbound.dialect);
-        let resp = match collect(first, stream, deadline, MAX_REPLY_BYTES).await {
+        let reading = Instant::now();
+        let body = collect(first, stream, deadline, MAX_REPLY_BYTES).await;
+        ctx.waited(reading);
+        let resp = match body {
             Ok(body) => reply.decoder().decode_whole(&body),
             Err(e) => Err(e.to_api(self.inbound.dialect)),
         };
@@ -834,10 +846,12 @@ async fn first_chunk(
     last: bool,
 ) -> Result<Option<Bytes>, Attempt> {
     // A small reply's body is usually there with its head: no timer needed to wait for it.
+    let waiting = Instant::now();
     let next = match stream.next().now_or_never() {
         Some(next) => Ok(next),
         None => tokio::time::timeout_at(deadline, stream.next()).await,
     };
+    ctx.waited(waiting);
     match next {
         Err(_) => Err(next_or_fail(last, timeout(ctx, cand, started, first_byte))),
         Ok(Some(Err(e))) => {

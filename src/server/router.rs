@@ -12,10 +12,12 @@ use serde::Serialize;
 
 use super::Body;
 use super::body::{empty, full};
+use super::cors;
 use super::ctx::Ctx;
 use super::error::{Dialect, ErrorKind, GatewayError};
 use super::host::{HostGuard, Refused};
 use super::inbound::{Inbound, gemini_call, gemini_path};
+use super::overhead;
 use super::pipeline;
 use super::state::State;
 use super::{count, models};
@@ -71,13 +73,43 @@ pub(crate) async fn handle(
     let method = req.method().clone();
     let uri = req.uri().clone();
     let path = uri.path();
+    // Browsers send `Origin`; other clients don't, and pay one header lookup for CORS.
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    let mut allowed = None;
     let result = if let Err(refused) = guard.check(&req) {
         ctx.route = "host_refused";
         Err(host_refused(&refused))
     } else {
-        route(&mut ctx, guard, req, &method, path).await
+        let mut cors_on = false;
+        if let Some(o) = &origin {
+            let snap = ctx.state.snapshot();
+            if let Some(cors) = &snap.cors {
+                cors_on = true;
+                allowed = cors.allows(o).then(|| o.clone());
+            }
+        }
+        if cors_on && cors::is_preflight(&method, req.headers()) {
+            ctx.route = "preflight";
+            match &allowed {
+                Some(o) => Ok(cors::preflight(o, req.headers())),
+                None => Err(origin_refused(origin.as_ref())),
+            }
+        } else {
+            route(&mut ctx, guard, req, &method, path).await
+        }
     };
-    let resp = result.unwrap_or_else(|e| e.render(ctx.dialect));
+    let mut resp = result.unwrap_or_else(|e| e.render(ctx.dialect));
+    if let Some(o) = allowed {
+        cors::decorate(o, resp.headers_mut());
+    }
+    // The head goes out now (a stream's body follows): the gateway's time ends here.
+    let gw = ctx
+        .elapsed()
+        .saturating_sub(ctx.upstream_wait.unwrap_or_default());
+    ctx.state.metrics.overhead.observe(ctx.route, gw);
+    if let Some(v) = overhead::server_timing(gw, ctx.upstream_wait) {
+        resp.headers_mut().insert(overhead::SERVER_TIMING, v);
+    }
     // A relayed reply's context was handed over (or finished) already: this is then a no-op.
     let outcome = if resp.status().is_success() {
         "ok"
@@ -101,6 +133,26 @@ fn host_refused(refused: &Refused) -> GatewayError {
         ),
     )
     .with_code("host_not_allowed")
+}
+
+/// A preflight from a web page whose origin is not in `[server] cors_origins`.
+fn origin_refused(origin: Option<&HeaderValue>) -> GatewayError {
+    let shown: String = origin
+        .map(|o| {
+            String::from_utf8_lossy(o.as_bytes())
+                .chars()
+                .take(100)
+                .collect()
+        })
+        .unwrap_or_default();
+    GatewayError::new(
+        ErrorKind::PermissionDenied,
+        format!(
+            "web pages on `{shown}` may not call the gateway: add the origin to [server] \
+             cors_origins in config.toml"
+        ),
+    )
+    .with_code("origin_not_allowed")
 }
 
 async fn route(

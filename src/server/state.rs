@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use super::ServerError;
 use super::auth::{RateLimiter, digest_of};
+use super::cors::Cors;
 use super::cut::Cut;
 use super::metrics::Metrics;
 use crate::config::Config;
@@ -43,6 +44,9 @@ pub(crate) struct Snapshot {
     pub secrets: HashMap<String, Secret>,
     /// `routes.upstreams()[i]`'s fast-path request, made ahead where it can be.
     pub fast: Vec<Option<FastTemplate>>,
+    /// `[server] cors_origins` (`None`: CORS off), made with the rest of the snapshot so a
+    /// config reload swaps it too.
+    pub cors: Option<Cors>,
 }
 
 impl Snapshot {
@@ -65,6 +69,7 @@ impl Snapshot {
             keys: view.keys,
             secrets: view.secrets,
             fast,
+            cors: Cors::new(&config.server.cors_origins),
         }
     }
 
@@ -175,6 +180,11 @@ impl State {
     /// Usage not yet flushed to the store.
     pub fn ledger(&self) -> &Arc<Ledger> {
         &self.ledger
+    }
+
+    /// The gateway's own time per request since start (p50, p99), for `status`.
+    pub fn overhead_summary(&self) -> Option<crate::store::ops::OverheadSummary> {
+        self.metrics.overhead.summary()
     }
 
     /// The Prometheus text of `GET /metrics`.

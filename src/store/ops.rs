@@ -124,12 +124,24 @@ pub enum Reply {
     },
     Health {
         upstreams: Vec<HealthReport>,
+        /// The gateway's own time per request since the server started (absent before the
+        /// first request, and from servers older than the field).
+        #[serde(default)]
+        overhead: Option<OverheadSummary>,
     },
     /// The op failed; `kind` lets the CLI choose an exit code and hint.
     Error {
         kind: OpErrorKind,
         message: String,
     },
+}
+
+/// The running server's own time per request (`llm_gateway_overhead_seconds`), for `status`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OverheadSummary {
+    pub requests: u64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,7 +6,10 @@
 //! and exports `LLM_GATEWAY_E2E_DIR`. Without that variable every test here prints a skip notice
 //! and passes; with it, a missing client is a failure. Clients run with a cleared environment
 //! (no proxies, a temporary HOME, telemetry and update checks off) and a hard timeout.
+//! `browser` (headless Chromium against the in-process server) needs only `/usr/bin/chromium`
+//! and skips with a notice without it.
 
+mod browser;
 mod claude;
 mod fake;
 mod gemini_cli;

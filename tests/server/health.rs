@@ -508,6 +508,10 @@ async fn status_shows_health_while_the_server_runs() {
     assert_eq!(ok["cooling"][0]["reason"], "rate-limited");
     // Existing fields stay.
     assert_eq!(s["upstreams"][0]["provider"], "openai");
+    // The gateway's own time over the four requests (and the start's readiness probes).
+    let overhead = &s["server"]["overhead"];
+    assert!(overhead["requests"].as_u64().unwrap() >= 4, "{s}");
+    assert!(overhead["p50_ms"].as_f64().unwrap() <= overhead["p99_ms"].as_f64().unwrap());
 
     let list = run_json(&home, &["upstream", "list", "--json"]).await;
     assert_eq!(health_of(&list, "dead")["state"], "open");
@@ -515,6 +519,7 @@ async fn status_shows_health_while_the_server_runs() {
     assert_eq!(show["health"]["state"], "cooling");
     let text = stdout(&run(&home, &["status"]).await);
     assert!(text.contains("HEALTH"), "{text}");
+    assert!(text.contains("overhead") && text.contains("p99"), "{text}");
     assert!(
         text.contains("open (3 failures, last: connect error"),
         "{text}"

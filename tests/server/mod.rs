@@ -2,6 +2,7 @@
 //! (`hostile`: the real binary, over raw sockets).
 
 mod auth;
+mod cors;
 mod errors;
 mod fast_path;
 mod health;
@@ -12,3 +13,4 @@ mod model_names;
 mod probe;
 mod rebinding;
 mod routing;
+mod timing;
