@@ -5,6 +5,7 @@
 use anyhow::anyhow;
 
 use super::UserError;
+use crate::config::live::ConfigState;
 use crate::daemon::StoreHandle;
 use crate::routing::health::HealthReport;
 use crate::secret::Secret;
@@ -68,6 +69,7 @@ fn unexpected(reply: &Reply) -> anyhow::Error {
         Reply::Usage { .. } => "usage",
         Reply::Pong { .. } => "pong",
         Reply::Health { .. } => "health",
+        Reply::Config { .. } => "config",
         Reply::Error { .. } => "error",
     };
     anyhow!("unexpected `{what}` reply from the store (is the server a different version?)")
@@ -194,6 +196,18 @@ pub async fn health(h: &StoreHandle) -> Option<Vec<HealthReport>> {
     }
     match h.apply(Op::Health).await {
         Ok(Reply::Health { upstreams }) => Some(upstreams),
+        _ => None,
+    }
+}
+
+/// Asks the running server to look at `config.toml` now and say whether the file on disk is in
+/// force; `None` when no server runs (or it is an older one that cannot say).
+pub async fn config_reload(h: &StoreHandle) -> Option<ConfigState> {
+    if !h.is_remote() {
+        return None;
+    }
+    match h.apply(Op::ConfigReload).await {
+        Ok(Reply::Config { state }) => Some(state),
         _ => None,
     }
 }

@@ -27,7 +27,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{CommandFactory, Parser, Subcommand, ValueHint};
 
-use crate::config::file::{Config, SecretsBackend, TEMPLATE};
+use crate::config::file::{Config, TEMPLATE};
 use crate::config::{env, paths::Home};
 use crate::daemon::StoreHandle;
 
@@ -127,7 +127,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),
         command => {
-            let ctx = Ctx::load(cli.home.as_deref())?;
+            // `status` shows a config.toml that no longer parses instead of failing on it.
+            let tolerant = matches!(command, Command::Status(_));
+            let ctx = Ctx::load(cli.home.as_deref(), tolerant)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -154,28 +156,38 @@ pub(crate) struct Ctx {
     pub home: Home,
     pub config: Config,
     pub config_path: PathBuf,
+    /// Why `config.toml` did not load, when the command went on with the defaults.
+    pub config_error: Option<String>,
 }
 
 impl Ctx {
     /// Resolves the home folder (creating it owner-only), writes the commented config template
-    /// on first run, and loads the config with environment overrides applied.
-    fn load(flag: Option<&Path>) -> anyhow::Result<Ctx> {
+    /// on first run, and loads the config with environment overrides applied. `tolerant`: a
+    /// config that does not parse is noted in `config_error` and the defaults are used.
+    fn load(flag: Option<&Path>, tolerant: bool) -> anyhow::Result<Ctx> {
         let home = Home::resolve(flag).context("cannot find the gateway's home folder")?;
         home.ensure()
             .with_context(|| format!("cannot create {}", home.root().display()))?;
         let config_path = home.config();
         write_template_if_absent(&config_path)?;
-        let mut config = Config::load(&config_path).map_err(|e| {
-            UserError::new(e.to_string()).hint(format!(
-                "fix or remove the key in {} (a missing key takes its default)",
-                config_path.display()
-            ))
-        })?;
+        let (mut config, config_error) = match Config::load(&config_path) {
+            Ok(c) => (c, None),
+            Err(e) if tolerant => (Config::default(), Some(e.to_string())),
+            Err(e) => {
+                return Err(UserError::new(e.to_string())
+                    .hint(format!(
+                        "fix or remove the key in {} (a missing key takes its default)",
+                        config_path.display()
+                    ))
+                    .into());
+            }
+        };
         apply_env(&mut config, |name| std::env::var(name).ok())?;
         Ok(Ctx {
             home,
             config,
             config_path,
+            config_error,
         })
     }
 
@@ -205,24 +217,7 @@ fn write_template_if_absent(path: &Path) -> anyhow::Result<()> {
 
 /// Environment overrides of config keys (flag > env > file > default).
 fn apply_env(config: &mut Config, getenv: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-    if let Some(v) = getenv(env::SECRETS_BACKEND).filter(|v| !v.trim().is_empty()) {
-        config.secrets.backend = match v.trim() {
-            "auto" => SecretsBackend::Auto,
-            "keyring" => SecretsBackend::Keyring,
-            "file" => SecretsBackend::File,
-            other => {
-                return Err(UserError::new(format!(
-                    "{} must be auto, keyring or file (got `{other}`)",
-                    env::SECRETS_BACKEND
-                ))
-                .into());
-            }
-        };
-    }
-    if let Some(v) = getenv(env::LOG).filter(|v| !v.trim().is_empty()) {
-        config.log.level = v.trim().to_string();
-    }
-    Ok(())
+    env::apply_overrides(config, getenv).map_err(|e| UserError::new(e).into())
 }
 
 /// An error worded for the user, with the next step to take and whether it is a usage error
@@ -274,6 +269,7 @@ pub(crate) fn parse_name(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::file::SecretsBackend;
 
     #[test]
     fn command_tree_is_valid() {

@@ -1,10 +1,12 @@
 //! Settings: the `config.toml` schema ([`file`]), every environment variable ([`env`]), the home
-//! folder layout ([`paths`]) and provider endpoints ([`endpoints`]). Precedence everywhere:
+//! folder layout ([`paths`]), provider endpoints ([`endpoints`]), what a running server reloads
+//! ([`live`]) and in-place edits of the file ([`edit`]). Precedence everywhere:
 //! flag > env > file > default.
 
 pub mod endpoints;
 pub mod env;
 pub mod file;
+pub mod live;
 pub mod paths;
 
 pub use endpoints::{Endpoint, ProviderKind};

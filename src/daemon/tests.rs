@@ -64,6 +64,7 @@ fn serve_with(home: &Home, store: Store) -> Server {
         listen: LISTEN.into(),
         health: Arc::new(Vec::new),
         flush_usage: Arc::new(|| Box::pin(async {})),
+        config: Arc::new(|| Box::pin(async { Default::default() })),
     };
     let task = tokio::spawn(serve(
         home.admin_socket(),

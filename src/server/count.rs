@@ -187,7 +187,7 @@ async fn read(
     let snap = state.snapshot();
     let (parts, body) = req.into_parts();
     let key = pipeline::admit(ctx, &snap, &parts)?;
-    let raw = read_limited(body, &parts.headers, state.config.limits.max_body_bytes).await?;
+    let raw = read_limited(body, &parts.headers, snap.config.limits.max_body_bytes).await?;
     let ir = decode(&raw).map_err(pipeline::codec_error)?;
     // Judged as a chat request's model is, although an unknown one still gets the estimate:
     // the name may reach an upstream's `countTokens` URL.
@@ -231,7 +231,7 @@ async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
             .await
             .ok()?;
         let target = Target {
-            config: state.config(),
+            config: &snap.config,
             record: &cand.upstream,
             model: &cand.model,
             credential: cred.as_credential(),

@@ -5,7 +5,8 @@
 //! [`run`] is `server start`: it opens the store, takes the pid file, starts the OAuth token
 //! refresher (whose token source the gemini-cli and qwen upstreams read through
 //! [`State::tokens`]), the admin socket (whose changes reload the [`View`] and wake the
-//! refresher), the usage flusher and the signal watcher, and then
+//! refresher), the usage flusher, the signal watcher and the `config.toml` watcher
+//! (`config_watch`), and then
 //! [`serve`]s until shutdown. [`serve`] is the store-free core: a listener, a [`State`] built
 //! from a [`View`], and a cancellation token; the integration tests drive it directly.
 //!
@@ -14,10 +15,11 @@
 //! (translated streams and whole replies), `relay` (untouched replies), `request` (body
 //! validation and the model edit), `count` (token estimates), `models` (model lists), `auth`,
 //! `host` (the DNS-rebinding guard on `Host`), `error`, `ctx` (per-request context, access log,
-//! accounting), `metrics`, `telemetry`, `state`, `body`.
+//! accounting), `metrics`, `telemetry`, `state`, `config_watch`, `body`.
 
 mod auth;
 mod body;
+mod config_watch;
 mod count;
 mod ctx;
 pub mod error;
@@ -90,13 +92,13 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     let ServeOptions {
         home,
         config,
+        config_path,
         listen,
-        ..
     } = opts;
     let listen = listen.unwrap_or_else(|| config.server.listen.clone());
     home.ensure()
         .map_err(|e| ServerError::Other(format!("cannot create {}: {e}", home.root().display())))?;
-    telemetry::init(&config.log, &home)?;
+    let log = telemetry::init(&config.log, &home)?;
 
     // The pid file first: a second server is told who runs rather than failing on the database.
     let _pid = PidFile::acquire(&home, &listen)?;
@@ -119,8 +121,15 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         background.clone(),
     )
     .map_err(|e| ServerError::Other(format!("cannot start the OAuth token refresher: {e}")))?;
+    let started = config.clone();
     let state = State::new(config, view)?;
     state.set_tokens(refresher.token_source());
+    let watch = Arc::new(config_watch::ConfigWatch::new(
+        config_path,
+        Arc::clone(&state),
+        log,
+        started,
+    ));
 
     let listener = TcpListener::bind(&listen)
         .await
@@ -161,6 +170,13 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
                 Box::pin(async move { usage::flush(&ledger, &sink).await })
             })
         },
+        config: {
+            let watch = Arc::clone(&watch);
+            Arc::new(move || {
+                let watch = Arc::clone(&watch);
+                Box::pin(async move { watch.check(false).await })
+            })
+        },
     };
     tasks.spawn({
         let (store, cancel) = (Arc::clone(&store), background.clone());
@@ -178,6 +194,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         background.clone(),
     ));
     tasks.spawn(watch_signals(shutdown.clone()));
+    tasks.spawn(Arc::clone(&watch).run(background.clone()));
 
     tracing::info!(%addr, "listening");
     let mut out = std::io::stdout();
@@ -205,7 +222,7 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|e| ServerError::Other(format!("the listening socket has no address: {e}")))?;
-    let guard = Arc::new(host::HostGuard::new(bound, &state.config.server));
+    let guard = Arc::new(host::HostGuard::new(bound, &state.config().server));
     let graceful = GracefulShutdown::new();
     // A set rather than a per-connection race against a cancellation token: the token would be
     // polled (a lock) every time a connection's task wakes. The set aborts what remains after
@@ -244,7 +261,7 @@ pub async fn serve(
         }
     }
     drop(listener);
-    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let grace = Duration::from_secs(state.config().server.shutdown_grace_secs);
     if tokio::time::timeout(grace, graceful.shutdown())
         .await
         .is_err()

@@ -179,7 +179,7 @@ pub(crate) async fn serve(
     let snap = ctx.state.snapshot();
     let (parts, body) = req.into_parts();
     let key = admit(ctx, &snap, &parts)?;
-    let max_body = ctx.state.config.limits.max_body_bytes;
+    let max_body = snap.config.limits.max_body_bytes;
     let raw = read_limited(body, &parts.headers, max_body).await?;
     let json = JsonBody::parse(&raw)?;
     let (model, stream) = inbound.model_and_stream(&json)?;
@@ -284,12 +284,11 @@ impl Job<'_> {
 
     fn prepare(
         &mut self,
-        ctx: &Ctx,
         cand: &Candidate,
         cred: &Cred,
         edits: &Edits,
     ) -> Result<Prepared, Attempt> {
-        let config = ctx.state.config();
+        let config = &self.snap.config;
         let up = &cand.upstream;
         let target = Target {
             config,
@@ -363,7 +362,7 @@ impl Job<'_> {
         cand: &Candidate,
         last: bool,
     ) -> Result<Response<Body>, Attempt> {
-        let config = ctx.state.config();
+        let config = &self.snap.config;
         let up = &cand.upstream;
         let started = Instant::now();
         let first_byte = Duration::from_secs(config.timeouts.first_byte_secs.max(1));
@@ -399,7 +398,7 @@ impl Job<'_> {
                         })
                         .map_err(Attempt::Next)?;
                     // A template has the default headers already.
-                    let prepared = self.prepare(ctx, cand, &cred, &edits).map(|mut p| {
+                    let prepared = self.prepare(cand, &cred, &edits).map(|mut p| {
                         crate::upstream::default_headers(&mut p.headers);
                         p
                     });
@@ -468,7 +467,6 @@ impl Job<'_> {
         resp: UpstreamResponse,
         reply: Option<&ReplyFormat>,
     ) -> Result<Response<Body>, Attempt> {
-        let state = Arc::clone(&ctx.state);
         let up = &cand.upstream;
         let status = resp.status();
         let code = status.as_u16();
@@ -497,7 +495,7 @@ impl Job<'_> {
         };
         let headers = resp.headers().clone();
         let total = tokio::time::Instant::from_std(ctx.started)
-            + Duration::from_secs(state.config().timeouts.total_secs.max(1));
+            + Duration::from_secs(self.snap.config.timeouts.total_secs.max(1));
         let body = collect(None, resp.bytes_stream(), total, MAX_REPLY_BYTES)
             .await
             .unwrap_or_default();
@@ -537,7 +535,7 @@ impl Job<'_> {
         last: bool,
     ) -> Result<Response<Body>, Attempt> {
         let state = Arc::clone(&ctx.state);
-        let config = state.config();
+        let config = &self.snap.config;
         let up = &cand.upstream;
         let mut upstream: UpstreamStream = resp.bytes_stream();
         let first = first_chunk(
@@ -718,7 +716,8 @@ async fn relay_untouched(
     resp: UpstreamResponse,
     last: bool,
 ) -> Result<Response<Body>, Attempt> {
-    let timeouts = &ctx.state.config().timeouts;
+    let config = ctx.state.config();
+    let timeouts = &config.timeouts;
     let idle = Duration::from_secs(timeouts.idle_secs.max(1));
     let total = Duration::from_secs(timeouts.total_secs.max(1));
     let up = &cand.upstream;

@@ -1,14 +1,17 @@
 //! Logging: the tracing subscriber per `[log]` (level, `text` or `json` lines, stderr or a
 //! file; `LLM_GATEWAY_LOG` overrides the level) and the one access-log line per request.
 //! Secrets never reach a log line: paths are logged without their query (`?key=`), and keys
-//! only by name.
+//! only by name. The level and the format sit behind reload handles ([`LogControl`]), so a
+//! reloaded `config.toml` changes them in the running server.
 
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer, Registry, reload};
 
 use super::ServerError;
 use crate::config::env;
@@ -16,26 +19,99 @@ use crate::config::file::{LogFormat, LogSection};
 use crate::config::paths::Home;
 use crate::usage::TokenCounts;
 
-/// Installs the global subscriber. A second call (tests, an embedding program) keeps the first.
-pub fn init(log: &LogSection, home: &Home) -> Result<(), ServerError> {
-    let directive = std::env::var(env::LOG)
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| log.level.clone());
-    let filter = EnvFilter::try_new(&directive).map_err(|e| {
-        ServerError::Other(format!(
-            "invalid log level `{directive}` ([log] level): {e}"
-        ))
-    })?;
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
-    let file = log.file.trim();
-    let result = if file.is_empty() {
-        match log.format {
-            LogFormat::Json => builder.json().with_writer(std::io::stderr).try_init(),
-            LogFormat::Text => builder.with_writer(std::io::stderr).try_init(),
+type Filtered = Layered<reload::Layer<EnvFilter, Registry>, Registry>;
+type Formatter = Box<dyn Layer<Filtered> + Send + Sync>;
+
+/// Where log lines go, fixed at start.
+#[derive(Clone)]
+enum Sink {
+    Stderr,
+    File(Arc<File>),
+}
+
+/// The running subscriber's level and format, changeable while it runs.
+pub struct LogControl {
+    /// `None` when another subscriber was installed first (tests, an embedding program).
+    handles: Option<(
+        reload::Handle<EnvFilter, Registry>,
+        reload::Handle<Formatter, Filtered>,
+    )>,
+    sink: Sink,
+    /// `LLM_GATEWAY_LOG` set the level: the file's level does not apply.
+    level_from_env: bool,
+    /// The level directive and format in use.
+    current: Mutex<(String, LogFormat)>,
+}
+
+impl LogControl {
+    /// Whether `log`'s level would be accepted, worded for the config file.
+    pub fn check(&self, log: &LogSection) -> Result<(), String> {
+        if self.level_from_env {
+            return Ok(());
         }
+        filter(&log.level).map(drop)
+    }
+
+    /// Applies `log`'s level (unless `LLM_GATEWAY_LOG` set it) and format; `true` when
+    /// something changed.
+    pub fn apply(&self, log: &LogSection) -> bool {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        let mut changed = false;
+        if !self.level_from_env
+            && current.0 != log.level
+            && let Ok(f) = filter(&log.level)
+        {
+            if let Some((h, _)) = &self.handles
+                && let Err(e) = h.reload(f)
+            {
+                tracing::debug!("cannot change the log level: {e}");
+            }
+            current.0 = log.level.clone();
+            changed = true;
+        }
+        if current.1 != log.format {
+            if let Some((_, h)) = &self.handles
+                && let Err(e) = h.reload(formatter(log.format, &self.sink))
+            {
+                tracing::debug!("cannot change the log format: {e}");
+            }
+            current.1 = log.format;
+            changed = true;
+        }
+        changed
+    }
+}
+
+fn filter(directive: &str) -> Result<EnvFilter, String> {
+    EnvFilter::try_new(directive)
+        .map_err(|e| format!("invalid log level `{directive}` ([log] level): {e}"))
+}
+
+fn formatter(format: LogFormat, sink: &Sink) -> Formatter {
+    let layer = tracing_subscriber::fmt::layer().with_target(false);
+    match (format, sink) {
+        (LogFormat::Json, Sink::Stderr) => Box::new(layer.json().with_writer(std::io::stderr)),
+        (LogFormat::Text, Sink::Stderr) => Box::new(layer.with_writer(std::io::stderr)),
+        (LogFormat::Json, Sink::File(f)) => {
+            Box::new(layer.json().with_ansi(false).with_writer(Arc::clone(f)))
+        }
+        (LogFormat::Text, Sink::File(f)) => {
+            Box::new(layer.with_ansi(false).with_writer(Arc::clone(f)))
+        }
+    }
+}
+
+/// Installs the global subscriber. A second call (tests, an embedding program) keeps the first,
+/// and its [`LogControl`] changes nothing.
+pub fn init(log: &LogSection, home: &Home) -> Result<LogControl, ServerError> {
+    let env_level = std::env::var(env::LOG)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let directive = env_level.clone().unwrap_or_else(|| log.level.clone());
+    let level = filter(&directive).map_err(ServerError::Other)?;
+    let file = log.file.trim();
+    let sink = if file.is_empty() {
+        Sink::Stderr
     } else {
         let path = {
             let p = PathBuf::from(file);
@@ -53,20 +129,24 @@ pub fn init(log: &LogSection, home: &Home) -> Result<(), ServerError> {
             .map_err(|e| {
                 ServerError::Other(format!("cannot open log file {}: {e}", path.display()))
             })?;
-        let writer = Mutex::new(f);
-        match log.format {
-            LogFormat::Json => builder
-                .json()
-                .with_ansi(false)
-                .with_writer(writer)
-                .try_init(),
-            LogFormat::Text => builder.with_ansi(false).with_writer(writer).try_init(),
-        }
+        Sink::File(Arc::new(f))
     };
-    if result.is_err() {
+    let (level_layer, level_handle) = reload::Layer::new(level);
+    let (format_layer, format_handle) = reload::Layer::new(formatter(log.format, &sink));
+    let installed = tracing_subscriber::registry()
+        .with(level_layer)
+        .with(format_layer)
+        .try_init()
+        .is_ok();
+    if !installed {
         tracing::debug!("a tracing subscriber was already installed");
     }
-    Ok(())
+    Ok(LogControl {
+        handles: installed.then_some((level_handle, format_handle)),
+        sink,
+        level_from_env: env_level.is_some(),
+        current: Mutex::new((directive, log.format)),
+    })
 }
 
 /// One request, as the access log shows it.

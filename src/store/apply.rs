@@ -217,7 +217,9 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
             listen: None,
             pid: std::process::id(),
         }),
-        Op::Shutdown | Op::Health => Err(fail(OpErrorKind::Invalid, "the server is not running")),
+        Op::Shutdown | Op::Health | Op::ConfigReload => {
+            Err(fail(OpErrorKind::Invalid, "the server is not running"))
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::{ApiKeyRecord, KeyUse, OAuthMeta, UpstreamRecord, UsageRow};
+use crate::config::live::ConfigState;
 use crate::routing::health::HealthReport;
 use crate::secret::{Secret, exposed};
 
@@ -84,6 +85,9 @@ pub enum Op {
     /// Asks the running server to drain and exit (`server stop`); answered by the admin
     /// socket, an error when applied to the database directly.
     Shutdown,
+    /// Asks the running server to look at `config.toml` now (putting a changed file in force)
+    /// and say whether the file on disk is in force; an error when applied to the database.
+    ConfigReload,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -115,6 +119,9 @@ pub enum Reply {
     },
     Health {
         upstreams: Vec<HealthReport>,
+    },
+    Config {
+        state: ConfigState,
     },
     /// The op failed; `kind` lets the CLI choose an exit code and hint.
     Error {
@@ -148,6 +155,7 @@ impl Op {
                 | Op::Ping
                 | Op::Health
                 | Op::Shutdown
+                | Op::ConfigReload
         )
     }
 }

@@ -17,13 +17,13 @@ fn free_port() -> u16 {
 }
 
 /// A detached server, stopped when the test ends, pass or fail.
-struct Running<'a> {
+pub(super) struct Running<'a> {
     home: &'a TestHome,
     addr: String,
 }
 
 impl<'a> Running<'a> {
-    fn start(home: &'a TestHome) -> Running<'a> {
+    pub(super) fn start(home: &'a TestHome) -> Running<'a> {
         let addr = format!("127.0.0.1:{}", free_port());
         let out = expect(home, &["server", "start", "--detach", "--listen", &addr], 0);
         assert!(
@@ -34,7 +34,7 @@ impl<'a> Running<'a> {
         Running { home, addr }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(super) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 }
@@ -46,12 +46,12 @@ impl Drop for Running<'_> {
 }
 
 /// `GET url` with an optional gateway key: (status, body); status 0 when nothing answers.
-fn get(url: &str, key: Option<&str>) -> (u16, String) {
+pub(super) fn get(url: &str, key: Option<&str>) -> (u16, String) {
     send(url, key, None)
 }
 
 /// `GET url`, or `POST` of `body` as JSON, with an optional gateway key.
-fn send(url: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {
+pub(super) fn send(url: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

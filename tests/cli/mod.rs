@@ -1,7 +1,8 @@
 //! CLI tests: every command, with and without a running server.
 //!
 //! `args`, `config` and `generated` need no store. `manage` (store without a server) and `live`
-//! (a detached server) exercise the real store and server behind the CLI.
+//! (a detached server) exercise the real store and server behind the CLI; `reload` edits
+//! `config.toml` under a running server.
 
 mod args;
 mod config;
@@ -9,6 +10,7 @@ mod fake;
 mod generated;
 mod live;
 mod manage;
+mod reload;
 mod url_secrets;
 
 use std::process::Output;
