@@ -7,10 +7,12 @@
 //! `server start` ends in [`crate::server::run`]; `upstream add/test` use
 //! [`crate::upstream::probe`]. Only `output` prints and only `prompt` asks questions.
 
+mod alias;
 mod apikey;
 mod args;
 mod calls;
 mod generate;
+mod models;
 mod oauth;
 mod output;
 mod prompt;
@@ -87,6 +89,11 @@ pub enum Command {
     /// Log in to OAuth upstreams (Gemini CLI / Code Assist, Qwen)
     #[command(subcommand)]
     Oauth(oauth::OauthCommand),
+    /// Map model names clients ask for to the models that serve them ([aliases])
+    #[command(subcommand)]
+    Alias(alias::AliasCommand),
+    /// List every model name a client can ask for right now
+    Models(models::ModelsArgs),
     /// Print a shell completion script to stdout
     Completions(generate::CompletionsArgs),
     /// Write man pages (or print the main one)
@@ -146,6 +153,8 @@ async fn dispatch(ctx: Ctx, command: Command) -> anyhow::Result<()> {
         Command::Upstream(c) => upstream::run(&ctx, c).await,
         Command::Apikey(c) => apikey::run(&ctx, c).await,
         Command::Oauth(c) => oauth::run(&ctx, c).await,
+        Command::Alias(c) => alias::run(&ctx, c).await,
+        Command::Models(a) => models::run(&ctx, &a).await,
         Command::Completions(a) => generate::completions(&a),
         Command::Man(a) => generate::man(&a),
     }

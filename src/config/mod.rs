@@ -3,6 +3,7 @@
 //! ([`live`]) and in-place edits of the file ([`edit`]). Precedence everywhere:
 //! flag > env > file > default.
 
+pub mod edit;
 pub mod endpoints;
 pub mod env;
 pub mod file;

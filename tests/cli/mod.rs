@@ -4,6 +4,7 @@
 //! (a detached server) exercise the real store and server behind the CLI; `reload` edits
 //! `config.toml` under a running server.
 
+mod alias;
 mod args;
 mod config;
 mod fake;
