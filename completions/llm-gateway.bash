@@ -25,6 +25,9 @@ _llm__gateway() {
             llm__gateway,completions)
                 cmd="llm__gateway__subcmd__completions"
                 ;;
+            llm__gateway,launch)
+                cmd="llm__gateway__subcmd__launch"
+                ;;
             llm__gateway,man)
                 cmd="llm__gateway__subcmd__man"
                 ;;
@@ -122,7 +125,7 @@ _llm__gateway() {
 
     case "${cmd}" in
         llm__gateway)
-            opts="-h -V --home --help --version server status upstream apikey oauth alias models completions man"
+            opts="-h -V --home --help --version server status upstream apikey oauth alias models launch completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -388,6 +391,35 @@ _llm__gateway() {
                 return 0
             fi
             case "${prev}" in
+                --home)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__gateway__subcmd__launch)
+            opts="-h -V --model --small-model --print --home --help --version claude gemini codex"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --small-model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=()
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then

@@ -426,6 +426,20 @@ _arguments "${_arguments_options[@]}" : \
 '--version[Print version]' \
 && ret=0
 ;;
+(launch)
+_arguments "${_arguments_options[@]}" : \
+'--model=[The model the client uses (a name from \`llm-gateway models\`, or UPSTREAM/MODEL) \[default\: the client'\''s own model names, through \[aliases\]\]]:M:_default' \
+'--small-model=[The model for background work (Claude Code'\''s Haiku slot) \[default\: --model\]]:M:_default' \
+'--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
+'--print[Print the settings as shell \`export\` lines (the key included) instead of running the client]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':client -- The client to run:(claude gemini codex)' \
+'*::client_args -- Arguments passed to the client:_default' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
@@ -461,6 +475,7 @@ _llm-gateway_commands() {
 'oauth:Log in to OAuth upstreams (Gemini CLI / Code Assist, Qwen)' \
 'alias:Map model names clients ask for to the models that serve them (\[aliases\])' \
 'models:List every model name a client can ask for right now' \
+'launch:Run Claude Code, Codex or Gemini CLI through the gateway (starting it if needed)' \
 'completions:Print a shell completion script to stdout' \
 'man:Write man pages (or print the main one)' \
     )
@@ -536,6 +551,11 @@ _llm-gateway__subcmd__apikey__subcmd__show_commands() {
 _llm-gateway__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'llm-gateway completions commands' commands "$@"
+}
+(( $+functions[_llm-gateway__subcmd__launch_commands] )) ||
+_llm-gateway__subcmd__launch_commands() {
+    local commands; commands=()
+    _describe -t commands 'llm-gateway launch commands' commands "$@"
 }
 (( $+functions[_llm-gateway__subcmd__man_commands] )) ||
 _llm-gateway__subcmd__man_commands() {

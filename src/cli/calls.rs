@@ -181,6 +181,26 @@ pub async fn key_set_enabled(h: &StoreHandle, name: &str, enabled: bool) -> anyh
     done(h, op, Some((Noun::Key, name))).await
 }
 
+/// The plaintext kept under `name` for the CLI's own use (the launcher's key), if any.
+pub async fn kept_key_get(h: &StoreHandle, name: &str) -> anyhow::Result<Option<Secret>> {
+    match call(h, Op::KeptKeyGet { name: name.into() }, None).await? {
+        Reply::Secret { secret } => Ok(secret),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn kept_key_set(
+    h: &StoreHandle,
+    name: &str,
+    secret: Option<Secret>,
+) -> anyhow::Result<()> {
+    let op = Op::KeptKeySet {
+        name: name.into(),
+        secret,
+    };
+    done(h, op, None).await
+}
+
 pub async fn usage_list(h: &StoreHandle) -> anyhow::Result<Vec<UsageRow>> {
     match call(h, Op::UsageList, None).await? {
         Reply::Usage { rows } => Ok(rows),

@@ -12,6 +12,7 @@ mod apikey;
 mod args;
 mod calls;
 mod generate;
+mod launch;
 mod models;
 mod oauth;
 mod output;
@@ -47,7 +48,10 @@ these commands; changes reach a running server at once.";
 
 const AFTER_HELP: &str = "\
 Quick start:
-  llm-gateway upstream add oai --provider openai --api-key-stdin < key.txt
+  llm-gateway upstream add gem --provider gemini --api-key-stdin < gemini-key.txt
+  llm-gateway launch claude --model gem/gemini-2.5-pro --small-model gem/gemini-2.5-flash
+
+Or, for any client:
   llm-gateway apikey add laptop
   llm-gateway server start --detach
 
@@ -94,6 +98,8 @@ pub enum Command {
     Alias(alias::AliasCommand),
     /// List every model name a client can ask for right now
     Models(models::ModelsArgs),
+    /// Run Claude Code, Codex or Gemini CLI through the gateway (starting it if needed)
+    Launch(launch::LaunchArgs),
     /// Print a shell completion script to stdout
     Completions(generate::CompletionsArgs),
     /// Write man pages (or print the main one)
@@ -155,6 +161,7 @@ async fn dispatch(ctx: Ctx, command: Command) -> anyhow::Result<()> {
         Command::Oauth(c) => oauth::run(&ctx, c).await,
         Command::Alias(c) => alias::run(&ctx, c).await,
         Command::Models(a) => models::run(&ctx, &a).await,
+        Command::Launch(a) => launch::run(&ctx, a).await,
         Command::Completions(a) => generate::completions(&a),
         Command::Man(a) => generate::man(&a),
     }

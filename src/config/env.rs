@@ -13,6 +13,9 @@ pub const NO_PROXY: &str = "NO_PROXY";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Code Assist project for `oauth login gemini-cli` when `--project` is not given.
 pub const GOOGLE_CLOUD_PROJECT: &str = "GOOGLE_CLOUD_PROJECT";
+/// Set by `launch codex` for the Codex custom provider it configures (`env_key`): the
+/// launcher's gateway key. The gateway itself does not read it.
+pub const LAUNCH_API_KEY: &str = "LLM_GATEWAY_API_KEY";
 
 /// Applies the variables that override `config.toml` keys (`LLM_GATEWAY_SECRETS_BACKEND`,
 /// `LLM_GATEWAY_LOG`), read through `getenv`; the error names a variable with a bad value.

@@ -9,7 +9,7 @@ use super::keys;
 use super::ops::{Op, OpErrorKind, Reply};
 use super::records::{ApiKeyRecord, UpstreamRecord, UsageCounters, UsageRow};
 use super::schema::{KEYS, UPSTREAMS, USAGE};
-use super::secrets::{SecretStore, base_url_entry};
+use super::secrets::{SecretStore, base_url_entry, kept_key_entry};
 use super::{StoreError, validate_name};
 
 struct Fail {
@@ -170,6 +170,16 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op) -> OpResult {
             k.enabled = false;
         }),
         Op::KeySetEnabled { name, enabled } => update_key(db, &name, |k| k.enabled = enabled),
+        Op::KeptKeyGet { name } => Ok(Reply::Secret {
+            secret: secrets.get(db, &kept_key_entry(&name))?,
+        }),
+        Op::KeptKeySet { name, secret } => write(db, |tx| {
+            match &secret {
+                Some(s) => secrets.set(tx, &kept_key_entry(&name), s)?,
+                None => secrets.delete(tx, &kept_key_entry(&name))?,
+            }
+            Ok(Reply::Done)
+        }),
         Op::UsageAdd { rows, keys_used } => write(db, |tx| {
             {
                 let mut t = tx.open_table(USAGE).map_err(StoreError::db)?;

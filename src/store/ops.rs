@@ -70,6 +70,17 @@ pub enum Op {
         name: String,
         enabled: bool,
     },
+    /// The plaintext of a gateway key the CLI keeps for its own use under `name` (`launcher`:
+    /// the key `launch` hands to clients), as a [`Reply::Secret`].
+    KeptKeyGet {
+        name: String,
+    },
+    /// Keeps (or, with `None`, forgets) such a plaintext, in the secret store.
+    KeptKeySet {
+        name: String,
+        #[serde(with = "exposed", default)]
+        secret: Option<Secret>,
+    },
     UsageAdd {
         rows: Vec<UsageRow>,
         /// Keys' last use, each kept when later than the stored one.
@@ -151,6 +162,7 @@ impl Op {
                 | Op::BaseUrlGet { .. }
                 | Op::KeyGet { .. }
                 | Op::KeyList
+                | Op::KeptKeyGet { .. }
                 | Op::UsageList
                 | Op::Ping
                 | Op::Health

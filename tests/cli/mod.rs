@@ -9,6 +9,7 @@ mod args;
 mod config;
 mod fake;
 mod generated;
+mod launch;
 mod live;
 mod manage;
 mod reload;
