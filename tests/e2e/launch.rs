@@ -240,7 +240,17 @@ async fn launch_gemini_answers() {
     )
     .unwrap();
     let env = [("GEMINI_CLI_TRUST_WORKSPACE", "true".to_string())];
-    let args = ["launch", "gemini", "--", "-p", "Say hello.", "--yolo"];
+    let model = routed(d);
+    let args = [
+        "launch",
+        "gemini",
+        "--model",
+        &model,
+        "--",
+        "-p",
+        "Say hello.",
+        "--yolo",
+    ];
     let mut cmd = gw.launch(
         &clients_dir(&clients.gemini()),
         client_home.path(),
