@@ -41,6 +41,7 @@ use super::relay::{Relay, UpstreamStream};
 use super::request::JsonBody;
 use super::state::Snapshot;
 use super::translate::{StreamSetup, Translate, collect, ping_for, token_counts};
+use crate::config::file::TimeoutsSection;
 use crate::oauth::OAuthError;
 use crate::protocol::codec::{self, AnyStreamEncoder, CodecError, RequestHints, ResponseCtx};
 use crate::protocol::{ir, openai};
@@ -446,7 +447,8 @@ impl Job<'_> {
                 .await;
             }
             let Some(reply) = reply else {
-                return relay_untouched(ctx, cand, started, deadline, first_byte, resp, last).await;
+                let timeouts = &self.snap.config.timeouts;
+                return relay_untouched(ctx, cand, started, deadline, timeouts, resp, last).await;
             };
             return Box::pin(
                 self.translated_reply(ctx, cand, started, deadline, first_byte, resp, reply, last),
@@ -463,7 +465,7 @@ impl Job<'_> {
         ctx: &mut Ctx,
         cand: &Candidate,
         last: bool,
-        (started, deadline, first_byte): (Instant, tokio::time::Instant, Duration),
+        (started, deadline, _): (Instant, tokio::time::Instant, Duration),
         resp: UpstreamResponse,
         reply: Option<&ReplyFormat>,
     ) -> Result<Response<Body>, Attempt> {
@@ -491,7 +493,8 @@ impl Job<'_> {
                     format!("upstream `{}` answered {code}", up.name),
                 )));
             }
-            return relay_untouched(ctx, cand, started, deadline, first_byte, resp, true).await;
+            let timeouts = &self.snap.config.timeouts;
+            return relay_untouched(ctx, cand, started, deadline, timeouts, resp, true).await;
         };
         let headers = resp.headers().clone();
         let total = tokio::time::Instant::from_std(ctx.started)
@@ -712,12 +715,11 @@ async fn relay_untouched(
     cand: &Candidate,
     started: Instant,
     deadline: tokio::time::Instant,
-    first_byte: Duration,
+    timeouts: &TimeoutsSection,
     resp: UpstreamResponse,
     last: bool,
 ) -> Result<Response<Body>, Attempt> {
-    let config = ctx.state.config();
-    let timeouts = &config.timeouts;
+    let first_byte = Duration::from_secs(timeouts.first_byte_secs.max(1));
     let idle = Duration::from_secs(timeouts.idle_secs.max(1));
     let total = Duration::from_secs(timeouts.total_secs.max(1));
     let up = &cand.upstream;
