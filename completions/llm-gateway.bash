@@ -16,14 +16,23 @@ _llm__gateway() {
             ",$1")
                 cmd="llm__gateway"
                 ;;
+            llm__gateway,alias)
+                cmd="llm__gateway__subcmd__alias"
+                ;;
             llm__gateway,apikey)
                 cmd="llm__gateway__subcmd__apikey"
                 ;;
             llm__gateway,completions)
                 cmd="llm__gateway__subcmd__completions"
                 ;;
+            llm__gateway,launch)
+                cmd="llm__gateway__subcmd__launch"
+                ;;
             llm__gateway,man)
                 cmd="llm__gateway__subcmd__man"
+                ;;
+            llm__gateway,models)
+                cmd="llm__gateway__subcmd__models"
                 ;;
             llm__gateway,oauth)
                 cmd="llm__gateway__subcmd__oauth"
@@ -36,6 +45,15 @@ _llm__gateway() {
                 ;;
             llm__gateway,upstream)
                 cmd="llm__gateway__subcmd__upstream"
+                ;;
+            llm__gateway__subcmd__alias,list)
+                cmd="llm__gateway__subcmd__alias__subcmd__list"
+                ;;
+            llm__gateway__subcmd__alias,remove)
+                cmd="llm__gateway__subcmd__alias__subcmd__remove"
+                ;;
+            llm__gateway__subcmd__alias,set)
+                cmd="llm__gateway__subcmd__alias__subcmd__set"
                 ;;
             llm__gateway__subcmd__apikey,add)
                 cmd="llm__gateway__subcmd__apikey__subcmd__add"
@@ -107,8 +125,92 @@ _llm__gateway() {
 
     case "${cmd}" in
         llm__gateway)
-            opts="-h -V --home --help --version server status upstream apikey oauth completions man"
+            opts="-h -V --home --help --version server status upstream apikey oauth alias models launch completions man"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__gateway__subcmd__alias)
+            opts="-h -V --home --help --version set list remove"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__gateway__subcmd__alias__subcmd__list)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__gateway__subcmd__alias__subcmd__remove)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --home)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__gateway__subcmd__alias__subcmd__set)
+            opts="-h -V --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -303,6 +405,35 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        llm__subcmd__gateway__subcmd__launch)
+            opts="-h -V --model --small-model --print --home --help --version claude gemini codex"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --small-model)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --home)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         llm__subcmd__gateway__subcmd__man)
             opts="-h -V --out --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -317,6 +448,27 @@ _llm__gateway() {
                     fi
                     return 0
                     ;;
+                --home)
+                    COMPREPLY=()
+                    if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
+                        compopt -o plusdirs
+                    fi
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        llm__subcmd__gateway__subcmd__models)
+            opts="-h -V --json --home --help --version"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --home)
                     COMPREPLY=()
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then

@@ -28,6 +28,9 @@ set edit:completion:arg-completer[llm-gateway] = {|@words|
             cand upstream 'Manage upstreams: the LLM providers requests are sent to'
             cand apikey 'Manage the gateway''s own API keys, which clients present'
             cand oauth 'Log in to OAuth upstreams (Gemini CLI / Code Assist, Qwen)'
+            cand alias 'Map model names clients ask for to the models that serve them ([aliases])'
+            cand models 'List every model name a client can ask for right now'
+            cand launch 'Run Claude Code, Codex or Gemini CLI through the gateway (starting it if needed)'
             cand completions 'Print a shell completion script to stdout'
             cand man 'Write man pages (or print the main one)'
         }
@@ -257,6 +260,56 @@ set edit:completion:arg-completer[llm-gateway] = {|@words|
         }
         &'llm-gateway;oauth;logout'= {
             cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'llm-gateway;alias'= {
+            cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+            cand set 'Send a model name, or every name a `*` glob matches, to another model'
+            cand list 'List the aliases, and which one takes well-known client model names'
+            cand remove 'Remove an alias'
+        }
+        &'llm-gateway;alias;set'= {
+            cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'llm-gateway;alias;list'= {
+            cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
+            cand --json 'Print a JSON list'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'llm-gateway;alias;remove'= {
+            cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'llm-gateway;models'= {
+            cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
+            cand --json 'Print a JSON list'
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand -V 'Print version'
+            cand --version 'Print version'
+        }
+        &'llm-gateway;launch'= {
+            cand --model 'The model the client uses (a name from `llm-gateway models`, or UPSTREAM/MODEL) [default: the client''s own model names, through [aliases]]'
+            cand --small-model 'The model for background work (Claude Code''s Haiku slot) [default: --model]'
+            cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
+            cand --print 'Print the settings as shell `export` lines (the key included) instead of running the client'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -32,6 +32,9 @@ complete -c llm-gateway -n "__fish_llm_gateway_needs_command" -f -a "status" -d 
 complete -c llm-gateway -n "__fish_llm_gateway_needs_command" -f -a "upstream" -d 'Manage upstreams: the LLM providers requests are sent to'
 complete -c llm-gateway -n "__fish_llm_gateway_needs_command" -f -a "apikey" -d 'Manage the gateway\'s own API keys, which clients present'
 complete -c llm-gateway -n "__fish_llm_gateway_needs_command" -f -a "oauth" -d 'Log in to OAuth upstreams (Gemini CLI / Code Assist, Qwen)'
+complete -c llm-gateway -n "__fish_llm_gateway_needs_command" -f -a "alias" -d 'Map model names clients ask for to the models that serve them ([aliases])'
+complete -c llm-gateway -n "__fish_llm_gateway_needs_command" -f -a "models" -d 'List every model name a client can ask for right now'
+complete -c llm-gateway -n "__fish_llm_gateway_needs_command" -f -a "launch" -d 'Run Claude Code, Codex or Gemini CLI through the gateway (starting it if needed)'
 complete -c llm-gateway -n "__fish_llm_gateway_needs_command" -f -a "completions" -d 'Print a shell completion script to stdout'
 complete -c llm-gateway -n "__fish_llm_gateway_needs_command" -f -a "man" -d 'Write man pages (or print the main one)'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand server; and not __fish_seen_subcommand_from start stop status" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
@@ -167,6 +170,32 @@ complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand oauth; and __fis
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand oauth; and __fish_seen_subcommand_from logout" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand oauth; and __fish_seen_subcommand_from logout" -s h -l help -d 'Print help'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand oauth; and __fish_seen_subcommand_from logout" -s V -l version -d 'Print version'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and not __fish_seen_subcommand_from set list remove" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and not __fish_seen_subcommand_from set list remove" -s h -l help -d 'Print help'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and not __fish_seen_subcommand_from set list remove" -s V -l version -d 'Print version'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and not __fish_seen_subcommand_from set list remove" -f -a "set" -d 'Send a model name, or every name a `*` glob matches, to another model'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and not __fish_seen_subcommand_from set list remove" -f -a "list" -d 'List the aliases, and which one takes well-known client model names'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and not __fish_seen_subcommand_from set list remove" -f -a "remove" -d 'Remove an alias'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from set" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from set" -s h -l help -d 'Print help'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from set" -s V -l version -d 'Print version'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from list" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from list" -l json -d 'Print a JSON list'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from list" -s V -l version -d 'Print version'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from remove" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from remove" -s h -l help -d 'Print help'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand alias; and __fish_seen_subcommand_from remove" -s V -l version -d 'Print version'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand models" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand models" -l json -d 'Print a JSON list'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand models" -s h -l help -d 'Print help'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand models" -s V -l version -d 'Print version'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -l model -d 'The model the client uses (a name from `llm-gateway models`, or UPSTREAM/MODEL) [default: the client\'s own model names, through [aliases]]' -r
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -l small-model -d 'The model for background work (Claude Code\'s Haiku slot) [default: --model]' -r
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -l print -d 'Print the settings as shell `export` lines (the key included) instead of running the client'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -s h -l help -d 'Print help'
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -s V -l version -d 'Print version'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -s V -l version -d 'Print version'

@@ -31,6 +31,9 @@ Register-ArgumentCompleter -Native -CommandName 'llm-gateway' -ScriptBlock {
             [CompletionResult]::new('upstream', 'upstream', [CompletionResultType]::ParameterValue, 'Manage upstreams: the LLM providers requests are sent to')
             [CompletionResult]::new('apikey', 'apikey', [CompletionResultType]::ParameterValue, 'Manage the gateway''s own API keys, which clients present')
             [CompletionResult]::new('oauth', 'oauth', [CompletionResultType]::ParameterValue, 'Log in to OAuth upstreams (Gemini CLI / Code Assist, Qwen)')
+            [CompletionResult]::new('alias', 'alias', [CompletionResultType]::ParameterValue, 'Map model names clients ask for to the models that serve them ([aliases])')
+            [CompletionResult]::new('models', 'models', [CompletionResultType]::ParameterValue, 'List every model name a client can ask for right now')
+            [CompletionResult]::new('launch', 'launch', [CompletionResultType]::ParameterValue, 'Run Claude Code, Codex or Gemini CLI through the gateway (starting it if needed)')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Print a shell completion script to stdout')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Write man pages (or print the main one)')
             break
@@ -286,6 +289,62 @@ Register-ArgumentCompleter -Native -CommandName 'llm-gateway' -ScriptBlock {
         }
         'llm-gateway;oauth;logout' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llm-gateway;alias' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('set', 'set', [CompletionResultType]::ParameterValue, 'Send a model name, or every name a `*` glob matches, to another model')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List the aliases, and which one takes well-known client model names')
+            [CompletionResult]::new('remove', 'remove', [CompletionResultType]::ParameterValue, 'Remove an alias')
+            break
+        }
+        'llm-gateway;alias;set' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llm-gateway;alias;list' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON list')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llm-gateway;alias;remove' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llm-gateway;models' {
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print a JSON list')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
+            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
+            break
+        }
+        'llm-gateway;launch' {
+            [CompletionResult]::new('--model', '--model', [CompletionResultType]::ParameterName, 'The model the client uses (a name from `llm-gateway models`, or UPSTREAM/MODEL) [default: the client''s own model names, through [aliases]]')
+            [CompletionResult]::new('--small-model', '--small-model', [CompletionResultType]::ParameterName, 'The model for background work (Claude Code''s Haiku slot) [default: --model]')
+            [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
+            [CompletionResult]::new('--print', '--print', [CompletionResultType]::ParameterName, 'Print the settings as shell `export` lines (the key included) instead of running the client')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -364,6 +364,82 @@ _arguments "${_arguments_options[@]}" : \
     ;;
 esac
 ;;
+(alias)
+_arguments "${_arguments_options[@]}" : \
+'--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+":: :_llm-gateway__subcmd__alias_commands" \
+"*::: :->alias" \
+&& ret=0
+
+    case $state in
+    (alias)
+        words=($line[1] "${words[@]}")
+        (( CURRENT += 1 ))
+        curcontext="${curcontext%:*:*}:llm-gateway-alias-command-$line[1]:"
+        case $line[1] in
+            (set)
+_arguments "${_arguments_options[@]}" : \
+'--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':pattern -- A model name, or a glob where `*` matches any run of characters:_default' \
+':target -- The model to send it to, optionally `UPSTREAM/model`:_default' \
+&& ret=0
+;;
+(list)
+_arguments "${_arguments_options[@]}" : \
+'--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
+'--json[Print a JSON list]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(remove)
+_arguments "${_arguments_options[@]}" : \
+'--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':pattern -- The pattern, as `alias list` shows it:_default' \
+&& ret=0
+;;
+        esac
+    ;;
+esac
+;;
+(models)
+_arguments "${_arguments_options[@]}" : \
+'--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
+'--json[Print a JSON list]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+&& ret=0
+;;
+(launch)
+_arguments "${_arguments_options[@]}" : \
+'--model=[The model the client uses (a name from \`llm-gateway models\`, or UPSTREAM/MODEL) \[default\: the client'\''s own model names, through \[aliases\]\]]:M:_default' \
+'--small-model=[The model for background work (Claude Code'\''s Haiku slot) \[default\: --model\]]:M:_default' \
+'--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
+'--print[Print the settings as shell \`export\` lines (the key included) instead of running the client]' \
+'-h[Print help]' \
+'--help[Print help]' \
+'-V[Print version]' \
+'--version[Print version]' \
+':client -- The client to run:(claude gemini codex)' \
+'*::client_args -- Arguments passed to the client:_default' \
+&& ret=0
+;;
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
@@ -397,10 +473,37 @@ _llm-gateway_commands() {
 'upstream:Manage upstreams\: the LLM providers requests are sent to' \
 'apikey:Manage the gateway'\''s own API keys, which clients present' \
 'oauth:Log in to OAuth upstreams (Gemini CLI / Code Assist, Qwen)' \
+'alias:Map model names clients ask for to the models that serve them (\[aliases\])' \
+'models:List every model name a client can ask for right now' \
+'launch:Run Claude Code, Codex or Gemini CLI through the gateway (starting it if needed)' \
 'completions:Print a shell completion script to stdout' \
 'man:Write man pages (or print the main one)' \
     )
     _describe -t commands 'llm-gateway commands' commands "$@"
+}
+(( $+functions[_llm-gateway__subcmd__alias_commands] )) ||
+_llm-gateway__subcmd__alias_commands() {
+    local commands; commands=(
+'set:Send a model name, or every name a \`*\` glob matches, to another model' \
+'list:List the aliases, and which one takes well-known client model names' \
+'remove:Remove an alias' \
+    )
+    _describe -t commands 'llm-gateway alias commands' commands "$@"
+}
+(( $+functions[_llm-gateway__subcmd__alias__subcmd__list_commands] )) ||
+_llm-gateway__subcmd__alias__subcmd__list_commands() {
+    local commands; commands=()
+    _describe -t commands 'llm-gateway alias list commands' commands "$@"
+}
+(( $+functions[_llm-gateway__subcmd__alias__subcmd__remove_commands] )) ||
+_llm-gateway__subcmd__alias__subcmd__remove_commands() {
+    local commands; commands=()
+    _describe -t commands 'llm-gateway alias remove commands' commands "$@"
+}
+(( $+functions[_llm-gateway__subcmd__alias__subcmd__set_commands] )) ||
+_llm-gateway__subcmd__alias__subcmd__set_commands() {
+    local commands; commands=()
+    _describe -t commands 'llm-gateway alias set commands' commands "$@"
 }
 (( $+functions[_llm-gateway__subcmd__apikey_commands] )) ||
 _llm-gateway__subcmd__apikey_commands() {
@@ -449,10 +552,20 @@ _llm-gateway__subcmd__completions_commands() {
     local commands; commands=()
     _describe -t commands 'llm-gateway completions commands' commands "$@"
 }
+(( $+functions[_llm-gateway__subcmd__launch_commands] )) ||
+_llm-gateway__subcmd__launch_commands() {
+    local commands; commands=()
+    _describe -t commands 'llm-gateway launch commands' commands "$@"
+}
 (( $+functions[_llm-gateway__subcmd__man_commands] )) ||
 _llm-gateway__subcmd__man_commands() {
     local commands; commands=()
     _describe -t commands 'llm-gateway man commands' commands "$@"
+}
+(( $+functions[_llm-gateway__subcmd__models_commands] )) ||
+_llm-gateway__subcmd__models_commands() {
+    local commands; commands=()
+    _describe -t commands 'llm-gateway models commands' commands "$@"
 }
 (( $+functions[_llm-gateway__subcmd__oauth_commands] )) ||
 _llm-gateway__subcmd__oauth_commands() {

@@ -22,11 +22,13 @@
 //! model names to candidates; [`server`] is the hyper front; [`store`] is the redb state and
 //! secrets; [`daemon`] is the pid file and the admin socket the CLI uses while the server runs;
 //! [`oauth`] holds the login flows and the token refresher; [`usage`] the accounting; [`cli`]
-//! the commands; [`config`] the settings and their precedence.
+//! the commands; [`config`] the settings and their precedence; [`launch`] wires Claude Code,
+//! Codex and Gemini CLI to the gateway and runs them.
 
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod launch;
 pub mod oauth;
 pub mod protocol;
 pub mod routing;

@@ -5,6 +5,7 @@
 use anyhow::anyhow;
 
 use super::{UserError, output};
+use crate::config::live::ConfigState;
 use crate::daemon::{DaemonError, Resent, StoreHandle};
 use crate::routing::health::HealthReport;
 use crate::secret::Secret;
@@ -113,6 +114,7 @@ fn unexpected(reply: &Reply) -> anyhow::Error {
         Reply::Usage { .. } => "usage",
         Reply::Pong { .. } => "pong",
         Reply::Health { .. } => "health",
+        Reply::Config { .. } => "config",
         Reply::Error { .. } => "error",
     };
     anyhow!("unexpected `{what}` reply from the store (is the server a different version?)")
@@ -238,6 +240,26 @@ pub async fn key_set_enabled(h: &StoreHandle, name: &str, enabled: bool) -> anyh
     done(h, op, Some((Noun::Key, name))).await
 }
 
+/// The plaintext kept under `name` for the CLI's own use (the launcher's key), if any.
+pub async fn kept_key_get(h: &StoreHandle, name: &str) -> anyhow::Result<Option<Secret>> {
+    match call(h, Op::KeptKeyGet { name: name.into() }, None).await? {
+        Reply::Secret { secret } => Ok(secret),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub async fn kept_key_set(
+    h: &StoreHandle,
+    name: &str,
+    secret: Option<Secret>,
+) -> anyhow::Result<()> {
+    let op = Op::KeptKeySet {
+        name: name.into(),
+        secret,
+    };
+    done(h, op, None).await
+}
+
 pub async fn usage_list(h: &StoreHandle) -> anyhow::Result<Vec<UsageRow>> {
     match call(h, Op::UsageList, None).await? {
         Reply::Usage { rows } => Ok(rows),
@@ -263,6 +285,18 @@ pub async fn server_health(
             upstreams,
             overhead,
         }) => Some((upstreams, overhead)),
+        _ => None,
+    }
+}
+
+/// Asks the running server to look at `config.toml` now and say whether the file on disk is in
+/// force; `None` when no server runs (or it is an older one that cannot say).
+pub async fn config_reload(h: &StoreHandle) -> Option<ConfigState> {
+    if !h.is_remote() {
+        return None;
+    }
+    match h.apply(Op::ConfigReload).await {
+        Ok(Reply::Config { state }) => Some(state),
         _ => None,
     }
 }

@@ -7,10 +7,13 @@
 //! `server start` ends in [`crate::server::run`]; `upstream add/test` use
 //! [`crate::upstream::probe`]. Only `output` prints and only `prompt` asks questions.
 
+mod alias;
 mod apikey;
 mod args;
 mod calls;
 mod generate;
+mod launch;
+mod models;
 mod oauth;
 mod output;
 mod prompt;
@@ -27,7 +30,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{CommandFactory, Parser, Subcommand, ValueHint};
 
-use crate::config::file::{Config, SecretsBackend, TEMPLATE};
+use crate::config::file::{Config, TEMPLATE};
 use crate::config::{env, paths::Home};
 use crate::daemon::StoreHandle;
 
@@ -45,7 +48,10 @@ these commands; changes reach a running server at once.";
 
 const AFTER_HELP: &str = "\
 Quick start:
-  llm-gateway upstream add oai --provider openai --api-key-stdin < key.txt
+  llm-gateway upstream add gem --provider gemini --api-key-stdin < gemini-key.txt
+  llm-gateway launch claude --model gem/gemini-2.5-pro --small-model gem/gemini-2.5-flash
+
+Or, for any client:
   llm-gateway apikey add laptop
   llm-gateway server start --detach
 
@@ -87,6 +93,13 @@ pub enum Command {
     /// Log in to OAuth upstreams (Gemini CLI / Code Assist, Qwen)
     #[command(subcommand)]
     Oauth(oauth::OauthCommand),
+    /// Map model names clients ask for to the models that serve them ([aliases])
+    #[command(subcommand)]
+    Alias(alias::AliasCommand),
+    /// List every model name a client can ask for right now
+    Models(models::ModelsArgs),
+    /// Run Claude Code, Codex or Gemini CLI through the gateway (starting it if needed)
+    Launch(launch::LaunchArgs),
     /// Print a shell completion script to stdout
     Completions(generate::CompletionsArgs),
     /// Write man pages (or print the main one)
@@ -127,7 +140,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Completions(args) => generate::completions(&args),
         Command::Man(args) => generate::man(&args),
         command => {
-            let ctx = Ctx::load(cli.home.as_deref())?;
+            // `status` shows a config.toml that no longer parses instead of failing on it.
+            let tolerant = matches!(command, Command::Status(_));
+            let ctx = Ctx::load(cli.home.as_deref(), tolerant)?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -144,6 +159,9 @@ async fn dispatch(ctx: Ctx, command: Command) -> anyhow::Result<()> {
         Command::Upstream(c) => upstream::run(&ctx, c).await,
         Command::Apikey(c) => apikey::run(&ctx, c).await,
         Command::Oauth(c) => oauth::run(&ctx, c).await,
+        Command::Alias(c) => alias::run(&ctx, c).await,
+        Command::Models(a) => models::run(&ctx, &a).await,
+        Command::Launch(a) => launch::run(&ctx, a).await,
         Command::Completions(a) => generate::completions(&a),
         Command::Man(a) => generate::man(&a),
     }
@@ -154,28 +172,38 @@ pub(crate) struct Ctx {
     pub home: Home,
     pub config: Config,
     pub config_path: PathBuf,
+    /// Why `config.toml` did not load, when the command went on with the defaults.
+    pub config_error: Option<String>,
 }
 
 impl Ctx {
     /// Resolves the home folder (creating it owner-only), writes the commented config template
-    /// on first run, and loads the config with environment overrides applied.
-    fn load(flag: Option<&Path>) -> anyhow::Result<Ctx> {
+    /// on first run, and loads the config with environment overrides applied. `tolerant`: a
+    /// config that does not parse is noted in `config_error` and the defaults are used.
+    fn load(flag: Option<&Path>, tolerant: bool) -> anyhow::Result<Ctx> {
         let home = Home::resolve(flag).context("cannot find the gateway's home folder")?;
         home.ensure()
             .with_context(|| format!("cannot create {}", home.root().display()))?;
         let config_path = home.config();
         write_template_if_absent(&config_path)?;
-        let mut config = Config::load(&config_path).map_err(|e| {
-            UserError::new(e.to_string()).hint(format!(
-                "fix or remove the key in {} (a missing key takes its default)",
-                config_path.display()
-            ))
-        })?;
+        let (mut config, config_error) = match Config::load(&config_path) {
+            Ok(c) => (c, None),
+            Err(e) if tolerant => (Config::default(), Some(e.to_string())),
+            Err(e) => {
+                return Err(UserError::new(e.to_string())
+                    .hint(format!(
+                        "fix or remove the key in {} (a missing key takes its default)",
+                        config_path.display()
+                    ))
+                    .into());
+            }
+        };
         apply_env(&mut config, |name| std::env::var(name).ok())?;
         Ok(Ctx {
             home,
             config,
             config_path,
+            config_error,
         })
     }
 
@@ -205,27 +233,7 @@ fn write_template_if_absent(path: &Path) -> anyhow::Result<()> {
 
 /// Environment overrides of config keys (flag > env > file > default).
 fn apply_env(config: &mut Config, getenv: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
-    if let Some(v) = getenv(env::SECRETS_BACKEND).filter(|v| !v.trim().is_empty()) {
-        config.secrets.backend = match v.trim() {
-            "auto" => SecretsBackend::Auto,
-            "keyring" => SecretsBackend::Keyring,
-            "file" => SecretsBackend::File,
-            other => {
-                return Err(UserError::new(format!(
-                    "{} must be auto, keyring or file (got `{other}`)",
-                    env::SECRETS_BACKEND
-                ))
-                .into());
-            }
-        };
-    }
-    if let Some(v) = getenv(env::LOG).filter(|v| !v.trim().is_empty()) {
-        config.log.level = v.trim().to_string();
-    }
-    if let Some(v) = getenv(env::LOG_FILE).filter(|v| !v.trim().is_empty()) {
-        config.log.file = v.trim().to_string();
-    }
-    Ok(())
+    env::apply_overrides(config, getenv).map_err(|e| UserError::new(e).into())
 }
 
 /// An error worded for the user, with the next step to take and whether it is a usage error
@@ -277,6 +285,7 @@ pub(crate) fn parse_name(s: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::file::SecretsBackend;
 
     #[test]
     fn command_tree_is_valid() {

@@ -104,7 +104,9 @@ async fn start(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<()> {
     })
 }
 
-async fn detach(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<()> {
+/// Starts the server in the background (on `--listen`, else `[server] listen`) with its
+/// output in the log, and returns once it answers `/health`. Also `launch`'s way to start it.
+pub(super) async fn detach(ctx: &Ctx, args: &StartArgs) -> anyhow::Result<()> {
     let listen = args
         .listen
         .clone()

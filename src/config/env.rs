@@ -16,6 +16,37 @@ pub const NO_PROXY: &str = "NO_PROXY";
 pub const NO_COLOR: &str = "NO_COLOR";
 /// Code Assist project for `oauth login gemini-cli` when `--project` is not given.
 pub const GOOGLE_CLOUD_PROJECT: &str = "GOOGLE_CLOUD_PROJECT";
+/// Set by `launch codex` for the Codex custom provider it configures (`env_key`): the
+/// launcher's gateway key. The gateway itself does not read it.
+pub const LAUNCH_API_KEY: &str = "LLM_GATEWAY_API_KEY";
+
+/// Applies the variables that override `config.toml` keys (`LLM_GATEWAY_SECRETS_BACKEND`,
+/// `LLM_GATEWAY_LOG`), read through `getenv`; the error names a variable with a bad value.
+pub fn apply_overrides(
+    config: &mut super::Config,
+    getenv: impl Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    use super::file::SecretsBackend;
+    if let Some(v) = getenv(SECRETS_BACKEND).filter(|v| !v.trim().is_empty()) {
+        config.secrets.backend = match v.trim() {
+            "auto" => SecretsBackend::Auto,
+            "keyring" => SecretsBackend::Keyring,
+            "file" => SecretsBackend::File,
+            other => {
+                return Err(format!(
+                    "{SECRETS_BACKEND} must be auto, keyring or file (got `{other}`)"
+                ));
+            }
+        };
+    }
+    if let Some(v) = getenv(LOG).filter(|v| !v.trim().is_empty()) {
+        config.log.level = v.trim().to_string();
+    }
+    if let Some(v) = getenv(LOG_FILE).filter(|v| !v.trim().is_empty()) {
+        config.log.file = v.trim().to_string();
+    }
+    Ok(())
+}
 
 /// The endpoint override variable of a provider kind: `LLM_GATEWAY_<KIND>_<ENDPOINT>_URL`, kind
 /// upper-cased with `-` as `_` (e.g. `LLM_GATEWAY_GEMINI_CLI_TOKEN_URL`).

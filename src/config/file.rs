@@ -241,6 +241,9 @@ impl Config {
 pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional: a missing key takes the default shown.
 # Managed state (upstreams, API keys, OAuth logins, usage) lives in gateway.redb and is changed
 # with the CLI (`llm-gateway upstream add ...`), not here.
+# A running server applies a saved change within a second, except [server] listen,
+# allowed_hosts and public_metrics, [timeouts] connect_secs, [proxy], [secrets], [log] file and
+# [providers.*], which wait for a restart. A file that does not parse changes nothing.
 
 [server]
 # listen = "127.0.0.1:3847"
@@ -283,8 +286,9 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 [secrets]
 # backend = "auto"              # auto | keyring | file
 
+# Model name or glob -> model, optionally with an upstream prefix; the most specific pattern
+# wins. `llm-gateway alias set PATTERN TARGET` edits this table. For Claude Code on Qwen/Gemini:
 [aliases]
-# Model name or glob -> model, optionally with an upstream prefix. For Claude Code on Qwen/Gemini:
 # "claude-*haiku*" = "qw/qwen3-coder-flash"
 # "claude-*" = "gem/gemini-2.5-pro"
 

@@ -1,7 +1,7 @@
 //! The server side of the admin socket: what `server::run` starts next to the HTTP listener.
 //! JSON lines: one [`Op`] per line in, one [`Reply`] per line out, many per connection. Store
-//! ops run on the blocking pool (redb and the keyring block); `Ping`, `Health` and `Shutdown`
-//! are answered here because only the running server can answer them.
+//! ops run on the blocking pool (redb and the keyring block); `Ping`, `Health`, `Shutdown` and
+//! `ConfigReload` are answered here because only the running server can answer them.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::DaemonError;
 use super::client::MAX_LINE;
+use crate::config::live::ConfigState;
 use crate::routing::health::HealthReport;
 use crate::store::Store;
 use crate::store::ops::{Op, OpErrorKind, OverheadSummary, Reply};
@@ -45,7 +46,13 @@ pub struct AdminHooks {
     /// Awaited before usage counters or keys are read: the server writes the counters and key
     /// uses it has not flushed yet, so `status` right after a request counts it.
     pub flush_usage: ChangeHook,
+    /// Answers `ConfigReload`: looks at `config.toml` now and says what is in force.
+    pub config: ConfigHook,
 }
+
+/// The async callback of [`AdminHooks::config`].
+pub type ConfigHook =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn Future<Output = ConfigState> + Send>> + Send + Sync>;
 
 /// Serves ops on `socket` (owner-only, a stale file replaced) until `cancel` fires, then lets
 /// open connections finish their current op and removes the socket file.
@@ -160,6 +167,9 @@ async fn handle(op: Op, store: &Arc<Store>, hooks: &AdminHooks) -> Reply {
         Op::Health => Reply::Health {
             upstreams: (hooks.health)(),
             overhead: (hooks.overhead)(),
+        },
+        Op::ConfigReload => Reply::Config {
+            state: (hooks.config)().await,
         },
         op => {
             if matches!(op, Op::UsageList | Op::KeyList | Op::KeyGet { .. }) {

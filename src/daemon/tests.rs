@@ -65,6 +65,7 @@ fn serve_with(home: &Home, store: Store) -> Server {
         health: Arc::new(Vec::new),
         overhead: Arc::new(|| None),
         flush_usage: Arc::new(|| Box::pin(async {})),
+        config: Arc::new(|| Box::pin(async { Default::default() })),
     };
     let task = tokio::spawn(serve(
         home.admin_socket(),

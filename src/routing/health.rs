@@ -387,6 +387,11 @@ impl Health {
         }
     }
 
+    /// The breaker timing in use.
+    pub fn settings(&self) -> BreakerSettings {
+        self.shared.settings()
+    }
+
     /// Changes the breaker timing (tests shrink it).
     pub fn set_settings(&self, settings: BreakerSettings) {
         *lock(&self.shared.settings) = settings;

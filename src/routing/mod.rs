@@ -249,13 +249,19 @@ impl RouteTable {
     }
 
     fn alias(&self, model: &str) -> Option<&str> {
-        if let Some(to) = self.aliases_exact.get(model) {
-            return Some(to);
+        self.alias_of(model).map(|(_, to)| to)
+    }
+
+    /// The alias that applies to `model`, as `(pattern, target)`: an exact name first, then the
+    /// most specific glob (`alias list` shows which pattern wins this way).
+    pub fn alias_of(&self, model: &str) -> Option<(&str, &str)> {
+        if let Some((from, to)) = self.aliases_exact.get_key_value(model) {
+            return Some((from, to));
         }
         self.aliases_glob
             .iter()
             .find(|(from, _)| glob::matches(from, model))
-            .map(|(_, to)| to.as_str())
+            .map(|(from, to)| (from.as_str(), to.as_str()))
     }
 
     fn by_list(&self, model: &str) -> Option<Vec<Candidate>> {

@@ -191,8 +191,8 @@ async fn read(
     let raw = read_limited(
         body,
         &parts.headers,
-        state.config.limits.max_body_bytes,
-        Duration::from_secs(state.config.timeouts.client_body_secs),
+        snap.config.limits.max_body_bytes,
+        Duration::from_secs(snap.config.timeouts.client_body_secs),
     )
     .await?;
     let ir = decode(&raw).map_err(pipeline::codec_error)?;
@@ -238,7 +238,7 @@ async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
             .await
             .ok()?;
         let target = Target {
-            config: state.config(),
+            config: &snap.config,
             record: &cand.upstream,
             model: &cand.model,
             credential: cred.as_credential(),

@@ -5,7 +5,8 @@
 //! [`run`] is `server start`: it opens the store, takes the pid file, starts the OAuth token
 //! refresher (whose token source the gemini-cli and qwen upstreams read through
 //! [`State::tokens`]), the admin socket (whose changes reload the [`View`] and wake the
-//! refresher), the usage flusher and the signal watcher, and then
+//! refresher), the usage flusher, the signal watcher and the `config.toml` watcher
+//! (`config_watch`), and then
 //! [`serve`]s until shutdown. [`serve`] is the store-free core: a listener, a [`State`] built
 //! from a [`View`], and a cancellation token; the integration tests drive it directly.
 //!
@@ -18,11 +19,12 @@
 //! listed web origins), `error`, `ctx` (per-request context, access log, accounting), `cut`
 //! (streams ended by the shutdown grace), `metrics`, `overhead` (the gateway's own time:
 //! `Server-Timing` and its histogram), `telemetry` (logging), `log_file` (the size-rotated log
-//! file), `state`, `body`, `conn` (the bounds on client connections: header and idle timeouts,
-//! the connection cap, the open-file limit).
+//! file), `state`, `config_watch` (the `config.toml` watcher), `body`, `conn` (the bounds on
+//! client connections: header and idle timeouts, the connection cap, the open-file limit).
 
 mod auth;
 mod body;
+mod config_watch;
 mod conn;
 mod cors;
 mod count;
@@ -107,13 +109,13 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     let ServeOptions {
         home,
         config,
+        config_path,
         listen,
-        ..
     } = opts;
     let listen = listen.unwrap_or_else(|| config.server.listen.clone());
     home.ensure()
         .map_err(|e| ServerError::Other(format!("cannot create {}: {e}", home.root().display())))?;
-    telemetry::init(&config.log, &home)?;
+    let log = telemetry::init(&config.log, &home)?;
     conn::raise_fd_limit();
 
     // The pid file first: a second server is told who runs rather than failing on the database.
@@ -137,8 +139,15 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         background.clone(),
     )
     .map_err(|e| ServerError::Other(format!("cannot start the OAuth token refresher: {e}")))?;
+    let started = config.clone();
     let state = State::new(config, view)?;
     state.set_tokens(refresher.token_source());
+    let watch = Arc::new(config_watch::ConfigWatch::new(
+        config_path,
+        Arc::clone(&state),
+        log,
+        started,
+    ));
 
     let listener = TcpListener::bind(&listen)
         .await
@@ -183,6 +192,13 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
                 Box::pin(async move { usage::flush(&ledger, &sink).await })
             })
         },
+        config: {
+            let watch = Arc::clone(&watch);
+            Arc::new(move || {
+                let watch = Arc::clone(&watch);
+                Box::pin(async move { watch.check(false).await })
+            })
+        },
     };
     tasks.spawn({
         let (store, cancel) = (Arc::clone(&store), background.clone());
@@ -200,6 +216,7 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         background.clone(),
     ));
     tasks.spawn(watch_signals(shutdown.clone()));
+    tasks.spawn(Arc::clone(&watch).run(background.clone()));
 
     tracing::info!(%addr, "listening");
     let mut out = std::io::stdout();
@@ -234,7 +251,7 @@ pub async fn serve(
     let bound = listener
         .local_addr()
         .map_err(|e| ServerError::Other(format!("the listening socket has no address: {e}")))?;
-    let guard = Arc::new(host::HostGuard::new(bound, &state.config.server));
+    let guard = Arc::new(host::HostGuard::new(bound, &state.config().server));
     let graceful = GracefulShutdown::new();
     // A set rather than a per-connection race against a cancellation token: the token would be
     // polled (a lock) every time a connection's task wakes. The set aborts what remains after
@@ -242,7 +259,7 @@ pub async fn serve(
     let mut connections = JoinSet::new();
     // Idle, slow and surplus connections are closed from here, not from each connection's task,
     // for the same reason.
-    let mut open = conn::Connections::new(&state.config);
+    let mut open = conn::Connections::new(&state.config());
     let mut reap = tokio::time::interval(open.reap_every());
     reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -295,7 +312,7 @@ pub async fn serve(
         }
     }
     drop(listener);
-    let grace = Duration::from_secs(state.config.server.shutdown_grace_secs);
+    let grace = Duration::from_secs(state.config().server.shutdown_grace_secs);
     let drained = graceful.shutdown();
     tokio::pin!(drained);
     if tokio::time::timeout(grace, &mut drained).await.is_err() {

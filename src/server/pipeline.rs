@@ -49,6 +49,7 @@ use super::state::Snapshot;
 use super::translate::{
     StreamSetup, Translate, collect, collect_prefix, ping_for, response_events, token_counts,
 };
+use crate::config::file::TimeoutsSection;
 use crate::oauth::OAuthError;
 use crate::protocol::codec::{self, AnyStreamEncoder, CodecError, RequestHints, ResponseCtx};
 use crate::protocol::{ir, openai};
@@ -189,7 +190,7 @@ pub(crate) async fn serve(
     let snap = ctx.state.snapshot();
     let (parts, body) = req.into_parts();
     let key = admit(ctx, &snap, &parts)?;
-    let config = &ctx.state.config;
+    let config = &snap.config;
     let (max_body, within) = (
         config.limits.max_body_bytes,
         Duration::from_secs(config.timeouts.client_body_secs),
@@ -301,12 +302,11 @@ impl Job<'_> {
 
     fn prepare(
         &mut self,
-        ctx: &Ctx,
         cand: &Candidate,
         cred: &Cred,
         edits: &Edits,
     ) -> Result<Prepared, Attempt> {
-        let config = ctx.state.config();
+        let config = &self.snap.config;
         let up = &cand.upstream;
         let target = Target {
             config,
@@ -380,7 +380,7 @@ impl Job<'_> {
         cand: &Candidate,
         last: bool,
     ) -> Result<Response<Body>, Attempt> {
-        let config = ctx.state.config();
+        let config = &self.snap.config;
         let up = &cand.upstream;
         let started = Instant::now();
         let first_byte = Duration::from_secs(config.timeouts.first_byte_secs.max(1));
@@ -416,7 +416,7 @@ impl Job<'_> {
                         })
                         .map_err(Attempt::Next)?;
                     // A template has the default headers already.
-                    let prepared = self.prepare(ctx, cand, &cred, &edits).map(|mut p| {
+                    let prepared = self.prepare(cand, &cred, &edits).map(|mut p| {
                         crate::upstream::default_headers(&mut p.headers);
                         p
                     });
@@ -486,7 +486,6 @@ impl Job<'_> {
         resp: UpstreamResponse,
         reply: Option<&ReplyFormat>,
     ) -> Result<Response<Body>, Attempt> {
-        let state = Arc::clone(&ctx.state);
         let up = &cand.upstream;
         let status = resp.status();
         let code = status.as_u16();
@@ -517,7 +516,7 @@ impl Job<'_> {
         };
         let headers = resp.headers().clone();
         let total = tokio::time::Instant::from_std(ctx.started)
-            + Duration::from_secs(state.config().timeouts.total_secs.max(1));
+            + Duration::from_secs(self.snap.config.timeouts.total_secs.max(1));
         let reading = Instant::now();
         let body = collect(None, resp.bytes_stream(), total, MAX_REPLY_BYTES)
             .await
@@ -557,7 +556,7 @@ impl Job<'_> {
     ) -> Result<Response<Body>, Attempt> {
         let started = timing.0;
         let state = Arc::clone(&ctx.state);
-        let config = state.config();
+        let config = &self.snap.config;
         let up = &cand.upstream;
         let mut upstream: UpstreamStream = resp.bytes_stream();
         let first = first_chunk(ctx, cand, &mut upstream, timing, last).await?;
@@ -680,7 +679,15 @@ impl Job<'_> {
             return Err(malformed(ctx, cand, timing.0, last, &what));
         }
         breaker_success(ctx, cand);
-        Ok(relay(ctx, cand, status, headers, first, stream))
+        Ok(relay(
+            ctx,
+            cand,
+            &self.snap.config.timeouts,
+            status,
+            headers,
+            first,
+            stream,
+        ))
     }
 
     /// The fast path's error status, the last word (no failover left or none fits): a JSON
@@ -698,9 +705,17 @@ impl Job<'_> {
         let mut stream: UpstreamStream = body;
         let first = first_chunk(ctx, cand, &mut stream, timing, true).await?;
         if shape::is_json(first.as_deref()) || shape::encoded(&headers) {
-            return Ok(relay(ctx, cand, status, headers, first, stream));
+            return Ok(relay(
+                ctx,
+                cand,
+                &self.snap.config.timeouts,
+                status,
+                headers,
+                first,
+                stream,
+            ));
         }
-        let total = Duration::from_secs(ctx.state.config().timeouts.total_secs.max(1));
+        let total = Duration::from_secs(self.snap.config.timeouts.total_secs.max(1));
         let deadline = tokio::time::Instant::from_std(ctx.started) + total;
         let reading = Instant::now();
         let body = collect_prefix(first, stream, deadline, MAX_ERROR_TEXT_BYTES).await;
@@ -726,7 +741,7 @@ impl Job<'_> {
         last: bool,
     ) -> Result<Response<Body>, Attempt> {
         let up = &cand.upstream;
-        let total = Duration::from_secs(ctx.state.config().timeouts.total_secs.max(1));
+        let total = Duration::from_secs(self.snap.config.timeouts.total_secs.max(1));
         let deadline = tokio::time::Instant::from_std(ctx.started) + total;
         let reply = ReplyFormat::plain(self.inbound.dialect);
         let reading = Instant::now();
@@ -870,12 +885,12 @@ async fn first_chunk(
 fn relay(
     ctx: &mut Ctx,
     cand: &Candidate,
+    timeouts: &TimeoutsSection,
     status: StatusCode,
     mut headers: HeaderMap,
     first: Option<Bytes>,
     stream: UpstreamStream,
 ) -> Response<Body> {
-    let timeouts = &ctx.state.config().timeouts;
     let idle = Duration::from_secs(timeouts.idle_secs.max(1));
     let total = Duration::from_secs(timeouts.total_secs.max(1));
     reply_headers(&mut headers);

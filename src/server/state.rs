@@ -1,13 +1,14 @@
-//! What the server knows: the config it started with, and a [`View`] of the store (upstreams,
-//! keys, upstream secrets) swapped whole when the CLI changes something. Requests take a cheap
-//! `Arc` snapshot, so a reload never blocks or tears a request in flight.
+//! What the server knows: the config in force (swapped whole when `config.toml` is reloaded,
+//! see `config_watch`) and a [`View`] of the store (upstreams, keys, upstream secrets) swapped
+//! whole when the CLI changes something. Both live in one [`Snapshot`]: requests take a cheap
+//! `Arc` of it, so a reload never blocks or tears a request in flight.
 //!
 //! [`State`] can be built from a plain [`View`], which is how tests drive the server without a
 //! store; `server::run` fills it from the store with [`load_view`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use super::ServerError;
@@ -35,8 +36,10 @@ pub struct View {
     pub secrets: HashMap<String, Secret>,
 }
 
-/// A [`View`] indexed for serving.
+/// A [`View`] indexed for serving, with the config it was built for.
 pub(crate) struct Snapshot {
+    /// The config in force when the request started (aliases and rules, limits, timeouts).
+    pub config: Arc<Config>,
     pub routes: RouteTable,
     pub keys: Vec<ApiKeyRecord>,
     /// `keys[i]`'s hash, decoded.
@@ -50,7 +53,7 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
-    fn build(view: View, config: &Config, health: &Health) -> Snapshot {
+    fn build(view: View, config: Arc<Config>, health: &Health) -> Snapshot {
         let routes = RouteTable::with_health(view.upstreams, &config.aliases, health);
         let fast = routes
             .upstreams()
@@ -60,16 +63,18 @@ impl Snapshot {
                     AuthKind::ApiKey => view.secrets.get(&u.name),
                     _ => None,
                 };
-                FastTemplate::new(config, u, secret)
+                FastTemplate::new(&config, u, secret)
             })
             .collect();
+        let cors = Cors::new(&config.server.cors_origins);
         Snapshot {
+            config,
             routes,
             key_digests: view.keys.iter().map(|k| digest_of(&k.hash)).collect(),
             keys: view.keys,
             secrets: view.secrets,
             fast,
-            cors: Cors::new(&config.server.cors_origins),
+            cors,
         }
     }
 
@@ -81,7 +86,9 @@ impl Snapshot {
 
 /// Everything a request handler needs, shared by all connections.
 pub struct State {
-    pub(crate) config: Arc<Config>,
+    /// What the snapshot is built from, kept to rebuild it when either part changes; the lock
+    /// also makes concurrent rebuilds take turns, so an older one never lands last.
+    inputs: Mutex<(View, Arc<Config>)>,
     snapshot: RwLock<Arc<Snapshot>>,
     pub(crate) client: UpstreamClient,
     /// Upstream breakers and 429 cooldowns, kept across view reloads.
@@ -107,9 +114,10 @@ impl State {
             probe_lease: Duration::from_secs(config.timeouts.first_byte_secs.max(1)),
             ..BreakerSettings::default()
         });
-        let snapshot = Snapshot::build(view, &config, &health);
+        let config = Arc::new(config);
+        let snapshot = Snapshot::build(view.clone(), Arc::clone(&config), &health);
         Ok(Arc::new(State {
-            config: Arc::new(config),
+            inputs: Mutex::new((view, config)),
             snapshot: RwLock::new(Arc::new(snapshot)),
             client,
             health,
@@ -124,7 +132,28 @@ impl State {
 
     /// Replaces the view; requests already running keep the one they started with.
     pub fn set_view(&self, view: View) {
-        let snap = Arc::new(Snapshot::build(view, &self.config, &self.health));
+        let mut inputs = self.inputs.lock().unwrap_or_else(|p| p.into_inner());
+        inputs.0 = view;
+        self.rebuild(&inputs);
+    }
+
+    /// Replaces the config in force (a reloaded `config.toml`); requests already running keep
+    /// the one they started with. Settings read once at start (the listen address, the HTTP
+    /// client's connect timeout and proxy, the log file) are the caller's to keep.
+    pub fn set_config(&self, config: Config) {
+        let mut inputs = self.inputs.lock().unwrap_or_else(|p| p.into_inner());
+        if inputs.1.timeouts.first_byte_secs != config.timeouts.first_byte_secs {
+            let mut breaker = self.health.settings();
+            breaker.probe_lease = Duration::from_secs(config.timeouts.first_byte_secs.max(1));
+            self.health.set_settings(breaker);
+        }
+        inputs.1 = Arc::new(config);
+        self.rebuild(&inputs);
+    }
+
+    fn rebuild(&self, (view, config): &(View, Arc<Config>)) {
+        let snap = Snapshot::build(view.clone(), Arc::clone(config), &self.health);
+        let snap = Arc::new(snap);
         match self.snapshot.write() {
             Ok(mut slot) => *slot = snap,
             Err(poisoned) => *poisoned.into_inner() = snap,
@@ -173,8 +202,10 @@ impl State {
         Duration::from_millis(self.ping_every_ms.load(Ordering::Relaxed))
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
+    /// The config in force now. A request reads the one of its [`Snapshot`] instead, so that
+    /// it sees one config from start to end.
+    pub fn config(&self) -> Arc<Config> {
+        Arc::clone(&self.snapshot().config)
     }
 
     /// Usage not yet flushed to the store.

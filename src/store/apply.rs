@@ -9,7 +9,7 @@ use super::keys;
 use super::ops::{Op, OpErrorKind, Reply};
 use super::records::{ApiKeyRecord, UpstreamRecord, UsageCounters, UsageRow};
 use super::schema::{APPLIED, KEYS, UPSTREAMS, USAGE};
-use super::secrets::{SecretStore, base_url_entry};
+use super::secrets::{SecretStore, base_url_entry, kept_key_entry};
 use super::{StoreError, validate_name};
 
 struct Fail {
@@ -198,6 +198,16 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op, once: Option<&str>) ->
             k.enabled = false;
         }),
         Op::KeySetEnabled { name, enabled } => update_key(db, once, &name, |k| k.enabled = enabled),
+        Op::KeptKeyGet { name } => Ok(Reply::Secret {
+            secret: secrets.get(db, &kept_key_entry(&name))?,
+        }),
+        Op::KeptKeySet { name, secret } => write(db, once, |tx| {
+            match &secret {
+                Some(s) => secrets.set(tx, &kept_key_entry(&name), s)?,
+                None => secrets.delete(tx, &kept_key_entry(&name))?,
+            }
+            Ok(Reply::Done)
+        }),
         Op::UsageAdd { rows, keys_used } => write(db, once, |tx| {
             {
                 let mut t = tx.open_table(USAGE).map_err(StoreError::db)?;
@@ -245,7 +255,9 @@ fn run(db: &redb::Database, secrets: SecretStore, op: Op, once: Option<&str>) ->
             listen: None,
             pid: std::process::id(),
         }),
-        Op::Shutdown | Op::Health => Err(fail(OpErrorKind::Invalid, "the server is not running")),
+        Op::Shutdown | Op::Health | Op::ConfigReload => {
+            Err(fail(OpErrorKind::Invalid, "the server is not running"))
+        }
         Op::Once { .. } => Err(fail(OpErrorKind::Invalid, "an op inside an op")),
     }
 }

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::records::{ApiKeyRecord, KeyUse, OAuthMeta, UpstreamRecord, UsageRow};
+use crate::config::live::ConfigState;
 use crate::routing::health::HealthReport;
 use crate::secret::{Secret, exposed};
 
@@ -69,6 +70,17 @@ pub enum Op {
         name: String,
         enabled: bool,
     },
+    /// The plaintext of a gateway key the CLI keeps for its own use under `name` (`launcher`:
+    /// the key `launch` hands to clients), as a [`Reply::Secret`].
+    KeptKeyGet {
+        name: String,
+    },
+    /// Keeps (or, with `None`, forgets) such a plaintext, in the secret store.
+    KeptKeySet {
+        name: String,
+        #[serde(with = "exposed", default)]
+        secret: Option<Secret>,
+    },
     UsageAdd {
         rows: Vec<UsageRow>,
         /// Keys' last use, each kept when later than the stored one.
@@ -93,6 +105,9 @@ pub enum Op {
         id: String,
         inner: Box<Op>,
     },
+    /// Asks the running server to look at `config.toml` now (putting a changed file in force)
+    /// and say whether the file on disk is in force; an error when applied to the database.
+    ConfigReload,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +143,9 @@ pub enum Reply {
         /// first request, and from servers older than the field).
         #[serde(default)]
         overhead: Option<OverheadSummary>,
+    },
+    Config {
+        state: ConfigState,
     },
     /// The op failed; `kind` lets the CLI choose an exit code and hint.
     Error {
@@ -169,10 +187,12 @@ impl Op {
                 | Op::BaseUrlGet { .. }
                 | Op::KeyGet { .. }
                 | Op::KeyList
+                | Op::KeptKeyGet { .. }
                 | Op::UsageList
                 | Op::Ping
                 | Op::Health
                 | Op::Shutdown
+                | Op::ConfigReload
         )
     }
 }

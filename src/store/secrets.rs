@@ -31,6 +31,12 @@ pub(crate) fn base_url_entry(name: &str) -> String {
     format!("{name}/base-url")
 }
 
+/// The entry of a gateway key's plaintext kept for the CLI's own use (`launch`); the `/`
+/// keeps it apart from every valid upstream name and from [`base_url_entry`]'s.
+pub(crate) fn kept_key_entry(name: &str) -> String {
+    format!("{name}/gateway-key")
+}
+
 /// The probe entry's user: the `/` keeps it apart from every valid upstream name.
 const PROBE_USER: &str = "probe/llm-gateway";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);

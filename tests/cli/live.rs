@@ -63,7 +63,7 @@ pub(super) fn get(url: &str, key: Option<&str>) -> (u16, String) {
 }
 
 /// `GET url`, or `POST` of `body` as JSON, with an optional gateway key.
-fn send(url: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {
+pub(super) fn send(url: &str, key: Option<&str>, body: Option<&str>) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -2,15 +2,19 @@
 //!
 //! `args`, `config` and `generated` need no store. `manage` (store without a server) and `live`
 //! (a detached server) exercise the real store and server behind the CLI; `unanswered` has a
-//! server that goes away between a change and its reply.
+//! server that goes away between a change and its reply; `reload` edits `config.toml` under a
+//! running server.
 
+mod alias;
 mod args;
 mod config;
 mod fake;
 mod generated;
+mod launch;
 mod live;
 mod log;
 mod manage;
+mod reload;
 mod unanswered;
 mod url_secrets;
 

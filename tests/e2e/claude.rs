@@ -11,8 +11,8 @@ use super::fake::{Answer, Dialect, Fake, Req};
 use super::upstreams::{assert_requests, key, names, round_trip, routed, up};
 use super::{Clients, Gateway, client, run};
 
-const CONTENT: &str = "written by claude code through llm-gateway\n";
-const FINAL: &str = "E2E-CLAUDE-DONE: the file is written.";
+pub(super) const CONTENT: &str = "written by claude code through llm-gateway\n";
+pub(super) const FINAL: &str = "E2E-CLAUDE-DONE: the file is written.";
 const SIDE: &str = "ok";
 
 fn responder(d: Dialect, target: String) -> impl Fn(&Req) -> Answer + Send + Sync + 'static {
@@ -31,14 +31,14 @@ fn responder(d: Dialect, target: String) -> impl Fn(&Req) -> Answer + Send + Syn
 }
 
 /// The working directory of one run and the file the fake asks Claude Code to write there.
-struct Task {
-    work: tempfile::TempDir,
-    target: PathBuf,
+pub(super) struct Task {
+    pub(super) work: tempfile::TempDir,
+    pub(super) target: PathBuf,
 }
 
 impl Task {
     /// A task and a fake of dialect `d` scripted for it.
-    async fn start(d: Dialect) -> (Task, Fake) {
+    pub(super) async fn start(d: Dialect) -> (Task, Fake) {
         let work = tempfile::tempdir().unwrap();
         let target = work.path().join("out.txt");
         let fake = Fake::start(d, responder(d, target.display().to_string())).await;

@@ -11,13 +11,16 @@ use super::fake::{Answer, Dialect, Fake, Req};
 use super::upstreams::{assert_requests, key, round_trip, routed, up};
 use super::{Clients, Gateway, Run, client, run};
 
-const PLAIN: &str = "E2E-GEMINI-PLAIN: hello from the fake upstream.";
+pub(super) const PLAIN: &str = "E2E-GEMINI-PLAIN: hello from the fake upstream.";
 const FINAL: &str = "E2E-GEMINI-DONE: the file is written.";
 const CONTENT: &str = "written by gemini cli through llm-gateway\n";
 /// In the prompt of the tool test only.
 const WRITE_MARK: &str = "Create the file out.txt";
 
-fn responder(d: Dialect, target: String) -> impl Fn(&Req) -> Answer + Send + Sync + 'static {
+pub(super) fn responder(
+    d: Dialect,
+    target: String,
+) -> impl Fn(&Req) -> Answer + Send + Sync + 'static {
     move |r| {
         if r.wants_json(d) {
             // The router's classifier: a trivial task.

@@ -13,6 +13,7 @@ mod browser;
 mod claude;
 mod fake;
 mod gemini_cli;
+mod launch;
 mod sdk;
 mod upstreams;
 
@@ -61,6 +62,11 @@ impl Clients {
 
     pub fn gemini(&self) -> PathBuf {
         self.need("node/node_modules/.bin/gemini")
+    }
+
+    /// Not installed by `scripts/e2e-deps.sh` yet (its test waits for the Responses dialect).
+    pub fn codex(&self) -> PathBuf {
+        self.need("node/node_modules/.bin/codex")
     }
 
     pub fn python(&self) -> PathBuf {

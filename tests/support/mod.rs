@@ -18,6 +18,13 @@ impl TestHome {
         }
     }
 
+    /// A home inside `parent` (a test that needs particular folders above it).
+    pub fn new_in(parent: &Path) -> TestHome {
+        TestHome {
+            dir: tempfile::tempdir_in(parent).expect("tempdir"),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         self.dir.path()
     }
