@@ -5,6 +5,10 @@
 //! * Each connection has an [`Activity`]: its requests in flight (from a request head until the
 //!   reply's last byte, [`InFlight`] riding in the reply body), when it last went idle, and when
 //!   bytes of a next request began to arrive (noted by [`Watched`], the socket wrapper).
+//!   A reply's tail outlives its [`InFlight`]: hyper drops the body once the last frame is
+//!   queued, and up to a few hundred KB may still wait in its write buffer (or h2's) for a slow
+//!   reader. So [`Watched`] also notes whether the socket refused bytes (`write_blocked`) and
+//!   counts every write as activity: a connection still writing is never idle.
 //! * [`Connections`], owned by the accept loop, looks at them a few times a second
 //!   ([`Connections::reap`]): a connection with nothing in flight is closed once its request
 //!   head is late (`[timeouts] client_header_secs`, counted from connecting, or from the first
@@ -48,6 +52,9 @@ pub(crate) struct Activity {
     idle_since: AtomicU64,
     /// 1 + when the first byte after going idle arrived; 0 while none has.
     first_byte: AtomicU64,
+    /// The socket's last write or flush was refused (the client reads slower than we send):
+    /// the tail of a reply is still waiting to go out.
+    write_blocked: AtomicBool,
 }
 
 impl Activity {
@@ -58,6 +65,7 @@ impl Activity {
             served: AtomicBool::new(false),
             idle_since: AtomicU64::new(0),
             first_byte: AtomicU64::new(0),
+            write_blocked: AtomicBool::new(false),
         };
         a.idle_since.store(a.now(), Ordering::Relaxed);
         a
@@ -84,11 +92,29 @@ impl Activity {
         }
     }
 
+    /// What a write or flush of the socket did.
+    fn wrote(&self, outcome: Wrote) {
+        match outcome {
+            Wrote::Flushed => self.write_blocked.store(false, Ordering::Release),
+            Wrote::Bytes => {
+                self.write_blocked.store(false, Ordering::Release);
+                // Only between requests, and only once served: bytes written before the first
+                // request (h2's settings, ping answers) must not put off the head deadline.
+                if self.in_flight.load(Ordering::Acquire) == 0
+                    && self.served.load(Ordering::Relaxed)
+                {
+                    self.idle_since.store(self.now(), Ordering::Relaxed);
+                }
+            }
+            Wrote::Refused => self.write_blocked.store(true, Ordering::Release),
+            Wrote::Neither => {}
+        }
+    }
+
     /// Why the connection should be closed at `now`, if it should: never with a request in
-    /// flight.
+    /// flight, nor while a reply's tail waits for the client to read it.
     fn overdue(&self, now: u64, limits: &Limits) -> Option<&'static str> {
-        // Acquire: pairs with `InFlight::drop`, which records `idle_since` before it decrements.
-        if self.in_flight.load(Ordering::Acquire) > 0 {
+        if !self.idle() {
             return None;
         }
         let idle_since = self.idle_since.load(Ordering::Relaxed);
@@ -111,8 +137,10 @@ impl Activity {
         (limit != 0 && now.saturating_sub(from) >= limit).then_some(why)
     }
 
+    /// Nothing in flight and nothing waiting to be written.
     fn idle(&self) -> bool {
-        self.in_flight.load(Ordering::Acquire) == 0
+        // Acquire: pairs with `InFlight::drop`, which records `idle_since` before it decrements.
+        self.in_flight.load(Ordering::Acquire) == 0 && !self.write_blocked.load(Ordering::Acquire)
     }
 }
 
@@ -164,7 +192,7 @@ impl hyper::body::Body for Tracked {
     }
 }
 
-/// A client socket that tells its [`Activity`] when bytes arrive.
+/// A client socket that tells its [`Activity`] when bytes arrive and whether they leave.
 pub(crate) struct Watched<T> {
     io: T,
     activity: Arc<Activity>,
@@ -198,7 +226,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write(cx, buf);
+        this.activity.wrote(accepted(&polled));
+        polled
     }
 
     fn poll_write_vectored(
@@ -206,7 +237,10 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
+        this.activity.wrote(accepted(&polled));
+        polled
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -214,11 +248,40 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Watched<T> {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.io).poll_flush(cx);
+        this.activity.wrote(match &polled {
+            // Not a write: hyper flushes on every wake-up, with or without bytes sent.
+            Poll::Ready(Ok(())) => Wrote::Flushed,
+            Poll::Pending => Wrote::Refused,
+            Poll::Ready(Err(_)) => Wrote::Neither,
+        });
+        polled
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// What a write or flush of the socket did, for [`Activity::wrote`].
+#[derive(Clone, Copy)]
+enum Wrote {
+    /// Bytes went out.
+    Bytes,
+    /// Everything written reached the socket.
+    Flushed,
+    /// The socket is full: the client does not read as fast as we send.
+    Refused,
+    /// An error or a zero-length write: the connection is ending or nothing changed.
+    Neither,
+}
+
+fn accepted(polled: &Poll<io::Result<usize>>) -> Wrote {
+    match polled {
+        Poll::Ready(Ok(n)) if *n > 0 => Wrote::Bytes,
+        Poll::Pending => Wrote::Refused,
+        Poll::Ready(_) => Wrote::Neither,
     }
 }
 
@@ -346,13 +409,24 @@ impl Connections {
         }
     }
 
-    /// Closes the connection idle longest, if one is idle.
+    /// Closes the connection idle longest, if one is idle. One whose next request has begun to
+    /// arrive goes last: it is about to be busy, and closing it would drop that request.
+    ///
+    /// A request whose first byte arrives between this look and the abort is still lost; that
+    /// is the race every HTTP/1.1 server closing a keep-alive connection has, and clients
+    /// retry a request that got no reply byte on a reused connection.
     fn evict_one(&mut self) -> bool {
         let victim = self
             .open
             .values_mut()
             .filter(|o| !o.closing && o.activity.idle())
-            .min_by_key(|o| o.activity.idle_since.load(Ordering::Relaxed));
+            .min_by_key(|o| {
+                let a = &o.activity;
+                (
+                    a.first_byte.load(Ordering::Relaxed) != 0,
+                    a.idle_since.load(Ordering::Relaxed),
+                )
+            });
         let Some(victim) = victim else {
             return false;
         };
@@ -434,5 +508,112 @@ mod tests {
             cap: 10,
         };
         assert_eq!(a.overdue(u64::MAX / 2, &off), None, "0 turns a limit off");
+    }
+
+    /// Writes to `w` until the socket refuses bytes.
+    fn fill(w: &mut Watched<tokio::io::DuplexStream>, cx: &mut Context<'_>) {
+        let chunk = [b'x'; 64];
+        while Pin::new(&mut *w).poll_write(cx, &chunk).is_ready() {}
+    }
+
+    #[tokio::test]
+    async fn a_reply_tail_waiting_for_a_slow_reader_keeps_the_connection_busy() {
+        use tokio::io::AsyncReadExt;
+
+        let a = Arc::new(Activity::new(Instant::now()));
+        let (io, mut client) = tokio::io::duplex(256);
+        let mut w = Watched::new(io, Arc::clone(&a));
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let l = limits();
+
+        // hyper drops the reply body (and its InFlight) once the last frame is queued, while
+        // its write buffer still holds bytes the client has not read.
+        let req = a.begin();
+        fill(&mut w, &mut cx);
+        drop(req);
+        let t = a.idle_since.load(Ordering::Relaxed);
+        assert!(!a.idle(), "a blocked writer is not idle");
+        assert_eq!(
+            a.overdue(t + 1_000_000, &l),
+            None,
+            "a reply's tail is never cut"
+        );
+
+        // The client reads; the rest goes out and the connection is idle from then.
+        let mut sink = [0u8; 256];
+        let n = client.read(&mut sink).await.unwrap();
+        assert!(n > 0);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(Pin::new(&mut w).poll_write(&mut cx, b"tail").is_ready());
+        assert!(Pin::new(&mut w).poll_flush(&mut cx).is_ready());
+        assert!(a.idle());
+        let after = a.idle_since.load(Ordering::Relaxed);
+        assert!(after > t, "the last write restarts the idle clock");
+        assert_eq!(a.overdue(after + 4_999, &l), None);
+        assert!(a.overdue(after + 5_000, &l).is_some());
+    }
+
+    #[test]
+    fn writes_before_the_first_request_do_not_put_off_its_deadline() {
+        let a = Arc::new(Activity::new(Instant::now()));
+        let t0 = a.idle_since.load(Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(5));
+        a.wrote(Wrote::Bytes);
+        assert_eq!(a.idle_since.load(Ordering::Relaxed), t0);
+    }
+
+    fn table(activities: &[Arc<Activity>]) -> Connections {
+        let mut c = Connections {
+            epoch: activities[0].epoch,
+            limits: Limits {
+                cap: activities.len(),
+                ..limits()
+            },
+            open: HashMap::new(),
+            closing: 0,
+            last_refusal_warning: None,
+        };
+        for a in activities {
+            let task = tokio::spawn(std::future::pending::<()>());
+            c.insert(Arc::clone(a), task.abort_handle());
+        }
+        c
+    }
+
+    fn closed(c: &Connections, a: &Arc<Activity>) -> bool {
+        c.open
+            .values()
+            .any(|o| Arc::ptr_eq(&o.activity, a) && o.closing)
+    }
+
+    #[tokio::test]
+    async fn eviction_spares_a_connection_whose_next_request_is_arriving() {
+        let epoch = Instant::now();
+        let served = |idle_since: u64| {
+            let a = Arc::new(Activity::new(epoch));
+            drop(a.begin());
+            a.idle_since.store(idle_since, Ordering::Relaxed);
+            a
+        };
+        // Idle longest, but its next request head has begun to arrive.
+        let arriving = served(10);
+        arriving.first_byte.store(500, Ordering::Relaxed);
+        // Idle longer than `quiet`, but still writing the tail of its last reply.
+        let writing = served(20);
+        writing.wrote(Wrote::Refused);
+        let quiet = served(30);
+        let mut c = table(&[
+            Arc::clone(&arriving),
+            Arc::clone(&writing),
+            Arc::clone(&quiet),
+        ]);
+
+        assert!(c.evict_one());
+        assert!(closed(&c, &quiet), "the quiet connection goes first");
+        assert!(c.evict_one());
+        assert!(closed(&c, &arriving), "then the one with a head arriving");
+        assert!(!c.evict_one(), "never one still writing a reply");
+        assert!(!closed(&c, &writing));
     }
 }

@@ -12,7 +12,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
@@ -112,11 +112,17 @@ impl LogFile {
 }
 
 fn open_append(path: &Path) -> io::Result<File> {
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .create(true)
         .append(true)
         .mode(0o600)
-        .open(path)
+        .open(path)?;
+    // `mode` applies only to a file created here: a log left by an older version (0644) is
+    // made owner-only too, and so are the copies rotated from it.
+    if file.metadata()?.mode() & 0o077 != 0 {
+        file.set_permissions(fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(file)
 }
 
 fn ignore_missing(r: io::Result<()>) -> io::Result<()> {
@@ -245,6 +251,24 @@ mod tests {
                 .unwrap()
                 .ends_with("fits\n")
         );
+    }
+
+    #[test]
+    fn a_log_left_readable_by_others_is_made_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gateway.log");
+        fs::write(&path, "line from an older version\n").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        let log = LogFile::open(&path, 40, 2).unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        log.make_writer()
+            .write_all(b"a line that fills the file past its limit\n")
+            .unwrap();
+        log.make_writer().write_all(b"next\n").unwrap();
+        let rotated = dir.path().join("gateway.log.1");
+        assert!(rotated.exists());
+        assert_eq!(mode(&rotated), 0o600);
     }
 
     #[test]

@@ -880,6 +880,16 @@ async fn first_chunk(
     }
 }
 
+/// Whether a reply is relayed as an event stream (usage read from its events, a shutdown
+/// closing it with an error event): the one test of `content-type` the shape check uses too, so
+/// that a stream it lets pass as `Text/Event-Stream` is relayed as one.
+fn labelled_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(shape::is_event_stream)
+}
+
 /// The fast path's reply, relayed byte for byte (`first` read already): the upstream's
 /// headers minus hop-by-hop ones, its status, its body chunk by chunk.
 fn relay(
@@ -894,10 +904,7 @@ fn relay(
     let idle = Duration::from_secs(timeouts.idle_secs.max(1));
     let total = Duration::from_secs(timeouts.total_secs.max(1));
     reply_headers(&mut headers);
-    let sse = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("text/event-stream"));
+    let sse = labelled_sse(&headers);
     ctx.upstream = Some(cand.upstream.name.clone());
     ctx.upstream_model = Some(cand.model.clone());
     let length = if sse {
@@ -1074,5 +1081,34 @@ fn reply_headers(headers: &mut HeaderMap) {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stream_the_shape_check_passes_is_relayed_as_one() {
+        for label in [
+            "text/event-stream",
+            "Text/Event-Stream",
+            "TEXT/EVENT-STREAM; charset=utf-8",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(label));
+            assert!(
+                shape::stream_label(h.get(header::CONTENT_TYPE)).is_ok(),
+                "{label}"
+            );
+            assert!(labelled_sse(&h), "{label}");
+        }
+        let mut h = HeaderMap::new();
+        assert!(!labelled_sse(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(!labelled_sse(&h));
     }
 }

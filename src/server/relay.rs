@@ -39,8 +39,8 @@ pub(crate) struct Relay {
     deadline_at: Instant,
     scanner: Scanner,
     sse: bool,
-    /// SSE: how many line ends the bytes relayed so far end with (two: an event boundary).
-    line_ends: u8,
+    /// SSE: the line ends the bytes relayed so far end with (two: an event boundary).
+    line_ends: LineEnds,
     /// SSE: where the relay waits for the end of the shutdown grace.
     watch: CutWatch,
     status: u16,
@@ -76,7 +76,7 @@ impl Relay {
             deadline_at: Instant::from_std(ctx.started) + total,
             scanner: if sse { Scanner::sse() } else { Scanner::json() },
             sse,
-            line_ends: 2,
+            line_ends: LineEnds::BOUNDARY,
             watch: CutWatch::default(),
             status,
             remaining: length,
@@ -126,7 +126,7 @@ impl Relay {
         };
         let event =
             GatewayError::new(ErrorKind::ShuttingDown, CUT_MESSAGE).stream_event(ctx.dialect);
-        let missing = usize::from(2 - self.line_ends.min(2));
+        let missing = self.line_ends.missing();
         let frame = if missing == 0 {
             event
         } else {
@@ -145,7 +145,7 @@ impl Relay {
     fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         self.scanner.feed(&chunk);
         if self.sse {
-            self.line_ends = line_ends(self.line_ends, &chunk);
+            self.line_ends = self.line_ends.then(&chunk);
         }
         if let Some(left) = &mut self.remaining {
             *left = left.saturating_sub(chunk.len() as u64);
@@ -244,6 +244,46 @@ impl Stream for Relay {
     }
 }
 
+/// The line ends a stream ends with, at most two; `\r\n` is one, even split across chunks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LineEnds {
+    count: u8,
+    /// The last byte is a `\r` (counted): a `\n` opening the next chunk completes it.
+    cr: bool,
+}
+
+impl LineEnds {
+    /// Nothing yet, or an event just ended.
+    const BOUNDARY: LineEnds = LineEnds {
+        count: 2,
+        cr: false,
+    };
+
+    /// The line ends after `chunk` follows these.
+    fn then(self, chunk: &[u8]) -> LineEnds {
+        let (before, chunk) = match chunk {
+            [b'\n', rest @ ..] if self.cr => (self.count, rest),
+            _ => (self.count, chunk),
+        };
+        let Some(&last) = chunk.last() else {
+            return LineEnds {
+                count: before,
+                cr: false,
+            };
+        };
+        LineEnds {
+            count: line_ends(before, chunk),
+            cr: last == b'\r',
+        }
+    }
+
+    /// The bytes of `\n` to send before an event of our own so that it starts an event: a
+    /// pending `\r` takes one more, as `\r\n` is a single line end.
+    fn missing(self) -> usize {
+        usize::from(2 - self.count.min(2)) + usize::from(self.cr && self.count < 2)
+    }
+}
+
 /// The line ends `chunk` ends with (at most two), counting those before it when it is all line
 /// ends; `\r\n` is one.
 fn line_ends(before: u8, chunk: &[u8]) -> u8 {
@@ -276,7 +316,7 @@ impl Drop for Relay {
 
 #[cfg(test)]
 mod tests {
-    use super::line_ends;
+    use super::{LineEnds, line_ends};
 
     #[test]
     fn line_ends_across_chunks() {
@@ -288,5 +328,31 @@ mod tests {
         assert_eq!(line_ends(0, b"\r\n"), 1);
         assert_eq!(line_ends(2, b""), 2);
         assert_eq!(line_ends(0, b"\n\n\n"), 2);
+    }
+
+    fn after(chunks: &[&[u8]]) -> LineEnds {
+        chunks
+            .iter()
+            .fold(LineEnds::BOUNDARY, |ends, chunk| ends.then(chunk))
+    }
+
+    #[test]
+    fn a_crlf_split_across_chunks_is_one_line_end() {
+        let split = after(&[b"data: x\r", b"\n"]);
+        assert_eq!(split.count, 1);
+        assert_eq!(split.missing(), 1, "one more line end closes the event");
+        assert_eq!(after(&[b"data: x\r", b"\n", b"\r", b"\n"]).missing(), 0);
+        assert_eq!(after(&[b"data: x\r\n\r", b"\n"]).missing(), 0);
+        assert_eq!(after(&[b"data: x\r", b"\n\r\n"]).missing(), 0);
+        assert_eq!(after(&[b"data: x\r", b"\r"]).missing(), 0, "two bare CRs");
+    }
+
+    #[test]
+    fn a_pending_cr_takes_one_more_newline() {
+        // "data: x\r" + "\n\n" is CRLF LF: the event ends.
+        assert_eq!(after(&[b"data: x\r"]).missing(), 2);
+        assert_eq!(after(&[b"data: x\n"]).missing(), 1);
+        assert_eq!(after(&[b"data: x\n\r"]).missing(), 0);
+        assert_eq!(after(&[]).missing(), 0);
     }
 }

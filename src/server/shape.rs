@@ -35,15 +35,21 @@ pub(crate) fn body(expect: Expect, first: Option<&[u8]>) -> Shape {
     let Some(first) = first else {
         return Shape::Wrong("an empty body".into());
     };
-    let start = first.iter().position(|b| !b.is_ascii_whitespace());
+    // JSON may open with a byte-order mark (RFC 8259 lets a parser ignore it), as may SSE
+    // (`begins_like_sse` skips it).
+    let body = match expect {
+        Expect::Json => without_bom(first),
+        Expect::Sse => first,
+    };
+    let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
         // Blank so far: the next chunk would tell, and it is not waited for.
         return Shape::Fits;
     };
     match expect {
-        Expect::Json if matches!(first[start], b'{' | b'[') => Shape::Fits,
+        Expect::Json if matches!(body[start], b'{' | b'[') => Shape::Fits,
         Expect::Json => Shape::Wrong(format!("a body that is not JSON{}", quoted(first))),
-        Expect::Sse if first[start] == b'{' => Shape::WholeJson,
+        Expect::Sse if body[start] == b'{' => Shape::WholeJson,
         Expect::Sse if begins_like_sse(first) => Shape::Fits,
         Expect::Sse => Shape::Wrong(format!(
             "a body that is not an event stream{}",
@@ -78,13 +84,19 @@ pub(crate) fn stream_label(content_type: Option<&HeaderValue>) -> Result<(), Str
 /// object or an array, or is blank so far.
 pub(crate) fn is_json(first: Option<&[u8]>) -> bool {
     first.is_some_and(|f| {
-        f.iter()
+        without_bom(f)
+            .iter()
             .find(|b| !b.is_ascii_whitespace())
             .is_none_or(|b| matches!(b, b'{' | b'['))
     })
 }
 
-fn is_event_stream(content_type: &str) -> bool {
+fn without_bom(chunk: &[u8]) -> &[u8] {
+    chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk)
+}
+
+/// Whether a `content-type` names an event stream (media types are case-insensitive).
+pub(crate) fn is_event_stream(content_type: &str) -> bool {
     content_type
         .split(';')
         .next()
@@ -96,7 +108,7 @@ fn is_event_stream(content_type: &str) -> bool {
 /// the chunk's end.
 fn begins_like_sse(chunk: &[u8]) -> bool {
     const FIELDS: [&[u8]; 4] = [b"data", b"event", b"id", b"retry"];
-    let chunk = chunk.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(chunk);
+    let chunk = without_bom(chunk);
     let start = chunk
         .iter()
         .position(|b| !matches!(b, b'\r' | b'\n'))
@@ -146,6 +158,20 @@ mod tests {
             body(Expect::Json, Some(b"data: {}\n\n")),
             Shape::Wrong("a body that is not JSON: \"data: {}\"".into())
         );
+    }
+
+    #[test]
+    fn json_may_open_with_a_byte_order_mark() {
+        assert_eq!(
+            body(Expect::Json, Some(b"\xEF\xBB\xBF{\"id\":1}")),
+            Shape::Fits
+        );
+        assert_eq!(body(Expect::Json, Some(b"\xEF\xBB\xBF\n [1]")), Shape::Fits);
+        assert!(is_json(Some(b"\xEF\xBB\xBF{\"error\":{}}")));
+        assert!(matches!(
+            body(Expect::Json, Some(b"\xEF\xBB\xBF<html>")),
+            Shape::Wrong(_)
+        ));
     }
 
     #[test]

@@ -105,8 +105,9 @@ impl Store {
         migrate: schema::MigrateFn,
     ) -> Result<Store, StoreError> {
         let db = open_db(path)?;
-        schema::prepare(&db, path, target, migrate)?;
+        // Chosen first: a migration may move secrets.
         let (secrets, notice) = SecretStore::choose(backend, path)?;
+        schema::prepare(&db, path, secrets, target, migrate)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 db,

@@ -28,7 +28,7 @@ pub struct UpstreamRecord {
     /// `None`: the provider's (possibly overridden) default API endpoint. Shown to users, so it
     /// never holds a secret when [`Self::base_url_secret`] is set: the URL is then redacted here
     /// (`https://***@relay/v1`) and kept whole in the secret store. Records from before that
-    /// may still hold a password here; every view redacts it.
+    /// are moved there when the store opens (schema 2); every view redacts anyway.
     pub base_url: Option<String>,
     /// The whole base URL, with its userinfo or secret query values, is in the secret store
     /// (entry `NAME/base-url`); the server puts it back in place when it loads the store.

@@ -8,6 +8,9 @@ use std::path::Path;
 use redb::{ReadableTable, TableDefinition, WriteTransaction};
 
 use super::StoreError;
+use super::secrets::{SecretStore, base_url_entry};
+use crate::secret::Secret;
+use crate::upstream::base_url;
 
 /// `"schema_version"` -> version.
 pub(crate) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -25,17 +28,72 @@ pub(crate) const APPLIED: TableDefinition<&str, u64> = TableDefinition::new("app
 pub(crate) const VERSION_KEY: &str = "schema_version";
 
 /// The schema this build writes.
-pub(crate) const CURRENT: u64 = 1;
+/// * 1: the first schema.
+/// * 2: no upstream record holds a credential in its `base_url` (moved to the secret store).
+pub(crate) const CURRENT: u64 = 2;
 
-/// A migration step runner: `(transaction, from, to)`.
-pub(crate) type MigrateFn = fn(&WriteTransaction, u64, u64) -> Result<(), StoreError>;
+/// A migration step runner: `(transaction, secret store, from, to)`.
+pub(crate) type MigrateFn = fn(&WriteTransaction, SecretStore, u64, u64) -> Result<(), StoreError>;
 
 /// Brings the database from schema `from` (0: a new file) up to `to`. Runs inside the open
 /// transaction, so a failed step leaves the file as it was.
-pub(crate) fn migrate(tx: &WriteTransaction, from: u64, to: u64) -> Result<(), StoreError> {
-    let _ = (tx, from, to);
+pub(crate) fn migrate(
+    tx: &WriteTransaction,
+    secrets: SecretStore,
+    from: u64,
+    to: u64,
+) -> Result<(), StoreError> {
     // Version 1 is the first schema: the tables are created by `prepare` for every version.
-    // Future steps go here as `if from < 2 { ... }`.
+    if from < 2 && to >= 2 {
+        base_url_credentials_to_secrets(tx, secrets)?;
+    }
+    Ok(())
+}
+
+/// Schema 2: an upstream added before base URLs with a credential (`https://user:pw@relay/v1`,
+/// `?key=...`) were kept apart still holds that URL, password and all, in plain text in its
+/// record. The whole URL moves to the secret store (entry `NAME/base-url`) and the record keeps
+/// it redacted with `base_url_secret`, as `upstream add` does now. Records are edited as JSON
+/// so that fields this step does not know survive; one that does not parse is left alone (the
+/// store reports it when it is read).
+fn base_url_credentials_to_secrets(
+    tx: &WriteTransaction,
+    secrets: SecretStore,
+) -> Result<(), StoreError> {
+    let mut moved = Vec::new();
+    {
+        let table = tx.open_table(UPSTREAMS).map_err(StoreError::db)?;
+        for row in table.iter().map_err(StoreError::db)? {
+            let (name, json) = row.map_err(StoreError::db)?;
+            let Ok(serde_json::Value::Object(mut record)) =
+                serde_json::from_str::<serde_json::Value>(json.value())
+            else {
+                continue;
+            };
+            if record.get("base_url_secret") == Some(&serde_json::Value::Bool(true)) {
+                continue;
+            }
+            let Some(whole) = record.get("base_url").and_then(|u| u.as_str()) else {
+                continue;
+            };
+            if !base_url::has_secret(whole) {
+                continue;
+            }
+            let whole = Secret::new(whole);
+            let shown = base_url::redact(whole.expose()).into_owned();
+            record.insert("base_url".into(), shown.into());
+            record.insert("base_url_secret".into(), true.into());
+            let json = serde_json::Value::Object(record).to_string();
+            moved.push((name.value().to_owned(), whole, json));
+        }
+    }
+    let mut table = tx.open_table(UPSTREAMS).map_err(StoreError::db)?;
+    for (name, whole, json) in moved {
+        secrets.set(tx, &base_url_entry(&name), &whole)?;
+        table
+            .insert(name.as_str(), json.as_str())
+            .map_err(StoreError::db)?;
+    }
     Ok(())
 }
 
@@ -43,6 +101,7 @@ pub(crate) fn migrate(tx: &WriteTransaction, from: u64, to: u64) -> Result<(), S
 pub(crate) fn prepare(
     db: &redb::Database,
     path: &Path,
+    secrets: SecretStore,
     target: u64,
     migrate: MigrateFn,
 ) -> Result<(), StoreError> {
@@ -65,7 +124,7 @@ pub(crate) fn prepare(
     tx.open_table(USAGE).map_err(StoreError::db)?;
     tx.open_table(APPLIED).map_err(StoreError::db)?;
     if found < target {
-        migrate(&tx, found, target)?;
+        migrate(&tx, secrets, found, target)?;
         let mut meta = tx.open_table(META).map_err(StoreError::db)?;
         meta.insert(VERSION_KEY, target).map_err(StoreError::db)?;
     }
@@ -83,7 +142,12 @@ mod tests {
 
     static CALLS: Mutex<Vec<(u64, u64)>> = Mutex::new(Vec::new());
 
-    fn recording(tx: &WriteTransaction, from: u64, to: u64) -> Result<(), StoreError> {
+    fn recording(
+        tx: &WriteTransaction,
+        _: SecretStore,
+        from: u64,
+        to: u64,
+    ) -> Result<(), StoreError> {
         CALLS.lock().unwrap().push((from, to));
         // A real step would reshape data; this one proves it runs inside the transaction.
         let mut t = tx.open_table(META).map_err(StoreError::db)?;
@@ -105,7 +169,8 @@ mod tests {
         drop(Store::open_at(&path, SecretsBackend::File).unwrap());
         assert_eq!(version(&path), CURRENT);
 
-        // Data written at version 1 survives a migration to version 2.
+        // Data written at this version survives a migration to the next.
+        let next = CURRENT + 1;
         let s = Store::open_at(&path, SecretsBackend::File).unwrap();
         assert!(matches!(
             s.apply(Op::UsageAdd {
@@ -116,21 +181,21 @@ mod tests {
         ));
         drop(s);
         CALLS.lock().unwrap().clear();
-        drop(Store::open_with(&path, SecretsBackend::File, 2, recording).unwrap());
-        assert_eq!(*CALLS.lock().unwrap(), vec![(1, 2)]);
-        assert_eq!(version(&path), 2);
-        // Already at 2: no step runs again.
-        drop(Store::open_with(&path, SecretsBackend::File, 2, recording).unwrap());
+        drop(Store::open_with(&path, SecretsBackend::File, next, recording).unwrap());
+        assert_eq!(*CALLS.lock().unwrap(), vec![(CURRENT, next)]);
+        assert_eq!(version(&path), next);
+        // Already there: no step runs again.
+        drop(Store::open_with(&path, SecretsBackend::File, next, recording).unwrap());
         assert_eq!(CALLS.lock().unwrap().len(), 1);
-        // This build (schema 1) refuses a file from the future.
+        // This build refuses a file from the future.
         match Store::open_at(&path, SecretsBackend::File) {
-            Err(StoreError::TooNew { found: 2, .. }) => {}
+            Err(StoreError::TooNew { found, .. }) if found == next => {}
             Err(e) => panic!("{e}"),
             Ok(_) => panic!("opened a newer schema"),
         }
     }
 
-    fn failing(_: &WriteTransaction, _: u64, _: u64) -> Result<(), StoreError> {
+    fn failing(_: &WriteTransaction, _: SecretStore, _: u64, _: u64) -> Result<(), StoreError> {
         Err(StoreError::Db("step failed".into()))
     }
 
@@ -139,7 +204,78 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("g.redb");
         drop(Store::open_at(&path, SecretsBackend::File).unwrap());
-        assert!(Store::open_with(&path, SecretsBackend::File, 2, failing).is_err());
-        assert_eq!(version(&path), 1);
+        assert!(Store::open_with(&path, SecretsBackend::File, CURRENT + 1, failing).is_err());
+        assert_eq!(version(&path), CURRENT);
+    }
+
+    fn no_step(_: &WriteTransaction, _: SecretStore, _: u64, _: u64) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    fn raw(path: &Path, def: TableDefinition<&str, &str>, key: &str) -> Option<String> {
+        let db = redb::Builder::new().open(path).unwrap();
+        let tx = redb::ReadableDatabase::begin_read(&db).unwrap();
+        let t = tx.open_table(def).unwrap();
+        t.get(key).unwrap().map(|v| v.value().to_owned())
+    }
+
+    #[test]
+    fn version_2_moves_a_credential_in_a_base_url_to_the_secret_store() {
+        use crate::config::ProviderKind;
+        use crate::store::records::UpstreamRecord;
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.redb");
+        let whole = "https://user:pw-fake@relay.example/v1?key=k-fake&x=1";
+        // A store of schema 1, written the way builds of then did: the URL whole in the record.
+        let s = Store::open_with(&path, SecretsBackend::File, 1, no_step).unwrap();
+        for (name, url) in [("relay", whole), ("plain", "http://127.0.0.1:1/v1")] {
+            let reply = s.apply(Op::UpstreamAdd {
+                record: UpstreamRecord {
+                    base_url: Some(url.into()),
+                    ..UpstreamRecord::sample(name, ProviderKind::Openai)
+                },
+                secret: None,
+                base_url: None,
+            });
+            assert!(matches!(reply, Reply::Done), "{reply:?}");
+        }
+        drop(s);
+        assert!(raw(&path, UPSTREAMS, "relay").unwrap().contains("pw-fake"));
+
+        let s = Store::open_at(&path, SecretsBackend::File).unwrap();
+        let record = |name: &str| match s.apply(Op::UpstreamGet { name: name.into() }) {
+            Reply::Upstream { record } => record,
+            other => panic!("{other:?}"),
+        };
+        let relay = record("relay");
+        assert_eq!(
+            relay.base_url.as_deref(),
+            Some("https://***@relay.example/v1?key=***&x=1")
+        );
+        assert!(relay.base_url_secret);
+        match s.apply(Op::BaseUrlGet {
+            name: "relay".into(),
+        }) {
+            Reply::Secret { secret } => {
+                assert_eq!(secret.as_ref().map(|u| u.expose()), Some(whole));
+            }
+            other => panic!("{other:?}"),
+        }
+        let plain = record("plain");
+        assert_eq!(plain.base_url.as_deref(), Some("http://127.0.0.1:1/v1"));
+        assert!(!plain.base_url_secret);
+        drop(s);
+        assert_eq!(version(&path), CURRENT);
+        let stored = raw(&path, UPSTREAMS, "relay").unwrap();
+        assert!(
+            !stored.contains("pw-fake") && !stored.contains("k-fake"),
+            "{stored}"
+        );
+        assert_eq!(
+            raw(&path, SECRETS, &base_url_entry("relay")).as_deref(),
+            Some(whole)
+        );
+        assert_eq!(raw(&path, SECRETS, &base_url_entry("plain")), None);
     }
 }
