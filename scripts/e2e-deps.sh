@@ -60,6 +60,7 @@ fi
 # Chromium: a system package, so only as root; the browser test skips without it.
 if [[ ! -x /usr/bin/chromium ]]; then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+        apt-get update -qq >>"$log" 2>&1 || fail "apt-get update failed"
         DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
             >>"$log" 2>&1 || fail "apt-get install chromium failed"
     else
