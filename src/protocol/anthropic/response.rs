@@ -223,6 +223,24 @@ mod tests {
         }
     }
 
+    /// Fuzz crash: an upstream's nonsense cache count overflowed the prompt total
+    /// (`Usage::prompt_total`) when the reply was encoded for an OpenAI or Gemini client.
+    #[test]
+    fn huge_cache_count_saturates_the_prompt_total() {
+        let body =
+            br#"{"usage":{"cache_read_input_tokens":18446744073709551614,"input_tokens":1000}}"#;
+        let resp = decode_response(body).unwrap();
+        assert_eq!(resp.usage.prompt_total(), u64::MAX);
+        let openai: Value =
+            serde_json::from_slice(&crate::protocol::openai::encode_response(&resp, &ctx()))
+                .unwrap();
+        assert_eq!(openai["usage"]["prompt_tokens"], json!(u64::MAX));
+        let gemini: Value =
+            serde_json::from_slice(&crate::protocol::gemini::encode_response(&resp, &ctx()))
+                .unwrap();
+        assert_eq!(gemini["usageMetadata"]["promptTokenCount"], json!(u64::MAX));
+    }
+
     #[test]
     fn shape_defaults_and_tool_use_override() {
         let resp = Response {
