@@ -177,6 +177,9 @@ pub(crate) fn encode_usage(u: &Usage) -> wire::Usage {
 pub(crate) struct CallNames {
     count: usize,
     salt: String,
+    /// The ids given out so far: an upstream that repeats an id for another call must not make
+    /// two blocks alike (clients match results by id; Anthropic refuses the next turn).
+    issued: Vec<String>,
 }
 
 impl CallNames {
@@ -191,8 +194,18 @@ impl CallNames {
         }
     }
 
+    /// The id of the next call, unique within the reply.
     pub(crate) fn id(&mut self, id: Option<&str>) -> String {
         self.count += 1;
+        let mut id = self.candidate(id);
+        while self.issued.contains(&id) {
+            id = format!("{id}_{}", self.count);
+        }
+        self.issued.push(id.clone());
+        id
+    }
+
+    fn candidate(&self, id: Option<&str>) -> String {
         match id.filter(|s| !s.is_empty()) {
             Some(id) => id
                 .chars()
@@ -377,28 +390,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn decodes_text_reasoning_tools_and_usage() {
-        let body = json!({
-            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
-            "choices": [{"index": 0, "finish_reason": "stop", "message": {
-                "role": "assistant", "content": "hi", "reasoning_content": "hmm",
-                "tool_calls": [{"id": "functions.Bash:0", "type": "function",
-                    "function": {"name": "Bash", "arguments": "{\"command\":\"ls\"}"}}]}}],
-            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
-                "prompt_tokens_details": {"cached_tokens": 60},
-                "completion_tokens_details": {"reasoning_tokens": 5}}
-        });
-        let r = decode_response(body.to_string().as_bytes()).unwrap();
-        assert_eq!(r.stop_reason, Some(StopReason::ToolUse));
-        assert_eq!(r.usage.input_tokens, 40);
-        assert_eq!(r.usage.cache_read_tokens, 60);
-        assert_eq!(r.usage.reasoning_tokens, Some(5));
-        assert!(matches!(&r.content[0], Block::Thinking { text, .. } if text == "hmm"));
-        assert!(matches!(&r.content[2], Block::ToolUse { id, input, .. }
-            if id == "functions_Bash_0" && input["command"] == "ls"));
-    }
-
     /// Fuzz crash: `total_tokens` (prompt + completion) overflowed on an upstream's nonsense
     /// count, whatever dialect the reply came from.
     #[test]
@@ -429,6 +420,28 @@ mod tests {
         .unwrap();
         let ir = decode_usage(&u);
         assert_eq!((ir.input_tokens, ir.cache_read_tokens), (0, u64::MAX));
+    }
+
+    #[test]
+    fn decodes_text_reasoning_tools_and_usage() {
+        let body = json!({
+            "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "m",
+            "choices": [{"index": 0, "finish_reason": "stop", "message": {
+                "role": "assistant", "content": "hi", "reasoning_content": "hmm",
+                "tool_calls": [{"id": "functions.Bash:0", "type": "function",
+                    "function": {"name": "Bash", "arguments": "{\"command\":\"ls\"}"}}]}}],
+            "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120,
+                "prompt_tokens_details": {"cached_tokens": 60},
+                "completion_tokens_details": {"reasoning_tokens": 5}}
+        });
+        let r = decode_response(body.to_string().as_bytes()).unwrap();
+        assert_eq!(r.stop_reason, Some(StopReason::ToolUse));
+        assert_eq!(r.usage.input_tokens, 40);
+        assert_eq!(r.usage.cache_read_tokens, 60);
+        assert_eq!(r.usage.reasoning_tokens, Some(5));
+        assert!(matches!(&r.content[0], Block::Thinking { text, .. } if text == "hmm"));
+        assert!(matches!(&r.content[2], Block::ToolUse { id, input, .. }
+            if id == "functions_Bash_0" && input["command"] == "ls"));
     }
 
     #[test]
