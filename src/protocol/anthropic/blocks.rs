@@ -348,7 +348,8 @@ fn block_to_upstream(b: &Block) -> Option<wire::ContentBlock> {
     })
 }
 
-/// A single plain text result travels as a string, as clients usually send it.
+/// A single plain text result travels as a string, as clients usually send it; a result none
+/// of whose blocks the API accepts goes without content, as an empty one does.
 fn tool_result_content(content: &[Block]) -> Option<wire::Content> {
     match content {
         [] => None,
@@ -359,8 +360,8 @@ fn tool_result_content(content: &[Block]) -> Option<wire::Content> {
                 ..
             },
         ] => Some(wire::Content::Text(text.clone())),
-        _ => Some(wire::Content::Blocks(
-            content
+        _ => {
+            let blocks: Vec<wire::ContentBlock> = content
                 .iter()
                 .filter(|b| {
                     matches!(
@@ -369,8 +370,9 @@ fn tool_result_content(content: &[Block]) -> Option<wire::Content> {
                     )
                 })
                 .filter_map(block_to_upstream)
-                .collect(),
-        )),
+                .collect();
+            (!blocks.is_empty()).then_some(wire::Content::Blocks(blocks))
+        }
     }
 }
 

@@ -249,3 +249,18 @@ fn count_tokens_bodies() {
     assert_eq!(r.max_tokens, None);
     assert_eq!(encode_count_tokens(1234), br#"{"input_tokens":1234}"#);
 }
+
+/// Fuzz finding: a tool result none of whose blocks the API takes (here a nested
+/// `tool_result`) went upstream as `content: []`, and as no `content` once read back: the same
+/// request encoded two ways. Minimised input.
+#[test]
+fn a_tool_result_with_nothing_to_send_has_no_content() {
+    let body = br#"{"messages":[{"content":[{"content":[{"tool_use_id":"toolu_1","type":"tool_result"}],"tool_use_id":"read-1","type":"tool_result"}],"role":"user"}],"model":"claude-sonnet-4-5"}"#;
+    let first = encode(&decode_request(body, &RequestHints::default()).unwrap());
+    assert_eq!(
+        first["messages"][0]["content"][0],
+        json!({"type": "tool_result", "tool_use_id": "read-1"})
+    );
+    let again = decode_request(first.to_string().as_bytes(), &RequestHints::default()).unwrap();
+    assert_eq!(encode(&again), first);
+}

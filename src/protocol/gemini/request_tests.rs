@@ -497,3 +497,26 @@ fn count_tokens_bodies() {
         br#"{"totalTokens":12}"#.to_vec()
     );
 }
+
+/// Fuzz finding: a `responseJsonSchema` that is a bare property map was read into the IR
+/// untouched (its upper-case types kept) but wrapped as properties by the reducer, so the
+/// upstream body changed on a second pass (`OBJECT` -> `object`). Minimised input.
+#[test]
+fn a_bare_property_map_schema_is_read_as_the_reducer_reads_it() {
+    let body = json!({"generationConfig": {"responseJsonSchema": {"$id": {"type": "OBJECT"}},
+        "responseMimeType": "application/json"}});
+    let req = decode(body);
+    let Some(ResponseFormat::JsonSchema { schema, .. }) = &req.response_format else {
+        panic!("{:?}", req.response_format)
+    };
+    assert_eq!(
+        *schema,
+        json!({"type": "object", "properties": {"$id": {"type": "object"}}})
+    );
+    let first = serde_json::to_value(encode_request(&req).unwrap()).unwrap();
+    let again = decode_request(first.to_string().as_bytes(), &hints()).unwrap();
+    assert_eq!(
+        serde_json::to_value(encode_request(&again).unwrap()).unwrap(),
+        first
+    );
+}

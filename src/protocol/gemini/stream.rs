@@ -79,7 +79,7 @@ impl StreamDecoder {
             message: e.to_string(),
         })?;
         if let Some(err) = error_in(&value) {
-            self.close(out);
+            self.close_all(out);
             self.ended = true;
             out.push(StreamEvent::Error(err));
             return Ok(());
@@ -113,10 +113,7 @@ impl StreamDecoder {
             )));
             return Ok(());
         }
-        self.close(out);
-        if let Some(sig) = self.pending.take() {
-            self.lone_signature(sig, out);
-        }
+        self.close_all(out);
         let finish = self.finish.as_deref();
         let stop = if self.blocked && self.next_index == 0 {
             StopReason::Refusal
@@ -302,6 +299,15 @@ impl StreamDecoder {
             delta: Delta::Signature(sig),
         });
         out.push(StreamEvent::BlockStop { index });
+    }
+
+    /// The stream ends (its body, or an error chunk): the open block closes and a signature
+    /// still held for the next part is kept in a block of its own.
+    fn close_all(&mut self, out: &mut Vec<StreamEvent>) {
+        self.close(out);
+        if let Some(sig) = self.pending.take() {
+            self.lone_signature(sig, out);
+        }
     }
 
     fn close(&mut self, out: &mut Vec<StreamEvent>) {

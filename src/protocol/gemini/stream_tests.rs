@@ -367,3 +367,26 @@ fn gemini_stream_round_trips_through_the_ir() {
         ]
     );
 }
+
+/// Fuzz finding: an error chunk dropped a signature still held for the next part, where the
+/// end of the body keeps it in a block of its own; a stream re-read from the gateway's own
+/// output then lost a block. (Minimised input: two signature-only chunks and no finish.)
+#[test]
+fn an_error_chunk_keeps_a_held_signature() {
+    let events = decode_all(&[
+        chunk(json!([{"thoughtSignature": "SIG"}])),
+        json!({"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}),
+    ]);
+    assert!(
+        matches!(
+            &events[1..],
+            [
+                StreamEvent::BlockStart { index: 0, block: BlockStart::Thinking },
+                StreamEvent::BlockDelta { index: 0, delta: Delta::Signature(s) },
+                StreamEvent::BlockStop { index: 0 },
+                StreamEvent::Error(_),
+            ] if *s == gsig("SIG")
+        ),
+        "{events:?}"
+    );
+}

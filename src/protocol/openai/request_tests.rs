@@ -433,3 +433,25 @@ fn openai_round_trip_keeps_extras_and_clamps() {
     );
     assert!(out.get("stream_options").is_none());
 }
+
+/// Fuzz finding: a system message with no text mid-conversation went upstream as
+/// `{"role": "system", "content": ""}` (a leading one goes nowhere), and read back as a leading
+/// one it vanished: the same request encoded two ways. Minimised input.
+#[test]
+fn an_empty_mid_conversation_system_message_is_not_sent() {
+    let req = decode_request(
+        br#"{"messages":[{"role":"user"},{"role":"system"}],"model":"claude-sonnet-4-5"}"#,
+        &RequestHints::default(),
+    )
+    .unwrap();
+    for opts in [
+        EncodeOptions::default(),
+        EncodeOptions {
+            mid_system_as_user: true,
+            ..EncodeOptions::default()
+        },
+    ] {
+        let body = encode_value(&req, &opts);
+        assert_eq!(body["messages"], json!([]), "{body}");
+    }
+}
