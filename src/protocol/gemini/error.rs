@@ -58,13 +58,11 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
         return from_message(status, message);
     };
     let e = body.error;
-    let message = if e.message.is_empty() {
-        e.status
-            .clone()
-            .unwrap_or_else(|| format!("upstream returned HTTP {status}"))
-    } else {
-        e.message.clone()
-    };
+    // An empty message reads as the status name, or the HTTP status when that is empty too.
+    let message = [e.message.as_str(), e.status.as_deref().unwrap_or_default()]
+        .into_iter()
+        .find(|m| !m.is_empty())
+        .map_or_else(|| format!("upstream returned HTTP {status}"), str::to_owned);
     let mut err = ApiError::new(status, kind_for(status, &message), String::new());
     let mut daily = false;
     let mut delay: Option<f64> = None;
@@ -269,6 +267,16 @@ mod tests {
     #[test]
     fn an_empty_error_string_gets_the_status_as_its_message() {
         let err = decode_error(400, br#"{"error":""}"#);
+        assert_eq!(err.message, "upstream returned HTTP 400");
+        let body = encode_error(&err);
+        assert_eq!(encode_error(&decode_error(400, &body)), body);
+    }
+
+    /// Fuzz finding: an RPC body with neither message nor status name kept the empty status
+    /// name as its message, which reads as the canonical name once written. Minimised input.
+    #[test]
+    fn an_empty_message_and_status_name_get_the_http_status() {
+        let err = decode_error(400, br#"{"error":{"status":""}}"#);
         assert_eq!(err.message, "upstream returned HTTP 400");
         let body = encode_error(&err);
         assert_eq!(encode_error(&decode_error(400, &body)), body);
