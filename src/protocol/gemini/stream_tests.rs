@@ -390,3 +390,48 @@ fn an_error_chunk_keeps_a_held_signature() {
         "{events:?}"
     );
 }
+
+/// Fuzz finding: a thinking block holding only a signature is written as an empty `thought`
+/// part with the signature, but was read back as a signature for the next part, so the
+/// signature moved onto the text after it. Minimised input: two signature-only chunks, then
+/// text.
+#[test]
+fn an_empty_signed_thought_part_is_a_block_of_its_own() {
+    let events = decode_all(&[
+        chunk(json!([{"text": "", "thought": true, "thoughtSignature": "SIG"}])),
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]},
+            "finishReason": "STOP", "index": 0}]}),
+    ]);
+    let signed: Vec<(usize, &Signature)> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::BlockDelta {
+                index,
+                delta: Delta::Signature(s),
+            } => Some((*index, s)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(signed, [(0, &gsig("SIG"))], "{events:?}");
+    assert!(events.contains(&StreamEvent::BlockStart {
+        index: 1,
+        block: BlockStart::Text
+    }));
+    // The same in a whole reply.
+    let resp = crate::protocol::gemini::decode_response(
+        json!({"candidates": [{"content": {"role": "model", "parts": [
+            {"text": "", "thought": true, "thoughtSignature": "SIG"}, {"text": "Hi"}]},
+            "finishReason": "STOP"}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    assert!(
+        matches!(&resp.content[..], [
+            Block::Thinking { text, signature: Some(s) },
+            Block::Text { signature: None, .. },
+        ] if text.is_empty() && *s == gsig("SIG")),
+        "{:?}",
+        resp.content
+    );
+}
