@@ -148,11 +148,21 @@ fn decode_messages(
                     });
                 }
             }
-            Role::User => messages.push(ir::Message {
-                role: ir::Role::User,
-                content: content_blocks(m.content()),
-            }),
-            Role::Assistant => messages.push(decode_assistant(m, i)?),
+            Role::User | Role::Assistant => {
+                let message = match role {
+                    Role::User => ir::Message {
+                        role: ir::Role::User,
+                        content: content_blocks(m.content()),
+                    },
+                    _ => decode_assistant(m, i)?,
+                };
+                // A message with nothing in it is no turn (no encoder sends one), so it does
+                // not end the leading system prompt either.
+                if message.content.is_empty() {
+                    continue;
+                }
+                messages.push(message);
+            }
             Role::Tool => {
                 let Some(tool_use_id) = m.tool_call_id.clone() else {
                     return Err(CodecError::Invalid(format!(

@@ -455,3 +455,21 @@ fn an_empty_mid_conversation_system_message_is_not_sent() {
         assert_eq!(body["messages"], json!([]), "{body}");
     }
 }
+
+/// Fuzz finding: a user message with no content (which no encoder sends) still ended the
+/// leading system prompt, so a system message after it went upstream as a second system
+/// message, and as part of the first once read back. Minimised input.
+#[test]
+fn an_empty_message_does_not_end_the_system_prompt() {
+    let req = decode_request(
+        br#"{"messages":[{"content":"You are Claude Code.","role":"system"},{"role":"user"},{"content":"<system-reminder>Today is Monday.</system-reminder>","role":"system"}],"model":"m"}"#,
+        &RequestHints::default(),
+    )
+    .unwrap();
+    assert!(req.messages.is_empty(), "{:?}", req.messages);
+    let body = encode_value(&req, &EncodeOptions::default());
+    assert_eq!(
+        body["messages"],
+        json!([{"role": "system", "content": "You are Claude Code.\n<system-reminder>Today is Monday.</system-reminder>"}])
+    );
+}
