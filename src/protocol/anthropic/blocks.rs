@@ -348,31 +348,36 @@ fn block_to_upstream(b: &Block) -> Option<wire::ContentBlock> {
     })
 }
 
-/// A single plain text result travels as a string, as clients usually send it; a result none
-/// of whose blocks the API accepts goes without content, as an empty one does.
+/// A single plain text result travels as a string, as clients usually send it (unless only a
+/// block can hold it: a lone surrogate escape, which a string content is refused for); a
+/// result none of whose blocks the API accepts goes without content, as an empty one does.
+/// Decided on what is sent, so that the body reads back the same.
 fn tool_result_content(content: &[Block]) -> Option<wire::Content> {
-    match content {
+    let sent: Vec<(&Block, wire::ContentBlock)> = content
+        .iter()
+        .filter(|b| {
+            matches!(
+                b,
+                Block::Text { .. } | Block::Image(_) | Block::Unknown { .. }
+            )
+        })
+        .filter_map(|b| block_to_upstream(b).map(|w| (b, w)))
+        .collect();
+    match sent.as_slice() {
         [] => None,
         [
-            Block::Text {
-                text,
-                cache_control: None,
-                ..
-            },
-        ] => Some(wire::Content::Text(text.clone())),
-        _ => {
-            let blocks: Vec<wire::ContentBlock> = content
-                .iter()
-                .filter(|b| {
-                    matches!(
-                        b,
-                        Block::Text { .. } | Block::Image(_) | Block::Unknown { .. }
-                    )
-                })
-                .filter_map(block_to_upstream)
-                .collect();
-            (!blocks.is_empty()).then_some(wire::Content::Blocks(blocks))
-        }
+            (
+                Block::Text {
+                    text,
+                    cache_control: None,
+                    ..
+                },
+                _,
+            ),
+        ] if text.reads_as_string() => Some(wire::Content::Text(text.clone())),
+        _ => Some(wire::Content::Blocks(
+            sent.into_iter().map(|(_, w)| w).collect(),
+        )),
     }
 }
 
