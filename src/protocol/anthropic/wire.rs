@@ -806,7 +806,14 @@ impl<'de> Deserialize<'de> for ContentBlock {
             return d.deserialize_map(FastBlock);
         }
         if RAW_BLOCKS.with(std::cell::Cell::get) {
-            return block_from_raw(&Box::<serde_json::value::RawValue>::deserialize(d)?);
+            let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+            // A repeated field is refused by the typed struct but read (the last copy) through
+            // a `Value`, as the fast path reads a block whose `type` is not first.
+            return block_from_raw(&raw).or_else(|e: D::Error| {
+                serde_json::from_str::<Value>(raw.get())
+                    .map_err(|_| e)
+                    .and_then(block_from_value)
+            });
         }
         block_from_value(Value::deserialize(d)?)
     }
@@ -1012,6 +1019,17 @@ mod tests {
             exact,
             parse_exact::<Request>(type_first.as_bytes()).unwrap()
         );
+    }
+
+    /// Fuzz finding (after the exact parser read blocks from their text): a repeated field in
+    /// a block whose `type` is not first was read (the last copy) on the fast path but refused
+    /// on the exact one. Minimised input.
+    #[test]
+    fn a_repeated_field_reads_the_same_on_both_paths() {
+        let body = r#"{"model":"m","messages":[{"role":"assistant","content":[{"name":"a","id":"t","input":{},"name":"b","type":"tool_use"}]}]}"#;
+        let fast: Request = parse_fast(body.as_bytes()).unwrap();
+        let exact: Request = parse_exact(body.as_bytes()).unwrap();
+        assert_eq!(fast, exact);
     }
 
     /// Claude Code's real traffic takes the fast path (the slow one costs twice as much).
