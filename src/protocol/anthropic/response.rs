@@ -247,6 +247,26 @@ mod tests {
         assert_eq!(second, first);
     }
 
+    /// Fuzz finding: an empty carrier between two texts signed the text after it, while the
+    /// gateway writes a signed text as the text and then its carrier, so a reply moved its
+    /// signature one text on each time it was read back. Minimised input.
+    #[test]
+    fn an_empty_carrier_after_a_text_signs_that_text() {
+        let body = br#"{"content":[{"signature":"gw.gemini.CiQBjz1rXSIGTWO","thinking":"","type":"thinking"},{"text":"Reading both.","type":"text"},{"text":"Reading both.","type":"text"}]}"#;
+        let first = encode_response(&decode_response(body).unwrap(), &ctx());
+        let v: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(
+            v["content"],
+            json!([
+                {"type": "text", "text": "Reading both."},
+                {"type": "thinking", "thinking": "", "signature": "gw.gemini.CiQBjz1rXSIGTWO"},
+                {"type": "text", "text": "Reading both."}
+            ])
+        );
+        let second = encode_response(&decode_response(&first).unwrap(), &ctx());
+        assert_eq!(second, first);
+    }
+
     /// Fuzz crash: an upstream's nonsense cache count overflowed the prompt total
     /// (`Usage::prompt_total`) when the reply was encoded for an OpenAI or Gemini client.
     #[test]
