@@ -233,9 +233,12 @@ impl StreamDecoder {
         signature: Option<Signature>,
         out: &mut Vec<StreamEvent>,
     ) {
-        let reuse = self.open.as_ref().is_some_and(|o| {
-            o.thinking == thinking && !(o.signature.is_some() && signature.is_some())
-        });
+        // A signed block is complete (the gateway writes a block's signature after its text):
+        // text after it starts a new one.
+        let reuse = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.thinking == thinking && o.signature.is_none());
         if !reuse {
             self.close(out);
             let mut held = self.pending.take();

@@ -435,3 +435,44 @@ fn an_empty_signed_thought_part_is_a_block_of_its_own() {
         resp.content
     );
 }
+
+/// Fuzz finding: text after a signed text continued it, while the gateway writes each signed
+/// text as the text and then its signature, so two signed texts read back as one (and a
+/// stray signature). A signed block is complete now. (Minimised input: "Hello", two
+/// signature-only parts, " there!"; decoded as two signed texts, and written as below.)
+#[test]
+fn text_after_a_signed_text_starts_a_new_block() {
+    let events = decode_all(&[
+        chunk(json!([{"text": "Hello"}])),
+        chunk(json!([{"text": "", "thoughtSignature": "S"}])),
+        chunk(json!([{"text": " there!"}])),
+        chunk(json!([{"text": "", "thoughtSignature": "S"}])),
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]},
+            "finishReason": "STOP", "index": 0}]}),
+    ]);
+    let starts = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                StreamEvent::BlockStart {
+                    block: BlockStart::Text,
+                    ..
+                }
+            )
+        })
+        .count();
+    let signatures = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                StreamEvent::BlockDelta {
+                    delta: Delta::Signature(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!((starts, signatures), (2, 2), "{events:?}");
+}
