@@ -27,6 +27,8 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+#[cfg(test)]
+mod fuzz;
 pub mod oauth;
 pub mod protocol;
 pub mod routing;

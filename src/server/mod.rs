@@ -26,7 +26,7 @@ mod metrics;
 mod models;
 mod pipeline;
 mod relay;
-mod request;
+pub(crate) mod request;
 mod router;
 mod state;
 mod telemetry;
