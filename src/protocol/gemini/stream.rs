@@ -509,20 +509,26 @@ impl StreamEncoder {
         self.write(&chunk, out);
     }
 
+    /// Straight to bytes, not through a `Value`: tool arguments stay the text they came as,
+    /// which a `Value` cannot always hold (a lone surrogate escape), and a chunk that failed
+    /// to convert was dropped whole.
     fn write(&mut self, chunk: &GenerateContentResponse, out: &mut Vec<u8>) {
-        if let Ok(value) = serde_json::to_value(chunk) {
-            self.write_value(&value, out);
+        if let Ok(json) = serde_json::to_vec(chunk) {
+            self.write_json(&json, out);
         }
     }
 
     fn write_value(&mut self, value: &Value, out: &mut Vec<u8>) {
-        let json = value.to_string();
+        self.write_json(value.to_string().as_bytes(), out);
+    }
+
+    fn write_json(&mut self, json: &[u8], out: &mut Vec<u8>) {
         if self.json_array {
             out.extend_from_slice(if self.wrote_chunk { b"\n," } else { b"[" });
-            out.extend_from_slice(json.as_bytes());
+            out.extend_from_slice(json);
         } else {
             out.extend_from_slice(b"data: ");
-            out.extend_from_slice(json.as_bytes());
+            out.extend_from_slice(json);
             out.extend_from_slice(b"\n\n");
         }
         self.wrote_chunk = true;

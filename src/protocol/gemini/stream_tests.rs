@@ -476,3 +476,33 @@ fn text_after_a_signed_text_starts_a_new_block() {
         .count();
     assert_eq!((starts, signatures), (2, 2), "{events:?}");
 }
+
+/// Fuzz finding: a call whose arguments hold a lone surrogate escape (kept as the text it came
+/// in) was dropped whole from a Gemini client's stream, its chunk going through a `Value` that
+/// cannot hold one. Minimised input.
+#[test]
+fn a_call_with_a_lone_surrogate_in_its_arguments_is_written() {
+    let mut d = StreamDecoder::new();
+    let mut events = Vec::new();
+    for data in [
+        r#"{"candidates":[{"content":{"parts":[{"functionCall":{"args":{"a\ud800bsolute_path":"/b"},"name":"read_file"}}],"role":"model"},"index":0}],"modelVersion":"gemini-3-pro-preview","responseId":"r-2"}"#,
+        r#"{"candidates":[{"finishReason":"STOP"}]}"#,
+    ] {
+        let ev = SseEvent {
+            event: None,
+            data: data.to_owned(),
+        };
+        d.feed(&ev, &mut events).unwrap();
+    }
+    d.finish(&mut events).unwrap();
+    let mut enc = StreamEncoder::new(&ResponseCtx::default());
+    let mut out = Vec::new();
+    for e in &events {
+        enc.encode(e, &mut out);
+    }
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains(r#""functionCall":{"name":"read_file","args":{"a\ud800bsolute_path":"/b"}}"#),
+        "{text}"
+    );
+}
