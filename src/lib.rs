@@ -28,6 +28,8 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+#[cfg(test)]
+mod fuzz;
 pub mod launch;
 pub mod oauth;
 pub mod protocol;

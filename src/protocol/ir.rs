@@ -283,8 +283,11 @@ pub struct Usage {
 
 impl Usage {
     /// All prompt tokens, cached or not (OpenAI `prompt_tokens`, Gemini `promptTokenCount`).
+    /// The counts are the upstream's: a nonsense one saturates rather than overflows.
     pub fn prompt_total(&self) -> u64 {
-        self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+        self.input_tokens
+            .saturating_add(self.cache_read_tokens)
+            .saturating_add(self.cache_write_tokens)
     }
 }
 

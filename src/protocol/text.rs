@@ -123,6 +123,16 @@ impl Text {
         }
     }
 
+    /// Whether a JSON string reader (serde's `String`) reads this text: not a literal with a
+    /// lone surrogate escape (`\ud800` without its partner), which only [`raw`] keeps. Writers
+    /// that choose between a string and a form read with [`raw`] ask this.
+    pub fn reads_as_string(&self) -> bool {
+        match &self.0 {
+            Repr::Plain(_) => true,
+            Repr::Literal(l) => !l.escaped() || !has_lone_surrogate(l.inside().as_bytes()),
+        }
+    }
+
     /// The length of the text as JSON (escaped, quotes included): for sizing buffers.
     pub fn json_len(&self) -> usize {
         match &self.0 {
@@ -225,6 +235,44 @@ impl Builder {
             Err(_) => Text::new(),
         }
     }
+}
+
+/// Whether escaped JSON string content holds a `\uXXXX` surrogate that is not half of a pair.
+fn has_lone_surrogate(inside: &[u8]) -> bool {
+    let hex = |at: usize| {
+        inside
+            .get(at..at + 4)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u16::from_str_radix(h, 16).ok())
+    };
+    let mut high = false;
+    let mut i = 0;
+    while i < inside.len() {
+        if inside[i] != b'\\' {
+            if high {
+                return true;
+            }
+            i += inside[i..]
+                .iter()
+                .position(|&b| b == b'\\')
+                .unwrap_or(inside.len() - i);
+            continue;
+        }
+        let unit = match inside.get(i + 1) {
+            Some(b'u') => hex(i + 2),
+            _ => None,
+        };
+        match unit {
+            Some(0xD800..=0xDBFF) if high => return true,
+            Some(0xD800..=0xDBFF) => high = true,
+            Some(0xDC00..=0xDFFF) if high => high = false,
+            Some(0xDC00..=0xDFFF) => return true,
+            _ if high => return true,
+            _ => {}
+        }
+        i += if unit.is_some() { 6 } else { 2 };
+    }
+    high
 }
 
 /// Appends `s` escaped as JSON string content.
@@ -388,6 +436,27 @@ impl<'de> Deserialize<'de> for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Only a literal keeps a lone surrogate escape; writers ask before choosing a plain
+    /// string (see `anthropic::blocks::tool_result_content`).
+    #[test]
+    fn lone_surrogates_are_found_in_literals() {
+        let read =
+            |json: &str| -> Text { raw(&mut serde_json::Deserializer::from_str(json)).unwrap() };
+        for (json, ok) in [
+            (r#""plain""#, true),
+            (r#""a\nb \u00e9""#, true),
+            (r#""pair \ud83d\ude00""#, true),
+            (r#""\\ud800 is text""#, true),
+            (r#""high \ud83d""#, false),
+            (r#""high \ud83d then text""#, false),
+            (r#""low \ude00""#, false),
+            (r#""two highs \ud83d\ud83d\ude00""#, false),
+        ] {
+            assert_eq!(read(json).reads_as_string(), ok, "{json}");
+            assert_eq!(serde_json::from_str::<String>(json).is_ok(), ok, "{json}");
+        }
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize, Serialize)]

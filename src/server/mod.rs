@@ -40,7 +40,7 @@ mod models;
 mod overhead;
 mod pipeline;
 mod relay;
-mod request;
+pub(crate) mod request;
 mod router;
 mod shape;
 mod state;

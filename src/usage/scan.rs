@@ -293,7 +293,10 @@ fn gemini_counts(g: GeminiUsage) -> TokenCounts {
     let cached = g.cached_content_token_count.unwrap_or(0);
     TokenCounts {
         input: g.prompt_token_count.unwrap_or(0).saturating_sub(cached),
-        output: g.candidates_token_count.unwrap_or(0) + g.thoughts_token_count.unwrap_or(0),
+        output: g
+            .candidates_token_count
+            .unwrap_or(0)
+            .saturating_add(g.thoughts_token_count.unwrap_or(0)),
         cache_read: cached,
         cache_write: 0,
     }
@@ -422,6 +425,17 @@ mod tests {
     fn last_line_without_newline() {
         let text = "data: {\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1}}";
         assert!(feed_in_pieces(Scanner::sse(), text, 6).is_some());
+    }
+
+    /// Found beside the fuzz crashes in the codecs' usage arithmetic: Gemini's candidates plus
+    /// thoughts overflowed in the scanner of every relayed reply.
+    #[test]
+    fn huge_gemini_counts_saturate() {
+        let text = "data: {\"usageMetadata\":{\"candidatesTokenCount\":18446744073709551615,\"thoughtsTokenCount\":2}}\n\n";
+        assert_eq!(
+            feed_in_pieces(Scanner::sse(), text, 7).map(|t| t.output),
+            Some(u64::MAX)
+        );
     }
 
     #[test]

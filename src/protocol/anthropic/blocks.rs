@@ -13,8 +13,9 @@ use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Json, Signature, T
 /// Client content -> IR blocks. A `thinking` block whose signature is a gateway carrier
 /// (`gw.gemini.<sig>`) is not a thought: its signature belongs on the next `tool_use` or `text`
 /// block of the message (the part Gemini signed); its text, if any, stays as an unsigned
-/// thought. With no such block after it, an empty carrier signs the text block right before
-/// it, and any other stays a Gemini-signed thinking block.
+/// thought. An empty carrier right after an unsigned text and not before a `tool_use` signs
+/// that text (as the gateway writes a signed text), as does one with no block after it; any
+/// other stays a Gemini-signed thinking block.
 pub(crate) fn blocks_from_wire(content: wire::Content) -> Vec<Block> {
     let blocks = match content {
         wire::Content::Text(s) => {
@@ -44,7 +45,8 @@ pub(crate) fn blocks_from_wire(content: wire::Content) -> Vec<Block> {
             signature: Some(gemini_sig(sig)),
         });
     };
-    for b in blocks {
+    let mut blocks = blocks.into_iter().peekable();
+    while let Some(b) = blocks.next() {
         if let wire::ContentBlock::Thinking(t) = &b
             && let Some(sig) = t
                 .signature
@@ -52,6 +54,17 @@ pub(crate) fn blocks_from_wire(content: wire::Content) -> Vec<Block> {
                 .and_then(|s| s.strip_prefix(GEMINI_CARRIER_PREFIX))
         {
             flush(&mut out, pending.take());
+            // An empty carrier right after an unsigned text, and not before a call, is that
+            // text's: the gateway writes a signed text so (the signature after the text).
+            let before_call = matches!(blocks.peek(), Some(wire::ContentBlock::ToolUse(_)));
+            if t.thinking.is_empty()
+                && !before_call
+                && let Some(Block::Text { signature, .. }) = out.last_mut()
+                && signature.is_none()
+            {
+                *signature = Some(gemini_sig(sig.to_owned()));
+                continue;
+            }
             pending = Some((t.thinking.clone(), sig.to_owned()));
             continue;
         }
@@ -348,28 +361,35 @@ fn block_to_upstream(b: &Block) -> Option<wire::ContentBlock> {
     })
 }
 
-/// A single plain text result travels as a string, as clients usually send it.
+/// A single plain text result travels as a string, as clients usually send it (unless only a
+/// block can hold it: a lone surrogate escape, which a string content is refused for); a
+/// result none of whose blocks the API accepts goes without content, as an empty one does.
+/// Decided on what is sent, so that the body reads back the same.
 fn tool_result_content(content: &[Block]) -> Option<wire::Content> {
-    match content {
+    let sent: Vec<(&Block, wire::ContentBlock)> = content
+        .iter()
+        .filter(|b| {
+            matches!(
+                b,
+                Block::Text { .. } | Block::Image(_) | Block::Unknown { .. }
+            )
+        })
+        .filter_map(|b| block_to_upstream(b).map(|w| (b, w)))
+        .collect();
+    match sent.as_slice() {
         [] => None,
         [
-            Block::Text {
-                text,
-                cache_control: None,
-                ..
-            },
-        ] => Some(wire::Content::Text(text.clone())),
+            (
+                Block::Text {
+                    text,
+                    cache_control: None,
+                    ..
+                },
+                _,
+            ),
+        ] if text.reads_as_string() => Some(wire::Content::Text(text.clone())),
         _ => Some(wire::Content::Blocks(
-            content
-                .iter()
-                .filter(|b| {
-                    matches!(
-                        b,
-                        Block::Text { .. } | Block::Image(_) | Block::Unknown { .. }
-                    )
-                })
-                .filter_map(block_to_upstream)
-                .collect(),
+            sent.into_iter().map(|(_, w)| w).collect(),
         )),
     }
 }

@@ -52,16 +52,7 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CodecErr
     if let Some(value) = wire::parse_fast(body) {
         return Ok(value);
     }
-    let de = &mut serde_json::Deserializer::from_slice(body);
-    let value = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
-        let path = e.path().to_string();
-        CodecError::InvalidJson {
-            field: if path == "." { "body".into() } else { path },
-            message: e.into_inner().to_string(),
-        }
-    })?;
-    de.end().map_err(|e| CodecError::from_json(&e, "body"))?;
-    Ok(value)
+    wire::parse_exact(body)
 }
 
 /// A fresh id such as `msg_01Ab...` (24 random alphanumerics after the prefix).

@@ -132,7 +132,12 @@ fn gemini_sig(sig: &Option<Signature>) -> Option<&str> {
 /// IR blocks -> blocks for an Anthropic client (see the module doc).
 pub(crate) fn blocks_to_client(blocks: &[Block]) -> Vec<wire::ContentBlock> {
     let mut out = Vec::with_capacity(blocks.len() + 1);
-    let mut iter = blocks.iter().peekable();
+    // Unsigned empty texts are never sent (B14); skipped here so that they do not stand
+    // between a thought and the signed call it carries the signature of.
+    let mut iter = blocks
+        .iter()
+        .filter(|b| !matches!(b, Block::Text { text, signature: None, .. } if text.is_empty()))
+        .peekable();
     while let Some(b) = iter.next() {
         match b {
             Block::Thinking { text, signature } => match signature {
@@ -221,6 +226,63 @@ mod tests {
             model: "claude-sonnet-4-5".into(),
             ..Default::default()
         }
+    }
+
+    /// Fuzz finding: an empty text between an unsigned thought and a Gemini-signed call kept
+    /// the thought from carrying the call's signature (an unsigned thought plus an empty
+    /// carrier went out instead), and the reply read back as a different one. Minimised input.
+    #[test]
+    fn an_empty_text_does_not_split_a_thought_from_its_call() {
+        let body = br#"{"content":[{"thinking":"Checking the tests.","type":"thinking"},{"text":"","type":"text"},{"signature":"gw.gemini.Q2lRQjRfU0lHX1JFU1A=","thinking":"","type":"thinking"},{"id":"gcall_cf793f17ffd40998_Bash","name":"Bash","type":"tool_use"}]}"#;
+        let first = encode_response(&decode_response(body).unwrap(), &ctx());
+        let v: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(
+            v["content"],
+            json!([
+                {"type": "thinking", "thinking": "Checking the tests.", "signature": "gw.gemini.Q2lRQjRfU0lHX1JFU1A="},
+                {"type": "tool_use", "id": "gcall_cf793f17ffd40998_Bash", "name": "Bash", "input": {}}
+            ])
+        );
+        let second = encode_response(&decode_response(&first).unwrap(), &ctx());
+        assert_eq!(second, first);
+    }
+
+    /// Fuzz finding: an empty carrier between two texts signed the text after it, while the
+    /// gateway writes a signed text as the text and then its carrier, so a reply moved its
+    /// signature one text on each time it was read back. Minimised input.
+    #[test]
+    fn an_empty_carrier_after_a_text_signs_that_text() {
+        let body = br#"{"content":[{"signature":"gw.gemini.CiQBjz1rXSIGTWO","thinking":"","type":"thinking"},{"text":"Reading both.","type":"text"},{"text":"Reading both.","type":"text"}]}"#;
+        let first = encode_response(&decode_response(body).unwrap(), &ctx());
+        let v: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(
+            v["content"],
+            json!([
+                {"type": "text", "text": "Reading both."},
+                {"type": "thinking", "thinking": "", "signature": "gw.gemini.CiQBjz1rXSIGTWO"},
+                {"type": "text", "text": "Reading both."}
+            ])
+        );
+        let second = encode_response(&decode_response(&first).unwrap(), &ctx());
+        assert_eq!(second, first);
+    }
+
+    /// Fuzz crash: an upstream's nonsense cache count overflowed the prompt total
+    /// (`Usage::prompt_total`) when the reply was encoded for an OpenAI or Gemini client.
+    #[test]
+    fn huge_cache_count_saturates_the_prompt_total() {
+        let body =
+            br#"{"usage":{"cache_read_input_tokens":18446744073709551614,"input_tokens":1000}}"#;
+        let resp = decode_response(body).unwrap();
+        assert_eq!(resp.usage.prompt_total(), u64::MAX);
+        let openai: Value =
+            serde_json::from_slice(&crate::protocol::openai::encode_response(&resp, &ctx()))
+                .unwrap();
+        assert_eq!(openai["usage"]["prompt_tokens"], json!(u64::MAX));
+        let gemini: Value =
+            serde_json::from_slice(&crate::protocol::gemini::encode_response(&resp, &ctx()))
+                .unwrap();
+        assert_eq!(gemini["usageMetadata"]["promptTokenCount"], json!(u64::MAX));
     }
 
     #[test]

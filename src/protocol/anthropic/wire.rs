@@ -656,6 +656,10 @@ impl<'de> Deserialize<'de> for System {
 thread_local! {
     /// Set while [`parse_fast`] runs: blocks are then read straight from the input.
     static FAST_BLOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set while [`parse_exact`] runs: blocks are then read from their text (see
+    /// [`block_from_raw`]). Elsewhere (inside stream events, which serde buffers) a block is
+    /// read through a `Value`.
+    static RAW_BLOCKS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Parses `body` on the fast path: content blocks whose `type` comes first are read straight
@@ -670,6 +674,27 @@ pub(crate) fn parse_fast<T: serde::de::DeserializeOwned>(body: &[u8]) -> Option<
         .and_then(|text| serde_json::from_str(text).ok());
     FAST_BLOCKS.with(|f| f.set(false));
     parsed
+}
+
+/// Parses `body` the exact way, naming the field at fault (`messages[0].content[1]`): what the
+/// caller does when [`parse_fast`] declines.
+pub(crate) fn parse_exact<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, crate::protocol::codec::CodecError> {
+    use crate::protocol::codec::CodecError;
+    RAW_BLOCKS.with(|f| f.set(true));
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let parsed = serde_path_to_error::deserialize(&mut *de);
+    RAW_BLOCKS.with(|f| f.set(false));
+    let value = parsed.map_err(|e| {
+        let path = e.path().to_string();
+        CodecError::InvalidJson {
+            field: if path == "." { "body".into() } else { path },
+            message: e.into_inner().to_string(),
+        }
+    })?;
+    de.end().map_err(|e| CodecError::from_json(&e, "body"))?;
+    Ok(value)
 }
 
 /// A map key, borrowed from the input when it has no escapes.
@@ -780,8 +805,116 @@ impl<'de> Deserialize<'de> for ContentBlock {
         if FAST_BLOCKS.with(std::cell::Cell::get) {
             return d.deserialize_map(FastBlock);
         }
+        if RAW_BLOCKS.with(std::cell::Cell::get) {
+            let raw = Box::<serde_json::value::RawValue>::deserialize(d)?;
+            // A repeated field is refused by the typed struct but read (the last copy) through
+            // a `Value`, as the fast path reads a block whose `type` is not first.
+            return block_from_raw(&raw).or_else(|e: D::Error| {
+                serde_json::from_str::<Value>(raw.get())
+                    .map_err(|_| e)
+                    .and_then(block_from_value)
+            });
+        }
         block_from_value(Value::deserialize(d)?)
     }
+}
+
+/// The exact path: the block's `type` read first (the rest skipped, not decoded), then its
+/// typed struct from the same text with the inner path named. Read from the text rather than
+/// a `Value`, a text only a literal can hold (a lone surrogate escape, as a JavaScript client
+/// that cut a string mid-pair writes) passes here as it does on the fast path.
+fn block_from_raw<E: de::Error>(raw: &serde_json::value::RawValue) -> Result<ContentBlock, E> {
+    let kind = match serde_json::from_str::<TypeOf>(raw.get())
+        .map_err(E::custom)?
+        .0
+    {
+        Some(Value::String(s)) => s,
+        Some(_) => return Err(de::Error::custom("`type` must be a string")),
+        None => return Err(de::Error::missing_field("type")),
+    };
+    Ok(match kind.as_str() {
+        "text" => ContentBlock::Text(typed_raw(raw, |b: &mut TextBlock| &mut b.extra)?),
+        "image" => ContentBlock::Image(typed_raw(raw, |b: &mut ImageBlock| &mut b.extra)?),
+        "tool_use" => ContentBlock::ToolUse(typed_raw(raw, |b: &mut ToolUseBlock| &mut b.extra)?),
+        "tool_result" => {
+            ContentBlock::ToolResult(typed_raw(raw, |b: &mut ToolResultBlock| &mut b.extra)?)
+        }
+        "thinking" => ContentBlock::Thinking(typed_raw(raw, |b: &mut ThinkingBlock| &mut b.extra)?),
+        "redacted_thinking" => {
+            ContentBlock::RedactedThinking(typed_raw(raw, |b: &mut RedactedThinkingBlock| {
+                &mut b.extra
+            })?)
+        }
+        _ => ContentBlock::Unknown(serde_json::from_str(raw.get()).map_err(E::custom)?),
+    })
+}
+
+/// A block's `type` (the last one, as a `Value` would keep), every other value skipped; `None`
+/// for a block without one, or one that is not an object.
+struct TypeOf(Option<Value>);
+
+impl<'de> Deserialize<'de> for TypeOf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = TypeOf;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a content block")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<TypeOf, A::Error> {
+                let mut kind = None;
+                while let Some(key) = map.next_key::<Key<'de>>()? {
+                    if key.0 == "type" {
+                        kind = Some(map.next_value::<Value>()?);
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                Ok(TypeOf(kind))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<TypeOf, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(TypeOf(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<TypeOf, E> {
+                Ok(TypeOf(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<TypeOf, E> {
+                Ok(TypeOf(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<TypeOf, E> {
+                Ok(TypeOf(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<TypeOf, E> {
+                Ok(TypeOf(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<TypeOf, E> {
+                Ok(TypeOf(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<TypeOf, E> {
+                Ok(TypeOf(None))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// [`typed`] from the block's text; its `type`, read into the flattened `extra`, taken out.
+fn typed_raw<T: serde::de::DeserializeOwned, E: de::Error>(
+    raw: &serde_json::value::RawValue,
+    extra: impl FnOnce(&mut T) -> &mut Extra,
+) -> Result<T, E> {
+    let de = &mut serde_json::Deserializer::from_str(raw.get());
+    let mut block: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            E::custom(e.into_inner())
+        } else {
+            E::custom(format!("{path}: {}", e.into_inner()))
+        }
+    })?;
+    extra(&mut block).remove("type");
+    Ok(block)
 }
 
 /// The exact path: the block as a `Value`, then its typed struct with the inner path named.
@@ -869,6 +1002,34 @@ mod tests {
         let bad =
             r#"{"model":"m","messages":[{"role":"user","content":[{"type":"tool_use","id":5}]}]}"#;
         assert!(parse_fast::<Request>(bad.as_bytes()).is_none());
+    }
+
+    /// Fuzz finding: a text with a lone surrogate escape (as a JavaScript client that cuts a
+    /// string mid-pair writes) passed the fast path but failed the exact one, so the same block
+    /// was accepted or refused depending on whether `type` came first. Minimised input.
+    #[test]
+    fn a_lone_surrogate_reads_the_same_on_both_paths() {
+        let type_first = r#"{"model":"m","messages":[{"role":"user","content":[{"type":"text","text":"l\udc00de"}]}]}"#;
+        let type_last = r#"{"model":"m","messages":[{"role":"user","content":[{"text":"l\udc00de","type":"text"}]}]}"#;
+        let fast: Request = parse_fast(type_first.as_bytes()).unwrap();
+        assert!(parse_fast::<Request>(type_last.as_bytes()).is_none());
+        let exact: Request = parse_exact(type_last.as_bytes()).unwrap();
+        assert_eq!(fast, exact);
+        assert_eq!(
+            exact,
+            parse_exact::<Request>(type_first.as_bytes()).unwrap()
+        );
+    }
+
+    /// Fuzz finding (after the exact parser read blocks from their text): a repeated field in
+    /// a block whose `type` is not first was read (the last copy) on the fast path but refused
+    /// on the exact one. Minimised input.
+    #[test]
+    fn a_repeated_field_reads_the_same_on_both_paths() {
+        let body = r#"{"model":"m","messages":[{"role":"assistant","content":[{"name":"a","id":"t","input":{},"name":"b","type":"tool_use"}]}]}"#;
+        let fast: Request = parse_fast(body.as_bytes()).unwrap();
+        let exact: Request = parse_exact(body.as_bytes()).unwrap();
+        assert_eq!(fast, exact);
     }
 
     /// Claude Code's real traffic takes the fast path (the slow one costs twice as much).

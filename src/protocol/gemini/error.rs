@@ -22,15 +22,24 @@ pub fn decode_error(status: u16, body: &[u8]) -> ApiError {
         Ok(value) => decode_error_value(status, &value),
         Err(_) => {
             let text = String::from_utf8_lossy(body);
-            let text = text.trim();
-            let message = if text.is_empty() {
-                format!("upstream returned HTTP {status}")
-            } else {
-                text.chars().take(2000).collect()
-            };
-            ApiError::new(status, kind_for(status, &message), message)
+            from_message(status, text.trim().chars().take(2000).collect())
         }
     }
+}
+
+/// An error known only by its message (no RPC body): what the message itself says, read the
+/// way an RPC body's message is.
+fn from_message(status: u16, message: String) -> ApiError {
+    // As for an RPC body without a message.
+    let message = if message.trim().is_empty() {
+        format!("upstream returned HTTP {status}")
+    } else {
+        message
+    };
+    let mut err = ApiError::new(status, kind_for(status, &message), String::new());
+    let delay = retry_in_message(&message);
+    classify(&mut err, message, delay, false);
+    err
 }
 
 pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
@@ -46,16 +55,14 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
             Some(Value::String(s)) => s.clone(),
             _ => inner.to_string(),
         };
-        return ApiError::new(status, kind_for(status, &message), message);
+        return from_message(status, message);
     };
     let e = body.error;
-    let message = if e.message.is_empty() {
-        e.status
-            .clone()
-            .unwrap_or_else(|| format!("upstream returned HTTP {status}"))
-    } else {
-        e.message.clone()
-    };
+    // An empty message reads as the status name, or the HTTP status when that is empty too.
+    let message = [e.message.as_str(), e.status.as_deref().unwrap_or_default()]
+        .into_iter()
+        .find(|m| !m.is_empty())
+        .map_or_else(|| format!("upstream returned HTTP {status}"), str::to_owned);
     let mut err = ApiError::new(status, kind_for(status, &message), String::new());
     let mut daily = false;
     let mut delay: Option<f64> = None;
@@ -93,6 +100,13 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
         }
     }
     let delay = delay.or(reset_delay).or_else(|| retry_in_message(&message));
+    classify(&mut err, message, delay, daily);
+    err
+}
+
+/// The retry delay and whether retrying is worth it, and a context-length error marked as
+/// such; `message` becomes the error's.
+fn classify(err: &mut ApiError, message: String, delay: Option<f64>, mut daily: bool) {
     if let Some(secs) = delay {
         let secs = secs.ceil().max(0.0) as u64;
         err.retry_after_secs = Some(secs);
@@ -109,7 +123,6 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
             .get_or_insert_with(|| "context_length_exceeded".into());
     }
     err.message = message;
-    err
 }
 
 fn kind_for(status: u16, message: &str) -> ErrorKind {
@@ -230,6 +243,44 @@ pub fn encode_error(err: &ApiError) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzz finding: a context-length error whose body is not the RPC shape (plain text, or
+    /// JSON without an `error` object) was not marked `context_length_exceeded` (nor read for a
+    /// retry delay), so it read differently once the gateway had written it as an RPC body.
+    #[test]
+    fn context_length_is_marked_whatever_the_body() {
+        let minimised = br#""The input token count (1203456) exceeds the maximum number of tokens allowed (1048576).""#;
+        let text = b"The input token count (1203456) exceeds the maximum number of tokens allowed (1048576).";
+        for body in [&minimised[..], &text[..]] {
+            let err = decode_error(500, body);
+            assert_eq!(err.code.as_deref(), Some("context_length_exceeded"));
+            assert_eq!(err.kind, ErrorKind::InvalidRequest);
+            let encoded = encode_error(&err);
+            assert_eq!(encode_error(&decode_error(500, &encoded)), encoded);
+        }
+        let err = decode_error(429, b"Quota exceeded, please retry in 23s.");
+        assert_eq!(err.retry_after_secs, Some(23));
+    }
+
+    /// Fuzz finding: `{"error": ""}` kept an empty message, which the RPC body it was written
+    /// as reads as the status name. Minimised input.
+    #[test]
+    fn an_empty_error_string_gets_the_status_as_its_message() {
+        let err = decode_error(400, br#"{"error":""}"#);
+        assert_eq!(err.message, "upstream returned HTTP 400");
+        let body = encode_error(&err);
+        assert_eq!(encode_error(&decode_error(400, &body)), body);
+    }
+
+    /// Fuzz finding: an RPC body with neither message nor status name kept the empty status
+    /// name as its message, which reads as the canonical name once written. Minimised input.
+    #[test]
+    fn an_empty_message_and_status_name_get_the_http_status() {
+        let err = decode_error(400, br#"{"error":{"status":""}}"#);
+        assert_eq!(err.message, "upstream returned HTTP 400");
+        let body = encode_error(&err);
+        assert_eq!(encode_error(&decode_error(400, &body)), body);
+    }
 
     #[test]
     fn anthropic_overloaded_529_answers_503_unavailable() {

@@ -1,10 +1,11 @@
 //! Gemini parts <-> IR blocks, shared by requests (history), replies and streams.
 //!
 //! Signatures: `thoughtSignature` may sit on any part; it becomes `Signature{origin: Gemini}` on
-//! the IR block made from that part. A *signature-only* part (no payload, empty or no text) is
-//! attached to the thinking block just before it, else to the next block of the same content,
-//! else to the last block that can carry one, else it becomes an empty thinking block holding
-//! only the signature — it is never dropped.
+//! the IR block made from that part. A *signature-only* part (no payload, empty or no text, not
+//! marked `thought`) is attached to the thinking block just before it, else to the next block of
+//! the same content, else to the last block that can carry one, else it becomes an empty
+//! thinking block holding only the signature — it is never dropped. An empty `thought` part with
+//! a signature is such a block already (it is how one is written).
 
 use serde_json::{Map, json};
 
@@ -76,6 +77,13 @@ pub(super) fn classify(part: &Part) -> PartKind {
     let text = part.text.clone().unwrap_or_default();
     if text.is_empty() {
         return match signature {
+            // A thought with nothing but a signature is a block of its own: how a thinking block
+            // holding only a signature is written, so it must read back as one (not as a
+            // signature for a neighbouring part).
+            Some(sig) if part.thought == Some(true) => PartKind::Block(Block::Thinking {
+                text: String::new(),
+                signature: Some(sig),
+            }),
             Some(sig) => PartKind::SignatureOnly(sig),
             None => PartKind::Skip,
         };

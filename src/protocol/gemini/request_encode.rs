@@ -5,7 +5,7 @@
 //! signature to that call (that is how a signature that sat on a `functionCall` comes back from
 //! a client that can only carry signatures on thinking blocks); other thinking blocks are sent
 //! as thought parts when Gemini-signed and dropped otherwise. In the current turn (after the
-//! last user message with normal content), the first call of each model step without a Gemini
+//! last user content with normal content), the first call of each model step without a Gemini
 //! signature gets [`SKIP_SIGNATURE_SENTINEL`] when `EncodeOptions::signature_sentinel` is on.
 
 use std::collections::HashMap;
@@ -203,20 +203,28 @@ fn text_part(text: impl Into<Text>, signature: Option<String>) -> Part {
     }
 }
 
-/// Index of the last user message with normal content: text or images and no tool results.
-fn current_turn_start(messages: &[Message]) -> Option<usize> {
-    messages.iter().rposition(|m| {
-        m.role == Role::User
-            && !m
-                .content
-                .iter()
-                .any(|b| matches!(b, Block::ToolResult { .. }))
-            && m.content.iter().any(|b| match b {
-                Block::Text { text, .. } => !text.is_blank(),
-                Block::Image(_) => true,
-                _ => false,
+/// Gives the first call of each model step in the current turn (after the last user content
+/// with normal content: text or images and no function responses) the sentinel when it has no
+/// signature. Judged on the contents as sent, after pairing and merging, so that a history gets
+/// the same signatures however it arrived (a request read back from this body included).
+fn sign_current_turn(contents: &mut [Content]) {
+    let start = contents.iter().rposition(|c| {
+        c.role.as_deref() == Some("user")
+            && !c.parts.iter().any(|p| p.function_response.is_some())
+            && c.parts.iter().any(|p| {
+                p.inline_data.is_some()
+                    || p.file_data.is_some()
+                    || p.text.as_ref().is_some_and(|t| !t.is_blank())
             })
-    })
+    });
+    let current = contents.iter_mut().skip(start.map_or(0, |s| s + 1));
+    for content in current.filter(|c| c.role.as_deref() == Some("model")) {
+        if let Some(call) = content.parts.iter_mut().find(|p| p.function_call.is_some())
+            && call.thought_signature.is_none()
+        {
+            call.thought_signature = Some(SKIP_SIGNATURE_SENTINEL.to_string());
+        }
+    }
 }
 
 fn encode_messages(messages: &[Message], opts: &EncodeOptions) -> Vec<Content> {
@@ -228,16 +236,10 @@ fn encode_messages(messages: &[Message], opts: &EncodeOptions) -> Vec<Content> {
             _ => None,
         })
         .collect();
-    let turn_start = current_turn_start(messages);
-
     let mut contents: Vec<Content> = Vec::new();
-    for (mi, message) in messages.iter().enumerate() {
-        let in_current_turn = turn_start.is_none_or(|s| mi > s);
+    for message in messages {
         let (role, parts) = match message.role {
-            Role::Assistant => (
-                "model",
-                model_parts(&message.content, in_current_turn && opts.signature_sentinel),
-            ),
+            Role::Assistant => ("model", model_parts(&message.content)),
             Role::User => ("user", user_parts(&message.content, &call_names)),
             Role::System => (
                 "user",
@@ -264,6 +266,9 @@ fn encode_messages(messages: &[Message], opts: &EncodeOptions) -> Vec<Content> {
         }
     }
     fix_pairing(&mut contents);
+    if opts.signature_sentinel {
+        sign_current_turn(&mut contents);
+    }
     for content in &mut contents {
         for part in &mut content.parts {
             if let Some(call) = &mut part.function_call {
@@ -283,10 +288,9 @@ fn encode_messages(messages: &[Message], opts: &EncodeOptions) -> Vec<Content> {
     contents
 }
 
-fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
+fn model_parts(blocks: &[Block]) -> Vec<Part> {
     let mut parts = Vec::new();
     let mut carried: Option<String> = None;
-    let mut first_call = true;
     for (bi, block) in blocks.iter().enumerate() {
         match block {
             Block::Text {
@@ -326,11 +330,7 @@ fn model_parts(blocks: &[Block], sentinel: bool) -> Vec<Part> {
                 input,
                 signature,
             } => {
-                let mut sig = own_signature(signature).or_else(|| carried.take());
-                if first_call && sentinel && sig.is_none() {
-                    sig = Some(SKIP_SIGNATURE_SENTINEL.to_string());
-                }
-                first_call = false;
+                let sig = own_signature(signature).or_else(|| carried.take());
                 parts.push(Part {
                     function_call: Some(Box::new(FunctionCall {
                         id: Some(id.clone()),

@@ -497,3 +497,48 @@ fn count_tokens_bodies() {
         br#"{"totalTokens":12}"#.to_vec()
     );
 }
+
+/// Fuzz finding: a `responseJsonSchema` that is a bare property map was read into the IR
+/// untouched (its upper-case types kept) but wrapped as properties by the reducer, so the
+/// upstream body changed on a second pass (`OBJECT` -> `object`). Minimised input.
+#[test]
+fn a_bare_property_map_schema_is_read_as_the_reducer_reads_it() {
+    let body = json!({"generationConfig": {"responseJsonSchema": {"$id": {"type": "OBJECT"}},
+        "responseMimeType": "application/json"}});
+    let req = decode(body);
+    let Some(ResponseFormat::JsonSchema { schema, .. }) = &req.response_format else {
+        panic!("{:?}", req.response_format)
+    };
+    assert_eq!(
+        *schema,
+        json!({"type": "object", "properties": {"$id": {"type": "object"}}})
+    );
+    let first = serde_json::to_value(encode_request(&req).unwrap()).unwrap();
+    let again = decode_request(first.to_string().as_bytes(), &hints()).unwrap();
+    assert_eq!(
+        serde_json::to_value(encode_request(&again).unwrap()).unwrap(),
+        first
+    );
+}
+
+/// Fuzz finding: whether a call is in the current turn (and so gets the signature sentinel)
+/// was judged on the IR, before an unanswered call got its synthesized response merged into
+/// the user's next content; the body read back then judged otherwise and gained a sentinel.
+/// Judged on the contents as sent now. Minimised input.
+#[test]
+fn the_sentinel_is_judged_on_the_contents_as_sent() {
+    let body = json!({"contents": [{"parts": [{"functionCall": {}}], "role": "model"},
+        {"parts": [{"text": "Thanks"}]}]});
+    let req = decode(body);
+    let first = serde_json::to_value(encode_request(&req).unwrap()).unwrap();
+    assert_eq!(
+        first["contents"][0]["parts"][0]["thoughtSignature"],
+        json!(SKIP_SIGNATURE_SENTINEL),
+        "{first}"
+    );
+    let again = decode_request(first.to_string().as_bytes(), &hints()).unwrap();
+    assert_eq!(
+        serde_json::to_value(encode_request(&again).unwrap()).unwrap(),
+        first
+    );
+}

@@ -66,12 +66,19 @@ pub(super) fn empty_reply_error(finish: Option<&str>, message: Option<&str>) -> 
 
 /// D20: `promptTokenCount` includes the cached tokens, `candidatesTokenCount` excludes thoughts.
 pub(super) fn usage_from_wire(u: &UsageMetadata) -> Usage {
-    let prompt = u.prompt_token_count.unwrap_or(0) + u.tool_use_prompt_token_count.unwrap_or(0);
+    // The counts are the upstream's: a nonsense one saturates rather than overflows.
+    let prompt = u
+        .prompt_token_count
+        .unwrap_or(0)
+        .saturating_add(u.tool_use_prompt_token_count.unwrap_or(0));
     let cached = u.cached_content_token_count.unwrap_or(0);
     let thoughts = u.thoughts_token_count.unwrap_or(0);
     Usage {
         input_tokens: prompt.saturating_sub(cached),
-        output_tokens: u.candidates_token_count.unwrap_or(0) + thoughts,
+        output_tokens: u
+            .candidates_token_count
+            .unwrap_or(0)
+            .saturating_add(thoughts),
         cache_read_tokens: cached,
         cache_write_tokens: 0,
         reasoning_tokens: u.thoughts_token_count,
@@ -86,7 +93,7 @@ pub(super) fn usage_to_wire(u: &Usage, extra: Map<String, Value>) -> UsageMetada
         // Gemini leaves the count out when nothing was generated (a blocked prompt).
         candidates_token_count: (u.output_tokens > 0)
             .then(|| u.output_tokens.saturating_sub(thoughts.unwrap_or(0))),
-        total_token_count: Some(prompt + u.output_tokens),
+        total_token_count: Some(prompt.saturating_add(u.output_tokens)),
         cached_content_token_count: (u.cache_read_tokens > 0).then_some(u.cache_read_tokens),
         thoughts_token_count: thoughts,
         tool_use_prompt_token_count: None,
@@ -337,6 +344,22 @@ mod tests {
 
     fn decode(v: Value) -> Response {
         decode_response(v.to_string().as_bytes()).unwrap()
+    }
+
+    /// Fuzz crash (the usage arithmetic): candidates plus thoughts, and prompt plus output for
+    /// `totalTokenCount`, overflowed on an upstream's nonsense count.
+    #[test]
+    fn huge_counts_saturate() {
+        let resp = decode(json!({
+            "candidates": [{"finishReason": "MAX_TOKENS"}],
+            "usageMetadata": {"candidatesTokenCount": u64::MAX, "thoughtsTokenCount": 5,
+                "promptTokenCount": 20, "toolUsePromptTokenCount": u64::MAX}
+        }));
+        assert_eq!(resp.usage.output_tokens, u64::MAX);
+        assert_eq!(resp.usage.input_tokens, u64::MAX);
+        let ctx = ResponseCtx::default();
+        let body: Value = serde_json::from_slice(&encode_response(&resp, &ctx)).unwrap();
+        assert_eq!(body["usageMetadata"]["totalTokenCount"], json!(u64::MAX));
     }
 
     #[test]

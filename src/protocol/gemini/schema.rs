@@ -105,8 +105,19 @@ pub fn reduce_schema_for(schema: &Value, target: SchemaTarget) -> Value {
     out
 }
 
-/// Gemini's OpenAPI-style schema (upper-case types, `nullable`) as JSON Schema, for the IR.
+/// Gemini's OpenAPI-style schema (upper-case types, `nullable`) as JSON Schema, for the IR. A
+/// bare property map at the root is read as the reducer reads it (see [`normalize_root`]), so
+/// the schemas inside it are converted too.
 pub fn to_json_schema(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) if is_bare_property_map(map) => {
+            json!({"type": "object", "properties": map_values(schema, convert)})
+        }
+        _ => convert(schema),
+    }
+}
+
+fn convert(schema: &Value) -> Value {
     match schema {
         Value::Object(map) => {
             let mut out = Map::new();
@@ -131,7 +142,7 @@ pub fn to_json_schema(schema: &Value) -> Value {
                         out.insert(key.clone(), t);
                     }
                     "properties" | "$defs" | "definitions" | "patternProperties" => {
-                        out.insert(key.clone(), map_values(value, to_json_schema));
+                        out.insert(key.clone(), map_values(value, convert));
                     }
                     "items"
                     | "additionalProperties"
@@ -141,10 +152,10 @@ pub fn to_json_schema(schema: &Value) -> Value {
                     | "if"
                     | "then"
                     | "else" => {
-                        out.insert(key.clone(), to_json_schema(value));
+                        out.insert(key.clone(), convert(value));
                     }
                     "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
-                        out.insert(key.clone(), map_items(value, to_json_schema));
+                        out.insert(key.clone(), map_items(value, convert));
                     }
                     _ => {
                         out.insert(key.clone(), value.clone());
@@ -205,13 +216,18 @@ fn looks_like_schema(map: &Map<String, Value>) -> bool {
     MARKERS.iter().any(|k| map.contains_key(*k))
 }
 
+/// A root object that is no schema but the properties of one (as MCP servers send).
+fn is_bare_property_map(map: &Map<String, Value>) -> bool {
+    !map.is_empty()
+        && !looks_like_schema(map)
+        && map.values().all(|v| v.is_object() || v.is_string())
+}
+
 /// An MCP server may send `null`, a non-object, or just the property map.
 fn normalize_root(schema: &Value) -> Value {
     match schema {
         Value::Object(map) if map.is_empty() => json!({"type": "object", "properties": {}}),
-        Value::Object(map)
-            if !looks_like_schema(map) && map.values().all(|v| v.is_object() || v.is_string()) =>
-        {
+        Value::Object(map) if is_bare_property_map(map) => {
             json!({"type": "object", "properties": Value::Object(map.clone())})
         }
         Value::Object(_) => schema.clone(),

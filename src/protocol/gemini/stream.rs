@@ -79,7 +79,7 @@ impl StreamDecoder {
             message: e.to_string(),
         })?;
         if let Some(err) = error_in(&value) {
-            self.close(out);
+            self.close_all(out);
             self.ended = true;
             out.push(StreamEvent::Error(err));
             return Ok(());
@@ -113,10 +113,7 @@ impl StreamDecoder {
             )));
             return Ok(());
         }
-        self.close(out);
-        if let Some(sig) = self.pending.take() {
-            self.lone_signature(sig, out);
-        }
+        self.close_all(out);
         let finish = self.finish.as_deref();
         let stop = if self.blocked && self.next_index == 0 {
             StopReason::Refusal
@@ -236,9 +233,12 @@ impl StreamDecoder {
         signature: Option<Signature>,
         out: &mut Vec<StreamEvent>,
     ) {
-        let reuse = self.open.as_ref().is_some_and(|o| {
-            o.thinking == thinking && !(o.signature.is_some() && signature.is_some())
-        });
+        // A signed block is complete (the gateway writes a block's signature after its text):
+        // text after it starts a new one.
+        let reuse = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.thinking == thinking && o.signature.is_none());
         if !reuse {
             self.close(out);
             let mut held = self.pending.take();
@@ -302,6 +302,15 @@ impl StreamDecoder {
             delta: Delta::Signature(sig),
         });
         out.push(StreamEvent::BlockStop { index });
+    }
+
+    /// The stream ends (its body, or an error chunk): the open block closes and a signature
+    /// still held for the next part is kept in a block of its own.
+    fn close_all(&mut self, out: &mut Vec<StreamEvent>) {
+        self.close(out);
+        if let Some(sig) = self.pending.take() {
+            self.lone_signature(sig, out);
+        }
     }
 
     fn close(&mut self, out: &mut Vec<StreamEvent>) {
@@ -500,20 +509,26 @@ impl StreamEncoder {
         self.write(&chunk, out);
     }
 
+    /// Straight to bytes, not through a `Value`: tool arguments stay the text they came as,
+    /// which a `Value` cannot always hold (a lone surrogate escape), and a chunk that failed
+    /// to convert was dropped whole.
     fn write(&mut self, chunk: &GenerateContentResponse, out: &mut Vec<u8>) {
-        if let Ok(value) = serde_json::to_value(chunk) {
-            self.write_value(&value, out);
+        if let Ok(json) = serde_json::to_vec(chunk) {
+            self.write_json(&json, out);
         }
     }
 
     fn write_value(&mut self, value: &Value, out: &mut Vec<u8>) {
-        let json = value.to_string();
+        self.write_json(value.to_string().as_bytes(), out);
+    }
+
+    fn write_json(&mut self, json: &[u8], out: &mut Vec<u8>) {
         if self.json_array {
             out.extend_from_slice(if self.wrote_chunk { b"\n," } else { b"[" });
-            out.extend_from_slice(json.as_bytes());
+            out.extend_from_slice(json);
         } else {
             out.extend_from_slice(b"data: ");
-            out.extend_from_slice(json.as_bytes());
+            out.extend_from_slice(json);
             out.extend_from_slice(b"\n\n");
         }
         self.wrote_chunk = true;

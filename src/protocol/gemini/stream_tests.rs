@@ -367,3 +367,142 @@ fn gemini_stream_round_trips_through_the_ir() {
         ]
     );
 }
+
+/// Fuzz finding: an error chunk dropped a signature still held for the next part, where the
+/// end of the body keeps it in a block of its own; a stream re-read from the gateway's own
+/// output then lost a block. (Minimised input: two signature-only chunks and no finish.)
+#[test]
+fn an_error_chunk_keeps_a_held_signature() {
+    let events = decode_all(&[
+        chunk(json!([{"thoughtSignature": "SIG"}])),
+        json!({"error": {"code": 503, "message": "overloaded", "status": "UNAVAILABLE"}}),
+    ]);
+    assert!(
+        matches!(
+            &events[1..],
+            [
+                StreamEvent::BlockStart { index: 0, block: BlockStart::Thinking },
+                StreamEvent::BlockDelta { index: 0, delta: Delta::Signature(s) },
+                StreamEvent::BlockStop { index: 0 },
+                StreamEvent::Error(_),
+            ] if *s == gsig("SIG")
+        ),
+        "{events:?}"
+    );
+}
+
+/// Fuzz finding: a thinking block holding only a signature is written as an empty `thought`
+/// part with the signature, but was read back as a signature for the next part, so the
+/// signature moved onto the text after it. Minimised input: two signature-only chunks, then
+/// text.
+#[test]
+fn an_empty_signed_thought_part_is_a_block_of_its_own() {
+    let events = decode_all(&[
+        chunk(json!([{"text": "", "thought": true, "thoughtSignature": "SIG"}])),
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": "Hi"}]},
+            "finishReason": "STOP", "index": 0}]}),
+    ]);
+    let signed: Vec<(usize, &Signature)> = events
+        .iter()
+        .filter_map(|e| match e {
+            StreamEvent::BlockDelta {
+                index,
+                delta: Delta::Signature(s),
+            } => Some((*index, s)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(signed, [(0, &gsig("SIG"))], "{events:?}");
+    assert!(events.contains(&StreamEvent::BlockStart {
+        index: 1,
+        block: BlockStart::Text
+    }));
+    // The same in a whole reply.
+    let resp = crate::protocol::gemini::decode_response(
+        json!({"candidates": [{"content": {"role": "model", "parts": [
+            {"text": "", "thought": true, "thoughtSignature": "SIG"}, {"text": "Hi"}]},
+            "finishReason": "STOP"}]})
+        .to_string()
+        .as_bytes(),
+    )
+    .unwrap();
+    assert!(
+        matches!(&resp.content[..], [
+            Block::Thinking { text, signature: Some(s) },
+            Block::Text { signature: None, .. },
+        ] if text.is_empty() && *s == gsig("SIG")),
+        "{:?}",
+        resp.content
+    );
+}
+
+/// Fuzz finding: text after a signed text continued it, while the gateway writes each signed
+/// text as the text and then its signature, so two signed texts read back as one (and a
+/// stray signature). A signed block is complete now. (Minimised input: "Hello", two
+/// signature-only parts, " there!"; decoded as two signed texts, and written as below.)
+#[test]
+fn text_after_a_signed_text_starts_a_new_block() {
+    let events = decode_all(&[
+        chunk(json!([{"text": "Hello"}])),
+        chunk(json!([{"text": "", "thoughtSignature": "S"}])),
+        chunk(json!([{"text": " there!"}])),
+        chunk(json!([{"text": "", "thoughtSignature": "S"}])),
+        json!({"candidates": [{"content": {"role": "model", "parts": [{"text": ""}]},
+            "finishReason": "STOP", "index": 0}]}),
+    ]);
+    let starts = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                StreamEvent::BlockStart {
+                    block: BlockStart::Text,
+                    ..
+                }
+            )
+        })
+        .count();
+    let signatures = events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                StreamEvent::BlockDelta {
+                    delta: Delta::Signature(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!((starts, signatures), (2, 2), "{events:?}");
+}
+
+/// Fuzz finding: a call whose arguments hold a lone surrogate escape (kept as the text it came
+/// in) was dropped whole from a Gemini client's stream, its chunk going through a `Value` that
+/// cannot hold one. Minimised input.
+#[test]
+fn a_call_with_a_lone_surrogate_in_its_arguments_is_written() {
+    let mut d = StreamDecoder::new();
+    let mut events = Vec::new();
+    for data in [
+        r#"{"candidates":[{"content":{"parts":[{"functionCall":{"args":{"a\ud800bsolute_path":"/b"},"name":"read_file"}}],"role":"model"},"index":0}],"modelVersion":"gemini-3-pro-preview","responseId":"r-2"}"#,
+        r#"{"candidates":[{"finishReason":"STOP"}]}"#,
+    ] {
+        let ev = SseEvent {
+            event: None,
+            data: data.to_owned(),
+        };
+        d.feed(&ev, &mut events).unwrap();
+    }
+    d.finish(&mut events).unwrap();
+    let mut enc = StreamEncoder::new(&ResponseCtx::default());
+    let mut out = Vec::new();
+    for e in &events {
+        enc.encode(e, &mut out);
+    }
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains(r#""functionCall":{"name":"read_file","args":{"a\ud800bsolute_path":"/b"}}"#),
+        "{text}"
+    );
+}

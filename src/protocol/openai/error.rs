@@ -142,12 +142,20 @@ pub(crate) fn type_name(kind: ErrorKind) -> &'static str {
 }
 
 pub(crate) fn error_body(err: &ApiError) -> wire::ErrorBody {
+    // OpenAI writes `insufficient_quota` and the like in both `type` and `code`, and
+    // `decode_error` reads such a type as the code: without it here too, the same error would
+    // read differently on the way back.
+    let kind = type_name(err.kind);
+    let code = err
+        .code
+        .clone()
+        .or_else(|| is_code_like(kind).then(|| kind.to_owned()));
     wire::ErrorBody {
         error: wire::ErrorObject {
             message: err.message.clone(),
-            kind: Some(type_name(err.kind).to_owned()),
+            kind: Some(kind.to_owned()),
             param: err.param.clone().map(Value::String),
-            code: err.code.clone().map(Value::String),
+            code: code.map(Value::String),
             extra: Map::new(),
         },
     }
@@ -218,13 +226,33 @@ mod tests {
         );
     }
 
+    /// Fuzz finding: a billing (402) or rate-limit (429) error went out with the `type`
+    /// `insufficient_quota` or `rate_limit_exceeded` and no code, which this decoder (like
+    /// OpenAI's own bodies) reads as the code too, so the same error read back differently.
+    /// Minimised input: `{"error":{"type":"server_error"}}`.
+    #[test]
+    fn code_like_types_round_trip() {
+        for (status, kind, name) in [
+            (402, ErrorKind::Billing, "insufficient_quota"),
+            (429, ErrorKind::RateLimit, "rate_limit_exceeded"),
+        ] {
+            let e = decode_error(status, br#"{"error":{"type":"server_error"}}"#);
+            assert_eq!(e.kind, kind);
+            let body = encode_error(&e);
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(v["error"]["type"], name);
+            assert_eq!(v["error"]["code"], name);
+            assert_eq!(encode_error(&decode_error(status, &body)), body);
+        }
+    }
+
     #[test]
     fn encodes_all_four_keys() {
         let e = ApiError::new(429, ErrorKind::RateLimit, "slow down");
         let v: Value = serde_json::from_slice(&encode_error(&e)).unwrap();
         assert_eq!(
             v,
-            json!({"error": {"message": "slow down", "type": "rate_limit_exceeded", "param": null, "code": null}})
+            json!({"error": {"message": "slow down", "type": "rate_limit_exceeded", "param": null, "code": "rate_limit_exceeded"}})
         );
     }
 }

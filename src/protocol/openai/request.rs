@@ -148,11 +148,21 @@ fn decode_messages(
                     });
                 }
             }
-            Role::User => messages.push(ir::Message {
-                role: ir::Role::User,
-                content: content_blocks(m.content()),
-            }),
-            Role::Assistant => messages.push(decode_assistant(m, i)?),
+            Role::User | Role::Assistant => {
+                let message = match role {
+                    Role::User => ir::Message {
+                        role: ir::Role::User,
+                        content: content_blocks(m.content()),
+                    },
+                    _ => decode_assistant(m, i)?,
+                };
+                // A message with nothing in it is no turn (no encoder sends one), so it does
+                // not end the leading system prompt either.
+                if message.content.is_empty() {
+                    continue;
+                }
+                messages.push(message);
+            }
             Role::Tool => {
                 let Some(tool_use_id) = m.tool_call_id.clone() else {
                     return Err(CodecError::Invalid(format!(
@@ -394,7 +404,7 @@ pub fn encode_request_with(
     }
     for m in &req.messages {
         match m.role {
-            ir::Role::System => messages.push(encode_mid_system(m, opts)),
+            ir::Role::System => messages.extend(encode_mid_system(m, opts)),
             ir::Role::Assistant => {
                 messages.extend(encode_assistant(m, opts, from_openai, &names));
             }
@@ -471,14 +481,18 @@ fn block_text(blocks: &[Block]) -> Text {
     )
 }
 
-fn encode_mid_system(m: &ir::Message, opts: &EncodeOptions) -> wire::Message {
+/// A system message mid-conversation; none when it has no text, as for the leading one.
+fn encode_mid_system(m: &ir::Message, opts: &EncodeOptions) -> Option<wire::Message> {
     let text = block_text(&m.content);
-    if opts.mid_system_as_user {
+    if text.is_empty() {
+        return None;
+    }
+    Some(if opts.mid_system_as_user {
         let text = text.wrap("<system-reminder>\n", "\n</system-reminder>");
         wire::Message::new(Role::User, Some(MessageContent::Text(text)))
     } else {
         wire::Message::new(Role::System, Some(MessageContent::Text(text)))
-    }
+    })
 }
 
 fn encode_assistant(

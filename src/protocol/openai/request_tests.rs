@@ -433,3 +433,43 @@ fn openai_round_trip_keeps_extras_and_clamps() {
     );
     assert!(out.get("stream_options").is_none());
 }
+
+/// Fuzz finding: a system message with no text mid-conversation went upstream as
+/// `{"role": "system", "content": ""}` (a leading one goes nowhere), and read back as a leading
+/// one it vanished: the same request encoded two ways. Minimised input.
+#[test]
+fn an_empty_mid_conversation_system_message_is_not_sent() {
+    let req = decode_request(
+        br#"{"messages":[{"role":"user"},{"role":"system"}],"model":"claude-sonnet-4-5"}"#,
+        &RequestHints::default(),
+    )
+    .unwrap();
+    for opts in [
+        EncodeOptions::default(),
+        EncodeOptions {
+            mid_system_as_user: true,
+            ..EncodeOptions::default()
+        },
+    ] {
+        let body = encode_value(&req, &opts);
+        assert_eq!(body["messages"], json!([]), "{body}");
+    }
+}
+
+/// Fuzz finding: a user message with no content (which no encoder sends) still ended the
+/// leading system prompt, so a system message after it went upstream as a second system
+/// message, and as part of the first once read back. Minimised input.
+#[test]
+fn an_empty_message_does_not_end_the_system_prompt() {
+    let req = decode_request(
+        br#"{"messages":[{"content":"You are Claude Code.","role":"system"},{"role":"user"},{"content":"<system-reminder>Today is Monday.</system-reminder>","role":"system"}],"model":"m"}"#,
+        &RequestHints::default(),
+    )
+    .unwrap();
+    assert!(req.messages.is_empty(), "{:?}", req.messages);
+    let body = encode_value(&req, &EncodeOptions::default());
+    assert_eq!(
+        body["messages"],
+        json!([{"role": "system", "content": "You are Claude Code.\n<system-reminder>Today is Monday.</system-reminder>"}])
+    );
+}

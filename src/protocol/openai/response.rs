@@ -138,7 +138,9 @@ pub(crate) fn decode_usage(u: &wire::Usage) -> Usage {
         .unwrap_or(0);
     let cache_write = details.and_then(|d| d.cache_write_tokens).unwrap_or(0);
     Usage {
-        input_tokens: u.prompt_tokens.saturating_sub(cache_read + cache_write),
+        input_tokens: u
+            .prompt_tokens
+            .saturating_sub(cache_read.saturating_add(cache_write)),
         output_tokens: u.completion_tokens,
         cache_read_tokens: cache_read,
         cache_write_tokens: cache_write,
@@ -154,7 +156,7 @@ pub(crate) fn encode_usage(u: &Usage) -> wire::Usage {
     wire::Usage {
         prompt_tokens: prompt,
         completion_tokens: u.output_tokens,
-        total_tokens: prompt + u.output_tokens,
+        total_tokens: prompt.saturating_add(u.output_tokens),
         prompt_tokens_details: Some(wire::PromptTokensDetails {
             cached_tokens: Some(u.cache_read_tokens),
             cache_write_tokens: (u.cache_write_tokens > 0).then_some(u.cache_write_tokens),
@@ -175,6 +177,9 @@ pub(crate) fn encode_usage(u: &Usage) -> wire::Usage {
 pub(crate) struct CallNames {
     count: usize,
     salt: String,
+    /// The ids given out so far: an upstream that repeats an id for another call must not make
+    /// two blocks alike (clients match results by id; Anthropic refuses the next turn).
+    issued: Vec<String>,
 }
 
 impl CallNames {
@@ -185,11 +190,22 @@ impl CallNames {
         CallNames {
             count: 0,
             salt: alnum[alnum.len().saturating_sub(8)..].iter().collect(),
+            issued: Vec::new(),
         }
     }
 
+    /// The id of the next call, unique within the reply.
     pub(crate) fn id(&mut self, id: Option<&str>) -> String {
         self.count += 1;
+        let mut id = self.candidate(id);
+        while self.issued.contains(&id) {
+            id = format!("{id}_{}", self.count);
+        }
+        self.issued.push(id.clone());
+        id
+    }
+
+    fn candidate(&self, id: Option<&str>) -> String {
         match id.filter(|s| !s.is_empty()) {
             Some(id) => id
                 .chars()
@@ -372,6 +388,38 @@ mod tests {
             model: "client-model".into(),
             ..ResponseCtx::default()
         }
+    }
+
+    /// Fuzz crash: `total_tokens` (prompt + completion) overflowed on an upstream's nonsense
+    /// count, whatever dialect the reply came from.
+    #[test]
+    fn huge_counts_saturate_total_tokens() {
+        let anthropic = crate::protocol::anthropic::decode_response(
+            br#"{"usage":{"input_tokens":18446744073709551615,"output_tokens":1024}}"#,
+        )
+        .unwrap();
+        let body: Value = serde_json::from_slice(&encode_response(&anthropic, &ctx())).unwrap();
+        assert_eq!(body["usage"]["total_tokens"], json!(u64::MAX));
+        assert_eq!(body["usage"]["completion_tokens"], json!(1024));
+        let gemini = crate::protocol::gemini::decode_response(
+            br#"{"candidates":[{"finishReason":"MAX_TOKENS"}],"usageMetadata":{"candidatesTokenCount":18446744073709551615,"promptTokenCount":20}}"#,
+        )
+        .unwrap();
+        let body: Value = serde_json::from_slice(&encode_response(&gemini, &ctx())).unwrap();
+        assert_eq!(body["usage"]["total_tokens"], json!(u64::MAX));
+    }
+
+    /// Found reading the code the fuzzer flagged: DeepSeek-style cache hits plus cache writes
+    /// overflowed before being taken off the prompt.
+    #[test]
+    fn huge_cache_counts_saturate() {
+        let u: wire::Usage = serde_json::from_value(json!({
+            "prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11,
+            "prompt_tokens_details": {"cached_tokens": u64::MAX, "cache_write_tokens": 5}
+        }))
+        .unwrap();
+        let ir = decode_usage(&u);
+        assert_eq!((ir.input_tokens, ir.cache_read_tokens), (0, u64::MAX));
     }
 
     #[test]

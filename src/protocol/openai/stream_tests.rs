@@ -171,6 +171,39 @@ fn interleaved_parallel_calls_are_serialized() {
     );
 }
 
+/// Fuzz finding: an upstream that gave a second call the id of the first (here after the
+/// finish chunk) made two `tool_use` blocks with one id, which reads back as one call and
+/// which Anthropic refuses in the next turn. Minimised input.
+#[test]
+fn a_repeated_call_id_is_made_unique() {
+    let frames = [
+        r#"{"choices":[{"delta":{"tool_calls":[{"id":"call_x"}]},"finish_reason":"stop"}]}"#,
+        r#"{"choices":[{"delta":{"tool_calls":[{"id":"call_x"}]}}]}"#,
+    ]
+    .map(str::to_owned);
+    let ev = run(&frames);
+    let tools: Vec<&String> = ev.iter().filter(|e| e.contains("+tool")).collect();
+    assert_eq!(
+        tools,
+        ["0+tool call_x tool_1", "1+tool call_x_2 tool_2"],
+        "{ev:?}"
+    );
+    // The same in a whole reply.
+    let body = json!({"choices": [{"message": {"role": "assistant", "tool_calls": [
+        {"id": "call_x", "type": "function", "function": {"name": "a", "arguments": "{}"}},
+        {"id": "call_x", "type": "function", "function": {"name": "b", "arguments": "{}"}}]}}]});
+    let resp = super::super::decode_response(body.to_string().as_bytes()).unwrap();
+    let ids: Vec<&str> = resp
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            crate::protocol::ir::Block::ToolUse { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, ["call_x", "call_x_2"]);
+}
+
 #[test]
 fn index_zero_reuse_with_new_ids() {
     let ev = run(&[

@@ -1,0 +1,731 @@
+//! The fuzz targets: one per decoder that raw client or upstream bytes reach, each behind
+//! [`fuzz_one`], which must not panic and checks the target's property:
+//!
+//! * `<dialect>-request`: `decode_request`; what it accepts must encode into every dialect as
+//!   valid JSON, and in its own dialect `encode(decode(encode(decode(x)))) == encode(decode(x))`
+//!   (the first round may normalise: defaults filled in, string forms made blocks). The
+//!   count-tokens and legacy-completions decoders see the same bytes.
+//! * `<dialect>-response`: `decode_response`; the same two checks with `encode_response` (and
+//!   OpenAI's legacy completion reply).
+//! * `<dialect>-stream`: an SSE transcript, framed whole and in random chunks (the same events
+//!   either way), decoded as the server does (an unreadable event ends the stream with an
+//!   error); every stream encoder's output must be SSE whose data is JSON (or a JSON array for
+//!   Gemini's array form), and encoding into the same dialect, decoding and encoding again
+//!   must give the same events.
+//! * `<dialect>-error`: `decode_error` (never fails) under a status drawn from the input; every
+//!   `encode_error` is JSON, and its own dialect's round trip is stable.
+//! * `anthropic-fast-parse`: the hand-written fast parser never accepts what the exact one
+//!   refuses, and reads the same request when both accept.
+//! * `sse`: any chunking gives the same events, and writing them back parses to the same.
+//! * `json-text`: `json::minify`, [`Json`] and [`Text`] keep a JSON value's meaning.
+//! * `json-body`: the fast path's body splicer (`server::request::JsonBody`): its model edit
+//!   yields JSON whose `model` is the new one and whose other entries are untouched.
+//! * `usage-scan`: the usage scanner of every relayed reply gives the same counts in any
+//!   chunking.
+
+use std::hash::{Hash, Hasher};
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use super::mutate::Shape;
+use crate::protocol::codec::{
+    self, AnyStreamDecoder, AnyStreamEncoder, CodecError, RequestHints, ResponseCtx,
+};
+use crate::protocol::ir::{ApiError, Dialect, ErrorKind, Json, Request, Text};
+use crate::protocol::sse::{SseEvent, SseParser, write_event};
+use crate::protocol::stream::StreamEvent;
+use crate::protocol::{anthropic, gemini, openai};
+use crate::routing::rules::Edits;
+use crate::server::request::JsonBody;
+use crate::usage::scan::Scanner;
+
+const DIALECTS: [Dialect; 3] = [Dialect::Anthropic, Dialect::OpenAi, Dialect::Gemini];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Request(Dialect),
+    Response(Dialect),
+    Stream(Dialect),
+    Error(Dialect),
+    AnthropicFastParse,
+    Sse,
+    JsonText,
+    JsonBody,
+    UsageScan,
+}
+
+impl Target {
+    pub const ALL: &'static [Target] = &[
+        Target::Request(Dialect::Anthropic),
+        Target::Response(Dialect::Anthropic),
+        Target::Stream(Dialect::Anthropic),
+        Target::Error(Dialect::Anthropic),
+        Target::AnthropicFastParse,
+        Target::Request(Dialect::OpenAi),
+        Target::Response(Dialect::OpenAi),
+        Target::Stream(Dialect::OpenAi),
+        Target::Error(Dialect::OpenAi),
+        Target::Request(Dialect::Gemini),
+        Target::Response(Dialect::Gemini),
+        Target::Stream(Dialect::Gemini),
+        Target::Error(Dialect::Gemini),
+        Target::Sse,
+        Target::JsonText,
+        Target::JsonBody,
+        Target::UsageScan,
+    ];
+
+    pub fn name(self) -> &'static str {
+        use Dialect::{Anthropic as A, Gemini as G, OpenAi as O};
+        match self {
+            Target::Request(A) => "anthropic-request",
+            Target::Response(A) => "anthropic-response",
+            Target::Stream(A) => "anthropic-stream",
+            Target::Error(A) => "anthropic-error",
+            Target::Request(O) => "openai-request",
+            Target::Response(O) => "openai-response",
+            Target::Stream(O) => "openai-stream",
+            Target::Error(O) => "openai-error",
+            Target::Request(G) => "gemini-request",
+            Target::Response(G) => "gemini-response",
+            Target::Stream(G) => "gemini-stream",
+            Target::Error(G) => "gemini-error",
+            Target::AnthropicFastParse => "anthropic-fast-parse",
+            Target::Sse => "sse",
+            Target::JsonText => "json-text",
+            Target::JsonBody => "json-body",
+            Target::UsageScan => "usage-scan",
+        }
+    }
+
+    /// The dialect whose budget the target shares, or `wire` for the dialect-free ones.
+    pub fn group(self) -> &'static str {
+        match self {
+            Target::Request(d) | Target::Response(d) | Target::Stream(d) | Target::Error(d) => {
+                d.as_str()
+            }
+            Target::AnthropicFastParse => "anthropic",
+            Target::Sse | Target::JsonText | Target::JsonBody | Target::UsageScan => "wire",
+        }
+    }
+
+    pub fn shape(self) -> Shape {
+        match self {
+            Target::Stream(_) | Target::Sse | Target::UsageScan => Shape::Sse,
+            _ => Shape::Json,
+        }
+    }
+}
+
+/// A broken property (a panic is caught by the driver instead).
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// What broke, stable across inputs (crashes are grouped by it).
+    pub kind: &'static str,
+    pub detail: String,
+}
+
+fn fail(kind: &'static str, detail: impl Into<String>) -> Failure {
+    Failure {
+        kind,
+        detail: detail.into(),
+    }
+}
+
+/// Whether the target's decoder accepted the input (accepted inputs breed further mutants),
+/// or the property it broke.
+pub type Outcome = Result<bool, Failure>;
+
+/// Runs one input through `t`. Must not panic.
+pub fn fuzz_one(t: Target, input: &[u8]) -> Outcome {
+    match t {
+        Target::Request(d) => request(d, input),
+        Target::Response(d) => response(d, input),
+        Target::Stream(d) => stream(d, input),
+        Target::Error(d) => error(d, input),
+        Target::AnthropicFastParse => fast_parse(input),
+        Target::Sse => sse(input),
+        Target::JsonText => json_text(input),
+        Target::JsonBody => json_body(input),
+        Target::UsageScan => usage_scan(input),
+    }
+}
+
+// ---- helpers ----
+
+fn lossy(b: &[u8]) -> String {
+    const MAX: usize = 2000;
+    let s = String::from_utf8_lossy(b);
+    if s.len() > MAX {
+        let mut end = MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}... ({} bytes)", &s[..end], b.len())
+    } else {
+        s.into_owned()
+    }
+}
+
+/// An RNG for choices that must be the same each time the same input runs.
+fn rng_for(input: &[u8]) -> StdRng {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    input.hash(&mut h);
+    StdRng::seed_from_u64(h.finish())
+}
+
+/// `input` cut at up to `max_cuts` random places.
+fn chunks<'a>(input: &'a [u8], rng: &mut StdRng, max_cuts: usize) -> Vec<&'a [u8]> {
+    if rng.random_ratio(1, 16) && input.len() < 8192 {
+        return input.chunks(1).collect();
+    }
+    let mut cuts: Vec<usize> = (0..rng.random_range(1..=max_cuts))
+        .map(|_| rng.random_range(0..=input.len()))
+        .collect();
+    cuts.sort_unstable();
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    let mut at = 0;
+    for c in cuts {
+        out.push(&input[at..c]);
+        at = c;
+    }
+    out.push(&input[at..]);
+    out
+}
+
+fn valid_json(kind: &'static str, bytes: &[u8]) -> Result<(), Failure> {
+    serde_json::from_slice::<IgnoredAny>(bytes)
+        .map(|_| ())
+        .map_err(|e| fail(kind, format!("{e}: {}", lossy(bytes))))
+}
+
+fn parse_value(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// Values that differ between two encodings of the same thing: OpenAI's `created` timestamps
+/// and Anthropic's random error `request_id`.
+fn scrub(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if (k == "created" && x.is_u64()) || k == "request_id" {
+                    *x = Value::Null;
+                } else {
+                    scrub(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(scrub),
+        _ => {}
+    }
+}
+
+fn scrubbed(bytes: &[u8]) -> Value {
+    let mut v = parse_value(bytes);
+    scrub(&mut v);
+    v
+}
+
+fn differ(kind: &'static str, first: &Value, second: &Value, input: &[u8]) -> Failure {
+    fail(
+        kind,
+        format!(
+            "first:  {first}\nsecond: {second}\ninput:  {}",
+            lossy(input)
+        ),
+    )
+}
+
+// ---- requests ----
+
+fn hints(d: Dialect) -> RequestHints {
+    match d {
+        Dialect::Gemini => RequestHints {
+            model: Some("gemini-fuzz".into()),
+            stream: Some(false),
+        },
+        _ => RequestHints::default(),
+    }
+}
+
+/// What `d`'s upstream encoder sends for `req` (default provider options).
+fn encode_request(d: Dialect, req: &Request) -> Result<Vec<u8>, CodecError> {
+    match d {
+        Dialect::Anthropic => anthropic::encode_request(req).and_then(|w| codec::to_body(&w, req)),
+        Dialect::OpenAi => openai::encode_request(req).and_then(|w| codec::to_body(&w, req)),
+        Dialect::Gemini => gemini::encode_request(req).and_then(|w| codec::to_body(&w, req)),
+    }
+}
+
+/// Every encoder copes with whatever a decoder made, and writes JSON.
+fn encode_everywhere(req: &Request) -> Result<(), Failure> {
+    let _ = codec::body_size_hint(req);
+    for to in DIALECTS {
+        if let Ok(body) = encode_request(to, req) {
+            valid_json("request-encoded-not-json", &body)?;
+        }
+    }
+    Ok(())
+}
+
+fn request(d: Dialect, input: &[u8]) -> Outcome {
+    let hints = hints(d);
+    // The same routes' other decoders.
+    let sibling = match d {
+        Dialect::Anthropic => anthropic::decode_count_tokens(input),
+        Dialect::OpenAi => openai::decode_completion_request(input),
+        Dialect::Gemini => gemini::decode_count_tokens_request(input, &hints),
+    };
+    if let Ok(req) = sibling {
+        encode_everywhere(&req)?;
+    }
+    let Ok(ir) = codec::decode_request(d, input, &hints) else {
+        return Ok(false);
+    };
+    encode_everywhere(&ir)?;
+    let Ok(first) = encode_request(d, &ir) else {
+        return Ok(true);
+    };
+    let ir2 = codec::decode_request(d, &first, &hints).map_err(|e| {
+        fail(
+            "request-own-encoding-refused",
+            format!("{e}\nencoded: {}\ninput: {}", lossy(&first), lossy(input)),
+        )
+    })?;
+    let second = encode_request(d, &ir2).map_err(|e| {
+        fail(
+            "request-second-encoding-refused",
+            format!("{e}\ninput: {}", lossy(input)),
+        )
+    })?;
+    let (a, b) = (parse_value(&first), parse_value(&second));
+    if a != b {
+        return Err(differ("request-round-trip", &a, &b, input));
+    }
+    Ok(true)
+}
+
+// ---- whole replies ----
+
+fn ctx(json_array_stream: bool) -> ResponseCtx {
+    ResponseCtx {
+        model: "client-model".into(),
+        include_usage: true,
+        estimated_input_tokens: 7,
+        json_array_stream,
+    }
+}
+
+fn response(d: Dialect, input: &[u8]) -> Outcome {
+    let Ok(resp) = codec::decode_response(d, input) else {
+        return Ok(false);
+    };
+    let ctx = ctx(false);
+    for to in DIALECTS {
+        valid_json(
+            "response-encoded-not-json",
+            &codec::encode_response(to, &resp, &ctx),
+        )?;
+    }
+    valid_json(
+        "response-encoded-not-json",
+        &openai::encode_completion_response(&resp, &ctx),
+    )?;
+    let first = codec::encode_response(d, &resp, &ctx);
+    let resp2 = codec::decode_response(d, &first).map_err(|e| {
+        fail(
+            "response-own-encoding-refused",
+            format!("{e}\nencoded: {}\ninput: {}", lossy(&first), lossy(input)),
+        )
+    })?;
+    let second = codec::encode_response(d, &resp2, &ctx);
+    let (a, b) = (scrubbed(&first), scrubbed(&second));
+    if a != b {
+        return Err(differ("response-round-trip", &a, &b, input));
+    }
+    Ok(true)
+}
+
+// ---- errors ----
+
+fn error(d: Dialect, input: &[u8]) -> Outcome {
+    // Every status a decoder treats apart (not one drawn from the input, so that the
+    // minimiser can shrink the body alone).
+    const STATUSES: [u16; 7] = [0, 400, 402, 429, 503, 529, 65535];
+    for status in STATUSES {
+        let err = codec::decode_error(d, status, input);
+        for to in DIALECTS {
+            let _ = codec::client_status(to, &err);
+            valid_json("error-encoded-not-json", &codec::encode_error(to, &err))?;
+        }
+        let mut reworded = err.clone();
+        anthropic::reword_context_error(&mut reworded);
+        let first = codec::encode_error(d, &err);
+        let status = codec::client_status(d, &err);
+        let err2 = codec::decode_error(d, status, &first);
+        let second = codec::encode_error(d, &err2);
+        let (a, b) = (scrubbed(&first), scrubbed(&second));
+        if a != b || codec::client_status(d, &err2) != status {
+            return Err(differ("error-round-trip", &a, &b, input));
+        }
+    }
+    // Any body decodes; JSON ones are worth mutating further.
+    Ok(serde_json::from_slice::<IgnoredAny>(input).is_ok())
+}
+
+// ---- streams ----
+
+fn parse_sse_chunks(chunks: &[&[u8]]) -> (Vec<SseEvent>, bool) {
+    let mut p = SseParser::new();
+    let mut out = Vec::new();
+    let mut ok = true;
+    for c in chunks {
+        ok &= p.push(c, &mut out).is_ok();
+    }
+    ok &= p.finish(&mut out).is_ok();
+    (out, ok)
+}
+
+/// SSE framing of `input` whole, checked against a random chunking of it.
+fn framed(input: &[u8]) -> Result<Vec<SseEvent>, Failure> {
+    let whole = parse_sse_chunks(&[input]);
+    let cut = chunks(input, &mut rng_for(input), 12);
+    let chunked = parse_sse_chunks(&cut);
+    if whole != chunked {
+        let sizes: Vec<usize> = cut.iter().map(|c| c.len()).collect();
+        return Err(fail(
+            "sse-chunking",
+            format!(
+                "whole:   {whole:?}\nchunked: {chunked:?}\nchunks: {sizes:?}\ninput: {}",
+                lossy(input)
+            ),
+        ));
+    }
+    Ok(whole.0)
+}
+
+/// What the server makes of an upstream's events: an unreadable one ends the stream with an
+/// error, an end without a proper close becomes one in `finish`.
+fn decode_stream(d: Dialect, events: &[SseEvent]) -> (Vec<StreamEvent>, bool) {
+    let mut dec = AnyStreamDecoder::new(d);
+    let mut out = Vec::new();
+    for ev in events {
+        if let Err(e) = dec.feed(ev, &mut out) {
+            out.push(StreamEvent::Error(ApiError::new(
+                502,
+                ErrorKind::BadGateway,
+                e.to_string(),
+            )));
+            return (out, false);
+        }
+    }
+    if let Err(e) = dec.finish(&mut out) {
+        out.push(StreamEvent::Error(ApiError::new(
+            502,
+            ErrorKind::BadGateway,
+            e.to_string(),
+        )));
+    }
+    (out, true)
+}
+
+fn encode_stream(mut enc: AnyStreamEncoder, events: &[StreamEvent]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in events {
+        enc.encode(e, &mut out);
+    }
+    out
+}
+
+/// A client must be able to read every frame: SSE whose data is JSON or `[DONE]`.
+fn check_sse_output(kind: &'static str, bytes: &[u8], input: &[u8]) -> Result<Vec<Value>, Failure> {
+    let (events, ok) = parse_sse_chunks(&[bytes]);
+    if !ok {
+        return Err(fail(
+            kind,
+            format!("unframed output\ninput: {}", lossy(input)),
+        ));
+    }
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        if e.data == "[DONE]" {
+            out.push(Value::String(e.data));
+            continue;
+        }
+        let data = match serde_json::from_str::<Value>(&e.data) {
+            Ok(mut v) => {
+                scrub(&mut v);
+                v
+            }
+            // Nested deeper than a `Value` parse allows: the gateway relays such tool arguments
+            // as the upstream sent them (its parser keeps them as text), so JSON is all to ask.
+            Err(_) if serde_json::from_str::<IgnoredAny>(&e.data).is_ok() => Value::String(e.data),
+            Err(err) => {
+                return Err(fail(
+                    kind,
+                    format!(
+                        "{err}: {}\ninput: {}",
+                        lossy(e.data.as_bytes()),
+                        lossy(input)
+                    ),
+                ));
+            }
+        };
+        out.push(serde_json::json!({"event": e.event, "data": data}));
+    }
+    Ok(out)
+}
+
+fn stream(d: Dialect, input: &[u8]) -> Outcome {
+    let events = framed(input)?;
+    let (decoded, accepted) = decode_stream(d, &events);
+    let plain = ctx(false);
+    for to in DIALECTS {
+        let out = encode_stream(AnyStreamEncoder::new(to, &plain), &decoded);
+        check_sse_output("stream-encoded-unreadable", &out, input)?;
+    }
+    let out = encode_stream(AnyStreamEncoder::completions(&plain), &decoded);
+    check_sse_output("stream-encoded-unreadable", &out, input)?;
+    let array = encode_stream(AnyStreamEncoder::new(Dialect::Gemini, &ctx(true)), &decoded);
+    let ended = matches!(
+        decoded.last(),
+        Some(StreamEvent::MessageStop | StreamEvent::Error(_))
+    );
+    if ended {
+        valid_json("stream-json-array-not-json", &array)?;
+    }
+
+    // A stream that ends in an error may lose what was still being assembled (OpenAI tool
+    // calls before their finish) on the way through: compare from the second round on then.
+    let round = |events: &[StreamEvent]| {
+        let bytes = encode_stream(AnyStreamEncoder::new(d, &plain), events);
+        let (again, _) = decode_stream(d, &parse_sse_chunks(&[&bytes]).0);
+        (bytes, again)
+    };
+    let (mut first, mut again) = round(&decoded);
+    if !matches!(decoded.last(), Some(StreamEvent::MessageStop)) {
+        (first, again) = round(&again);
+    }
+    let second = round(&again).0;
+    let a = check_sse_output("stream-encoded-unreadable", &first, input)?;
+    let b = check_sse_output("stream-encoded-unreadable", &second, input)?;
+    if a != b {
+        return Err(differ(
+            "stream-round-trip",
+            &Value::Array(a),
+            &Value::Array(b),
+            input,
+        ));
+    }
+    Ok(accepted)
+}
+
+// ---- the rest ----
+
+fn fast_parse(input: &[u8]) -> Outcome {
+    use anthropic::wire::{
+        Request as WireRequest, Response as WireResponse, parse_exact, parse_fast,
+    };
+    let fast = parse_fast::<WireRequest>(input);
+    let exact = parse_exact::<WireRequest>(input);
+    match (&fast, exact) {
+        (Some(f), Ok(e)) if *f != e => {
+            return Err(fail(
+                "fast-parse-differs",
+                format!("fast:  {f:?}\nexact: {e:?}\ninput: {}", lossy(input)),
+            ));
+        }
+        (Some(_), Err(e)) => {
+            return Err(fail(
+                "fast-parse-accepts-what-exact-refuses",
+                format!("{e}\ninput: {}", lossy(input)),
+            ));
+        }
+        _ => {}
+    }
+    // Whole replies take the same parser.
+    let fast_reply = parse_fast::<WireResponse>(input);
+    if let Some(f) = &fast_reply {
+        match parse_exact::<WireResponse>(input) {
+            Ok(e) if *f == e => {}
+            Ok(e) => {
+                return Err(fail(
+                    "fast-parse-differs",
+                    format!("fast:  {f:?}\nexact: {e:?}\ninput: {}", lossy(input)),
+                ));
+            }
+            Err(e) => {
+                return Err(fail(
+                    "fast-parse-accepts-what-exact-refuses",
+                    format!("{e}\ninput: {}", lossy(input)),
+                ));
+            }
+        }
+    }
+    Ok(fast.is_some() || fast_reply.is_some())
+}
+
+fn sse(input: &[u8]) -> Outcome {
+    let events = framed(input)?;
+    let mut written = Vec::new();
+    for e in &events {
+        write_event(&mut written, e.event.as_deref(), &e.data);
+    }
+    let (again, _) = parse_sse_chunks(&[&written]);
+    if again != events {
+        return Err(fail(
+            "sse-write-parse",
+            format!(
+                "parsed:  {events:?}\nwritten: {}\nreparsed: {again:?}",
+                lossy(&written)
+            ),
+        ));
+    }
+    Ok(!events.is_empty())
+}
+
+fn json_text(input: &[u8]) -> Outcome {
+    let Ok(text) = std::str::from_utf8(input) else {
+        return Ok(false);
+    };
+    // Valid JSON text whose strings serde_json may still refuse to decode (lone surrogates).
+    let Ok(json) = Json::parse(text) else {
+        return Ok(false);
+    };
+    let head = text.trim_start().as_bytes().first().copied();
+    if json.is_object() != (head == Some(b'{')) {
+        return Err(fail("json-is-object", lossy(input)));
+    }
+    let _ = (json.is_null(), json.is_empty_object());
+    let Ok(value) = serde_json::from_str::<Value>(text) else {
+        let _ = json.value();
+        let _ = json.to_compact_string();
+        return Ok(false);
+    };
+    let check = |kind: &'static str, out: &str| -> Result<(), Failure> {
+        match serde_json::from_str::<Value>(out) {
+            Ok(v) if v == value => Ok(()),
+            Ok(v) => Err(fail(kind, format!("{v}\ninput: {}", lossy(input)))),
+            Err(e) => Err(fail(kind, format!("{e}: {out}\ninput: {}", lossy(input)))),
+        }
+    };
+    check("json-minify", &crate::protocol::json::minify(text))?;
+    check("json-compact", &json.to_compact_string())?;
+    if *json.value() != value {
+        return Err(fail("json-value", lossy(input)));
+    }
+    if json.is_null() != value.is_null()
+        || json.is_empty_object() != value.as_object().is_some_and(|m| m.is_empty())
+    {
+        return Err(fail("json-predicates", lossy(input)));
+    }
+    // A string literal kept as it came.
+    if let Value::String(s) = &value {
+        let t: Text = crate::protocol::text::raw(&mut serde_json::Deserializer::from_str(text))
+            .map_err(|e| fail("text-raw-refused", format!("{e}\ninput: {}", lossy(input))))?;
+        if t.as_str() != s || t.is_empty() != s.is_empty() {
+            return Err(fail("text-value", lossy(input)));
+        }
+        let out = serde_json::to_string(&t)
+            .map_err(|e| fail("text-serialize", format!("{e}\ninput: {}", lossy(input))))?;
+        check("text-serialize", &out)?;
+    }
+    Ok(true)
+}
+
+const NEW_MODEL: &str = "up/model-\"2\"";
+
+/// The rewritten body parses, with the new model.
+fn rewritten<'a>(kind: &'static str, out: &'a Bytes) -> Result<JsonBody<'a>, Failure> {
+    let again =
+        JsonBody::parse(out).map_err(|e| fail(kind, format!("{e:?}\nout: {}", lossy(out))))?;
+    match again.model() {
+        Ok(m) if m == NEW_MODEL => Ok(again),
+        other => Err(fail(kind, format!("model {other:?}\nout: {}", lossy(out)))),
+    }
+}
+
+fn json_body(input: &[u8]) -> Outcome {
+    let raw = Bytes::copy_from_slice(input);
+    let Ok(body) = JsonBody::parse(&raw) else {
+        return Ok(false);
+    };
+    let _ = body.stream();
+    let _ = body.require("messages", &["an array"]);
+    if body.model().is_err() {
+        return Ok(false);
+    }
+
+    let out = body
+        .rewrite(NEW_MODEL, &Edits::default(), Some(1000))
+        .map_err(|e| {
+            fail(
+                "json-body-rewrite-refused",
+                format!("{e:?}\ninput: {}", lossy(input)),
+            )
+        })?;
+    let again = rewritten("json-body-rewrite", &out)?;
+    // Every other entry keeps its bytes (limits above the cap aside).
+    for key in [
+        "messages",
+        "stream",
+        "temperature",
+        "tools",
+        "system",
+        "contents",
+    ] {
+        let same = match (body.get(key), again.get(key)) {
+            (Ok(a), Ok(b)) => a.map(|v| v.get()) == b.map(|v| v.get()),
+            (Err(_), Err(_)) => true,
+            _ => false,
+        };
+        if !same {
+            return Err(fail(
+                "json-body-entries",
+                format!("{key}\ninput: {}", lossy(input)),
+            ));
+        }
+    }
+    let edits = Edits {
+        unset: vec!["temperature".into()],
+        set: vec![("top_p".into(), serde_json::json!(0.5))],
+        extra: vec![("metadata".into(), serde_json::json!({"fuzz": true}))],
+    };
+    if let Ok(out) = body.rewrite(NEW_MODEL, &edits, Some(1000)) {
+        rewritten("json-body-rebuild", &out)?;
+    }
+    Ok(true)
+}
+
+fn usage_scan(input: &[u8]) -> Outcome {
+    let scan = |mut s: Scanner, parts: &[&[u8]]| {
+        for p in parts {
+            s.feed(&Bytes::copy_from_slice(p));
+        }
+        s.finish()
+    };
+    let cut = chunks(input, &mut rng_for(input), 8);
+    for (name, make) in [
+        ("sse", Scanner::sse as fn() -> Scanner),
+        ("json", Scanner::json),
+    ] {
+        let whole = scan(make(), &[input]);
+        let chunked = scan(make(), &cut);
+        if whole != chunked {
+            return Err(fail(
+                "usage-scan-chunking",
+                format!(
+                    "{name}: whole {whole:?}, chunked {chunked:?}\ninput: {}",
+                    lossy(input)
+                ),
+            ));
+        }
+    }
+    Ok(true)
+}
