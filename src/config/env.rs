@@ -6,6 +6,8 @@ pub const HOME: &str = "LLM_GATEWAY_HOME";
 pub const LOG: &str = "LLM_GATEWAY_LOG";
 /// Overrides `[secrets] backend` (`auto`, `keyring`, `file`).
 pub const SECRETS_BACKEND: &str = "LLM_GATEWAY_SECRETS_BACKEND";
+/// Overrides `[server] workers` (threads serving requests; 0 picks for the machine).
+pub const WORKERS: &str = "LLM_GATEWAY_WORKERS";
 /// Standard proxy variables, honoured when `[proxy]` is empty.
 pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
 pub const NO_PROXY: &str = "NO_PROXY";

@@ -28,6 +28,9 @@ pub struct ServerSection {
     pub listen: String,
     /// How long shutdown waits for in-flight requests and streams before closing them.
     pub shutdown_grace_secs: u64,
+    /// Threads that serve requests: 0 picks for the machine (see `server::runtime`), 1 serves
+    /// everything on one thread, N > 1 runs N worker threads.
+    pub workers: usize,
 }
 
 impl Default for ServerSection {
@@ -35,6 +38,7 @@ impl Default for ServerSection {
         ServerSection {
             listen: "127.0.0.1:3847".into(),
             shutdown_grace_secs: 30,
+            workers: 0,
         }
     }
 }
@@ -194,6 +198,7 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 [server]
 # listen = "127.0.0.1:3847"
 # shutdown_grace_secs = 30      # how long `server stop` waits for in-flight streams
+# workers = 0                   # threads serving requests; 0 = one (enough for one user)
 
 [timeouts]
 # connect_secs = 10
@@ -255,6 +260,9 @@ mod tests {
         assert_eq!(c.timeouts.connect_secs, 3);
         assert_eq!(c.timeouts.first_byte_secs, 120);
         assert_eq!(c.server.listen, "127.0.0.1:3847");
+        assert_eq!(c.server.workers, 0);
+        let c = Config::parse("[server]\nworkers = 2\n", Path::new("c")).unwrap();
+        assert_eq!(c.server.workers, 2);
     }
 
     #[test]

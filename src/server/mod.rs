@@ -14,7 +14,7 @@
 //! (translated streams and whole replies), `relay` (untouched replies), `request` (body
 //! validation and the model edit), `count` (token estimates), `models` (model lists), `auth`,
 //! `error`, `ctx` (per-request context, access log, accounting), `metrics`, `telemetry`,
-//! `state`, `body`.
+//! `state`, `body`, `runtime` (the threads it runs on).
 
 mod auth;
 mod body;
@@ -28,6 +28,7 @@ mod pipeline;
 mod relay;
 mod request;
 mod router;
+pub mod runtime;
 mod state;
 mod telemetry;
 mod translate;
@@ -178,7 +179,8 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     ));
     tasks.spawn(watch_signals(shutdown.clone()));
 
-    tracing::info!(%addr, "listening");
+    let threads = tokio::runtime::Handle::current().metrics().num_workers();
+    tracing::info!(%addr, threads, "listening");
     let mut out = std::io::stdout();
     // stdout carries exactly this line: scripts and `server start --detach` wait for it.
     let _ = writeln!(out, "listening on http://{addr}").and_then(|()| out.flush());
