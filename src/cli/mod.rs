@@ -143,12 +143,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             // `status` shows a config.toml that no longer parses instead of failing on it.
             let tolerant = matches!(command, Command::Status(_));
             let ctx = Ctx::load(cli.home.as_deref(), tolerant)?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .context("cannot start the async runtime")?;
+            let runtime =
+                runtime_for(&command, &ctx.config).context("cannot start the async runtime")?;
             runtime.block_on(dispatch(ctx, command))
         }
+    }
+}
+
+/// The server in the foreground runs on the threads `[server] workers` asks for. Every other
+/// command (and `server start --detach`, which only launches the server) is short-lived and
+/// keeps tokio's default, where a blocking call such as a terminal confirmation holds one worker
+/// rather than every task.
+fn runtime_for(command: &Command, config: &Config) -> std::io::Result<tokio::runtime::Runtime> {
+    match command {
+        Command::Server(server::ServerCommand::Start(a)) if !a.detach => {
+            crate::server::runtime::build(config.server.workers)
+        }
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     }
 }
 
@@ -317,6 +330,18 @@ mod tests {
         assert_eq!(c.log.file, "/tmp/g.log");
         let err = apply_env(&mut c, |_| Some("vault".into())).unwrap_err();
         assert!(err.to_string().contains("LLM_GATEWAY_SECRETS_BACKEND"));
+    }
+
+    #[test]
+    fn workers_from_the_environment() {
+        let mut c = Config::default();
+        assert_eq!(c.server.workers, 0);
+        apply_env(&mut c, |n| (n == env::WORKERS).then(|| " 2 ".to_string())).unwrap();
+        assert_eq!(c.server.workers, 2);
+        let err =
+            apply_env(&mut c, |n| (n == env::WORKERS).then(|| "two".to_string())).unwrap_err();
+        assert!(err.to_string().contains("LLM_GATEWAY_WORKERS"), "{err}");
+        assert_eq!(c.server.workers, 2);
     }
 
     #[test]

@@ -9,6 +9,8 @@ pub const LOG: &str = "LLM_GATEWAY_LOG";
 pub const LOG_FILE: &str = "LLM_GATEWAY_LOG_FILE";
 /// Overrides `[secrets] backend` (`auto`, `keyring`, `file`).
 pub const SECRETS_BACKEND: &str = "LLM_GATEWAY_SECRETS_BACKEND";
+/// Overrides `[server] workers` (threads serving requests; 0 picks for the machine).
+pub const WORKERS: &str = "LLM_GATEWAY_WORKERS";
 /// Standard proxy variables, honoured when `[proxy]` is empty.
 pub const HTTPS_PROXY: &str = "HTTPS_PROXY";
 pub const NO_PROXY: &str = "NO_PROXY";
@@ -44,6 +46,14 @@ pub fn apply_overrides(
     }
     if let Some(v) = getenv(LOG_FILE).filter(|v| !v.trim().is_empty()) {
         config.log.file = v.trim().to_string();
+    }
+    if let Some(v) = getenv(WORKERS).filter(|v| !v.trim().is_empty()) {
+        config.server.workers = v.trim().parse().map_err(|_| {
+            format!(
+                "{WORKERS} must be a whole number of threads, 0 to pick for the machine (got `{}`)",
+                v.trim()
+            )
+        })?;
     }
     Ok(())
 }

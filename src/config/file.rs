@@ -39,6 +39,9 @@ pub struct ServerSection {
     /// Web page origins (`http://localhost:5173`, `http://localhost:*` for any port, `"*"`
     /// for any) whose code may call the gateway (CORS) and open `/v1/ws`. Empty: CORS off.
     pub cors_origins: Vec<String>,
+    /// Threads that serve requests: 0 picks for the machine (see `server::runtime`), 1 serves
+    /// everything on one thread, N > 1 runs N worker threads.
+    pub workers: usize,
 }
 
 impl Default for ServerSection {
@@ -49,6 +52,7 @@ impl Default for ServerSection {
             allowed_hosts: Vec::new(),
             public_metrics: false,
             cors_origins: Vec::new(),
+            workers: 0,
         }
     }
 }
@@ -257,6 +261,7 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 #                               # ["http://localhost:5173", "http://127.0.0.1:*"]; "*" allows any
 #                               # page (then any site you visit can spend your upstreams). Empty:
 #                               # no Access-Control-* header is ever sent.
+# workers = 0                   # threads serving requests; 0 = one (enough for one user)
 
 [timeouts]
 # connect_secs = 10
@@ -326,6 +331,9 @@ mod tests {
         assert_eq!(c.timeouts.connect_secs, 3);
         assert_eq!(c.timeouts.first_byte_secs, 120);
         assert_eq!(c.server.listen, "127.0.0.1:3847");
+        assert_eq!(c.server.workers, 0);
+        let c = Config::parse("[server]\nworkers = 2\n", Path::new("c")).unwrap();
+        assert_eq!(c.server.workers, 2);
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! (streams ended by the shutdown grace), `metrics`, `overhead` (the gateway's own time:
 //! `Server-Timing` and its histogram), `telemetry` (logging), `log_file` (the size-rotated log
 //! file), `state`, `config_watch` (the `config.toml` watcher), `body`, `conn` (the bounds on
-//! client connections: header and idle timeouts, the connection cap, the open-file limit).
+//! client connections: header and idle timeouts, the connection cap, the open-file limit),
+//! `runtime` (the threads it runs on).
 
 mod auth;
 mod body;
@@ -42,6 +43,7 @@ mod pipeline;
 mod relay;
 pub(crate) mod request;
 mod router;
+pub mod runtime;
 mod shape;
 mod state;
 mod telemetry;
@@ -218,7 +220,8 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     tasks.spawn(watch_signals(shutdown.clone()));
     tasks.spawn(Arc::clone(&watch).run(background.clone()));
 
-    tracing::info!(%addr, "listening");
+    let threads = tokio::runtime::Handle::current().metrics().num_workers();
+    tracing::info!(%addr, threads, "listening");
     let mut out = std::io::stdout();
     // stdout carries exactly this line: scripts and `server start --detach` wait for it.
     let _ = writeln!(out, "listening on http://{addr}").and_then(|()| out.flush());

@@ -135,6 +135,15 @@ impl<'a> JsonBody<'a> {
         let v = self
             .get("model")?
             .ok_or_else(|| GatewayError::invalid("model", "`model` is required"))?;
+        // A valid JSON string without escapes is its text between the quotes: no parser needed.
+        if let Some(plain) = v
+            .get()
+            .strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .filter(|t| !t.contains('\\'))
+        {
+            return Ok(plain.to_owned());
+        }
         serde_json::from_str::<String>(v.get()).map_err(|_| {
             GatewayError::invalid(
                 "model",
@@ -359,6 +368,23 @@ mod tests {
         assert_eq!(body.model().unwrap(), "a/b");
         let out = body.rewrite("quote\"d", &Edits::default(), None).unwrap();
         assert_eq!(&out[..], br#"{"model":"quote\"d","messages":[]}"#);
+    }
+
+    #[test]
+    fn model_without_escapes_is_read_as_written() {
+        for (json, want) in [
+            (r#"{"model":""}"#, ""),
+            (r#"{"model" :"gpt-4o" }"#, "gpt-4o"),
+            (r#"{"model":"modèle/ü"}"#, "modèle/ü"),
+            (r#"{"model":"a\u0062"}"#, "ab"),
+        ] {
+            let raw = b(json);
+            assert_eq!(
+                JsonBody::parse(&raw).unwrap().model().unwrap(),
+                want,
+                "{json}"
+            );
+        }
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub struct Pool {
 }
 
 struct Shared {
-    idle: Mutex<FxHashMap<Authority, Vec<Idle>>>,
+    idle: Mutex<FxHashMap<Key, Vec<Idle>>>,
     connect_timeout: Duration,
     idle_timeout: Duration,
     max_idle: usize,
@@ -61,6 +61,27 @@ struct Shared {
 struct Idle {
     sender: Sender,
     since: Instant,
+}
+
+/// An upstream address as the pool's key, compared byte for byte. `Authority`'s own `Hash` and
+/// `Eq` ignore ASCII case, one byte at a time, which cost more per request than the rest of the
+/// pool's bookkeeping; the addresses come from the upstream's base URL, written one way, and two
+/// spellings of one address would only keep two idle lists.
+#[derive(Clone)]
+struct Key(Authority);
+
+impl PartialEq for Key {
+    fn eq(&self, other: &Key) -> bool {
+        self.0.as_str() == other.0.as_str()
+    }
+}
+
+impl Eq for Key {}
+
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.as_str().hash(state);
+    }
 }
 
 /// Why a request through the pool failed.
@@ -84,7 +105,7 @@ pub enum PoolError {
 /// read to its end); dropping it closes the connection.
 pub struct Lease {
     shared: Arc<Shared>,
-    key: Authority,
+    key: Key,
     sender: Sender,
 }
 
@@ -130,7 +151,7 @@ impl Pool {
         &self,
         mut req: Request<Full<Bytes>>,
     ) -> Result<(Response<Incoming>, Lease), PoolError> {
-        let key = origin_form(&mut req)?;
+        let key = Key(origin_form(&mut req)?);
         self.shared.start_reaper();
         for _ in 0..MAX_STALE_TRIES {
             let Some(mut sender) = self.shared.checkout(&key) else {
@@ -153,7 +174,7 @@ impl Pool {
         Ok((resp, self.lease(key, sender)))
     }
 
-    fn lease(&self, key: Authority, sender: Sender) -> Lease {
+    fn lease(&self, key: Key, sender: Sender) -> Lease {
         Lease {
             shared: Arc::clone(&self.shared),
             key,
@@ -183,7 +204,7 @@ async fn ready_soon(sender: &mut Sender) -> bool {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, FxHashMap<Authority, Vec<Idle>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FxHashMap<Key, Vec<Idle>>> {
         // A panic while holding the lock leaves only a list of connections behind: still usable.
         self.idle
             .lock()
@@ -191,7 +212,7 @@ impl Shared {
     }
 
     /// The most recently used live connection for `key` (the likeliest to be still open).
-    fn checkout(&self, key: &Authority) -> Option<Sender> {
+    fn checkout(&self, key: &Key) -> Option<Sender> {
         let mut idle = self.lock();
         let list = idle.get_mut(key)?;
         let now = Instant::now();
@@ -203,7 +224,7 @@ impl Shared {
         None
     }
 
-    async fn connect(&self, key: &Authority) -> Result<Sender, PoolError> {
+    async fn connect(&self, Key(key): &Key) -> Result<Sender, PoolError> {
         let host = key.host();
         // `[::1]` in a URI is `::1` to the resolver.
         let host = host
@@ -298,9 +319,18 @@ fn origin_form(req: &mut Request<Full<Bytes>>) -> Result<Authority, PoolError> {
 /// hyper-util's client writes it); never the userinfo.
 pub fn host_header(authority: &Authority) -> Option<HeaderValue> {
     let host = authority.host();
-    match authority.port_u16() {
-        None | Some(80) => HeaderValue::from_str(host).ok(),
-        Some(port) => HeaderValue::from_str(&format!("{host}:{port}")).ok(),
+    match authority.port() {
+        None => HeaderValue::from_str(host).ok(),
+        Some(port) if port.as_u16() == 80 => HeaderValue::from_str(host).ok(),
+        // The authority itself when it is exactly `host:port` (no userinfo, no leading zero in
+        // the port): what formatting would give, without formatting on every request.
+        Some(port)
+            if !port.as_str().starts_with('0')
+                && authority.as_str().len() == host.len() + 1 + port.as_str().len() =>
+        {
+            HeaderValue::from_str(authority.as_str()).ok()
+        }
+        Some(port) => HeaderValue::from_str(&format!("{host}:{}", port.as_u16())).ok(),
     }
 }
 
@@ -545,5 +575,20 @@ mod tests {
             origin_form(&mut post("/relative")),
             Err(PoolError::NoHost)
         ));
+    }
+
+    #[test]
+    fn the_host_header_is_host_and_port_as_formatting_gives_it() {
+        let host = |a: &str| {
+            host_header(&a.parse::<Authority>().unwrap()).map(|h| h.to_str().unwrap().to_owned())
+        };
+        assert_eq!(host("127.0.0.1:9000").as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(host("[::1]:8080").as_deref(), Some("[::1]:8080"));
+        assert_eq!(host("user:pw@h:8080").as_deref(), Some("h:8080"));
+        assert_eq!(host("h:08080").as_deref(), Some("h:8080"));
+        assert_eq!(host("h:80").as_deref(), Some("h"));
+        assert_eq!(host("h:080").as_deref(), Some("h"));
+        assert_eq!(host("h").as_deref(), Some("h"));
+        assert_eq!(host("h:0").as_deref(), Some("h:0"));
     }
 }

@@ -2,6 +2,8 @@
 //! keep-alive, recording latency to the last byte and to the first body byte (TTFB).
 //! Usage: loadgen URL BODY_FILE CONCURRENCY REQUESTS [HEADER:VALUE ...]
 //! Prints one line: label-free figures in microseconds and requests/s.
+//! `LOADGEN_WARMUP=N` (default 20) sets the unmeasured requests sent first on one connection;
+//! bench/instructions.sh counts them.
 
 use std::time::{Duration, Instant};
 
@@ -81,11 +83,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let requests: usize = args[4].parse()?;
     let headers: Vec<(String, String)> = args[5..]
         .iter()
-        .filter_map(|h| h.split_once(':').map(|(k, v)| (k.trim().to_string(), v.trim().to_string())))
+        .filter_map(|h| {
+            h.split_once(':')
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        })
         .collect();
     let per = requests.div_ceil(concurrency);
-    // Warm-up: one request per connection path, not measured.
-    worker(authority.clone(), path.clone(), body.clone(), headers.clone(), 20).await?;
+    // Warm-up, not measured.
+    let warmup = std::env::var("LOADGEN_WARMUP")
+        .ok()
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(20);
+    if warmup > 0 {
+        worker(
+            authority.clone(),
+            path.clone(),
+            body.clone(),
+            headers.clone(),
+            warmup,
+        )
+        .await?;
+    }
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {

@@ -56,7 +56,15 @@ impl Default for EncodeOptions {
 // Decoding (Gemini client -> IR)
 // ---------------------------------------------------------------------------------------------
 
+/// Parses JSON into a wire type; errors name the field at fault. Well-formed input takes the
+/// plain parser; only a failure pays for path tracking, parsing again with it.
 pub(super) fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, CodecError> {
+    if let Some(value) = std::str::from_utf8(body)
+        .ok()
+        .and_then(|text| serde_json::from_str(text).ok())
+    {
+        return Ok(value);
+    }
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| CodecError::InvalidJson {
         field: e.path().to_string(),
