@@ -10,12 +10,13 @@ use serde_json::{Map, Value};
 use super::{GEMINI_CARRIER_PREFIX, wire};
 use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Json, Signature, Text};
 
-/// Client content -> IR blocks. A `thinking` block whose signature is a gateway carrier
-/// (`gw.gemini.<sig>`) is not a thought: its signature belongs on the next `tool_use` or `text`
-/// block of the message (the part Gemini signed); its text, if any, stays as an unsigned
-/// thought. An empty carrier right after an unsigned text and not before a `tool_use` signs
-/// that text (as the gateway writes a signed text), as does one with no block after it; any
-/// other stays a Gemini-signed thinking block.
+/// Client content -> IR blocks, reading the Gemini signature carriers the way
+/// `response::blocks_to_client` writes them (a `thinking` block whose signature is
+/// `gw.gemini.<sig>`):
+/// * a carrier right before a `tool_use` is that call's signature (its text, if any, stays as
+///   an unsigned thought before the call);
+/// * an empty carrier right after an unsigned text (and not before a call) is that text's;
+/// * any other is a Gemini-signed thinking block.
 pub(crate) fn blocks_from_wire(content: wire::Content) -> Vec<Block> {
     let blocks = match content {
         wire::Content::Text(s) => {
@@ -28,23 +29,8 @@ pub(crate) fn blocks_from_wire(content: wire::Content) -> Vec<Block> {
         wire::Content::Blocks(b) => b,
     };
     let mut out = Vec::with_capacity(blocks.len());
-    let mut pending: Option<(String, String)> = None;
-    // A carrier with no text/tool_use after it: an empty one signs the text right before it
-    // (Gemini signs the last part of a reply), otherwise it is a Gemini-signed thought.
-    let flush = |out: &mut Vec<Block>, p: Option<(String, String)>| {
-        let Some((text, sig)) = p else { return };
-        if text.is_empty()
-            && let Some(Block::Text { signature, .. }) = out.last_mut()
-            && signature.is_none()
-        {
-            *signature = Some(gemini_sig(sig));
-            return;
-        }
-        out.push(Block::Thinking {
-            text,
-            signature: Some(gemini_sig(sig)),
-        });
-    };
+    // The signature of a carrier just read, for the call after it.
+    let mut for_call: Option<String> = None;
     let mut blocks = blocks.into_iter().peekable();
     while let Some(b) = blocks.next() {
         if let wire::ContentBlock::Thinking(t) = &b
@@ -53,37 +39,35 @@ pub(crate) fn blocks_from_wire(content: wire::Content) -> Vec<Block> {
                 .as_deref()
                 .and_then(|s| s.strip_prefix(GEMINI_CARRIER_PREFIX))
         {
-            flush(&mut out, pending.take());
-            // An empty carrier right after an unsigned text, and not before a call, is that
-            // text's: the gateway writes a signed text so (the signature after the text).
-            let before_call = matches!(blocks.peek(), Some(wire::ContentBlock::ToolUse(_)));
+            if matches!(blocks.peek(), Some(wire::ContentBlock::ToolUse(_))) {
+                if !t.thinking.is_empty() {
+                    out.push(Block::Thinking {
+                        text: t.thinking.clone(),
+                        signature: None,
+                    });
+                }
+                for_call = Some(sig.to_owned());
+                continue;
+            }
             if t.thinking.is_empty()
-                && !before_call
                 && let Some(Block::Text { signature, .. }) = out.last_mut()
                 && signature.is_none()
             {
                 *signature = Some(gemini_sig(sig.to_owned()));
                 continue;
             }
-            pending = Some((t.thinking.clone(), sig.to_owned()));
+            out.push(Block::Thinking {
+                text: t.thinking.clone(),
+                signature: Some(gemini_sig(sig.to_owned())),
+            });
             continue;
         }
         let mut block = block_from_wire(b);
-        match (&mut block, pending.take()) {
-            (Block::ToolUse { signature, .. } | Block::Text { signature, .. }, Some((t, s))) => {
-                if !t.is_empty() {
-                    out.push(Block::Thinking {
-                        text: t,
-                        signature: None,
-                    });
-                }
-                *signature = Some(gemini_sig(s));
-            }
-            (_, p) => flush(&mut out, p),
+        if let (Block::ToolUse { signature, .. }, Some(sig)) = (&mut block, for_call.take()) {
+            *signature = Some(gemini_sig(sig));
         }
         out.push(block);
     }
-    flush(&mut out, pending);
     out
 }
 

@@ -17,9 +17,9 @@
 //!   at the end of the part in streams, and only the last part is signed);
 //! * a thinking block signed by Gemini carries the prefixed signature itself.
 //!
-//! Decoding a client request reverses it: a carrier's signature goes to the next `tool_use` or
-//! `text` block of the message; a carrier with nothing after it goes back to the text block
-//! right before it, else stays a Gemini-signed thinking block. Carriers never reach Anthropic
+//! Decoding a client request reverses it: a carrier right before a `tool_use` signs that call;
+//! an empty carrier right after an unsigned text (and not before a call) signs that text; any
+//! other stays a Gemini-signed thinking block. Carriers never reach Anthropic
 //! upstreams (only Anthropic-signed thinking does), and Anthropic signatures never reach Gemini.
 
 mod blocks;

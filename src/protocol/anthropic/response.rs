@@ -247,24 +247,41 @@ mod tests {
         assert_eq!(second, first);
     }
 
-    /// Fuzz finding: an empty carrier between two texts signed the text after it, while the
-    /// gateway writes a signed text as the text and then its carrier, so a reply moved its
-    /// signature one text on each time it was read back. Minimised input.
+    /// Fuzz findings: a carrier before a text signed that text, while the gateway writes a
+    /// signed text as the text and then its carrier (and a carrier before a text only for a
+    /// Gemini-signed thought), so a signature moved one text on each time a reply was read
+    /// back. A carrier signs the call after it or the unsigned text before it, else it is a
+    /// signed thought. Minimised inputs.
     #[test]
-    fn an_empty_carrier_after_a_text_signs_that_text() {
-        let body = br#"{"content":[{"signature":"gw.gemini.CiQBjz1rXSIGTWO","thinking":"","type":"thinking"},{"text":"Reading both.","type":"text"},{"text":"Reading both.","type":"text"}]}"#;
-        let first = encode_response(&decode_response(body).unwrap(), &ctx());
-        let v: Value = serde_json::from_slice(&first).unwrap();
-        assert_eq!(
-            v["content"],
-            json!([
-                {"type": "text", "text": "Reading both."},
-                {"type": "thinking", "thinking": "", "signature": "gw.gemini.CiQBjz1rXSIGTWO"},
-                {"type": "text", "text": "Reading both."}
-            ])
-        );
-        let second = encode_response(&decode_response(&first).unwrap(), &ctx());
-        assert_eq!(second, first);
+    fn carriers_read_back_as_they_were_written() {
+        for body in [
+            &br#"{"content":[{"signature":"gw.gemini.CiQBjz1rXSIGTWO","thinking":"","type":"thinking"},{"text":"Reading both.","type":"text"},{"text":"Reading both.","type":"text"}]}"#[..],
+            br#"{"content":[{"signature":"gw.gemini.CiQBjz1rXSIGTWO","thinking":"","type":"thinking"},{"thinking":"","type":"thinking"},{"text":"Let me read src/error.rs.","type":"text"}]}"#,
+        ] {
+            let first = encode_response(&decode_response(body).unwrap(), &ctx());
+            let v: Value = serde_json::from_slice(&first).unwrap();
+            assert_eq!(
+                v["content"][0],
+                json!({"type": "thinking", "thinking": "", "signature": "gw.gemini.CiQBjz1rXSIGTWO"})
+            );
+            let second = encode_response(&decode_response(&first).unwrap(), &ctx());
+            assert_eq!(second, first);
+        }
+        // A signed text: the text, then its carrier, read back as one signed text.
+        let signed = decode_response(br#"{"content":[{"text":"a","type":"text"},{"signature":"gw.gemini.S","thinking":"","type":"thinking"},{"text":"b","type":"text"}]}"#).unwrap();
+        assert!(matches!(
+            &signed.content[..],
+            [
+                Block::Text {
+                    signature: Some(_),
+                    ..
+                },
+                Block::Text {
+                    signature: None,
+                    ..
+                }
+            ]
+        ));
     }
 
     /// Fuzz crash: an upstream's nonsense cache count overflowed the prompt total

@@ -193,6 +193,16 @@ fn map_items(value: &Value, f: fn(&Value) -> Value) -> Value {
     }
 }
 
+/// An exclusive integer bound as the inclusive one (`exclusiveMinimum: n` is `minimum: n + 1`);
+/// `None` where that leaves the range of an i64.
+fn step_inward(n: i64, is_min: bool) -> Option<i64> {
+    if is_min {
+        n.checked_add(1)
+    } else {
+        n.checked_sub(1)
+    }
+}
+
 /// Keys whose presence marks an object as a schema rather than a bare property map.
 fn looks_like_schema(map: &Map<String, Value>) -> bool {
     const MARKERS: &[&str] = &[
@@ -407,9 +417,11 @@ impl Reducer {
                         Some(Value::Array(ts)) => ts.iter().any(|t| t == "integer"),
                         _ => false,
                     };
-                    let folded = match value.as_i64() {
-                        Some(n) if integer => json!(if is_min { n + 1 } else { n - 1 }),
-                        _ => value.clone(),
+                    let folded = match value.as_i64().filter(|_| integer) {
+                        Some(n) => {
+                            step_inward(n, is_min).map_or_else(|| value.clone(), Value::from)
+                        }
+                        None => value.clone(),
                     };
                     if value.is_number() && !map.contains_key(bound) {
                         out.insert(bound.into(), folded);
@@ -532,12 +544,18 @@ impl Reducer {
                     if let Some(n) = value.as_f64() {
                         let is_min = key == "exclusiveMinimum";
                         let bound = if is_min { "minimum" } else { "maximum" };
-                        let folded = if ty.as_deref() == Some("integer") && n.fract() == 0.0 {
-                            json!(if is_min { n as i64 + 1 } else { n as i64 - 1 })
-                        } else {
-                            let op = if is_min { ">" } else { "<" };
-                            notes.push(format!("must be {op} {}", compact(value)));
-                            value.clone()
+                        // Integers a float holds exactly; beyond them the bound stays strict in
+                        // the description.
+                        let exact = ty.as_deref() == Some("integer")
+                            && n.fract() == 0.0
+                            && n.abs() < 9_007_199_254_740_992.0;
+                        let folded = match exact.then(|| step_inward(n as i64, is_min)).flatten() {
+                            Some(i) => json!(i),
+                            None => {
+                                let op = if is_min { ">" } else { "<" };
+                                notes.push(format!("must be {op} {}", compact(value)));
+                                value.clone()
+                            }
                         };
                         if !map.contains_key(bound) {
                             out.insert(bound.into(), folded);

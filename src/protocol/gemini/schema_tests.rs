@@ -282,3 +282,25 @@ fn gemini_openapi_schema_to_json_schema() {
         json!({"type": "string", "nullable": true})
     );
 }
+
+/// Fuzz crash: an exclusive bound at the edge of an i64 overflowed when folded into the
+/// inclusive one (`exclusiveMinimum: 2^63-1` on an integer). Minimised input (an Anthropic
+/// client's tool); the `parameters` form had the same sum on a float cast to an i64.
+#[test]
+fn exclusive_bounds_at_the_edge_of_i64_do_not_overflow() {
+    let schema = json!({"properties": {"limit": {"exclusiveMinimum": 9223372036854775807i64,
+        "type": ["integer"]}}});
+    let out = reduce_schema_for(&schema, SchemaTarget::JsonSchema);
+    assert_eq!(
+        out["properties"]["limit"]["minimum"],
+        json!(9223372036854775807i64)
+    );
+    let schema = json!({"properties": {"n": {"exclusiveMaximum": -1e19, "type": "integer"},
+        "m": {"exclusiveMinimum": 9223372036854775807i64, "type": "integer"}}});
+    let out = reduce_schema(&schema);
+    assert_eq!(out["properties"]["n"]["maximum"], json!(-1e19));
+    assert_eq!(
+        out["properties"]["m"]["minimum"],
+        json!(9223372036854775807i64)
+    );
+}
