@@ -12,6 +12,7 @@
 #   DURATION=600 STREAMS=1000 RPS=200 EVERY=10 WARMUP=60 TOLERANCE=10   (the defaults)
 #   GW=path/to/llm-gateway     use that binary instead of building target/release/llm-gateway
 #   LLM_GATEWAY_WORKERS=N      passed to the gateway (see README, [server] workers)
+#   FRESH=1                    a new client connection for every stream (default: one per slot)
 # The curve is also written to bench/out/soak-<time>.txt. Exit status 0 on PASS, 1 on FAIL.
 # Bounded and loopback only: every process it starts is stopped when it ends, however it ends.
 set -euo pipefail
@@ -99,7 +100,7 @@ mkdir -p "$here/out"
 out="$here/out/soak-$(date +%Y%m%d-%H%M%S)-$$.txt"
 set +e
 timeout $((duration + 60)) "$b/soak" --pid "$gpid" --streams "$streams" --rps "$rps" \
-    --duration "$duration" --every "$every" --warmup "$warmup" --tolerance "$tolerance" \
+    --duration "$duration" --every "$every" --warmup "$warmup" --tolerance "$tolerance" ${FRESH:+--fresh} \
     --stream "$g/v1/chat/completions" "$work/o-s.json" --stream "$g/v1/messages" "$work/a-s.json" \
     --load "$g/v1/chat/completions" "$work/o-ns.json" --load "$g/v1/messages" "$work/a-ns.json" \
     --header "authorization: Bearer $key" --header "anthropic-version: 2023-06-01" | tee "$out"

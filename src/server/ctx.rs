@@ -13,9 +13,10 @@ use crate::usage::{Outcome, TokenCounts};
 pub(crate) struct Ctx {
     pub state: Arc<State>,
     pub method: http::Method,
-    /// Logged without its query, which may hold `?key=`. A cheap clone of the request's (shared
-    /// bytes), not a copy.
-    uri: http::Uri,
+    /// Logged without its query, which may hold `?key=`. A copy, not a clone of the request's
+    /// URI: hyper slices that out of the connection's read buffer, so a clone kept the buffer
+    /// alive for as long as a stream ran, beside the one hyper then reads into.
+    path: Box<str>,
     /// A short, fixed route name for metrics labels.
     pub route: &'static str,
     pub dialect: Dialect,
@@ -34,11 +35,11 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
-    pub fn new(state: Arc<State>, req: &http::Request<hyper::body::Incoming>) -> Ctx {
+    pub fn new<B>(state: Arc<State>, req: &http::Request<B>) -> Ctx {
         Ctx {
             state,
             method: req.method().clone(),
-            uri: req.uri().clone(),
+            path: req.uri().path().into(),
             route: "other",
             dialect: super::error::guess_dialect(req.headers()),
             started: Instant::now(),
@@ -57,7 +58,7 @@ impl Ctx {
         Ctx {
             state: Arc::clone(&self.state),
             method: self.method.clone(),
-            uri: std::mem::take(&mut self.uri),
+            path: std::mem::take(&mut self.path),
             route: self.route,
             dialect: self.dialect,
             started: self.started,
@@ -134,7 +135,7 @@ impl Ctx {
         }
         telemetry::access(&Access {
             method: self.method.as_str(),
-            path: self.uri.path(),
+            path: &self.path,
             model: self.model.as_deref(),
             upstream: self.upstream.as_deref(),
             upstream_model: self.upstream_model.as_deref(),
@@ -150,5 +151,32 @@ impl Drop for Ctx {
     fn drop(&mut self) {
         // 499: nginx's "client closed request", the usual name for it in access logs.
         self.finish(499, None, "client_closed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::server::state::View;
+
+    /// hyper slices a request's head out of the connection's read buffer. The context outlives
+    /// the request (a stream keeps it to the end), so it must keep no slice of that buffer.
+    #[test]
+    fn the_context_keeps_no_part_of_the_connection_buffer() {
+        let buffer = Bytes::from(b"POST /v1/chat/completions?key=sk-x HTTP/1.1\r\n".to_vec());
+        let uri = http::Uri::from_maybe_shared(buffer.slice(5..34)).unwrap();
+        let req = http::Request::post(uri).body(()).unwrap();
+        let state = State::new(Config::default(), View::default()).unwrap();
+        let mut ctx = Ctx::new(state, &req);
+        drop(req);
+        assert!(
+            buffer.is_unique(),
+            "the context holds a slice of the read buffer"
+        );
+        let handed = ctx.hand_over();
+        assert_eq!(&*handed.path, "/v1/chat/completions");
     }
 }

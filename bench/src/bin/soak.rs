@@ -6,11 +6,12 @@
 //! smallest one (a leak shows as a climb; a bounded cache that fills once does not).
 //!
 //! Usage: soak --pid PID [--streams 1000] [--rps 200] [--duration 600] [--every 10]
-//!             [--warmup 60] [--tolerance 10] [--ramp 5] [--load-conns 16]
+//!             [--warmup 60] [--tolerance 10] [--ramp 5] [--load-conns 16] [--fresh]
 //!             --stream URL BODY_FILE [--stream URL BODY_FILE ...]
 //!             --load URL BODY_FILE [--load URL BODY_FILE ...] [--header 'NAME: VALUE' ...]
 //! Streams and load requests go round-robin over the `--stream` and `--load` targets. A stream
 //! counts as complete when it ended with `[DONE]` (OpenAI) or `message_stop` (Anthropic).
+//! `--fresh` opens a new connection for every stream rather than keeping one per slot.
 //! Exit status: 0 when the verdict is PASS, 1 when FAIL, 2 on bad arguments.
 
 use std::sync::Arc;
@@ -43,6 +44,8 @@ struct Opts {
     tolerance: f64,
     ramp: Duration,
     load_conns: usize,
+    /// A new connection for every stream instead of keep-alive.
+    fresh: bool,
     stream_targets: Vec<Target>,
     load_targets: Vec<Target>,
     headers: Vec<(String, String)>,
@@ -77,6 +80,7 @@ fn parse() -> Result<Opts, Error> {
         tolerance: 10.0,
         ramp: Duration::from_secs(5),
         load_conns: 16,
+        fresh: false,
         stream_targets: Vec::new(),
         load_targets: Vec::new(),
         headers: Vec::new(),
@@ -100,6 +104,7 @@ fn parse() -> Result<Opts, Error> {
             "--load-conns" => {
                 o.load_conns = args.next().ok_or("--load-conns needs a value")?.parse()?
             }
+            "--fresh" => o.fresh = true,
             "--stream" | "--load" => {
                 let url = args
                     .next()
@@ -172,9 +177,17 @@ fn ended_well(tail: &[u8]) -> bool {
 }
 
 /// One stream slot: a stream at a time, back to back, reconnecting after an error.
-async fn stream_slot(t: Target, headers: Arc<Vec<(String, String)>>, c: Arc<Counters>) {
+async fn stream_slot(
+    t: Target,
+    fresh: bool,
+    headers: Arc<Vec<(String, String)>>,
+    c: Arc<Counters>,
+) {
     let mut sender: Option<SendRequest<Full<Bytes>>> = None;
     loop {
+        if fresh {
+            sender = None;
+        }
         let ok = async {
             let s = ready(&mut sender, &t.authority).await?;
             let resp = s.send_request(request(&t, &headers)?).await?;
@@ -282,12 +295,13 @@ async fn main() {
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..o.streams {
         let t = o.stream_targets[i % o.stream_targets.len()].clone();
+        let fresh = o.fresh;
         let (headers, c) = (Arc::clone(&headers), Arc::clone(&c));
         // Spread over the ramp: a thousand connects at once would only measure the backlog.
         let delay = o.ramp.mul_f64(i as f64 / o.streams as f64);
         tasks.spawn(async move {
             tokio::time::sleep(delay).await;
-            stream_slot(t, headers, c).await;
+            stream_slot(t, fresh, headers, c).await;
         });
     }
     if o.rps > 0.0 {
