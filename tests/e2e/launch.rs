@@ -204,7 +204,8 @@ async fn launch_claude_writes_a_file_and_a_second_launch_reuses_the_key() {
 /// The Gemini CLI takes its auth choice from a system settings file only when root owns it and
 /// every folder above it: run as root, a gateway home under the build folder (not /tmp, which
 /// anyone may write) is such a place, and the user's own settings need no choice. Run as
-/// another user, the test makes the choice in the client's settings, as a user would once.
+/// another user, or from a checkout under such a folder, the test makes the choice in the
+/// client's settings, as a user would once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launch_gemini_answers() {
     let Some(clients) = Clients::get("launch_gemini_answers") else {
@@ -223,7 +224,12 @@ async fn launch_gemini_answers() {
         &[("gemini-*", &routed(d))],
     );
     let client_home = tempfile::tempdir().unwrap();
-    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
+    // The system settings file counts only when root owns it and every folder above it, none
+    // of them group- or world-writable (a checkout under /tmp is not such a place).
+    let root = std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+        && Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .ancestors()
+            .all(|p| std::fs::metadata(p).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0));
     let mut settings = json!({
         "telemetry": {"enabled": false},
         "privacy": {"usageStatisticsEnabled": false},
