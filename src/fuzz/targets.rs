@@ -94,6 +94,11 @@ impl Target {
             Target::Response(G) => "gemini-response",
             Target::Stream(G) => "gemini-stream",
             Target::Error(G) => "gemini-error",
+            // registry: Responses targets are named but not yet in `ALL`.
+            Target::Request(Dialect::Responses) => "responses-request",
+            Target::Response(Dialect::Responses) => "responses-response",
+            Target::Stream(Dialect::Responses) => "responses-stream",
+            Target::Error(Dialect::Responses) => "responses-error",
             Target::AnthropicFastParse => "anthropic-fast-parse",
             Target::Sse => "sse",
             Target::JsonText => "json-text",
@@ -298,6 +303,10 @@ fn encode_request(d: Dialect, req: &Request) -> Result<Vec<u8>, CodecError> {
         Dialect::Anthropic => anthropic::encode_request(req).and_then(|w| codec::to_body(&w, req)),
         Dialect::OpenAi => openai::encode_request(req).and_then(|w| codec::to_body(&w, req)),
         Dialect::Gemini => gemini::encode_request(req).and_then(|w| codec::to_body(&w, req)),
+        // registry:
+        Dialect::Responses => {
+            crate::protocol::responses::encode_request(req).and_then(|w| codec::to_body(&w, req))
+        }
     }
 }
 
@@ -319,6 +328,8 @@ fn request(d: Dialect, input: &[u8]) -> Outcome {
         Dialect::Anthropic => anthropic::decode_count_tokens(input),
         Dialect::OpenAi => openai::decode_completion_request(input),
         Dialect::Gemini => gemini::decode_count_tokens_request(input, &hints),
+        // registry: the Responses `input_tokens` route takes the request body itself.
+        Dialect::Responses => crate::protocol::responses::decode_request(input, &hints),
     };
     if let Ok(req) = sibling {
         encode_everywhere(&req)?;
@@ -357,6 +368,7 @@ fn ctx(json_array_stream: bool) -> ResponseCtx {
         include_usage: true,
         estimated_input_tokens: 7,
         json_array_stream,
+        responses: None,
     }
 }
 

@@ -1,4 +1,4 @@
-//! The contract every dialect module (`anthropic`, `openai`, `gemini`) fulfils, with the same
+//! The contract every dialect module (`anthropic`, `openai`, `gemini`, `responses`) fulfils, with the same
 //! names in each:
 //!
 //! ```text
@@ -19,7 +19,7 @@
 use super::ir::{ApiError, Dialect, Request, Response};
 use super::sse::SseEvent;
 use super::stream::StreamEvent;
-use super::{anthropic, gemini, openai};
+use super::{anthropic, gemini, openai, responses};
 
 /// What the HTTP layer knows about a request that is not in its body.
 #[derive(Debug, Clone, Default)]
@@ -42,6 +42,9 @@ pub struct ResponseCtx {
     pub estimated_input_tokens: u64,
     /// Gemini's `:streamGenerateContent` without `alt=sse` streams one JSON array instead of SSE.
     pub json_array_stream: bool,
+    /// For Responses clients: what the reply needs from the request (custom and namespaced
+    /// tools, `include`, the fields echoed); `responses::reply_context` of the decoded request.
+    pub responses: Option<std::sync::Arc<responses::ReplyContext>>,
 }
 
 /// A request, reply or stream that cannot be decoded or encoded.
@@ -135,6 +138,7 @@ pub fn decode_request(
         Dialect::Anthropic => anthropic::decode_request(body, hints),
         Dialect::OpenAi => openai::decode_request(body, hints),
         Dialect::Gemini => gemini::decode_request(body, hints),
+        Dialect::Responses => responses::decode_request(body, hints),
     }
 }
 
@@ -144,6 +148,7 @@ pub fn decode_response(d: Dialect, body: &[u8]) -> Result<Response, CodecError> 
         Dialect::Anthropic => anthropic::decode_response(body),
         Dialect::OpenAi => openai::decode_response(body),
         Dialect::Gemini => gemini::decode_response(body),
+        Dialect::Responses => responses::decode_response(body),
     }
 }
 
@@ -153,6 +158,7 @@ pub fn encode_response(d: Dialect, resp: &Response, ctx: &ResponseCtx) -> Vec<u8
         Dialect::Anthropic => anthropic::encode_response(resp, ctx),
         Dialect::OpenAi => openai::encode_response(resp, ctx),
         Dialect::Gemini => gemini::encode_response(resp, ctx),
+        Dialect::Responses => responses::encode_response(resp, ctx),
     }
 }
 
@@ -162,6 +168,7 @@ pub fn decode_error(d: Dialect, status: u16, body: &[u8]) -> ApiError {
         Dialect::Anthropic => anthropic::decode_error(status, body),
         Dialect::OpenAi => openai::decode_error(status, body),
         Dialect::Gemini => gemini::decode_error(status, body),
+        Dialect::Responses => responses::decode_error(status, body),
     }
 }
 
@@ -171,6 +178,7 @@ pub fn encode_error(d: Dialect, err: &ApiError) -> Vec<u8> {
         Dialect::Anthropic => anthropic::encode_error(err),
         Dialect::OpenAi => openai::encode_error(err),
         Dialect::Gemini => gemini::encode_error(err),
+        Dialect::Responses => responses::encode_error(err),
     }
 }
 
@@ -181,6 +189,7 @@ pub fn client_status(d: Dialect, err: &ApiError) -> u16 {
         Dialect::Anthropic => anthropic::client_status(err),
         Dialect::Gemini => gemini::client_status(err),
         Dialect::OpenAi => err.status,
+        Dialect::Responses => responses::client_status(err),
     }
 }
 
@@ -190,6 +199,7 @@ impl std::fmt::Debug for AnyStreamDecoder {
             AnyStreamDecoder::Anthropic(_) => Dialect::Anthropic,
             AnyStreamDecoder::OpenAi(_) => Dialect::OpenAi,
             AnyStreamDecoder::Gemini(_) => Dialect::Gemini,
+            AnyStreamDecoder::Responses(_) => Dialect::Responses,
         };
         write!(f, "AnyStreamDecoder({})", d.as_str())
     }
@@ -202,6 +212,7 @@ impl std::fmt::Debug for AnyStreamEncoder {
             AnyStreamEncoder::OpenAi(_) => "openai",
             AnyStreamEncoder::OpenAiCompletions(_) => "openai-completions",
             AnyStreamEncoder::Gemini(_) => "gemini",
+            AnyStreamEncoder::Responses(_) => "responses",
         };
         write!(f, "AnyStreamEncoder({d})")
     }
@@ -212,6 +223,7 @@ pub enum AnyStreamDecoder {
     Anthropic(anthropic::StreamDecoder),
     OpenAi(openai::StreamDecoder),
     Gemini(gemini::StreamDecoder),
+    Responses(responses::StreamDecoder),
 }
 
 impl AnyStreamDecoder {
@@ -220,6 +232,7 @@ impl AnyStreamDecoder {
             Dialect::Anthropic => AnyStreamDecoder::Anthropic(anthropic::StreamDecoder::new()),
             Dialect::OpenAi => AnyStreamDecoder::OpenAi(openai::StreamDecoder::new()),
             Dialect::Gemini => AnyStreamDecoder::Gemini(gemini::StreamDecoder::new()),
+            Dialect::Responses => AnyStreamDecoder::Responses(responses::StreamDecoder::new()),
         }
     }
 
@@ -228,6 +241,7 @@ impl AnyStreamDecoder {
             AnyStreamDecoder::Anthropic(d) => d.feed(ev, out),
             AnyStreamDecoder::OpenAi(d) => d.feed(ev, out),
             AnyStreamDecoder::Gemini(d) => d.feed(ev, out),
+            AnyStreamDecoder::Responses(d) => d.feed(ev, out),
         }
     }
 
@@ -237,6 +251,7 @@ impl AnyStreamDecoder {
             AnyStreamDecoder::Anthropic(d) => d.finish(out),
             AnyStreamDecoder::OpenAi(d) => d.finish(out),
             AnyStreamDecoder::Gemini(d) => d.finish(out),
+            AnyStreamDecoder::Responses(d) => d.finish(out),
         }
     }
 }
@@ -247,6 +262,7 @@ pub enum AnyStreamEncoder {
     OpenAi(openai::StreamEncoder),
     OpenAiCompletions(openai::CompletionStreamEncoder),
     Gemini(gemini::StreamEncoder),
+    Responses(responses::StreamEncoder),
 }
 
 impl AnyStreamEncoder {
@@ -255,6 +271,7 @@ impl AnyStreamEncoder {
             Dialect::Anthropic => AnyStreamEncoder::Anthropic(anthropic::StreamEncoder::new(ctx)),
             Dialect::OpenAi => AnyStreamEncoder::OpenAi(openai::StreamEncoder::new(ctx)),
             Dialect::Gemini => AnyStreamEncoder::Gemini(gemini::StreamEncoder::new(ctx)),
+            Dialect::Responses => AnyStreamEncoder::Responses(responses::StreamEncoder::new(ctx)),
         }
     }
 
@@ -269,6 +286,7 @@ impl AnyStreamEncoder {
             AnyStreamEncoder::OpenAi(e) => e.encode(ev, out),
             AnyStreamEncoder::OpenAiCompletions(e) => e.encode(ev, out),
             AnyStreamEncoder::Gemini(e) => e.encode(ev, out),
+            AnyStreamEncoder::Responses(e) => e.encode(ev, out),
         }
     }
 }

@@ -2,7 +2,8 @@
 //! a file, run for every directory whose two dialects both have a codec here.
 //!
 //! A case is `{"kind", "input", "expected"}` plus optional `"ctx"` (`model`,
-//! `estimated_input_tokens`, `include_usage`) and `"hints"` (`model`, `stream`). `input` is in
+//! `estimated_input_tokens`, `include_usage`, and for a Responses client the `request` body its
+//! reply answers) and `"hints"` (`model`, `stream`). `input` is in
 //! the `<from>` dialect and `expected` in the `<to>` dialect, whatever the kind:
 //! * `request`: a request body; decoded by `<from>`, encoded by `<to>`'s `encode_request`.
 //! * `response`: a reply body; `<from>`'s `decode_response`, `<to>`'s `encode_response`.
@@ -27,13 +28,14 @@ use crate::protocol::codec::{self, AnyStreamDecoder, AnyStreamEncoder, RequestHi
 use crate::protocol::ir::{ApiError, Dialect, Request, Response};
 use crate::protocol::sse::{SseEvent, SseParser, write_event};
 use crate::protocol::stream::StreamEvent;
-use crate::protocol::{anthropic, gemini, openai};
+use crate::protocol::{anthropic, gemini, openai, responses};
 
 fn dialect(d: &str) -> Option<Dialect> {
     match d {
         "anthropic" => Some(Dialect::Anthropic),
         "openai" => Some(Dialect::OpenAi),
         "gemini" => Some(Dialect::Gemini),
+        "responses" => Some(Dialect::Responses),
         _ => None,
     }
 }
@@ -56,6 +58,7 @@ fn encode_request(d: &str, req: &Request) -> Result<Value, String> {
         Dialect::Anthropic => anthropic::encode_request(req).map(serde_json::to_value),
         Dialect::OpenAi => openai::encode_request(req).map(serde_json::to_value),
         Dialect::Gemini => gemini::encode_request(req).map(serde_json::to_value),
+        Dialect::Responses => responses::encode_request(req).map(serde_json::to_value),
     };
     value.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
 }
@@ -111,12 +114,13 @@ fn encode_error(d: &str, err: &ApiError) -> Result<(u16, Value), String> {
     Ok((codec::client_status(d, err), body))
 }
 
-/// Values that change per run: OpenAI's `created` timestamps.
+/// Values that change per run: OpenAI's `created` timestamps (Responses: `created_at`,
+/// `completed_at`).
 fn scrub(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
-                if k == "created" && x.is_u64() {
+                if matches!(k.as_str(), "created" | "created_at" | "completed_at") && x.is_u64() {
                     *x = json!(0);
                 } else {
                     scrub(x);
@@ -196,6 +200,14 @@ fn run_case(from: &str, to: &str, case: &Value) -> Result<Value, String> {
         include_usage: c["include_usage"].as_bool().unwrap_or(false),
         estimated_input_tokens: c["estimated_input_tokens"].as_u64().unwrap_or(0),
         json_array_stream: false,
+        // A Responses client's reply needs its request (`ctx.request`, a Responses body).
+        responses: match c.get("request") {
+            Some(body) => Some(std::sync::Arc::new(responses::reply_context(
+                &responses::decode_request(&raw(body), &RequestHints::default())
+                    .map_err(|e| format!("ctx.request: {e}"))?,
+            ))),
+            None => None,
+        },
     };
     match case["kind"].as_str() {
         Some("request") => {

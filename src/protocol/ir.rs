@@ -11,12 +11,14 @@ use serde_json::{Map, Value};
 pub use super::json::Json;
 pub use super::text::Text;
 
-/// The three wire formats the gateway speaks on either side.
+/// The wire formats the gateway speaks on either side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     Anthropic,
     OpenAi,
     Gemini,
+    /// The OpenAI Responses API (`POST /v1/responses`): Codex CLI, `client.responses.create`.
+    Responses,
 }
 
 impl Dialect {
@@ -25,6 +27,7 @@ impl Dialect {
             Dialect::Anthropic => "anthropic",
             Dialect::OpenAi => "openai",
             Dialect::Gemini => "gemini",
+            Dialect::Responses => "responses",
         }
     }
 }

@@ -530,6 +530,8 @@ pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
             Dialect::OpenAi => fake_openai::error(&err),
             Dialect::Anthropic => fake_anthropic::error(&err),
             Dialect::Gemini => fake_gemini::error(&err),
+            // registry: no Responses upstream kind in the rig yet.
+            Dialect::Responses => unreachable!("no Responses upstream kind"),
         };
         return r.header("retry-after", "7");
     }
@@ -754,5 +756,7 @@ pub fn check_transport(kind: Kind, rec: &Recorded, stream: bool) {
             assert_eq!(raw["model"], kind.model());
         }
         Dialect::Gemini => {}
+        // registry: no Responses upstream kind in the rig yet.
+        Dialect::Responses => unreachable!("no Responses upstream kind"),
     }
 }

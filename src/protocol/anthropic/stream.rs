@@ -444,7 +444,7 @@ impl StreamEncoder {
                 match s.origin {
                     Dialect::Anthropic => open.signature = Some(s.value.clone()),
                     Dialect::Gemini => open.signature = Some(carrier(&s.value)),
-                    Dialect::OpenAi => {}
+                    Dialect::OpenAi | Dialect::Responses => {}
                 }
                 Act::Nothing
             }

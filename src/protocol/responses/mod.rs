@@ -1,0 +1,114 @@
+//! The OpenAI Responses API dialect (`POST /v1/responses`): Codex CLI and the openai SDKs'
+//! `client.responses.create` as clients, Responses-only models as upstreams. Same file and
+//! function names as the other dialects (`codec.rs` has the contract); pure data in, data out.
+//! Wire facts and pitfalls: `shared/reference/responses.md` (cited by section below).
+//!
+//! * `wire` — the serde types; `request` — requests both ways; `response` — whole replies and
+//!   the item shapes the stream encoder shares; `stream` — the event state machines; `error` —
+//!   error bodies and the `response.failed` codes Codex acts on; `tools` — function / custom /
+//!   namespace / hosted tools and the map back; `envelope` — the `lgw1.` reasoning envelope.
+//!
+//! ## Reasoning across providers
+//! A reasoning item's `encrypted_content` is the only thing a stateless client (Codex,
+//! `store: false`) replays, so signatures ride there:
+//! * OpenAI's own value is a `Signature{origin: Responses}` whose value is
+//!   `<item id>:<encrypted_content>` (`envelope::pack_native`): sent back untouched, and only to a
+//!   Responses upstream (every encoder sends only its own origin's signatures).
+//! * An Anthropic or Gemini signature goes out in a versioned gateway envelope
+//!   (`envelope.rs`) and comes back as the same IR signature, so Anthropic gets its signed
+//!   thinking block and Gemini its `thoughtSignature` on the right part, and neither ever sees
+//!   the other's.
+//!
+//! ## What a reply needs from its request
+//! Custom tools answer as `custom_tool_call` with raw text, namespaced tools with their
+//! `namespace`, encrypted content only when asked for, and request fields are echoed: the
+//! server puts [`reply_context`] of the decoded request in `ResponseCtx::responses`. Without it
+//! (another dialect's request) every call is a `function_call` and envelopes are included.
+
+pub mod envelope;
+pub mod error;
+pub mod request;
+pub mod response;
+pub mod stream;
+pub mod tools;
+pub mod wire;
+
+use serde_json::{Map, Value, json};
+
+pub use error::{client_status, decode_error, encode_error};
+pub use request::{decode_request, encode_request};
+pub use response::{decode_response, encode_response};
+pub use stream::{StreamDecoder, StreamEncoder};
+pub use tools::ToolMap;
+
+use crate::protocol::ir::{self, Dialect};
+
+/// What encoding a reply for a Responses client needs to know about its request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplyContext {
+    pub tools: ToolMap,
+    /// The client asked for `reasoning.encrypted_content` (or nobody said: then yes).
+    pub include_encrypted: bool,
+    /// Request fields echoed in every `Response` object (reference §3).
+    pub echo: Map<String, Value>,
+}
+
+impl Default for ReplyContext {
+    fn default() -> Self {
+        ReplyContext {
+            tools: ToolMap::default(),
+            include_encrypted: true,
+            echo: Map::new(),
+        }
+    }
+}
+
+/// The [`ReplyContext`] of a decoded request.
+pub fn reply_context(req: &ir::Request) -> ReplyContext {
+    let extra = req.extra.for_dialect(Dialect::Responses);
+    let get = |k: &str| extra.and_then(|e| e.get(k)).cloned();
+    let include_encrypted = match get("include") {
+        Some(Value::Array(v)) => v.iter().any(|i| i == request::INCLUDE_ENCRYPTED),
+        _ => extra.is_none(),
+    };
+    let mut echo = Map::new();
+    let mut put = |k: &str, v: Value| {
+        echo.insert(k.to_owned(), v);
+    };
+    put("instructions", get("instructions").unwrap_or(Value::Null));
+    put("metadata", get("metadata").unwrap_or_else(|| json!({})));
+    put(
+        "tool_choice",
+        get("tool_choice").unwrap_or_else(|| json!("auto")),
+    );
+    put(
+        "parallel_tool_calls",
+        json!(req.parallel_tool_calls.unwrap_or(true)),
+    );
+    put("temperature", json!(req.temperature));
+    put("top_p", json!(req.top_p));
+    put("max_output_tokens", json!(req.max_tokens));
+    put("reasoning", get("reasoning").unwrap_or(Value::Null));
+    put(
+        "text",
+        get("text").unwrap_or_else(|| json!({"format": {"type": "text"}})),
+    );
+    put("store", get("store").unwrap_or(Value::Bool(true)));
+    for k in [
+        "previous_response_id",
+        "prompt_cache_key",
+        "service_tier",
+        "truncation",
+        "user",
+        "safety_identifier",
+    ] {
+        if let Some(v) = get(k) {
+            put(k, v);
+        }
+    }
+    ReplyContext {
+        tools: ToolMap::for_request(req),
+        include_encrypted,
+        echo,
+    }
+}
