@@ -69,7 +69,7 @@ pub fn reply_context(req: &ir::Request) -> ReplyContext {
     let get = |k: &str| extra.and_then(|e| e.get(k)).cloned();
     let include_encrypted = match get("include") {
         Some(Value::Array(v)) => v.iter().any(|i| i == request::INCLUDE_ENCRYPTED),
-        _ => extra.is_none(),
+        _ => req.extra.origin != Some(Dialect::Responses),
     };
     let mut echo = Map::new();
     let mut put = |k: &str, v: Value| {

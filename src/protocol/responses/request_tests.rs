@@ -1,1 +1,324 @@
+use super::*;
+use crate::protocol::{anthropic, gemini};
+use serde_json::json;
 
+const PATCH: &str = "*** Begin Patch\n*** Add File: hello.txt\n+hi\n*** End Patch\n";
+
+/// The shape Codex 0.171.0 sends on its third request of a tool loop (reference §6.3, §6.4).
+fn codex_request() -> Value {
+    let sig = envelope::seal(&Carried::AnthropicThinking("EqQBsig".into()));
+    json!({
+        "model": "gpt-5.5-claude",
+        "stream": true,
+        "store": false,
+        "include": ["reasoning.encrypted_content"],
+        "prompt_cache_key": "019a-thread",
+        "tool_choice": "auto",
+        "parallel_tool_calls": true,
+        "reasoning": {"effort": "high", "summary": "auto"},
+        "client_metadata": {"x-codex-installation-id": "i"},
+        "tools": [
+            {"type": "function", "name": "exec_command", "description": "Run a command.",
+             "strict": false, "parameters": {"type": "object",
+                "properties": {"cmd": {"type": "string"}}, "required": ["cmd"]}},
+            {"type": "custom", "name": "apply_patch", "description": "Edit files.",
+             "format": {"type": "grammar", "syntax": "lark", "definition": "start: begin_patch hunk+ end_patch"}},
+            {"type": "namespace", "name": "multi_agent_v1", "description": "Agents.", "tools": [
+                {"type": "function", "name": "spawn_agent", "strict": false,
+                 "parameters": {"type": "object", "properties": {}}}]},
+            {"type": "web_search", "external_web_access": false},
+            {"type": "tool_search", "execution": "client"}
+        ],
+        "input": [
+            {"type": "message", "role": "developer", "id": "msg_a",
+             "content": [{"type": "input_text", "text": "You are Codex."}]},
+            {"type": "message", "role": "developer", "id": "msg_b",
+             "content": [{"type": "input_text", "text": "Permissions: workspace-write."}]},
+            {"type": "message", "role": "user", "id": "msg_c",
+             "content": [{"type": "input_text", "text": "<environment_context>cwd</environment_context>"}]},
+            {"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Create hello.txt"}]},
+            {"type": "reasoning", "id": "rs_1", "summary": [{"type": "summary_text", "text": "Plan it."}],
+             "content": null, "encrypted_content": sig},
+            {"type": "function_call", "status": "completed", "id": "fc_1", "name": "exec_command",
+             "arguments": "{\"cmd\":\"ls\"}", "call_id": "toolu_01"},
+            {"type": "function_call", "status": "completed", "id": "fc_2", "name": "spawn_agent",
+             "namespace": "multi_agent_v1", "arguments": "{}", "call_id": "toolu_02"},
+            {"type": "function_call_output", "id": "fco_1", "call_id": "toolu_01", "output": "a.txt"},
+            {"type": "function_call_output", "id": "fco_2", "call_id": "toolu_02", "output": "spawned"},
+            {"type": "custom_tool_call", "id": "ctc_1", "status": "completed", "call_id": "toolu_03",
+             "name": "apply_patch", "input": PATCH},
+            {"type": "custom_tool_call_output", "id": "ctco_1", "call_id": "toolu_03",
+             "output": "Exit code: 0\nDone!"},
+            {"type": "function_call_output", "call_id": "call_orphan", "output": "nobody asked"},
+            {"type": "tool_search_call", "arguments": {"q": "x"}, "execution": "client"},
+            {"type": "message", "role": "developer", "content": "Later reminder."}
+        ]
+    })
+}
+
+fn decode(v: &Value) -> ir::Request {
+    decode_request(v.to_string().as_bytes(), &RequestHints::default()).unwrap()
+}
+
+#[test]
+fn decodes_a_codex_request() {
+    let req = decode(&codex_request());
+    assert!(req.stream);
+    let system: Vec<&str> = req.system.iter().map(|b| b.text.as_str()).collect();
+    assert_eq!(system, ["You are Codex.", "Permissions: workspace-write."]);
+    // user (two messages merged), assistant (thinking, two calls), results, assistant
+    // (custom call), result, mid-conversation system.
+    let roles: Vec<Role> = req.messages.iter().map(|m| m.role).collect();
+    assert_eq!(
+        roles,
+        [
+            Role::User,
+            Role::Assistant,
+            Role::User,
+            Role::Assistant,
+            Role::User,
+            Role::System
+        ]
+    );
+    let turn = &req.messages[1].content;
+    assert!(
+        matches!(&turn[0], Block::Thinking { text, signature: Some(Signature {
+        origin: Dialect::Anthropic, value }) } if text == "Plan it." && value == "EqQBsig")
+    );
+    assert!(matches!(&turn[1], Block::ToolUse { id, name, input, .. }
+        if id == "toolu_01" && name == "exec_command" && input["cmd"] == "ls"));
+    assert!(
+        matches!(&turn[2], Block::ToolUse { name, .. } if name == "multi_agent_v1__spawn_agent")
+    );
+    let results = &req.messages[2].content;
+    assert_eq!(results.len(), 2, "the orphan output is dropped");
+    assert!(
+        matches!(&req.messages[3].content[0], Block::ToolUse { input, .. }
+        if input["input"] == PATCH)
+    );
+    // Tools: three functions, the hosted ones kept for Responses upstreams only.
+    let names: Vec<&str> = req
+        .tools
+        .iter()
+        .filter_map(|t| match t {
+            ir::Tool::Function(f) => Some(f.name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        names,
+        ["exec_command", "apply_patch", "multi_agent_v1__spawn_agent"]
+    );
+    let t = req.thinking.as_ref().unwrap();
+    assert_eq!(
+        (t.mode, t.effort),
+        (ThinkingMode::Enabled, Some(Effort::High))
+    );
+    let extra = req.extra.for_dialect(Dialect::Responses).unwrap();
+    assert_eq!(extra["prompt_cache_key"], "019a-thread");
+    assert_eq!(extra["store"], false);
+}
+
+#[test]
+fn codex_request_reaches_anthropic_signed_and_with_a_string_tool() {
+    let req = decode(&codex_request());
+    let w = serde_json::to_value(anthropic::encode_request(&req).unwrap()).unwrap();
+    let system = w["system"].to_string();
+    assert!(system.contains("You are Codex.") && system.contains("workspace-write"));
+    let turn = &w["messages"][1]["content"];
+    assert_eq!(turn[0]["type"], "thinking");
+    assert_eq!(turn[0]["signature"], "EqQBsig");
+    assert_eq!(turn[0]["thinking"], "Plan it.");
+    assert_eq!(turn[1]["type"], "tool_use");
+    let tools = w["tools"].as_array().unwrap();
+    assert_eq!(tools.len(), 3, "hosted tools dropped: {tools:?}");
+    assert_eq!(tools[1]["name"], "apply_patch");
+    assert_eq!(tools[1]["input_schema"]["required"], json!(["input"]));
+    assert_eq!(w["messages"][3]["content"][0]["input"]["input"], PATCH);
+}
+
+#[test]
+fn anthropic_envelope_never_reaches_gemini() {
+    let req = decode(&codex_request());
+    let w = serde_json::to_value(gemini::encode_request(&req).unwrap()).unwrap();
+    let text = w.to_string();
+    assert!(!text.contains("EqQBsig"), "{text}");
+    assert!(!text.contains("lgw1."), "{text}");
+}
+
+#[test]
+fn gemini_envelopes_sign_the_call_and_the_text_again() {
+    let call = envelope::seal(&Carried::GeminiCall("GSIG_CALL".into()));
+    let text = envelope::seal(&Carried::GeminiText("GSIG_TEXT".into()));
+    let body = json!({"model": "g", "input": [
+        {"role": "user", "content": "hi"},
+        {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Looking."}]},
+        {"type": "reasoning", "id": "rs_t", "summary": [], "encrypted_content": text},
+        {"type": "reasoning", "id": "rs_c", "summary": [], "encrypted_content": call},
+        {"type": "function_call", "name": "ls", "arguments": "{}", "call_id": "gcall_1"},
+        {"type": "function_call_output", "call_id": "gcall_1", "output": "ok"},
+        {"type": "reasoning", "id": "rs_x", "summary": [{"type": "summary_text", "text": "t"}],
+         "encrypted_content": "lgw1.anthropic.thinking.***garbled"}
+    ]});
+    let req = decode(&body);
+    let turn = &req.messages[1].content;
+    assert!(matches!(&turn[0], Block::Text { signature: Some(s), .. } if s.value == "GSIG_TEXT"));
+    assert!(
+        matches!(&turn[1], Block::ToolUse { signature: Some(s), .. } if s.value == "GSIG_CALL")
+    );
+    // A garbled envelope is dropped, the thought kept unsigned.
+    assert!(matches!(
+        &req.messages[3].content[0],
+        Block::Thinking {
+            signature: None,
+            ..
+        }
+    ));
+    let w = serde_json::to_value(gemini::encode_request(&req).unwrap()).unwrap();
+    let parts = &w["contents"][1]["parts"];
+    assert_eq!(parts[0]["thoughtSignature"], "GSIG_TEXT");
+    assert_eq!(parts[1]["thoughtSignature"], "GSIG_CALL");
+}
+
+#[test]
+fn string_input_instructions_and_format() {
+    let body = json!({"model": "m", "input": "Hello", "instructions": "Be brief.",
+        "max_output_tokens": 100, "temperature": 0.5,
+        "text": {"format": {"type": "json_schema", "name": "out", "strict": true,
+            "schema": {"type": "object"}}, "verbosity": "low"},
+        "tool_choice": {"type": "function", "name": "f"}, "unknown_future_field": 1});
+    let req = decode(&body);
+    assert_eq!(req.system[0].text, "Be brief.");
+    assert!(matches!(&req.messages[0].content[0], Block::Text { text, .. } if text == "Hello"));
+    assert_eq!(req.max_tokens, Some(100));
+    assert_eq!(req.tool_choice, Some(ToolChoice::Tool("f".into())));
+    assert!(
+        matches!(&req.response_format, Some(ResponseFormat::JsonSchema { name: Some(n),
+        strict: Some(true), .. }) if n == "out")
+    );
+}
+
+#[test]
+fn conversation_and_bad_roles_are_clear_errors() {
+    let err = decode_request(
+        br#"{"model":"m","input":"x","conversation":"conv_1"}"#,
+        &RequestHints::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("conversation"), "{err}");
+    let err = decode_request(
+        br#"{"model":"m","input":[{"role":"robot","content":"x"}]}"#,
+        &RequestHints::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("input[0].role"), "{err}");
+}
+
+#[test]
+fn additional_tools_are_merged() {
+    let body = json!({"model": "gpt-6.2-sol", "input": [
+        {"type": "additional_tools", "role": "developer", "tools": [
+            {"type": "namespace", "name": "functions", "tools": [
+                {"type": "function", "name": "exec_command", "parameters": {"type": "object"}},
+                {"type": "custom", "name": "exec"}]}]},
+        {"role": "user", "content": "go"}]});
+    let req = decode(&body);
+    assert_eq!(req.tools.len(), 2);
+    let map = ToolMap::for_request(&req);
+    let exec = map.get("functions__exec").unwrap();
+    assert!(exec.custom);
+    assert_eq!(exec.namespace.as_deref(), Some("functions"));
+}
+
+#[test]
+fn encodes_for_a_responses_upstream() {
+    // An Anthropic client's tool loop: ids `call_` stay call ids; no `fc` item ids are invented.
+    let body = json!({"model": "claude", "max_tokens": 8, "system": "Sys.",
+        "thinking": {"type": "enabled", "budget_tokens": 12000},
+        "tools": [{"name": "Bash", "input_schema": {"type": "object"}}],
+        "messages": [
+            {"role": "user", "content": "ls"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "t", "signature": "anthropic-sig"},
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "ls"}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_1", "content": "a", "is_error": true}]}]});
+    let req =
+        anthropic::decode_request(body.to_string().as_bytes(), &RequestHints::default()).unwrap();
+    let w = serde_json::to_value(encode_request(&req).unwrap()).unwrap();
+    assert_eq!(w["store"], false);
+    assert_eq!(w["include"], json!(["reasoning.encrypted_content"]));
+    assert_eq!(w["instructions"], "Sys.");
+    assert_eq!(w["max_output_tokens"], 16);
+    assert_eq!(w["reasoning"], json!({"effort": "high", "summary": "auto"}));
+    let input = w["input"].as_array().unwrap();
+    // The Anthropic thought is not OpenAI's: not replayed.
+    assert_eq!(input.len(), 3, "{input:?}");
+    assert_eq!(
+        input[1],
+        json!({"type": "function_call", "call_id": "toolu_1", "name": "Bash",
+        "arguments": "{\"command\":\"ls\"}"})
+    );
+    assert_eq!(
+        input[2],
+        json!({"type": "function_call_output", "call_id": "toolu_1",
+        "output": "Error: a"})
+    );
+    assert_eq!(
+        w["tools"][0],
+        json!({"type": "function", "name": "Bash", "description": null,
+        "parameters": {"type": "object"}, "strict": false})
+    );
+}
+
+#[test]
+fn responses_round_trip_keeps_native_reasoning_and_custom_tools() {
+    let mut body = codex_request();
+    body["input"].as_array_mut().unwrap().push(
+        json!({"type": "reasoning", "id": "rs_native", "summary": [],
+            "encrypted_content": "gAAAAABnative=="}),
+    );
+    body["input"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"role": "user", "content": "next"}));
+    let req = decode(&body);
+    let w = serde_json::to_value(encode_request(&req).unwrap()).unwrap();
+    assert_eq!(w.get("client_metadata"), None);
+    assert_eq!(w["store"], false);
+    let input = w["input"].as_array().unwrap();
+    let native: Vec<&Value> = input.iter().filter(|i| i["type"] == "reasoning").collect();
+    assert_eq!(
+        native.len(),
+        1,
+        "only OpenAI's own reasoning goes back: {native:?}"
+    );
+    assert_eq!(native[0]["encrypted_content"], "gAAAAABnative==");
+    assert_eq!(native[0]["id"], "rs_native");
+    let custom = input
+        .iter()
+        .find(|i| i["type"] == "custom_tool_call")
+        .unwrap();
+    assert_eq!(custom["input"], PATCH);
+    assert!(input.iter().any(|i| i["type"] == "custom_tool_call_output"));
+    let ns = input.iter().find(|i| i["name"] == "spawn_agent").unwrap();
+    assert_eq!(ns["namespace"], "multi_agent_v1");
+    assert!(
+        input
+            .iter()
+            .all(|i| i.get("id").is_none() || i["type"] == "reasoning")
+    );
+    let tools = w["tools"].as_array().unwrap();
+    assert_eq!(tools[1]["type"], "custom");
+    assert_eq!(tools[2]["type"], "namespace");
+    assert_eq!(tools[3]["type"], "web_search");
+}
+
+#[test]
+fn long_call_ids_are_shortened_consistently() {
+    let long = "x".repeat(80);
+    let a = wire_call_id(&long);
+    assert_eq!(a.len(), 64);
+    assert_eq!(a, wire_call_id(&long));
+    assert_eq!(wire_call_id("call_1"), "call_1");
+}
