@@ -403,7 +403,6 @@ fn sse(events: &[Value]) -> Vec<SseEvent> {
         .map(|d| SseEvent {
             event: d["type"].as_str().map(str::to_owned),
             data: d.to_string(),
-            ..SseEvent::default()
         })
         .collect()
 }
