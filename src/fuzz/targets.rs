@@ -43,7 +43,12 @@ use crate::routing::rules::Edits;
 use crate::server::request::JsonBody;
 use crate::usage::scan::Scanner;
 
-const DIALECTS: [Dialect; 3] = [Dialect::Anthropic, Dialect::OpenAi, Dialect::Gemini];
+const DIALECTS: [Dialect; 4] = [
+    Dialect::Anthropic,
+    Dialect::OpenAi,
+    Dialect::Gemini,
+    Dialect::Responses,
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -73,6 +78,10 @@ impl Target {
         Target::Response(Dialect::Gemini),
         Target::Stream(Dialect::Gemini),
         Target::Error(Dialect::Gemini),
+        Target::Request(Dialect::Responses),
+        Target::Response(Dialect::Responses),
+        Target::Stream(Dialect::Responses),
+        Target::Error(Dialect::Responses),
         Target::Sse,
         Target::JsonText,
         Target::JsonBody,
@@ -94,7 +103,6 @@ impl Target {
             Target::Response(G) => "gemini-response",
             Target::Stream(G) => "gemini-stream",
             Target::Error(G) => "gemini-error",
-            // registry: Responses targets are named but not yet in `ALL`.
             Target::Request(Dialect::Responses) => "responses-request",
             Target::Response(Dialect::Responses) => "responses-response",
             Target::Stream(Dialect::Responses) => "responses-stream",
@@ -257,7 +265,8 @@ fn scrub(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
-                if (k == "created" && x.is_u64()) || k == "request_id" {
+                let clock = matches!(k.as_str(), "created" | "created_at" | "completed_at");
+                if (clock && x.is_u64()) || k == "request_id" {
                     *x = Value::Null;
                 } else {
                     scrub(x);

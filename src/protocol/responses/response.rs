@@ -53,6 +53,14 @@ pub fn decode_response(body: &[u8]) -> Result<ir::Response, CodecError> {
     for item in &w.output {
         decode_item(item, &mut content, &mut refused);
     }
+    // The IR wants every call with an id and a name.
+    let mut calls = openai::response::CallNames::with_salt(&w.id);
+    for b in &mut content {
+        if let Block::ToolUse { id, name, .. } = b {
+            *id = calls.id(Some(id));
+            *name = calls.name(Some(name));
+        }
+    }
     let saw_tool = content.iter().any(|b| matches!(b, Block::ToolUse { .. }));
     Ok(ir::Response {
         id: w.id,

@@ -31,6 +31,7 @@ use super::tools::{CUSTOM_INPUT, custom_input};
 use super::wire;
 use crate::protocol::codec::{CodecError, ResponseCtx};
 use crate::protocol::ir::{ApiError, Dialect, ErrorKind, Signature, StopReason, Usage};
+use crate::protocol::openai::response::CallNames;
 use crate::protocol::openai::{self, ToolNames};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::{BlockStart, Delta, StreamEvent};
@@ -601,6 +602,8 @@ pub struct StreamDecoder {
     refused: bool,
     fragments: usize,
     names: ToolNames,
+    /// Ids and names for calls that lack them (the IR wants both non-empty).
+    calls: CallNames,
 }
 
 impl StreamDecoder {
@@ -764,6 +767,7 @@ impl StreamDecoder {
             return;
         }
         self.started = true;
+        self.calls = CallNames::with_salt(r.map_or("", |r| r.id.as_str()));
         out.push(StreamEvent::MessageStart {
             id: r.map(|r| r.id.clone()).unwrap_or_default(),
             model: r.map(|r| r.model.clone()).unwrap_or_default(),
@@ -780,10 +784,28 @@ impl StreamDecoder {
         index
     }
 
+    /// Closes the open block. A call's input is complete here: a custom call's buffered text
+    /// as `{"input": ...}`, a call that streamed no arguments as `{}`.
     fn close(&mut self, out: &mut Vec<StreamEvent>) {
-        if let Some((index, _)) = self.open.take() {
-            out.push(StreamEvent::BlockStop { index });
+        let Some((index, kind)) = self.open.take() else {
+            return;
+        };
+        let json = match kind {
+            Open::Call {
+                custom: true,
+                input,
+                ..
+            } => Some(json!({ CUSTOM_INPUT: input }).to_string()),
+            Open::Call { args_len: 0, .. } => Some("{}".to_owned()),
+            _ => None,
+        };
+        if let Some(j) = json {
+            out.push(StreamEvent::BlockDelta {
+                index,
+                delta: Delta::ToolInputJson(j),
+            });
         }
+        out.push(StreamEvent::BlockStop { index });
     }
 
     fn ensure_text(&mut self, out: &mut Vec<StreamEvent>) -> usize {
@@ -844,21 +866,27 @@ impl StreamDecoder {
         self.names.client(&flat).to_owned()
     }
 
+    /// The call's id (its `call_id`, else the item id) and name, made up when missing.
+    fn call_ids(&mut self, item: &Value) -> (String, String) {
+        let id = item["call_id"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .or_else(|| item["id"].as_str());
+        let id = self.calls.id(id);
+        let name = self.call_name(
+            item["name"].as_str().unwrap_or_default(),
+            item["namespace"].as_str(),
+        );
+        let name = self.calls.name(Some(&name));
+        (id, name)
+    }
+
     fn item_added(&mut self, item: Option<&Value>, out: &mut Vec<StreamEvent>) {
         let Some(item) = item else { return };
         match item["type"].as_str().unwrap_or_default() {
             "function_call" | "custom_tool_call" => {
                 let custom = item["type"] == "custom_tool_call";
-                let id = item["call_id"]
-                    .as_str()
-                    .filter(|s| !s.is_empty())
-                    .or_else(|| item["id"].as_str())
-                    .unwrap_or_default()
-                    .to_owned();
-                let name = self.call_name(
-                    item["name"].as_str().unwrap_or_default(),
-                    item["namespace"].as_str(),
-                );
+                let (id, name) = self.call_ids(item);
                 self.open_block(
                     BlockStart::ToolUse {
                         id,
@@ -914,29 +942,20 @@ impl StreamDecoder {
                     },
                 )) = &mut self.open
                 {
-                    let index = *index;
-                    let json = if custom {
-                        let text = if input.is_empty() {
-                            item["input"].as_str().unwrap_or_default()
-                        } else {
-                            input.as_str()
-                        };
-                        Some(json!({ CUSTOM_INPUT: text }).to_string())
+                    if custom {
+                        // The whole text is in the item when no deltas came.
+                        if input.is_empty() {
+                            input.push_str(item["input"].as_str().unwrap_or_default());
+                        }
                     } else if *args_len == 0 {
                         let args = item["arguments"].as_str().unwrap_or_default();
-                        Some(if args.trim().is_empty() {
-                            "{}".to_owned()
-                        } else {
-                            args.to_owned()
-                        })
-                    } else {
-                        None
-                    };
-                    if let Some(j) = json {
-                        out.push(StreamEvent::BlockDelta {
-                            index,
-                            delta: Delta::ToolInputJson(j),
-                        });
+                        if !args.trim().is_empty() {
+                            *args_len = args.len();
+                            out.push(StreamEvent::BlockDelta {
+                                index: *index,
+                                delta: Delta::ToolInputJson(args.to_owned()),
+                            });
+                        }
                     }
                 }
                 self.close(out);

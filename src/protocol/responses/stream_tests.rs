@@ -583,3 +583,19 @@ fn decoder_terminals_and_cuts() {
         delta: Delta::Text("done".into())
     }));
 }
+
+/// Fuzz finding: a call item without `call_id` or `name` started a `tool_use` block with empty
+/// ones (the IR wants both), and the made-up id differed between round trips.
+#[test]
+fn calls_without_ids_or_names_get_stable_ones() {
+    let events = [
+        json!({"type": "response.output_item.added", "item": {"type": "function_call"}}),
+        json!({"type": "response.completed"}),
+    ];
+    let out = decode(&events);
+    assert!(
+        matches!(&out[1], StreamEvent::BlockStart { block: BlockStart::ToolUse { id, name, .. }, .. }
+        if !id.is_empty() && !name.is_empty())
+    );
+    assert_eq!(out, decode(&events));
+}
