@@ -75,17 +75,10 @@ pub fn decode_request(body: &[u8], hints: &RequestHints) -> Result<ir::Request, 
             drop_orphans(walk.messages)
         }
     };
-    let tool_map = {
-        let probe = ir::Request {
-            tools: tools.tools.clone(),
-            ..ir::Request::default()
-        };
-        ToolMap::for_request(&probe)
-    };
     let tool_choice = w
         .tool_choice
         .as_ref()
-        .and_then(|c| decode_tool_choice(c, &tool_map));
+        .and_then(|c| decode_tool_choice(c, &tools.map));
     let thinking = w.reasoning.as_ref().and_then(decode_reasoning);
     let response_format = w
         .text
@@ -209,14 +202,7 @@ impl Walk<'_> {
     }
 
     fn flat_name(&self, name: &str, namespace: Option<&str>) -> String {
-        let probe = ir::Request {
-            tools: self.tools.tools.clone(),
-            ..ir::Request::default()
-        };
-        if namespace.is_none() {
-            return name.to_owned();
-        }
-        ToolMap::for_request(&probe).flat_name(name, namespace)
+        self.tools.map.flat_name(name, namespace)
     }
 
     fn call(&mut self, id: String, name: String, input: Json) {

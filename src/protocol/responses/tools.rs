@@ -101,6 +101,8 @@ impl ToolMap {
 #[derive(Debug, Default)]
 pub struct ToolDecoder {
     pub tools: Vec<ir::Tool>,
+    /// The map back for the tools so far (replayed calls name tools by namespace and name).
+    pub map: ToolMap,
     taken: HashSet<String>,
 }
 
@@ -184,6 +186,16 @@ impl ToolDecoder {
         }
         self.taken.insert(flat.clone());
         let custom = obj.get("type").and_then(Value::as_str) == Some("custom");
+        if custom || ns_name.is_some() || flat != name {
+            self.map.by_flat.insert(
+                flat.clone(),
+                ClientTool {
+                    name: name.to_owned(),
+                    namespace: ns_name.map(str::to_owned),
+                    custom,
+                },
+            );
+        }
         let mut extra = obj.clone();
         let parameters = extra.remove("parameters");
         if let Some(ns) = ns {
