@@ -387,7 +387,8 @@ impl StreamEncoder {
                 if !*opened {
                     *opened = true;
                     *id = self.ids.next("rs");
-                    let item = reasoning_item(id, "", None);
+                    let mut item = reasoning_item(id, "", None);
+                    item["status"] = json!("in_progress");
                     self.emit(
                         out,
                         "response.output_item.added",
