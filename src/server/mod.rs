@@ -255,6 +255,9 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| ServerError::Other(format!("the listening socket has no address: {e}")))?;
     let guard = Arc::new(host::HostGuard::new(bound, &state.config().server));
+    // Bound to every interface: a connection that arrives on loopback gets the loopback rules.
+    let loopback_guard =
+        host::HostGuard::for_loopback_arrival(bound, &state.config().server).map(Arc::new);
     let graceful = GracefulShutdown::new();
     // A set rather than a per-connection race against a cancellation token: the token would be
     // polled (a lock) every time a connection's task wakes. The set aborts what remains after
@@ -291,7 +294,11 @@ pub async fn serve(
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!("TCP_NODELAY: {e}");
                 }
-                let (state, guard) = (Arc::clone(&state), Arc::clone(&guard));
+                let guard = match &loopback_guard {
+                    Some(strict) if arrived_on_loopback(&stream) => Arc::clone(strict),
+                    _ => Arc::clone(&guard),
+                };
+                let state = Arc::clone(&state);
                 let io = TokioIo::new(conn::Watched::new(stream, Arc::clone(&activity)));
                 let requests = Arc::clone(&activity);
                 let service = service_fn(move |req| {
@@ -391,4 +398,9 @@ async fn watch_signals(shutdown: CancellationToken) {
         () = shutdown.cancelled() => return,
     }
     shutdown.cancel();
+}
+
+/// Whether a connection reached this machine through a loopback address (v4-mapped included).
+fn arrived_on_loopback(stream: &tokio::net::TcpStream) -> bool {
+    stream.local_addr().is_ok_and(|a| host::is_loopback(a.ip()))
 }
