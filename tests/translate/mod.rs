@@ -13,3 +13,4 @@ mod claude_code;
 mod lint;
 mod matrix;
 pub mod rig;
+mod rule_codes;
