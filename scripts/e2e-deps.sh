@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real clients the end-to-end tests (tests/e2e) drive, into target/e2e:
-#   target/e2e/node   Claude Code and Gemini CLI from npm
+#   target/e2e/node   Claude Code, Gemini CLI and Codex CLI from npm (Codex's platform binary
+#                     comes as an optional dependency of @openai/codex)
 #   target/e2e/venv   the openai, anthropic and google-genai Python SDKs from PyPI
 #   /usr/bin/chromium Debian's chromium, for the browser CORS test (installed when run as root
 #                     with apt-get; otherwise that test prints a skip notice)
@@ -12,6 +13,7 @@ cd "$(dirname "$0")/.."
 
 CLAUDE_CODE_VERSION="${CLAUDE_CODE_VERSION:-2.1.330}"
 GEMINI_CLI_VERSION="${GEMINI_CLI_VERSION:-0.61.0}"
+CODEX_VERSION="${CODEX_VERSION:-0.171.0}"
 PY_PACKAGES="${E2E_PY_PACKAGES:-openai==2.54.0 anthropic==0.125.0 google-genai==2.34.0}"
 
 dir="${LLM_GATEWAY_E2E_DIR:-$PWD/target/e2e}"
@@ -33,17 +35,22 @@ done
 
 # npm: one stamp per pin pair; reinstall only when the pins change or a binary is missing.
 stamp="$node_dir/.pins"
-want="claude-code@$CLAUDE_CODE_VERSION gemini-cli@$GEMINI_CLI_VERSION"
+want="claude-code@$CLAUDE_CODE_VERSION gemini-cli@$GEMINI_CLI_VERSION codex@$CODEX_VERSION"
 if [[ ! -x "$node_dir/node_modules/.bin/claude" || ! -x "$node_dir/node_modules/.bin/gemini" \
+      || ! -x "$node_dir/node_modules/.bin/codex" \
       || "$(cat "$stamp" 2>/dev/null)" != "$want" ]]; then
     mkdir -p "$node_dir"
     npm install --prefix "$node_dir" --no-audit --no-fund --no-update-notifier --loglevel=error \
         "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION" "@google/gemini-cli@$GEMINI_CLI_VERSION" \
+        "@openai/codex@$CODEX_VERSION" \
         >>"$log" 2>&1 || fail "npm install of the clients failed"
     echo "$want" >"$stamp"
 fi
 "$node_dir/node_modules/.bin/claude" --version >>"$log" 2>&1 || fail "claude does not run"
 "$node_dir/node_modules/.bin/gemini" --version >>"$log" 2>&1 || fail "gemini does not run"
+# The launcher script alone runs without the platform package (an optional dependency npm may
+# skip): `--version` goes through to the native binary, so this checks both.
+"$node_dir/node_modules/.bin/codex" --version >>"$log" 2>&1 || fail "codex does not run"
 
 # Python: a venv with the three SDKs; the stamp holds the requirement line.
 pystamp="$venv/.pins"
@@ -70,4 +77,5 @@ fi
 
 echo "claude: $node_dir/node_modules/.bin/claude"
 echo "gemini: $node_dir/node_modules/.bin/gemini"
+echo "codex: $node_dir/node_modules/.bin/codex"
 echo "python: $venv/bin/python"

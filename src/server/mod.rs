@@ -21,7 +21,8 @@
 //! `Server-Timing` and its histogram), `telemetry` (logging), `log_file` (the size-rotated log
 //! file), `state`, `config_watch` (the `config.toml` watcher), `body`, `conn` (the bounds on
 //! client connections: header and idle timeouts, the connection cap, the open-file limit),
-//! `runtime` (the threads it runs on).
+//! `runtime` (the threads it runs on), `stored_responses` (the Responses API's stored replies:
+//! saved off the request path, `previous_response_id`, `GET`/`DELETE /v1/responses/{id}`).
 
 mod auth;
 mod body;
@@ -46,6 +47,9 @@ mod router;
 pub mod runtime;
 mod shape;
 mod state;
+// Its routes are wired with `POST /v1/responses` (issue 10); until then only the tests call them.
+#[cfg_attr(not(test), allow(dead_code))]
+pub mod stored_responses;
 mod telemetry;
 mod translate;
 
@@ -144,6 +148,8 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     let started = config.clone();
     let state = State::new(config, view)?;
     state.set_tokens(refresher.token_source());
+    let responses = stored_responses::StoredResponses::new((*store).clone());
+    state.set_responses(Arc::clone(&responses));
     let watch = Arc::new(config_watch::ConfigWatch::new(
         config_path,
         Arc::clone(&state),
@@ -217,6 +223,10 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         USAGE_FLUSH_EVERY,
         background.clone(),
     ));
+    tasks.spawn({
+        let state = Arc::clone(&state);
+        responses.run(move || state.config().responses.clone(), background.clone())
+    });
     tasks.spawn(watch_signals(shutdown.clone()));
     tasks.spawn(Arc::clone(&watch).run(background.clone()));
 
