@@ -11,13 +11,14 @@ use clap::builder::PossibleValuesParser;
 
 use super::alias::parse_model;
 use super::server::{self as server_cmd, StartArgs};
-use super::{Ctx, UserError, calls, output};
+use super::{Ctx, UserError, calls, complete, output};
 use crate::daemon::{self, StoreHandle};
 use crate::launch::{self, LaunchError, Wiring, clients, windows};
 use crate::routing::{RouteError, RouteTable};
 use crate::secret::Secret;
 use crate::store::keys;
 use crate::store::records::ApiKeyRecord;
+use clap_complete::ArgValueCandidates;
 
 /// The launcher's kept key, and the name its gateway key gets (`launcher-2`, ... once an
 /// earlier one was revoked or disabled).
@@ -42,10 +43,10 @@ pub struct LaunchArgs {
     pub client: String,
     /// The model the client uses (a name from `llm-gateway models`, or UPSTREAM/MODEL)
     /// [default: the client's own model names, through [aliases]]
-    #[arg(long, value_name = "M", value_parser = parse_model)]
+    #[arg(long, value_name = "M", value_parser = parse_model, add = ArgValueCandidates::new(complete::models))]
     pub model: Option<String>,
     /// The model for background work (Claude Code's Haiku slot) [default: --model]
-    #[arg(long, value_name = "M", value_parser = parse_model)]
+    #[arg(long, value_name = "M", value_parser = parse_model, add = ArgValueCandidates::new(complete::models))]
     pub small_model: Option<String>,
     /// Print the settings as shell `export` lines (the key included) instead of running the
     /// client

@@ -15,6 +15,7 @@
 mod apply;
 pub mod keys;
 pub mod ops;
+pub mod peek;
 pub mod records;
 mod schema;
 pub mod secrets;
