@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use clap_complete::ArgValueCandidates;
 use serde::Serialize;
 
 use super::args::ListArgs;
 use super::{Ctx, UserError, calls, complete, output};
 use crate::config::edit;
 use crate::routing::{RouteError, RouteTable, model_name};
-use clap_complete::ArgValueCandidates;
 
 /// Model names clients send by themselves, for `alias list` to show which pattern takes each:
 /// Claude Code's, Gemini CLI's and Codex's defaults and their small background models.

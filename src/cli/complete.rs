@@ -181,8 +181,8 @@ pub fn models() -> Vec<CompletionCandidate> {
     out
 }
 
-/// An alias's target (`alias set PATTERN TARGET`): upstream models only, as aliases do not
-/// chain.
+/// An upstream's model (`alias set PATTERN TARGET`, `upstream test --model`): no aliases, as
+/// they do not chain.
 pub fn targets() -> Vec<CompletionCandidate> {
     upstream_models(&state().peek)
 }

@@ -8,6 +8,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use clap::builder::PossibleValuesParser;
+use clap_complete::ArgValueCandidates;
 
 use super::alias::parse_model;
 use super::server::{self as server_cmd, StartArgs};
@@ -18,7 +19,6 @@ use crate::routing::{RouteError, RouteTable};
 use crate::secret::Secret;
 use crate::store::keys;
 use crate::store::records::ApiKeyRecord;
-use clap_complete::ArgValueCandidates;
 
 /// The launcher's kept key, and the name its gateway key gets (`launcher-2`, ... once an
 /// earlier one was revoked or disabled).

@@ -6,6 +6,7 @@
 
 use super::args::{ListArgs, NameArg, ShowArgs};
 use clap::{Args, Subcommand, ValueEnum, ValueHint};
+use clap_complete::ArgValueCandidates;
 
 use super::view::{self, UpstreamView};
 use super::{Ctx, UserError, calls, complete, output, parse_name, prompt};
@@ -14,7 +15,6 @@ use crate::daemon::StoreHandle;
 use crate::secret::Secret;
 use crate::store::records::{AuthKind, DEFAULT_PRIORITY, UpstreamRecord};
 use crate::upstream::{base_url, probe};
-use clap_complete::ArgValueCandidates;
 
 #[derive(Debug, Subcommand)]
 pub enum UpstreamCommand {
@@ -129,7 +129,7 @@ pub struct AddArgs {
 pub struct TestArgs {
     pub name: String,
     /// The model to try [default: the upstream's first model]
-    #[arg(long, value_name = "MODEL", add = ArgValueCandidates::new(complete::models))]
+    #[arg(long, value_name = "MODEL", add = ArgValueCandidates::new(complete::targets))]
     pub model: Option<String>,
 }
 
