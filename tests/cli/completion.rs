@@ -456,3 +456,72 @@ fn zsh_completes_names_and_subcommands() {
     let got = zsh(&committed, "llm-gateway upstream add x --provider gem");
     assert_eq!(got, ["gemini", "gemini-cli"]);
 }
+
+/// Runs the completion part of `install.sh` (from `shell_name=` to its `esac`) for `shell`, with
+/// this build as the installed binary and `scratch` as the user's home and prefix.
+fn install_completion(shell: &str, scratch: &Path) {
+    let text = std::fs::read_to_string(repo().join("install.sh")).unwrap();
+    let start = text
+        .find("\nshell_name=")
+        .expect("install.sh has shell_name=");
+    let end = start + text[start..].find("\nesac\n").expect("install.sh has esac") + 6;
+    let mut c = Command::new("bash");
+    c.args(["-c", &format!("set -euo pipefail\n{}", &text[start..end])])
+        .env("bin", bin())
+        .env("prefix", scratch.join("prefix"))
+        .env("SHELL", format!("/bin/{shell}"))
+        .env("HOME", scratch.join("home"))
+        .env_remove("XDG_DATA_HOME")
+        .env_remove("XDG_CONFIG_HOME");
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn install_sh_sets_up_completion_that_knows_the_store() {
+    let h = stocked();
+    let scratch = tempfile::tempdir().unwrap();
+    let home = scratch.path().join("home");
+    install_completion("bash", scratch.path());
+    let file = home.join(".local/share/bash-completion/completions/llm-gateway");
+    // What bash-completion does on the first TAB: source the file named after the command.
+    let setup = format!("source '{}'", file.display());
+    has(
+        &in_bash(&h, &setup, &["llm-gateway", "upstream", "remove", ""]),
+        &["gem", "oai"],
+    );
+
+    if shell_exists("fish") {
+        install_completion("fish", scratch.path());
+        // fish loads ~/.config/fish/completions/llm-gateway.fish for a command on PATH.
+        let path = format!(
+            "{}:{}",
+            bin().parent().unwrap().display(),
+            std::env::var("PATH").unwrap()
+        );
+        let mut c = shell(&h, "fish", &home);
+        c.env("PATH", path)
+            .env_remove("XDG_CONFIG_HOME")
+            .args(["-c", "complete -C 'llm-gateway apikey show '"]);
+        has(&lines(&output_within(c)), &["laptop"]);
+    }
+    if shell_exists("zsh") {
+        install_completion("zsh", scratch.path());
+        let fpath = scratch.path().join("prefix/share/zsh/site-functions");
+        let setup = scratch.path().join("fpath.zsh");
+        let dump = scratch.path().join("zcompdump-fpath");
+        let text = format!(
+            "fpath=({} $fpath); compinit -u -d {}\n",
+            fpath.display(),
+            dump.display()
+        );
+        std::fs::write(&setup, text).unwrap();
+        // The very first TAB already offers the names (the autoloaded function hands over).
+        let mut c = shell(&h, "zsh", scratch.path());
+        c.arg("-f")
+            .arg(repo().join("tests/cli/zsh-capture.zsh"))
+            .arg(&setup);
+        c.arg("llm-gateway upstream enable ");
+        has(&lines(&output_within(c)), &["gem", "oai"]);
+    }
+}
