@@ -317,6 +317,7 @@ set edit:completion:arg-completer[llm-gateway] = {|@words|
         }
         &'llm-gateway;completions'= {
             cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
+            cand --static 'Print a self-contained script that never calls llm-gateway (no names from the store)'
             cand -h 'Print help'
             cand --help 'Print help'
             cand -V 'Print version'

@@ -197,6 +197,7 @@ complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -l print
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -s h -l help -d 'Print help'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -s V -l version -d 'Print version'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -l static -d 'Print a self-contained script that never calls llm-gateway (no names from the store)'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand man" -l out -d 'Write every page (llm-gateway.1, llm-gateway-upstream-add.1, ...) into DIR instead of printing the main page' -r -f -a "(__fish_complete_directories)"

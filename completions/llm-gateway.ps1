@@ -353,6 +353,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-gateway' -ScriptBlock {
         }
         'llm-gateway;completions' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
+            [CompletionResult]::new('--static', '--static', [CompletionResultType]::ParameterName, 'Print a self-contained script that never calls llm-gateway (no names from the store)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -443,6 +443,7 @@ _arguments "${_arguments_options[@]}" : \
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
+'--static[Print a self-contained script that never calls llm-gateway (no names from the store)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \

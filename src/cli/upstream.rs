@@ -6,9 +6,10 @@
 
 use super::args::{ListArgs, NameArg, ShowArgs};
 use clap::{Args, Subcommand, ValueEnum, ValueHint};
+use clap_complete::ArgValueCandidates;
 
 use super::view::{self, UpstreamView};
-use super::{Ctx, UserError, calls, output, parse_name, prompt};
+use super::{Ctx, UserError, calls, complete, output, parse_name, prompt};
 use crate::config::ProviderKind;
 use crate::daemon::StoreHandle;
 use crate::secret::Secret;
@@ -22,14 +23,19 @@ pub enum UpstreamCommand {
     /// List the upstreams
     List(ListArgs),
     /// Show one upstream
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Show(ShowArgs),
     /// Remove an upstream and its stored API key
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Remove(NameArg),
     /// Route requests to an upstream again
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Enable(NameArg),
     /// Stop routing requests to an upstream, keeping its settings
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Disable(NameArg),
     /// Send one tiny real request and report the latency
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Test(TestArgs),
 }
 
@@ -123,7 +129,7 @@ pub struct AddArgs {
 pub struct TestArgs {
     pub name: String,
     /// The model to try [default: the upstream's first model]
-    #[arg(long, value_name = "MODEL")]
+    #[arg(long, value_name = "MODEL", add = ArgValueCandidates::new(complete::targets))]
     pub model: Option<String>,
 }
 

@@ -16,6 +16,7 @@
 mod apply;
 pub mod keys;
 pub mod ops;
+pub mod peek;
 pub mod records;
 pub mod responses;
 mod schema;
