@@ -3,8 +3,9 @@
 #   target/e2e/node   Claude Code, Gemini CLI and Codex CLI from npm (Codex's platform binary
 #                     comes as an optional dependency of @openai/codex)
 #   target/e2e/venv   the openai, anthropic and google-genai Python SDKs from PyPI
-#   /usr/bin/chromium Debian's chromium, for the browser CORS test (installed when run as root
-#                     with apt-get; otherwise that test prints a skip notice)
+#   /usr/bin/chromium Debian's chromium, for the browser CORS test, and zsh and fish for the
+#                     completion tests (installed when run as root with apt-get; otherwise those
+#                     tests print a skip notice)
 # Idempotent and quiet: a second run with the same pins does nothing. Prints the paths on stdout.
 # Versions are pinned so a client release cannot break CI overnight; override with the variables
 # below to try a newer one.
@@ -64,14 +65,19 @@ fi
 "$venv/bin/python" -c 'import openai, anthropic, google.genai' >>"$log" 2>&1 \
     || fail "the Python SDKs do not import"
 
-# Chromium: a system package, so only as root; the browser test skips without it.
-if [[ ! -x /usr/bin/chromium ]]; then
+# System packages (Debian's, so only as root; the tests that need them skip without them):
+# chromium for the browser CORS test, zsh and fish for the completion tests in real shells.
+missing=()
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v zsh >/dev/null || missing+=(zsh)
+command -v fish >/dev/null || missing+=(fish)
+if (( ${#missing[@]} )); then
     if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
         apt-get update -qq >>"$log" 2>&1 || fail "apt-get update failed"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium \
-            >>"$log" 2>&1 || fail "apt-get install chromium failed"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
+            >>"$log" 2>&1 || fail "apt-get install ${missing[*]} failed"
     else
-        echo "e2e-deps: no /usr/bin/chromium (apt-get install chromium as root): the browser CORS test will be skipped" >&2
+        echo "e2e-deps: missing ${missing[*]} (apt-get install them as root): the browser and shell-completion tests that need them will be skipped" >&2
     fi
 fi
 
