@@ -157,6 +157,7 @@ pub fn upstream(name: &str, base_url: &str, models: &[&str], priority: u32) -> U
         enabled: true,
         auth: AuthKind::ApiKey,
         region: None,
+        api_version: None,
         created_at: 0,
         oauth: None,
     }

@@ -140,6 +140,7 @@ pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
             AuthKind::ApiKey
         },
         region: None,
+        api_version: None,
         created_at: 0,
         oauth: oauth.then(|| OAuthMeta {
             account: Some("dev@example.com".into()),

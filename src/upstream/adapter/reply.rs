@@ -6,11 +6,13 @@ use http::HeaderMap;
 
 use super::plain_text;
 use crate::protocol::codec::{self, AnyStreamDecoder, CodecError};
-use crate::protocol::gemini::{self, wire::CodeAssistResponse};
+use crate::protocol::gemini;
 use crate::protocol::ir::{self, ApiError, Dialect};
 use crate::protocol::openai;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::StreamEvent;
+use crate::upstream::code_assist::ResponseEnvelope;
+use crate::upstream::kinds::ErrorQuirks;
 
 /// Tool names the encoder rewrote, per upstream dialect, to restore in replies.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +29,8 @@ pub struct ReplyFormat {
     pub dialect: Dialect,
     /// Google Code Assist: replies (and each SSE event) are `{"response": ..., "traceId"}`.
     pub code_assist: bool,
+    /// How the kind's error replies differ from the dialect's (Azure's content filter).
+    pub errors: ErrorQuirks,
     pub names: ReplyNames,
 }
 
@@ -70,6 +74,7 @@ impl ReplyFormat {
         ReplyFormat {
             dialect,
             code_assist: false,
+            errors: ErrorQuirks::None,
             names: ReplyNames::None,
         }
     }
@@ -90,7 +95,7 @@ impl ReplyFormat {
             err.retry_after_secs = retry_after(headers);
         }
         if self.dialect == Dialect::Gemini && status == 429 {
-            let hint = crate::oauth::code_assist::quota_hint(body);
+            let hint = crate::upstream::code_assist::quota_hint(body);
             if err.retry_after_secs.is_none() {
                 err.retry_after_secs = hint.retry_after.map(|d| d.as_secs_f64().ceil() as u64);
             }
@@ -106,6 +111,9 @@ impl ReplyFormat {
                     err.message.trim_end()
                 );
             }
+        }
+        if self.errors == ErrorQuirks::Azure {
+            crate::upstream::kinds::azure::read_error(status, body, &mut err);
         }
         if let Some(v) = headers.get("x-should-retry").and_then(|v| v.to_str().ok()) {
             match v.trim() {
@@ -132,7 +140,7 @@ fn unwrap_envelope(
     if v.get("response").is_none() {
         return Ok(None);
     }
-    let env: CodeAssistResponse =
+    let env: ResponseEnvelope =
         serde_json::from_value(v).map_err(|e| CodecError::from_json(&e, "Code Assist reply"))?;
     Ok(env.response)
 }
@@ -229,6 +237,7 @@ mod tests {
         let f = ReplyFormat {
             dialect: Dialect::OpenAi,
             code_assist: false,
+            errors: ErrorQuirks::None,
             names: ReplyNames::None,
         };
         h.insert("x-should-retry", "false".parse().unwrap());
@@ -294,6 +303,7 @@ mod tests {
         let f = ReplyFormat {
             dialect: Dialect::Gemini,
             code_assist: true,
+            errors: ErrorQuirks::None,
             names: ReplyNames::None,
         };
         let body = br#"{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel"}]}]}}"#;
