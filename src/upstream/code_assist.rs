@@ -1,10 +1,9 @@
 //! What a gemini-cli upstream needs to call Google's Code Assist API (`cloudcode-pa`) the way
 //! Gemini CLI does: method URLs (`{api}/v1internal:{method}`, `?alt=sse` for streams), the
-//! request/response envelope around a Gemini `generateContent` body, headers, model names, and
-//! the reading of Google RPC errors, including the retry delay and daily-quota signal of a 429.
+//! request/response envelope around a Gemini `generateContent` body, the User-Agent, model
+//! names, and the Google RPC error shape the login's onboarding calls describe. The retry delay
+//! and daily-quota signal of a 429 are read once, by `crate::protocol::gemini::error`.
 //! Pure functions and types: no I/O here.
-
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -201,107 +200,6 @@ impl GoogleError {
     }
 }
 
-/// What a 429 says about waiting.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct QuotaHint {
-    /// How long to wait before retrying, when Google says.
-    pub retry_after: Option<Duration>,
-    /// The per-day quota is used up (or the wait is too long to be worth retrying).
-    pub daily: bool,
-    /// A QuotaFailure names a per-day quota: the client is told its daily quota is spent.
-    pub per_day: bool,
-}
-
-/// Beyond this a wait is not worth retrying (gemini-cli `MAX_RETRYABLE_DELAY_SECONDS`).
-const MAX_RETRYABLE: Duration = Duration::from_secs(300);
-
-/// Reads a 429 body: RetryInfo `retryDelay`, else ErrorInfo `metadata.quotaResetDelay`, else
-/// "retry in Ns" / "reset after Ns" in the message; daily when a QuotaFailure's `quotaId` names
-/// a per-day quota, the reason is `QUOTA_EXHAUSTED`, or the wait exceeds five minutes.
-pub fn quota_hint(body: &[u8]) -> QuotaHint {
-    let Some(g) = GoogleError::parse(body) else {
-        return QuotaHint::default();
-    };
-    let details = &g.error.details;
-    let retry_after = details
-        .iter()
-        .find_map(|d| d.retry_delay.as_deref().and_then(parse_google_duration))
-        .or_else(|| {
-            details.iter().find_map(|d| {
-                d.metadata
-                    .get("quotaResetDelay")
-                    .and_then(|s| parse_google_duration(s))
-            })
-        })
-        .or_else(|| g.error.message.as_deref().and_then(delay_in_message));
-    let per_day = details.iter().any(|d| {
-        d.violations.iter().any(|v| {
-            v.quota_id
-                .as_deref()
-                .is_some_and(|q| q.contains("PerDay") || q.contains("Daily"))
-        })
-    });
-    let exhausted = details
-        .iter()
-        .any(|d| d.reason.as_deref() == Some("QUOTA_EXHAUSTED"));
-    let too_long = retry_after.is_some_and(|d| d > MAX_RETRYABLE);
-    QuotaHint {
-        retry_after,
-        daily: per_day || exhausted || too_long,
-        per_day,
-    }
-}
-
-/// Google durations: `"0.539477544s"`, `"539.477544ms"`, `"30s"`, `"1h2m3s"`.
-pub fn parse_google_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
-        let n: f64 = rest[..num_end].parse().ok()?;
-        rest = &rest[num_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let factor = match &rest[..unit_end] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            "ms" => 0.001,
-            "us" | "µs" => 0.000_001,
-            "ns" => 0.000_000_001,
-            _ => return None,
-        };
-        total += n * factor;
-        rest = &rest[unit_end..];
-    }
-    (total.is_finite() && total >= 0.0).then(|| Duration::from_secs_f64(total))
-}
-
-/// "Please retry in 12.5s." / "Your quota will reset after 39s." / "after 1h2m3s".
-fn delay_in_message(msg: &str) -> Option<Duration> {
-    for marker in ["retry in ", "reset after ", "after "] {
-        if let Some(i) = msg.find(marker) {
-            let tail = &msg[i + marker.len()..];
-            let token: String = tail
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
-                .collect();
-            let token = token.trim_end_matches('.');
-            if let Some(d) = parse_google_duration(token) {
-                return Some(d);
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -342,52 +240,5 @@ mod tests {
         .unwrap();
         assert_eq!(resp.trace_id.as_deref(), Some("t"));
         assert_eq!(resp.response.unwrap().candidates.len(), 1);
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(
-            parse_google_duration("0.5s"),
-            Some(Duration::from_millis(500))
-        );
-        assert_eq!(
-            parse_google_duration("539.477544ms").map(|d| d.as_millis()),
-            Some(539)
-        );
-        assert_eq!(
-            parse_google_duration("1h2m3s"),
-            Some(Duration::from_secs(3723))
-        );
-        assert_eq!(parse_google_duration("soon"), None);
-    }
-
-    #[test]
-    fn rate_limit_429() {
-        let body = br#"{"error":{"code":429,"message":"You have exhausted your capacity on this model. Your quota will reset after 0s.","status":"RESOURCE_EXHAUSTED","details":[
-            {"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"cloudcode-pa.googleapis.com","metadata":{"uiMessage":"true","model":"gemini-2.5-pro","quotaResetDelay":"539.477544ms","quotaResetTimeStamp":"2025-10-20T19:14:08Z"}},
-            {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"0.539477544s"}]}}"#;
-        let h = quota_hint(body);
-        assert_eq!(h.retry_after.map(|d| d.as_millis()), Some(539));
-        assert!(!h.daily);
-    }
-
-    #[test]
-    fn daily_429_wrapped_in_array() {
-        let body = br#"[{"error":{"code":429,"message":"Quota exceeded. Please retry in 3600s.","status":"RESOURCE_EXHAUSTED","details":[
-            {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}}]"#;
-        let h = quota_hint(body);
-        assert!(h.daily);
-        assert_eq!(h.retry_after, Some(Duration::from_secs(3600)));
-        assert_eq!(quota_hint(b"not json"), QuotaHint::default());
-    }
-
-    #[test]
-    fn stringified_inner_error() {
-        let inner = r#"{"error":{"code":429,"message":"x","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"7s"}]}}"#;
-        let outer = serde_json::json!({"error": {"code": 429, "message": inner}}).to_string();
-        assert_eq!(
-            quota_hint(outer.as_bytes()).retry_after,
-            Some(Duration::from_secs(7))
-        );
     }
 }

@@ -1,6 +1,7 @@
 //! Reading an upstream's reply back into the IR: which codec, the Code Assist envelope to take
 //! off (whole replies and every SSE event), tool names to map back to the client's, and error
-//! bodies with their retry hints (`retry-after`, Google RetryInfo, daily quotas).
+//! bodies with their retry hints (`retry-after`; Google's RetryInfo and daily quotas are read
+//! by the Gemini codec's error reader).
 
 use http::HeaderMap;
 
@@ -93,24 +94,6 @@ impl ReplyFormat {
         }
         if err.retry_after_secs.is_none() {
             err.retry_after_secs = retry_after(headers);
-        }
-        if self.dialect == Dialect::Gemini && status == 429 {
-            let hint = crate::upstream::code_assist::quota_hint(body);
-            if err.retry_after_secs.is_none() {
-                err.retry_after_secs = hint.retry_after.map(|d| d.as_secs_f64().ceil() as u64);
-            }
-            if hint.daily {
-                err.should_retry = Some(false);
-            }
-            // Google's text often just says "Resource has been exhausted": say which quota.
-            let lower = err.message.to_ascii_lowercase();
-            if hint.per_day && !lower.contains("daily") && !lower.contains("per day") {
-                err.message = format!(
-                    "{} (the daily quota of this account is spent; retrying before it resets \
-                     will not help)",
-                    err.message.trim_end()
-                );
-            }
         }
         if self.errors == ErrorQuirks::Azure {
             crate::upstream::kinds::azure::read_error(status, body, &mut err);
