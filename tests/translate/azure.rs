@@ -219,3 +219,25 @@ async fn the_legacy_form_puts_the_deployment_in_the_path() {
     assert!(got.headers.get("authorization").is_none());
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn upstream_test_calls_the_deployment_and_discovery_says_to_name_them() {
+    use llm_gateway::secret::Secret;
+    use llm_gateway::upstream::probe::{self, ProbeError};
+    let fake = FakeOpenAi::start().await;
+    let rec = fake_azure::upstream("az", &fake, &["gpt4o-prod"]);
+    let key = Secret::new("azure-fake-probe-key");
+    probe::test(&test_config(), &rec, Some(&key), None)
+        .await
+        .unwrap();
+    let got = fake.requests().pop().unwrap();
+    assert_eq!(got.path, "/openai/v1/chat/completions");
+    assert_eq!(got.headers["api-key"], "azure-fake-probe-key");
+    assert!(got.headers.get("authorization").is_none());
+    assert_eq!(got.json()["model"], "gpt4o-prod");
+    match probe::list_models(&test_config(), &rec, Some(&key)).await {
+        Err(ProbeError::Other(why)) => assert!(why.contains("--models"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.requests().len(), 1, "no model list call");
+}
