@@ -3,7 +3,7 @@
 //! per wire dialect; what differs between provider kinds of one dialect (base URLs and region
 //! presets, the credential header, Qwen's DashScope headers, DeepSeek's reasoning replay,
 //! Azure's URL forms, the Code Assist envelope) is asked of the record's
-//! [`Kind`](super::kinds::Kind), never matched here. `max_tokens` caps are in [`limits`].
+//! [`Kind`], never matched here. `max_tokens` caps are in [`limits`].
 //!
 //! Two entry points, both pure (tokens are fetched by the caller, the server):
 //! * [`translated`] encodes the IR for the upstream (`[[rules]]` edits applied to the wire JSON);
