@@ -767,14 +767,14 @@ _llm__gateway() {
             return 0
             ;;
         llm__gateway__subcmd__upstream__subcmd__add)
-            opts="-h -V --provider --base-url --api-key-stdin --api-key --no-api-key --models --priority --region --home --help --version"
+            opts="-h -V --provider --base-url --api-key-stdin --api-key --no-api-key --models --priority --region --api-version --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --provider)
-                    COMPREPLY=($(compgen -W "openai anthropic gemini gemini-cli qwen deepseek" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "openai anthropic gemini gemini-cli qwen deepseek azure" -- "${cur}"))
                     return 0
                     ;;
                 --base-url)
@@ -795,6 +795,10 @@ _llm__gateway() {
                     ;;
                 --region)
                     COMPREPLY=($(compgen -W "intl cn us" -- "${cur}"))
+                    return 0
+                    ;;
+                --api-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --home)

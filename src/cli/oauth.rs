@@ -267,7 +267,7 @@ fn report_saved(verb: &str, o: &LoginOutcome, notice: Option<String>) {
         output::warn(&n);
     }
     let model = match o.provider {
-        ProviderKind::GeminiCli => crate::oauth::code_assist::MODELS.first(),
+        ProviderKind::GeminiCli => crate::upstream::code_assist::MODELS.first(),
         _ => crate::oauth::qwen::MODELS.first(),
     };
     if let Some(m) = model {
