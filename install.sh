@@ -52,17 +52,29 @@ shell_name="$(basename "${SHELL:-}")"
 data_home="${XDG_DATA_HOME:-$HOME/.local/share}"
 config_home="${XDG_CONFIG_HOME:-$HOME/.config}"
 completion_note=""
+# Each shell gets a small file that asks the installed binary for its completion script when the
+# shell first completes llm-gateway, so the script always matches the binary (the protocol
+# between them is clap_complete's and may change between versions), and names complete from the
+# store at TAB time.
 case "$shell_name" in
     bash)
         dir="$data_home/bash-completion/completions"
         mkdir -p "$dir"
-        "$bin" completions bash > "$dir/llm-gateway"
+        printf '# llm-gateway completion (install.sh): the binary writes the script itself.\nsource <(%q completions bash)\n' \
+            "$bin" > "$dir/llm-gateway"
         echo "==> installed bash completions into $dir/llm-gateway"
+        completion_note="bash loads them through the bash-completion package; without it, add to ~/.bashrc:
+    source <(llm-gateway completions bash)"
         ;;
     zsh)
         dir="$prefix/share/zsh/site-functions"
         mkdir -p "$dir"
-        "$bin" completions zsh > "$dir/_llm-gateway"
+        # Autoloaded as the function _llm-gateway on the first TAB: the script it sources
+        # registers the real completer (which takes over from then on), then runs it for this TAB.
+        printf '%s\n' '#compdef llm-gateway' \
+            "source <($(printf '%q' "$bin") completions zsh)" \
+            '[[ ${_comps[llm-gateway]} != _llm-gateway ]] && ${_comps[llm-gateway]} "$@"' \
+            > "$dir/_llm-gateway"
         echo "==> installed zsh completions into $dir/_llm-gateway"
         completion_note="zsh finds them when ~/.zshrc has, before compinit:
     fpath=($dir \$fpath)"
@@ -70,7 +82,9 @@ case "$shell_name" in
     fish)
         dir="$config_home/fish/completions"
         mkdir -p "$dir"
-        "$bin" completions fish > "$dir/llm-gateway.fish"
+        fish_bin="'$(printf '%s' "$bin" | sed -e "s/\\\\/\\\\\\\\/g" -e "s/'/\\\\'/g")'"
+        printf '# llm-gateway completion (install.sh): the binary writes the script itself.\n%s completions fish | source\n' \
+            "$fish_bin" > "$dir/llm-gateway.fish"
         echo "==> installed fish completions into $dir/llm-gateway.fish"
         ;;
     *)

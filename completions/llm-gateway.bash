@@ -145,7 +145,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__alias)
+        llm__gateway__subcmd__alias)
             opts="-h -V --home --help --version set list remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -166,7 +166,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__alias__subcmd__list)
+        llm__gateway__subcmd__alias__subcmd__list)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -187,7 +187,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__alias__subcmd__remove)
+        llm__gateway__subcmd__alias__subcmd__remove)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -208,7 +208,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__alias__subcmd__set)
+        llm__gateway__subcmd__alias__subcmd__set)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -229,7 +229,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__apikey)
+        llm__gateway__subcmd__apikey)
             opts="-h -V --home --help --version add list show revoke disable enable"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -250,7 +250,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__apikey__subcmd__add)
+        llm__gateway__subcmd__apikey__subcmd__add)
             opts="-h -V --rpm --models --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -279,7 +279,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__apikey__subcmd__disable)
+        llm__gateway__subcmd__apikey__subcmd__disable)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -300,7 +300,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__apikey__subcmd__enable)
+        llm__gateway__subcmd__apikey__subcmd__enable)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -321,7 +321,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__apikey__subcmd__list)
+        llm__gateway__subcmd__apikey__subcmd__list)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -342,7 +342,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__apikey__subcmd__revoke)
+        llm__gateway__subcmd__apikey__subcmd__revoke)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -363,7 +363,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__apikey__subcmd__show)
+        llm__gateway__subcmd__apikey__subcmd__show)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -384,8 +384,8 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__completions)
-            opts="-h -V --home --help --version bash zsh fish elvish powershell"
+        llm__gateway__subcmd__completions)
+            opts="-h -V --static --home --help --version bash zsh fish elvish powershell"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -405,7 +405,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__launch)
+        llm__gateway__subcmd__launch)
             opts="-h -V --model --small-model --print --home --help --version claude gemini codex"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -434,7 +434,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__man)
+        llm__gateway__subcmd__man)
             opts="-h -V --out --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -462,7 +462,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__models)
+        llm__gateway__subcmd__models)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -483,7 +483,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__oauth)
+        llm__gateway__subcmd__oauth)
             opts="-h -V --home --help --version login import status refresh logout"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -504,7 +504,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__oauth__subcmd__import)
+        llm__gateway__subcmd__oauth__subcmd__import)
             opts="-h -V --file --name --home --help --version gemini-cli qwen"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -544,7 +544,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__oauth__subcmd__login)
+        llm__gateway__subcmd__oauth__subcmd__login)
             opts="-y -h -V --name --no-browser --manual --project --yes --home --help --version gemini-cli qwen"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -573,7 +573,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__oauth__subcmd__logout)
+        llm__gateway__subcmd__oauth__subcmd__logout)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -594,7 +594,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__oauth__subcmd__refresh)
+        llm__gateway__subcmd__oauth__subcmd__refresh)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -615,7 +615,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__oauth__subcmd__status)
+        llm__gateway__subcmd__oauth__subcmd__status)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -636,7 +636,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__server)
+        llm__gateway__subcmd__server)
             opts="-h -V --home --help --version start stop status"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -657,7 +657,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__server__subcmd__start)
+        llm__gateway__subcmd__server__subcmd__start)
             opts="-h -V --listen --detach --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -682,7 +682,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__server__subcmd__status)
+        llm__gateway__subcmd__server__subcmd__status)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -703,7 +703,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__server__subcmd__stop)
+        llm__gateway__subcmd__server__subcmd__stop)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -724,7 +724,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__status)
+        llm__gateway__subcmd__status)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -745,7 +745,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__upstream)
+        llm__gateway__subcmd__upstream)
             opts="-h -V --home --help --version add list show remove enable disable test"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -766,15 +766,15 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__upstream__subcmd__add)
-            opts="-h -V --provider --base-url --api-key-stdin --api-key --no-api-key --models --priority --region --home --help --version"
+        llm__gateway__subcmd__upstream__subcmd__add)
+            opts="-h -V --provider --base-url --api-key-stdin --api-key --no-api-key --models --priority --region --api-version --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --provider)
-                    COMPREPLY=($(compgen -W "openai anthropic gemini gemini-cli qwen deepseek" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "openai anthropic gemini gemini-cli qwen deepseek azure" -- "${cur}"))
                     return 0
                     ;;
                 --base-url)
@@ -797,6 +797,10 @@ _llm__gateway() {
                     COMPREPLY=($(compgen -W "intl cn us" -- "${cur}"))
                     return 0
                     ;;
+                --api-version)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --home)
                     COMPREPLY=()
                     if [[ "${BASH_VERSINFO[0]}" -ge 4 ]]; then
@@ -811,7 +815,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__upstream__subcmd__disable)
+        llm__gateway__subcmd__upstream__subcmd__disable)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -832,7 +836,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__upstream__subcmd__enable)
+        llm__gateway__subcmd__upstream__subcmd__enable)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -853,7 +857,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__upstream__subcmd__list)
+        llm__gateway__subcmd__upstream__subcmd__list)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -874,7 +878,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__upstream__subcmd__remove)
+        llm__gateway__subcmd__upstream__subcmd__remove)
             opts="-h -V --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -895,7 +899,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__upstream__subcmd__show)
+        llm__gateway__subcmd__upstream__subcmd__show)
             opts="-h -V --json --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -916,7 +920,7 @@ _llm__gateway() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        llm__subcmd__gateway__subcmd__upstream__subcmd__test)
+        llm__gateway__subcmd__upstream__subcmd__test)
             opts="-h -V --model --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

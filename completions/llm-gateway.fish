@@ -74,7 +74,8 @@ anthropic\t'The Anthropic API'
 gemini\t'The Gemini API with an API key'
 gemini-cli\t'Google Code Assist through a Gemini CLI login (use `oauth login gemini-cli`)'
 qwen\t'Alibaba DashScope (Qwen) with an API key'
-deepseek\t'DeepSeek\'s API'"
+deepseek\t'DeepSeek\'s API'
+azure\t'Azure OpenAI deployments (--base-url https://RES.openai.azure.com/openai/v1, --models)'"
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l base-url -d 'API base URL, in the form of the kind\'s default (e.g. https://api.openai.com/v1)' -r -f
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l api-key -d 'The API key (visible in `ps` and shell history: prefer --api-key-stdin)' -r
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l models -d 'Models it serves, comma-separated [default: discovered from its model list]' -r
@@ -82,6 +83,7 @@ complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l region -d 'DashScope region (qwen only) [default: intl]' -r -f -a "intl\t'dashscope-intl.aliyuncs.com (the default)'
 cn\t'dashscope.aliyuncs.com (mainland China)'
 us\t'dashscope-us.aliyuncs.com'"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l api-version -d 'Azure only: call an old resource\'s legacy endpoint (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one' -r
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l api-key-stdin -d 'Read the API key from stdin (keeps it out of shell history and `ps`)'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l no-api-key -d 'No API key: a local OpenAI-compatible server such as Ollama or vLLM'
@@ -197,6 +199,7 @@ complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -l print
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -s h -l help -d 'Print help'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand launch" -s V -l version -d 'Print version'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -l static -d 'Print a self-contained script that never calls llm-gateway (no names from the store)'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand completions" -s V -l version -d 'Print version'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand man" -l out -d 'Write every page (llm-gateway.1, llm-gateway-upstream-add.1, ...) into DIR instead of printing the main page' -r -f -a "(__fish_complete_directories)"

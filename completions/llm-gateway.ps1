@@ -107,6 +107,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-gateway' -ScriptBlock {
             [CompletionResult]::new('--models', '--models', [CompletionResultType]::ParameterName, 'Models it serves, comma-separated [default: discovered from its model list]')
             [CompletionResult]::new('--priority', '--priority', [CompletionResultType]::ParameterName, 'Lower is tried first when several upstreams serve a model')
             [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'DashScope region (qwen only) [default: intl]')
+            [CompletionResult]::new('--api-version', '--api-version', [CompletionResultType]::ParameterName, 'Azure only: call an old resource''s legacy endpoint (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
             [CompletionResult]::new('--api-key-stdin', '--api-key-stdin', [CompletionResultType]::ParameterName, 'Read the API key from stdin (keeps it out of shell history and `ps`)')
             [CompletionResult]::new('--no-api-key', '--no-api-key', [CompletionResultType]::ParameterName, 'No API key: a local OpenAI-compatible server such as Ollama or vLLM')
@@ -353,6 +354,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-gateway' -ScriptBlock {
         }
         'llm-gateway;completions' {
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
+            [CompletionResult]::new('--static', '--static', [CompletionResultType]::ParameterName, 'Print a self-contained script that never calls llm-gateway (no names from the store)')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')

@@ -114,7 +114,8 @@ anthropic\:"The Anthropic API"
 gemini\:"The Gemini API with an API key"
 gemini-cli\:"Google Code Assist through a Gemini CLI login (use \`oauth login gemini-cli\`)"
 qwen\:"Alibaba DashScope (Qwen) with an API key"
-deepseek\:"DeepSeek'\''s API"))' \
+deepseek\:"DeepSeek'\''s API"
+azure\:"Azure OpenAI deployments (--base-url https\://RES.openai.azure.com/openai/v1, --models)"))' \
 '--base-url=[API base URL, in the form of the kind'\''s default (e.g. https\://api.openai.com/v1)]:URL:_urls' \
 '--api-key=[The API key (visible in \`ps\` and shell history\: prefer --api-key-stdin)]:KEY:_default' \
 '*--models=[Models it serves, comma-separated \[default\: discovered from its model list\]]:M1,M2:_default' \
@@ -122,6 +123,7 @@ deepseek\:"DeepSeek'\''s API"))' \
 '--region=[DashScope region (qwen only) \[default\: intl\]]:REGION:((intl\:"dashscope-intl.aliyuncs.com (the default)"
 cn\:"dashscope.aliyuncs.com (mainland China)"
 us\:"dashscope-us.aliyuncs.com"))' \
+'--api-version=[Azure only\: call an old resource'\''s legacy endpoint (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one]:VERSION:_default' \
 '--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
 '--api-key-stdin[Read the API key from stdin (keeps it out of shell history and \`ps\`)]' \
 '--no-api-key[No API key\: a local OpenAI-compatible server such as Ollama or vLLM]' \
@@ -443,6 +445,7 @@ _arguments "${_arguments_options[@]}" : \
 (completions)
 _arguments "${_arguments_options[@]}" : \
 '--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
+'--static[Print a self-contained script that never calls llm-gateway (no names from the store)]' \
 '-h[Print help]' \
 '--help[Print help]' \
 '-V[Print version]' \

@@ -7,11 +7,11 @@ cargo build --quiet --locked --bin llm-gateway
 bin=target/debug/llm-gateway
 
 mkdir -p completions man
-"$bin" completions bash > completions/llm-gateway.bash
-"$bin" completions zsh > completions/llm-gateway.zsh
-"$bin" completions fish > completions/llm-gateway.fish
-"$bin" completions elvish > completions/llm-gateway.elv
-"$bin" completions powershell > completions/llm-gateway.ps1
+"$bin" completions bash --static > completions/llm-gateway.bash
+"$bin" completions zsh --static > completions/llm-gateway.zsh
+"$bin" completions fish --static > completions/llm-gateway.fish
+"$bin" completions elvish --static > completions/llm-gateway.elv
+"$bin" completions powershell --static > completions/llm-gateway.ps1
 
 # Remove pages of subcommands that no longer exist.
 rm -f man/*.1

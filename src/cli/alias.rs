@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand};
+use clap_complete::ArgValueCandidates;
 use serde::Serialize;
 
 use super::args::ListArgs;
-use super::{Ctx, UserError, calls, output};
+use super::{Ctx, UserError, calls, complete, output};
 use crate::config::edit;
 use crate::routing::{RouteError, RouteTable, model_name};
 
@@ -46,16 +47,17 @@ Examples:
 #[derive(Debug, Args)]
 pub struct SetArgs {
     /// A model name, or a glob where `*` matches any run of characters
-    #[arg(value_parser = parse_model)]
+    #[arg(value_parser = parse_model, add = ArgValueCandidates::new(complete::aliases))]
     pub pattern: String,
     /// The model to send it to, optionally `UPSTREAM/model`
-    #[arg(value_parser = parse_model)]
+    #[arg(value_parser = parse_model, add = ArgValueCandidates::new(complete::targets))]
     pub target: String,
 }
 
 #[derive(Debug, Args)]
 pub struct RemoveArgs {
     /// The pattern, as `alias list` shows it
+    #[arg(add = ArgValueCandidates::new(complete::aliases))]
     pub pattern: String,
 }
 

@@ -6,7 +6,7 @@ use super::args::{ListArgs, NameArg, ShowArgs};
 use clap::{Args, Subcommand};
 
 use super::view::{self, KeyView};
-use super::{Ctx, calls, output, parse_name};
+use super::{Ctx, calls, complete, output, parse_name};
 use crate::store::records::ApiKeyRecord;
 
 #[derive(Debug, Subcommand)]
@@ -16,12 +16,16 @@ pub enum ApikeyCommand {
     /// List the keys (prefixes only: keys are never stored)
     List(ListArgs),
     /// Show one key's settings
+    #[command(mut_arg("name", complete::names(complete::keys)))]
     Show(ShowArgs),
     /// Revoke a key for good
+    #[command(mut_arg("name", complete::names(complete::keys)))]
     Revoke(NameArg),
     /// Refuse a key until it is enabled again
+    #[command(mut_arg("name", complete::names(complete::keys)))]
     Disable(NameArg),
     /// Accept a disabled key again
+    #[command(mut_arg("name", complete::names(complete::keys)))]
     Enable(NameArg),
 }
 

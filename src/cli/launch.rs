@@ -8,10 +8,11 @@ use std::path::PathBuf;
 
 use clap::Args;
 use clap::builder::PossibleValuesParser;
+use clap_complete::ArgValueCandidates;
 
 use super::alias::parse_model;
 use super::server::{self as server_cmd, StartArgs};
-use super::{Ctx, UserError, calls, output};
+use super::{Ctx, UserError, calls, complete, output};
 use crate::daemon::{self, StoreHandle};
 use crate::launch::{self, LaunchError, Wiring, clients, windows};
 use crate::routing::{RouteError, RouteTable};
@@ -42,10 +43,10 @@ pub struct LaunchArgs {
     pub client: String,
     /// The model the client uses (a name from `llm-gateway models`, or UPSTREAM/MODEL)
     /// [default: the client's own model names, through [aliases]]
-    #[arg(long, value_name = "M", value_parser = parse_model)]
+    #[arg(long, value_name = "M", value_parser = parse_model, add = ArgValueCandidates::new(complete::models))]
     pub model: Option<String>,
     /// The model for background work (Claude Code's Haiku slot) [default: --model]
-    #[arg(long, value_name = "M", value_parser = parse_model)]
+    #[arg(long, value_name = "M", value_parser = parse_model, add = ArgValueCandidates::new(complete::models))]
     pub small_model: Option<String>,
     /// Print the settings as shell `export` lines (the key included) instead of running the
     /// client

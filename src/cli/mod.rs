@@ -11,6 +11,7 @@ mod alias;
 mod apikey;
 mod args;
 mod calls;
+mod complete;
 mod generate;
 mod launch;
 mod models;
@@ -113,6 +114,8 @@ pub fn command() -> clap::Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    // A TAB press (`COMPLETE=SHELL llm-gateway -- WORDS...`) is answered here and exits.
+    complete::hook();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

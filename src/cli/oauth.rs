@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use clap::{Args, Subcommand, ValueEnum, ValueHint};
 use futures_util::future::BoxFuture;
 
-use super::{Ctx, UserError, output, parse_name, prompt, view};
+use super::{Ctx, UserError, complete, output, parse_name, prompt, view};
 use crate::config::ProviderKind;
 use crate::daemon::StoreHandle;
 use crate::oauth::commands::{self, LoginOptions, LoginOutcome, StatusRow};
@@ -31,10 +31,13 @@ pub enum OauthCommand {
     /// Reuse the login of an installed Gemini CLI (~/.gemini) or Qwen Code (~/.qwen)
     Import(ImportArgs),
     /// Show the OAuth logins: account, project, token expiry and state
+    #[command(mut_arg("name", complete::names(complete::oauth_upstreams)))]
     Status(StatusArgs),
     /// Refresh an OAuth upstream's access token now
+    #[command(mut_arg("name", complete::names(complete::oauth_upstreams)))]
     Refresh(NameArg),
     /// Revoke and forget an OAuth upstream's tokens (the upstream stays, logged out)
+    #[command(mut_arg("name", complete::names(complete::oauth_upstreams)))]
     Logout(NameArg),
 }
 
@@ -264,7 +267,7 @@ fn report_saved(verb: &str, o: &LoginOutcome, notice: Option<String>) {
         output::warn(&n);
     }
     let model = match o.provider {
-        ProviderKind::GeminiCli => crate::oauth::code_assist::MODELS.first(),
+        ProviderKind::GeminiCli => crate::upstream::code_assist::MODELS.first(),
         _ => crate::oauth::qwen::MODELS.first(),
     };
     if let Some(m) = model {

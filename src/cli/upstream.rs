@@ -6,9 +6,10 @@
 
 use super::args::{ListArgs, NameArg, ShowArgs};
 use clap::{Args, Subcommand, ValueEnum, ValueHint};
+use clap_complete::ArgValueCandidates;
 
 use super::view::{self, UpstreamView};
-use super::{Ctx, UserError, calls, output, parse_name, prompt};
+use super::{Ctx, UserError, calls, complete, output, parse_name, prompt};
 use crate::config::ProviderKind;
 use crate::daemon::StoreHandle;
 use crate::secret::Secret;
@@ -22,14 +23,19 @@ pub enum UpstreamCommand {
     /// List the upstreams
     List(ListArgs),
     /// Show one upstream
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Show(ShowArgs),
     /// Remove an upstream and its stored API key
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Remove(NameArg),
     /// Route requests to an upstream again
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Enable(NameArg),
     /// Stop routing requests to an upstream, keeping its settings
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Disable(NameArg),
     /// Send one tiny real request and report the latency
+    #[command(mut_arg("name", complete::names(complete::upstreams)))]
     Test(TestArgs),
 }
 
@@ -48,6 +54,8 @@ pub enum ProviderArg {
     Qwen,
     /// DeepSeek's API
     Deepseek,
+    /// Azure OpenAI deployments (--base-url https://RES.openai.azure.com/openai/v1, --models)
+    Azure,
 }
 
 impl ProviderArg {
@@ -59,6 +67,7 @@ impl ProviderArg {
             ProviderArg::GeminiCli => ProviderKind::GeminiCli,
             ProviderArg::Qwen => ProviderKind::Qwen,
             ProviderArg::Deepseek => ProviderKind::Deepseek,
+            ProviderArg::Azure => ProviderKind::Azure,
         }
     }
 }
@@ -88,7 +97,9 @@ impl Region {
 Examples:
   llm-gateway upstream add oai --provider openai --api-key-stdin < openai-key.txt
   llm-gateway upstream add local --provider openai --base-url http://127.0.0.1:11434/v1 --no-api-key
-  llm-gateway upstream add qw --provider qwen --models qwen3-coder-plus")]
+  llm-gateway upstream add qw --provider qwen --models qwen3-coder-plus
+  llm-gateway upstream add az --provider azure --base-url https://RES.openai.azure.com/openai/v1 \
+      --api-key-stdin --models my-gpt4o-deployment < azure-key.txt")]
 pub struct AddArgs {
     /// The upstream's name; clients may also pick it with a model prefix (NAME/model)
     #[arg(value_parser = parse_name)]
@@ -117,13 +128,17 @@ pub struct AddArgs {
     /// DashScope region (qwen only) [default: intl]
     #[arg(long, value_enum)]
     pub region: Option<Region>,
+    /// Azure only: call an old resource's legacy endpoint
+    /// (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one
+    #[arg(long, value_name = "VERSION")]
+    pub api_version: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
     pub name: String,
     /// The model to try [default: the upstream's first model]
-    #[arg(long, value_name = "MODEL")]
+    #[arg(long, value_name = "MODEL", add = ArgValueCandidates::new(complete::targets))]
     pub model: Option<String>,
 }
 
@@ -150,6 +165,7 @@ fn ask_provider() -> anyhow::Result<ProviderKind> {
         ProviderArg::Gemini,
         ProviderArg::Qwen,
         ProviderArg::Deepseek,
+        ProviderArg::Azure,
     ];
     let names: Vec<&str> = choices.iter().map(|c| c.kind().as_str()).collect();
     let i = prompt::choose("Provider", &names, "--provider KIND")?;
@@ -212,6 +228,36 @@ fn resolve_key(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<Secr
     prompt::secret(&question, "--api-key-stdin or --api-key KEY").map(Some)
 }
 
+/// The flags that only some kinds take. Azure needs its resource's URL and its deployments'
+/// names: it has no public default, and its model list does not list deployments.
+fn check_kind_flags(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<()> {
+    let azure = kind == ProviderKind::Azure;
+    if args.api_version.is_some() && !azure {
+        return Err(UserError::usage("--api-version applies to --provider azure only").into());
+    }
+    if args
+        .api_version
+        .as_deref()
+        .is_some_and(|v| v.trim().is_empty())
+    {
+        return Err(UserError::usage("--api-version: the value is empty").into());
+    }
+    if azure && args.base_url.is_none() {
+        return Err(UserError::usage(
+            "--provider azure needs --base-url https://RESOURCE.openai.azure.com/openai/v1",
+        )
+        .into());
+    }
+    if azure && clean_models(&args.models).is_empty() {
+        return Err(UserError::usage(
+            "--provider azure needs --models DEPLOYMENT,... (Azure's model list does not list \
+             deployments)",
+        )
+        .into());
+    }
+    Ok(())
+}
+
 fn clean_models(models: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for m in models.iter().map(|m| m.trim()).filter(|m| !m.is_empty()) {
@@ -237,6 +283,7 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
     if args.region.is_some() && kind != ProviderKind::Qwen {
         return Err(UserError::usage("--region applies to --provider qwen only").into());
     }
+    check_kind_flags(&args, kind)?;
     if let Some(u) = &args.base_url {
         check_base_url(u)?;
     }
@@ -264,6 +311,11 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
             AuthKind::None
         },
         region: args.region.map(|r| r.as_str().to_string()),
+        api_version: args
+            .api_version
+            .as_deref()
+            .map(str::trim)
+            .map(str::to_string),
         created_at: view::now(),
         oauth: None,
     };

@@ -101,6 +101,9 @@ pub struct UpstreamView {
     /// `null`: the provider's default endpoint.
     pub base_url: Option<String>,
     pub region: Option<String>,
+    /// Azure's legacy endpoint form; absent for the v1 endpoint and other kinds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     pub enabled: bool,
     pub priority: u32,
     pub auth: &'static str,
@@ -119,6 +122,7 @@ impl UpstreamView {
             provider: r.provider.as_str().into(),
             base_url: r.base_url.as_deref().map(shown_url),
             region: r.region.clone(),
+            api_version: r.api_version.clone(),
             enabled: r.enabled,
             priority: r.priority,
             auth: auth_str(r.auth),
@@ -313,6 +317,9 @@ pub fn upstream_fields(r: &UpstreamRecord, now: UnixTime) -> Vec<(&'static str, 
     ];
     if let Some(region) = &r.region {
         f.push(("region", region.clone()));
+    }
+    if let Some(v) = &r.api_version {
+        f.push(("api version", format!("{v} (legacy deployments endpoint)")));
     }
     let source = if r.models_discovered {
         "discovered"

@@ -18,16 +18,19 @@ pub enum ProviderKind {
     GeminiCli,
     Qwen,
     Deepseek,
+    /// Azure OpenAI (v1 endpoint, `api-key` header, deployments as models).
+    Azure,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 6] = [
+    pub const ALL: [ProviderKind; 7] = [
         ProviderKind::Openai,
         ProviderKind::Anthropic,
         ProviderKind::Gemini,
         ProviderKind::GeminiCli,
         ProviderKind::Qwen,
         ProviderKind::Deepseek,
+        ProviderKind::Azure,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,10 +41,12 @@ impl ProviderKind {
             ProviderKind::GeminiCli => "gemini-cli",
             ProviderKind::Qwen => "qwen",
             ProviderKind::Deepseek => "deepseek",
+            ProviderKind::Azure => "azure",
         }
     }
 
-    /// The public default of one of this kind's endpoints, if it has that endpoint.
+    /// The public default of one of this kind's endpoints, if it has that endpoint. Azure has
+    /// none: every resource has its own host, so `--base-url` is required.
     pub fn default_endpoint(self, endpoint: Endpoint) -> Option<&'static str> {
         use Endpoint::*;
         use ProviderKind::*;
@@ -179,6 +184,6 @@ mod tests {
         for k in ProviderKind::ALL {
             assert_eq!(k.as_str().parse::<ProviderKind>().unwrap(), k);
         }
-        assert!("azure".parse::<ProviderKind>().is_err());
+        assert!("bedrock".parse::<ProviderKind>().is_err());
     }
 }

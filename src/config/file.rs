@@ -17,6 +17,8 @@ pub struct Config {
     pub log: LogSection,
     pub proxy: ProxySection,
     pub secrets: SecretsSection,
+    /// Stored Responses API replies (`store: true`).
+    pub responses: ResponsesSection,
     /// Model name or `*` glob -> model (which may carry an `upstream/` prefix).
     pub aliases: BTreeMap<String, String>,
     pub rules: Vec<Rule>,
@@ -180,6 +182,24 @@ pub struct SecretsSection {
     pub backend: SecretsBackend,
 }
 
+/// Bounds on the Responses API replies the gateway keeps for `previous_response_id` and
+/// `GET /v1/responses/{id}`: the oldest go first. Either at 0 keeps none.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResponsesSection {
+    pub max_age_days: u64,
+    pub max_stored: u64,
+}
+
+impl Default for ResponsesSection {
+    fn default() -> Self {
+        ResponsesSection {
+            max_age_days: 30,
+            max_stored: 10_000,
+        }
+    }
+}
+
 /// A request rewrite for the models it matches: `unset`, then `set`, then `extra` (merged into
 /// the upstream request body). `match = "default"` applies when no other rule matched.
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -291,6 +311,11 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 [secrets]
 # backend = "auto"              # auto | keyring | file
 
+[responses]                     # Responses API replies kept for previous_response_id and
+#                               # GET /v1/responses/{id} (store: true, the SDKs' default)
+# max_age_days = 30             # older ones are deleted
+# max_stored = 10000            # past this many, the oldest are deleted; 0 here or above: keep none
+
 # Model name or glob -> model, optionally with an upstream prefix; the most specific pattern
 # wins. `llm-gateway alias set PATTERN TARGET` edits this table. For Claude Code on Qwen/Gemini:
 [aliases]
@@ -351,6 +376,14 @@ mod tests {
         .unwrap();
         assert_eq!(c.server.cors_origins, ["http://localhost:5173", "*"]);
         assert!(Config::default().server.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn responses_bounds() {
+        let c = Config::parse("[responses]\nmax_stored = 5\n", Path::new("c")).unwrap();
+        assert_eq!((c.responses.max_age_days, c.responses.max_stored), (30, 5));
+        let err = Config::parse("[responses]\nmax_days = 5\n", Path::new("c")).unwrap_err();
+        assert!(err.to_string().contains("max_days"), "{err}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! [`ConfigState`], what `status` and `alias` are told about the file on disk.
 //!
 //! Applied at once: `[aliases]`, `[[rules]]`, `[log] level` and `format`, `[limits]`,
-//! `[timeouts]` except `connect_secs`, and `[server] shutdown_grace_secs`. Every other key
+//! `[timeouts]` except `connect_secs`, `[responses]`, and `[server] shutdown_grace_secs`. Every other key
 //! (the listen address, the Host guard, the upstream HTTP client's connect timeout and proxy,
 //! the secret backend, the log file, provider endpoints, and any key added later until it is
 //! listed here) keeps the value the server started with and is reported as needing a restart.
@@ -110,6 +110,8 @@ pub fn in_force(started: &Config, file: &Config) -> Config {
     c.server.cors_origins = file.server.cors_origins.clone();
     c.log.format = file.log.format;
     c.log.level = file.log.level.clone();
+    // Read by the stored-responses writer at each write and prune.
+    c.responses = file.responses.clone();
     c
 }
 
@@ -195,7 +197,9 @@ mod tests {
         file.log.level = "debug".into();
         file.server.cors_origins = vec!["http://localhost:5173".into()];
         file.limits.max_connections = 9;
+        file.responses.max_stored = 5;
         let c = in_force(&started, &file);
+        assert_eq!(c.responses.max_stored, 5);
         assert_eq!(c.server.cors_origins, ["http://localhost:5173"]);
         assert_eq!(c.aliases["claude-*"], "gem/x");
         assert_eq!(c.timeouts.idle_secs, 7);
@@ -215,6 +219,7 @@ mod tests {
             [
                 "aliases.claude-*",
                 "log.level",
+                "responses.max_stored",
                 "server.cors_origins",
                 "timeouts.idle_secs"
             ]

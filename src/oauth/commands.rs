@@ -15,12 +15,13 @@ use super::refresher::refresh_persist;
 use super::setup::{self, SetupOptions};
 use super::token_store::{self as ts, TokenStore};
 use super::tokens::TokenSet;
-use super::{OAuthError, code_assist, google, http_client, now, qwen, rfc3339};
+use super::{OAuthError, google, http_client, now, qwen, rfc3339};
 use crate::config::{Config, ProviderKind, env};
 use crate::store::ops::Op;
 use crate::store::records::{
     AuthKind, DEFAULT_PRIORITY, OAuthMeta, OAuthState, UnixTime, UpstreamRecord,
 };
+use crate::upstream::code_assist;
 
 const GEMINI_NOTICE: &str = "\
 Note: this signs in with Google the way Gemini CLI does and uses your account's Gemini Code \
@@ -208,6 +209,7 @@ async fn save(
                 enabled: true,
                 auth: AuthKind::Oauth,
                 region: None,
+                api_version: None,
                 created_at: now(),
                 oauth: Some(meta),
             };
@@ -427,7 +429,7 @@ async fn save_qwen(
     let meta = OAuthMeta {
         expires_at: tokens.expiry,
         last_refresh: Some(now()),
-        resource_url: resource_url.and_then(qwen::normalize_resource_url),
+        resource_url: resource_url.and_then(crate::upstream::kinds::qwen::normalize_resource_url),
         ..empty_meta(OAuthState::Active)
     };
     let updated = save(store, name, kind, tokens, meta).await?;

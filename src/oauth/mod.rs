@@ -7,8 +7,8 @@
 //!   `status`, `refresh`, `logout`, passing a [`TokenStore`] (the `daemon::StoreHandle`) and a
 //!   [`console::Console`] for messages and pasted input;
 //! * the server starts [`refresher::spawn`] and hands its [`refresher::TokenSource`] to the
-//!   gemini-cli and qwen upstream clients, which also use [`code_assist`] (URLs, headers, model
-//!   names, 429 hints) and [`qwen::api_base`];
+//!   gemini-cli and qwen upstream clients (their wire facts, Code Assist's URLs, headers and
+//!   envelope and Qwen's API base, live in `crate::upstream`, which this folder may use);
 //! * everything persists through store [`crate::store::ops::Op`]s behind [`TokenStore`], so the
 //!   flows are tested against an in-memory store and fake servers on 127.0.0.1.
 //!
@@ -16,7 +16,6 @@
 //! serves these logins only to Code Assist Standard/Enterprise seats, so every flow opens with a
 //! notice and every provider refusal becomes an error that names the next step.
 
-pub mod code_assist;
 pub mod commands;
 pub mod console;
 pub mod google;

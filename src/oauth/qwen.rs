@@ -1,6 +1,7 @@
-//! Qwen's device-code login (as qwen-code does it, with PKCE S256) and the API base that a
-//! Qwen token's `resource_url` designates. Qwen ended its free OAuth tier on 2026-04-15; the
-//! login stays for accounts that still have access.
+//! Qwen's device-code login (as qwen-code does it, with PKCE S256). The API base a Qwen
+//! token's `resource_url` designates is the Qwen kind's (`crate::upstream::kinds::qwen`).
+//! Qwen ended its free OAuth tier on 2026-04-15; the login stays for accounts that still have
+//! access.
 
 use std::time::Duration;
 
@@ -18,43 +19,10 @@ pub const SCOPE: &str = "openid profile email model.completion";
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 /// The models a qwen OAuth upstream lists (qwen-code `QWEN_OAUTH_MODELS`).
 pub const MODELS: [&str; 1] = ["coder-model"];
-/// The API base when a token names none (CLIProxyAPI's fallback).
-pub const DEFAULT_RESOURCE_BASE: &str = "https://portal.qwen.ai/v1";
 /// `slow_down` never stretches the poll interval beyond this.
 const MAX_INTERVAL: Duration = Duration::from_secs(10);
 
 const KIND: ProviderKind = ProviderKind::Qwen;
-
-/// `portal.qwen.ai` -> `https://portal.qwen.ai/v1`: scheme kept if present, `https://` added if
-/// not, trailing `/` trimmed, `/v1` appended unless present.
-pub fn normalize_resource_url(resource_url: &str) -> Option<String> {
-    let r = resource_url.trim().trim_end_matches('/');
-    if r.is_empty() {
-        return None;
-    }
-    let with_scheme = if r.contains("://") {
-        r.to_string()
-    } else {
-        format!("https://{r}")
-    };
-    Some(if with_scheme.ends_with("/v1") {
-        with_scheme
-    } else {
-        format!("{with_scheme}/v1")
-    })
-}
-
-/// The API base a qwen OAuth upstream calls: `LLM_GATEWAY_QWEN_API_URL` or `[providers.qwen]
-/// api_url` when set, else the token's normalized `resource_url`, else portal.qwen.ai.
-pub fn api_base(config: &Config, resource_url: Option<&str>) -> String {
-    let resolved = crate::config::endpoints::resolve(config, KIND, Endpoint::Api);
-    if let Some(r) = resolved.filter(|r| Some(r.as_str()) != KIND.default_endpoint(Endpoint::Api)) {
-        return r.trim_end_matches('/').to_string();
-    }
-    resource_url
-        .and_then(normalize_resource_url)
-        .unwrap_or_else(|| DEFAULT_RESOURCE_BASE.to_string())
-}
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct DeviceAuthorization {
@@ -198,51 +166,5 @@ pub async fn device_login(
                 });
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resource_url_forms() {
-        for r in [
-            "portal.qwen.ai",
-            "https://portal.qwen.ai",
-            "https://portal.qwen.ai/v1",
-            "https://portal.qwen.ai/v1/",
-        ] {
-            assert_eq!(
-                normalize_resource_url(r).as_deref(),
-                Some("https://portal.qwen.ai/v1")
-            );
-        }
-        assert_eq!(
-            normalize_resource_url("http://127.0.0.1:9/").as_deref(),
-            Some("http://127.0.0.1:9/v1")
-        );
-        assert_eq!(normalize_resource_url(" "), None);
-    }
-
-    #[test]
-    fn api_base_prefers_override() {
-        let mut c = Config::default();
-        assert_eq!(
-            api_base(&c, Some("portal.qwen.ai")),
-            "https://portal.qwen.ai/v1"
-        );
-        assert_eq!(api_base(&c, None), DEFAULT_RESOURCE_BASE);
-        c.providers.insert(
-            "qwen".into(),
-            crate::config::file::ProviderEndpoints {
-                api_url: Some("http://127.0.0.1:7/v1/".into()),
-                ..Default::default()
-            },
-        );
-        assert_eq!(
-            api_base(&c, Some("portal.qwen.ai")),
-            "http://127.0.0.1:7/v1"
-        );
     }
 }

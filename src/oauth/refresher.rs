@@ -69,7 +69,7 @@ pub(crate) async fn refresh_persist(
             if let Some(r) = resp
                 .resource_url
                 .as_deref()
-                .and_then(super::qwen::normalize_resource_url)
+                .and_then(crate::upstream::kinds::qwen::normalize_resource_url)
             {
                 meta.resource_url = Some(r);
             }

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::OAuthError;
-use super::code_assist::{self, GoogleError};
 use crate::config::Config;
 use crate::secret::Secret;
+use crate::upstream::code_assist::{self, GoogleError};
 
 pub const FREE_TIER: &str = "free-tier";
 pub const LEGACY_TIER: &str = "legacy-tier";

@@ -29,7 +29,6 @@ use super::estimate;
 use super::inbound::Inbound;
 use super::pipeline;
 use super::router::json_response;
-use crate::config::ProviderKind;
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir;
 use crate::routing::RouteError;
@@ -143,13 +142,13 @@ pub(crate) async fn gemini(
 ) -> Result<Response<Body>, GatewayError> {
     let state = Arc::clone(&ctx.state);
     let model = inbound.path_model.clone().unwrap_or_default();
-    let first_kind = state
-        .snapshot()
-        .routes
-        .resolve(&model)
-        .ok()
-        .and_then(|r| r.candidates.first().map(|c| c.upstream.provider));
-    if first_kind == Some(ProviderKind::Gemini) {
+    // A first candidate that takes a Gemini body as it is counts on the fast path.
+    let relayed = state.snapshot().routes.resolve(&model).ok().and_then(|r| {
+        r.candidates
+            .first()
+            .map(|c| adapter::same_protocol(&c.upstream, ir::Dialect::Gemini))
+    });
+    if relayed == Some(true) {
         return pipeline::serve(ctx, req, inbound).await;
     }
     let hints = RequestHints {
@@ -221,10 +220,8 @@ async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
         .candidates
         .into_iter()
         .find(|c| {
-            matches!(
-                c.upstream.provider,
-                ProviderKind::Gemini | ProviderKind::GeminiCli
-            ) && !c.health.is_open(now)
+            crate::upstream::kinds::spec(c.upstream.provider).counts_tokens()
+                && !c.health.is_open(now)
                 && !c.health.is_cooling(&c.model, now)
                 && !tokens.is_some_and(|t| t.needs_login(&c.upstream.name))
         })?;

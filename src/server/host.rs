@@ -7,7 +7,10 @@
 //! (`localhost`, `*.localhost`, `127.0.0.0/8`, `[::1]`), the bind address, or a name listed in
 //! `[server] allowed_hosts` (`"*"`: any). Bound elsewhere (`0.0.0.0` on purpose), every `Host`
 //! is answered unless `allowed_hosts` is set, and `/metrics` needs a gateway key unless
-//! `[server] public_metrics = true`; `/health` never does.
+//! `[server] public_metrics = true`; `/health` never does. A connection to a `0.0.0.0` listen
+//! that arrives on a loopback address is judged as on a loopback listen all the same: that is
+//! the path a rebound name takes from a browser on the same machine, and a LAN client never
+//! arrives that way.
 //!
 //! The `Host` header and, for HTTP/2 and absolute-form requests, the URI's authority are both
 //! judged; a request with neither (HTTP/1.0) names no host a browser could have chosen, and is
@@ -64,6 +67,18 @@ impl HostGuard {
             allowed,
             metrics_need_key: !loopback && !server.public_metrics,
         }
+    }
+
+    /// The rules for a connection that arrived on a loopback address of a listen bound to every
+    /// interface: the loopback checks, whatever `allowed_hosts` is, unless it holds `"*"`.
+    /// `None` when the listen is not bound to every interface (its own rules already apply).
+    pub fn for_loopback_arrival(bound: SocketAddr, server: &ServerSection) -> Option<HostGuard> {
+        if !bound.ip().is_unspecified() {
+            return None;
+        }
+        let mut guard = HostGuard::new(bound, server);
+        guard.check = !server.allowed_hosts.iter().any(|h| h.trim() == "*");
+        Some(guard)
     }
 
     /// Whether `GET /metrics` needs a gateway key.
@@ -150,7 +165,7 @@ fn is_loopback_name(host: &[u8]) -> bool {
     host == b"localhost" || host.ends_with(b".localhost") || ip_of(host).is_some_and(is_loopback)
 }
 
-fn is_loopback(ip: IpAddr) -> bool {
+pub(crate) fn is_loopback(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => v4.is_loopback(),
         IpAddr::V6(v6) => {
@@ -219,6 +234,37 @@ mod tests {
             b = b.header("host", h);
         }
         b.body(()).unwrap()
+    }
+
+    #[test]
+    fn an_any_interface_listen_judges_loopback_arrivals_as_loopback() {
+        let server = |allowed: &[&str]| ServerSection {
+            allowed_hosts: allowed.iter().map(|s| s.to_string()).collect(),
+            ..ServerSection::default()
+        };
+        let any: SocketAddr = "0.0.0.0:3847".parse().unwrap();
+        let open = HostGuard::new(any, &server(&[]));
+        assert!(open.check(&req(Some("rebound.example"), "/")).is_ok());
+        let strict = HostGuard::for_loopback_arrival(any, &server(&[])).unwrap();
+        assert!(strict.check(&req(Some("rebound.example"), "/")).is_err());
+        assert!(strict.check(&req(Some("localhost:3847"), "/")).is_ok());
+        assert!(
+            strict.metrics_need_key(),
+            "the listen's metrics rule is kept"
+        );
+        let listed = HostGuard::for_loopback_arrival(any, &server(&["box.lan"])).unwrap();
+        assert!(listed.check(&req(Some("box.lan"), "/")).is_ok());
+        assert!(listed.check(&req(Some("rebound.example"), "/")).is_err());
+        let star = HostGuard::for_loopback_arrival(any, &server(&["*"])).unwrap();
+        assert!(star.check(&req(Some("rebound.example"), "/")).is_ok());
+        let v6: SocketAddr = "[::]:3847".parse().unwrap();
+        assert!(HostGuard::for_loopback_arrival(v6, &server(&[])).is_some());
+        assert!(
+            HostGuard::for_loopback_arrival("127.0.0.1:1".parse().unwrap(), &server(&[])).is_none()
+        );
+        assert!(
+            HostGuard::for_loopback_arrival("10.0.0.2:1".parse().unwrap(), &server(&[])).is_none()
+        );
     }
 
     #[test]

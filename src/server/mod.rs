@@ -21,7 +21,8 @@
 //! `Server-Timing` and its histogram), `telemetry` (logging), `log_file` (the size-rotated log
 //! file), `state`, `config_watch` (the `config.toml` watcher), `body`, `conn` (the bounds on
 //! client connections: header and idle timeouts, the connection cap, the open-file limit),
-//! `runtime` (the threads it runs on).
+//! `runtime` (the threads it runs on), `stored_responses` (the Responses API's stored replies:
+//! saved off the request path, `previous_response_id`, `GET`/`DELETE /v1/responses/{id}`).
 
 mod auth;
 mod body;
@@ -46,6 +47,9 @@ mod router;
 pub mod runtime;
 mod shape;
 mod state;
+// Its routes are wired with `POST /v1/responses` (issue 10); until then only the tests call them.
+#[cfg_attr(not(test), allow(dead_code))]
+pub mod stored_responses;
 mod telemetry;
 mod translate;
 
@@ -144,6 +148,8 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
     let started = config.clone();
     let state = State::new(config, view)?;
     state.set_tokens(refresher.token_source());
+    let responses = stored_responses::StoredResponses::new((*store).clone());
+    state.set_responses(Arc::clone(&responses));
     let watch = Arc::new(config_watch::ConfigWatch::new(
         config_path,
         Arc::clone(&state),
@@ -217,6 +223,10 @@ pub async fn run(opts: ServeOptions) -> Result<(), ServerError> {
         USAGE_FLUSH_EVERY,
         background.clone(),
     ));
+    tasks.spawn({
+        let state = Arc::clone(&state);
+        responses.run(move || state.config().responses.clone(), background.clone())
+    });
     tasks.spawn(watch_signals(shutdown.clone()));
     tasks.spawn(Arc::clone(&watch).run(background.clone()));
 
@@ -255,6 +265,9 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| ServerError::Other(format!("the listening socket has no address: {e}")))?;
     let guard = Arc::new(host::HostGuard::new(bound, &state.config().server));
+    // Bound to every interface: a connection that arrives on loopback gets the loopback rules.
+    let loopback_guard =
+        host::HostGuard::for_loopback_arrival(bound, &state.config().server).map(Arc::new);
     let graceful = GracefulShutdown::new();
     // A set rather than a per-connection race against a cancellation token: the token would be
     // polled (a lock) every time a connection's task wakes. The set aborts what remains after
@@ -291,7 +304,11 @@ pub async fn serve(
                 if let Err(e) = stream.set_nodelay(true) {
                     tracing::debug!("TCP_NODELAY: {e}");
                 }
-                let (state, guard) = (Arc::clone(&state), Arc::clone(&guard));
+                let guard = match &loopback_guard {
+                    Some(strict) if arrived_on_loopback(&stream) => Arc::clone(strict),
+                    _ => Arc::clone(&guard),
+                };
+                let state = Arc::clone(&state);
                 let io = TokioIo::new(conn::Watched::new(stream, Arc::clone(&activity)));
                 let requests = Arc::clone(&activity);
                 let service = service_fn(move |req| {
@@ -391,4 +408,9 @@ async fn watch_signals(shutdown: CancellationToken) {
         () = shutdown.cancelled() => return,
     }
     shutdown.cancel();
+}
+
+/// Whether a connection reached this machine through a loopback address (v4-mapped included).
+fn arrived_on_loopback(stream: &tokio::net::TcpStream) -> bool {
+    stream.local_addr().is_ok_and(|a| host::is_loopback(a.ip()))
 }

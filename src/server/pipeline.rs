@@ -317,7 +317,7 @@ impl Job<'_> {
             client_headers: self.headers,
         };
         // Gemini bodies carry no model, so rules would mean editing them: translate instead.
-        let fast = adapter::same_protocol(up.provider, self.inbound.dialect)
+        let fast = adapter::same_protocol(up, self.inbound.dialect)
             && (self.inbound.dialect != Dialect::Gemini || edits.is_empty());
         if fast {
             let (url, headers) = adapter::fast_path(&target, self.inbound.call)

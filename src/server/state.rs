@@ -98,6 +98,9 @@ pub struct State {
     pub(crate) metrics: Metrics,
     /// OAuth access tokens, once `run` has started the refresher (absent in store-less tests).
     tokens: std::sync::OnceLock<crate::oauth::refresher::TokenSource>,
+    /// Stored Responses API replies, once `run` has opened the store (absent in store-less
+    /// tests: nothing is kept then).
+    responses: std::sync::OnceLock<Arc<super::stored_responses::StoredResponses>>,
     /// How long an Anthropic stream may stay silent before the gateway sends a `ping`.
     ping_every_ms: AtomicU64,
     /// Set when the shutdown grace is over: streams still running end with an error event.
@@ -125,6 +128,7 @@ impl State {
             ledger: Arc::new(Ledger::new()),
             metrics: Metrics::new(),
             tokens: std::sync::OnceLock::new(),
+            responses: std::sync::OnceLock::new(),
             ping_every_ms: AtomicU64::new(DEFAULT_PING_INTERVAL.as_millis() as u64),
             cut: Cut::default(),
         }))
@@ -163,6 +167,16 @@ impl State {
     /// Hands the server the refresher's token source; set once, by `run`.
     pub fn set_tokens(&self, tokens: crate::oauth::refresher::TokenSource) {
         let _ = self.tokens.set(tokens);
+    }
+
+    /// Hands the server the stored Responses API replies; set once, by `run` (or a test).
+    pub fn set_responses(&self, responses: Arc<super::stored_responses::StoredResponses>) {
+        let _ = self.responses.set(responses);
+    }
+
+    /// The stored Responses API replies, when the server has a store.
+    pub(crate) fn responses(&self) -> Option<&Arc<super::stored_responses::StoredResponses>> {
+        self.responses.get()
     }
 
     /// Access tokens of OAuth upstreams, when the refresher runs.

@@ -1,7 +1,8 @@
 //! The managed state in `gateway.redb`: typed records ([`records`]), the one enum of operations
 //! ([`ops`]) and [`Store::apply`], which every CLI command and the admin socket end in. The
 //! tables and the schema version live in [`schema`], the secret backends (OS keyring or the
-//! owner-only table) in [`secrets`], gateway API key hashing in [`keys`].
+//! owner-only table) in [`secrets`], gateway API key hashing in [`keys`], the stored Responses
+//! API replies (the server's alone, not ops) in [`responses`].
 //!
 //! redb allows one process at a time: the running server owns the database and the CLI reaches
 //! it through the admin socket (see `daemon`). Calls block (redb and the OS keyring are
@@ -15,7 +16,9 @@
 mod apply;
 pub mod keys;
 pub mod ops;
+pub mod peek;
 pub mod records;
+pub mod responses;
 mod schema;
 pub mod secrets;
 

@@ -43,6 +43,10 @@ pub struct UpstreamRecord {
     pub auth: AuthKind,
     /// A provider preset such as Qwen's `intl`, `cn` or `us`.
     pub region: Option<String>,
+    /// Azure OpenAI's legacy form: with an API version, calls go to
+    /// `/openai/deployments/{deployment}/...?api-version=V`; without, to the v1 endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_version: Option<String>,
     pub created_at: UnixTime,
     pub oauth: Option<OAuthMeta>,
 }
@@ -63,6 +67,7 @@ impl UpstreamRecord {
             enabled: true,
             auth: AuthKind::ApiKey,
             region: None,
+            api_version: None,
             created_at: 0,
             oauth: None,
         }

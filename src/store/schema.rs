@@ -123,6 +123,11 @@ pub(crate) fn prepare(
     }
     tx.open_table(USAGE).map_err(StoreError::db)?;
     tx.open_table(APPLIED).map_err(StoreError::db)?;
+    // Added without a version bump: an older build ignores tables it does not know.
+    tx.open_table(super::responses::RESPONSES)
+        .map_err(StoreError::db)?;
+    tx.open_table(super::responses::RESPONSES_BY_AGE)
+        .map_err(StoreError::db)?;
     if found < target {
         migrate(&tx, secrets, found, target)?;
         let mut meta = tx.open_table(META).map_err(StoreError::db)?;

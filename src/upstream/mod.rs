@@ -1,25 +1,26 @@
-//! One client per provider kind. Base URLs, auth injection and provider quirks live here, never
-//! in the codecs.
+//! Upstreams: base URLs, auth injection and provider quirks live here, never in the codecs.
 //!
-//! [`UpstreamClient`] (in [`client`]) is the one HTTP client the server builds from config
-//! (timeouts, proxy, pool, TCP_NODELAY); [`api_base`] and [`authorize`] say where a record's requests go
-//! and how they carry its secret; [`base_url`] hides and applies what a base URL itself holds
-//! (userinfo, secret query values). [`probe`] holds the one-off calls of `upstream add|test`;
-//! [`adapter`] turns IR requests into each kind's HTTP request and reads the replies back.
+//! [`kinds`] holds one file per provider kind (its dialect, URLs, credential header, quirks,
+//! hooks) behind the `Kind` trait; [`adapter`] turns IR requests into an upstream's HTTP
+//! request per dialect, asking the kind what differs, and reads the replies back;
+//! [`code_assist`] is Google Code Assist's wire (URLs, envelope, headers, model names, 429
+//! hints). [`UpstreamClient`] (in [`client`]) is the one HTTP client the server builds from
+//! config (timeouts, proxy, pool, TCP_NODELAY); [`api_base`] says where a record's requests go
+//! by default; [`base_url`] hides and applies what a base URL itself holds (userinfo, secret
+//! query values). [`probe`] holds the one-off calls of `upstream add|test`.
 
 pub mod adapter;
 pub mod base_url;
 pub mod client;
+pub mod code_assist;
+pub mod kinds;
 pub mod pool;
 pub mod probe;
 
 pub use client::{BodyStream, Dest, HttpError, UpstreamClient, UpstreamResponse, default_headers};
 
-use reqwest::RequestBuilder;
-
 use crate::config::{Config, Endpoint, ProviderKind, endpoints};
-use crate::secret::Secret;
-use crate::store::records::{AuthKind, UpstreamRecord};
+use crate::store::records::UpstreamRecord;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
@@ -50,14 +51,6 @@ pub fn path_segment(s: &str) -> percent_encoding::PercentEncode<'_> {
 /// Version sent to Anthropic upstreams.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
-/// Whether the kind speaks OpenAI Chat Completions natively (the same-protocol fast path).
-pub fn speaks_openai(kind: ProviderKind) -> bool {
-    matches!(
-        kind,
-        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek
-    )
-}
-
 /// The record's API base without a trailing `/`: its own `base_url`, else (Qwen OAuth) the
 /// token's resource URL, else the kind's default as overridden by config and environment.
 pub fn api_base(config: &Config, record: &UpstreamRecord) -> Result<String, UpstreamError> {
@@ -82,30 +75,6 @@ pub fn api_base(config: &Config, record: &UpstreamRecord) -> Result<String, Upst
         })?,
     };
     Ok(base.trim().trim_end_matches('/').to_string())
-}
-
-/// Adds the record's credential the way its provider expects it.
-pub fn authorize(
-    req: RequestBuilder,
-    record: &UpstreamRecord,
-    secret: Option<&Secret>,
-) -> RequestBuilder {
-    let Some(secret) = secret.filter(|s| !s.is_empty()) else {
-        return req;
-    };
-    if record.auth == AuthKind::None {
-        return req;
-    }
-    match record.provider {
-        ProviderKind::Anthropic => req
-            .header("x-api-key", secret.expose())
-            .header("anthropic-version", ANTHROPIC_VERSION),
-        ProviderKind::Gemini => req.header("x-goog-api-key", secret.expose()),
-        ProviderKind::Openai
-        | ProviderKind::Qwen
-        | ProviderKind::Deepseek
-        | ProviderKind::GeminiCli => req.bearer_auth(secret.expose()),
-    }
 }
 
 #[cfg(test)]
@@ -176,30 +145,43 @@ mod tests {
 
     #[test]
     fn auth_headers_per_kind() {
-        let client = reqwest::Client::new();
+        use crate::secret::Secret;
+        use crate::store::records::AuthKind;
+        let config = Config::default();
         let key = Secret::new("sk-fake");
-        let build = |kind| {
-            authorize(
-                client.get("http://127.0.0.1:1/"),
-                &rec(kind, None),
-                Some(&key),
-            )
-            .build()
-            .unwrap()
+        let none = http::HeaderMap::new();
+        let build = |record: &UpstreamRecord| {
+            let t = adapter::Target {
+                config: &config,
+                record,
+                model: "m",
+                credential: if record.auth == AuthKind::None {
+                    adapter::Credential::None
+                } else {
+                    adapter::Credential::ApiKey(&key)
+                },
+                client_dialect: crate::protocol::ir::Dialect::OpenAi,
+                client_headers: &none,
+            };
+            adapter::probe_headers(&t).unwrap()
         };
-        let r = build(ProviderKind::Openai);
-        assert_eq!(r.headers()["authorization"], "Bearer sk-fake");
-        let r = build(ProviderKind::Anthropic);
-        assert_eq!(r.headers()["x-api-key"], "sk-fake");
-        assert!(r.headers().get("authorization").is_none());
-        let r = build(ProviderKind::Gemini);
-        assert_eq!(r.headers()["x-goog-api-key"], "sk-fake");
-        let mut none = rec(ProviderKind::Openai, None);
-        none.auth = AuthKind::None;
-        let r = authorize(client.get("http://127.0.0.1:1/"), &none, Some(&key))
-            .build()
-            .unwrap();
-        assert!(r.headers().get("authorization").is_none());
+        let r = build(&rec(ProviderKind::Openai, None));
+        assert_eq!(r["authorization"], "Bearer sk-fake");
+        let r = build(&rec(ProviderKind::Anthropic, None));
+        assert_eq!(r["x-api-key"], "sk-fake");
+        assert_eq!(r["anthropic-version"], ANTHROPIC_VERSION);
+        assert!(r.get("authorization").is_none());
+        let r = build(&rec(ProviderKind::Gemini, None));
+        assert_eq!(r["x-goog-api-key"], "sk-fake");
+        let r = build(&rec(
+            ProviderKind::Azure,
+            Some("https://res.openai.azure.com/openai/v1"),
+        ));
+        assert_eq!(r["api-key"], "sk-fake");
+        assert!(r.get("authorization").is_none());
+        let mut keyless = rec(ProviderKind::Openai, None);
+        keyless.auth = AuthKind::None;
+        assert!(build(&keyless).get("authorization").is_none());
     }
 
     #[test]

@@ -1,18 +1,22 @@
 //! One-off calls the CLI makes: model discovery for `upstream add` and `upstream test`.
 //!
-//! OpenAI-compatible kinds (openai, qwen, deepseek) list `GET {base}/models` and test with a
-//! one-token chat completion; anthropic and gemini use their own list and message calls.
-//! Gemini CLI (Code Assist) has no model list and is tested by the OAuth module.
+//! The URLs and headers are the record's kind's (`kinds::Kind::models_url`, `call_url`,
+//! `authorize`, `extra_headers`), as for the server's calls; the list's shape and the test
+//! body (one short completion) follow the kind's dialect. Kinds without a model list (Code
+//! Assist, Azure) say why in [`ProbeError::Other`].
 
 use std::time::{Duration, Instant};
 
+use http::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{UpstreamClient, api_base, authorize};
-use crate::config::{Config, ProviderKind};
+use super::UpstreamClient;
+use super::adapter::{self, Credential, FastCall, Target};
+use crate::config::Config;
+use crate::protocol::ir::Dialect;
 use crate::secret::Secret;
-use crate::store::records::UpstreamRecord;
+use crate::store::records::{AuthKind, UpstreamRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -25,29 +29,59 @@ pub enum ProbeError {
     Other(String),
 }
 
+/// A probe's target: the record with its key, as the server would call it.
+fn target<'a>(
+    config: &'a Config,
+    upstream: &'a UpstreamRecord,
+    secret: Option<&'a Secret>,
+    model: &'a str,
+    no_headers: &'a HeaderMap,
+) -> Target<'a> {
+    let credential = match secret {
+        Some(s) if upstream.auth != AuthKind::None => Credential::ApiKey(s),
+        _ => Credential::None,
+    };
+    Target {
+        config,
+        record: upstream,
+        model,
+        credential,
+        client_dialect: upstream_dialect(upstream),
+        client_headers: no_headers,
+    }
+}
+
+fn upstream_dialect(upstream: &UpstreamRecord) -> Dialect {
+    crate::upstream::kinds::spec(upstream.provider).dialect(upstream)
+}
+
+fn other(e: impl std::fmt::Display) -> ProbeError {
+    ProbeError::Other(e.to_string())
+}
+
 /// The upstream's model ids (`GET {base}/models` for OpenAI-compatible kinds).
 pub async fn list_models(
     config: &Config,
     upstream: &UpstreamRecord,
     secret: Option<&Secret>,
 ) -> Result<Vec<String>, ProbeError> {
-    let (client, base) = prepare(config, upstream)?;
-    let url = match upstream.provider {
-        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek => {
-            format!("{base}/models")
-        }
-        ProviderKind::Anthropic => format!("{base}/v1/models?limit=1000"),
-        ProviderKind::Gemini => format!("{base}/v1beta/models?pageSize=1000"),
-        ProviderKind::GeminiCli => {
-            return Err(ProbeError::Other(
-                "gemini-cli upstreams have no model list; pass --models".into(),
-            ));
-        }
-    };
-    let req = authorize(client.http().get(&url), upstream, secret);
-    let body = send(req, &url, timeout(config)).await?.1;
-    let mut ids: Vec<String> = match upstream.provider {
-        ProviderKind::Gemini => {
+    let no_headers = HeaderMap::new();
+    let t = target(config, upstream, secret, "", &no_headers);
+    let kind = t.kind();
+    let url = kind
+        .models_url(&kind.api_base(&t).map_err(other)?)
+        .map_err(ProbeError::Other)?;
+    let headers = adapter::probe_headers(&t).map_err(other)?;
+    let client = client(config)?;
+    let body = send(
+        client.http().get(&url).headers(headers),
+        &url,
+        timeout(config),
+    )
+    .await?
+    .1;
+    let mut ids: Vec<String> = match upstream_dialect(upstream) {
+        Dialect::Gemini => {
             let list: GeminiList = parse(&body)?;
             list.models
                 .into_iter()
@@ -72,7 +106,6 @@ pub async fn test(
     secret: Option<&Secret>,
     model: Option<&str>,
 ) -> Result<Duration, ProbeError> {
-    let (client, base) = prepare(config, upstream)?;
     let model = model
         .map(str::to_string)
         .or_else(|| upstream.models.first().cloned())
@@ -85,42 +118,44 @@ pub async fn test(
     // The gateway would refuse to route such a name; the test should not send it either.
     crate::routing::model_name::check(&model)
         .map_err(|e| ProbeError::Other(format!("invalid model name `{model}`: {e}")))?;
-    let (url, body) = match upstream.provider {
-        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek => (
-            format!("{base}/chat/completions"),
-            json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}),
+    let no_headers = HeaderMap::new();
+    let t = target(config, upstream, secret, &model, &no_headers);
+    let kind = t.kind();
+    if kind.code_assist() {
+        return Err(ProbeError::Other(
+            "gemini-cli upstreams are tested through their OAuth login".into(),
+        ));
+    }
+    let ping = json!([{"role": "user", "content": "ping"}]);
+    let (call, body) = match upstream_dialect(upstream) {
+        Dialect::OpenAi => (
+            FastCall::Chat,
+            json!({"model": model, "messages": ping, "max_tokens": 1}),
         ),
-        ProviderKind::Anthropic => (
-            format!("{base}/v1/messages"),
-            json!({"model": model, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}),
+        Dialect::Anthropic => (
+            FastCall::Messages,
+            json!({"model": model, "messages": ping, "max_tokens": 1}),
         ),
-        ProviderKind::Gemini => (
-            format!(
-                "{base}/v1beta/models/{}:generateContent",
-                super::path_segment(model.strip_prefix("models/").unwrap_or(&model))
-            ),
+        Dialect::Gemini => (
+            FastCall::Generate {
+                stream: false,
+                alt_sse: false,
+            },
             json!({"contents": [{"role": "user", "parts": [{"text": "ping"}]}],
                    "generationConfig": {"maxOutputTokens": 1}}),
         ),
-        ProviderKind::GeminiCli => {
-            return Err(ProbeError::Other(
-                "gemini-cli upstreams are tested through their OAuth login".into(),
-            ));
-        }
     };
-    let req = authorize(client.http().post(&url).json(&body), upstream, secret);
+    let url = kind.call_url(&t, call).map_err(other)?;
+    let headers = adapter::probe_headers(&t).map_err(other)?;
+    let client = client(config)?;
+    let req = client.http().post(&url).headers(headers).json(&body);
     let started = Instant::now();
     send(req, &url, timeout(config)).await?;
     Ok(started.elapsed())
 }
 
-fn prepare(
-    config: &Config,
-    upstream: &UpstreamRecord,
-) -> Result<(UpstreamClient, String), ProbeError> {
-    let client = UpstreamClient::new(config).map_err(|e| ProbeError::Other(e.to_string()))?;
-    let base = api_base(config, upstream).map_err(|e| ProbeError::Other(e.to_string()))?;
-    Ok((client, base))
+fn client(config: &Config) -> Result<UpstreamClient, ProbeError> {
+    UpstreamClient::new(config).map_err(other)
 }
 
 fn timeout(config: &Config) -> Duration {

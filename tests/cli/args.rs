@@ -281,8 +281,11 @@ fn home_flag_is_global_and_beats_the_environment() {
 fn completions_for_every_shell() {
     let h = TestHome::new();
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
-        let out = expect(&h, &["completions", shell], 0);
-        let text = stdout(&out);
+        // The dynamic registration calls the binary back; the static script lists the tree.
+        let text = stdout(&expect(&h, &["completions", shell], 0));
+        assert!(text.contains("llm-gateway"), "{shell}");
+        assert!(text.contains("COMPLETE"), "{shell}");
+        let text = stdout(&expect(&h, &["completions", shell, "--static"], 0));
         assert!(text.contains("llm-gateway"), "{shell}");
         assert!(text.contains("upstream"), "{shell}");
     }

@@ -33,7 +33,7 @@ fn completions_are_fresh() {
         ("elvish", "llm-gateway.elv"),
         ("powershell", "llm-gateway.ps1"),
     ] {
-        let out = h.run(&["completions", shell]);
+        let out = h.run(&["completions", shell, "--static"]);
         assert!(out.status.success());
         let committed = std::fs::read(repo().join("completions").join(file))
             .unwrap_or_else(|e| panic!("completions/{file}: {e}; {STALE}"));

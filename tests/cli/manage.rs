@@ -404,3 +404,69 @@ fn status_without_a_server() {
         assert!(text.contains(part), "{part}: {text}");
     }
 }
+
+#[test]
+fn azure_needs_its_resource_and_deployments() {
+    let h = TestHome::new();
+    let base = "https://res.openai.azure.com/openai/v1";
+    let add = |extra: &[&str], code| {
+        let mut args = vec![
+            "upstream",
+            "add",
+            "az",
+            "--provider",
+            "azure",
+            "--api-key",
+            FAKE_KEY,
+        ];
+        args.extend_from_slice(extra);
+        expect(&h, &args, code)
+    };
+    // No resource URL, no deployments, a flag of another kind: usage errors naming the fix.
+    let out = add(&["--models", "d1"], 2);
+    assert!(stderr(&out).contains("--base-url"), "{}", stderr(&out));
+    let out = add(&["--base-url", base], 2);
+    assert!(stderr(&out).contains("--models"), "{}", stderr(&out));
+    let out = expect(
+        &h,
+        &[
+            "upstream",
+            "add",
+            "o",
+            "--provider",
+            "openai",
+            "--api-key",
+            FAKE_KEY,
+            "--models",
+            "m",
+            "--api-version",
+            "2024-10-21",
+        ],
+        2,
+    );
+    assert!(stderr(&out).contains("azure only"), "{}", stderr(&out));
+
+    add(&["--base-url", base, "--models", "gpt4o-prod, o4-mini"], 0);
+    let u = json(&h, &["upstream", "show", "az", "--json"]);
+    assert_eq!(u["provider"], "azure");
+    assert_eq!(u["base_url"], base);
+    assert_eq!(u["models"], serde_json::json!(["gpt4o-prod", "o4-mini"]));
+    assert!(u.get("api_version").is_none(), "{u}");
+    expect(&h, &["upstream", "remove", "az"], 0);
+    add(
+        &[
+            "--base-url",
+            "https://old.openai.azure.com",
+            "--models",
+            "gpt4",
+            "--api-version",
+            "2024-10-21",
+        ],
+        0,
+    );
+    let u = json(&h, &["upstream", "show", "az", "--json"]);
+    assert_eq!(u["api_version"], "2024-10-21");
+    let shown = stdout(&expect(&h, &["upstream", "show", "az"], 0));
+    assert!(shown.contains("2024-10-21 (legacy"), "{shown}");
+    assert_no_secret(&[shown, u.to_string()]);
+}

@@ -7,6 +7,7 @@
 
 mod alias;
 mod args;
+mod completion;
 mod config;
 mod fake;
 mod generated;

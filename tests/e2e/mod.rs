@@ -1,5 +1,5 @@
-//! End-to-end tests with the real clients (Claude Code, Gemini CLI, the openai / anthropic /
-//! google-genai Python SDKs) talking to the real `llm-gateway` binary, which talks to a fake
+//! End-to-end tests with the real clients (Claude Code, Gemini CLI, Codex CLI, the openai /
+//! anthropic / google-genai Python SDKs) talking to the real `llm-gateway` binary, which talks to a fake
 //! upstream of [`fake`] on loopback.
 //!
 //! The clients are installed by `scripts/e2e-deps.sh` into `target/e2e`; `scripts/test.sh` runs it
@@ -11,6 +11,7 @@
 
 mod browser;
 mod claude;
+mod codex;
 mod fake;
 mod gemini_cli;
 mod launch;
@@ -64,7 +65,6 @@ impl Clients {
         self.need("node/node_modules/.bin/gemini")
     }
 
-    /// Not installed by `scripts/e2e-deps.sh` yet (its test waits for the Responses dialect).
     pub fn codex(&self) -> PathBuf {
         self.need("node/node_modules/.bin/codex")
     }

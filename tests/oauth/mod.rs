@@ -103,6 +103,7 @@ pub async fn seed(
         enabled: true,
         auth: AuthKind::Oauth,
         region: None,
+        api_version: None,
         created_at: now,
         oauth: Some(OAuthMeta {
             account: Some("dev@example.com".into()),

@@ -298,6 +298,7 @@ async fn stale_token_gateway(
         enabled: true,
         auth: AuthKind::Oauth,
         region: None,
+        api_version: None,
         created_at: 0,
         oauth: Some(OAuthMeta {
             account: Some("dev@example.com".into()),

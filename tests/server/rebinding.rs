@@ -52,6 +52,15 @@ async fn call(gw: &Gateway, host: &str, method: &str, path: &str, body: &str) ->
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// An address of this machine that is not loopback (the one its default route leaves from), if
+/// it has one; a UDP "connect" only picks the route, nothing is sent.
+fn own_lan_ip() -> Option<std::net::IpAddr> {
+    let sock = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    sock.connect("192.0.2.1:9").ok()?;
+    let ip = sock.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
 fn routes() -> [(&'static str, &'static str, &'static str); 6] {
     [
         ("POST", "/v1/chat/completions", CHAT),
@@ -230,9 +239,23 @@ async fn on_a_non_loopback_listen_metrics_need_a_key_unless_public() {
             .status(),
         200
     );
-    // Exposed on purpose: any Host is answered, and /health needs no key.
-    let (status, _) = call(&gw, "gateway.lan:3847", "GET", "/health", "").await;
-    assert_eq!(status, 200);
+    // Exposed on purpose: a LAN client may use any Host, and /health needs no key...
+    if let Some(ip) = own_lan_ip() {
+        let url = format!("http://{ip}:{}/health", gw.addr.port());
+        let resp = c.get(url).header("host", "gateway.lan:3847").send().await;
+        assert_eq!(resp.unwrap().status(), 200, "through {ip}");
+    }
+    // ...but a connection that arrives on loopback is where a rebound name comes from: a
+    // page on this machine whose name resolves to 127.0.0.1 is refused, loopback names are not.
+    let (status, body) = call(&gw, "rebound.example:3847", "GET", "/health", "").await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["error"]["code"], "host_not_allowed");
+    let (status, _) = call(&gw, "rebound.example", "POST", "/v1/chat/completions", CHAT).await;
+    assert_eq!(status, 403);
+    assert_eq!(
+        call(&gw, "localhost:3847", "GET", "/health", "").await.0,
+        200
+    );
     let health = c.get(gw.url("/health")).send().await.unwrap();
     assert_eq!(health.status(), 200);
     gw.stop().await;

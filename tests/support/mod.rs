@@ -90,6 +90,7 @@ pub fn stdout_json(out: &Output, args: &[&str]) -> serde_json::Value {
 }
 
 pub mod fake_anthropic;
+pub mod fake_azure;
 pub mod fake_gemini;
 pub mod fake_openai;
 
@@ -157,6 +158,7 @@ pub fn upstream(name: &str, base_url: &str, models: &[&str], priority: u32) -> U
         enabled: true,
         auth: AuthKind::ApiKey,
         region: None,
+        api_version: None,
         created_at: 0,
         oauth: None,
     }

@@ -2,9 +2,10 @@
 
 use serde_json::Value;
 
-/// Anthropic's SSE grammar (translation.md B1-B11): every frame named, `event` = `data.type`,
-/// one `message_start` first, blocks sequential with contiguous indices and at least one delta,
-/// `message_delta` with usage, `message_stop` last, nothing after `error`.
+/// Anthropic's SSE grammar (docs/translation-rules.md B1-B11): every frame named,
+/// `event` = `data.type`, one `message_start` first, blocks sequential with contiguous indices
+/// and at least one delta, `message_delta` with usage, `message_stop` last, nothing after
+/// `error`.
 pub fn lint_anthropic(body: &[u8]) -> Result<(), String> {
     let text = std::str::from_utf8(body).map_err(|e| e.to_string())?;
     let mut names = Vec::new();

@@ -8,7 +8,7 @@ use super::rig::*;
 use llm_gateway::protocol::codec;
 use llm_gateway::protocol::ir::{Block, ErrorKind, ResponseFormat, StopReason};
 
-async fn run_cell(client: Client, kind: Kind, case: Case) {
+pub(super) async fn run_cell(client: Client, kind: Kind, case: Case) {
     let rig = Rig::start(kind).await;
     rig.fake.push(upstream_reply(case, kind));
     let req = request(case, kind.model());

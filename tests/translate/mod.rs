@@ -8,8 +8,10 @@
 //! Anthropic streams also through an SSE grammar linter) and what the fake upstream received
 //! (the translated request, decoded with the upstream's codec, plus path, auth and quirks).
 
+mod azure;
 mod behaviour;
 mod claude_code;
 mod lint;
 mod matrix;
 pub mod rig;
+mod rule_codes;

@@ -50,6 +50,7 @@ pub enum Kind {
     GeminiCli,
     Qwen,
     DeepSeek,
+    Azure,
 }
 
 impl Kind {
@@ -61,6 +62,7 @@ impl Kind {
             Kind::GeminiCli => ProviderKind::GeminiCli,
             Kind::Qwen => ProviderKind::Qwen,
             Kind::DeepSeek => ProviderKind::Deepseek,
+            Kind::Azure => ProviderKind::Azure,
         }
     }
 
@@ -71,12 +73,14 @@ impl Kind {
             Kind::Gemini | Kind::GeminiCli => "gemini-2.5-pro",
             Kind::Qwen => "qwen-plus",
             Kind::DeepSeek => "deepseek-chat",
+            // A deployment named after its (reasoning) model.
+            Kind::Azure => "o4-mini",
         }
     }
 
     pub fn dialect(self) -> Dialect {
         match self {
-            Kind::OpenAi | Kind::Qwen | Kind::DeepSeek => Dialect::OpenAi,
+            Kind::OpenAi | Kind::Qwen | Kind::DeepSeek | Kind::Azure => Dialect::OpenAi,
             Kind::Anthropic => Dialect::Anthropic,
             Kind::Gemini | Kind::GeminiCli => Dialect::Gemini,
         }
@@ -121,6 +125,7 @@ pub struct Rig {
 
 pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
     let base = match kind.dialect() {
+        _ if kind == Kind::Azure => crate::support::fake_azure::base_url(fake),
         Dialect::OpenAi => fake.base_url(),
         _ => fake.root_url(),
     };
@@ -140,6 +145,7 @@ pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
             AuthKind::ApiKey
         },
         region: None,
+        api_version: None,
         created_at: 0,
         oauth: oauth.then(|| OAuthMeta {
             account: Some("dev@example.com".into()),
@@ -540,6 +546,9 @@ pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
         let events = events_of(&blocks, stop);
         let reply = match kind {
             Kind::OpenAi | Kind::Qwen | Kind::DeepSeek => fake_openai::chunks(&events),
+            Kind::Azure => {
+                crate::support::fake_azure::with_filter_chunks(fake_openai::chunks(&events))
+            }
             Kind::Anthropic => fake_anthropic::stream(&events),
             Kind::Gemini => fake_gemini::stream(&events),
             Kind::GeminiCli => fake_gemini::code_assist_stream(&events),
@@ -561,7 +570,7 @@ pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
         extra: ir::Extras::default(),
     };
     match kind {
-        Kind::OpenAi | Kind::Qwen | Kind::DeepSeek => fake_openai::completion(&resp),
+        Kind::OpenAi | Kind::Qwen | Kind::DeepSeek | Kind::Azure => fake_openai::completion(&resp),
         Kind::Anthropic => fake_anthropic::message(&resp),
         Kind::Gemini => fake_gemini::generate(&resp),
         Kind::GeminiCli => fake_gemini::code_assist_generate(&resp),
@@ -703,6 +712,12 @@ pub fn check_transport(kind: Kind, rec: &Recorded, stream: bool) {
             if kind == Kind::Qwen {
                 assert_eq!(auth("x-dashscope-cachecontrol").as_deref(), Some("enable"));
             }
+        }
+        Kind::Azure => {
+            assert_eq!(rec.path, "/openai/v1/chat/completions");
+            assert_eq!(rec.query, None, "the v1 endpoint takes no api-version");
+            assert_eq!(auth("api-key").unwrap(), "sk-fake-up");
+            assert_eq!(auth("authorization"), None);
         }
         Kind::Anthropic => {
             assert_eq!(rec.path, "/v1/messages");

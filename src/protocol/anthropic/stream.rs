@@ -1,6 +1,6 @@
 //! Anthropic SSE streams: [`StreamDecoder`] reads an Anthropic upstream's events into IR
 //! stream events; [`StreamEncoder`] writes IR stream events as the SSE stream Claude Code and
-//! the SDKs accept (section B of the translation notes).
+//! the SDKs accept (section B of docs/translation-rules.md).
 //!
 //! The encoder owns the client's block indices. It enforces the grammar whatever its input:
 //! one `message_start` first (synthesised if the producer skipped it), blocks strictly

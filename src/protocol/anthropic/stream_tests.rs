@@ -45,7 +45,7 @@ fn parse_sse(bytes: &[u8]) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// The SSE linter of the translation notes' golden test 1; returns the accumulated message.
+/// An SSE grammar linter (docs/translation-rules.md B1-B11); returns the accumulated message.
 fn lint(frames: &[(String, Value)]) -> Value {
     let mut message: Option<Value> = None;
     let mut open: Option<(usize, String)> = None;

@@ -4,8 +4,12 @@
 //!
 //! Retry hints (oauth-upstreams.md 2.7): `RetryInfo.retryDelay` ("0.5s"), else ErrorInfo
 //! `metadata.quotaResetDelay` ("539.477544ms", "1h2m3s"), else "retry in 23s" in the message,
-//! rounded up to whole seconds. A QuotaFailure whose quotaId names a daily quota, a "limit: 0"
-//! message, or a delay over five minutes marks the error `should_retry: Some(false)`.
+//! rounded up to whole seconds. A QuotaFailure whose quotaId names a daily quota, an ErrorInfo
+//! reason `QUOTA_EXHAUSTED`, a "limit: 0" message, or a delay over five minutes marks the error
+//! `should_retry: Some(false)`; a 429 whose QuotaFailure names a daily quota says so in its
+//! message when Google's own text does not. An RPC body stringified in another's `message`
+//! (Code Assist does this) is read instead of its wrapper. This is the one reader of Google RPC
+//! errors: the Gemini API's and Code Assist's alike.
 //! Gemini's context-length error gets the code `context_length_exceeded`; its wording is kept.
 
 use serde_json::{Value, json};
@@ -65,12 +69,14 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
         .map_or_else(|| format!("upstream returned HTTP {status}"), str::to_owned);
     let mut err = ApiError::new(status, kind_for(status, &message), String::new());
     let mut daily = false;
+    let mut exhausted = false;
     let mut delay: Option<f64> = None;
     let mut reset_delay: Option<f64> = None;
     for detail in &e.details {
         let kind = detail.get("@type").and_then(Value::as_str).unwrap_or("");
         if kind.ends_with("google.rpc.ErrorInfo") {
             if let Some(reason) = detail.get("reason").and_then(Value::as_str) {
+                exhausted |= reason == "QUOTA_EXHAUSTED";
                 err.code = Some(reason.to_string());
             }
             reset_delay = detail
@@ -100,7 +106,19 @@ pub(super) fn decode_error_value(status: u16, value: &Value) -> ApiError {
         }
     }
     let delay = delay.or(reset_delay).or_else(|| retry_in_message(&message));
-    classify(&mut err, message, delay, daily);
+    // Google's text often just says "Resource has been exhausted": say which quota.
+    let lower = message.to_ascii_lowercase();
+    let message =
+        if status == 429 && daily && !lower.contains("daily") && !lower.contains("per day") {
+            format!(
+                "{} (the daily quota of this account is spent; retrying before it resets will not \
+             help)",
+                message.trim_end()
+            )
+        } else {
+            message
+        };
+    classify(&mut err, message, delay, daily || exhausted);
     err
 }
 
@@ -116,6 +134,19 @@ fn classify(err: &mut ApiError, message: String, delay: Option<f64>, mut daily: 
     }
     if daily || message.contains("limit: 0") {
         err.should_retry = Some(false);
+    }
+    // Code Assist sometimes wraps the real error, stringified, in the message of another: its
+    // retry hints count. The message stays as sent, so that decoding what a client was told
+    // gives the same error again.
+    if message.trim_start().starts_with('{')
+        && let Ok(v) = serde_json::from_str::<Value>(&message)
+        // An RPC body whose own message is not another: one level, never an endless descent.
+        && serde_json::from_value::<ErrorBody>(v.clone())
+            .is_ok_and(|b| !b.error.message.trim_start().starts_with('{'))
+    {
+        let inner = decode_error_value(err.status, &v);
+        err.retry_after_secs = err.retry_after_secs.or(inner.retry_after_secs);
+        err.should_retry = err.should_retry.or(inner.should_retry);
     }
     if is_context_length(&message) {
         err.kind = ErrorKind::InvalidRequest;
@@ -243,6 +274,31 @@ pub fn encode_error(err: &ApiError) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn code_assist_429s() {
+        let body = br#"{"error":{"code":429,"message":"You have exhausted your capacity on this model. Your quota will reset after 0s.","status":"RESOURCE_EXHAUSTED","details":[
+            {"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"RATE_LIMIT_EXCEEDED","domain":"cloudcode-pa.googleapis.com","metadata":{"uiMessage":"true","model":"gemini-2.5-pro","quotaResetDelay":"539.477544ms","quotaResetTimeStamp":"2025-10-20T19:14:08Z"}},
+            {"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"0.539477544s"}]}}"#;
+        let e = decode_error(429, body);
+        assert_eq!(e.retry_after_secs, Some(1));
+        assert_eq!(e.should_retry, None);
+
+        let body = br#"[{"error":{"code":429,"message":"Quota exceeded. Please retry in 3600s.","status":"RESOURCE_EXHAUSTED","details":[
+            {"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]}]}}]"#;
+        let e = decode_error(429, body);
+        assert_eq!(e.should_retry, Some(false));
+        assert_eq!(e.retry_after_secs, Some(3600));
+        assert!(e.message.contains("daily quota"), "{}", e.message);
+
+        let body = br#"{"error":{"code":429,"message":"Quota used.","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"QUOTA_EXHAUSTED"}]}}"#;
+        assert_eq!(decode_error(429, body).should_retry, Some(false));
+
+        let inner = r#"{"error":{"code":429,"message":"x","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.RetryInfo","retryDelay":"7s"}]}}"#;
+        let outer = json!({"error": {"code": 429, "message": inner}}).to_string();
+        let e = decode_error(429, outer.as_bytes());
+        assert_eq!(e.retry_after_secs, Some(7));
+    }
 
     /// Fuzz finding: a context-length error whose body is not the RPC shape (plain text, or
     /// JSON without an `error` object) was not marked `context_length_exceeded` (nor read for a

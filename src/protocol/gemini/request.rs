@@ -1,5 +1,5 @@
 //! Gemini requests: a Gemini client's body -> IR ([`decode_request`]), and IR -> the body a
-//! Gemini upstream takes ([`encode_request`], rules D4-D17 of translation.md).
+//! Gemini upstream takes ([`encode_request`], rules D4-D17 of docs/translation-rules.md).
 //!
 //! Tool-call ids (D12/D13): a Gemini history may carry no ids. Calls without one get
 //! `gcall_<content>_<part>_<name>` (stable across turns, since history only grows), and each

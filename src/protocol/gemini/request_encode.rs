@@ -1,4 +1,4 @@
-//! IR -> Gemini request body (translation.md D4-D17). Part of `request.rs`.
+//! IR -> Gemini request body (docs/translation-rules.md D4-D17). Part of `request.rs`.
 //!
 //! Signatures (D16/D17): only `Signature{origin: Gemini}` is ever sent, and on the part it came
 //! from. A Gemini-signed thinking block directly followed by an unsigned tool call hands its

@@ -1,5 +1,5 @@
-//! JSON Schema reduction for Gemini function declarations (translation.md D6), and the reverse
-//! normalization of Gemini's OpenAPI-style schemas into JSON Schema for the IR.
+//! JSON Schema reduction for Gemini function declarations (docs/translation-rules.md D6), and
+//! the reverse normalization of Gemini's OpenAPI-style schemas into JSON Schema for the IR.
 //!
 //! Two targets. [`SchemaTarget::Parameters`] is the legacy `parameters` field, an OpenAPI 3.0
 //! subset that rejects any keyword it does not know ("Unknown name \"$schema\""): the reducer

@@ -541,32 +541,6 @@ pub struct ErrorStatus {
     pub extra: Map<String, Value>,
 }
 
-/// Code Assist (`cloudcode-pa …/v1internal:generateContent`) request envelope.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-pub struct CodeAssistRequest {
-    /// No `models/` prefix.
-    pub model: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub project: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user_prompt_id: Option<String>,
-    pub request: GenerateContentRequest,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
-/// Code Assist response envelope (also one SSE chunk of `:streamGenerateContent`).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct CodeAssistResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub response: Option<GenerateContentResponse>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub trace_id: Option<String>,
-    #[serde(flatten)]
-    pub extra: Map<String, Value>,
-}
-
 /// Code Assist `:countTokens` body: `{"request": {"model": "models/<m>", "contents": [...]}}`.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CodeAssistCountTokensRequest {
@@ -624,26 +598,5 @@ mod tests {
         assert!(out.get("systemInstruction").is_some());
         assert!(out["generationConfig"].get("maxOutputTokens").is_some());
         assert_eq!(out["contents"][0]["parts"][0]["thoughtSignature"], "c2ln");
-    }
-
-    #[test]
-    fn code_assist_envelopes() {
-        let req = CodeAssistRequest {
-            model: "gemini-2.5-pro".into(),
-            project: Some("p".into()),
-            user_prompt_id: Some("u1".into()),
-            request: GenerateContentRequest::default(),
-            extra: Map::new(),
-        };
-        let v = serde_json::to_value(&req).unwrap();
-        assert_eq!(v["user_prompt_id"], "u1");
-        assert_eq!(v["request"], json!({}));
-        let resp: CodeAssistResponse = serde_json::from_value(json!({
-            "response": {"candidates": [{"content": {"role": "model", "parts": [{"text": "x"}]}}]},
-            "traceId": "t"
-        }))
-        .unwrap();
-        assert_eq!(resp.trace_id.as_deref(), Some("t"));
-        assert_eq!(resp.response.unwrap().candidates.len(), 1);
     }
 }

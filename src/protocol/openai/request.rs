@@ -1,5 +1,5 @@
 //! Chat Completions requests <-> IR: `decode_request` for OpenAI clients, `encode_request` /
-//! `encode_request_with` for OpenAI-compatible upstreams (reference C1-C17).
+//! `encode_request_with` for OpenAI-compatible upstreams (docs/translation-rules.md C1-C17).
 //!
 //! Provider differences are not decided here: `upstream/` picks an [`EncodeOptions`] per provider
 //! (DeepSeek's reasoning replay, Qwen's `enable_thinking`, o-series `max_completion_tokens`, a

@@ -96,8 +96,14 @@ impl StreamDecoder {
                 None => return Ok(()),
             },
         };
-        self.start(&chunk, out);
         let no_choices = chunk.choices.is_empty();
+        // A chunk with nothing in it does not open the message: Azure's first chunk has empty
+        // `choices`, `id: ""` and `prompt_filter_results` only (clients indexing `choices[0]`
+        // crash on it, and its empty id and model must not become the message's).
+        if no_choices && !self.started && !matches!(chunk.usage, Some(Some(_))) {
+            return Ok(());
+        }
+        self.start(&chunk, out);
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
             self.delta(choice.delta, out);
             if let Some(f) = choice.finish_reason {

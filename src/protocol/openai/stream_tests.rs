@@ -611,3 +611,35 @@ fn refusal_delta_ends_as_a_refusal() {
         ]
     );
 }
+
+#[test]
+fn azure_filter_chunks_carry_nothing_and_a_filtered_end_is_a_refusal() {
+    let prompt_filter = json!({"id": "", "object": "", "created": 0, "model": "", "choices": [],
+        "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {
+            "hate": {"filtered": false, "severity": "safe"}}}]})
+    .to_string();
+    let annotation = chunk(json!([{"index": 0, "finish_reason": null,
+        "content_filter_results": {"violence": {"filtered": false, "severity": "safe"}},
+        "content_filter_offsets": {"check_offset": 0, "start_offset": 0, "end_offset": 5}}]));
+    let filtered = chunk(json!([{"index": 0, "finish_reason": "content_filter",
+        "content_filter_results": {"violence": {"filtered": true, "severity": "high"}}}]));
+    let ev = run(&[
+        prompt_filter,
+        delta(json!({"role": "assistant", "content": ""})),
+        delta(json!({"content": "Once"})),
+        annotation,
+        filtered,
+        "[DONE]".to_owned(),
+    ]);
+    assert_eq!(
+        ev,
+        [
+            "start chatcmpl-abc",
+            "0+text",
+            "0 text Once",
+            "0-",
+            "end Some(Refusal) in=0 out=0 cached=0",
+            "stop"
+        ]
+    );
+}

@@ -4,8 +4,9 @@
 //!
 //! One table of model globs, first match wins, then a conservative default per provider kind.
 //! The figures are the providers' documented maximum output lengths; a model not listed gets
-//! its kind's default, which is small enough to be accepted everywhere we know of. Anthropic
-//! upstreams are not clamped: the API knows its models and says so in its own words.
+//! its kind's default (the kind's `default_output_cap`), which is small enough to be accepted
+//! everywhere we know of. Anthropic upstreams are not clamped: the API knows its models and
+//! says so in its own words.
 
 use crate::config::ProviderKind;
 use crate::routing::glob;
@@ -45,29 +46,19 @@ const CAPS: &[(&str, u32)] = &[
     ("gemini-3*", 65_536),
 ];
 
-/// The cap for a model not in the table.
-fn default_cap(kind: ProviderKind) -> Option<u32> {
-    match kind {
-        ProviderKind::Openai => Some(16_384),
-        ProviderKind::Deepseek | ProviderKind::Qwen => Some(8_192),
-        ProviderKind::Gemini | ProviderKind::GeminiCli => Some(65_536),
-        ProviderKind::Anthropic => None,
-    }
-}
-
-/// The largest `max_tokens` to send `model` on an upstream of `kind`, if any.
+/// The largest `max_tokens` to send `model` on an upstream of `kind`, if any: the table, then
+/// the kind's default ([`Kind::default_output_cap`]); a kind without a default is never clamped.
+///
+/// [`Kind::default_output_cap`]: crate::upstream::kinds::Kind::default_output_cap
 pub fn max_output_tokens(kind: ProviderKind, model: &str) -> Option<u32> {
-    if kind == ProviderKind::Anthropic {
-        return None;
-    }
+    let default = crate::upstream::kinds::spec(kind).default_output_cap()?;
     let m = model.strip_prefix("models/").unwrap_or(model);
     // Every pattern starts with a literal: most are ruled out by their first byte.
     CAPS.iter()
         .find(|(pattern, _)| {
             pattern.as_bytes().first() == m.as_bytes().first() && glob::matches(pattern, m)
         })
-        .map(|(_, cap)| *cap)
-        .or_else(|| default_cap(kind))
+        .map_or(Some(default), |(_, cap)| Some(*cap))
 }
 
 /// Whether an OpenAI model wants `max_completion_tokens` (o-series and gpt-5 reasoning models

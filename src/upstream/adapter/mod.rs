@@ -1,15 +1,17 @@
-//! Upstream adapters: an `ir::Request` (model already the upstream's) -> the HTTP request one
-//! provider kind wants, plus the [`ReplyFormat`] that says how to read what comes back. Every
-//! provider quirk lives here, never in the codecs: base URLs and region presets, auth headers,
-//! Qwen's DashScope headers, DeepSeek's reasoning replay, o-series `max_completion_tokens`,
-//! `max_tokens` caps ([`limits`]), Gemini's schema subset, the Code Assist envelope.
+//! Upstream adapters: an `ir::Request` (model already the upstream's) -> the HTTP request an
+//! upstream wants, plus the [`ReplyFormat`] that says how to read what comes back. One adapter
+//! per wire dialect; what differs between provider kinds of one dialect (base URLs and region
+//! presets, the credential header, Qwen's DashScope headers, DeepSeek's reasoning replay,
+//! Azure's URL forms, the Code Assist envelope) is asked of the record's
+//! [`Kind`], never matched here. `max_tokens` caps are in [`limits`].
 //!
 //! Two entry points, both pure (tokens are fetched by the caller, the server):
 //! * [`translated`] encodes the IR for the upstream (`[[rules]]` edits applied to the wire JSON);
 //! * [`fast_path`] gives the URL and headers for forwarding a client's body of the same
 //!   protocol, whose bytes the server edits itself (only the model).
 //!
-//! Files: `openai` (openai, deepseek, qwen), `anthropic`, `gemini` (gemini, gemini-cli),
+//! Files: `openai` (the OpenAI Chat dialect), `anthropic`, `gemini` (with the Code Assist
+//! envelope),
 //! `limits` (output caps), `reply` (reading replies back: envelope, tool names, errors),
 //! `plain_text` (the gist of a non-JSON error body).
 
@@ -25,7 +27,8 @@ pub use reply::{ReplyDecoder, ReplyFormat, ReplyNames, retry_after};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
 
-use crate::config::{Config, ProviderKind};
+use super::kinds::{self, Kind};
+use crate::config::Config;
 use crate::protocol::codec::CodecError;
 use crate::protocol::ir::{self, Dialect};
 use crate::routing::rules::{Edits, merge};
@@ -57,7 +60,8 @@ pub enum Credential<'a> {
 }
 
 impl<'a> Credential<'a> {
-    fn secret(&self) -> Option<&'a Secret> {
+    /// The secret sent to the upstream, whatever its source.
+    pub(crate) fn secret(&self) -> Option<&'a Secret> {
         match *self {
             Credential::None => None,
             Credential::ApiKey(s) => Some(s),
@@ -65,7 +69,8 @@ impl<'a> Credential<'a> {
         }
     }
 
-    fn meta(&self) -> Option<&'a OAuthMeta> {
+    /// The OAuth metadata of an OAuth credential.
+    pub(crate) fn meta(&self) -> Option<&'a OAuthMeta> {
         match *self {
             Credential::OAuth { meta, .. } => Some(meta),
             _ => None,
@@ -85,6 +90,13 @@ pub struct Target<'a> {
     /// Anthropic upstreams verbatim).
     pub client_dialect: Dialect,
     pub client_headers: &'a HeaderMap,
+}
+
+impl Target<'_> {
+    /// What the record's provider kind is.
+    pub fn kind(&self) -> &'static dyn Kind {
+        kinds::spec(self.record.provider)
+    }
 }
 
 /// What the client called, for the same-protocol fast path.
@@ -111,45 +123,40 @@ pub struct UpstreamCall {
     pub reply: ReplyFormat,
 }
 
-/// The wire format an upstream kind speaks (gemini-cli: Gemini inside the Code Assist envelope).
-pub fn upstream_dialect(kind: ProviderKind) -> Dialect {
-    match kind {
-        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek => Dialect::OpenAi,
-        ProviderKind::Anthropic => Dialect::Anthropic,
-        ProviderKind::Gemini | ProviderKind::GeminiCli => Dialect::Gemini,
-    }
+/// Whether a client of `client` dialect can be forwarded to `record` without translation: the
+/// upstream speaks that dialect and its kind relays it as it is (Code Assist wraps every body
+/// in its envelope, Azure adds filter chunks: both always translate).
+pub fn same_protocol(record: &UpstreamRecord, client: Dialect) -> bool {
+    let kind = kinds::spec(record.provider);
+    kind.relays_same_dialect() && kind.dialect(record) == client
 }
 
-/// Whether a client of `client` dialect can be forwarded to `kind` without translation. Code
-/// Assist wraps every body in its envelope, so gemini-cli always translates.
-pub fn same_protocol(kind: ProviderKind, client: Dialect) -> bool {
-    kind != ProviderKind::GeminiCli && upstream_dialect(kind) == client
-}
-
-/// Encodes `req` for the target, applying `edits` (`[[rules]]`) to the wire JSON.
+/// Encodes `req` for the target, applying `edits` (`[[rules]]`) to the wire JSON, then lets the
+/// kind sign the finished call.
 pub fn translated(
     t: &Target<'_>,
     req: &ir::Request,
     edits: &Edits,
 ) -> Result<UpstreamCall, AdapterError> {
-    match t.record.provider {
-        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek => {
-            openai::translated(t, req, edits)
-        }
-        ProviderKind::Anthropic => anthropic::translated(t, req, edits),
-        ProviderKind::Gemini | ProviderKind::GeminiCli => gemini::translated(t, req, edits),
-    }
+    let kind = t.kind();
+    let mut call = match kind.dialect(t.record) {
+        Dialect::OpenAi => openai::translated(t, req, edits)?,
+        Dialect::Anthropic => anthropic::translated(t, req, edits)?,
+        Dialect::Gemini => gemini::translated(t, req, edits)?,
+    };
+    kind.sign(&mut call, t)?;
+    Ok(call)
 }
 
-/// URL and headers for forwarding a client's own body (same protocol) to the target.
+/// URL and headers for forwarding a client's own body (same protocol) to the target. The
+/// client's `Accept` (or none) replaces ours.
 pub fn fast_path(t: &Target<'_>, call: FastCall) -> Result<(String, HeaderMap), AdapterError> {
-    match t.record.provider {
-        ProviderKind::Openai | ProviderKind::Qwen | ProviderKind::Deepseek => {
-            openai::fast_path(t, call)
-        }
-        ProviderKind::Anthropic => anthropic::fast_path(t),
-        ProviderKind::Gemini | ProviderKind::GeminiCli => gemini::fast_path(t, call),
+    let mut h = headers(t, false)?;
+    h.remove(http::header::ACCEPT);
+    if let Some(a) = t.client_headers.get(http::header::ACCEPT) {
+        h.insert(http::header::ACCEPT, a.clone());
     }
+    Ok((t.kind().call_url(t, call)?, h))
 }
 
 /// The same-protocol request of an OpenAI-compatible upstream with a fixed credential (an API
@@ -167,7 +174,7 @@ pub struct FastTemplate {
 impl FastTemplate {
     /// The template for `record` with `secret` (its API key), when it can have one.
     pub fn new(config: &Config, record: &UpstreamRecord, secret: Option<&Secret>) -> Option<Self> {
-        if !crate::upstream::speaks_openai(record.provider)
+        if !kinds::spec(record.provider).templated()
             || record.auth == crate::store::records::AuthKind::Oauth
         {
             return None;
@@ -182,7 +189,7 @@ impl FastTemplate {
             client_headers: &no_headers,
         };
         let build = |call| {
-            let (url, mut headers) = openai::fast_path(&t, call).ok()?;
+            let (url, mut headers) = fast_path(&t, call).ok()?;
             // Only what the direct client sends; anything else takes the per-request path.
             let uri = http::Uri::try_from(url).ok()?;
             // Done here once rather than by the client per request.
@@ -229,11 +236,12 @@ pub fn count_tokens(
     t: &Target<'_>,
     req: &ir::Request,
 ) -> Option<Result<UpstreamCall, AdapterError>> {
-    matches!(
-        t.record.provider,
-        ProviderKind::Gemini | ProviderKind::GeminiCli
-    )
-    .then(|| gemini::count_tokens(t, req))
+    let kind = t.kind();
+    kind.counts_tokens().then(|| {
+        let mut call = gemini::count_tokens(t, req)?;
+        kind.sign(&mut call, t)?;
+        Ok(call)
+    })
 }
 
 // ---- helpers shared by the kinds ----
@@ -293,13 +301,21 @@ fn to_body_fixed<T: serde::Serialize>(
         .map_err(|e| AdapterError::Codec(CodecError::Invalid(format!("cannot serialize: {e}"))))
 }
 
-fn header(h: &mut HeaderMap, name: &'static str, value: &str) -> Result<(), AdapterError> {
+pub(crate) fn header(
+    h: &mut HeaderMap,
+    name: &'static str,
+    value: &str,
+) -> Result<(), AdapterError> {
     let v = HeaderValue::from_str(value).map_err(|_| AdapterError::Header(name))?;
     h.insert(HeaderName::from_static(name), v);
     Ok(())
 }
 
-fn secret_header(h: &mut HeaderMap, name: &'static str, value: &str) -> Result<(), AdapterError> {
+pub(crate) fn secret_header(
+    h: &mut HeaderMap,
+    name: &'static str,
+    value: &str,
+) -> Result<(), AdapterError> {
     let mut v = HeaderValue::from_str(value).map_err(|_| AdapterError::Header(name))?;
     v.set_sensitive(true);
     h.insert(HeaderName::from_static(name), v);
@@ -323,16 +339,24 @@ fn json_headers(stream: bool) -> HeaderMap {
     h
 }
 
-fn bearer(h: &mut HeaderMap, t: &Target<'_>) -> Result<(), AdapterError> {
-    if let Some(s) = t.credential.secret().filter(|s| !s.is_empty()) {
-        secret_header(h, "authorization", &format!("Bearer {}", s.expose()))?;
-    }
-    Ok(())
+/// The headers of the CLI's probes (model list, test call): those of a non-streamed call.
+pub fn probe_headers(t: &Target<'_>) -> Result<HeaderMap, AdapterError> {
+    headers(t, false)
+}
+
+/// The headers of a call with a JSON body: content type, `Accept` for the stream mode, the
+/// credential where the kind puts it, and the kind's own headers.
+fn headers(t: &Target<'_>, stream: bool) -> Result<HeaderMap, AdapterError> {
+    let mut h = json_headers(stream);
+    let kind = t.kind();
+    kind.authorize(&mut h, &t.credential)?;
+    kind.extra_headers(&mut h, t)?;
+    Ok(h)
 }
 
 /// An API-key upstream record of `kind` for the adapters' unit tests.
 #[cfg(test)]
-fn test_record(kind: ProviderKind, base_url: Option<&str>) -> UpstreamRecord {
+fn test_record(kind: crate::config::ProviderKind, base_url: Option<&str>) -> UpstreamRecord {
     UpstreamRecord {
         base_url: base_url.map(str::to_owned),
         ..UpstreamRecord::sample("u", kind)
@@ -342,6 +366,7 @@ fn test_record(kind: ProviderKind, base_url: Option<&str>) -> UpstreamRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::ProviderKind;
     use serde_json::json;
 
     #[test]
@@ -419,10 +444,12 @@ mod tests {
 
     #[test]
     fn same_protocol_pairs() {
-        assert!(same_protocol(ProviderKind::Deepseek, Dialect::OpenAi));
-        assert!(same_protocol(ProviderKind::Anthropic, Dialect::Anthropic));
-        assert!(same_protocol(ProviderKind::Gemini, Dialect::Gemini));
-        assert!(!same_protocol(ProviderKind::GeminiCli, Dialect::Gemini));
-        assert!(!same_protocol(ProviderKind::Openai, Dialect::Anthropic));
+        let same = |k, d| same_protocol(&test_record(k, None), d);
+        assert!(same(ProviderKind::Deepseek, Dialect::OpenAi));
+        assert!(same(ProviderKind::Anthropic, Dialect::Anthropic));
+        assert!(same(ProviderKind::Gemini, Dialect::Gemini));
+        assert!(!same(ProviderKind::GeminiCli, Dialect::Gemini));
+        assert!(!same(ProviderKind::Azure, Dialect::OpenAi));
+        assert!(!same(ProviderKind::Openai, Dialect::Anthropic));
     }
 }

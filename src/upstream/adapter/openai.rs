@@ -1,126 +1,21 @@
-//! OpenAI-compatible upstreams: `openai` (any base URL), `deepseek` and `qwen` (DashScope with an
-//! API key and a region preset, or the Qwen OAuth login). One encoder, different switches.
+//! The OpenAI Chat Completions dialect as an upstream (kinds `openai`, `deepseek`, `qwen`,
+//! `azure`): one encoder, whose switches, URL and headers come from the record's kind.
 
-use http::HeaderMap;
 use serde_json::Value;
 
-use super::limits::{max_output_tokens, wants_max_completion_tokens};
 use super::reply::{ReplyFormat, ReplyNames};
-use super::{
-    AdapterError, Credential, FastCall, Target, UpstreamCall, bearer, header, json_headers,
-};
-use crate::config::{Endpoint, ProviderKind, endpoints};
+use super::{AdapterError, FastCall, Target, UpstreamCall};
 use crate::protocol::ir::{self, Dialect};
-use crate::protocol::openai::{self, EncodeOptions, ThinkingStyle};
+use crate::protocol::openai;
 use crate::routing::rules::Edits;
-use crate::store::records::AuthKind;
-
-/// DashScope's OpenAI-compatible bases by `region` (`upstream add --region`).
-const DASHSCOPE: [(&str, &str); 3] = [
-    (
-        "intl",
-        "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
-    ),
-    ("cn", "https://dashscope.aliyuncs.com/compatible-mode/v1"),
-    ("us", "https://dashscope-us.aliyuncs.com/compatible-mode/v1"),
-];
-
-/// The User-Agent qwen-code sends; DashScope and the Qwen portal expect a client they know.
-const QWEN_CODE_VERSION: &str = "0.14.2";
-
-fn qwen_user_agent() -> String {
-    let (os, arch) = crate::oauth::code_assist::node_platform();
-    format!("QwenCode/{QWEN_CODE_VERSION} ({os}; {arch})")
-}
-
-/// The API base: the record's own URL; for Qwen OAuth the token's resource URL (unless
-/// overridden); for Qwen API keys a config/env override, else the region preset.
-pub(super) fn base(t: &Target<'_>) -> Result<String, AdapterError> {
-    let r = t.record;
-    if let Some(own) = r.base_url.as_deref().filter(|u| !u.trim().is_empty()) {
-        return Ok(own.trim().trim_end_matches('/').to_owned());
-    }
-    if r.provider != ProviderKind::Qwen {
-        return Ok(crate::upstream::api_base(t.config, r)?);
-    }
-    if r.auth == AuthKind::Oauth {
-        let resource = t
-            .credential
-            .meta()
-            .or(r.oauth.as_ref())
-            .and_then(|m| m.resource_url.as_deref());
-        return Ok(crate::oauth::qwen::api_base(t.config, resource));
-    }
-    let resolved = endpoints::resolve(t.config, ProviderKind::Qwen, Endpoint::Api);
-    let default = ProviderKind::Qwen.default_endpoint(Endpoint::Api);
-    if let Some(o) = resolved.filter(|o| Some(o.as_str()) != default) {
-        return Ok(o.trim_end_matches('/').to_owned());
-    }
-    let region = r.region.as_deref().unwrap_or("intl").to_ascii_lowercase();
-    let preset = DASHSCOPE
-        .iter()
-        .find(|(name, _)| *name == region)
-        .map_or(DASHSCOPE[0].1, |(_, url)| url);
-    Ok((*preset).to_owned())
-}
-
-fn headers(t: &Target<'_>, stream: bool) -> Result<HeaderMap, AdapterError> {
-    let mut h = json_headers(stream);
-    bearer(&mut h, t)?;
-    if t.record.provider == ProviderKind::Qwen {
-        let ua = qwen_user_agent();
-        header(&mut h, "user-agent", &ua)?;
-        header(&mut h, "x-dashscope-useragent", &ua)?;
-        header(&mut h, "x-dashscope-cachecontrol", "enable")?;
-        if matches!(t.credential, Credential::OAuth { .. }) {
-            header(&mut h, "x-dashscope-authtype", "qwen-oauth")?;
-        }
-    }
-    Ok(h)
-}
-
-/// The provider switches for this kind and model.
-pub(super) fn options(kind: ProviderKind, model: &str) -> EncodeOptions {
-    let cap = max_output_tokens(kind, model);
-    match kind {
-        ProviderKind::Deepseek => EncodeOptions {
-            reasoning_history: true,
-            thinking_style: ThinkingStyle::DeepSeek,
-            max_tokens_cap: cap,
-            ..EncodeOptions::default()
-        },
-        ProviderKind::Qwen => EncodeOptions {
-            reasoning_history: true,
-            thinking_style: ThinkingStyle::Qwen,
-            max_tokens_cap: cap,
-            send_top_k: true,
-            // DashScope's compatible mode rejects system messages after the first turn.
-            mid_system_as_user: true,
-            ..EncodeOptions::default()
-        },
-        _ => {
-            let reasoning = wants_max_completion_tokens(model);
-            EncodeOptions {
-                max_completion_tokens: reasoning,
-                max_tokens_cap: cap,
-                // Non-reasoning models reject `reasoning_effort`; say nothing to them.
-                thinking_style: if reasoning {
-                    ThinkingStyle::ReasoningEffort
-                } else {
-                    ThinkingStyle::None
-                },
-                ..EncodeOptions::default()
-            }
-        }
-    }
-}
 
 pub(super) fn translated(
     t: &Target<'_>,
     req: &ir::Request,
     edits: &Edits,
 ) -> Result<UpstreamCall, AdapterError> {
-    let opts = options(t.record.provider, t.model);
+    let kind = t.kind();
+    let opts = kind.openai_options(t.model);
     let wire = openai::encode_request_with(req, &opts)?;
     // Only a schema that carries `$schema` pays for the detour through a `Value`.
     let body = if carries_schema_uri(req) {
@@ -129,12 +24,13 @@ pub(super) fn translated(
         super::to_body_for(&wire, req, edits)?
     };
     Ok(UpstreamCall {
-        url: format!("{}/chat/completions", base(t)?),
-        headers: headers(t, req.stream)?,
+        url: kind.call_url(t, FastCall::Chat)?,
+        headers: super::headers(t, req.stream)?,
         body,
         reply: ReplyFormat {
             dialect: Dialect::OpenAi,
             code_assist: false,
+            errors: kind.error_quirks(),
             names: ReplyNames::OpenAi(openai::tool_name_map(req)),
         },
     })
@@ -206,29 +102,28 @@ fn strip_schema_keyword(schema: &mut Value) {
     }
 }
 
-pub(super) fn fast_path(
-    t: &Target<'_>,
-    call: FastCall,
-) -> Result<(String, HeaderMap), AdapterError> {
-    let path = match call {
-        FastCall::Completions => "/completions",
-        _ => "/chat/completions",
-    };
-    let mut h = headers(t, false)?;
-    // The client's own Accept (or none) rather than ours.
-    h.remove(http::header::ACCEPT);
-    if let Some(a) = t.client_headers.get(http::header::ACCEPT) {
-        h.insert(http::header::ACCEPT, a.clone());
-    }
-    Ok((format!("{}{path}", base(t)?), h))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::config::{Config, ProviderKind};
+    use crate::protocol::openai::ThinkingStyle;
     use crate::secret::Secret;
-    use crate::store::records::UpstreamRecord;
+    use crate::store::records::{AuthKind, UpstreamRecord};
+    use crate::upstream::adapter::Credential;
+    use crate::upstream::kinds::spec;
+    use http::HeaderMap;
+
+    fn base(t: &Target<'_>) -> Result<String, AdapterError> {
+        t.kind().api_base(t)
+    }
+
+    fn headers(t: &Target<'_>, stream: bool) -> Result<HeaderMap, AdapterError> {
+        super::super::headers(t, stream)
+    }
+
+    fn options(kind: ProviderKind, model: &str) -> openai::EncodeOptions {
+        spec(kind).openai_options(model)
+    }
 
     fn rec(kind: ProviderKind, region: Option<&str>) -> UpstreamRecord {
         UpstreamRecord {

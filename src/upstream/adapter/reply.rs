@@ -1,16 +1,19 @@
 //! Reading an upstream's reply back into the IR: which codec, the Code Assist envelope to take
 //! off (whole replies and every SSE event), tool names to map back to the client's, and error
-//! bodies with their retry hints (`retry-after`, Google RetryInfo, daily quotas).
+//! bodies with their retry hints (`retry-after`; Google's RetryInfo and daily quotas are read
+//! by the Gemini codec's error reader).
 
 use http::HeaderMap;
 
 use super::plain_text;
 use crate::protocol::codec::{self, AnyStreamDecoder, CodecError};
-use crate::protocol::gemini::{self, wire::CodeAssistResponse};
+use crate::protocol::gemini;
 use crate::protocol::ir::{self, ApiError, Dialect};
 use crate::protocol::openai;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::StreamEvent;
+use crate::upstream::code_assist::ResponseEnvelope;
+use crate::upstream::kinds::ErrorQuirks;
 
 /// Tool names the encoder rewrote, per upstream dialect, to restore in replies.
 #[derive(Debug, Clone, Default)]
@@ -27,6 +30,8 @@ pub struct ReplyFormat {
     pub dialect: Dialect,
     /// Google Code Assist: replies (and each SSE event) are `{"response": ..., "traceId"}`.
     pub code_assist: bool,
+    /// How the kind's error replies differ from the dialect's (Azure's content filter).
+    pub errors: ErrorQuirks,
     pub names: ReplyNames,
 }
 
@@ -70,6 +75,7 @@ impl ReplyFormat {
         ReplyFormat {
             dialect,
             code_assist: false,
+            errors: ErrorQuirks::None,
             names: ReplyNames::None,
         }
     }
@@ -89,23 +95,8 @@ impl ReplyFormat {
         if err.retry_after_secs.is_none() {
             err.retry_after_secs = retry_after(headers);
         }
-        if self.dialect == Dialect::Gemini && status == 429 {
-            let hint = crate::oauth::code_assist::quota_hint(body);
-            if err.retry_after_secs.is_none() {
-                err.retry_after_secs = hint.retry_after.map(|d| d.as_secs_f64().ceil() as u64);
-            }
-            if hint.daily {
-                err.should_retry = Some(false);
-            }
-            // Google's text often just says "Resource has been exhausted": say which quota.
-            let lower = err.message.to_ascii_lowercase();
-            if hint.per_day && !lower.contains("daily") && !lower.contains("per day") {
-                err.message = format!(
-                    "{} (the daily quota of this account is spent; retrying before it resets \
-                     will not help)",
-                    err.message.trim_end()
-                );
-            }
+        if self.errors == ErrorQuirks::Azure {
+            crate::upstream::kinds::azure::read_error(status, body, &mut err);
         }
         if let Some(v) = headers.get("x-should-retry").and_then(|v| v.to_str().ok()) {
             match v.trim() {
@@ -132,7 +123,7 @@ fn unwrap_envelope(
     if v.get("response").is_none() {
         return Ok(None);
     }
-    let env: CodeAssistResponse =
+    let env: ResponseEnvelope =
         serde_json::from_value(v).map_err(|e| CodecError::from_json(&e, "Code Assist reply"))?;
     Ok(env.response)
 }
@@ -229,6 +220,7 @@ mod tests {
         let f = ReplyFormat {
             dialect: Dialect::OpenAi,
             code_assist: false,
+            errors: ErrorQuirks::None,
             names: ReplyNames::None,
         };
         h.insert("x-should-retry", "false".parse().unwrap());
@@ -294,6 +286,7 @@ mod tests {
         let f = ReplyFormat {
             dialect: Dialect::Gemini,
             code_assist: true,
+            errors: ErrorQuirks::None,
             names: ReplyNames::None,
         };
         let body = br#"{"error":{"code":429,"message":"Resource has been exhausted (e.g. check quota).","status":"RESOURCE_EXHAUSTED","details":[{"@type":"type.googleapis.com/google.rpc.QuotaFailure","violations":[{"quotaId":"GenerateRequestsPerDayPerProjectPerModel"}]}]}}"#;
