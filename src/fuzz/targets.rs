@@ -32,9 +32,8 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::mutate::Shape;
-use crate::protocol::codec::{
-    self, AnyStreamDecoder, AnyStreamEncoder, CodecError, RequestHints, ResponseCtx,
-};
+use crate::protocol::codec::{self, CodecError, ModelFrom, RequestHints, ResponseCtx};
+use crate::protocol::dialect::{self, AnyStreamDecoder, AnyStreamEncoder};
 use crate::protocol::ir::{ApiError, Dialect, ErrorKind, Json, Request, Text};
 use crate::protocol::sse::{SseEvent, SseParser, write_event};
 use crate::protocol::stream::StreamEvent;
@@ -43,7 +42,7 @@ use crate::routing::rules::Edits;
 use crate::server::request::JsonBody;
 use crate::usage::scan::Scanner;
 
-const DIALECTS: [Dialect; 3] = [Dialect::Anthropic, Dialect::OpenAi, Dialect::Gemini];
+const DIALECTS: &[Dialect] = Dialect::ALL;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -282,29 +281,28 @@ fn differ(kind: &'static str, first: &Value, second: &Value, input: &[u8]) -> Fa
 
 // ---- requests ----
 
+/// What the route would know besides the body: the model, for dialects that put it in the path.
 fn hints(d: Dialect) -> RequestHints {
-    match d {
-        Dialect::Gemini => RequestHints {
-            model: Some("gemini-fuzz".into()),
+    let in_path = d.endpoints().iter().any(|e| e.model == ModelFrom::Path);
+    if in_path {
+        RequestHints {
+            model: Some(format!("{}-fuzz", d.as_str())),
             stream: Some(false),
-        },
-        _ => RequestHints::default(),
+        }
+    } else {
+        RequestHints::default()
     }
 }
 
 /// What `d`'s upstream encoder sends for `req` (default provider options).
 fn encode_request(d: Dialect, req: &Request) -> Result<Vec<u8>, CodecError> {
-    match d {
-        Dialect::Anthropic => anthropic::encode_request(req).and_then(|w| codec::to_body(&w, req)),
-        Dialect::OpenAi => openai::encode_request(req).and_then(|w| codec::to_body(&w, req)),
-        Dialect::Gemini => gemini::encode_request(req).and_then(|w| codec::to_body(&w, req)),
-    }
+    dialect::encode_request_body(d, req)
 }
 
 /// Every encoder copes with whatever a decoder made, and writes JSON.
 fn encode_everywhere(req: &Request) -> Result<(), Failure> {
     let _ = codec::body_size_hint(req);
-    for to in DIALECTS {
+    for &to in DIALECTS {
         if let Ok(body) = encode_request(to, req) {
             valid_json("request-encoded-not-json", &body)?;
         }
@@ -323,14 +321,14 @@ fn request(d: Dialect, input: &[u8]) -> Outcome {
     if let Ok(req) = sibling {
         encode_everywhere(&req)?;
     }
-    let Ok(ir) = codec::decode_request(d, input, &hints) else {
+    let Ok(ir) = dialect::decode_request(d, input, &hints) else {
         return Ok(false);
     };
     encode_everywhere(&ir)?;
     let Ok(first) = encode_request(d, &ir) else {
         return Ok(true);
     };
-    let ir2 = codec::decode_request(d, &first, &hints).map_err(|e| {
+    let ir2 = dialect::decode_request(d, &first, &hints).map_err(|e| {
         fail(
             "request-own-encoding-refused",
             format!("{e}\nencoded: {}\ninput: {}", lossy(&first), lossy(input)),
@@ -361,28 +359,28 @@ fn ctx(json_array_stream: bool) -> ResponseCtx {
 }
 
 fn response(d: Dialect, input: &[u8]) -> Outcome {
-    let Ok(resp) = codec::decode_response(d, input) else {
+    let Ok(resp) = dialect::decode_response(d, input) else {
         return Ok(false);
     };
     let ctx = ctx(false);
-    for to in DIALECTS {
+    for &to in DIALECTS {
         valid_json(
             "response-encoded-not-json",
-            &codec::encode_response(to, &resp, &ctx),
+            &dialect::encode_response(to, &resp, &ctx),
         )?;
     }
     valid_json(
         "response-encoded-not-json",
         &openai::encode_completion_response(&resp, &ctx),
     )?;
-    let first = codec::encode_response(d, &resp, &ctx);
-    let resp2 = codec::decode_response(d, &first).map_err(|e| {
+    let first = dialect::encode_response(d, &resp, &ctx);
+    let resp2 = dialect::decode_response(d, &first).map_err(|e| {
         fail(
             "response-own-encoding-refused",
             format!("{e}\nencoded: {}\ninput: {}", lossy(&first), lossy(input)),
         )
     })?;
-    let second = codec::encode_response(d, &resp2, &ctx);
+    let second = dialect::encode_response(d, &resp2, &ctx);
     let (a, b) = (scrubbed(&first), scrubbed(&second));
     if a != b {
         return Err(differ("response-round-trip", &a, &b, input));
@@ -397,19 +395,19 @@ fn error(d: Dialect, input: &[u8]) -> Outcome {
     // minimiser can shrink the body alone).
     const STATUSES: [u16; 7] = [0, 400, 402, 429, 503, 529, 65535];
     for status in STATUSES {
-        let err = codec::decode_error(d, status, input);
-        for to in DIALECTS {
-            let _ = codec::client_status(to, &err);
-            valid_json("error-encoded-not-json", &codec::encode_error(to, &err))?;
+        let err = dialect::decode_error(d, status, input);
+        for &to in DIALECTS {
+            let _ = dialect::client_status(to, &err);
+            valid_json("error-encoded-not-json", &dialect::encode_error(to, &err))?;
         }
         let mut reworded = err.clone();
         anthropic::reword_context_error(&mut reworded);
-        let first = codec::encode_error(d, &err);
-        let status = codec::client_status(d, &err);
-        let err2 = codec::decode_error(d, status, &first);
-        let second = codec::encode_error(d, &err2);
+        let first = dialect::encode_error(d, &err);
+        let status = dialect::client_status(d, &err);
+        let err2 = dialect::decode_error(d, status, &first);
+        let second = dialect::encode_error(d, &err2);
         let (a, b) = (scrubbed(&first), scrubbed(&second));
-        if a != b || codec::client_status(d, &err2) != status {
+        if a != b || dialect::client_status(d, &err2) != status {
             return Err(differ("error-round-trip", &a, &b, input));
         }
     }
@@ -526,7 +524,7 @@ fn stream(d: Dialect, input: &[u8]) -> Outcome {
     let events = framed(input)?;
     let (decoded, accepted) = decode_stream(d, &events);
     let plain = ctx(false);
-    for to in DIALECTS {
+    for &to in DIALECTS {
         let out = encode_stream(AnyStreamEncoder::new(to, &plain), &decoded);
         check_sse_output("stream-encoded-unreadable", &out, input)?;
     }

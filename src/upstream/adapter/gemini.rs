@@ -13,9 +13,7 @@ use http::HeaderMap;
 
 use super::limits::max_output_tokens;
 use super::reply::{ReplyFormat, ReplyNames};
-use super::{
-    AdapterError, Credential, FastCall, Target, UpstreamCall, json_headers, secret_header,
-};
+use super::{AdapterError, Call, Credential, Target, UpstreamCall, json_headers, secret_header};
 use crate::config::ProviderKind;
 use crate::oauth::code_assist;
 use crate::protocol::gemini::{self, EncodeOptions, wire};
@@ -167,16 +165,13 @@ pub(super) fn count_tokens(
     })
 }
 
-pub(super) fn fast_path(
-    t: &Target<'_>,
-    call: FastCall,
-) -> Result<(String, HeaderMap), AdapterError> {
+pub(super) fn fast_path(t: &Target<'_>, call: Call) -> Result<(String, HeaderMap), AdapterError> {
     let (method, alt_sse) = match call {
-        FastCall::Generate {
+        Call::Generate {
             stream: true,
             alt_sse,
         } => ("streamGenerateContent", alt_sse),
-        FastCall::CountTokens => ("countTokens", false),
+        Call::CountTokens => ("countTokens", false),
         _ => ("generateContent", false),
     };
     let mut h = api_headers(t, false)?;

@@ -6,9 +6,7 @@ use serde_json::Value;
 
 use super::limits::{max_output_tokens, wants_max_completion_tokens};
 use super::reply::{ReplyFormat, ReplyNames};
-use super::{
-    AdapterError, Credential, FastCall, Target, UpstreamCall, bearer, header, json_headers,
-};
+use super::{AdapterError, Call, Credential, Target, UpstreamCall, bearer, header, json_headers};
 use crate::config::{Endpoint, ProviderKind, endpoints};
 use crate::protocol::ir::{self, Dialect};
 use crate::protocol::openai::{self, EncodeOptions, ThinkingStyle};
@@ -206,12 +204,9 @@ fn strip_schema_keyword(schema: &mut Value) {
     }
 }
 
-pub(super) fn fast_path(
-    t: &Target<'_>,
-    call: FastCall,
-) -> Result<(String, HeaderMap), AdapterError> {
+pub(super) fn fast_path(t: &Target<'_>, call: Call) -> Result<(String, HeaderMap), AdapterError> {
     let path = match call {
-        FastCall::Completions => "/completions",
+        Call::Completions => "/completions",
         _ => "/chat/completions",
     };
     let mut h = headers(t, false)?;

@@ -5,7 +5,8 @@
 use http::HeaderMap;
 
 use super::plain_text;
-use crate::protocol::codec::{self, AnyStreamDecoder, CodecError};
+use crate::protocol::codec::CodecError;
+use crate::protocol::dialect::{self, AnyStreamDecoder};
 use crate::protocol::gemini::{self, wire::CodeAssistResponse};
 use crate::protocol::ir::{self, ApiError, Dialect};
 use crate::protocol::openai;
@@ -55,7 +56,7 @@ impl ReplyFormat {
     pub fn decode_response(&self, body: &[u8]) -> Result<ir::Response, CodecError> {
         let mut resp = match unwrap_envelope(self.code_assist, body)? {
             Some(inner) => gemini::response::from_wire(inner)?,
-            None => codec::decode_response(self.dialect, body)?,
+            None => dialect::decode_response(self.dialect, body)?,
         };
         match &self.names {
             ReplyNames::OpenAi(names) => names.restore(&mut resp),
@@ -77,7 +78,7 @@ impl ReplyFormat {
     /// An error reply, with the retry hints the body or headers give. A body that is not JSON
     /// (a proxy's HTML page) is quoted short, without its markup.
     pub fn decode_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
-        let mut err = codec::decode_error(self.dialect, status, body);
+        let mut err = dialect::decode_error(self.dialect, status, body);
         if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
             let text = plain_text::gist(body);
             err.message = if text.is_empty() {
@@ -170,7 +171,7 @@ impl ReplyDecoder {
         let has_error = serde_json::from_slice::<serde_json::Value>(body)
             .is_ok_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
         if has_error {
-            return Err(codec::decode_error(self.format.dialect, 502, body));
+            return Err(dialect::decode_error(self.format.dialect, 502, body));
         }
         self.format.decode_response(body).map_err(|e| {
             ApiError::new(
