@@ -44,6 +44,46 @@ use crate::usage::scan::Scanner;
 
 const DIALECTS: &[Dialect] = Dialect::ALL;
 
+/// How many targets there are: four per dialect and five more.
+const TARGETS: usize = Dialect::ALL.len() * 4 + 5;
+
+/// [`Target::ALL`], made from the registry's dialects.
+const fn all_targets() -> [Target; TARGETS] {
+    let mut out = [Target::Sse; TARGETS];
+    let (mut i, mut n) = (0, 0);
+    while i < Dialect::ALL.len() {
+        let d = Dialect::ALL[i];
+        out[n] = Target::Request(d);
+        out[n + 1] = Target::Response(d);
+        out[n + 2] = Target::Stream(d);
+        out[n + 3] = Target::Error(d);
+        n += 4;
+        // Anthropic's hand-written fast parser shares its dialect's budget.
+        if matches!(d, Dialect::Anthropic) {
+            out[n] = Target::AnthropicFastParse;
+            n += 1;
+        }
+        i += 1;
+    }
+    let rest = [
+        Target::Sse,
+        Target::JsonText,
+        Target::JsonBody,
+        Target::UsageScan,
+    ];
+    let mut j = 0;
+    while j < rest.len() && n < TARGETS {
+        out[n] = rest[j];
+        n += 1;
+        j += 1;
+    }
+    out
+}
+
+/// The per-dialect targets' names (`anthropic-request`), made once.
+static DIALECT_TARGET_NAMES: std::sync::OnceLock<Vec<(Target, String)>> =
+    std::sync::OnceLock::new();
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     Request(Dialect),
@@ -58,46 +98,50 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[
-        Target::Request(Dialect::Anthropic),
-        Target::Response(Dialect::Anthropic),
-        Target::Stream(Dialect::Anthropic),
-        Target::Error(Dialect::Anthropic),
-        Target::AnthropicFastParse,
-        Target::Request(Dialect::OpenAi),
-        Target::Response(Dialect::OpenAi),
-        Target::Stream(Dialect::OpenAi),
-        Target::Error(Dialect::OpenAi),
-        Target::Request(Dialect::Gemini),
-        Target::Response(Dialect::Gemini),
-        Target::Stream(Dialect::Gemini),
-        Target::Error(Dialect::Gemini),
-        Target::Sse,
-        Target::JsonText,
-        Target::JsonBody,
-        Target::UsageScan,
-    ];
+    /// Every target: each registered dialect's four (Anthropic's fast parser right after
+    /// them), then the dialect-free ones. Corpus files and reports follow this order.
+    pub const ALL: &'static [Target] = &all_targets();
 
     pub fn name(self) -> &'static str {
-        use Dialect::{Anthropic as A, Gemini as G, OpenAi as O};
         match self {
-            Target::Request(A) => "anthropic-request",
-            Target::Response(A) => "anthropic-response",
-            Target::Stream(A) => "anthropic-stream",
-            Target::Error(A) => "anthropic-error",
-            Target::Request(O) => "openai-request",
-            Target::Response(O) => "openai-response",
-            Target::Stream(O) => "openai-stream",
-            Target::Error(O) => "openai-error",
-            Target::Request(G) => "gemini-request",
-            Target::Response(G) => "gemini-response",
-            Target::Stream(G) => "gemini-stream",
-            Target::Error(G) => "gemini-error",
+            Target::Request(_) | Target::Response(_) | Target::Stream(_) | Target::Error(_) => {
+                let names = DIALECT_TARGET_NAMES.get_or_init(|| {
+                    Target::ALL
+                        .iter()
+                        .filter_map(|&t| {
+                            Some((t, format!("{}-{}", t.dialect()?.as_str(), t.role())))
+                        })
+                        .collect()
+                });
+                names
+                    .iter()
+                    .find(|(t, _)| *t == self)
+                    .map_or("unknown", |(_, n)| n.as_str())
+            }
             Target::AnthropicFastParse => "anthropic-fast-parse",
             Target::Sse => "sse",
             Target::JsonText => "json-text",
             Target::JsonBody => "json-body",
             Target::UsageScan => "usage-scan",
+        }
+    }
+
+    fn dialect(self) -> Option<Dialect> {
+        match self {
+            Target::Request(d) | Target::Response(d) | Target::Stream(d) | Target::Error(d) => {
+                Some(d)
+            }
+            _ => None,
+        }
+    }
+
+    fn role(self) -> &'static str {
+        match self {
+            Target::Request(_) => "request",
+            Target::Response(_) => "response",
+            Target::Stream(_) => "stream",
+            Target::Error(_) => "error",
+            _ => "",
         }
     }
 

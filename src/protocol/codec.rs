@@ -12,6 +12,7 @@
 //! StreamDecoder::new() / .feed(&SseEvent, &mut Vec<StreamEvent>) -> Result<(), CodecError>
 //!                      / .finish(&mut Vec<StreamEvent>) -> Result<(), CodecError>
 //! StreamEncoder::new(&ResponseCtx) / .encode(&StreamEvent, &mut Vec<u8>)   // SSE bytes
+//!                                  / .keep_alive(&mut Vec<u8>)   // the dialect's own ping
 //! ```
 //!
 //! Besides those functions each dialect declares, as data and through [`Codec`], what the server
