@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::UpstreamClient;
-use super::adapter::{self, Credential, FastCall, Target};
+use super::adapter::{self, Call, Credential, Target};
 use crate::config::Config;
 use crate::protocol::ir::Dialect;
 use crate::secret::Secret;
@@ -129,15 +129,15 @@ pub async fn test(
     let ping = json!([{"role": "user", "content": "ping"}]);
     let (call, body) = match upstream_dialect(upstream) {
         Dialect::OpenAi => (
-            FastCall::Chat,
+            Call::Chat,
             json!({"model": model, "messages": ping, "max_tokens": 1}),
         ),
         Dialect::Anthropic => (
-            FastCall::Messages,
+            Call::Messages,
             json!({"model": model, "messages": ping, "max_tokens": 1}),
         ),
         Dialect::Gemini => (
-            FastCall::Generate {
+            Call::Generate {
                 stream: false,
                 alt_sse: false,
             },
