@@ -17,7 +17,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use llm_gateway::protocol::codec::{self, AnyStreamDecoder, RequestHints, ResponseCtx};
+use llm_gateway::protocol::codec::{self, RequestHints, ResponseCtx};
+use llm_gateway::protocol::dialect::AnyStreamDecoder;
 use llm_gateway::protocol::ir::Dialect;
 use llm_gateway::protocol::ir::{StopReason, Usage};
 use llm_gateway::protocol::sse::SseParser;

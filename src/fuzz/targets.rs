@@ -32,9 +32,8 @@ use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::mutate::Shape;
-use crate::protocol::codec::{
-    self, AnyStreamDecoder, AnyStreamEncoder, CodecError, RequestHints, ResponseCtx,
-};
+use crate::protocol::codec::{self, CodecError, ModelFrom, RequestHints, ResponseCtx};
+use crate::protocol::dialect::{self, AnyStreamDecoder, AnyStreamEncoder};
 use crate::protocol::ir::{ApiError, Dialect, ErrorKind, Json, Request, Text};
 use crate::protocol::sse::{SseEvent, SseParser, write_event};
 use crate::protocol::stream::StreamEvent;
@@ -43,12 +42,47 @@ use crate::routing::rules::Edits;
 use crate::server::request::JsonBody;
 use crate::usage::scan::Scanner;
 
-const DIALECTS: [Dialect; 4] = [
-    Dialect::Anthropic,
-    Dialect::OpenAi,
-    Dialect::Gemini,
-    Dialect::Responses,
-];
+const DIALECTS: &[Dialect] = Dialect::ALL;
+
+/// How many targets there are: four per dialect and five more.
+const TARGETS: usize = Dialect::ALL.len() * 4 + 5;
+
+/// [`Target::ALL`], made from the registry's dialects.
+const fn all_targets() -> [Target; TARGETS] {
+    let mut out = [Target::Sse; TARGETS];
+    let (mut i, mut n) = (0, 0);
+    while i < Dialect::ALL.len() {
+        let d = Dialect::ALL[i];
+        out[n] = Target::Request(d);
+        out[n + 1] = Target::Response(d);
+        out[n + 2] = Target::Stream(d);
+        out[n + 3] = Target::Error(d);
+        n += 4;
+        // Anthropic's hand-written fast parser shares its dialect's budget.
+        if matches!(d, Dialect::Anthropic) {
+            out[n] = Target::AnthropicFastParse;
+            n += 1;
+        }
+        i += 1;
+    }
+    let rest = [
+        Target::Sse,
+        Target::JsonText,
+        Target::JsonBody,
+        Target::UsageScan,
+    ];
+    let mut j = 0;
+    while j < rest.len() && n < TARGETS {
+        out[n] = rest[j];
+        n += 1;
+        j += 1;
+    }
+    out
+}
+
+/// The per-dialect targets' names (`anthropic-request`), made once.
+static DIALECT_TARGET_NAMES: std::sync::OnceLock<Vec<(Target, String)>> =
+    std::sync::OnceLock::new();
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
@@ -64,54 +98,50 @@ pub enum Target {
 }
 
 impl Target {
-    pub const ALL: &'static [Target] = &[
-        Target::Request(Dialect::Anthropic),
-        Target::Response(Dialect::Anthropic),
-        Target::Stream(Dialect::Anthropic),
-        Target::Error(Dialect::Anthropic),
-        Target::AnthropicFastParse,
-        Target::Request(Dialect::OpenAi),
-        Target::Response(Dialect::OpenAi),
-        Target::Stream(Dialect::OpenAi),
-        Target::Error(Dialect::OpenAi),
-        Target::Request(Dialect::Gemini),
-        Target::Response(Dialect::Gemini),
-        Target::Stream(Dialect::Gemini),
-        Target::Error(Dialect::Gemini),
-        Target::Request(Dialect::Responses),
-        Target::Response(Dialect::Responses),
-        Target::Stream(Dialect::Responses),
-        Target::Error(Dialect::Responses),
-        Target::Sse,
-        Target::JsonText,
-        Target::JsonBody,
-        Target::UsageScan,
-    ];
+    /// Every target: each registered dialect's four (Anthropic's fast parser right after
+    /// them), then the dialect-free ones. Corpus files and reports follow this order.
+    pub const ALL: &'static [Target] = &all_targets();
 
     pub fn name(self) -> &'static str {
-        use Dialect::{Anthropic as A, Gemini as G, OpenAi as O};
         match self {
-            Target::Request(A) => "anthropic-request",
-            Target::Response(A) => "anthropic-response",
-            Target::Stream(A) => "anthropic-stream",
-            Target::Error(A) => "anthropic-error",
-            Target::Request(O) => "openai-request",
-            Target::Response(O) => "openai-response",
-            Target::Stream(O) => "openai-stream",
-            Target::Error(O) => "openai-error",
-            Target::Request(G) => "gemini-request",
-            Target::Response(G) => "gemini-response",
-            Target::Stream(G) => "gemini-stream",
-            Target::Error(G) => "gemini-error",
-            Target::Request(Dialect::Responses) => "responses-request",
-            Target::Response(Dialect::Responses) => "responses-response",
-            Target::Stream(Dialect::Responses) => "responses-stream",
-            Target::Error(Dialect::Responses) => "responses-error",
+            Target::Request(_) | Target::Response(_) | Target::Stream(_) | Target::Error(_) => {
+                let names = DIALECT_TARGET_NAMES.get_or_init(|| {
+                    Target::ALL
+                        .iter()
+                        .filter_map(|&t| {
+                            Some((t, format!("{}-{}", t.dialect()?.as_str(), t.role())))
+                        })
+                        .collect()
+                });
+                names
+                    .iter()
+                    .find(|(t, _)| *t == self)
+                    .map_or("unknown", |(_, n)| n.as_str())
+            }
             Target::AnthropicFastParse => "anthropic-fast-parse",
             Target::Sse => "sse",
             Target::JsonText => "json-text",
             Target::JsonBody => "json-body",
             Target::UsageScan => "usage-scan",
+        }
+    }
+
+    fn dialect(self) -> Option<Dialect> {
+        match self {
+            Target::Request(d) | Target::Response(d) | Target::Stream(d) | Target::Error(d) => {
+                Some(d)
+            }
+            _ => None,
+        }
+    }
+
+    fn role(self) -> &'static str {
+        match self {
+            Target::Request(_) => "request",
+            Target::Response(_) => "response",
+            Target::Stream(_) => "stream",
+            Target::Error(_) => "error",
+            _ => "",
         }
     }
 
@@ -296,33 +326,28 @@ fn differ(kind: &'static str, first: &Value, second: &Value, input: &[u8]) -> Fa
 
 // ---- requests ----
 
+/// What the route would know besides the body: the model, for dialects that put it in the path.
 fn hints(d: Dialect) -> RequestHints {
-    match d {
-        Dialect::Gemini => RequestHints {
-            model: Some("gemini-fuzz".into()),
+    let in_path = d.endpoints().iter().any(|e| e.model == ModelFrom::Path);
+    if in_path {
+        RequestHints {
+            model: Some(format!("{}-fuzz", d.as_str())),
             stream: Some(false),
-        },
-        _ => RequestHints::default(),
+        }
+    } else {
+        RequestHints::default()
     }
 }
 
 /// What `d`'s upstream encoder sends for `req` (default provider options).
 fn encode_request(d: Dialect, req: &Request) -> Result<Vec<u8>, CodecError> {
-    match d {
-        Dialect::Anthropic => anthropic::encode_request(req).and_then(|w| codec::to_body(&w, req)),
-        Dialect::OpenAi => openai::encode_request(req).and_then(|w| codec::to_body(&w, req)),
-        Dialect::Gemini => gemini::encode_request(req).and_then(|w| codec::to_body(&w, req)),
-        // registry:
-        Dialect::Responses => {
-            crate::protocol::responses::encode_request(req).and_then(|w| codec::to_body(&w, req))
-        }
-    }
+    dialect::encode_request_body(d, req)
 }
 
 /// Every encoder copes with whatever a decoder made, and writes JSON.
 fn encode_everywhere(req: &Request) -> Result<(), Failure> {
     let _ = codec::body_size_hint(req);
-    for to in DIALECTS {
+    for &to in DIALECTS {
         if let Ok(body) = encode_request(to, req) {
             valid_json("request-encoded-not-json", &body)?;
         }
@@ -337,20 +362,20 @@ fn request(d: Dialect, input: &[u8]) -> Outcome {
         Dialect::Anthropic => anthropic::decode_count_tokens(input),
         Dialect::OpenAi => openai::decode_completion_request(input),
         Dialect::Gemini => gemini::decode_count_tokens_request(input, &hints),
-        // registry: the Responses `input_tokens` route takes the request body itself.
+        // The Responses `input_tokens` route takes the request body itself.
         Dialect::Responses => crate::protocol::responses::decode_request(input, &hints),
     };
     if let Ok(req) = sibling {
         encode_everywhere(&req)?;
     }
-    let Ok(ir) = codec::decode_request(d, input, &hints) else {
+    let Ok(ir) = dialect::decode_request(d, input, &hints) else {
         return Ok(false);
     };
     encode_everywhere(&ir)?;
     let Ok(first) = encode_request(d, &ir) else {
         return Ok(true);
     };
-    let ir2 = codec::decode_request(d, &first, &hints).map_err(|e| {
+    let ir2 = dialect::decode_request(d, &first, &hints).map_err(|e| {
         fail(
             "request-own-encoding-refused",
             format!("{e}\nencoded: {}\ninput: {}", lossy(&first), lossy(input)),
@@ -382,28 +407,28 @@ fn ctx(json_array_stream: bool) -> ResponseCtx {
 }
 
 fn response(d: Dialect, input: &[u8]) -> Outcome {
-    let Ok(resp) = codec::decode_response(d, input) else {
+    let Ok(resp) = dialect::decode_response(d, input) else {
         return Ok(false);
     };
     let ctx = ctx(false);
-    for to in DIALECTS {
+    for &to in DIALECTS {
         valid_json(
             "response-encoded-not-json",
-            &codec::encode_response(to, &resp, &ctx),
+            &dialect::encode_response(to, &resp, &ctx),
         )?;
     }
     valid_json(
         "response-encoded-not-json",
         &openai::encode_completion_response(&resp, &ctx),
     )?;
-    let first = codec::encode_response(d, &resp, &ctx);
-    let resp2 = codec::decode_response(d, &first).map_err(|e| {
+    let first = dialect::encode_response(d, &resp, &ctx);
+    let resp2 = dialect::decode_response(d, &first).map_err(|e| {
         fail(
             "response-own-encoding-refused",
             format!("{e}\nencoded: {}\ninput: {}", lossy(&first), lossy(input)),
         )
     })?;
-    let second = codec::encode_response(d, &resp2, &ctx);
+    let second = dialect::encode_response(d, &resp2, &ctx);
     let (a, b) = (scrubbed(&first), scrubbed(&second));
     if a != b {
         return Err(differ("response-round-trip", &a, &b, input));
@@ -418,19 +443,19 @@ fn error(d: Dialect, input: &[u8]) -> Outcome {
     // minimiser can shrink the body alone).
     const STATUSES: [u16; 7] = [0, 400, 402, 429, 503, 529, 65535];
     for status in STATUSES {
-        let err = codec::decode_error(d, status, input);
-        for to in DIALECTS {
-            let _ = codec::client_status(to, &err);
-            valid_json("error-encoded-not-json", &codec::encode_error(to, &err))?;
+        let err = dialect::decode_error(d, status, input);
+        for &to in DIALECTS {
+            let _ = dialect::client_status(to, &err);
+            valid_json("error-encoded-not-json", &dialect::encode_error(to, &err))?;
         }
         let mut reworded = err.clone();
         anthropic::reword_context_error(&mut reworded);
-        let first = codec::encode_error(d, &err);
-        let status = codec::client_status(d, &err);
-        let err2 = codec::decode_error(d, status, &first);
-        let second = codec::encode_error(d, &err2);
+        let first = dialect::encode_error(d, &err);
+        let status = dialect::client_status(d, &err);
+        let err2 = dialect::decode_error(d, status, &first);
+        let second = dialect::encode_error(d, &err2);
         let (a, b) = (scrubbed(&first), scrubbed(&second));
-        if a != b || codec::client_status(d, &err2) != status {
+        if a != b || dialect::client_status(d, &err2) != status {
             return Err(differ("error-round-trip", &a, &b, input));
         }
     }
@@ -547,7 +572,7 @@ fn stream(d: Dialect, input: &[u8]) -> Outcome {
     let events = framed(input)?;
     let (decoded, accepted) = decode_stream(d, &events);
     let plain = ctx(false);
-    for to in DIALECTS {
+    for &to in DIALECTS {
         let out = encode_stream(AnyStreamEncoder::new(to, &plain), &decoded);
         check_sse_output("stream-encoded-unreadable", &out, input)?;
     }

@@ -1,4 +1,4 @@
-//! The contract every dialect module (`anthropic`, `openai`, `gemini`, `responses`) fulfils, with the same
+//! The contract every dialect module (`anthropic`, `openai`, `gemini`) fulfils, with the same
 //! names in each:
 //!
 //! ```text
@@ -12,14 +12,15 @@
 //! StreamDecoder::new() / .feed(&SseEvent, &mut Vec<StreamEvent>) -> Result<(), CodecError>
 //!                      / .finish(&mut Vec<StreamEvent>) -> Result<(), CodecError>
 //! StreamEncoder::new(&ResponseCtx) / .encode(&StreamEvent, &mut Vec<u8>)   // SSE bytes
+//!                                  / .keep_alive(&mut Vec<u8>)   // the dialect's own ping
 //! ```
 //!
-//! The functions below dispatch on [`Dialect`] so the server pipeline needs no per-pair code.
+//! Besides those functions each dialect declares, as data and through [`Codec`], what the server
+//! must know of it without naming it: its endpoints ([`Endpoint`], [`Call`]), how its clients
+//! are told apart, its error specials. `protocol/dialect.rs` is the registry that dispatches
+//! over the dialects; this file names none of them.
 
-use super::ir::{ApiError, Dialect, Request, Response};
-use super::sse::SseEvent;
-use super::stream::StreamEvent;
-use super::{anthropic, gemini, openai, responses};
+use super::ir::{ApiError, Request};
 
 /// What the HTTP layer knows about a request that is not in its body.
 #[derive(Debug, Clone, Default)]
@@ -44,7 +45,7 @@ pub struct ResponseCtx {
     pub json_array_stream: bool,
     /// For Responses clients: what the reply needs from the request (custom and namespaced
     /// tools, `include`, the fields echoed); `responses::reply_context` of the decoded request.
-    pub responses: Option<std::sync::Arc<responses::ReplyContext>>,
+    pub responses: Option<std::sync::Arc<super::responses::ReplyContext>>,
 }
 
 /// A request, reply or stream that cannot be decoded or encoded.
@@ -122,171 +123,158 @@ pub fn body_size_hint(req: &Request) -> usize {
     (system + messages + tools) * 17 / 16 + 1024
 }
 
-pub fn dialect_name(d: Dialect) -> &'static str {
-    d.as_str()
+/// What a client called, as the endpoints declare it and the upstream adapters read it (the
+/// same-protocol fast path picks the upstream URL by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Call {
+    /// OpenAI `chat/completions`.
+    Chat,
+    /// OpenAI legacy `completions`.
+    Completions,
+    /// Anthropic `v1/messages`.
+    Messages,
+    /// Anthropic `v1/messages/count_tokens`.
+    MessagesCount,
+    /// Gemini `:generateContent` / `:streamGenerateContent` (`alt_sse`: `?alt=sse`).
+    Generate { stream: bool, alt_sse: bool },
+    /// Gemini `:countTokens`.
+    CountTokens,
+    /// A model list (`GET /v1/models`, `GET /v1beta/models`).
+    Models,
 }
 
-// ---- dispatch over the dialects ----
-
-/// A client's request body in `d`.
-pub fn decode_request(
-    d: Dialect,
-    body: &[u8],
-    hints: &RequestHints,
-) -> Result<Request, CodecError> {
-    match d {
-        Dialect::Anthropic => anthropic::decode_request(body, hints),
-        Dialect::OpenAi => openai::decode_request(body, hints),
-        Dialect::Gemini => gemini::decode_request(body, hints),
-        Dialect::Responses => responses::decode_request(body, hints),
-    }
-}
-
-/// An upstream's whole reply in `d`.
-pub fn decode_response(d: Dialect, body: &[u8]) -> Result<Response, CodecError> {
-    match d {
-        Dialect::Anthropic => anthropic::decode_response(body),
-        Dialect::OpenAi => openai::decode_response(body),
-        Dialect::Gemini => gemini::decode_response(body),
-        Dialect::Responses => responses::decode_response(body),
-    }
-}
-
-/// A whole reply for a client speaking `d`.
-pub fn encode_response(d: Dialect, resp: &Response, ctx: &ResponseCtx) -> Vec<u8> {
-    match d {
-        Dialect::Anthropic => anthropic::encode_response(resp, ctx),
-        Dialect::OpenAi => openai::encode_response(resp, ctx),
-        Dialect::Gemini => gemini::encode_response(resp, ctx),
-        Dialect::Responses => responses::encode_response(resp, ctx),
-    }
-}
-
-/// An upstream's error body in `d`; never fails.
-pub fn decode_error(d: Dialect, status: u16, body: &[u8]) -> ApiError {
-    match d {
-        Dialect::Anthropic => anthropic::decode_error(status, body),
-        Dialect::OpenAi => openai::decode_error(status, body),
-        Dialect::Gemini => gemini::decode_error(status, body),
-        Dialect::Responses => responses::decode_error(status, body),
-    }
-}
-
-/// The error body for a client speaking `d`.
-pub fn encode_error(d: Dialect, err: &ApiError) -> Vec<u8> {
-    match d {
-        Dialect::Anthropic => anthropic::encode_error(err),
-        Dialect::OpenAi => openai::encode_error(err),
-        Dialect::Gemini => gemini::encode_error(err),
-        Dialect::Responses => responses::encode_error(err),
-    }
-}
-
-/// The HTTP status to answer a client speaking `d` with: Anthropic clients get 529 for
-/// capacity failures (E4); the others the error's own status.
-pub fn client_status(d: Dialect, err: &ApiError) -> u16 {
-    match d {
-        Dialect::Anthropic => anthropic::client_status(err),
-        Dialect::Gemini => gemini::client_status(err),
-        Dialect::OpenAi => err.status,
-        Dialect::Responses => responses::client_status(err),
-    }
-}
-
-impl std::fmt::Debug for AnyStreamDecoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let d = match self {
-            AnyStreamDecoder::Anthropic(_) => Dialect::Anthropic,
-            AnyStreamDecoder::OpenAi(_) => Dialect::OpenAi,
-            AnyStreamDecoder::Gemini(_) => Dialect::Gemini,
-            AnyStreamDecoder::Responses(_) => Dialect::Responses,
-        };
-        write!(f, "AnyStreamDecoder({})", d.as_str())
-    }
-}
-
-impl std::fmt::Debug for AnyStreamEncoder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let d = match self {
-            AnyStreamEncoder::Anthropic(_) => "anthropic",
-            AnyStreamEncoder::OpenAi(_) => "openai",
-            AnyStreamEncoder::OpenAiCompletions(_) => "openai-completions",
-            AnyStreamEncoder::Gemini(_) => "gemini",
-            AnyStreamEncoder::Responses(_) => "responses",
-        };
-        write!(f, "AnyStreamEncoder({d})")
-    }
-}
-
-/// The stream decoder of an upstream's dialect.
-pub enum AnyStreamDecoder {
-    Anthropic(anthropic::StreamDecoder),
-    OpenAi(openai::StreamDecoder),
-    Gemini(gemini::StreamDecoder),
-    Responses(responses::StreamDecoder),
-}
-
-impl AnyStreamDecoder {
-    pub fn new(d: Dialect) -> Self {
-        match d {
-            Dialect::Anthropic => AnyStreamDecoder::Anthropic(anthropic::StreamDecoder::new()),
-            Dialect::OpenAi => AnyStreamDecoder::OpenAi(openai::StreamDecoder::new()),
-            Dialect::Gemini => AnyStreamDecoder::Gemini(gemini::StreamDecoder::new()),
-            Dialect::Responses => AnyStreamDecoder::Responses(responses::StreamDecoder::new()),
-        }
-    }
-
-    pub fn feed(&mut self, ev: &SseEvent, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
+impl Call {
+    /// The call as made with (`true`) or without the endpoint's SSE query (Gemini's `?alt=sse`).
+    pub fn with_sse_query(self, sse: bool) -> Call {
         match self {
-            AnyStreamDecoder::Anthropic(d) => d.feed(ev, out),
-            AnyStreamDecoder::OpenAi(d) => d.feed(ev, out),
-            AnyStreamDecoder::Gemini(d) => d.feed(ev, out),
-            AnyStreamDecoder::Responses(d) => d.feed(ev, out),
-        }
-    }
-
-    /// The upstream body ended: a stream cut before its end becomes an `Error` event.
-    pub fn finish(&mut self, out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
-        match self {
-            AnyStreamDecoder::Anthropic(d) => d.finish(out),
-            AnyStreamDecoder::OpenAi(d) => d.finish(out),
-            AnyStreamDecoder::Gemini(d) => d.finish(out),
-            AnyStreamDecoder::Responses(d) => d.finish(out),
+            Call::Generate { stream, .. } => Call::Generate {
+                stream,
+                alt_sse: stream && sse,
+            },
+            other => other,
         }
     }
 }
 
-/// The stream encoder of a client's dialect (plus OpenAI's legacy completions).
-pub enum AnyStreamEncoder {
-    Anthropic(anthropic::StreamEncoder),
-    OpenAi(openai::StreamEncoder),
-    OpenAiCompletions(openai::CompletionStreamEncoder),
-    Gemini(gemini::StreamEncoder),
-    Responses(responses::StreamEncoder),
+/// Where an endpoint lives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathSpec {
+    /// This path exactly (another method on it is a 405).
+    Exact(&'static str),
+    /// `{prefix}{model}:{method}` under any of `prefixes` (Gemini's `/v1beta/models/...`); the
+    /// model is URL-decoded and a `models/` prefix on it tolerated.
+    ModelMethod {
+        prefixes: &'static [&'static str],
+        method: &'static str,
+    },
 }
 
-impl AnyStreamEncoder {
-    pub fn new(d: Dialect, ctx: &ResponseCtx) -> Self {
-        match d {
-            Dialect::Anthropic => AnyStreamEncoder::Anthropic(anthropic::StreamEncoder::new(ctx)),
-            Dialect::OpenAi => AnyStreamEncoder::OpenAi(openai::StreamEncoder::new(ctx)),
-            Dialect::Gemini => AnyStreamEncoder::Gemini(gemini::StreamEncoder::new(ctx)),
-            Dialect::Responses => AnyStreamEncoder::Responses(responses::StreamEncoder::new(ctx)),
-        }
-    }
+/// What the server does with an endpoint's requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Serve {
+    /// A generation: decoded, routed, translated or forwarded (the pipeline).
+    Generate,
+    /// A token count, in the dialect's [`CountForm`].
+    CountTokens,
+    /// The model list, in the dialect's [`ListForm`].
+    ModelList,
+}
 
-    /// For `POST /v1/completions` clients.
-    pub fn completions(ctx: &ResponseCtx) -> Self {
-        AnyStreamEncoder::OpenAiCompletions(openai::CompletionStreamEncoder::new(ctx))
-    }
+/// Where an endpoint's model name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelFrom {
+    /// The body's `model` field.
+    Body,
+    /// The path (a [`PathSpec::ModelMethod`]).
+    Path,
+    /// Nowhere (model lists).
+    None,
+}
 
-    pub fn encode(&mut self, ev: &StreamEvent, out: &mut Vec<u8>) {
-        match self {
-            AnyStreamEncoder::Anthropic(e) => e.encode(ev, out),
-            AnyStreamEncoder::OpenAi(e) => e.encode(ev, out),
-            AnyStreamEncoder::OpenAiCompletions(e) => e.encode(ev, out),
-            AnyStreamEncoder::Gemini(e) => e.encode(ev, out),
-            AnyStreamEncoder::Responses(e) => e.encode(ev, out),
-        }
+/// How an endpoint says whether to stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFrom {
+    /// The body's `stream` field.
+    BodyField,
+    /// Fixed by the path; a streaming one is SSE when the query has `key=value`, one JSON
+    /// array otherwise (Gemini's `?alt=sse`).
+    Path {
+        stream: bool,
+        sse_query: Option<(&'static str, &'static str)>,
+    },
+}
+
+/// One endpoint a dialect serves, declared as data: the router builds its table from these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `"POST"` or `"GET"`.
+    pub method: &'static str,
+    pub path: PathSpec,
+    pub serve: Serve,
+    pub call: Call,
+    /// The label in metrics and the access log.
+    pub route: &'static str,
+    /// The body field the request must have, and the JSON kinds it may be (for the error).
+    pub requires: Option<(&'static str, &'static [&'static str])>,
+    pub model: ModelFrom,
+    pub stream: StreamFrom,
+    /// Answered in the dialect the client's headers suggest rather than this one (`GET
+    /// /v1/models` is shared by OpenAI and Anthropic clients).
+    pub shared: bool,
+}
+
+/// How a dialect's token-count endpoint reads and answers.
+#[derive(Debug, Clone, Copy)]
+pub struct CountForm {
+    pub decode: fn(&[u8], &RequestHints) -> Result<Request, CodecError>,
+    pub encode: fn(u64) -> Vec<u8>,
+    /// The top-level fields the local estimate counts.
+    pub fields: &'static [&'static str],
+    /// A wrapper object the fields may sit in instead (Gemini's `generateContentRequest`).
+    pub wrapper: Option<&'static str>,
+    /// Forwarded as it is when the model's first upstream speaks this dialect natively.
+    pub forward_native: bool,
+}
+
+/// The shape of a dialect's model list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListForm {
+    /// `{"object":"list","data":[...]}` with both OpenAI's and Anthropic's fields.
+    OpenAiAnthropic,
+    /// `{"models":[{"name":"models/...",...}]}`.
+    Gemini,
+}
+
+/// The dialect-specific facts the server needs beyond the codec functions, with the common
+/// answer as the default. Each dialect folder has one `pub struct Codec` implementing it.
+pub trait Codec {
+    /// The endpoints the dialect serves.
+    const ENDPOINTS: &'static [Endpoint];
+    /// A request header only this dialect's clients send, which names the dialect on routes
+    /// every client may call (model list, unknown paths). `None`: the fallback dialect.
+    const MARKER_HEADER: Option<&'static str> = None;
+    /// The token-count form, for its [`Serve::CountTokens`] endpoint.
+    const COUNT: Option<CountForm> = None;
+    /// The model-list form, for its [`Serve::ModelList`] endpoint.
+    const LIST: Option<ListForm> = None;
+    /// Error replies carry a `request-id` header equal to the body's `request_id`.
+    const ERROR_REQUEST_ID_HEADER: bool = false;
+
+    /// The HTTP status to answer this dialect's client with.
+    fn client_status(err: &ApiError) -> u16 {
+        err.status
+    }
+    /// An upstream's error as this dialect's clients should read it (e.g. reworded).
+    fn from_upstream(_err: &mut ApiError) {}
+    /// The error body naming the gateway's request id, where the dialect's errors have one.
+    fn encode_error_with_id(_err: &ApiError, _id: &str) -> Option<Vec<u8>> {
+        None
+    }
+    /// The stream event that ends a reply with the error whose body is `body` (the fast-path
+    /// relay, which has no encoder, uses it): `data: {body}` unless the dialect names events.
+    fn stream_error(body: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(b"data: ");
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\n\n");
     }
 }

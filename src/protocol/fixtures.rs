@@ -24,20 +24,16 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Value, json};
 
-use crate::protocol::codec::{self, AnyStreamDecoder, AnyStreamEncoder, RequestHints, ResponseCtx};
+use crate::protocol::codec::{RequestHints, ResponseCtx};
+use crate::protocol::dialect::{self, AnyStreamDecoder, AnyStreamEncoder};
 use crate::protocol::ir::{ApiError, Dialect, Request, Response};
+use crate::protocol::responses;
 use crate::protocol::sse::{SseEvent, SseParser, write_event};
 use crate::protocol::stream::StreamEvent;
-use crate::protocol::{anthropic, gemini, openai, responses};
 
+/// The registry's dialect named by a fixture folder (`anthropic-to-openai`).
 fn dialect(d: &str) -> Option<Dialect> {
-    match d {
-        "anthropic" => Some(Dialect::Anthropic),
-        "openai" => Some(Dialect::OpenAi),
-        "gemini" => Some(Dialect::Gemini),
-        "responses" => Some(Dialect::Responses),
-        _ => None,
-    }
+    d.parse().ok()
 }
 
 fn has_codec(d: &str) -> bool {
@@ -49,26 +45,21 @@ fn the(d: &str) -> Result<Dialect, String> {
 }
 
 fn decode_request(d: &str, body: &[u8], hints: &RequestHints) -> Result<Request, String> {
-    codec::decode_request(the(d)?, body, hints).map_err(|e| e.to_string())
+    dialect::decode_request(the(d)?, body, hints).map_err(|e| e.to_string())
 }
 
 /// What `<to>`'s upstream encoder produces (default provider options).
 fn encode_request(d: &str, req: &Request) -> Result<Value, String> {
-    let value = match the(d)? {
-        Dialect::Anthropic => anthropic::encode_request(req).map(serde_json::to_value),
-        Dialect::OpenAi => openai::encode_request(req).map(serde_json::to_value),
-        Dialect::Gemini => gemini::encode_request(req).map(serde_json::to_value),
-        Dialect::Responses => responses::encode_request(req).map(serde_json::to_value),
-    };
-    value.map_err(|e| e.to_string())?.map_err(|e| e.to_string())
+    let body = dialect::encode_request_body(the(d)?, req).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&body).map_err(|e| e.to_string())
 }
 
 fn decode_response(d: &str, body: &[u8]) -> Result<Response, String> {
-    codec::decode_response(the(d)?, body).map_err(|e| e.to_string())
+    dialect::decode_response(the(d)?, body).map_err(|e| e.to_string())
 }
 
 fn encode_response(d: &str, resp: &Response, ctx: &ResponseCtx) -> Result<Vec<u8>, String> {
-    Ok(codec::encode_response(the(d)?, resp, ctx))
+    Ok(dialect::encode_response(the(d)?, resp, ctx))
 }
 
 fn decode_stream(d: &str, events: &[SseEvent]) -> Result<Vec<StreamEvent>, String> {
@@ -91,7 +82,7 @@ fn encode_stream(d: &str, events: &[StreamEvent], ctx: &ResponseCtx) -> Result<V
 }
 
 fn decode_error(d: &str, status: u16, body: &[u8]) -> Result<ApiError, String> {
-    Ok(codec::decode_error(the(d)?, status, body))
+    Ok(dialect::decode_error(the(d)?, status, body))
 }
 
 /// The status and body the `<to>` dialect answers with (Anthropic: 529 for capacity errors,
@@ -99,19 +90,11 @@ fn decode_error(d: &str, status: u16, body: &[u8]) -> Result<ApiError, String> {
 /// upstream errors; its random `request_id` fixed).
 fn encode_error(d: &str, err: &ApiError) -> Result<(u16, Value), String> {
     let d = the(d)?;
-    let mut reworded;
-    let err = if d == Dialect::Anthropic {
-        reworded = err.clone();
-        anthropic::reword_context_error(&mut reworded);
-        &reworded
-    } else {
-        err
-    };
-    let mut body = parse_body(&codec::encode_error(d, err));
-    if d == Dialect::Anthropic {
-        body["request_id"] = json!("req_fixture");
-    }
-    Ok((codec::client_status(d, err), body))
+    let mut err = err.clone();
+    dialect::from_upstream(d, &mut err);
+    let body = dialect::encode_error_with_id(d, &err, "req_fixture")
+        .unwrap_or_else(|| dialect::encode_error(d, &err));
+    Ok((dialect::client_status(d, &err), parse_body(&body)))
 }
 
 /// Values that change per run: OpenAI's `created` timestamps (Responses: `created_at`,

@@ -11,26 +11,9 @@ use serde_json::{Map, Value};
 pub use super::json::Json;
 pub use super::text::Text;
 
-/// The wire formats the gateway speaks on either side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Dialect {
-    Anthropic,
-    OpenAi,
-    Gemini,
-    /// The OpenAI Responses API (`POST /v1/responses`): Codex CLI, `client.responses.create`.
-    Responses,
-}
-
-impl Dialect {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Dialect::Anthropic => "anthropic",
-            Dialect::OpenAi => "openai",
-            Dialect::Gemini => "gemini",
-            Dialect::Responses => "responses",
-        }
-    }
-}
+/// The wire formats, made by the registry (`protocol/dialect.rs`); named here because
+/// [`Extras`] remembers where fields came from.
+pub use super::dialect::Dialect;
 
 /// Fields a dialect sent that the IR does not model, remembered with their origin.
 #[derive(Debug, Clone, PartialEq, Default)]

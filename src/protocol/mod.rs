@@ -1,9 +1,10 @@
 //! PURE: no tokio, hyper, reqwest or store imports. The neutral IR ([`ir`], [`stream`]), SSE
-//! framing ([`sse`]), the codec contract ([`codec`]) and one codec per dialect, each with the
-//! same file and function names.
+//! framing ([`sse`]), the codec contract ([`codec`]), one codec per dialect, each with the
+//! same file and function names, and the registry over them ([`dialect`]).
 
 pub mod anthropic;
 pub mod codec;
+pub mod dialect;
 #[cfg(test)]
 mod fixtures;
 pub mod gemini;
@@ -14,3 +15,5 @@ pub mod responses;
 pub mod sse;
 pub mod stream;
 pub mod text;
+
+pub use codec::Call;

@@ -24,7 +24,7 @@ use serde_json::Value;
 use super::Body;
 use super::body::read_limited;
 use super::ctx::Ctx;
-use super::error::GatewayError;
+use super::error::{ErrorKind, GatewayError};
 use super::estimate;
 use super::inbound::Inbound;
 use super::pipeline;
@@ -114,67 +114,44 @@ async fn estimate_blocking(
     .map_err(|e| GatewayError::internal("counting tokens", &e))?
 }
 
-/// `POST /v1/messages/count_tokens` -> `{"input_tokens": N}`.
-pub(crate) async fn anthropic(
-    ctx: &mut Ctx,
-    req: http::Request<Incoming>,
-) -> Result<Response<Body>, GatewayError> {
-    let (raw, ir) = read(ctx, req, |raw| {
-        crate::protocol::anthropic::decode_count_tokens(raw)
-    })
-    .await?;
-    let n = match upstream_count(ctx, &ir).await {
-        Some(n) => n,
-        None => estimate_blocking(raw, &["system", "messages", "tools"], None).await?,
-    };
-    Ok(json_response(
-        StatusCode::OK,
-        crate::protocol::anthropic::encode_count_tokens(n),
-    ))
-}
-
-/// Gemini `:countTokens` -> `{"totalTokens": N}`. A model routed to a Gemini API upstream is
-/// forwarded as it is (the fast path).
-pub(crate) async fn gemini(
+/// A dialect's token-count endpoint (`POST /v1/messages/count_tokens` -> `{"input_tokens": N}`,
+/// Gemini `:countTokens` -> `{"totalTokens": N}`), read and answered in the dialect's
+/// [`CountForm`](crate::protocol::codec::CountForm). Where the form says so, a model whose first
+/// upstream speaks the dialect natively is forwarded as it is (the fast path).
+pub(crate) async fn serve(
     ctx: &mut Ctx,
     req: http::Request<Incoming>,
     inbound: Inbound,
 ) -> Result<Response<Body>, GatewayError> {
-    let state = Arc::clone(&ctx.state);
-    let model = inbound.path_model.clone().unwrap_or_default();
-    // A first candidate that takes a Gemini body as it is counts on the fast path.
-    let relayed = state.snapshot().routes.resolve(&model).ok().and_then(|r| {
-        r.candidates
-            .first()
-            .map(|c| adapter::same_protocol(&c.upstream, ir::Dialect::Gemini))
-    });
-    if relayed == Some(true) {
-        return pipeline::serve(ctx, req, inbound).await;
+    let Some(form) = inbound.dialect.count_form() else {
+        return Err(GatewayError::new(
+            ErrorKind::NotImplemented,
+            "this dialect declares no token count",
+        ));
+    };
+    if form.forward_native {
+        let state = Arc::clone(&ctx.state);
+        let model = inbound.path_model.clone().unwrap_or_default();
+        // A first candidate that takes the client's body as it is counts on the fast path.
+        let relayed = state.snapshot().routes.resolve(&model).ok().and_then(|r| {
+            r.candidates
+                .first()
+                .map(|c| adapter::same_protocol(&c.upstream, inbound.dialect))
+        });
+        if relayed == Some(true) {
+            return pipeline::serve(ctx, req, inbound).await;
+        }
     }
     let hints = RequestHints {
-        model: Some(model),
+        model: inbound.path_model.clone(),
         stream: Some(false),
     };
-    let (raw, ir) = read(ctx, req, |raw| {
-        crate::protocol::gemini::decode_count_tokens_request(raw, &hints)
-    })
-    .await?;
+    let (raw, ir) = read(ctx, req, |raw| (form.decode)(raw, &hints)).await?;
     let n = match upstream_count(ctx, &ir).await {
         Some(n) => n,
-        // `{"generateContentRequest": {...}}` is the other documented form.
-        None => {
-            estimate_blocking(
-                raw,
-                &["systemInstruction", "contents", "tools"],
-                Some("generateContentRequest"),
-            )
-            .await?
-        }
+        None => estimate_blocking(raw, form.fields, form.wrapper).await?,
     };
-    Ok(json_response(
-        StatusCode::OK,
-        crate::protocol::gemini::encode_count_tokens_response(n),
-    ))
+    Ok(json_response(StatusCode::OK, (form.encode)(n)))
 }
 
 /// Auth, body, and the decoded request (a bad body is a 400 naming the field).

@@ -16,23 +16,17 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use super::Body;
 use super::body::full;
-use crate::protocol::codec;
+use crate::protocol::dialect;
 use crate::protocol::ir::{self, ApiError};
 
 /// The wire format a client speaks: the protocol's own enum, shared with the codecs.
 pub use crate::protocol::ir::Dialect;
 
-/// For routes every client may call (model list, unknown paths): Anthropic clients send
-/// `anthropic-version`, Google clients `x-goog-api-key`; everyone else gets OpenAI.
+/// For routes every client may call (model list, unknown paths): the dialect whose marker
+/// header the client sent (Anthropic's `anthropic-version`, Google's `x-goog-api-key`), else
+/// OpenAI; the registry knows which.
 pub fn guess_dialect(headers: &http::HeaderMap) -> Dialect {
-    static ANTHROPIC_VERSION: http::HeaderName = http::HeaderName::from_static("anthropic-version");
-    if headers.contains_key(&ANTHROPIC_VERSION) {
-        Dialect::Anthropic
-    } else if headers.contains_key(&super::auth::X_GOOG_API_KEY) {
-        Dialect::Gemini
-    } else {
-        Dialect::OpenAi
-    }
+    crate::protocol::dialect::guess(|h| headers.contains_key(h))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -241,8 +235,8 @@ impl GatewayError {
             retry_after_secs: self.retry_after,
             should_retry: (!self.retryable).then_some(false),
         };
-        if dialect == Dialect::Anthropic && self.origin == Origin::Upstream {
-            crate::protocol::anthropic::reword_context_error(&mut api);
+        if self.origin == Origin::Upstream {
+            dialect::from_upstream(dialect, &mut api);
         }
         api
     }
@@ -250,25 +244,25 @@ impl GatewayError {
     /// The status `dialect`'s clients get (Anthropic: 529 for capacity failures).
     pub fn client_status(&self, dialect: Dialect) -> StatusCode {
         let api = self.to_api(dialect);
-        StatusCode::from_u16(codec::client_status(dialect, &api)).unwrap_or(self.status)
+        StatusCode::from_u16(dialect::client_status(dialect, &api)).unwrap_or(self.status)
     }
 
     /// The JSON body in `dialect`.
     pub fn body(&self, dialect: Dialect) -> Bytes {
         let api = self.to_api(dialect);
-        Bytes::from(match (dialect, &self.request_id) {
-            (Dialect::Anthropic, Some(id)) => {
-                crate::protocol::anthropic::encode_error_with_id(&api, id)
-            }
-            _ => codec::encode_error(dialect, &api),
-        })
+        let with_id = self
+            .request_id
+            .as_deref()
+            .and_then(|id| dialect::encode_error_with_id(dialect, &api, id));
+        Bytes::from(with_id.unwrap_or_else(|| dialect::encode_error(dialect, &api)))
     }
 
     /// The whole response in `dialect` (Anthropic: with a `request-id` header equal to the
     /// body's `request_id`, as Anthropic's API sends both).
     pub fn render(&self, dialect: Dialect) -> Response<Body> {
         let body = self.body(dialect);
-        let request_id = (dialect == Dialect::Anthropic)
+        let request_id = dialect
+            .error_request_id_header()
             .then(|| request_id(&body))
             .flatten();
         let mut resp = Response::new(full(body));
@@ -294,17 +288,12 @@ impl GatewayError {
         resp
     }
 
-    /// The SSE event that ends a stream with this error: `data: {error}` for OpenAI and Gemini,
-    /// `event: error` with the Anthropic error object for Anthropic.
+    /// The SSE event that ends a stream with this error, framed by the dialect (`data: {error}`,
+    /// or Anthropic's `event: error` line first).
     pub fn stream_event(&self, dialect: Dialect) -> Bytes {
         let body = self.body(dialect);
         let mut out = Vec::with_capacity(body.len() + 32);
-        if dialect == Dialect::Anthropic {
-            out.extend_from_slice(b"event: error\n");
-        }
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(&body);
-        out.extend_from_slice(b"\n\n");
+        dialect::stream_error(dialect, &body, &mut out);
         Bytes::from(out)
     }
 }
@@ -346,6 +335,11 @@ mod tests {
     use super::*;
     use serde_json::{Value, json};
 
+    /// The registry's dialect of that name: the server names no dialect variant.
+    fn named(name: &str) -> Dialect {
+        name.parse().unwrap()
+    }
+
     fn json_of(b: &Bytes) -> Value {
         serde_json::from_slice(b).unwrap()
     }
@@ -354,11 +348,11 @@ mod tests {
     fn openai_shape_has_all_four_keys() {
         let e = GatewayError::invalid("model", "`model` must be a string");
         assert_eq!(
-            json_of(&e.body(Dialect::OpenAi)),
+            json_of(&e.body(named("openai"))),
             json!({"error": {"message": "`model` must be a string", "type": "invalid_request_error",
                              "param": "model", "code": null}})
         );
-        let r = e.render(Dialect::OpenAi);
+        let r = e.render(named("openai"));
         assert_eq!(r.status(), StatusCode::BAD_REQUEST);
         assert_eq!(r.headers()["content-type"], "application/json");
     }
@@ -366,19 +360,19 @@ mod tests {
     #[test]
     fn anthropic_and_gemini_shapes() {
         let e = GatewayError::new(ErrorKind::RateLimited, "slow down").with_retry_after(7);
-        let mut a = json_of(&e.body(Dialect::Anthropic));
+        let mut a = json_of(&e.body(named("anthropic")));
         assert!(a["request_id"].as_str().unwrap().starts_with("req_"));
         a.as_object_mut().unwrap().remove("request_id");
         assert_eq!(
             a,
             json!({"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})
         );
-        let g = json_of(&e.body(Dialect::Gemini));
+        let g = json_of(&e.body(named("gemini")));
         assert_eq!(g["error"]["code"], 429);
         assert_eq!(g["error"]["message"], "slow down");
         assert_eq!(g["error"]["status"], "RESOURCE_EXHAUSTED");
         assert_eq!(g["error"]["details"][0]["retryDelay"], "7s");
-        let r = e.render(Dialect::Gemini);
+        let r = e.render(named("gemini"));
         assert_eq!(r.headers()["retry-after"], "7");
         assert!(r.headers().get("x-should-retry").is_none());
     }
@@ -387,12 +381,12 @@ mod tests {
     async fn anthropic_errors_carry_the_request_id_header() {
         use http_body_util::BodyExt;
         let e = GatewayError::new(ErrorKind::NotFound, "no such model");
-        let r = e.render(Dialect::Anthropic);
+        let r = e.render(named("anthropic"));
         let header_id = r.headers()["request-id"].to_str().unwrap().to_owned();
         assert!(header_id.starts_with("req_"));
         let body = r.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(json_of(&body)["request_id"], header_id.as_str());
-        for d in [Dialect::OpenAi, Dialect::Gemini] {
+        for d in [named("openai"), named("gemini")] {
             assert!(e.render(d).headers().get("request-id").is_none());
         }
     }
@@ -408,10 +402,10 @@ mod tests {
         let e = GatewayError::internal("counting tokens", &joined);
         let id = e.request_id.clone().unwrap();
         assert!(id.starts_with("req_"));
-        for d in [Dialect::Anthropic, Dialect::OpenAi, Dialect::Gemini] {
+        for d in [named("anthropic"), named("openai"), named("gemini")] {
             let r = e.render(d);
             assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
-            let header = if d == Dialect::Anthropic {
+            let header = if d == named("anthropic") {
                 "request-id"
             } else {
                 "x-request-id"
@@ -424,7 +418,7 @@ mod tests {
                 !text.contains("secret") && !text.contains("panicked"),
                 "{text}"
             );
-            if d == Dialect::Anthropic {
+            if d == named("anthropic") {
                 assert_eq!(json_of(&body)["request_id"], id.as_str());
             }
         }
@@ -435,13 +429,13 @@ mod tests {
         let mut api = ApiError::new(503, ir::ErrorKind::Unavailable, "The model is overloaded.");
         api.retry_after_secs = Some(3);
         let e = GatewayError::upstream(api);
-        let r = e.render(Dialect::Anthropic);
+        let r = e.render(named("anthropic"));
         assert_eq!(r.status().as_u16(), 529);
         assert_eq!(r.headers()["retry-after"], "3");
-        let v = json_of(&e.body(Dialect::Anthropic));
+        let v = json_of(&e.body(named("anthropic")));
         assert_eq!(v["error"]["type"], "overloaded_error");
         assert_eq!(v["error"]["message"], "The model is overloaded.");
-        assert_eq!(e.render(Dialect::OpenAi).status().as_u16(), 503);
+        assert_eq!(e.render(named("openai")).status().as_u16(), 503);
 
         let api = ApiError::new(
             400,
@@ -449,13 +443,13 @@ mod tests {
             "This model's maximum context length is 128000 tokens. However, you requested 130000 tokens.",
         );
         let e = GatewayError::upstream(api);
-        let v = json_of(&e.body(Dialect::Anthropic));
+        let v = json_of(&e.body(named("anthropic")));
         assert_eq!(
             v["error"]["message"],
             "prompt is too long: 130000 tokens > 128000 maximum"
         );
         assert!(
-            e.render(Dialect::Anthropic)
+            e.render(named("anthropic"))
                 .headers()
                 .get("x-should-retry")
                 .is_some()
@@ -463,17 +457,17 @@ mod tests {
 
         let mut api = ApiError::new(429, ir::ErrorKind::RateLimit, "daily quota");
         api.should_retry = Some(false);
-        let r = GatewayError::upstream(api).render(Dialect::Anthropic);
+        let r = GatewayError::upstream(api).render(named("anthropic"));
         assert_eq!(r.headers()["x-should-retry"], "false");
     }
 
     #[test]
     fn stream_events() {
         let e = GatewayError::new(ErrorKind::Timeout, "upstream went quiet");
-        let a = e.stream_event(Dialect::Anthropic);
+        let a = e.stream_event(named("anthropic"));
         assert!(a.starts_with(b"event: error\ndata: {\"type\":\"error\""));
         assert!(a.ends_with(b"\n\n"));
-        let o = e.stream_event(Dialect::OpenAi);
+        let o = e.stream_event(named("openai"));
         assert!(o.starts_with(b"data: {\"error\":"));
     }
 

@@ -40,7 +40,7 @@ use super::Body;
 use super::auth;
 use super::body::{full, read_limited};
 use super::ctx::Ctx;
-use super::error::{Dialect, ErrorKind, GatewayError};
+use super::error::{ErrorKind, GatewayError};
 use super::inbound::Inbound;
 use super::relay::{Relay, UpstreamStream};
 use super::request::JsonBody;
@@ -51,7 +51,8 @@ use super::translate::{
 };
 use crate::config::file::TimeoutsSection;
 use crate::oauth::OAuthError;
-use crate::protocol::codec::{self, AnyStreamEncoder, CodecError, RequestHints, ResponseCtx};
+use crate::protocol::codec::{CodecError, RequestHints, ResponseCtx};
+use crate::protocol::dialect::{self, AnyStreamEncoder};
 use crate::protocol::{ir, openai};
 use crate::routing::health::{self, CoolReason, Transition};
 use crate::routing::rules::{self, Edits};
@@ -59,7 +60,7 @@ use crate::routing::{Candidate, RouteError};
 use crate::secret::Secret;
 use crate::store::records::{ApiKeyRecord, AuthKind, OAuthMeta, UpstreamRecord};
 use crate::upstream::adapter::{
-    self, Credential, FastCall, FastTemplate, ReplyFormat, Target, retry_after,
+    self, Call, Credential, FastTemplate, ReplyFormat, Target, retry_after,
 };
 use crate::upstream::{Dest, HttpError, UpstreamResponse};
 
@@ -283,8 +284,8 @@ impl Job<'_> {
     fn decoded(&mut self) -> Result<&ir::Request, GatewayError> {
         if self.ir.is_none() {
             let decoded = match self.inbound.call {
-                FastCall::Completions => openai::decode_completion_request(self.raw),
-                _ => codec::decode_request(
+                Call::Completions => openai::decode_completion_request(self.raw),
+                _ => dialect::decode_request(
                     self.inbound.dialect,
                     self.raw,
                     &RequestHints {
@@ -316,9 +317,10 @@ impl Job<'_> {
             client_dialect: self.inbound.dialect,
             client_headers: self.headers,
         };
-        // Gemini bodies carry no model, so rules would mean editing them: translate instead.
+        // Bodies without the model (Gemini's) would need rules applied by editing them:
+        // translate instead.
         let fast = adapter::same_protocol(up, self.inbound.dialect)
-            && (self.inbound.dialect != Dialect::Gemini || edits.is_empty());
+            && (self.inbound.model_in_body() || edits.is_empty());
         if fast {
             let (url, headers) = adapter::fast_path(&target, self.inbound.call)
                 .map_err(|e| Attempt::Next(adapter_error(&up.name, e)))?;
@@ -365,7 +367,7 @@ impl Job<'_> {
     /// The client's body for a same-protocol upstream: Gemini's as it is (the model is in the
     /// URL), the others' with the model (and an output-token limit over the model's cap) edited.
     fn fast_body(&self, cand: &Candidate, edits: &Edits) -> Result<Bytes, Attempt> {
-        if self.inbound.dialect == Dialect::Gemini {
+        if !self.inbound.model_in_body() {
             return Ok(self.raw.clone());
         }
         let cap = adapter::limits::max_output_tokens(cand.upstream.provider, &cand.model);
@@ -400,9 +402,11 @@ impl Job<'_> {
 
         // The token the upstream refused with a 401, once it did: replaced once, then retried.
         let mut refused: Option<Secret> = None;
-        let template = match self.inbound.dialect {
-            Dialect::OpenAi => self.snap.fast_template(cand),
-            _ => None,
+        // Templates exist for OpenAI-compatible upstreams only, so for their own clients only.
+        let template = if adapter::same_protocol(up, self.inbound.dialect) {
+            self.snap.fast_template(cand)
+        } else {
+            None
         };
         loop {
             let (cred, prepared) = match template {
@@ -582,8 +586,8 @@ impl Job<'_> {
             })?;
             breaker_success(ctx, cand);
             let out = match self.inbound.call {
-                FastCall::Completions => openai::encode_completion_response(&resp, &rctx),
-                _ => codec::encode_response(self.inbound.dialect, &resp, &rctx),
+                Call::Completions => openai::encode_completion_response(&resp, &rctx),
+                _ => dialect::encode_response(self.inbound.dialect, &resp, &rctx),
             };
             ctx.finish(200, Some(token_counts(&resp.usage)), "ok");
             let mut r = Response::new(full(out));
@@ -595,7 +599,7 @@ impl Job<'_> {
         }
 
         let encoder = match self.inbound.call {
-            FastCall::Completions => AnyStreamEncoder::completions(&rctx),
+            Call::Completions => AnyStreamEncoder::completions(&rctx),
             _ => AnyStreamEncoder::new(self.inbound.dialect, &rctx),
         };
         let setup = StreamSetup {
@@ -761,7 +765,7 @@ impl Job<'_> {
         ctx.upstream_model = Some(cand.model.clone());
         let rctx = self.response_ctx(ctx);
         let mut encoder = match self.inbound.call {
-            FastCall::Completions => AnyStreamEncoder::completions(&rctx),
+            Call::Completions => AnyStreamEncoder::completions(&rctx),
             _ => AnyStreamEncoder::new(self.inbound.dialect, &rctx),
         };
         let mut events = Vec::new();

@@ -16,12 +16,12 @@ use super::cors;
 use super::ctx::Ctx;
 use super::error::{Dialect, ErrorKind, GatewayError};
 use super::host::{HostGuard, Refused};
-use super::inbound::{Inbound, gemini_call, gemini_path};
+use super::inbound::{Inbound, Lookup, dialect_of, lookup};
 use super::overhead;
 use super::pipeline;
 use super::state::State;
 use super::{count, models};
-use crate::upstream::adapter::FastCall;
+use crate::protocol::codec::{ListForm, Serve};
 
 /// [`handle`], with a panic anywhere in it (a bug) answered as a generic 500 in the client's
 /// dialect naming a request id, the panic's text only in the log: without this the connection
@@ -49,19 +49,10 @@ pub(crate) async fn handle_guarded(
     }
 }
 
-/// The dialect [`handle`] answers `path` in (it sets `ctx.dialect` route by route, the same way).
+/// The dialect [`handle`] answers `path` in: the dialect whose path it is, else the one the
+/// headers suggest (as `handle` sets `ctx.dialect`).
 fn dialect_for(method: &Method, path: &str, headers: &http::HeaderMap) -> Dialect {
-    match path {
-        "/v1/messages" | "/v1/messages/count_tokens" => Dialect::Anthropic,
-        "/v1/chat/completions" | "/v1/completions" => Dialect::OpenAi,
-        "/v1beta/models" => Dialect::Gemini,
-        p if method == Method::POST
-            && (p.starts_with("/v1beta/models/") || p.starts_with("/v1/models/")) =>
-        {
-            Dialect::Gemini
-        }
-        _ => super::error::guess_dialect(headers),
-    }
+    dialect_of(method.as_str(), path).unwrap_or_else(|| super::error::guess_dialect(headers))
 }
 
 pub(crate) async fn handle(
@@ -180,93 +171,61 @@ async fn route(
             }
             Ok(metrics(ctx))
         }
-        (&Method::GET, "/v1/models") => {
-            ctx.route = "models";
-            models::list(ctx, req)
-        }
-        (&Method::GET, "/v1beta/models") => {
-            ctx.route = "models";
-            ctx.dialect = Dialect::Gemini;
-            models::gemini_list(ctx, req)
-        }
-        (&Method::POST, "/v1/messages") => {
-            ctx.route = "messages";
-            ctx.dialect = Dialect::Anthropic;
-            let inbound = Inbound::new(Dialect::Anthropic, FastCall::Messages);
-            pipeline::serve(ctx, req, inbound).await
-        }
-        (&Method::POST, "/v1/messages/count_tokens") => {
-            ctx.route = "count_tokens";
-            ctx.dialect = Dialect::Anthropic;
-            // Boxed: the chat routes' future need not be as large as every other route's.
-            Box::pin(count::anthropic(ctx, req)).await
-        }
-        (&Method::POST, "/v1/chat/completions") => {
-            ctx.route = "chat";
-            ctx.dialect = Dialect::OpenAi;
-            let inbound = Inbound::new(Dialect::OpenAi, FastCall::Chat);
-            pipeline::serve(ctx, req, inbound).await
-        }
-        (&Method::POST, "/v1/completions") => {
-            ctx.route = "completions";
-            ctx.dialect = Dialect::OpenAi;
-            let inbound = Inbound::new(Dialect::OpenAi, FastCall::Completions);
-            pipeline::serve(ctx, req, inbound).await
-        }
-        (&Method::POST, p) if gemini_path(p).is_some() => {
-            ctx.dialect = Dialect::Gemini;
-            Box::pin(gemini(ctx, req)).await
-        }
-        (
-            _,
-            "/v1/chat/completions"
-            | "/v1/completions"
-            | "/v1/models"
-            | "/v1beta/models"
-            | "/v1/messages"
-            | "/v1/messages/count_tokens"
-            | "/health"
-            | "/metrics",
-        ) => Err(GatewayError::new(
+        (_, "/health" | "/metrics") => Err(GatewayError::new(
             ErrorKind::MethodNotAllowed,
             format!("{method} is not allowed on {path}"),
         )),
-        _ => Err(GatewayError::new(
-            ErrorKind::NotFound,
-            format!("no route for {method} {path}"),
-        )),
+        _ => match lookup(method.as_str(), path, req.uri().query()) {
+            Lookup::Found(inbound) => endpoint(ctx, req, inbound).await,
+            Lookup::WrongMethod => Err(GatewayError::new(
+                ErrorKind::MethodNotAllowed,
+                format!("{method} is not allowed on {path}"),
+            )),
+            Lookup::UnknownMethod(dialect, called) => {
+                ctx.dialect = dialect;
+                Err(GatewayError::new(
+                    ErrorKind::NotFound,
+                    format!("unsupported {} method `{called}`", title(dialect)),
+                ))
+            }
+            Lookup::NotFound => Err(GatewayError::new(
+                ErrorKind::NotFound,
+                format!("no route for {method} {path}"),
+            )),
+        },
     }
 }
 
-/// `POST /v1beta/models/{model}:{method}` (and `/v1/models/...`).
-async fn gemini(
+/// One of the dialects' declared endpoints, served as it declares.
+async fn endpoint(
     ctx: &mut Ctx,
     req: http::Request<Incoming>,
+    inbound: Inbound,
 ) -> Result<Response<Body>, GatewayError> {
-    let path = req.uri().path();
-    let Some((model, method)) = gemini_path(path) else {
-        return Err(GatewayError::new(
-            ErrorKind::NotFound,
-            format!("no route for {path}"),
-        ));
-    };
-    let Some(call) = gemini_call(&method, req.uri().query()) else {
-        return Err(GatewayError::new(
-            ErrorKind::NotFound,
-            format!("unsupported Gemini method `{method}`"),
-        ));
-    };
-    let inbound = Inbound {
-        dialect: Dialect::Gemini,
-        call,
-        path_model: Some(model),
-    };
-    if call == FastCall::CountTokens {
-        ctx.route = "count_tokens";
-        return count::gemini(ctx, req, inbound).await;
+    let e = inbound.endpoint;
+    ctx.route = e.route;
+    if !e.shared {
+        ctx.dialect = inbound.dialect;
     }
-    ctx.route = "generate";
-    pipeline::serve(ctx, req, inbound).await
+    match e.serve {
+        Serve::Generate => pipeline::serve(ctx, req, inbound).await,
+        // Boxed: the chat routes' future need not be as large as every other route's.
+        Serve::CountTokens => Box::pin(count::serve(ctx, req, inbound)).await,
+        Serve::ModelList => match inbound.dialect.list_form() {
+            Some(ListForm::Gemini) => models::gemini_list(ctx, req),
+            Some(ListForm::OpenAiAnthropic) | None => models::list(ctx, req),
+        },
+    }
+}
+
+/// A dialect's name as a title ("Gemini"), for messages.
+fn title(d: Dialect) -> String {
+    let name = d.as_str();
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 fn ok_empty() -> Response<Body> {

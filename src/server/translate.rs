@@ -5,9 +5,8 @@
 //!
 //! Along a stream: every SSE client gets a keep-alive whenever nothing was sent for the ping
 //! interval (Claude Code counts every byte against its idle timer, and so do HTTP clients'
-//! read timeouts): Anthropic clients a `ping` event, OpenAI clients a `: ping` comment, Gemini
-//! clients a blank line (see [`KEEP_ALIVE_GEMINI`]); Gemini's JSON-array stream gets none. The
-//! idle and total timeouts,
+//! read timeouts), in the dialect's own form (the encoder's `keep_alive`); Gemini's JSON-array
+//! stream gets none. The idle and total timeouts,
 //! a cut connection, undecodable events and a body that ends without the dialect's end marker
 //! all become the client dialect's error event (never a silent `message_stop`), and so does the
 //! end of the shutdown grace ([`Cut`](super::cut::Cut)). An upstream that
@@ -31,7 +30,8 @@ use super::cut::{CUT_MESSAGE, CutWatch};
 use super::error::{ErrorKind, GatewayError};
 use super::inbound::Inbound;
 use super::relay::UpstreamStream;
-use crate::protocol::codec::{AnyStreamEncoder, CodecError};
+use crate::protocol::codec::CodecError;
+use crate::protocol::dialect::AnyStreamEncoder;
 use crate::protocol::ir::{self, ApiError, Block, ErrorKind as IrKind, Signature, Usage};
 use crate::protocol::sse::{SseEvent, SseParser};
 use crate::protocol::stream::{BlockStart, Delta, StreamEvent};
@@ -394,7 +394,7 @@ impl Stream for Translate {
                         while this.ping_timer.as_mut().poll(cx).is_ready() {
                             let due = this.last_sent + every;
                             if due <= Instant::now() {
-                                keep_alive(&mut this.encoder, &mut this.out);
+                                this.encoder.keep_alive(&mut this.out);
                                 this.ping_timer.as_mut().reset(Instant::now() + every);
                                 break;
                             }
@@ -580,23 +580,6 @@ pub(crate) async fn collect_prefix(
         buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
     buf
-}
-
-/// What a Gemini SSE client gets as a keep-alive: a blank line. Not a `: comment` line: the
-/// google-genai SDKs do not parse SSE by the spec. Python's (2.x) hands every line that does
-/// not start with `data: ` to `json.loads`, and the JS SDK inside Gemini CLI 0.61 only matches
-/// `^\s*data: ` at the start of its buffer, so a comment stalls it for good. Both skip
-/// whitespace, and to a spec parser a blank line with no pending data dispatches nothing.
-pub(crate) const KEEP_ALIVE_GEMINI: &[u8] = b"\n";
-
-/// One keep-alive in the client's stream: the dialect's own ping where it has one (Anthropic's
-/// `ping` event, OpenAI's `: ping` comment), else a blank line for Gemini.
-fn keep_alive(encoder: &mut AnyStreamEncoder, out: &mut Vec<u8>) {
-    if let AnyStreamEncoder::Gemini(_) = encoder {
-        out.extend_from_slice(KEEP_ALIVE_GEMINI);
-    } else {
-        encoder.encode(&StreamEvent::Ping, out);
-    }
 }
 
 /// The keep-alive interval for a streaming client, if it gets keep-alives: every SSE client

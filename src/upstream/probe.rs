@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::UpstreamClient;
-use super::adapter::{self, Credential, FastCall, Target};
+use super::adapter::{self, Call, Credential, Target};
 use crate::config::Config;
 use crate::protocol::ir::Dialect;
 use crate::secret::Secret;
@@ -129,21 +129,26 @@ pub async fn test(
     let ping = json!([{"role": "user", "content": "ping"}]);
     let (call, body) = match upstream_dialect(upstream) {
         Dialect::OpenAi => (
-            FastCall::Chat,
+            Call::Chat,
             json!({"model": model, "messages": ping, "max_tokens": 1}),
         ),
         Dialect::Anthropic => (
-            FastCall::Messages,
+            Call::Messages,
             json!({"model": model, "messages": ping, "max_tokens": 1}),
         ),
         Dialect::Gemini => (
-            FastCall::Generate {
+            Call::Generate {
                 stream: false,
                 alt_sse: false,
             },
             json!({"contents": [{"role": "user", "parts": [{"text": "ping"}]}],
                    "generationConfig": {"maxOutputTokens": 1}}),
         ),
+        Dialect::Responses => {
+            return Err(ProbeError::Other(
+                "a Responses-API upstream (`--wire responses`) is not wired yet".into(),
+            ));
+        }
     };
     let url = kind.call_url(&t, call).map_err(other)?;
     let headers = adapter::probe_headers(&t).map_err(other)?;

@@ -4,7 +4,7 @@
 //! completion its content filter cut, a prompt it refused, a day-long 429, and the legacy
 //! deployment URL. The fake is `support::fake_azure`.
 
-use llm_gateway::protocol::codec;
+use llm_gateway::protocol::dialect as codec;
 use llm_gateway::protocol::ir::{ErrorKind, StopReason};
 use serde_json::json;
 

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use super::rig::*;
-use llm_gateway::protocol::codec;
+use llm_gateway::protocol::dialect;
 use llm_gateway::protocol::ir::{Block, ErrorKind, ResponseFormat, StopReason};
 
 pub(super) async fn run_cell(client: Client, kind: Kind, case: Case) {
@@ -71,7 +71,7 @@ pub(super) async fn run_cell(client: Client, kind: Kind, case: Case) {
         Case::UpstreamError => {
             assert_eq!(reply.status, 429, "{body}");
             assert_eq!(reply.headers["retry-after"], "7");
-            let err = codec::decode_error(client.dialect(), 429, &reply.body);
+            let err = dialect::decode_error(client.dialect(), 429, &reply.body);
             assert_eq!(err.kind, ErrorKind::RateLimit, "{body}");
             assert!(err.message.contains("slow down"), "{body}");
             rig.stop().await;
@@ -144,554 +144,55 @@ pub(super) async fn run_cell(client: Client, kind: Kind, case: Case) {
     rig.stop().await;
 }
 
-macro_rules! cell {
-    ($name:ident, $client:ident, $kind:ident, $case:ident) => {
-        #[tokio::test]
-        async fn $name() {
-            run_cell(Client::$client, Kind::$kind, Case::$case).await;
-        }
+/// Every cell of clients x kinds x cases, as `matrix::<client>::to_<kind>::<case>`: a module per
+/// client and per kind, a test per case. A new client dialect or upstream kind is one line in a
+/// list below.
+macro_rules! matrix {
+    (clients: [$($client:ident $cmod:ident),+ $(,)?], kinds: $kinds:tt, cases: $cases:tt $(,)?) => {
+        $(
+            mod $cmod {
+                use super::*;
+                matrix!(@kinds $client, $kinds, $cases);
+            }
+        )+
+    };
+    (@kinds $client:ident, [$($kind:ident $kmod:ident),+ $(,)?], $cases:tt) => {
+        $(
+            mod $kmod {
+                use super::*;
+                matrix!(@cases $client, $kind, $cases);
+            }
+        )+
+    };
+    (@cases $client:ident, $kind:ident, [$($case:ident $test:ident),+ $(,)?]) => {
+        $(
+            #[tokio::test]
+            async fn $test() {
+                run_cell(Client::$client, Kind::$kind, Case::$case).await;
+            }
+        )+
     };
 }
 
-cell!(anthropic_to_openai_plain, Anthropic, OpenAi, Plain);
-cell!(anthropic_to_openai_stream, Anthropic, OpenAi, Stream);
-cell!(
-    anthropic_to_openai_tool_round_trip,
-    Anthropic,
-    OpenAi,
-    ToolRoundTrip
-);
-cell!(
-    anthropic_to_openai_parallel_tools,
-    Anthropic,
-    OpenAi,
-    ParallelTools
-);
-cell!(anthropic_to_openai_thinking, Anthropic, OpenAi, Thinking);
-cell!(anthropic_to_openai_image, Anthropic, OpenAi, Image);
-cell!(
-    anthropic_to_openai_structured,
-    Anthropic,
-    OpenAi,
-    Structured
-);
-cell!(
-    anthropic_to_openai_upstream_error,
-    Anthropic,
-    OpenAi,
-    UpstreamError
-);
-cell!(
-    anthropic_to_openai_mid_stream_cut,
-    Anthropic,
-    OpenAi,
-    MidStreamCut
-);
-cell!(anthropic_to_anthropic_plain, Anthropic, Anthropic, Plain);
-cell!(anthropic_to_anthropic_stream, Anthropic, Anthropic, Stream);
-cell!(
-    anthropic_to_anthropic_tool_round_trip,
-    Anthropic,
-    Anthropic,
-    ToolRoundTrip
-);
-cell!(
-    anthropic_to_anthropic_parallel_tools,
-    Anthropic,
-    Anthropic,
-    ParallelTools
-);
-cell!(
-    anthropic_to_anthropic_thinking,
-    Anthropic,
-    Anthropic,
-    Thinking
-);
-cell!(anthropic_to_anthropic_image, Anthropic, Anthropic, Image);
-cell!(
-    anthropic_to_anthropic_structured,
-    Anthropic,
-    Anthropic,
-    Structured
-);
-cell!(
-    anthropic_to_anthropic_upstream_error,
-    Anthropic,
-    Anthropic,
-    UpstreamError
-);
-cell!(
-    anthropic_to_anthropic_mid_stream_cut,
-    Anthropic,
-    Anthropic,
-    MidStreamCut
-);
-cell!(anthropic_to_gemini_plain, Anthropic, Gemini, Plain);
-cell!(anthropic_to_gemini_stream, Anthropic, Gemini, Stream);
-cell!(
-    anthropic_to_gemini_tool_round_trip,
-    Anthropic,
-    Gemini,
-    ToolRoundTrip
-);
-cell!(
-    anthropic_to_gemini_parallel_tools,
-    Anthropic,
-    Gemini,
-    ParallelTools
-);
-cell!(anthropic_to_gemini_thinking, Anthropic, Gemini, Thinking);
-cell!(anthropic_to_gemini_image, Anthropic, Gemini, Image);
-cell!(
-    anthropic_to_gemini_structured,
-    Anthropic,
-    Gemini,
-    Structured
-);
-cell!(
-    anthropic_to_gemini_upstream_error,
-    Anthropic,
-    Gemini,
-    UpstreamError
-);
-cell!(
-    anthropic_to_gemini_mid_stream_cut,
-    Anthropic,
-    Gemini,
-    MidStreamCut
-);
-cell!(anthropic_to_gemini_cli_plain, Anthropic, GeminiCli, Plain);
-cell!(anthropic_to_gemini_cli_stream, Anthropic, GeminiCli, Stream);
-cell!(
-    anthropic_to_gemini_cli_tool_round_trip,
-    Anthropic,
-    GeminiCli,
-    ToolRoundTrip
-);
-cell!(
-    anthropic_to_gemini_cli_parallel_tools,
-    Anthropic,
-    GeminiCli,
-    ParallelTools
-);
-cell!(
-    anthropic_to_gemini_cli_thinking,
-    Anthropic,
-    GeminiCli,
-    Thinking
-);
-cell!(anthropic_to_gemini_cli_image, Anthropic, GeminiCli, Image);
-cell!(
-    anthropic_to_gemini_cli_structured,
-    Anthropic,
-    GeminiCli,
-    Structured
-);
-cell!(
-    anthropic_to_gemini_cli_upstream_error,
-    Anthropic,
-    GeminiCli,
-    UpstreamError
-);
-cell!(
-    anthropic_to_gemini_cli_mid_stream_cut,
-    Anthropic,
-    GeminiCli,
-    MidStreamCut
-);
-cell!(anthropic_to_qwen_plain, Anthropic, Qwen, Plain);
-cell!(anthropic_to_qwen_stream, Anthropic, Qwen, Stream);
-cell!(
-    anthropic_to_qwen_tool_round_trip,
-    Anthropic,
-    Qwen,
-    ToolRoundTrip
-);
-cell!(
-    anthropic_to_qwen_parallel_tools,
-    Anthropic,
-    Qwen,
-    ParallelTools
-);
-cell!(anthropic_to_qwen_thinking, Anthropic, Qwen, Thinking);
-cell!(anthropic_to_qwen_image, Anthropic, Qwen, Image);
-cell!(anthropic_to_qwen_structured, Anthropic, Qwen, Structured);
-cell!(
-    anthropic_to_qwen_upstream_error,
-    Anthropic,
-    Qwen,
-    UpstreamError
-);
-cell!(
-    anthropic_to_qwen_mid_stream_cut,
-    Anthropic,
-    Qwen,
-    MidStreamCut
-);
-cell!(anthropic_to_deepseek_plain, Anthropic, DeepSeek, Plain);
-cell!(anthropic_to_deepseek_stream, Anthropic, DeepSeek, Stream);
-cell!(
-    anthropic_to_deepseek_tool_round_trip,
-    Anthropic,
-    DeepSeek,
-    ToolRoundTrip
-);
-cell!(
-    anthropic_to_deepseek_parallel_tools,
-    Anthropic,
-    DeepSeek,
-    ParallelTools
-);
-cell!(
-    anthropic_to_deepseek_thinking,
-    Anthropic,
-    DeepSeek,
-    Thinking
-);
-cell!(anthropic_to_deepseek_image, Anthropic, DeepSeek, Image);
-cell!(
-    anthropic_to_deepseek_structured,
-    Anthropic,
-    DeepSeek,
-    Structured
-);
-cell!(
-    anthropic_to_deepseek_upstream_error,
-    Anthropic,
-    DeepSeek,
-    UpstreamError
-);
-cell!(
-    anthropic_to_deepseek_mid_stream_cut,
-    Anthropic,
-    DeepSeek,
-    MidStreamCut
-);
-cell!(openai_to_openai_plain, OpenAi, OpenAi, Plain);
-cell!(openai_to_openai_stream, OpenAi, OpenAi, Stream);
-cell!(
-    openai_to_openai_tool_round_trip,
-    OpenAi,
-    OpenAi,
-    ToolRoundTrip
-);
-cell!(
-    openai_to_openai_parallel_tools,
-    OpenAi,
-    OpenAi,
-    ParallelTools
-);
-cell!(openai_to_openai_thinking, OpenAi, OpenAi, Thinking);
-cell!(openai_to_openai_image, OpenAi, OpenAi, Image);
-cell!(openai_to_openai_structured, OpenAi, OpenAi, Structured);
-cell!(
-    openai_to_openai_upstream_error,
-    OpenAi,
-    OpenAi,
-    UpstreamError
-);
-cell!(
-    openai_to_openai_mid_stream_cut,
-    OpenAi,
-    OpenAi,
-    MidStreamCut
-);
-cell!(openai_to_anthropic_plain, OpenAi, Anthropic, Plain);
-cell!(openai_to_anthropic_stream, OpenAi, Anthropic, Stream);
-cell!(
-    openai_to_anthropic_tool_round_trip,
-    OpenAi,
-    Anthropic,
-    ToolRoundTrip
-);
-cell!(
-    openai_to_anthropic_parallel_tools,
-    OpenAi,
-    Anthropic,
-    ParallelTools
-);
-cell!(openai_to_anthropic_thinking, OpenAi, Anthropic, Thinking);
-cell!(openai_to_anthropic_image, OpenAi, Anthropic, Image);
-cell!(
-    openai_to_anthropic_structured,
-    OpenAi,
-    Anthropic,
-    Structured
-);
-cell!(
-    openai_to_anthropic_upstream_error,
-    OpenAi,
-    Anthropic,
-    UpstreamError
-);
-cell!(
-    openai_to_anthropic_mid_stream_cut,
-    OpenAi,
-    Anthropic,
-    MidStreamCut
-);
-cell!(openai_to_gemini_plain, OpenAi, Gemini, Plain);
-cell!(openai_to_gemini_stream, OpenAi, Gemini, Stream);
-cell!(
-    openai_to_gemini_tool_round_trip,
-    OpenAi,
-    Gemini,
-    ToolRoundTrip
-);
-cell!(
-    openai_to_gemini_parallel_tools,
-    OpenAi,
-    Gemini,
-    ParallelTools
-);
-cell!(openai_to_gemini_thinking, OpenAi, Gemini, Thinking);
-cell!(openai_to_gemini_image, OpenAi, Gemini, Image);
-cell!(openai_to_gemini_structured, OpenAi, Gemini, Structured);
-cell!(
-    openai_to_gemini_upstream_error,
-    OpenAi,
-    Gemini,
-    UpstreamError
-);
-cell!(
-    openai_to_gemini_mid_stream_cut,
-    OpenAi,
-    Gemini,
-    MidStreamCut
-);
-cell!(openai_to_gemini_cli_plain, OpenAi, GeminiCli, Plain);
-cell!(openai_to_gemini_cli_stream, OpenAi, GeminiCli, Stream);
-cell!(
-    openai_to_gemini_cli_tool_round_trip,
-    OpenAi,
-    GeminiCli,
-    ToolRoundTrip
-);
-cell!(
-    openai_to_gemini_cli_parallel_tools,
-    OpenAi,
-    GeminiCli,
-    ParallelTools
-);
-cell!(openai_to_gemini_cli_thinking, OpenAi, GeminiCli, Thinking);
-cell!(openai_to_gemini_cli_image, OpenAi, GeminiCli, Image);
-cell!(
-    openai_to_gemini_cli_structured,
-    OpenAi,
-    GeminiCli,
-    Structured
-);
-cell!(
-    openai_to_gemini_cli_upstream_error,
-    OpenAi,
-    GeminiCli,
-    UpstreamError
-);
-cell!(
-    openai_to_gemini_cli_mid_stream_cut,
-    OpenAi,
-    GeminiCli,
-    MidStreamCut
-);
-cell!(openai_to_qwen_plain, OpenAi, Qwen, Plain);
-cell!(openai_to_qwen_stream, OpenAi, Qwen, Stream);
-cell!(openai_to_qwen_tool_round_trip, OpenAi, Qwen, ToolRoundTrip);
-cell!(openai_to_qwen_parallel_tools, OpenAi, Qwen, ParallelTools);
-cell!(openai_to_qwen_thinking, OpenAi, Qwen, Thinking);
-cell!(openai_to_qwen_image, OpenAi, Qwen, Image);
-cell!(openai_to_qwen_structured, OpenAi, Qwen, Structured);
-cell!(openai_to_qwen_upstream_error, OpenAi, Qwen, UpstreamError);
-cell!(openai_to_qwen_mid_stream_cut, OpenAi, Qwen, MidStreamCut);
-cell!(openai_to_deepseek_plain, OpenAi, DeepSeek, Plain);
-cell!(openai_to_deepseek_stream, OpenAi, DeepSeek, Stream);
-cell!(
-    openai_to_deepseek_tool_round_trip,
-    OpenAi,
-    DeepSeek,
-    ToolRoundTrip
-);
-cell!(
-    openai_to_deepseek_parallel_tools,
-    OpenAi,
-    DeepSeek,
-    ParallelTools
-);
-cell!(openai_to_deepseek_thinking, OpenAi, DeepSeek, Thinking);
-cell!(openai_to_deepseek_image, OpenAi, DeepSeek, Image);
-cell!(openai_to_deepseek_structured, OpenAi, DeepSeek, Structured);
-cell!(
-    openai_to_deepseek_upstream_error,
-    OpenAi,
-    DeepSeek,
-    UpstreamError
-);
-cell!(
-    openai_to_deepseek_mid_stream_cut,
-    OpenAi,
-    DeepSeek,
-    MidStreamCut
-);
-cell!(gemini_to_openai_plain, Gemini, OpenAi, Plain);
-cell!(gemini_to_openai_stream, Gemini, OpenAi, Stream);
-cell!(
-    gemini_to_openai_tool_round_trip,
-    Gemini,
-    OpenAi,
-    ToolRoundTrip
-);
-cell!(
-    gemini_to_openai_parallel_tools,
-    Gemini,
-    OpenAi,
-    ParallelTools
-);
-cell!(gemini_to_openai_thinking, Gemini, OpenAi, Thinking);
-cell!(gemini_to_openai_image, Gemini, OpenAi, Image);
-cell!(gemini_to_openai_structured, Gemini, OpenAi, Structured);
-cell!(
-    gemini_to_openai_upstream_error,
-    Gemini,
-    OpenAi,
-    UpstreamError
-);
-cell!(
-    gemini_to_openai_mid_stream_cut,
-    Gemini,
-    OpenAi,
-    MidStreamCut
-);
-cell!(gemini_to_anthropic_plain, Gemini, Anthropic, Plain);
-cell!(gemini_to_anthropic_stream, Gemini, Anthropic, Stream);
-cell!(
-    gemini_to_anthropic_tool_round_trip,
-    Gemini,
-    Anthropic,
-    ToolRoundTrip
-);
-cell!(
-    gemini_to_anthropic_parallel_tools,
-    Gemini,
-    Anthropic,
-    ParallelTools
-);
-cell!(gemini_to_anthropic_thinking, Gemini, Anthropic, Thinking);
-cell!(gemini_to_anthropic_image, Gemini, Anthropic, Image);
-cell!(
-    gemini_to_anthropic_structured,
-    Gemini,
-    Anthropic,
-    Structured
-);
-cell!(
-    gemini_to_anthropic_upstream_error,
-    Gemini,
-    Anthropic,
-    UpstreamError
-);
-cell!(
-    gemini_to_anthropic_mid_stream_cut,
-    Gemini,
-    Anthropic,
-    MidStreamCut
-);
-cell!(gemini_to_gemini_plain, Gemini, Gemini, Plain);
-cell!(gemini_to_gemini_stream, Gemini, Gemini, Stream);
-cell!(
-    gemini_to_gemini_tool_round_trip,
-    Gemini,
-    Gemini,
-    ToolRoundTrip
-);
-cell!(
-    gemini_to_gemini_parallel_tools,
-    Gemini,
-    Gemini,
-    ParallelTools
-);
-cell!(gemini_to_gemini_thinking, Gemini, Gemini, Thinking);
-cell!(gemini_to_gemini_image, Gemini, Gemini, Image);
-cell!(gemini_to_gemini_structured, Gemini, Gemini, Structured);
-cell!(
-    gemini_to_gemini_upstream_error,
-    Gemini,
-    Gemini,
-    UpstreamError
-);
-cell!(
-    gemini_to_gemini_mid_stream_cut,
-    Gemini,
-    Gemini,
-    MidStreamCut
-);
-cell!(gemini_to_gemini_cli_plain, Gemini, GeminiCli, Plain);
-cell!(gemini_to_gemini_cli_stream, Gemini, GeminiCli, Stream);
-cell!(
-    gemini_to_gemini_cli_tool_round_trip,
-    Gemini,
-    GeminiCli,
-    ToolRoundTrip
-);
-cell!(
-    gemini_to_gemini_cli_parallel_tools,
-    Gemini,
-    GeminiCli,
-    ParallelTools
-);
-cell!(gemini_to_gemini_cli_thinking, Gemini, GeminiCli, Thinking);
-cell!(gemini_to_gemini_cli_image, Gemini, GeminiCli, Image);
-cell!(
-    gemini_to_gemini_cli_structured,
-    Gemini,
-    GeminiCli,
-    Structured
-);
-cell!(
-    gemini_to_gemini_cli_upstream_error,
-    Gemini,
-    GeminiCli,
-    UpstreamError
-);
-cell!(
-    gemini_to_gemini_cli_mid_stream_cut,
-    Gemini,
-    GeminiCli,
-    MidStreamCut
-);
-cell!(gemini_to_qwen_plain, Gemini, Qwen, Plain);
-cell!(gemini_to_qwen_stream, Gemini, Qwen, Stream);
-cell!(gemini_to_qwen_tool_round_trip, Gemini, Qwen, ToolRoundTrip);
-cell!(gemini_to_qwen_parallel_tools, Gemini, Qwen, ParallelTools);
-cell!(gemini_to_qwen_thinking, Gemini, Qwen, Thinking);
-cell!(gemini_to_qwen_image, Gemini, Qwen, Image);
-cell!(gemini_to_qwen_structured, Gemini, Qwen, Structured);
-cell!(gemini_to_qwen_upstream_error, Gemini, Qwen, UpstreamError);
-cell!(gemini_to_qwen_mid_stream_cut, Gemini, Qwen, MidStreamCut);
-cell!(gemini_to_deepseek_plain, Gemini, DeepSeek, Plain);
-cell!(gemini_to_deepseek_stream, Gemini, DeepSeek, Stream);
-cell!(
-    gemini_to_deepseek_tool_round_trip,
-    Gemini,
-    DeepSeek,
-    ToolRoundTrip
-);
-cell!(
-    gemini_to_deepseek_parallel_tools,
-    Gemini,
-    DeepSeek,
-    ParallelTools
-);
-cell!(gemini_to_deepseek_thinking, Gemini, DeepSeek, Thinking);
-cell!(gemini_to_deepseek_image, Gemini, DeepSeek, Image);
-cell!(gemini_to_deepseek_structured, Gemini, DeepSeek, Structured);
-cell!(
-    gemini_to_deepseek_upstream_error,
-    Gemini,
-    DeepSeek,
-    UpstreamError
-);
-cell!(
-    gemini_to_deepseek_mid_stream_cut,
-    Gemini,
-    DeepSeek,
-    MidStreamCut
-);
+matrix! {
+    clients: [Anthropic anthropic, OpenAi openai, Gemini gemini],
+    kinds: [
+        OpenAi to_openai,
+        Anthropic to_anthropic,
+        Gemini to_gemini,
+        GeminiCli to_gemini_cli,
+        Qwen to_qwen,
+        DeepSeek to_deepseek,
+    ],
+    cases: [
+        Plain plain,
+        Stream stream,
+        ToolRoundTrip tool_round_trip,
+        ParallelTools parallel_tools,
+        Thinking thinking,
+        Image image,
+        Structured structured,
+        UpstreamError upstream_error,
+        MidStreamCut mid_stream_cut,
+    ],
+}

@@ -9,7 +9,8 @@ use bytes::Bytes;
 use llm_gateway::config::ProviderKind;
 use llm_gateway::oauth::refresher::{self, RefreshSettings, RefresherHandle};
 use llm_gateway::oauth::{MemoryStore, TokenStore};
-use llm_gateway::protocol::codec::{self, AnyStreamDecoder, RequestHints};
+use llm_gateway::protocol::codec::RequestHints;
+use llm_gateway::protocol::dialect::{self, AnyStreamDecoder};
 use llm_gateway::protocol::ir::{
     self, ApiError, Block, Dialect, ErrorKind, FunctionTool, Image, ImageSource, Message, Response,
     Role, Signature, StopReason, SystemBlock, ThinkingConfig, ThinkingMode, Tool, Usage,
@@ -592,7 +593,7 @@ pub struct Seen {
 }
 
 pub fn seen_whole(client: Client, body: &[u8]) -> Seen {
-    let resp = codec::decode_response(client.dialect(), body).unwrap_or_else(|e| {
+    let resp = dialect::decode_response(client.dialect(), body).unwrap_or_else(|e| {
         panic!(
             "client cannot decode the reply: {e}\n{}",
             String::from_utf8_lossy(body)

@@ -41,7 +41,10 @@ pub use request::{
 pub use response::{decode_response, encode_response};
 pub use stream::{StreamDecoder, StreamEncoder};
 
-use crate::protocol::codec::CodecError;
+use crate::protocol::codec::{
+    Call, CodecError, CountForm, Endpoint, ModelFrom, PathSpec, Serve, StreamFrom,
+};
+use crate::protocol::ir::ApiError;
 
 /// Prefix of a gateway-minted thinking signature that carries a Gemini `thoughtSignature`.
 pub const GEMINI_CARRIER_PREFIX: &str = "gw.gemini.";
@@ -95,4 +98,64 @@ fn client_tool_id(id: &str) -> String {
             }
         })
         .collect()
+}
+
+/// Anthropic's facts for the registry (`protocol/dialect.rs`).
+pub struct Codec;
+
+impl crate::protocol::codec::Codec for Codec {
+    const ENDPOINTS: &'static [Endpoint] = &[
+        Endpoint {
+            method: "POST",
+            path: PathSpec::Exact("/v1/messages"),
+            serve: Serve::Generate,
+            call: Call::Messages,
+            route: "messages",
+            requires: Some(("messages", &["an array"])),
+            model: ModelFrom::Body,
+            stream: StreamFrom::BodyField,
+            shared: false,
+        },
+        Endpoint {
+            method: "POST",
+            path: PathSpec::Exact("/v1/messages/count_tokens"),
+            serve: Serve::CountTokens,
+            call: Call::MessagesCount,
+            route: "count_tokens",
+            requires: None,
+            model: ModelFrom::Body,
+            stream: StreamFrom::Path {
+                stream: false,
+                sse_query: None,
+            },
+            shared: false,
+        },
+    ];
+    const MARKER_HEADER: Option<&'static str> = Some("anthropic-version");
+    const COUNT: Option<CountForm> = Some(CountForm {
+        decode: |body, _| decode_count_tokens(body),
+        encode: encode_count_tokens,
+        fields: &["system", "messages", "tools"],
+        wrapper: None,
+        forward_native: false,
+    });
+    const ERROR_REQUEST_ID_HEADER: bool = true;
+
+    /// 529 for capacity failures (E4).
+    fn client_status(err: &ApiError) -> u16 {
+        client_status(err)
+    }
+    /// Other providers' context-length wording as Anthropic's (E6).
+    fn from_upstream(err: &mut ApiError) {
+        reword_context_error(err);
+    }
+    fn encode_error_with_id(err: &ApiError, id: &str) -> Option<Vec<u8>> {
+        Some(encode_error_with_id(err, id))
+    }
+    /// `event: error` before the data, as Anthropic frames every event.
+    fn stream_error(body: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(b"event: error\ndata: ");
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\n\n");
+    }
 }

@@ -286,6 +286,11 @@ pub struct StreamEncoder {
 }
 
 impl StreamEncoder {
+    /// One keep-alive for a quiet stream: Anthropic's `ping` event.
+    pub fn keep_alive(&mut self, out: &mut Vec<u8>) {
+        self.encode(&StreamEvent::Ping, out);
+    }
+
     pub fn new(ctx: &ResponseCtx) -> Self {
         StreamEncoder {
             model: ctx.model.clone(),

@@ -356,6 +356,9 @@ struct ToolBuffer {
     json: String,
 }
 
+/// What [`StreamEncoder::keep_alive`] writes.
+pub const KEEP_ALIVE: &[u8] = b"\n";
+
 /// IR events -> Gemini chunks for a Gemini client.
 pub struct StreamEncoder {
     model: String,
@@ -370,6 +373,16 @@ pub struct StreamEncoder {
 }
 
 impl StreamEncoder {
+    /// One keep-alive for a quiet stream: a blank line. Not a `: comment` line: the google-genai
+    /// SDKs do not parse SSE by the spec. Python's (2.x) hands every line that does not start
+    /// with `data: ` to `json.loads`, and the JS SDK inside Gemini CLI 0.61 only matches
+    /// `^\s*data: ` at the start of its buffer, so a comment stalls it for good. Both skip
+    /// whitespace, and to a spec parser a blank line with no pending data dispatches nothing.
+    /// (An upstream's `Ping` event, by contrast, writes nothing: see `encode`.)
+    pub fn keep_alive(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(KEEP_ALIVE);
+    }
+
     pub fn new(ctx: &ResponseCtx) -> Self {
         StreamEncoder {
             model: ctx.model.clone(),

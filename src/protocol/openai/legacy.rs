@@ -129,6 +129,11 @@ pub struct CompletionStreamEncoder {
 }
 
 impl CompletionStreamEncoder {
+    /// One keep-alive for a quiet stream: a `: ping` comment.
+    pub fn keep_alive(&mut self, out: &mut Vec<u8>) {
+        self.encode(&StreamEvent::Ping, out);
+    }
+
     pub fn new(ctx: &ResponseCtx) -> Self {
         CompletionStreamEncoder {
             id: format!("cmpl-{}", now_secs()),

@@ -17,6 +17,7 @@ pub mod stream;
 pub mod thinking;
 pub mod wire;
 
+use crate::protocol::codec::{Call, Endpoint, ListForm, ModelFrom, PathSpec, Serve, StreamFrom};
 pub use error::{decode_error, encode_error};
 pub use legacy::{CompletionStreamEncoder, decode_completion_request, encode_completion_response};
 pub use names::{ToolNames, wire_tool_name};
@@ -29,4 +30,50 @@ pub use thinking::ThinkingStyle;
 /// ([`ToolNames::restore`], [`StreamDecoder::with_tool_names`]).
 pub fn tool_name_map(req: &crate::protocol::ir::Request) -> ToolNames {
     ToolNames::for_request(req)
+}
+
+/// OpenAI Chat's facts for the registry (`protocol/dialect.rs`). `GET /v1/models` is declared
+/// here and answered in whichever dialect the client's headers suggest.
+pub struct Codec;
+
+impl crate::protocol::codec::Codec for Codec {
+    const ENDPOINTS: &'static [Endpoint] = &[
+        Endpoint {
+            method: "POST",
+            path: PathSpec::Exact("/v1/chat/completions"),
+            serve: Serve::Generate,
+            call: Call::Chat,
+            route: "chat",
+            requires: Some(("messages", &["an array"])),
+            model: ModelFrom::Body,
+            stream: StreamFrom::BodyField,
+            shared: false,
+        },
+        Endpoint {
+            method: "POST",
+            path: PathSpec::Exact("/v1/completions"),
+            serve: Serve::Generate,
+            call: Call::Completions,
+            route: "completions",
+            requires: Some(("prompt", &["a string", "an array"])),
+            model: ModelFrom::Body,
+            stream: StreamFrom::BodyField,
+            shared: false,
+        },
+        Endpoint {
+            method: "GET",
+            path: PathSpec::Exact("/v1/models"),
+            serve: Serve::ModelList,
+            call: Call::Models,
+            route: "models",
+            requires: None,
+            model: ModelFrom::None,
+            stream: StreamFrom::Path {
+                stream: false,
+                sse_query: None,
+            },
+            shared: true,
+        },
+    ];
+    const LIST: Option<ListForm> = Some(ListForm::OpenAiAnthropic);
 }

@@ -409,6 +409,11 @@ pub struct StreamEncoder {
 }
 
 impl StreamEncoder {
+    /// One keep-alive for a quiet stream: a `: ping` comment.
+    pub fn keep_alive(&mut self, out: &mut Vec<u8>) {
+        self.encode(&StreamEvent::Ping, out);
+    }
+
     pub fn new(ctx: &ResponseCtx) -> Self {
         StreamEncoder {
             id: format!("chatcmpl-{}", now_secs()),

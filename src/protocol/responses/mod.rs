@@ -43,6 +43,14 @@ pub use tools::ToolMap;
 
 use crate::protocol::ir::{self, Dialect};
 
+/// The Responses dialect's registry entry. Its endpoints are declared where the server wires
+/// them; until then it is an upstream wire and a codec only.
+pub struct Codec;
+
+impl crate::protocol::codec::Codec for Codec {
+    const ENDPOINTS: &'static [crate::protocol::codec::Endpoint] = &[];
+}
+
 /// What encoding a reply for a Responses client needs to know about its request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplyContext {

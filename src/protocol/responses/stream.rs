@@ -105,6 +105,11 @@ pub struct StreamEncoder {
 }
 
 impl StreamEncoder {
+    /// The dialect's own keep-alive: an SSE comment, which takes no sequence number.
+    pub fn keep_alive(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b": keep-alive\n\n");
+    }
+
     pub fn new(ctx: &ResponseCtx) -> Self {
         StreamEncoder {
             rc: reply_ctx(ctx),

@@ -3,7 +3,7 @@
 //! kind.
 
 use super::reply::{ReplyFormat, ReplyNames};
-use super::{AdapterError, FastCall, Target, UpstreamCall};
+use super::{AdapterError, Call, Target, UpstreamCall};
 use crate::protocol::anthropic;
 use crate::protocol::ir::{self, Dialect};
 use crate::routing::rules::Edits;
@@ -16,7 +16,7 @@ pub(super) fn translated(
     let wire = anthropic::encode_request(req)?;
     let kind = t.kind();
     Ok(UpstreamCall {
-        url: kind.call_url(t, FastCall::Messages)?,
+        url: kind.call_url(t, Call::Messages)?,
         headers: super::headers(t, req.stream)?,
         body: super::to_body_for(&wire, req, edits)?,
         reply: ReplyFormat {
@@ -53,7 +53,7 @@ mod tests {
             client_dialect: Dialect::Anthropic,
             client_headers: &client,
         };
-        let (u, h) = fast_path(&t, FastCall::Messages).unwrap();
+        let (u, h) = fast_path(&t, Call::Messages).unwrap();
         assert_eq!(u, "http://127.0.0.1:9/v1/messages");
         assert_eq!(h["anthropic-beta"], "a-1,b-2");
         assert_eq!(h["x-api-key"], "sk-ant-fake");

@@ -11,7 +11,7 @@
 
 use super::limits::max_output_tokens;
 use super::reply::{ReplyFormat, ReplyNames};
-use super::{AdapterError, Credential, FastCall, Target, UpstreamCall};
+use super::{AdapterError, Call, Credential, Target, UpstreamCall};
 use crate::config::ProviderKind;
 use crate::protocol::gemini::{self, EncodeOptions, wire};
 use crate::protocol::ir::{self, Dialect};
@@ -57,7 +57,7 @@ pub(super) fn translated(
         names: ReplyNames::Gemini(gemini::ToolNames::from_request(&req)),
     };
     let stream = req.stream;
-    let call = FastCall::Generate {
+    let call = Call::Generate {
         stream,
         alt_sse: stream,
     };
@@ -101,7 +101,7 @@ pub(super) fn count_tokens(
         names: ReplyNames::None,
     };
     let model = format!("models/{}", model_id(t.model));
-    let url = kind.call_url(t, FastCall::CountTokens)?;
+    let url = kind.call_url(t, Call::CountTokens)?;
     let headers = super::headers(t, false)?;
     if kind.code_assist() {
         code_assist_project(t)?;

@@ -99,20 +99,8 @@ impl Target<'_> {
     }
 }
 
-/// What the client called, for the same-protocol fast path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FastCall {
-    /// OpenAI `chat/completions`.
-    Chat,
-    /// OpenAI legacy `completions`.
-    Completions,
-    /// Anthropic `v1/messages`.
-    Messages,
-    /// Gemini `:generateContent` / `:streamGenerateContent` (`alt_sse`: `?alt=sse`).
-    Generate { stream: bool, alt_sse: bool },
-    /// Gemini `:countTokens`.
-    CountTokens,
-}
+/// What the client called, for the same-protocol fast path: declared by the dialects' endpoints.
+pub use crate::protocol::Call;
 
 /// An HTTP request ready to send.
 #[derive(Debug)]
@@ -143,6 +131,11 @@ pub fn translated(
         Dialect::OpenAi => openai::translated(t, req, edits)?,
         Dialect::Anthropic => anthropic::translated(t, req, edits)?,
         Dialect::Gemini => gemini::translated(t, req, edits)?,
+        Dialect::Responses => {
+            return Err(AdapterError::Codec(CodecError::Unsupported(
+                "a Responses-API upstream (`--wire responses`) is not wired yet".into(),
+            )));
+        }
     };
     kind.sign(&mut call, t)?;
     Ok(call)
@@ -150,7 +143,7 @@ pub fn translated(
 
 /// URL and headers for forwarding a client's own body (same protocol) to the target. The
 /// client's `Accept` (or none) replaces ours.
-pub fn fast_path(t: &Target<'_>, call: FastCall) -> Result<(String, HeaderMap), AdapterError> {
+pub fn fast_path(t: &Target<'_>, call: Call) -> Result<(String, HeaderMap), AdapterError> {
     let mut h = headers(t, false)?;
     h.remove(http::header::ACCEPT);
     if let Some(a) = t.client_headers.get(http::header::ACCEPT) {
@@ -209,16 +202,16 @@ impl FastTemplate {
             Some((uri, headers))
         };
         Some(FastTemplate {
-            chat: build(FastCall::Chat)?,
-            completions: build(FastCall::Completions)?,
+            chat: build(Call::Chat)?,
+            completions: build(Call::Completions)?,
         })
     }
 
     /// The URL and headers of `call` (chat or completions) for a client that sent
     /// `client_headers`: what [`fast_path`] gives, without building it again.
-    pub fn request(&self, call: FastCall, client_headers: &HeaderMap) -> (http::Uri, HeaderMap) {
+    pub fn request(&self, call: Call, client_headers: &HeaderMap) -> (http::Uri, HeaderMap) {
         let (uri, headers) = match call {
-            FastCall::Completions => &self.completions,
+            Call::Completions => &self.completions,
             _ => &self.chat,
         };
         let mut headers = headers.clone();
@@ -407,7 +400,7 @@ mod tests {
         ] {
             let record = test_record(kind, Some(base));
             let template = FastTemplate::new(&config, &record, Some(&key)).unwrap();
-            for call in [FastCall::Chat, FastCall::Completions] {
+            for call in [Call::Chat, Call::Completions] {
                 let t = Target {
                     config: &config,
                     record: &record,
@@ -431,7 +424,7 @@ mod tests {
                 assert_eq!(got, want, "{kind:?} {call:?}");
                 assert!(got["authorization"].is_sensitive());
             }
-            let (_, plain) = template.request(FastCall::Chat, &HeaderMap::new());
+            let (_, plain) = template.request(Call::Chat, &HeaderMap::new());
             assert_eq!(plain["accept"], "*/*");
         }
         // Tokens change and other kinds' headers depend on the client's: no template.

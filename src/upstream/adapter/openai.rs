@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::reply::{ReplyFormat, ReplyNames};
-use super::{AdapterError, FastCall, Target, UpstreamCall};
+use super::{AdapterError, Call, Target, UpstreamCall};
 use crate::protocol::ir::{self, Dialect};
 use crate::protocol::openai;
 use crate::routing::rules::Edits;
@@ -24,7 +24,7 @@ pub(super) fn translated(
         super::to_body_for(&wire, req, edits)?
     };
     Ok(UpstreamCall {
-        url: kind.call_url(t, FastCall::Chat)?,
+        url: kind.call_url(t, Call::Chat)?,
         headers: super::headers(t, req.stream)?,
         body,
         reply: ReplyFormat {

@@ -6,7 +6,8 @@
 use http::HeaderMap;
 
 use super::plain_text;
-use crate::protocol::codec::{self, AnyStreamDecoder, CodecError};
+use crate::protocol::codec::CodecError;
+use crate::protocol::dialect::{self as codec, AnyStreamDecoder};
 use crate::protocol::gemini;
 use crate::protocol::ir::{self, ApiError, Dialect};
 use crate::protocol::openai;

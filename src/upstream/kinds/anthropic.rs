@@ -10,7 +10,7 @@ use crate::config::ProviderKind;
 use crate::protocol::ir::Dialect;
 use crate::store::records::UpstreamRecord;
 use crate::upstream::ANTHROPIC_VERSION;
-use crate::upstream::adapter::{AdapterError, Credential, FastCall, Target, header, secret_header};
+use crate::upstream::adapter::{AdapterError, Call, Credential, Target, header, secret_header};
 
 #[derive(Debug)]
 pub struct Anthropic;
@@ -24,7 +24,7 @@ impl Kind for Anthropic {
         Dialect::Anthropic
     }
 
-    fn call_url(&self, t: &Target<'_>, _call: FastCall) -> Result<String, AdapterError> {
+    fn call_url(&self, t: &Target<'_>, _call: Call) -> Result<String, AdapterError> {
         Ok(format!("{}/v1/messages", self.api_base(t)?))
     }
 

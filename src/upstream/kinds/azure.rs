@@ -21,7 +21,7 @@ use super::{ErrorQuirks, Kind, bearer, openai_call_url};
 use crate::config::ProviderKind;
 use crate::protocol::ir::{ApiError, Dialect, ErrorKind};
 use crate::store::records::UpstreamRecord;
-use crate::upstream::adapter::{AdapterError, Credential, FastCall, Target, secret_header};
+use crate::upstream::adapter::{AdapterError, Call, Credential, Target, secret_header};
 
 #[derive(Debug)]
 pub struct Azure;
@@ -41,7 +41,7 @@ impl Kind for Azure {
         false
     }
 
-    fn call_url(&self, t: &Target<'_>, call: FastCall) -> Result<String, AdapterError> {
+    fn call_url(&self, t: &Target<'_>, call: Call) -> Result<String, AdapterError> {
         let base = self.api_base(t)?;
         Ok(match t.record.api_version.as_deref() {
             Some(version) => legacy_url(&base, t.model, version, call),
@@ -161,14 +161,14 @@ pub(crate) fn v1_base(base: &str) -> String {
 /// `{resource}/openai/deployments/{deployment}/chat/completions?api-version=V`, the resource
 /// being the base without a trailing `/openai/v1` or `/openai`. The deployment is one escaped
 /// path segment, the version an escaped query value.
-fn legacy_url(base: &str, deployment: &str, version: &str, call: FastCall) -> String {
+fn legacy_url(base: &str, deployment: &str, version: &str, call: Call) -> String {
     let base = base.trim_end_matches('/');
     let resource = base
         .strip_suffix("/openai/v1")
         .or_else(|| base.strip_suffix("/openai"))
         .unwrap_or(base);
     let op = match call {
-        FastCall::Completions => "completions",
+        Call::Completions => "completions",
         _ => "chat/completions",
     };
     let deployment = crate::upstream::path_segment(deployment);
@@ -261,18 +261,18 @@ mod tests {
             Azure.call_url(&t, call).unwrap()
         };
         assert_eq!(
-            url(&record, "gpt4o-prod", FastCall::Chat),
+            url(&record, "gpt4o-prod", Call::Chat),
             "https://res.openai.azure.com/openai/v1/chat/completions"
         );
         record.api_version = Some("2024-10-21".into());
         assert_eq!(
-            url(&record, "gpt4o-prod", FastCall::Chat),
+            url(&record, "gpt4o-prod", Call::Chat),
             "https://res.openai.azure.com/openai/deployments/gpt4o-prod/chat/completions\
              ?api-version=2024-10-21"
         );
         // A deployment name cannot add a segment or a query.
         assert_eq!(
-            url(&record, "a/b?x=1", FastCall::Completions),
+            url(&record, "a/b?x=1", Call::Completions),
             "https://res.openai.azure.com/openai/deployments/a%2Fb%3Fx%3D1/completions\
              ?api-version=2024-10-21"
         );

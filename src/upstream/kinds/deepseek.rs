@@ -8,7 +8,7 @@ use crate::protocol::ir::Dialect;
 use crate::protocol::openai::{EncodeOptions, ThinkingStyle};
 use crate::store::records::UpstreamRecord;
 use crate::upstream::adapter::limits::max_output_tokens;
-use crate::upstream::adapter::{AdapterError, FastCall, Target};
+use crate::upstream::adapter::{AdapterError, Call, Target};
 
 #[derive(Debug)]
 pub struct Deepseek;
@@ -26,7 +26,7 @@ impl Kind for Deepseek {
         true
     }
 
-    fn call_url(&self, t: &Target<'_>, call: FastCall) -> Result<String, AdapterError> {
+    fn call_url(&self, t: &Target<'_>, call: Call) -> Result<String, AdapterError> {
         Ok(openai_call_url(&self.api_base(t)?, call))
     }
 

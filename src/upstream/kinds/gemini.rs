@@ -9,7 +9,7 @@ use super::Kind;
 use crate::config::ProviderKind;
 use crate::protocol::ir::Dialect;
 use crate::store::records::UpstreamRecord;
-use crate::upstream::adapter::{AdapterError, Credential, FastCall, Target, secret_header};
+use crate::upstream::adapter::{AdapterError, Call, Credential, Target, secret_header};
 
 #[derive(Debug)]
 pub struct Gemini;
@@ -23,7 +23,7 @@ impl Kind for Gemini {
         Dialect::Gemini
     }
 
-    fn call_url(&self, t: &Target<'_>, call: FastCall) -> Result<String, AdapterError> {
+    fn call_url(&self, t: &Target<'_>, call: Call) -> Result<String, AdapterError> {
         let base = self.api_base(t)?;
         let model = t.model.strip_prefix("models/").unwrap_or(t.model);
         let model = crate::upstream::path_segment(model);
@@ -56,13 +56,13 @@ impl Kind for Gemini {
 }
 
 /// The Gemini method of a call and whether it streams as SSE (`?alt=sse`).
-pub(super) fn method(call: FastCall) -> (&'static str, bool) {
+pub(super) fn method(call: Call) -> (&'static str, bool) {
     match call {
-        FastCall::Generate {
+        Call::Generate {
             stream: true,
             alt_sse,
         } => ("streamGenerateContent", alt_sse),
-        FastCall::CountTokens => ("countTokens", false),
+        Call::CountTokens => ("countTokens", false),
         _ => ("generateContent", false),
     }
 }
@@ -93,7 +93,7 @@ mod tests {
             };
             Gemini.call_url(&t, call).unwrap()
         };
-        let generate = FastCall::Generate {
+        let generate = Call::Generate {
             stream: false,
             alt_sse: false,
         };
@@ -110,7 +110,7 @@ mod tests {
             url("tuned/x y", generate),
             "http://127.0.0.1:9/v1beta/models/tuned%2Fx%20y:generateContent"
         );
-        let stream = FastCall::Generate {
+        let stream = Call::Generate {
             stream: true,
             alt_sse: true,
         };

@@ -9,7 +9,7 @@ use super::Kind;
 use crate::config::ProviderKind;
 use crate::protocol::ir::Dialect;
 use crate::store::records::UpstreamRecord;
-use crate::upstream::adapter::{AdapterError, FastCall, Target, header};
+use crate::upstream::adapter::{AdapterError, Call, Target, header};
 use crate::upstream::code_assist;
 
 #[derive(Debug)]
@@ -36,7 +36,7 @@ impl Kind for GeminiCli {
         true
     }
 
-    fn call_url(&self, t: &Target<'_>, call: FastCall) -> Result<String, AdapterError> {
+    fn call_url(&self, t: &Target<'_>, call: Call) -> Result<String, AdapterError> {
         let (method, stream) = super::gemini::method(call);
         Ok(code_assist::method_url(&self.api_base(t)?, method, stream))
     }
@@ -95,7 +95,7 @@ mod tests {
         assert_eq!(h["accept"], "application/json");
         let ua = h["user-agent"].to_str().unwrap();
         assert!(ua.contains("/gemini-2.5-pro "), "{ua}");
-        let stream = FastCall::Generate {
+        let stream = Call::Generate {
             stream: true,
             alt_sse: true,
         };

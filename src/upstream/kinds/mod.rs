@@ -23,7 +23,7 @@ pub mod qwen;
 
 use http::HeaderMap;
 
-use super::adapter::{AdapterError, Credential, FastCall, Target, UpstreamCall, secret_header};
+use super::adapter::{AdapterError, Call, Credential, Target, UpstreamCall, secret_header};
 use crate::config::ProviderKind;
 use crate::protocol::ir::Dialect;
 use crate::protocol::openai::EncodeOptions;
@@ -83,7 +83,7 @@ pub trait Kind: Sync + std::fmt::Debug {
 
     /// The URL of one call (`call` says which; a translated request asks for the call its
     /// dialect would make, e.g. `Generate { stream: true, alt_sse: true }`).
-    fn call_url(&self, t: &Target<'_>, call: FastCall) -> Result<String, AdapterError>;
+    fn call_url(&self, t: &Target<'_>, call: Call) -> Result<String, AdapterError>;
 
     /// Puts the credential where the provider expects it. The ONE credential injector: the
     /// server's calls and the CLI's probes both go through it. Default: `Authorization: Bearer`.
@@ -171,9 +171,9 @@ pub(crate) fn bearer(h: &mut HeaderMap, cred: &Credential<'_>) -> Result<(), Ada
 }
 
 /// The OpenAI Chat URLs under `base`: `chat/completions`, or the legacy `completions`.
-fn openai_call_url(base: &str, call: FastCall) -> String {
+fn openai_call_url(base: &str, call: Call) -> String {
     match call {
-        FastCall::Completions => format!("{base}/completions"),
+        Call::Completions => format!("{base}/completions"),
         _ => format!("{base}/chat/completions"),
     }
 }

@@ -7,7 +7,7 @@ use crate::protocol::ir::Dialect;
 use crate::protocol::openai::{EncodeOptions, ThinkingStyle};
 use crate::store::records::UpstreamRecord;
 use crate::upstream::adapter::limits::{max_output_tokens, wants_max_completion_tokens};
-use crate::upstream::adapter::{AdapterError, FastCall, Target};
+use crate::upstream::adapter::{AdapterError, Call, Target};
 
 #[derive(Debug)]
 pub struct Openai;
@@ -25,7 +25,7 @@ impl Kind for Openai {
         true
     }
 
-    fn call_url(&self, t: &Target<'_>, call: FastCall) -> Result<String, AdapterError> {
+    fn call_url(&self, t: &Target<'_>, call: Call) -> Result<String, AdapterError> {
         Ok(openai_call_url(&self.api_base(t)?, call))
     }
 

@@ -11,7 +11,7 @@ use crate::protocol::ir::Dialect;
 use crate::protocol::openai::{EncodeOptions, ThinkingStyle};
 use crate::store::records::{AuthKind, UpstreamRecord};
 use crate::upstream::adapter::limits::max_output_tokens;
-use crate::upstream::adapter::{AdapterError, Credential, FastCall, Target, header};
+use crate::upstream::adapter::{AdapterError, Call, Credential, Target, header};
 
 const KIND: ProviderKind = ProviderKind::Qwen;
 
@@ -80,7 +80,7 @@ impl Kind for Qwen {
         Ok((*preset).to_owned())
     }
 
-    fn call_url(&self, t: &Target<'_>, call: FastCall) -> Result<String, AdapterError> {
+    fn call_url(&self, t: &Target<'_>, call: Call) -> Result<String, AdapterError> {
         Ok(openai_call_url(&self.api_base(t)?, call))
     }
 
