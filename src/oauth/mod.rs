@@ -12,9 +12,10 @@
 //! * everything persists through store [`crate::store::ops::Op`]s behind [`TokenStore`], so the
 //!   flows are tested against an in-memory store and fake servers on 127.0.0.1.
 //!
-//! Read `reference/oauth-upstreams.md` section 0: Qwen's free OAuth tier is gone and Google
-//! serves these logins only to Code Assist Standard/Enterprise seats, so every flow opens with a
-//! notice and every provider refusal becomes an error that names the next step.
+//! Both logins are opt-in: Qwen ended its free OAuth tier on 2026-04-15, and since 2026-06-18
+//! Google serves Gemini CLI logins only to Code Assist Standard/Enterprise seats (other accounts
+//! get `UNSUPPORTED_CLIENT`). So every flow opens with a notice of the provider's terms, and
+//! every provider refusal becomes an error that names the next step (README, "OAuth logins").
 
 pub mod commands;
 pub mod console;

@@ -4,7 +4,7 @@
 //! A name is first checked ([`model_name::check`]): one that could change the upstream's URL
 //! is refused before it is routed or judged by a key's globs.
 //!
-//! Resolution order (design.md, "HTTP surface"):
+//! Resolution order (README, "Routing"):
 //! 1. `NAME/model` where NAME is an upstream's name: that upstream only, the rest sent as is.
 //! 2. `[aliases]`: exact names first, then `*` globs, most specific first; the target may carry
 //!    an upstream prefix, and is then resolved by steps 1 and 3 (aliases do not chain).

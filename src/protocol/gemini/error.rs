@@ -2,7 +2,7 @@
 //! upstream -> `ir::ApiError` ([`decode_error`]), and an `ApiError` -> that body for a Gemini
 //! client ([`encode_error`], E3).
 //!
-//! Retry hints (oauth-upstreams.md 2.7): `RetryInfo.retryDelay` ("0.5s"), else ErrorInfo
+//! Retry hints, in the order Google's RPC errors carry them: `RetryInfo.retryDelay` ("0.5s"), else ErrorInfo
 //! `metadata.quotaResetDelay` ("539.477544ms", "1h2m3s"), else "retry in 23s" in the message,
 //! rounded up to whole seconds. A QuotaFailure whose quotaId names a daily quota, an ErrorInfo
 //! reason `QUOTA_EXHAUSTED`, a "limit: 0" message, or a delay over five minutes marks the error
