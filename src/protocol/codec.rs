@@ -259,6 +259,11 @@ pub trait Codec {
     const LIST: Option<ListForm> = None;
     /// Error replies carry a `request-id` header equal to the body's `request_id`.
     const ERROR_REQUEST_ID_HEADER: bool = false;
+    /// The prefix the gateway gives another provider's signatures when it hands them to this
+    /// dialect's clients (Anthropic's `gw.gemini.` thinking, Responses' `lgw1.` envelopes). A
+    /// client body holding it is never forwarded as it is to an upstream of this dialect, which
+    /// would reject the foreign signature: it is translated, and the encoder drops them.
+    const FOREIGN_SIGNATURE_MARK: Option<&'static str> = None;
 
     /// The HTTP status to answer this dialect's client with.
     fn client_status(err: &ApiError) -> u16 {

@@ -66,6 +66,13 @@ macro_rules! dialects {
                 }
             }
 
+            /// The prefix of other providers' signatures as this dialect's clients hold them.
+            pub fn foreign_signature_mark(self) -> Option<&'static str> {
+                match self {
+                    $(Dialect::$variant => $module::Codec::FOREIGN_SIGNATURE_MARK,)+
+                }
+            }
+
             /// Error replies carry a `request-id` header mirroring the body's `request_id`.
             pub fn error_request_id_header(self) -> bool {
                 match self {

@@ -320,7 +320,8 @@ impl Job<'_> {
         // Bodies without the model (Gemini's) would need rules applied by editing them:
         // translate instead.
         let fast = adapter::same_protocol(up, self.inbound.dialect)
-            && (self.inbound.model_in_body() || edits.is_empty());
+            && (self.inbound.model_in_body() || edits.is_empty())
+            && !self.holds_foreign_signatures();
         if fast {
             let (url, headers) = adapter::fast_path(&target, self.inbound.call)
                 .map_err(|e| Attempt::Next(adapter_error(&up.name, e)))?;
@@ -366,6 +367,16 @@ impl Job<'_> {
 
     /// The client's body for a same-protocol upstream: Gemini's as it is (the model is in the
     /// URL), the others' with the model (and an output-token limit over the model's cap) edited.
+    /// Whether the client's body carries another provider's signatures in the gateway's
+    /// wrapping (a conversation begun on Gemini, continued here): forwarded as it is, the
+    /// upstream would refuse the whole request. One `memmem` pass, only on the fast path.
+    fn holds_foreign_signatures(&self) -> bool {
+        self.inbound
+            .dialect
+            .foreign_signature_mark()
+            .is_some_and(|mark| memchr::memmem::find(self.raw, mark.as_bytes()).is_some())
+    }
+
     fn fast_body(&self, cand: &Candidate, edits: &Edits) -> Result<Bytes, Attempt> {
         if !self.inbound.model_in_body() {
             return Ok(self.raw.clone());

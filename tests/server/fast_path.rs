@@ -418,3 +418,58 @@ async fn output_tokens_over_the_model_cap_are_clamped() {
     assert_eq!(std::str::from_utf8(&reqs[1].body).unwrap(), body);
     gw.stop().await;
 }
+
+/// A conversation begun on Gemini (its thinking handed to the Anthropic client under the
+/// gateway's `gw.gemini.` wrapping) and continued on an Anthropic upstream: forwarded as it is,
+/// Anthropic would answer 400 "Invalid `signature` in `thinking` block". Such a body leaves the
+/// fast path; the foreign thinking is dropped, Anthropic's own signed thinking and the tool
+/// turns stay. A body without the wrapping is still forwarded byte for byte.
+#[tokio::test]
+async fn foreign_signed_thinking_never_reaches_anthropic_on_the_fast_path() {
+    use crate::support::{KEY, fake_anthropic};
+    use llm_gateway::config::ProviderKind;
+
+    let fake = fake_anthropic::start().await;
+    let mut up = upstream("ant", &fake.root_url(), &["claude-x"], 1);
+    up.provider = ProviderKind::Anthropic;
+    let gw = Gateway::start(test_config(), view(vec![up])).await;
+    let history = |gemini_sig: &str| {
+        format!(
+            r#"{{"model":"claude-x","max_tokens":64,"messages":[
+            {{"role":"user","content":"list the files"}},
+            {{"role":"assistant","content":[
+              {{"type":"thinking","thinking":"I should run ls","signature":"{gemini_sig}"}},
+              {{"type":"tool_use","id":"toolu_1","name":"bash","input":{{"command":"ls"}}}}]}},
+            {{"role":"user","content":[{{"type":"tool_result","tool_use_id":"toolu_1","content":"a.txt"}}]}},
+            {{"role":"assistant","content":[
+              {{"type":"thinking","thinking":"one file","signature":"sig-anthropic-native"}},
+              {{"type":"text","text":"There is a.txt."}}]}},
+            {{"role":"user","content":"thanks"}}],
+            "tools":[{{"name":"bash","input_schema":{{"type":"object"}}}}]}}"#
+        )
+    };
+    let send = |body: String| {
+        Gateway::client()
+            .post(gw.url("/v1/messages"))
+            .header("x-api-key", KEY)
+            .header("anthropic-version", "2023-06-01")
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+
+    let resp = send(history("gw.gemini.c2lnbmF0dXJl")).await.unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    let seen = String::from_utf8(fake.requests()[0].body.to_vec()).unwrap();
+    assert!(!seen.contains("gw.gemini."), "{seen}");
+    assert!(!seen.contains("I should run ls"), "{seen}");
+    assert!(seen.contains("sig-anthropic-native"), "{seen}");
+    assert!(seen.contains("toolu_1") && seen.contains("a.txt"), "{seen}");
+
+    // Anthropic's own signatures only: the client's bytes as they are.
+    let own = history("sig-anthropic-earlier");
+    let resp = send(own.clone()).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(fake.requests()[1].body, own.as_bytes());
+    gw.stop().await;
+}

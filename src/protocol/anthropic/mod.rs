@@ -140,6 +140,7 @@ impl crate::protocol::codec::Codec for Codec {
         forward_native: false,
     });
     const ERROR_REQUEST_ID_HEADER: bool = true;
+    const FOREIGN_SIGNATURE_MARK: Option<&'static str> = Some(GEMINI_CARRIER_PREFIX);
 
     /// 529 for capacity failures (E4).
     fn client_status(err: &ApiError) -> u16 {

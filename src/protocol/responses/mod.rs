@@ -49,6 +49,7 @@ pub struct Codec;
 
 impl crate::protocol::codec::Codec for Codec {
     const ENDPOINTS: &'static [crate::protocol::codec::Endpoint] = &[];
+    const FOREIGN_SIGNATURE_MARK: Option<&'static str> = Some(envelope::PREFIX);
 }
 
 /// What encoding a reply for a Responses client needs to know about its request.
