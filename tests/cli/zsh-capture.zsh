@@ -10,12 +10,13 @@ zpty -w z "zstyle ':completion:*' list-grouped false; zstyle ':completion:*' ins
 # Every match goes through compadd: print what it adds between markers, add nothing.
 zpty -w z 'compadd () {
   local -a __hits __opts; builtin compadd -O __hits "$@"
-  (( $#__hits )) && print -rl -- "<hit>"${^__hits}
+  (( $#__hits )) && print -rl -- "<h""it>"${^__hits}
   builtin compadd "$@"
 }'
-# TAB completes, then says so: the reader waits for that rather than for a guessed time.
-zpty -w z '__tab () { zle complete-word; print -r -- "<comp-end>" }; zle -N __tab; bindkey "^I" __tab'
-zpty -w z "print -r -- '<ready>'"
+# TAB completes, then says so: the reader waits for that rather than for a guessed time. The
+# markers are split where they are typed, so the terminal's echo of the typing never matches.
+zpty -w z '__tab () { zle complete-word; print -r -- "<comp-""end>" }; zle -N __tab; bindkey "^I" __tab'
+zpty -w z "print -r -- '<rea''dy>'"
 zpty -r z line '*<ready>*' || exit 4
 zpty -n -w z "$2"$'\t'
 out=""

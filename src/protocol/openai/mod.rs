@@ -6,8 +6,10 @@
 //! * `wire` — the serde types; `request` — requests and [`EncodeOptions`] (the provider
 //!   switches `upstream/` sets); `response` — whole replies; `stream` — the chunk state machines;
 //!   `error` — error bodies; `names` — tool names OpenAI accepts, and the way back; `thinking` —
-//!   `reasoning_effort` and the provider thinking switches; `legacy` — `/v1/completions`.
+//!   `reasoning_effort` and the provider thinking switches; `legacy` — `/v1/completions`;
+//!   `carrier` — Gemini's call signatures inside tool-call ids.
 
+pub mod carrier;
 pub mod error;
 pub mod legacy;
 pub mod names;
@@ -37,6 +39,7 @@ pub fn tool_name_map(req: &crate::protocol::ir::Request) -> ToolNames {
 pub struct Codec;
 
 impl crate::protocol::codec::Codec for Codec {
+    const FOREIGN_SIGNATURE_MARK: Option<&'static str> = Some(carrier::GEMINI_ID_MARK);
     const ENDPOINTS: &'static [Endpoint] = &[
         Endpoint {
             method: "POST",

@@ -179,6 +179,7 @@ fn decode_messages(
                         "messages[{i}].tool_call_id is required on tool messages"
                     )));
                 };
+                let (tool_use_id, _) = super::carrier::unwrap(tool_use_id);
                 let block = Block::ToolResult {
                     tool_use_id,
                     content: content_blocks(m.content()),
@@ -283,11 +284,12 @@ fn decode_assistant(m: wire::Message, i: usize) -> Result<ir::Message, CodecErro
     }
     for (j, call) in m.tool_calls.unwrap_or_default().into_iter().enumerate() {
         let field = format!("messages[{i}].tool_calls[{j}].function.arguments");
+        let (id, signature) = super::carrier::unwrap(call.id);
         content.push(Block::ToolUse {
             input: parse_arguments(&call.function.arguments, &field)?,
-            id: call.id,
+            id,
             name: call.function.name,
-            signature: None,
+            signature,
         });
     }
     Ok(ir::Message {

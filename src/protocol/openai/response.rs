@@ -336,9 +336,12 @@ pub fn encode_response(resp: &ir::Response, ctx: &ResponseCtx) -> Vec<u8> {
                 reasoning.get_or_insert_with(String::new).push_str(t);
             }
             Block::ToolUse {
-                id, name, input, ..
+                id,
+                name,
+                input,
+                signature,
             } => calls.push(wire::ToolCall {
-                id: id.clone(),
+                id: super::carrier::wrap(id, signature.as_ref()),
                 kind: "function".to_owned(),
                 function: wire::FunctionCall {
                     name: name.clone(),

@@ -498,13 +498,18 @@ impl StreamEncoder {
             }
             StreamEvent::BlockStart {
                 index,
-                block: BlockStart::ToolUse { id, name, .. },
+                block:
+                    BlockStart::ToolUse {
+                        id,
+                        name,
+                        signature,
+                    },
             } => {
                 let slot = u32::try_from(self.tool_slots.len()).unwrap_or(u32::MAX);
                 self.tool_slots.insert(*index, slot);
                 let call = wire::ToolCallChunk {
                     index: Some(slot),
-                    id: Some(id.clone()),
+                    id: Some(super::carrier::wrap(id, signature.as_ref())),
                     kind: Some("function".to_owned()),
                     function: Some(wire::FunctionCallChunk {
                         name: Some(name.clone()),
