@@ -49,6 +49,9 @@ const MAX_IN_FLIGHT: usize = 16;
 const OUT_QUEUE: usize = 32;
 /// Bytes tungstenite may buffer for a slow reader before a send fails.
 const MAX_WRITE_BUFFER: usize = 1 << 20;
+/// Bytes read from a socket at a time: tungstenite's 128 KiB default is kept per socket, which
+/// made a thousand idle sockets cost ~128 MB.
+const READ_BUFFER: usize = 16 << 10;
 /// Protocol pings, so that idle proxies keep the socket open.
 const PING_EVERY: Duration = Duration::from_secs(20);
 
@@ -112,6 +115,7 @@ pub(crate) fn upgrade(
     }
     let limit = usize::try_from(snap.config.limits.max_body_bytes).unwrap_or(usize::MAX);
     let config = WebSocketConfig::default()
+        .read_buffer_size(READ_BUFFER)
         .max_message_size(Some(limit))
         .max_frame_size(Some(limit))
         .max_write_buffer_size(MAX_WRITE_BUFFER);

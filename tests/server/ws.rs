@@ -337,3 +337,99 @@ async fn shutdown_lets_the_request_finish_then_closes_with_1001() {
         .unwrap()
         .unwrap();
 }
+
+#[tokio::test]
+async fn an_anthropic_request_goes_through_the_same_socket() {
+    let fake = FakeOpenAi::start().await;
+    fake.set_default(Reply::sse(&EVENTS));
+    let gw = gateway(&fake, test_config()).await;
+    let mut ws = connect(&gw).await;
+    let msg = json!({
+        "type": "chat", "format": "anthropic", "api_key": KEY,
+        "payload": {"model": "m", "max_tokens": 5, "stream": true,
+                    "messages": [{"role": "user", "content": "hi"}]},
+    });
+    send(&mut ws, &msg).await;
+    let got = until_done(&mut ws).await;
+    assert!(
+        got[0].starts_with("event: message_start\ndata: "),
+        "{got:?}"
+    );
+    assert!(got.iter().any(|f| f.contains("\"text\":\"hi\"")), "{got:?}");
+    assert!(
+        got[got.len() - 2].starts_with("event: message_stop\n"),
+        "{got:?}"
+    );
+    assert_eq!(got.iter().filter(|f| f.contains("[DONE]")).count(), 1);
+    gw.stop().await;
+}
+
+/// A load check, run by hand: `WS_SOCKETS=1000 cargo test --test it ws::load -- --ignored
+/// --nocapture`. Opens that many sockets, runs one streamed chat on each at once, and prints
+/// the time and the test process's resident memory (gateway and clients together).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark"]
+async fn load_many_sockets() {
+    let n: usize = std::env::var("WS_SOCKETS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let fake = FakeOpenAi::start().await;
+    fake.set_default(Reply::sse(&EVENTS));
+    let mut config = test_config();
+    // A thousand connects at once queue at the fake upstream's accept.
+    config.timeouts.connect_secs = 20;
+    config.limits.max_connections = config.limits.max_connections.max(4 * n as u64);
+    let gw = gateway(&fake, config).await;
+    let rss = || {
+        std::fs::read_to_string("/proc/self/status")
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmRSS"))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let before = rss();
+    let started = std::time::Instant::now();
+    let mut sockets = Vec::new();
+    let small = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(16 << 10);
+    for _ in 0..n {
+        let (ws, _) =
+            tokio_tungstenite::connect_async_with_config(request(&gw, &[]), Some(small), false)
+                .await
+                .unwrap();
+        sockets.push(ws);
+    }
+    let opened = started.elapsed();
+    let open_rss = rss();
+    let mut runs = tokio::task::JoinSet::new();
+    for mut ws in sockets {
+        runs.spawn(async move {
+            send(&mut ws, &chat(true)).await;
+            let got = until_done(&mut ws).await;
+            (got.len() == 3, got[0].clone(), ws)
+        });
+    }
+    let (mut back, mut failed) = (Vec::new(), Vec::new());
+    while let Some(r) = runs.join_next().await {
+        let (ok, first, ws) = r.unwrap();
+        if !ok {
+            failed.push(first);
+        }
+        back.push(ws);
+    }
+    let all = started.elapsed();
+    eprintln!(
+        "{n} sockets: opened in {opened:?}, {n} chats done at {all:?}; {before} -> {open_rss} (open) -> {} (after)",
+        rss()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} failed, e.g. {:?}",
+        failed.len(),
+        failed.first()
+    );
+    drop(back);
+    gw.stop().await;
+}
