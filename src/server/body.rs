@@ -13,6 +13,51 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Every response body: whole, empty, or an upstream stream passing through.
 pub type Body = UnsyncBoxBody<Bytes, BoxError>;
 
+/// Every request body: one read from the client's connection, or one the gateway made itself
+/// (a chat request that arrived as a WebSocket message, run through the same router).
+#[derive(Debug)]
+pub enum ReqBody {
+    Wire(Incoming),
+    Whole(Full<Bytes>),
+}
+
+impl From<Incoming> for ReqBody {
+    fn from(b: Incoming) -> Self {
+        ReqBody::Wire(b)
+    }
+}
+
+impl hyper::body::Body for ReqBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            ReqBody::Wire(b) => std::pin::Pin::new(b).poll_frame(cx).map_err(Into::into),
+            ReqBody::Whole(b) => std::pin::Pin::new(b)
+                .poll_frame(cx)
+                .map_err(|never| match never {}),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            ReqBody::Wire(b) => b.is_end_stream(),
+            ReqBody::Whole(b) => b.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match self {
+            ReqBody::Wire(b) => b.size_hint(),
+            ReqBody::Whole(b) => b.size_hint(),
+        }
+    }
+}
+
 pub fn full(bytes: impl Into<Bytes>) -> Body {
     Full::new(bytes.into())
         .map_err(|never| match never {})
@@ -29,7 +74,7 @@ pub fn empty() -> Body {
 /// and a body that has not arrived within `within` (408: a client that stops sending would
 /// otherwise hold the connection and the request for ever).
 pub async fn read_limited(
-    body: Incoming,
+    body: ReqBody,
     headers: &http::HeaderMap,
     max: u64,
     within: std::time::Duration,
@@ -48,7 +93,7 @@ pub async fn read_limited(
 }
 
 async fn read_all(
-    body: Incoming,
+    body: ReqBody,
     headers: &http::HeaderMap,
     max: u64,
 ) -> Result<Bytes, GatewayError> {

@@ -18,11 +18,10 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Response, StatusCode};
-use hyper::body::Incoming;
 use serde_json::Value;
 
 use super::Body;
-use super::body::read_limited;
+use super::body::{ReqBody, read_limited};
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
 use super::estimate;
@@ -120,7 +119,7 @@ async fn estimate_blocking(
 /// upstream speaks the dialect natively is forwarded as it is (the fast path).
 pub(crate) async fn serve(
     ctx: &mut Ctx,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
     inbound: Inbound,
 ) -> Result<Response<Body>, GatewayError> {
     let Some(form) = inbound.dialect.count_form() else {
@@ -157,7 +156,7 @@ pub(crate) async fn serve(
 /// Auth, body, and the decoded request (a bad body is a 400 naming the field).
 async fn read(
     ctx: &mut Ctx,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
     decode: impl FnOnce(&[u8]) -> Result<ir::Request, CodecError>,
 ) -> Result<(Bytes, ir::Request), GatewayError> {
     let state = Arc::clone(&ctx.state);

@@ -22,7 +22,8 @@
 //! file), `state`, `config_watch` (the `config.toml` watcher), `body`, `conn` (the bounds on
 //! client connections: header and idle timeouts, the connection cap, the open-file limit),
 //! `runtime` (the threads it runs on), `stored_responses` (the Responses API's stored replies:
-//! saved off the request path, `previous_response_id`, `GET`/`DELETE /v1/responses/{id}`).
+//! saved off the request path, `previous_response_id`, `GET`/`DELETE /v1/responses/{id}`),
+//! `ws` (`GET /v1/ws`: chat requests over a WebSocket, run through the same router).
 
 mod auth;
 mod body;
@@ -52,6 +53,7 @@ mod state;
 pub mod stored_responses;
 mod telemetry;
 mod translate;
+mod ws;
 
 use std::convert::Infallible;
 use std::io::Write as _;
@@ -68,6 +70,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use body::Body;
+use body::ReqBody;
 pub use error::{Dialect, ErrorKind, GatewayError, guess_dialect};
 pub use state::{DEFAULT_PING_INTERVAL, State, View, load_view};
 pub use telemetry::log_path;
@@ -315,11 +318,11 @@ pub async fn serve(
                     let (state, guard) = (Arc::clone(&state), Arc::clone(&guard));
                     let in_flight = requests.begin();
                     async move {
-                        let resp = router::handle_guarded(state, &guard, req).await;
+                        let resp = router::handle_guarded(state, &guard, req.map(ReqBody::from)).await;
                         Ok::<_, Infallible>(resp.map(|body| conn::Tracked::new(body, in_flight)))
                     }
                 });
-                let conn = builder.serve_connection(io, service).into_owned();
+                let conn = builder.serve_connection_with_upgrades(io, service).into_owned();
                 let conn = graceful.watch(conn);
                 let task = connections.spawn(async move {
                     if let Err(e) = conn.await {
@@ -333,7 +336,14 @@ pub async fn serve(
     }
     drop(listener);
     let grace = Duration::from_secs(state.config().server.shutdown_grace_secs);
-    let drained = graceful.shutdown();
+    // WebSockets finish the requests they run, then close with 1001 (`ws`).
+    state.ws.closing.cancel();
+    state.ws.tracker.close();
+    let sockets = state.ws.tracker.clone();
+    let drained = async move {
+        graceful.shutdown().await;
+        sockets.wait().await;
+    };
     tokio::pin!(drained);
     if tokio::time::timeout(grace, &mut drained).await.is_err() {
         tracing::warn!(
@@ -343,9 +353,11 @@ pub async fn serve(
         state.cut.fire();
         if tokio::time::timeout(CUT_FLUSH, &mut drained).await.is_err() {
             connections.abort_all();
+            state.ws.kill.cancel();
         }
     }
     while connections.join_next().await.is_some() {}
+    let _ = tokio::time::timeout(CUT_FLUSH, state.ws.tracker.wait()).await;
     Ok(())
 }
 

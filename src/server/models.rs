@@ -5,10 +5,10 @@
 //! names not included (any `NAME/model` routes anyway).
 
 use http::Response;
-use hyper::body::Incoming;
 use serde::Serialize;
 
 use super::Body;
+use super::body::ReqBody;
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
 use super::pipeline;
@@ -52,10 +52,7 @@ struct GeminiModel {
 }
 
 /// `GET /v1/models` for OpenAI and Anthropic clients alike.
-pub(crate) fn list(
-    ctx: &Ctx,
-    req: http::Request<Incoming>,
-) -> Result<Response<Body>, GatewayError> {
+pub(crate) fn list(ctx: &Ctx, req: http::Request<ReqBody>) -> Result<Response<Body>, GatewayError> {
     let snap = ctx.state.snapshot();
     let (parts, _body) = req.into_parts();
     pipeline::admit(ctx, &snap, &parts)?;
@@ -88,7 +85,7 @@ pub(crate) fn list(
 /// `GET /v1beta/models` (Gemini's list).
 pub(crate) fn gemini_list(
     ctx: &Ctx,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
 ) -> Result<Response<Body>, GatewayError> {
     let snap = ctx.state.snapshot();
     let (parts, _body) = req.into_parts();

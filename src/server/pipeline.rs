@@ -34,11 +34,10 @@ use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
 use http_body_util::{BodyExt, StreamBody};
-use hyper::body::Incoming;
 
 use super::Body;
 use super::auth;
-use super::body::{full, read_limited};
+use super::body::{ReqBody, full, read_limited};
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
 use super::inbound::Inbound;
@@ -183,7 +182,7 @@ fn model_allowed(key: &ApiKeyRecord, model: &str, route: &crate::routing::Route)
 /// Serves one chat request (any dialect, any endpoint).
 pub(crate) async fn serve(
     ctx: &mut Ctx,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
     inbound: Inbound,
 ) -> Result<Response<Body>, GatewayError> {
     // `ctx.state` is read where needed rather than cloned: every clone of that `Arc` is an

@@ -7,11 +7,10 @@
 use std::sync::Arc;
 
 use http::{HeaderValue, Method, Response, StatusCode, header};
-use hyper::body::Incoming;
 use serde::Serialize;
 
 use super::Body;
-use super::body::{empty, full};
+use super::body::{ReqBody, empty, full};
 use super::cors;
 use super::ctx::Ctx;
 use super::error::{Dialect, ErrorKind, GatewayError};
@@ -29,7 +28,7 @@ use crate::protocol::codec::{ListForm, Serve};
 pub(crate) async fn handle_guarded(
     state: Arc<State>,
     guard: &HostGuard,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
 ) -> Response<Body> {
     use futures_util::FutureExt as _;
     let dialect = dialect_for(req.method(), req.uri().path(), req.headers());
@@ -58,7 +57,7 @@ fn dialect_for(method: &Method, path: &str, headers: &http::HeaderMap) -> Dialec
 pub(crate) async fn handle(
     state: Arc<State>,
     guard: &HostGuard,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
 ) -> Response<Body> {
     let mut ctx = Ctx::new(state, &req);
     let method = req.method().clone();
@@ -149,7 +148,7 @@ fn origin_refused(origin: Option<&HeaderValue>) -> GatewayError {
 async fn route(
     ctx: &mut Ctx,
     guard: &HostGuard,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
     method: &Method,
     path: &str,
 ) -> Result<Response<Body>, GatewayError> {
@@ -171,6 +170,7 @@ async fn route(
             }
             Ok(metrics(ctx))
         }
+        (&Method::GET, "/v1/ws") => super::ws::upgrade(ctx, guard, req),
         (_, "/health" | "/metrics") => Err(GatewayError::new(
             ErrorKind::MethodNotAllowed,
             format!("{method} is not allowed on {path}"),
@@ -199,7 +199,7 @@ async fn route(
 /// One of the dialects' declared endpoints, served as it declares.
 async fn endpoint(
     ctx: &mut Ctx,
-    req: http::Request<Incoming>,
+    req: http::Request<ReqBody>,
     inbound: Inbound,
 ) -> Result<Response<Body>, GatewayError> {
     let e = inbound.endpoint;

@@ -105,6 +105,8 @@ pub struct State {
     ping_every_ms: AtomicU64,
     /// Set when the shutdown grace is over: streams still running end with an error event.
     pub(crate) cut: Cut,
+    /// The upgraded `/v1/ws` sockets, closed by `serve` when it stops.
+    pub(crate) ws: super::ws::Sockets,
 }
 
 /// Pings well inside Claude Code's 20 s "waiting" banner and 300 s idle abort.
@@ -131,6 +133,7 @@ impl State {
             responses: std::sync::OnceLock::new(),
             ping_every_ms: AtomicU64::new(DEFAULT_PING_INTERVAL.as_millis() as u64),
             cut: Cut::default(),
+            ws: super::ws::Sockets::default(),
         }))
     }
 

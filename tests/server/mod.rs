@@ -14,3 +14,4 @@ mod probe;
 mod rebinding;
 mod routing;
 mod timing;
+mod ws;
