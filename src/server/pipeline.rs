@@ -794,8 +794,7 @@ impl Job<'_> {
             // before the upstream reports usage; the final figures come at the end.
             estimated_input_tokens: (self.raw.len() / 4) as u64,
             json_array_stream: self.inbound.json_array_stream(),
-            // registry: the Responses endpoint sets `responses::reply_context(ir)` here.
-            responses: None,
+            responses: ir.and_then(|r| dialect::reply_context(self.inbound.dialect, r)),
         }
     }
 }

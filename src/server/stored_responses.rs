@@ -315,6 +315,9 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
+/// The path that creates responses, whose dialect the stored-response routes answer in.
+pub(crate) const CREATE_PATH: &str = "/v1/responses";
+
 /// One of the stored-response routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Endpoint<'a> {
