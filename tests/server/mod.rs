@@ -12,5 +12,6 @@ mod malformed;
 mod model_names;
 mod probe;
 mod rebinding;
+mod responses;
 mod routing;
 mod timing;
