@@ -1,7 +1,7 @@
 //! The OpenAI Responses API dialect (`POST /v1/responses`): Codex CLI and the openai SDKs'
 //! `client.responses.create` as clients, Responses-only models as upstreams. Same file and
 //! function names as the other dialects (`codec.rs` has the contract); pure data in, data out.
-//! Wire facts and pitfalls: `shared/reference/responses.md` (cited by section below).
+//! Wire facts: `docs/responses-rules.md` (cited below as "reference §N").
 //!
 //! * `wire` — the serde types; `request` — requests both ways; `response` — whole replies and
 //!   the item shapes the stream encoder shares; `stream` — the event state machines; `error` —
