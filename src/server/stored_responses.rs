@@ -1164,4 +1164,34 @@ mod tests {
         let with = with_id(RawValue::from_string("{}".into()).unwrap(), "x");
         assert_eq!(with.get(), r#"{"id":"x"}"#);
     }
+    #[tokio::test]
+    async fn a_stream_is_saved_from_its_terminal_event_split_across_chunks() {
+        let f = fixture();
+        let mut saving = Saving {
+            state: Arc::clone(&f.state),
+            owner: "alice".into(),
+            previous: None,
+            input_json: r#""hi""#.into(),
+            line: Vec::new(),
+            saved: false,
+        };
+        let delta = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"say response.completed\"}\n\n";
+        saving.tap(delta.as_bytes());
+        assert!(
+            f.responses.lock_pending().is_empty(),
+            "a delta naming the event"
+        );
+        let done = "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":5,\"response\":{\"id\":\"resp_s1\",\"created_at\":7,\"output\":[]}}\n\n";
+        let (a, b) = done.split_at(40);
+        saving.tap(a.as_bytes());
+        assert!(f.responses.lock_pending().is_empty());
+        saving.tap(b.as_bytes());
+        let record = f.responses.lookup("resp_s1", "alice").unwrap().unwrap();
+        assert_eq!(record.created_at, 7);
+        assert_eq!(
+            record.response.get(),
+            r#"{"id":"resp_s1","created_at":7,"output":[]}"#
+        );
+        assert!(f.responses.lookup("resp_s1", "bob").unwrap().is_none());
+    }
 }
