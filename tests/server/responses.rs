@@ -8,7 +8,7 @@ use llm_gateway::server::stored_responses::StoredResponses;
 use llm_gateway::store::Store;
 use serde_json::{Value, json};
 
-use crate::support::fake_openai::{CHAT_REPLY, FakeOpenAi, Reply};
+use crate::support::fake_openai::{FakeOpenAi, Reply};
 use crate::support::{Gateway, KEY, fake_anthropic, fake_gemini, test_config, upstream, view};
 
 /// `oai` (OpenAI Chat), `ant` (Anthropic) and `gem` (Gemini) fakes serving `m-oai`, `m-ant`,
@@ -181,11 +181,7 @@ async fn previous_response_id_chains_and_the_stored_routes() {
     assert_eq!(first.status(), 200);
     let first: Value = first.json().await.unwrap();
     let id = first["id"].as_str().unwrap().to_owned();
-    // Response ids come from the upstream's (the fake's default is always `chatcmpl-1`).
-    oai.push(Reply::json(
-        200,
-        &CHAT_REPLY.replace("chatcmpl-1", "chatcmpl-2"),
-    ));
+    // The fake answers `chatcmpl-1` every time: a kept reply's id is the gateway's own, unique.
 
     let second = gw
         .post(
@@ -194,6 +190,8 @@ async fn previous_response_id_chains_and_the_stored_routes() {
         )
         .await;
     assert_eq!(second.status(), 200);
+    let second: Value = second.json().await.unwrap();
+    assert_ne!(second["id"], first["id"]);
     let sent = oai.requests()[1].json();
     let roles: Vec<&str> = sent["messages"]
         .as_array()

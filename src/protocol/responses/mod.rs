@@ -114,6 +114,10 @@ pub struct ReplyContext {
     pub include_encrypted: bool,
     /// Request fields echoed in every `Response` object (reference §3).
     pub echo: Map<String, Value>,
+    /// The reply's id when the gateway keeps it (`store`): minted here, unique, rather than
+    /// made from the upstream's id, which some servers repeat (a kept reply would replace
+    /// another). `None`: made from the upstream's id.
+    pub response_id: Option<String>,
 }
 
 impl Default for ReplyContext {
@@ -122,6 +126,7 @@ impl Default for ReplyContext {
             tools: ToolMap::default(),
             include_encrypted: true,
             echo: Map::new(),
+            response_id: None,
         }
     }
 }
@@ -156,7 +161,10 @@ pub fn reply_context(req: &ir::Request) -> ReplyContext {
         "text",
         get("text").unwrap_or_else(|| json!({"format": {"type": "text"}})),
     );
-    put("store", get("store").unwrap_or(Value::Bool(true)));
+    let store = get("store").unwrap_or(Value::Bool(true));
+    let response_id = (req.extra.origin == Some(Dialect::Responses) && store != Value::Bool(false))
+        .then(|| response::response_id(""));
+    put("store", store);
     for k in [
         "previous_response_id",
         "prompt_cache_key",
@@ -173,5 +181,6 @@ pub fn reply_context(req: &ir::Request) -> ReplyContext {
         tools: ToolMap::for_request(req),
         include_encrypted,
         echo,
+        response_id,
     }
 }
