@@ -141,6 +141,10 @@ pub enum Call {
     CountTokens,
     /// A model list (`GET /v1/models`, `GET /v1beta/models`).
     Models,
+    /// OpenAI `v1/responses`.
+    Responses,
+    /// OpenAI `v1/responses/input_tokens`.
+    ResponsesCount,
 }
 
 impl Call {
@@ -264,6 +268,9 @@ pub trait Codec {
     /// client body holding it is never forwarded as it is to an upstream of this dialect, which
     /// would reject the foreign signature: it is translated, and the encoder drops them.
     const FOREIGN_SIGNATURE_MARK: Option<&'static str> = None;
+    /// The server keeps its replies (`store`) and expands `previous_response_id` from them
+    /// (`server::stored_responses`): the Responses API's state.
+    const STORES_REPLIES: bool = false;
 
     /// The HTTP status to answer this dialect's client with.
     fn client_status(err: &ApiError) -> u16 {
@@ -281,5 +288,10 @@ pub trait Codec {
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(body);
         out.extend_from_slice(b"\n\n");
+    }
+    /// What encoding a reply needs from the decoded request, for dialects whose replies echo
+    /// it (Responses); `None` for the rest.
+    fn reply_context(_req: &Request) -> Option<std::sync::Arc<super::responses::ReplyContext>> {
+        None
     }
 }

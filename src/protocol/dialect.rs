@@ -79,6 +79,12 @@ macro_rules! dialects {
                     $(Dialect::$variant => $module::Codec::ERROR_REQUEST_ID_HEADER,)+
                 }
             }
+
+            pub fn stores_replies(self) -> bool {
+                match self {
+                    $(Dialect::$variant => $module::Codec::STORES_REPLIES,)+
+                }
+            }
         }
 
         impl FromStr for Dialect {
@@ -165,6 +171,15 @@ macro_rules! dialects {
         }
 
         /// The stream event that ends `d`'s stream with the error body `body`.
+        pub fn reply_context(
+            d: Dialect,
+            req: &Request,
+        ) -> Option<std::sync::Arc<responses::ReplyContext>> {
+            match d {
+                $(Dialect::$variant => $module::Codec::reply_context(req),)+
+            }
+        }
+
         pub fn stream_error(d: Dialect, body: &[u8], out: &mut Vec<u8>) {
             match d {
                 $(Dialect::$variant => $module::Codec::stream_error(body, out),)+

@@ -48,8 +48,6 @@ mod router;
 pub mod runtime;
 mod shape;
 mod state;
-// Its routes are wired with `POST /v1/responses` (issue 10); until then only the tests call them.
-#[cfg_attr(not(test), allow(dead_code))]
 pub mod stored_responses;
 mod telemetry;
 mod translate;

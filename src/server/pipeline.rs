@@ -45,6 +45,7 @@ use super::relay::{Relay, UpstreamStream};
 use super::request::JsonBody;
 use super::shape::{self, Expect, Shape};
 use super::state::Snapshot;
+use super::stored_responses;
 use super::translate::{
     StreamSetup, Translate, collect, collect_prefix, ping_for, response_events, token_counts,
 };
@@ -200,14 +201,29 @@ pub(crate) async fn serve(
     let (model, stream) = inbound.model_and_stream(&json)?;
     ctx.model = Some(model);
     let candidates = candidates(ctx, &snap, key, ctx.model.as_deref().unwrap_or_default())?;
+    // The Responses API's state: `previous_response_id` expanded into the body, `store` kept.
+    let (mut expanded, mut saving) = (None, None);
+    if inbound.dialect.stores_replies() {
+        (expanded, saving) = stored_responses::prepare(&ctx.state, &key.name, &json).await?;
+    }
+    let (expanded_raw, expanded_json);
+    let (raw, json) = match expanded {
+        Some(b) => {
+            expanded_raw = b;
+            expanded_json = JsonBody::parse(&expanded_raw)?;
+            (&expanded_raw, &expanded_json)
+        }
+        None => (&raw, &json),
+    };
     let mut job = Job {
         snap: &snap,
         headers: &parts.headers,
-        raw: &raw,
-        json: &json,
+        raw,
+        json,
         inbound,
         stream,
         ir: None,
+        saving,
     };
     job.run(ctx, &candidates).await
 }
@@ -222,6 +238,8 @@ struct Job<'a> {
     stream: bool,
     /// The decoded request, once a candidate needed translation.
     ir: Option<ir::Request>,
+    /// Keeping the reply (Responses `store`), when asked.
+    saving: Option<stored_responses::Saving>,
 }
 
 /// What one attempt sends.
@@ -599,6 +617,9 @@ impl Job<'_> {
                 Call::Completions => openai::encode_completion_response(&resp, &rctx),
                 _ => dialect::encode_response(self.inbound.dialect, &resp, &rctx),
             };
+            if let Some(saving) = &self.saving {
+                saving.whole(&out);
+            }
             ctx.finish(200, Some(token_counts(&resp.usage)), "ok");
             let mut r = Response::new(full(out));
             r.headers_mut().insert(
@@ -637,7 +658,16 @@ impl Job<'_> {
         ctx.upstream = Some(up.name.clone());
         ctx.upstream_model = Some(cand.model.clone());
         translate.attach(ctx.hand_over());
-        let mut out = Response::new(StreamBody::new(translate).boxed_unsync());
+        let body = match self.saving.clone() {
+            Some(mut saving) => StreamBody::new(translate.inspect(move |item| {
+                if let Ok(data) = item.as_ref().map(|f| f.data_ref()) {
+                    data.inspect(|d| saving.tap(d));
+                }
+            }))
+            .boxed_unsync(),
+            None => StreamBody::new(translate).boxed_unsync(),
+        };
+        let mut out = Response::new(body);
         let content_type = if rctx.json_array_stream {
             "application/json"
         } else {
@@ -804,8 +834,7 @@ impl Job<'_> {
             // before the upstream reports usage; the final figures come at the end.
             estimated_input_tokens: (self.raw.len() / 4) as u64,
             json_array_stream: self.inbound.json_array_stream(),
-            // registry: the Responses endpoint sets `responses::reply_context(ir)` here.
-            responses: None,
+            responses: ir.and_then(|r| dialect::reply_context(self.inbound.dialect, r)),
         }
     }
 }

@@ -116,6 +116,11 @@ impl<'a> JsonBody<'a> {
         }
     }
 
+    /// The body as it came.
+    pub fn raw(&self) -> &'a Bytes {
+        self.raw
+    }
+
     /// The value of `key`; an error when it appears more than once, since upstreams disagree on
     /// which copy wins.
     pub fn get(&self, key: &str) -> Result<Option<&'a RawValue>, GatewayError> {

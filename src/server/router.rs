@@ -19,6 +19,7 @@ use super::inbound::{Inbound, Lookup, dialect_of, lookup};
 use super::overhead;
 use super::pipeline;
 use super::state::State;
+use super::stored_responses;
 use super::{count, models};
 use crate::protocol::codec::{ListForm, Serve};
 
@@ -175,6 +176,15 @@ async fn route(
             ErrorKind::MethodNotAllowed,
             format!("{method} is not allowed on {path}"),
         )),
+        _ if let Some(stored) = stored_responses::endpoint(method, path) => {
+            // Answered in the dialect of the API they belong to (the one serving POST
+            // /v1/responses): its error shape, its 404s.
+            if let Some(d) = dialect_of("POST", stored_responses::CREATE_PATH) {
+                ctx.dialect = d;
+            }
+            let (parts, _) = req.into_parts();
+            stored_responses::serve(ctx, &parts, stored).await
+        }
         _ => match lookup(method.as_str(), path, req.uri().query()) {
             Lookup::Found(inbound) => endpoint(ctx, req, inbound).await,
             Lookup::WrongMethod => Err(GatewayError::new(

@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
@@ -28,6 +29,7 @@ use super::Body;
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
 use super::pipeline;
+use super::request::JsonBody;
 use super::router::json_response;
 use super::state::State;
 use crate::config::file::ResponsesSection;
@@ -305,6 +307,147 @@ pub async fn history(
     Ok(items)
 }
 
+/// What saving one request's reply takes (`store` not `false`): made by [`prepare`], fed the
+/// whole reply ([`Saving::whole`]) or the stream's bytes as they go out ([`Saving::tap`]).
+#[derive(Clone)]
+pub(crate) struct Saving {
+    state: Arc<State>,
+    owner: String,
+    previous: Option<String>,
+    /// The request's own `input`, as JSON (what `input_items` lists).
+    input_json: String,
+    /// A stream's bytes since its last whole line.
+    line: Vec<u8>,
+    saved: bool,
+}
+
+/// For a request to `POST /v1/responses`: the body with the stored history of its
+/// `previous_response_id` put before its own `input` (and that field taken out, the history
+/// being in the body now; `None`: the body is unchanged), and what saving its reply takes
+/// (`None`: `store: false`, Codex's way, which costs two field lookups and nothing else).
+pub(crate) async fn prepare(
+    state: &Arc<State>,
+    owner: &str,
+    json: &JsonBody<'_>,
+) -> Result<(Option<Bytes>, Option<Saving>), GatewayError> {
+    let store = json.get("store")?.is_none_or(|v| v.get() != "false");
+    let previous = match json.get("previous_response_id")? {
+        Some(v) => serde_json::from_str::<Option<String>>(v.get()).map_err(|_| {
+            GatewayError::invalid(
+                "previous_response_id",
+                "`previous_response_id` must be a string",
+            )
+        })?,
+        None => None,
+    };
+    if !store && previous.is_none() {
+        return Ok((None, None));
+    }
+    let input_json = json.get("input")?.map_or("[]", |v| v.get()).to_owned();
+    let saving = store.then(|| Saving {
+        state: Arc::clone(state),
+        owner: owner.to_owned(),
+        previous: previous.clone(),
+        input_json: input_json.clone(),
+        line: Vec::new(),
+        saved: false,
+    });
+    let Some(previous) = previous else {
+        return Ok((None, saving));
+    };
+    let mut items = history(state, owner, &previous).await?;
+    items.extend(
+        input_items(&input_json).map_err(|e| GatewayError::invalid("input", e.to_string()))?,
+    );
+    let mut body: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(json.raw()).map_err(|e| GatewayError::invalid("", e.to_string()))?;
+    let input = serde_json::to_value(&items)
+        .map_err(|e| GatewayError::internal("expanding previous_response_id", &e))?;
+    body.insert("input".to_owned(), input);
+    body.remove("previous_response_id");
+    let bytes = serde_json::to_vec(&body)
+        .map_err(|e| GatewayError::internal("expanding previous_response_id", &e))?;
+    Ok((Some(Bytes::from(bytes)), saving))
+}
+
+#[derive(serde::Deserialize)]
+struct Head {
+    id: String,
+    #[serde(default)]
+    created_at: UnixTime,
+}
+
+#[derive(serde::Deserialize)]
+struct Terminal<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(borrow)]
+    response: &'a RawValue,
+}
+
+impl Saving {
+    /// Saves `response`, the response object the client got.
+    pub(crate) fn whole(&self, response: &[u8]) {
+        let Ok(head) = serde_json::from_slice::<Head>(response) else {
+            tracing::warn!("not storing a response without an id");
+            return;
+        };
+        save(
+            &self.state,
+            NewResponse {
+                owner: &self.owner,
+                id: &head.id,
+                previous_response_id: self.previous.as_deref(),
+                input_json: &self.input_json,
+                response_json: response,
+                created_at: head.created_at,
+            },
+        );
+    }
+
+    /// Reads a stream's outgoing bytes; saves the `response` of its terminal event
+    /// (`response.completed`, `.incomplete` or `.failed`) when it passes.
+    pub(crate) fn tap(&mut self, chunk: &[u8]) {
+        if self.saved {
+            return;
+        }
+        self.line.extend_from_slice(chunk);
+        let mut start = 0;
+        while let Some(n) = self.line[start..].iter().position(|&b| b == b'\n') {
+            let line = &self.line[start..start + n];
+            start += n + 1;
+            let Some(data) = line.strip_prefix(b"data: ") else {
+                continue;
+            };
+            // Only the terminal events carry these words in their type; a text delta quoting
+            // them fails the parse's type test below.
+            let terminal = [
+                &b"response.completed"[..],
+                b"response.incomplete",
+                b"response.failed",
+            ]
+            .iter()
+            .any(|t| data.windows(t.len()).any(|w| w == *t));
+            if !terminal {
+                continue;
+            }
+            if let Ok(ev) = serde_json::from_slice::<Terminal<'_>>(data)
+                && matches!(
+                    ev.kind,
+                    "response.completed" | "response.incomplete" | "response.failed"
+                )
+            {
+                let response = ev.response.get().as_bytes().to_vec();
+                self.saved = true;
+                self.line = Vec::new();
+                self.whole(&response);
+                return;
+            }
+        }
+        self.line.drain(..start);
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, GatewayError> {
@@ -314,6 +457,9 @@ async fn blocking<T: Send + 'static>(
         Err(e) => Err(GatewayError::internal("reading stored responses", &e)),
     }
 }
+
+/// The path that creates responses, whose dialect the stored-response routes answer in.
+pub(crate) const CREATE_PATH: &str = "/v1/responses";
 
 /// One of the stored-response routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1017,5 +1163,35 @@ mod tests {
         assert!(input_items("{}").is_err());
         let with = with_id(RawValue::from_string("{}".into()).unwrap(), "x");
         assert_eq!(with.get(), r#"{"id":"x"}"#);
+    }
+    #[tokio::test]
+    async fn a_stream_is_saved_from_its_terminal_event_split_across_chunks() {
+        let f = fixture();
+        let mut saving = Saving {
+            state: Arc::clone(&f.state),
+            owner: "alice".into(),
+            previous: None,
+            input_json: r#""hi""#.into(),
+            line: Vec::new(),
+            saved: false,
+        };
+        let delta = "event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"say response.completed\"}\n\n";
+        saving.tap(delta.as_bytes());
+        assert!(
+            f.responses.lock_pending().is_empty(),
+            "a delta naming the event"
+        );
+        let done = "event: response.completed\ndata: {\"type\":\"response.completed\",\"sequence_number\":5,\"response\":{\"id\":\"resp_s1\",\"created_at\":7,\"output\":[]}}\n\n";
+        let (a, b) = done.split_at(40);
+        saving.tap(a.as_bytes());
+        assert!(f.responses.lock_pending().is_empty());
+        saving.tap(b.as_bytes());
+        let record = f.responses.lookup("resp_s1", "alice").unwrap().unwrap();
+        assert_eq!(record.created_at, 7);
+        assert_eq!(
+            record.response.get(),
+            r#"{"id":"resp_s1","created_at":7,"output":[]}"#
+        );
+        assert!(f.responses.lookup("resp_s1", "bob").unwrap().is_none());
     }
 }

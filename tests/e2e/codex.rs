@@ -340,7 +340,6 @@ async fn apply_patch(d: Dialect) {
 macro_rules! codex_tests {
     ($($name:ident: $scenario:ident($dialect:expr);)*) => {$(
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        #[ignore = "needs POST /v1/responses (wired next)"]
         async fn $name() {
             $scenario($dialect).await;
         }

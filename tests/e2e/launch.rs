@@ -280,7 +280,6 @@ async fn launch_gemini_answers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "waits for the Responses dialect (issue 10)"]
 async fn launch_codex_answers() {
     let Some(clients) = Clients::get("launch_codex_answers") else {
         return;

@@ -248,3 +248,50 @@ async fn genai_sdk_to_an_openai_upstream() {
     let v = run_sdk(&clients, "genai", Some(&gw), &fake, "gemini-e2e-model").await;
     assert_genai_sdk(&v);
 }
+
+/// The openai SDK's Responses API (`client.responses.create` and the `responses.stream()`
+/// helper, which enforces the event grammar) through the gateway to `d`'s upstream.
+async fn openai_responses_sdk(test: &str, d: Dialect) {
+    let Some(clients) = Clients::get(test) else {
+        return;
+    };
+    let (fake, gw) = behind_gateway(d, &[]).await;
+    let v = run_sdk(&clients, "openai_responses", Some(&gw), &fake, &routed(d)).await;
+    assert_eq!(v["text"]["text"], HELLO, "{v}");
+    assert_eq!(v["text"]["status"], "completed", "{v}");
+    assert_eq!(v["text"]["usage"], json!([21, 9]), "{v}");
+    assert_eq!(v["stream"]["text"], HELLO, "{v}");
+    assert_eq!(v["stream"]["final"], HELLO, "{v}");
+    assert!(v["stream"]["chunks"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(v["stream"]["status"], "completed", "{v}");
+    for case in ["tool", "stream_tool"] {
+        assert_tool(&v[case]);
+        assert!(v[case]["id"].as_str().is_some_and(|s| !s.is_empty()), "{v}");
+    }
+    assert_eq!(v["stream_tool"]["calls"], 1, "{v}");
+    assert_final_text(&v["round_trip"]);
+    assert_eq!(v["round_trip"]["status"], "completed", "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_responses_sdk_to_an_openai_upstream() {
+    openai_responses_sdk(
+        "openai_responses_sdk_to_an_openai_upstream",
+        Dialect::OpenAi,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_responses_sdk_to_an_anthropic_upstream() {
+    openai_responses_sdk(
+        "openai_responses_sdk_to_an_anthropic_upstream",
+        Dialect::Anthropic,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_responses_sdk_to_a_gemini_upstream() {
+    openai_responses_sdk("openai_responses_sdk_to_a_gemini_upstream", Dialect::Gemini).await;
+}

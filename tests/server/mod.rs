@@ -12,6 +12,7 @@ mod malformed;
 mod model_names;
 mod probe;
 mod rebinding;
+mod responses;
 mod routing;
 mod timing;
 mod ws;

@@ -1,7 +1,7 @@
 //! The OpenAI Responses API dialect (`POST /v1/responses`): Codex CLI and the openai SDKs'
 //! `client.responses.create` as clients, Responses-only models as upstreams. Same file and
 //! function names as the other dialects (`codec.rs` has the contract); pure data in, data out.
-//! Wire facts and pitfalls: `shared/reference/responses.md` (cited by section below).
+//! Wire facts: `docs/responses-rules.md` (cited below as "reference §N").
 //!
 //! * `wire` — the serde types; `request` — requests both ways; `response` — whole replies and
 //!   the item shapes the stream encoder shares; `stream` — the event state machines; `error` —
@@ -41,15 +41,70 @@ pub use response::{decode_response, encode_response};
 pub use stream::{StreamDecoder, StreamEncoder};
 pub use tools::ToolMap;
 
+use crate::protocol::codec::{Call, CountForm, Endpoint, ModelFrom, PathSpec, Serve, StreamFrom};
 use crate::protocol::ir::{self, Dialect};
 
-/// The Responses dialect's registry entry. Its endpoints are declared where the server wires
-/// them; until then it is an upstream wire and a codec only.
+/// The Responses dialect's registry entry: `POST /v1/responses` (streaming by the body's
+/// `stream`; a query such as `?beta=true` is not part of the path the router matches) and its
+/// token count `POST /v1/responses/input_tokens`. The stored-reply routes (`GET`/`DELETE
+/// /v1/responses/{id}`, `.../input_items`) are the server's (`server::stored_responses`).
 pub struct Codec;
 
 impl crate::protocol::codec::Codec for Codec {
-    const ENDPOINTS: &'static [crate::protocol::codec::Endpoint] = &[];
+    const ENDPOINTS: &'static [Endpoint] = &[
+        Endpoint {
+            method: "POST",
+            path: PathSpec::Exact("/v1/responses"),
+            serve: Serve::Generate,
+            call: Call::Responses,
+            route: "responses",
+            requires: Some(("input", &["a string", "an array"])),
+            model: ModelFrom::Body,
+            stream: StreamFrom::BodyField,
+            shared: false,
+        },
+        Endpoint {
+            method: "POST",
+            path: PathSpec::Exact("/v1/responses/input_tokens"),
+            serve: Serve::CountTokens,
+            call: Call::ResponsesCount,
+            route: "responses_input_tokens",
+            requires: None,
+            model: ModelFrom::Body,
+            stream: StreamFrom::Path {
+                stream: false,
+                sse_query: None,
+            },
+            shared: false,
+        },
+    ];
+    const COUNT: Option<CountForm> = Some(CountForm {
+        decode: decode_request,
+        encode: encode_input_tokens,
+        fields: &["instructions", "input", "tools"],
+        wrapper: None,
+        forward_native: false,
+    });
+    const STORES_REPLIES: bool = true;
     const FOREIGN_SIGNATURE_MARK: Option<&'static str> = Some(envelope::PREFIX);
+
+    fn client_status(err: &ir::ApiError) -> u16 {
+        client_status(err)
+    }
+    /// `event: error` before the data, as Responses streams name every event.
+    fn stream_error(body: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(b"event: error\ndata: ");
+        out.extend_from_slice(body);
+        out.extend_from_slice(b"\n\n");
+    }
+    fn reply_context(req: &ir::Request) -> Option<std::sync::Arc<ReplyContext>> {
+        Some(std::sync::Arc::new(reply_context(req)))
+    }
+}
+
+/// The answer of `POST /v1/responses/input_tokens`.
+pub fn encode_input_tokens(n: u64) -> Vec<u8> {
+    format!(r#"{{"object":"response.input_tokens","input_tokens":{n}}}"#).into_bytes()
 }
 
 /// What encoding a reply for a Responses client needs to know about its request.
@@ -60,6 +115,10 @@ pub struct ReplyContext {
     pub include_encrypted: bool,
     /// Request fields echoed in every `Response` object (reference §3).
     pub echo: Map<String, Value>,
+    /// The reply's id when the gateway keeps it (`store`): minted here, unique, rather than
+    /// made from the upstream's id, which some servers repeat (a kept reply would replace
+    /// another). `None`: made from the upstream's id.
+    pub response_id: Option<String>,
 }
 
 impl Default for ReplyContext {
@@ -68,6 +127,7 @@ impl Default for ReplyContext {
             tools: ToolMap::default(),
             include_encrypted: true,
             echo: Map::new(),
+            response_id: None,
         }
     }
 }
@@ -102,7 +162,10 @@ pub fn reply_context(req: &ir::Request) -> ReplyContext {
         "text",
         get("text").unwrap_or_else(|| json!({"format": {"type": "text"}})),
     );
-    put("store", get("store").unwrap_or(Value::Bool(true)));
+    let store = get("store").unwrap_or(Value::Bool(true));
+    let response_id = (req.extra.origin == Some(Dialect::Responses) && store != Value::Bool(false))
+        .then(|| response::response_id(""));
+    put("store", store);
     for k in [
         "previous_response_id",
         "prompt_cache_key",
@@ -119,5 +182,6 @@ pub fn reply_context(req: &ir::Request) -> ReplyContext {
         tools: ToolMap::for_request(req),
         include_encrypted,
         echo,
+        response_id,
     }
 }

@@ -445,7 +445,10 @@ pub(crate) fn snapshot(
 /// Encodes a reply for a Responses client.
 pub fn encode_response(resp: &ir::Response, ctx: &ResponseCtx) -> Vec<u8> {
     let rc = reply_ctx(ctx);
-    let id = response_id(&resp.id);
+    let id = rc
+        .response_id
+        .clone()
+        .unwrap_or_else(|| response_id(&resp.id));
     let mut ids = Ids::new(&id);
     let include = rc.include_encrypted;
     let mut output = Vec::new();

@@ -187,7 +187,11 @@ impl StreamEncoder {
         }
         self.started = true;
         if self.id.is_empty() {
-            self.id = response_id("");
+            self.id = self
+                .rc
+                .response_id
+                .clone()
+                .unwrap_or_else(|| response_id(""));
         }
         self.ids = Ids::new(&self.id);
         let snap = self.snapshot("in_progress", Value::Null, Value::Null, false);
@@ -227,7 +231,11 @@ impl StreamEncoder {
         match ev {
             StreamEvent::MessageStart { id, model, usage } => {
                 if !self.started {
-                    self.id = response_id(id);
+                    self.id = self
+                        .rc
+                        .response_id
+                        .clone()
+                        .unwrap_or_else(|| response_id(id));
                     if self.model.is_empty() {
                         self.model = model.clone();
                     }

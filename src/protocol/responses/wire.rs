@@ -1,4 +1,4 @@
-//! OpenAI Responses API wire types (reference `responses.md` §2-§5), as serde structs.
+//! OpenAI Responses API wire types (`docs/responses-rules.md` §2-§5), as serde structs.
 //!
 //! Tolerant on the way in: every object keeps the fields we do not model in a
 //! `#[serde(flatten)] extra` map, item and tool unions fall back to a raw `Value` for types we

@@ -1,0 +1,287 @@
+//! The OpenAI Responses API served inbound (`POST /v1/responses`) over OpenAI-Chat, Anthropic
+//! and Gemini upstreams: whole replies and streams, `input_tokens`, `store` with
+//! `previous_response_id`, the stored-reply routes, and errors in the Responses shape.
+
+use llm_gateway::config::ProviderKind;
+use llm_gateway::config::file::SecretsBackend;
+use llm_gateway::server::stored_responses::StoredResponses;
+use llm_gateway::store::Store;
+use serde_json::{Value, json};
+
+use crate::support::fake_openai::{FakeOpenAi, Reply};
+use crate::support::{Gateway, KEY, fake_anthropic, fake_gemini, test_config, upstream, view};
+
+/// `oai` (OpenAI Chat), `ant` (Anthropic) and `gem` (Gemini) fakes serving `m-oai`, `m-ant`,
+/// `m-gem`, and a store for replies (kept alive by the returned directory).
+async fn gateway() -> (Gateway, [FakeOpenAi; 3], tempfile::TempDir) {
+    let oai = FakeOpenAi::start().await;
+    let ant = fake_anthropic::start().await;
+    let gem = fake_gemini::start().await;
+    let mut a = upstream("ant", &ant.root_url(), &["m-ant"], 2);
+    a.provider = ProviderKind::Anthropic;
+    let mut g = upstream("gem", &gem.root_url(), &["m-gem"], 3);
+    g.provider = ProviderKind::Gemini;
+    let gw = Gateway::start(
+        test_config(),
+        view(vec![upstream("oai", &oai.base_url(), &["m-oai"], 1), a, g]),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_at(&dir.path().join("g.redb"), SecretsBackend::File).unwrap();
+    gw.state.set_responses(StoredResponses::new(store));
+    (gw, [oai, ant, gem], dir)
+}
+
+async fn get(gw: &Gateway, path: &str) -> reqwest::Response {
+    Gateway::client()
+        .get(gw.url(path))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn output_text(resp: &Value) -> String {
+    resp["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["type"] == "message")
+        .flat_map(|i| i["content"].as_array().unwrap().iter())
+        .filter_map(|c| c["text"].as_str())
+        .collect()
+}
+
+/// The `data` objects of an SSE body, in order.
+fn events(body: &str) -> Vec<Value> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn whole_replies_over_every_upstream_kind() {
+    let (gw, _fakes, _dir) = gateway().await;
+    for model in ["m-oai", "m-ant", "m-gem"] {
+        let body = json!({"model": model, "input": "hi", "store": false}).to_string();
+        let r = gw.post("/v1/responses?beta=true", &body).await;
+        assert_eq!(r.status(), 200, "{model}");
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["object"], "response", "{v}");
+        assert_eq!(v["status"], "completed", "{v}");
+        assert_eq!(v["model"], model, "{v}");
+        assert_eq!(output_text(&v), "hello", "{v}");
+        assert_eq!(v["usage"]["input_tokens"], 11, "{v}");
+        assert_eq!(v["usage"]["output_tokens"], 2, "{v}");
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn streams_follow_the_event_grammar_and_are_stored() {
+    let (gw, [oai, ..], _dir) = gateway().await;
+    oai.push(Reply::sse(&[
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"hel\"},\"finish_reason\":null}]}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"lo\"},\"finish_reason\":\"stop\"}]}\n\n",
+        "data: {\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"m\",\"choices\":[],\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":2,\"total_tokens\":7}}\n\n",
+        "data: [DONE]\n\n",
+    ]));
+    let body = json!({"model": "m-oai", "input": "hi", "stream": true}).to_string();
+    let r = gw.post("/v1/responses", &body).await;
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("[DONE]"), "{text}");
+    let evs = events(&text);
+    assert_eq!(evs[0]["type"], "response.created", "{text}");
+    for (i, e) in evs.iter().enumerate() {
+        assert_eq!(e["sequence_number"], i, "{text}");
+    }
+    let last = evs.last().unwrap();
+    assert_eq!(last["type"], "response.completed", "{text}");
+    let deltas: String = evs
+        .iter()
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas, "hello");
+    // `store` defaults to true: the final response object is there to fetch.
+    let id = last["response"]["id"].as_str().unwrap();
+    let got = get(&gw, &format!("/v1/responses/{id}")).await;
+    assert_eq!(got.status(), 200);
+    let got: Value = got.json().await.unwrap();
+    assert_eq!(got, last["response"]);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn streams_from_anthropic_and_gemini_upstreams() {
+    let (gw, [_, ant, gem], _dir) = gateway().await;
+    ant.push(Reply::sse(&[
+        "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"type\":\"message\",\"role\":\"assistant\",\"model\":\"c\",\"content\":[],\"stop_reason\":null,\"usage\":{\"input_tokens\":4,\"output_tokens\":0}}}\n\n",
+        "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n",
+        "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"hello\"}}\n\n",
+        "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n",
+        "event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":1}}\n\n",
+        "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n",
+    ]));
+    gem.push(Reply::sse(&[
+        "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"hel\"}]}}]}\n\n",
+        "data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"lo\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":1}}\n\n",
+    ]));
+    for model in ["m-ant", "m-gem"] {
+        let body =
+            json!({"model": model, "input": "hi", "stream": true, "store": false}).to_string();
+        let r = gw.post("/v1/responses", &body).await;
+        assert_eq!(r.status(), 200, "{model}");
+        let text = r.text().await.unwrap();
+        let evs = events(&text);
+        assert_eq!(evs[0]["type"], "response.created", "{model}: {text}");
+        let last = evs.last().unwrap();
+        assert_eq!(last["type"], "response.completed", "{model}: {text}");
+        assert_eq!(output_text(&last["response"]), "hello", "{model}: {text}");
+    }
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn input_tokens_counts_locally() {
+    let (gw, _fakes, _dir) = gateway().await;
+    let short = json!({"model": "m-oai", "input": "hi"}).to_string();
+    let long = json!({"model": "m-oai", "input": "hello there ".repeat(200),
+        "instructions": "be brief"})
+    .to_string();
+    let mut counts = Vec::new();
+    for body in [short, long] {
+        let r = gw.post("/v1/responses/input_tokens", &body).await;
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["object"], "response.input_tokens", "{v}");
+        counts.push(v["input_tokens"].as_u64().unwrap());
+    }
+    assert!(counts[0] > 0 && counts[1] > counts[0] + 100, "{counts:?}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn previous_response_id_chains_and_the_stored_routes() {
+    let (gw, [oai, ..], _dir) = gateway().await;
+    let first = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m-oai", "input": "hi"}).to_string(),
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    let id = first["id"].as_str().unwrap().to_owned();
+    // The fake answers `chatcmpl-1` every time: a kept reply's id is the gateway's own, unique.
+
+    let second = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m-oai", "input": "again", "previous_response_id": id}).to_string(),
+        )
+        .await;
+    assert_eq!(second.status(), 200);
+    let second: Value = second.json().await.unwrap();
+    assert_ne!(second["id"], first["id"]);
+    let sent = oai.requests()[1].json();
+    let roles: Vec<&str> = sent["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["user", "assistant", "user"], "{sent}");
+    assert_eq!(sent["messages"][1]["content"], "hello", "{sent}");
+    assert_eq!(sent["messages"][2]["content"], "again", "{sent}");
+
+    let got: Value = get(&gw, &format!("/v1/responses/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got, first);
+    let items = get(&gw, &format!("/v1/responses/{id}/input_items")).await;
+    assert_eq!(items.status(), 200);
+    let items: Value = items.json().await.unwrap();
+    assert_eq!(items["object"], "list", "{items}");
+    assert_eq!(items["data"][0]["content"][0]["text"], "hi", "{items}");
+
+    let deleted = Gateway::client()
+        .delete(gw.url(&format!("/v1/responses/{id}")))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 200);
+    let deleted: Value = deleted.json().await.unwrap();
+    assert_eq!(deleted["deleted"], true);
+    let gone = get(&gw, &format!("/v1/responses/{id}")).await;
+    assert_eq!(gone.status(), 404);
+    let gone: Value = gone.json().await.unwrap();
+    assert!(gone["error"]["message"].as_str().unwrap().contains(&id));
+
+    // A chain on what is gone: 400 in the Responses shape, nothing sent upstream.
+    let before = oai.requests().len();
+    let r = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m-oai", "input": "x", "previous_response_id": id}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "previous_response_not_found", "{v}");
+    assert_eq!(v["error"]["param"], "previous_response_id", "{v}");
+    assert_eq!(oai.requests().len(), before);
+
+    // `store: false` keeps nothing.
+    let r: Value = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m-oai", "input": "hi", "store": false}).to_string(),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let unkept = get(&gw, &format!("/v1/responses/{}", r["id"].as_str().unwrap())).await;
+    assert_eq!(unkept.status(), 404);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn errors_come_in_the_responses_shape() {
+    let (gw, _fakes, _dir) = gateway().await;
+    let r = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "nope", "input": "hi"}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "model_not_found", "{v}");
+    assert!(v["error"]["message"].is_string(), "{v}");
+    assert!(v["error"].get("type").is_some(), "{v}");
+
+    for bad in [
+        json!({"model": "m-oai"}).to_string(),
+        json!({"model": "m-oai", "input": 3}).to_string(),
+        "{not json".to_owned(),
+    ] {
+        let r = gw.post("/v1/responses", &bad).await;
+        assert_eq!(r.status(), 400, "{bad}");
+        let v: Value = r.json().await.unwrap();
+        assert!(v["error"]["message"].is_string(), "{bad}: {v}");
+    }
+    gw.stop().await;
+}
