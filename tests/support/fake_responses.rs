@@ -64,25 +64,57 @@ pub fn native_reasoning_stream(tool: &str) -> Reply {
         r#"{{"type":"function_call","id":"fc_n1","call_id":"call_n1","name":"{tool}","arguments":"{{\"city\":\"Paris\"}}","status":"completed"}}"#
     );
     let events = [
-        format!(r#"{{"type":"response.created","sequence_number":0,"response":{}}}"#, resp("in_progress", "")),
-        format!(r#"{{"type":"response.in_progress","sequence_number":1,"response":{}}}"#, resp("in_progress", "")),
-        format!(r#"{{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{{"type":"reasoning","id":"{r}","summary":[]}}}}"#),
-        format!(r#"{{"type":"response.reasoning_summary_part.added","sequence_number":3,"item_id":"{r}","output_index":0,"summary_index":0,"part":{{"type":"summary_text","text":""}}}}"#),
-        format!(r#"{{"type":"response.reasoning_summary_text.delta","sequence_number":4,"item_id":"{r}","output_index":0,"summary_index":0,"delta":"Think."}}"#),
-        format!(r#"{{"type":"response.reasoning_summary_text.done","sequence_number":5,"item_id":"{r}","output_index":0,"summary_index":0,"text":"Think."}}"#),
-        format!(r#"{{"type":"response.reasoning_summary_part.done","sequence_number":6,"item_id":"{r}","output_index":0,"summary_index":0,"part":{{"type":"summary_text","text":"Think."}}}}"#),
-        format!(r#"{{"type":"response.output_item.done","sequence_number":7,"output_index":0,"item":{reasoning_done}}}"#),
-        format!(r#"{{"type":"response.output_item.added","sequence_number":8,"output_index":1,"item":{{"type":"function_call","id":"fc_n1","call_id":"call_n1","name":"{tool}","arguments":"","status":"in_progress"}}}}"#),
-        format!(r#"{{"type":"response.function_call_arguments.delta","sequence_number":9,"item_id":"fc_n1","output_index":1,"delta":"{{\"city\":\"Paris\"}}"}}"#),
-        format!(r#"{{"type":"response.function_call_arguments.done","sequence_number":10,"item_id":"fc_n1","output_index":1,"name":"{tool}","arguments":"{{\"city\":\"Paris\"}}"}}"#),
-        format!(r#"{{"type":"response.output_item.done","sequence_number":11,"output_index":1,"item":{call_done}}}"#),
-        format!(r#"{{"type":"response.completed","sequence_number":12,"response":{}}}"#, resp("completed", &format!("{reasoning_done},{call_done}"))),
+        format!(
+            r#"{{"type":"response.created","sequence_number":0,"response":{}}}"#,
+            resp("in_progress", "")
+        ),
+        format!(
+            r#"{{"type":"response.in_progress","sequence_number":1,"response":{}}}"#,
+            resp("in_progress", "")
+        ),
+        format!(
+            r#"{{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{{"type":"reasoning","id":"{r}","summary":[]}}}}"#
+        ),
+        format!(
+            r#"{{"type":"response.reasoning_summary_part.added","sequence_number":3,"item_id":"{r}","output_index":0,"summary_index":0,"part":{{"type":"summary_text","text":""}}}}"#
+        ),
+        format!(
+            r#"{{"type":"response.reasoning_summary_text.delta","sequence_number":4,"item_id":"{r}","output_index":0,"summary_index":0,"delta":"Think."}}"#
+        ),
+        format!(
+            r#"{{"type":"response.reasoning_summary_text.done","sequence_number":5,"item_id":"{r}","output_index":0,"summary_index":0,"text":"Think."}}"#
+        ),
+        format!(
+            r#"{{"type":"response.reasoning_summary_part.done","sequence_number":6,"item_id":"{r}","output_index":0,"summary_index":0,"part":{{"type":"summary_text","text":"Think."}}}}"#
+        ),
+        format!(
+            r#"{{"type":"response.output_item.done","sequence_number":7,"output_index":0,"item":{reasoning_done}}}"#
+        ),
+        format!(
+            r#"{{"type":"response.output_item.added","sequence_number":8,"output_index":1,"item":{{"type":"function_call","id":"fc_n1","call_id":"call_n1","name":"{tool}","arguments":"","status":"in_progress"}}}}"#
+        ),
+        format!(
+            r#"{{"type":"response.function_call_arguments.delta","sequence_number":9,"item_id":"fc_n1","output_index":1,"delta":"{{\"city\":\"Paris\"}}"}}"#
+        ),
+        format!(
+            r#"{{"type":"response.function_call_arguments.done","sequence_number":10,"item_id":"fc_n1","output_index":1,"name":"{tool}","arguments":"{{\"city\":\"Paris\"}}"}}"#
+        ),
+        format!(
+            r#"{{"type":"response.output_item.done","sequence_number":11,"output_index":1,"item":{call_done}}}"#
+        ),
+        format!(
+            r#"{{"type":"response.completed","sequence_number":12,"response":{}}}"#,
+            resp("completed", &format!("{reasoning_done},{call_done}"))
+        ),
     ];
     let frames: Vec<String> = events
         .iter()
         .map(|data| {
             let kind: serde_json::Value = serde_json::from_str(data).unwrap();
-            format!("event: {}\ndata: {data}\n\n", kind["type"].as_str().unwrap())
+            format!(
+                "event: {}\ndata: {data}\n\n",
+                kind["type"].as_str().unwrap()
+            )
         })
         .collect();
     let refs: Vec<&str> = frames.iter().map(String::as_str).collect();

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::matrix::run_cell;
 use super::rig::*;
-use crate::support::fake_responses::{self, ENCRYPTED, REASONING_ID};
+use crate::support::fake_responses::{self, ENCRYPTED};
 
 macro_rules! cell {
     ($name:ident, $client:ident, $case:ident) => {
@@ -58,9 +58,12 @@ fn data(body: &str) -> Vec<Value> {
 }
 
 /// Turn one: OpenAI streams reasoning (with `encrypted_content`) and a call; the Anthropic
-/// client gets a signed thinking block and a `tool_use` whose id is the `call_` id. Turn two:
-/// the client replays both with the tool's result; the upstream gets its own reasoning item
-/// back, unchanged, and the call and its output under the same `call_` id, no `fc_` id.
+/// client gets the reasoning summary as thinking and a `tool_use` whose id is the `call_` id,
+/// never the `fc_` item id. Turn two: the client replays the call with the tool's result; the
+/// upstream gets the call and its output under the same `call_` id. (OpenAI's encrypted
+/// reasoning has no carrier in the Anthropic dialect yet, so the thinking block comes without
+/// a signature and the upstream gets no reasoning item back; a Responses client replays it,
+/// see the unit tests of `protocol::responses::request`.)
 #[tokio::test]
 async fn openai_reasoning_and_call_ids_round_trip_for_an_anthropic_client() {
     let rig = Rig::start(Kind::Responses).await;
@@ -74,12 +77,15 @@ async fn openai_reasoning_and_call_ids_round_trip_for_an_anthropic_client() {
     lint_anthropic(&reply.body).unwrap_or_else(|e| panic!("{e}\n{body}"));
     assert!(!body.contains("fc_n1"), "the item id leaked: {body}");
     let events = data(&body);
-    let signature: String = events
+    let thinking = events
         .iter()
-        .filter(|e| e["delta"]["type"] == "signature_delta")
-        .map(|e| e["delta"]["signature"].as_str().unwrap().to_owned())
-        .collect();
-    assert!(!signature.is_empty(), "no signature: {body}");
+        .find(|e| e["delta"]["type"] == "thinking_delta")
+        .unwrap_or_else(|| panic!("no thinking: {body}"));
+    assert_eq!(thinking["delta"]["thinking"], "Think.", "{body}");
+    assert!(
+        !body.contains(ENCRYPTED),
+        "a bare OpenAI blob reached the client: {body}"
+    );
     let tool = events
         .iter()
         .find(|e| e["content_block"]["type"] == "tool_use")
@@ -103,7 +109,6 @@ async fn openai_reasoning_and_call_ids_round_trip_for_an_anthropic_client() {
         "messages": [
             {"role": "user", "content": "Weather in Paris?"},
             {"role": "assistant", "content": [
-                {"type": "thinking", "thinking": "Think.", "signature": signature},
                 {"type": "tool_use", "id": "call_n1", "name": "get_weather", "input": {"city": "Paris"}}
             ]},
             {"role": "user", "content": [
@@ -123,19 +128,18 @@ async fn openai_reasoning_and_call_ids_round_trip_for_an_anthropic_client() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     let up = rig.upstream_request().json();
     let input = up["input"].as_array().unwrap();
-    let reasoning = input
-        .iter()
-        .find(|i| i["type"] == "reasoning")
-        .unwrap_or_else(|| panic!("reasoning not replayed: {up}"));
-    assert_eq!(reasoning["encrypted_content"], ENCRYPTED, "{up}");
-    assert_eq!(reasoning["id"], REASONING_ID, "{up}");
+    assert!(
+        input.iter().all(|i| i["type"] != "reasoning"),
+        "unsigned reasoning must not be sent: {up}"
+    );
     let call = input
         .iter()
         .find(|i| i["type"] == "function_call")
         .unwrap_or_else(|| panic!("no call: {up}"));
     assert_eq!(call["call_id"], "call_n1", "{up}");
     assert!(
-        call.get("id").is_none_or(|id| id.as_str().is_some_and(|s| s.starts_with("fc_"))),
+        call.get("id")
+            .is_none_or(|id| id.as_str().is_some_and(|s| s.starts_with("fc_"))),
         "{up}"
     );
     let output = input
@@ -143,12 +147,16 @@ async fn openai_reasoning_and_call_ids_round_trip_for_an_anthropic_client() {
         .find(|i| i["type"] == "function_call_output")
         .unwrap_or_else(|| panic!("no output: {up}"));
     assert_eq!(output["call_id"], "call_n1", "{up}");
-    assert!(output["output"].to_string().contains("18C and sunny"), "{up}");
+    assert!(
+        output["output"].to_string().contains("18C and sunny"),
+        "{up}"
+    );
     rig.stop().await;
 }
 
 /// A tool name longer than OpenAI's 64 characters goes out shortened and comes back whole, in
-/// a stream and in a whole reply, for a Chat client.
+/// a stream and in a whole reply, for an Anthropic client (a Chat client's own codec would
+/// already have shortened it).
 #[tokio::test]
 async fn a_long_tool_name_comes_back_as_the_client_sent_it() {
     let long = format!("mcp__server__{}", "x".repeat(70));
@@ -164,7 +172,7 @@ async fn a_long_tool_name_comes_back_as_the_client_sent_it() {
         // What the upstream will answer: a call to the name it was given.
         let probe = Rig::start(Kind::Responses).await;
         probe.fake.push(upstream_reply(case, Kind::Responses));
-        probe.call(Client::OpenAi, &req).await;
+        probe.call(Client::Anthropic, &req).await;
         let sent = probe.upstream_request().json();
         probe.stop().await;
         let wire = sent["tools"][0]["name"].as_str().unwrap().to_owned();
@@ -189,13 +197,13 @@ async fn a_long_tool_name_comes_back_as_the_client_sent_it() {
                 extra: Default::default(),
             })
         });
-        let reply = rig.call(Client::OpenAi, &req).await;
+        let reply = rig.call(Client::Anthropic, &req).await;
         let body = reply.text();
         assert_eq!(reply.status, 200, "{body}");
         let seen = if stream {
-            seen_stream(Client::OpenAi, &reply.body)
+            seen_stream(Client::Anthropic, &reply.body)
         } else {
-            seen_whole(Client::OpenAi, &reply.body)
+            seen_whole(Client::Anthropic, &reply.body)
         };
         assert_eq!(seen.tools.len(), 1, "{body}");
         assert_eq!(seen.tools[0].0, long, "stream={stream}: {body}");

@@ -714,11 +714,10 @@ pub fn upstream_ir(kind: Kind, rec: &Recorded) -> (ir::Request, Value) {
         }
         Kind::Gemini => gemini::decode_request(&rec.body, &hints).unwrap(),
         Kind::Anthropic => anthropic::decode_request(&rec.body, &RequestHints::default()).unwrap(),
-        Kind::Responses => llm_gateway::protocol::responses::decode_request(
-            &rec.body,
-            &RequestHints::default(),
-        )
-        .unwrap(),
+        Kind::Responses => {
+            llm_gateway::protocol::responses::decode_request(&rec.body, &RequestHints::default())
+                .unwrap()
+        }
         _ => openai::decode_request(&rec.body, &RequestHints::default()).unwrap(),
     };
     (ir, raw)

@@ -10,9 +10,9 @@ use crate::protocol::codec::CodecError;
 use crate::protocol::dialect::{self as codec, AnyStreamDecoder};
 use crate::protocol::gemini;
 use crate::protocol::ir::{self, ApiError, Dialect};
-use crate::protocol::{openai, responses};
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::StreamEvent;
+use crate::protocol::{openai, responses};
 use crate::upstream::code_assist::ResponseEnvelope;
 use crate::upstream::kinds::ErrorQuirks;
 
