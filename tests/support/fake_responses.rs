@@ -93,9 +93,7 @@ pub fn native_reasoning_stream(tool: &str) -> Reply {
         format!(
             r#"{{"type":"response.output_item.added","sequence_number":8,"output_index":1,"item":{{"type":"function_call","id":"fc_n1","call_id":"call_n1","name":"{tool}","arguments":"","status":"in_progress"}}}}"#
         ),
-        format!(
-            r#"{{"type":"response.function_call_arguments.delta","sequence_number":9,"item_id":"fc_n1","output_index":1,"delta":"{{\"city\":\"Paris\"}}"}}"#
-        ),
+        r#"{"type":"response.function_call_arguments.delta","sequence_number":9,"item_id":"fc_n1","output_index":1,"delta":"{\"city\":\"Paris\"}"}"#.to_string(),
         format!(
             r#"{{"type":"response.function_call_arguments.done","sequence_number":10,"item_id":"fc_n1","output_index":1,"name":"{tool}","arguments":"{{\"city\":\"Paris\"}}"}}"#
         ),
