@@ -114,6 +114,8 @@ mod tests {
             let wire_name = body["tools"][0]["name"].as_str().unwrap();
             assert!(wire_name.len() <= 64, "{wire_name}");
             assert_eq!(call.reply.dialect, Dialect::Responses);
+            // The Chat template would send a Responses body to chat/completions.
+            assert!(super::super::FastTemplate::new(&config, &record, Some(&key)).is_none());
             // A whole reply naming the rewritten tool comes back with the client's name.
             let reply = serde_json::json!({
                 "id": "resp_1", "object": "response", "created_at": 1, "status": "completed",

@@ -277,6 +277,16 @@ mod tests {
             "https://res.openai.azure.com/openai/deployments/a%2Fb%3Fx%3D1/completions\
              ?api-version=2024-10-21"
         );
+        // The legacy Responses API is per resource; the v1 one sits beside chat/completions.
+        assert_eq!(
+            url(&record, "codex-prod", Call::Responses),
+            "https://res.openai.azure.com/openai/responses?api-version=2024-10-21"
+        );
+        record.api_version = None;
+        assert_eq!(
+            url(&record, "codex-prod", Call::Responses),
+            "https://res.openai.azure.com/openai/v1/responses"
+        );
         let mut h = HeaderMap::new();
         Azure.authorize(&mut h, &Credential::ApiKey(&key)).unwrap();
         assert_eq!(h["api-key"], "azure-fake-key");
