@@ -767,7 +767,7 @@ _llm__gateway() {
             return 0
             ;;
         llm__gateway__subcmd__upstream__subcmd__add)
-            opts="-h -V --provider --base-url --api-key-stdin --api-key --no-api-key --models --priority --region --api-version --home --help --version"
+            opts="-h -V --provider --base-url --api-key-stdin --api-key --no-api-key --models --priority --region --api-version --wire --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -799,6 +799,10 @@ _llm__gateway() {
                     ;;
                 --api-version)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --wire)
+                    COMPREPLY=($(compgen -W "chat responses" -- "${cur}"))
                     return 0
                     ;;
                 --home)

@@ -98,6 +98,7 @@ set edit:completion:arg-completer[llm-gateway] = {|@words|
             cand --priority 'Lower is tried first when several upstreams serve a model'
             cand --region 'DashScope region (qwen only) [default: intl]'
             cand --api-version 'Azure only: call an old resource''s legacy endpoint (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one'
+            cand --wire 'openai and azure only: the API to call [default: chat]'
             cand --home 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]'
             cand --api-key-stdin 'Read the API key from stdin (keeps it out of shell history and `ps`)'
             cand --no-api-key 'No API key: a local OpenAI-compatible server such as Ollama or vLLM'

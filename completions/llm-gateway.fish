@@ -84,6 +84,8 @@ complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __
 cn\t'dashscope.aliyuncs.com (mainland China)'
 us\t'dashscope-us.aliyuncs.com'"
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l api-version -d 'Azure only: call an old resource\'s legacy endpoint (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one' -r
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l wire -d 'openai and azure only: the API to call [default: chat]' -r -f -a "chat\t'Chat Completions (the default)'
+responses\t'The Responses API (Responses-only models such as the *-codex families)'"
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l home -d 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]' -r -f -a "(__fish_complete_directories)"
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l api-key-stdin -d 'Read the API key from stdin (keeps it out of shell history and `ps`)'
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l no-api-key -d 'No API key: a local OpenAI-compatible server such as Ollama or vLLM'

@@ -108,6 +108,7 @@ Register-ArgumentCompleter -Native -CommandName 'llm-gateway' -ScriptBlock {
             [CompletionResult]::new('--priority', '--priority', [CompletionResultType]::ParameterName, 'Lower is tried first when several upstreams serve a model')
             [CompletionResult]::new('--region', '--region', [CompletionResultType]::ParameterName, 'DashScope region (qwen only) [default: intl]')
             [CompletionResult]::new('--api-version', '--api-version', [CompletionResultType]::ParameterName, 'Azure only: call an old resource''s legacy endpoint (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one')
+            [CompletionResult]::new('--wire', '--wire', [CompletionResultType]::ParameterName, 'openai and azure only: the API to call [default: chat]')
             [CompletionResult]::new('--home', '--home', [CompletionResultType]::ParameterName, 'Home folder holding config.toml, the store, the log and the admin socket [default: $LLM_GATEWAY_HOME, else ~/.llm-gateway]')
             [CompletionResult]::new('--api-key-stdin', '--api-key-stdin', [CompletionResultType]::ParameterName, 'Read the API key from stdin (keeps it out of shell history and `ps`)')
             [CompletionResult]::new('--no-api-key', '--no-api-key', [CompletionResultType]::ParameterName, 'No API key: a local OpenAI-compatible server such as Ollama or vLLM')

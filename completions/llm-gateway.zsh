@@ -124,6 +124,8 @@ azure\:"Azure OpenAI deployments (--base-url https\://RES.openai.azure.com/opena
 cn\:"dashscope.aliyuncs.com (mainland China)"
 us\:"dashscope-us.aliyuncs.com"))' \
 '--api-version=[Azure only\: call an old resource'\''s legacy endpoint (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one]:VERSION:_default' \
+'--wire=[openai and azure only\: the API to call \[default\: chat\]]:WIRE:((chat\:"Chat Completions (the default)"
+responses\:"The Responses API (Responses-only models such as the *-codex families)"))' \
 '--home=[Home folder holding config.toml, the store, the log and the admin socket \[default\: \$LLM_GATEWAY_HOME, else ~/.llm-gateway\]]:DIR:_files -/' \
 '--api-key-stdin[Read the API key from stdin (keeps it out of shell history and \`ps\`)]' \
 '--no-api-key[No API key\: a local OpenAI-compatible server such as Ollama or vLLM]' \

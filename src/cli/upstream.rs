@@ -13,7 +13,7 @@ use super::{Ctx, UserError, calls, complete, output, parse_name, prompt};
 use crate::config::ProviderKind;
 use crate::daemon::StoreHandle;
 use crate::secret::Secret;
-use crate::store::records::{AuthKind, DEFAULT_PRIORITY, UpstreamRecord};
+use crate::store::records::{AuthKind, DEFAULT_PRIORITY, UpstreamRecord, Wire};
 use crate::upstream::{base_url, probe};
 
 #[derive(Debug, Subcommand)]
@@ -82,6 +82,15 @@ pub enum Region {
     Us,
 }
 
+/// `--wire`: the API an openai or azure upstream is called through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WireArg {
+    /// Chat Completions (the default)
+    Chat,
+    /// The Responses API (Responses-only models such as the *-codex families)
+    Responses,
+}
+
 impl Region {
     fn as_str(self) -> &'static str {
         match self {
@@ -132,6 +141,9 @@ pub struct AddArgs {
     /// (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one
     #[arg(long, value_name = "VERSION")]
     pub api_version: Option<String>,
+    /// openai and azure only: the API to call [default: chat]
+    #[arg(long, value_enum)]
+    pub wire: Option<WireArg>,
 }
 
 #[derive(Debug, Args)]
@@ -232,6 +244,12 @@ fn resolve_key(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<Secr
 /// names: it has no public default, and its model list does not list deployments.
 fn check_kind_flags(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<()> {
     let azure = kind == ProviderKind::Azure;
+    if args.wire.is_some() && !matches!(kind, ProviderKind::Openai | ProviderKind::Azure) {
+        return Err(UserError::usage(format!(
+            "--wire applies to --provider openai and azure only ({kind} has one API)"
+        ))
+        .into());
+    }
     if args.api_version.is_some() && !azure {
         return Err(UserError::usage("--api-version applies to --provider azure only").into());
     }
@@ -316,6 +334,11 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
             .as_deref()
             .map(str::trim)
             .map(str::to_string),
+        // Chat is the default and is stored as nothing, like records made before `--wire`.
+        wire: match args.wire {
+            Some(WireArg::Responses) => Some(Wire::Responses),
+            Some(WireArg::Chat) | None => None,
+        },
         created_at: view::now(),
         oauth: None,
     };

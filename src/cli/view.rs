@@ -104,6 +104,9 @@ pub struct UpstreamView {
     /// Azure's legacy endpoint form; absent for the v1 endpoint and other kinds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// `responses` for a Responses-API upstream; absent for Chat Completions (the default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wire: Option<&'static str>,
     pub enabled: bool,
     pub priority: u32,
     pub auth: &'static str,
@@ -123,6 +126,7 @@ impl UpstreamView {
             base_url: r.base_url.as_deref().map(shown_url),
             region: r.region.clone(),
             api_version: r.api_version.clone(),
+            wire: r.wire.map(|w| w.as_str()),
             enabled: r.enabled,
             priority: r.priority,
             auth: auth_str(r.auth),
@@ -320,6 +324,9 @@ pub fn upstream_fields(r: &UpstreamRecord, now: UnixTime) -> Vec<(&'static str, 
     }
     if let Some(v) = &r.api_version {
         f.push(("api version", format!("{v} (legacy deployments endpoint)")));
+    }
+    if let Some(w) = r.wire {
+        f.push(("wire", w.as_str().into()));
     }
     let source = if r.models_discovered {
         "discovered"

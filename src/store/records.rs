@@ -21,6 +21,25 @@ pub enum AuthKind {
     None,
 }
 
+/// The API an OpenAI-family upstream is called through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Wire {
+    /// `chat/completions`.
+    Chat,
+    /// `responses`.
+    Responses,
+}
+
+impl Wire {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Wire::Chat => "chat",
+            Wire::Responses => "responses",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UpstreamRecord {
     pub name: String,
@@ -47,6 +66,10 @@ pub struct UpstreamRecord {
     /// `/openai/deployments/{deployment}/...?api-version=V`; without, to the v1 endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// The wire an OpenAI-compatible (or Azure) upstream speaks: `None` is Chat Completions,
+    /// the default; `Some(Wire::Responses)` the Responses API (`upstream add --wire responses`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wire: Option<Wire>,
     pub created_at: UnixTime,
     pub oauth: Option<OAuthMeta>,
 }
@@ -68,6 +91,7 @@ impl UpstreamRecord {
             auth: AuthKind::ApiKey,
             region: None,
             api_version: None,
+            wire: None,
             created_at: 0,
             oauth: None,
         }

@@ -144,11 +144,12 @@ pub async fn test(
             json!({"contents": [{"role": "user", "parts": [{"text": "ping"}]}],
                    "generationConfig": {"maxOutputTokens": 1}}),
         ),
-        Dialect::Responses => {
-            return Err(ProbeError::Other(
-                "a Responses-API upstream (`--wire responses`) is not wired yet".into(),
-            ));
-        }
+        // 16 is the Responses API's smallest `max_output_tokens`; `store: false` leaves
+        // nothing behind on the provider's side.
+        Dialect::Responses => (
+            Call::Responses,
+            json!({"model": model, "input": "ping", "max_output_tokens": 16, "store": false}),
+        ),
     };
     let url = kind.call_url(&t, call).map_err(other)?;
     let headers = adapter::probe_headers(&t).map_err(other)?;

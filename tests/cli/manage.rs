@@ -470,3 +470,51 @@ fn azure_needs_its_resource_and_deployments() {
     assert!(shown.contains("2024-10-21 (legacy"), "{shown}");
     assert_no_secret(&[shown, u.to_string()]);
 }
+
+#[test]
+fn wire_responses_is_recorded_for_openai_and_azure_only() {
+    let h = TestHome::new();
+    let add = |name: &str, provider: &str, extra: &[&str], code| {
+        let mut args = vec![
+            "upstream",
+            "add",
+            name,
+            "--provider",
+            provider,
+            "--api-key",
+            FAKE_KEY,
+            "--models",
+            "gpt-5-codex",
+        ];
+        args.extend_from_slice(extra);
+        expect(&h, &args, code)
+    };
+    let out = add("an", "anthropic", &["--wire", "responses"], 2);
+    assert!(
+        stderr(&out).contains("--wire applies to --provider openai and azure only"),
+        "{}",
+        stderr(&out)
+    );
+    add("o", "openai", &["--wire", "responses"], 0);
+    let u = json(&h, &["upstream", "show", "o", "--json"]);
+    assert_eq!(u["wire"], "responses", "{u}");
+    let shown = stdout(&expect(&h, &["upstream", "show", "o"], 0));
+    assert!(shown.contains("responses"), "{shown}");
+    // Chat is the default and is not shown.
+    add("c", "openai", &["--wire", "chat"], 0);
+    let u = json(&h, &["upstream", "show", "c", "--json"]);
+    assert!(u.get("wire").is_none(), "{u}");
+    add(
+        "az",
+        "azure",
+        &[
+            "--wire",
+            "responses",
+            "--base-url",
+            "https://res.openai.azure.com/openai/v1",
+        ],
+        0,
+    );
+    let u = json(&h, &["upstream", "show", "az", "--json"]);
+    assert_eq!(u["wire"], "responses", "{u}");
+}

@@ -93,6 +93,7 @@ pub mod fake_anthropic;
 pub mod fake_azure;
 pub mod fake_gemini;
 pub mod fake_openai;
+pub mod fake_responses;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -159,6 +160,7 @@ pub fn upstream(name: &str, base_url: &str, models: &[&str], priority: u32) -> U
         auth: AuthKind::ApiKey,
         region: None,
         api_version: None,
+        wire: None,
         created_at: 0,
         oauth: None,
     }

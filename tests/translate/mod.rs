@@ -13,5 +13,6 @@ mod behaviour;
 mod claude_code;
 mod lint;
 mod matrix;
+mod responses_up;
 pub mod rig;
 mod rule_codes;

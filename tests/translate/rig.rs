@@ -52,6 +52,8 @@ pub enum Kind {
     Qwen,
     DeepSeek,
     Azure,
+    /// An `openai` upstream with `--wire responses`.
+    Responses,
 }
 
 impl Kind {
@@ -64,6 +66,7 @@ impl Kind {
             Kind::Qwen => ProviderKind::Qwen,
             Kind::DeepSeek => ProviderKind::Deepseek,
             Kind::Azure => ProviderKind::Azure,
+            Kind::Responses => ProviderKind::Openai,
         }
     }
 
@@ -76,6 +79,7 @@ impl Kind {
             Kind::DeepSeek => "deepseek-chat",
             // A deployment named after its (reasoning) model.
             Kind::Azure => "o4-mini",
+            Kind::Responses => "gpt-5-codex",
         }
     }
 
@@ -84,6 +88,7 @@ impl Kind {
             Kind::OpenAi | Kind::Qwen | Kind::DeepSeek | Kind::Azure => Dialect::OpenAi,
             Kind::Anthropic => Dialect::Anthropic,
             Kind::Gemini | Kind::GeminiCli => Dialect::Gemini,
+            Kind::Responses => Dialect::Responses,
         }
     }
 }
@@ -127,7 +132,7 @@ pub struct Rig {
 pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
     let base = match kind.dialect() {
         _ if kind == Kind::Azure => crate::support::fake_azure::base_url(fake),
-        Dialect::OpenAi => fake.base_url(),
+        Dialect::OpenAi | Dialect::Responses => fake.base_url(),
         _ => fake.root_url(),
     };
     let oauth = kind == Kind::GeminiCli;
@@ -147,6 +152,7 @@ pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
         },
         region: None,
         api_version: None,
+        wire: (kind == Kind::Responses).then_some(llm_gateway::store::records::Wire::Responses),
         created_at: 0,
         oauth: oauth.then(|| OAuthMeta {
             account: Some("dev@example.com".into()),
@@ -441,10 +447,20 @@ fn reply_blocks(case: Case, kind: Kind) -> (Vec<Block>, StopReason) {
             StopReason::ToolUse,
         ),
         Case::Thinking => {
-            let signature = (kind == Kind::Anthropic).then(|| Signature {
-                origin: Dialect::Anthropic,
-                value: "EqQBCkYIBxgCKkDfakesignature".into(),
-            });
+            let signature = match kind {
+                Kind::Anthropic => Some(Signature {
+                    origin: Dialect::Anthropic,
+                    value: "EqQBCkYIBxgCKkDfakesignature".into(),
+                }),
+                Kind::Responses => Some(Signature {
+                    origin: Dialect::Responses,
+                    value: llm_gateway::protocol::responses::envelope::pack_native(
+                        "rs_up_1",
+                        "gAAAAfake",
+                    ),
+                }),
+                _ => None,
+            };
             (
                 vec![
                     Block::Thinking {
@@ -537,8 +553,7 @@ pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
             Dialect::OpenAi => fake_openai::error(&err),
             Dialect::Anthropic => fake_anthropic::error(&err),
             Dialect::Gemini => fake_gemini::error(&err),
-            // registry: no Responses upstream kind in the rig yet.
-            Dialect::Responses => unreachable!("no Responses upstream kind"),
+            Dialect::Responses => crate::support::fake_responses::error(&err),
         };
         return r.header("retry-after", "7");
     }
@@ -553,6 +568,7 @@ pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
             Kind::Anthropic => fake_anthropic::stream(&events),
             Kind::Gemini => fake_gemini::stream(&events),
             Kind::GeminiCli => fake_gemini::code_assist_stream(&events),
+            Kind::Responses => crate::support::fake_responses::stream(&events),
         };
         return if case == Case::MidStreamCut {
             // Paced, so the head and the first events leave before the cut.
@@ -575,6 +591,7 @@ pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
         Kind::Anthropic => fake_anthropic::message(&resp),
         Kind::Gemini => fake_gemini::generate(&resp),
         Kind::GeminiCli => fake_gemini::code_assist_generate(&resp),
+        Kind::Responses => crate::support::fake_responses::response(&resp),
     }
 }
 
@@ -697,6 +714,10 @@ pub fn upstream_ir(kind: Kind, rec: &Recorded) -> (ir::Request, Value) {
         }
         Kind::Gemini => gemini::decode_request(&rec.body, &hints).unwrap(),
         Kind::Anthropic => anthropic::decode_request(&rec.body, &RequestHints::default()).unwrap(),
+        Kind::Responses => {
+            llm_gateway::protocol::responses::decode_request(&rec.body, &RequestHints::default())
+                .unwrap()
+        }
         _ => openai::decode_request(&rec.body, &RequestHints::default()).unwrap(),
     };
     (ir, raw)
@@ -719,6 +740,10 @@ pub fn check_transport(kind: Kind, rec: &Recorded, stream: bool) {
             assert_eq!(rec.query, None, "the v1 endpoint takes no api-version");
             assert_eq!(auth("api-key").unwrap(), "sk-fake-up");
             assert_eq!(auth("authorization"), None);
+        }
+        Kind::Responses => {
+            assert_eq!(rec.path, "/v1/responses");
+            assert_eq!(auth("authorization").unwrap(), "Bearer sk-fake-up");
         }
         Kind::Anthropic => {
             assert_eq!(rec.path, "/v1/messages");
@@ -772,7 +797,12 @@ pub fn check_transport(kind: Kind, rec: &Recorded, stream: bool) {
             assert_eq!(raw["model"], kind.model());
         }
         Dialect::Gemini => {}
-        // registry: no Responses upstream kind in the rig yet.
-        Dialect::Responses => unreachable!("no Responses upstream kind"),
+        Dialect::Responses => {
+            assert_eq!(raw["stream"].as_bool().unwrap_or(false), stream, "{raw}");
+            assert_eq!(raw["model"], kind.model());
+            // Stateless: the whole history every time, reasoning replayable.
+            assert_eq!(raw["store"], false, "{raw}");
+            assert_eq!(raw["include"][0], "reasoning.encrypted_content", "{raw}");
+        }
     }
 }

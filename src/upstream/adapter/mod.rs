@@ -10,8 +10,8 @@
 //! * [`fast_path`] gives the URL and headers for forwarding a client's body of the same
 //!   protocol, whose bytes the server edits itself (only the model).
 //!
-//! Files: `openai` (the OpenAI Chat dialect), `anthropic`, `gemini` (with the Code Assist
-//! envelope),
+//! Files: `openai` (the OpenAI Chat dialect), `responses` (the OpenAI Responses API),
+//! `anthropic`, `gemini` (with the Code Assist envelope),
 //! `limits` (output caps), `reply` (reading replies back: envelope, tool names, errors),
 //! `plain_text` (the gist of a non-JSON error body).
 
@@ -21,6 +21,7 @@ pub mod limits;
 mod openai;
 pub(crate) mod plain_text;
 mod reply;
+mod responses;
 
 pub use reply::{ReplyDecoder, ReplyFormat, ReplyNames, retry_after};
 
@@ -131,11 +132,7 @@ pub fn translated(
         Dialect::OpenAi => openai::translated(t, req, edits)?,
         Dialect::Anthropic => anthropic::translated(t, req, edits)?,
         Dialect::Gemini => gemini::translated(t, req, edits)?,
-        Dialect::Responses => {
-            return Err(AdapterError::Codec(CodecError::Unsupported(
-                "a Responses-API upstream (`--wire responses`) is not wired yet".into(),
-            )));
-        }
+        Dialect::Responses => responses::translated(t, req, edits)?,
     };
     kind.sign(&mut call, t)?;
     Ok(call)
@@ -167,7 +164,10 @@ pub struct FastTemplate {
 impl FastTemplate {
     /// The template for `record` with `secret` (its API key), when it can have one.
     pub fn new(config: &Config, record: &UpstreamRecord, secret: Option<&Secret>) -> Option<Self> {
-        if !kinds::spec(record.provider).templated()
+        let kind = kinds::spec(record.provider);
+        // The template holds the Chat URLs; a Responses-wire record builds per request.
+        if !kind.templated()
+            || kind.dialect(record) != Dialect::OpenAi
             || record.auth == crate::store::records::AuthKind::Oauth
         {
             return None;

@@ -10,9 +10,9 @@ use crate::protocol::codec::CodecError;
 use crate::protocol::dialect::{self as codec, AnyStreamDecoder};
 use crate::protocol::gemini;
 use crate::protocol::ir::{self, ApiError, Dialect};
-use crate::protocol::openai;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::StreamEvent;
+use crate::protocol::{openai, responses};
 use crate::upstream::code_assist::ResponseEnvelope;
 use crate::upstream::kinds::ErrorQuirks;
 
@@ -43,6 +43,9 @@ impl ReplyFormat {
             (ReplyNames::OpenAi(names), Dialect::OpenAi) => {
                 AnyStreamDecoder::OpenAi(openai::StreamDecoder::with_tool_names(names.clone()))
             }
+            (ReplyNames::OpenAi(names), Dialect::Responses) => AnyStreamDecoder::Responses(
+                responses::StreamDecoder::with_tool_names(names.clone()),
+            ),
             (_, d) => AnyStreamDecoder::new(d),
         };
         let names = match &self.names {

@@ -31,10 +31,9 @@ impl Kind for Azure {
         ProviderKind::Azure
     }
 
-    /// Chat Completions; `--wire responses` deployments will answer `Dialect::Responses` here
-    /// once that codec exists.
-    fn dialect(&self, _record: &UpstreamRecord) -> Dialect {
-        Dialect::OpenAi
+    /// Chat Completions, or the Responses API with `--wire responses`.
+    fn dialect(&self, record: &UpstreamRecord) -> Dialect {
+        super::openai_wire(record)
     }
 
     fn relays_same_dialect(&self) -> bool {
@@ -167,12 +166,14 @@ fn legacy_url(base: &str, deployment: &str, version: &str, call: Call) -> String
         .strip_suffix("/openai/v1")
         .or_else(|| base.strip_suffix("/openai"))
         .unwrap_or(base);
+    let version: String = url::form_urlencoded::byte_serialize(version.as_bytes()).collect();
     let op = match call {
         Call::Completions => "completions",
+        // The legacy Responses API is per resource, not per deployment (the body names it).
+        Call::Responses => return format!("{resource}/openai/responses?api-version={version}"),
         _ => "chat/completions",
     };
     let deployment = crate::upstream::path_segment(deployment);
-    let version: String = url::form_urlencoded::byte_serialize(version.as_bytes()).collect();
     format!("{resource}/openai/deployments/{deployment}/{op}?api-version={version}")
 }
 
@@ -275,6 +276,16 @@ mod tests {
             url(&record, "a/b?x=1", Call::Completions),
             "https://res.openai.azure.com/openai/deployments/a%2Fb%3Fx%3D1/completions\
              ?api-version=2024-10-21"
+        );
+        // The legacy Responses API is per resource; the v1 one sits beside chat/completions.
+        assert_eq!(
+            url(&record, "codex-prod", Call::Responses),
+            "https://res.openai.azure.com/openai/responses?api-version=2024-10-21"
+        );
+        record.api_version = None;
+        assert_eq!(
+            url(&record, "codex-prod", Call::Responses),
+            "https://res.openai.azure.com/openai/v1/responses"
         );
         let mut h = HeaderMap::new();
         Azure.authorize(&mut h, &Credential::ApiKey(&key)).unwrap();

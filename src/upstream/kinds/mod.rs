@@ -27,7 +27,7 @@ use super::adapter::{AdapterError, Call, Credential, Target, UpstreamCall, secre
 use crate::config::ProviderKind;
 use crate::protocol::ir::Dialect;
 use crate::protocol::openai::EncodeOptions;
-use crate::store::records::UpstreamRecord;
+use crate::store::records::{UpstreamRecord, Wire};
 
 /// How a streamed reply is framed on the wire. Every kind today streams SSE; AWS Bedrock's
 /// ConverseStream sends `application/vnd.amazon.eventstream` binary frames, which the server's
@@ -170,10 +170,20 @@ pub(crate) fn bearer(h: &mut HeaderMap, cred: &Credential<'_>) -> Result<(), Ada
     Ok(())
 }
 
-/// The OpenAI Chat URLs under `base`: `chat/completions`, or the legacy `completions`.
+/// The dialect of an OpenAI-family record (openai, azure): Chat Completions unless the record
+/// says `--wire responses`.
+fn openai_wire(record: &UpstreamRecord) -> Dialect {
+    match record.wire {
+        Some(Wire::Responses) => Dialect::Responses,
+        Some(Wire::Chat) | None => Dialect::OpenAi,
+    }
+}
+
+/// The OpenAI URLs under `base`: `chat/completions`, the legacy `completions`, or `responses`.
 fn openai_call_url(base: &str, call: Call) -> String {
     match call {
         Call::Completions => format!("{base}/completions"),
+        Call::Responses => format!("{base}/responses"),
         _ => format!("{base}/chat/completions"),
     }
 }
@@ -201,5 +211,12 @@ mod tests {
         assert!(!spec(ProviderKind::Azure).relays_same_dialect());
         assert!(spec(ProviderKind::Qwen).templated());
         assert!(!spec(ProviderKind::Azure).templated());
+        for k in [ProviderKind::Openai, ProviderKind::Azure] {
+            let r = UpstreamRecord {
+                wire: Some(Wire::Responses),
+                ..rec(k)
+            };
+            assert_eq!(spec(k).dialect(&r), Dialect::Responses);
+        }
     }
 }

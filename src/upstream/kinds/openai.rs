@@ -17,8 +17,9 @@ impl Kind for Openai {
         ProviderKind::Openai
     }
 
-    fn dialect(&self, _record: &UpstreamRecord) -> Dialect {
-        Dialect::OpenAi
+    /// Chat Completions, or the Responses API with `--wire responses`.
+    fn dialect(&self, record: &UpstreamRecord) -> Dialect {
+        super::openai_wire(record)
     }
 
     fn templated(&self) -> bool {
