@@ -131,8 +131,6 @@ pub enum Call {
     Chat,
     /// OpenAI legacy `completions`.
     Completions,
-    /// OpenAI `responses` (the Responses API).
-    Responses,
     /// Anthropic `v1/messages`.
     Messages,
     /// Anthropic `v1/messages/count_tokens`.
