@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 pub mod codec;
+pub mod converse;
 #[cfg(test)]
 mod fixtures;
 pub mod gemini;
