@@ -96,38 +96,39 @@ fn classify(
                 }
             })
     };
-    let (status, kind, retry): (u16, ErrorKind, Option<bool>) = if is("ThrottlingException") || is("ModelNotReadyException") {
-        (429, ErrorKind::RateLimit, Some(true))
-    } else if is("ServiceQuotaExceededException") {
-        // A quota retrying cannot fix: never retried, never failed over as a 429.
-        (400, ErrorKind::InvalidRequest, Some(false))
-    } else if is("ValidationException") || is("ConflictException") {
-        (400, ErrorKind::InvalidRequest, Some(false))
-    } else if is("AccessDeniedException") {
-        (403, ErrorKind::Permission, Some(false))
-    } else if is("ResourceNotFoundException") {
-        (404, ErrorKind::NotFound, Some(false))
-    } else if is("ModelTimeoutException") {
-        (408, ErrorKind::Timeout, Some(true))
-    } else if is("ModelErrorException") || is("ModelStreamErrorException") {
-        (502, ErrorKind::BadGateway, None)
-    } else if is("InternalServerException") {
-        (500, ErrorKind::Api, None)
-    } else if is("ServiceUnavailableException") {
-        (503, ErrorKind::Unavailable, Some(true))
-    } else if is("UnrecognizedClientException")
-        || is("InvalidSignatureException")
-        || is("ExpiredTokenException")
-        || is("IncompleteSignatureException")
-        || is("MissingAuthenticationTokenException")
-        || is("InvalidClientTokenId")
-        || is("SignatureDoesNotMatch")
-    {
-        (401, ErrorKind::Authentication, Some(false))
-    } else {
-        let status = if status == 0 { 502 } else { status };
-        (status, ErrorKind::for_status(status), None)
-    };
+    let (status, kind, retry): (u16, ErrorKind, Option<bool>) =
+        if is("ThrottlingException") || is("ModelNotReadyException") {
+            (429, ErrorKind::RateLimit, Some(true))
+        } else if is("ServiceQuotaExceededException") {
+            // A quota retrying cannot fix: never retried, never failed over as a 429.
+            (400, ErrorKind::InvalidRequest, Some(false))
+        } else if is("ValidationException") || is("ConflictException") {
+            (400, ErrorKind::InvalidRequest, Some(false))
+        } else if is("AccessDeniedException") {
+            (403, ErrorKind::Permission, Some(false))
+        } else if is("ResourceNotFoundException") {
+            (404, ErrorKind::NotFound, Some(false))
+        } else if is("ModelTimeoutException") {
+            (408, ErrorKind::Timeout, Some(true))
+        } else if is("ModelErrorException") || is("ModelStreamErrorException") {
+            (502, ErrorKind::BadGateway, None)
+        } else if is("InternalServerException") {
+            (500, ErrorKind::Api, None)
+        } else if is("ServiceUnavailableException") {
+            (503, ErrorKind::Unavailable, Some(true))
+        } else if is("UnrecognizedClientException")
+            || is("InvalidSignatureException")
+            || is("ExpiredTokenException")
+            || is("IncompleteSignatureException")
+            || is("MissingAuthenticationTokenException")
+            || is("InvalidClientTokenId")
+            || is("SignatureDoesNotMatch")
+        {
+            (401, ErrorKind::Authentication, Some(false))
+        } else {
+            let status = if status == 0 { 502 } else { status };
+            (status, ErrorKind::for_status(status), None)
+        };
     let message = if kind == ErrorKind::Permission {
         access_hint(message, ctx)
     } else if kind == ErrorKind::Authentication && is_clock_skew(&message) {
