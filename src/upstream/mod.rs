@@ -9,6 +9,7 @@
 
 pub mod adapter;
 pub mod base_url;
+pub mod bedrock;
 pub mod client;
 pub mod pool;
 pub mod probe;
