@@ -4,5 +4,7 @@
 //! is `protocol::converse`; the kind that wires these into the HTTP pipeline lives with the
 //! other kinds.
 
+pub mod credentials;
 pub mod eventstream;
+pub mod profile;
 pub mod sign;
