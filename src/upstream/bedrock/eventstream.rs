@@ -55,8 +55,21 @@ impl EventStreamDecoder {
 
     /// Feeds one body chunk; appends every frame it completes to `out`.
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<Frame>) -> Result<(), FrameError> {
+        self.push_with(chunk, |f| {
+            out.push(f.to_owned());
+            Ok::<(), FrameError>(())
+        })
+    }
+
+    /// Feeds one body chunk and hands each frame it completes to `f`, borrowed (no copy of
+    /// the frame's names: the hot path of a stream). An error from `f` stops the decoding.
+    pub fn push_with<E: From<FrameError>>(
+        &mut self,
+        chunk: &[u8],
+        mut f: impl FnMut(FrameRef<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
         if self.failed {
-            return Err(FrameError::Malformed("the stream already failed".into()));
+            return Err(FrameError::Malformed("the stream already failed".into()).into());
         }
         self.buf.extend_from_slice(chunk);
         loop {
@@ -64,7 +77,14 @@ impl EventStreamDecoder {
             match self.frames.decode_frame(&mut self.buf) {
                 Ok(DecodedFrame::Complete(message)) => {
                     self.prelude_taken = false;
-                    out.push(frame(&message).inspect_err(|_| self.failed = true)?);
+                    let frame = match frame_ref(&message) {
+                        Ok(fr) => fr,
+                        Err(e) => {
+                            self.failed = true;
+                            return Err(e.into());
+                        }
+                    };
+                    f(frame)?;
                 }
                 Ok(DecodedFrame::Incomplete) => {
                     if self.buf.len() < before {
@@ -74,7 +94,7 @@ impl EventStreamDecoder {
                 }
                 Err(e) => {
                     self.failed = true;
-                    return Err(FrameError::Malformed(e.to_string()));
+                    return Err(FrameError::Malformed(e.to_string()).into());
                 }
             }
         }
@@ -91,39 +111,79 @@ impl EventStreamDecoder {
     }
 }
 
-fn header<'m>(message: &'m Message, name: &str) -> Option<&'m HeaderValue> {
-    message
-        .headers()
-        .iter()
-        .find(|h| h.name().as_str() == name)
-        .map(|h| h.value())
+/// A decoded frame borrowed from its message: [`Frame`] without copies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameRef<'m> {
+    Event {
+        event_type: &'m str,
+        payload: &'m Bytes,
+    },
+    Exception {
+        exception_type: &'m str,
+        payload: &'m Bytes,
+    },
+    Error {
+        code: &'m str,
+        message: &'m str,
+    },
 }
 
-fn string_header(message: &Message, name: &str) -> Option<String> {
-    match header(message, name)? {
-        HeaderValue::String(s) => Some(s.as_str().to_owned()),
-        _ => None,
+impl FrameRef<'_> {
+    pub fn to_owned(self) -> Frame {
+        match self {
+            FrameRef::Event {
+                event_type,
+                payload,
+            } => Frame::Event {
+                event_type: event_type.to_owned(),
+                payload: payload.clone(),
+            },
+            FrameRef::Exception {
+                exception_type,
+                payload,
+            } => Frame::Exception {
+                exception_type: exception_type.to_owned(),
+                payload: payload.clone(),
+            },
+            FrameRef::Error { code, message } => Frame::Error {
+                code: code.to_owned(),
+                message: message.to_owned(),
+            },
+        }
     }
 }
 
-fn frame(message: &Message) -> Result<Frame, FrameError> {
-    let kind = string_header(message, ":message-type")
-        .ok_or_else(|| FrameError::Malformed("a frame has no :message-type header".into()))?;
+fn frame_ref(message: &Message) -> Result<FrameRef<'_>, FrameError> {
+    let (mut kind, mut event, mut exception, mut code, mut text) = (None, None, None, None, None);
+    for h in message.headers() {
+        let HeaderValue::String(v) = h.value() else {
+            continue;
+        };
+        let slot = match h.name().as_str() {
+            ":message-type" => &mut kind,
+            ":event-type" => &mut event,
+            ":exception-type" => &mut exception,
+            ":error-code" => &mut code,
+            ":error-message" => &mut text,
+            _ => continue,
+        };
+        *slot = Some(v.as_str());
+    }
+    let kind =
+        kind.ok_or_else(|| FrameError::Malformed("a frame has no :message-type header".into()))?;
     let missing = |h: &str| FrameError::Malformed(format!("a {kind} frame has no {h} header"));
-    match kind.as_str() {
-        "event" => Ok(Frame::Event {
-            event_type: string_header(message, ":event-type")
-                .ok_or_else(|| missing(":event-type"))?,
-            payload: message.payload().clone(),
+    match kind {
+        "event" => Ok(FrameRef::Event {
+            event_type: event.ok_or_else(|| missing(":event-type"))?,
+            payload: message.payload(),
         }),
-        "exception" => Ok(Frame::Exception {
-            exception_type: string_header(message, ":exception-type")
-                .ok_or_else(|| missing(":exception-type"))?,
-            payload: message.payload().clone(),
+        "exception" => Ok(FrameRef::Exception {
+            exception_type: exception.ok_or_else(|| missing(":exception-type"))?,
+            payload: message.payload(),
         }),
-        "error" => Ok(Frame::Error {
-            code: string_header(message, ":error-code").unwrap_or_else(|| "error".into()),
-            message: string_header(message, ":error-message").unwrap_or_default(),
+        "error" => Ok(FrameRef::Error {
+            code: code.unwrap_or("error"),
+            message: text.unwrap_or_default(),
         }),
         other => Err(FrameError::Malformed(format!(
             "unknown :message-type `{other}`"

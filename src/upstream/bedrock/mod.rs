@@ -14,7 +14,13 @@ pub mod sign;
 use crate::protocol::codec::CodecError;
 use crate::protocol::converse;
 use crate::protocol::stream::StreamEvent;
-use eventstream::{EventStreamDecoder, Frame};
+use eventstream::{EventStreamDecoder, FrameError, FrameRef};
+
+impl From<FrameError> for CodecError {
+    fn from(e: FrameError) -> Self {
+        CodecError::Invalid(e.to_string())
+    }
+}
 
 /// One ConverseStream body: binary chunks in, block-model events out. Exception and error
 /// frames end the stream with an `Error` event; a corrupt or truncated stream is an error.
@@ -22,7 +28,6 @@ use eventstream::{EventStreamDecoder, Frame};
 pub struct StreamBody {
     frames: EventStreamDecoder,
     codec: converse::StreamDecoder,
-    scratch: Vec<Frame>,
 }
 
 impl StreamBody {
@@ -35,27 +40,24 @@ impl StreamBody {
     }
 
     pub fn push(&mut self, chunk: &[u8], out: &mut Vec<StreamEvent>) -> Result<(), CodecError> {
-        self.scratch.clear();
-        self.frames
-            .push(chunk, &mut self.scratch)
-            .map_err(|e| CodecError::Invalid(e.to_string()))?;
-        for frame in self.scratch.drain(..) {
+        let codec = &mut self.codec;
+        self.frames.push_with(chunk, |frame| {
             match frame {
-                Frame::Event {
+                FrameRef::Event {
                     event_type,
                     payload,
-                } => self.codec.feed(&event_type, &payload, out)?,
-                Frame::Exception {
+                } => codec.feed(event_type, payload, out)?,
+                FrameRef::Exception {
                     exception_type,
                     payload,
-                } => self.codec.exception(&exception_type, &payload, out),
-                Frame::Error { code, message } => {
+                } => codec.exception(exception_type, payload, out),
+                FrameRef::Error { code, message } => {
                     let payload = serde_json::json!({ "message": message }).to_string();
-                    self.codec.exception(&code, payload.as_bytes(), out);
+                    codec.exception(code, payload.as_bytes(), out);
                 }
             }
-        }
-        Ok(())
+            Ok::<(), CodecError>(())
+        })
     }
 
     /// The body ended.
