@@ -156,7 +156,7 @@ impl CredentialChain {
         }
         if let Some(name) = &self.profile {
             let mut tried = Vec::new();
-            return match self.from_profile(env, name, &mut tried).await? {
+            return match self.profile_credentials(env, name, &mut tried).await? {
                 Some(r) => Ok(r),
                 None => Err(CredentialError::NotFound { tried }),
             };
@@ -198,7 +198,7 @@ impl CredentialChain {
             }
         }
         let name = env.var(ENV_PROFILE).unwrap_or_else(|| "default".into());
-        match self.from_profile(env, &name, &mut tried).await? {
+        match self.profile_credentials(env, &name, &mut tried).await? {
             Some(r) => Ok(r),
             None => Err(CredentialError::NotFound { tried }),
         }
@@ -206,7 +206,7 @@ impl CredentialChain {
 
     /// The credential of profile `name`; `None` (with what was tried) when there is no such
     /// profile or it holds no credential.
-    async fn from_profile(
+    async fn profile_credentials(
         &self,
         env: &Env,
         name: &str,
