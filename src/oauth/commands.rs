@@ -210,6 +210,7 @@ async fn save(
                 auth: AuthKind::Oauth,
                 region: None,
                 api_version: None,
+                profile: None,
                 created_at: now(),
                 oauth: Some(meta),
             };

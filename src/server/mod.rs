@@ -25,6 +25,7 @@
 //! saved off the request path, `previous_response_id`, `GET`/`DELETE /v1/responses/{id}`).
 
 mod auth;
+mod bedrock;
 mod body;
 mod config_watch;
 mod conn;

@@ -47,6 +47,10 @@ pub struct UpstreamRecord {
     /// `/openai/deployments/{deployment}/...?api-version=V`; without, to the v1 endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_version: Option<String>,
+    /// Bedrock's `--profile`: the AWS profile whose credentials are read at use time (never
+    /// the credentials themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     pub created_at: UnixTime,
     pub oauth: Option<OAuthMeta>,
 }
@@ -68,6 +72,7 @@ impl UpstreamRecord {
             auth: AuthKind::ApiKey,
             region: None,
             api_version: None,
+            profile: None,
             created_at: 0,
             oauth: None,
         }

@@ -140,6 +140,7 @@ fn a_password_in_a_base_url_is_never_shown_and_still_reaches_the_upstream() {
             auth: AuthKind::None,
             region: None,
             api_version: None,
+            profile: None,
             created_at: 1,
             oauth: None,
         };

@@ -104,6 +104,7 @@ pub async fn seed(
         auth: AuthKind::Oauth,
         region: None,
         api_version: None,
+        profile: None,
         created_at: now,
         oauth: Some(OAuthMeta {
             account: Some("dev@example.com".into()),

@@ -299,6 +299,7 @@ async fn stale_token_gateway(
         auth: AuthKind::Oauth,
         region: None,
         api_version: None,
+        profile: None,
         created_at: 0,
         oauth: Some(OAuthMeta {
             account: Some("dev@example.com".into()),

@@ -159,6 +159,7 @@ pub fn upstream(name: &str, base_url: &str, models: &[&str], priority: u32) -> U
         auth: AuthKind::ApiKey,
         region: None,
         api_version: None,
+        profile: None,
         created_at: 0,
         oauth: None,
     }

@@ -147,6 +147,7 @@ pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
         },
         region: None,
         api_version: None,
+        profile: None,
         created_at: 0,
         oauth: oauth.then(|| OAuthMeta {
             account: Some("dev@example.com".into()),
