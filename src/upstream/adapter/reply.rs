@@ -285,6 +285,38 @@ mod tests {
     use super::*;
 
     #[test]
+    fn bedrock_refusing_a_credential_names_its_source() {
+        let format = ReplyFormat {
+            dialect: Dialect::Anthropic,
+            code_assist: false,
+            errors: ErrorQuirks::None,
+            names: ReplyNames::Converse(Box::new(ConverseReply {
+                source: "the profile `work`".into(),
+                model: "m".into(),
+                region: "us-east-1".into(),
+                ..ConverseReply::default()
+            })),
+        };
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-amzn-errortype",
+            "UnrecognizedClientException:http://internal.amazon.com/"
+                .parse()
+                .unwrap(),
+        );
+        let e = format.decode_error(
+            403,
+            &h,
+            br#"{"message":"The security token included in the request is invalid."}"#,
+        );
+        assert!(e.message.contains("the profile `work`"), "{}", e.message);
+        assert!(e.message.contains("security token"), "{}", e.message);
+        let throttled = format.decode_error(429, &HeaderMap::new(), br#"{"message":"slow down"}"#);
+        assert_eq!(throttled.status, 429);
+        assert!(!throttled.message.contains("profile"));
+    }
+
+    #[test]
     fn retry_hints_from_headers() {
         let mut h = HeaderMap::new();
         h.insert("retry-after-ms", "1500".parse().unwrap());
