@@ -10,6 +10,10 @@
 //! * `stream/*`: an upstream's SSE body (OpenAI chunks, Gemini chunks) through the parser, the
 //!   upstream's stream decoder and the Anthropic stream encoder, as the pipeline runs it.
 //!   Throughput in upstream events per second. Target: > 1 M events/s.
+//! * `stream/bedrock_eventstream_to_anthropic_sse`: a ConverseStream body (binary
+//!   `application/vnd.amazon.eventstream` frames, CRCs checked) through the frame decoder, the
+//!   Converse stream decoder (`upstream::bedrock::StreamBody`) and the Anthropic stream
+//!   encoder. Same target.
 //!
 //! Quick run: `cargo bench --bench codecs -- --quick`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a broken benchmark input should stop the run
@@ -194,6 +198,44 @@ fn streams(c: &mut Criterion) {
             })
         });
     }
+    // ConverseStream: text deltas (with the `p` padding AWS adds) framed as AWS sends them.
+    let mut bedrock_body = Vec::new();
+    let frame = llm_gateway::upstream::bedrock::eventstream::encode_event;
+    bedrock_body.extend(frame(
+        "messageStart",
+        br#"{"p":"abcdefghijkl","role":"assistant"}"#,
+    ));
+    for i in 0..N {
+        let payload = format!(
+            r#"{{"contentBlockIndex":0,"delta":{{"text":"token{i} "}},"p":"abcdefghijklmnopqrstu"}}"#
+        );
+        bedrock_body.extend(frame("contentBlockDelta", payload.as_bytes()));
+    }
+    bedrock_body.extend(frame("contentBlockStop", br#"{"contentBlockIndex":0}"#));
+    bedrock_body.extend(frame("messageStop", br#"{"stopReason":"end_turn"}"#));
+    bedrock_body.extend(frame(
+        "metadata",
+        br#"{"usage":{"inputTokens":1000,"outputTokens":2000,"totalTokens":3000},"metrics":{"latencyMs":1}}"#,
+    ));
+    g.bench_function("bedrock_eventstream_to_anthropic_sse", |b| {
+        let chunks = reads(&bedrock_body);
+        b.iter(|| {
+            let mut body = llm_gateway::upstream::bedrock::StreamBody::default();
+            let mut enc = anthropic::StreamEncoder::new(&ctx);
+            let (mut ir, mut out) = (Vec::new(), Vec::new());
+            for chunk in &chunks {
+                body.push(chunk, &mut ir).unwrap();
+                for e in ir.drain(..) {
+                    enc.encode(&e, &mut out);
+                }
+            }
+            body.finish(&mut ir).unwrap();
+            for e in ir.drain(..) {
+                enc.encode(&e, &mut out);
+            }
+            black_box(out.len())
+        })
+    });
     g.finish();
 }
 

@@ -767,14 +767,14 @@ _llm__gateway() {
             return 0
             ;;
         llm__gateway__subcmd__upstream__subcmd__add)
-            opts="-h -V --provider --base-url --api-key-stdin --api-key --no-api-key --models --priority --region --api-version --wire --home --help --version"
+            opts="-h -V --provider --base-url --api-key-stdin --api-key --no-api-key --models --priority --region --profile --api-version --wire --home --help --version"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --provider)
-                    COMPREPLY=($(compgen -W "openai anthropic gemini gemini-cli qwen deepseek azure" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "openai anthropic gemini gemini-cli qwen deepseek azure bedrock" -- "${cur}"))
                     return 0
                     ;;
                 --base-url)
@@ -794,7 +794,11 @@ _llm__gateway() {
                     return 0
                     ;;
                 --region)
-                    COMPREPLY=($(compgen -W "intl cn us" -- "${cur}"))
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 --api-version)

@@ -75,14 +75,14 @@ gemini\t'The Gemini API with an API key'
 gemini-cli\t'Google Code Assist through a Gemini CLI login (use `oauth login gemini-cli`)'
 qwen\t'Alibaba DashScope (Qwen) with an API key'
 deepseek\t'DeepSeek\'s API'
-azure\t'Azure OpenAI deployments (--base-url https://RES.openai.azure.com/openai/v1, --models)'"
+azure\t'Azure OpenAI deployments (--base-url https://RES.openai.azure.com/openai/v1, --models)'
+bedrock\t'AWS Bedrock Converse (--region; AWS credentials at use time, or a Bedrock API key)'"
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l base-url -d 'API base URL, in the form of the kind\'s default (e.g. https://api.openai.com/v1)' -r -f
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l api-key -d 'The API key (visible in `ps` and shell history: prefer --api-key-stdin)' -r
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l models -d 'Models it serves, comma-separated [default: discovered from its model list]' -r
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l priority -d 'Lower is tried first when several upstreams serve a model' -r
-complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l region -d 'DashScope region (qwen only) [default: intl]' -r -f -a "intl\t'dashscope-intl.aliyuncs.com (the default)'
-cn\t'dashscope.aliyuncs.com (mainland China)'
-us\t'dashscope-us.aliyuncs.com'"
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l region -d 'qwen: the DashScope region, intl, cn or us [default: intl]; bedrock: the AWS region (required, e.g. us-east-1)' -r
+complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l profile -d 'bedrock only: the AWS profile (~/.aws/credentials, ~/.aws/config) whose credentials are read at use time; without it, the standard AWS sources' -r
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l api-version -d 'Azure only: call an old resource\'s legacy endpoint (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one' -r
 complete -c llm-gateway -n "__fish_llm_gateway_using_subcommand upstream; and __fish_seen_subcommand_from add" -l wire -d 'openai and azure only: the API to call [default: chat]' -r -f -a "chat\t'Chat Completions (the default)'
 responses\t'The Responses API (Responses-only models such as the *-codex families)'"

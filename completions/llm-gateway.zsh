@@ -115,14 +115,14 @@ gemini\:"The Gemini API with an API key"
 gemini-cli\:"Google Code Assist through a Gemini CLI login (use \`oauth login gemini-cli\`)"
 qwen\:"Alibaba DashScope (Qwen) with an API key"
 deepseek\:"DeepSeek'\''s API"
-azure\:"Azure OpenAI deployments (--base-url https\://RES.openai.azure.com/openai/v1, --models)"))' \
+azure\:"Azure OpenAI deployments (--base-url https\://RES.openai.azure.com/openai/v1, --models)"
+bedrock\:"AWS Bedrock Converse (--region; AWS credentials at use time, or a Bedrock API key)"))' \
 '--base-url=[API base URL, in the form of the kind'\''s default (e.g. https\://api.openai.com/v1)]:URL:_urls' \
 '--api-key=[The API key (visible in \`ps\` and shell history\: prefer --api-key-stdin)]:KEY:_default' \
 '*--models=[Models it serves, comma-separated \[default\: discovered from its model list\]]:M1,M2:_default' \
 '--priority=[Lower is tried first when several upstreams serve a model]:N:_default' \
-'--region=[DashScope region (qwen only) \[default\: intl\]]:REGION:((intl\:"dashscope-intl.aliyuncs.com (the default)"
-cn\:"dashscope.aliyuncs.com (mainland China)"
-us\:"dashscope-us.aliyuncs.com"))' \
+'--region=[qwen\: the DashScope region, intl, cn or us \[default\: intl\]; bedrock\: the AWS region (required, e.g. us-east-1)]:REGION:_default' \
+'--profile=[bedrock only\: the AWS profile (~/.aws/credentials, ~/.aws/config) whose credentials are read at use time; without it, the standard AWS sources]:AWS_PROFILE:_default' \
 '--api-version=[Azure only\: call an old resource'\''s legacy endpoint (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one]:VERSION:_default' \
 '--wire=[openai and azure only\: the API to call \[default\: chat\]]:WIRE:((chat\:"Chat Completions (the default)"
 responses\:"The Responses API (Responses-only models such as the *-codex families)"))' \

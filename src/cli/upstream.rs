@@ -56,6 +56,8 @@ pub enum ProviderArg {
     Deepseek,
     /// Azure OpenAI deployments (--base-url https://RES.openai.azure.com/openai/v1, --models)
     Azure,
+    /// AWS Bedrock Converse (--region; AWS credentials at use time, or a Bedrock API key)
+    Bedrock,
 }
 
 impl ProviderArg {
@@ -68,6 +70,7 @@ impl ProviderArg {
             ProviderArg::Qwen => ProviderKind::Qwen,
             ProviderArg::Deepseek => ProviderKind::Deepseek,
             ProviderArg::Azure => ProviderKind::Azure,
+            ProviderArg::Bedrock => ProviderKind::Bedrock,
         }
     }
 }
@@ -92,6 +95,13 @@ pub enum WireArg {
 }
 
 impl Region {
+    fn parse(s: &str) -> Option<Region> {
+        Region::value_variants()
+            .iter()
+            .copied()
+            .find(|r| r.as_str() == s)
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Region::Intl => "intl",
@@ -108,7 +118,9 @@ Examples:
   llm-gateway upstream add local --provider openai --base-url http://127.0.0.1:11434/v1 --no-api-key
   llm-gateway upstream add qw --provider qwen --models qwen3-coder-plus
   llm-gateway upstream add az --provider azure --base-url https://RES.openai.azure.com/openai/v1 \
-      --api-key-stdin --models my-gpt4o-deployment < azure-key.txt")]
+      --api-key-stdin --models my-gpt4o-deployment < azure-key.txt
+  llm-gateway upstream add aws --provider bedrock --region us-east-1 --profile work \
+      --models us.anthropic.claude-sonnet-4-20250514-v1:0")]
 pub struct AddArgs {
     /// The upstream's name; clients may also pick it with a model prefix (NAME/model)
     #[arg(value_parser = parse_name)]
@@ -134,9 +146,14 @@ pub struct AddArgs {
     /// Lower is tried first when several upstreams serve a model
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PRIORITY)]
     pub priority: u32,
-    /// DashScope region (qwen only) [default: intl]
-    #[arg(long, value_enum)]
-    pub region: Option<Region>,
+    /// qwen: the DashScope region, intl, cn or us [default: intl]; bedrock: the AWS region
+    /// (required, e.g. us-east-1)
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// bedrock only: the AWS profile (~/.aws/credentials, ~/.aws/config) whose credentials are
+    /// read at use time; without it, the standard AWS sources
+    #[arg(long, value_name = "AWS_PROFILE")]
+    pub profile: Option<String>,
     /// Azure only: call an old resource's legacy endpoint
     /// (/openai/deployments/{deployment}/...?api-version=VERSION) instead of the v1 one
     #[arg(long, value_name = "VERSION")]
@@ -214,6 +231,11 @@ fn check_base_url(base_url: &str) -> anyhow::Result<()> {
 
 /// The key from the flags, stdin or a prompt; `None` for keyless local servers.
 fn resolve_key(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<Secret>> {
+    // Bedrock's AWS credentials are read at use time; only a Bedrock API key is stored.
+    let no_key = args.no_api_key || (kind == ProviderKind::Bedrock && args.api_key.is_none());
+    if kind == ProviderKind::Bedrock && !args.api_key_stdin && no_key {
+        return Ok(None);
+    }
     if args.no_api_key {
         if kind != ProviderKind::Openai && args.base_url.is_none() {
             return Err(UserError::usage(format!(
@@ -240,6 +262,45 @@ fn resolve_key(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<Secr
     prompt::secret(&question, "--api-key-stdin or --api-key KEY").map(Some)
 }
 
+/// `--region` as the record keeps it: Qwen's preset, or Bedrock's AWS region (required).
+fn check_region(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<String>> {
+    let given = args.region.as_deref().map(str::trim);
+    match kind {
+        ProviderKind::Qwen => match given {
+            None => Ok(None),
+            Some(r) => Region::parse(r)
+                .map(|r| Some(r.as_str().to_string()))
+                .ok_or_else(|| {
+                    UserError::usage(format!(
+                        "--region `{r}`: qwen's regions are intl, cn and us"
+                    ))
+                    .into()
+                }),
+        },
+        ProviderKind::Bedrock => match given {
+            Some(r)
+                if !r.is_empty()
+                    && r.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+            {
+                Ok(Some(r.to_string()))
+            }
+            Some(r) => Err(UserError::usage(format!(
+                "--region `{r}` is not an AWS region (e.g. us-east-1)"
+            ))
+            .into()),
+            None => Err(UserError::usage(
+                "--provider bedrock needs --region (the AWS region, e.g. us-east-1)",
+            )
+            .into()),
+        },
+        _ if given.is_some() => {
+            Err(UserError::usage("--region applies to --provider qwen and bedrock only").into())
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The flags that only some kinds take. Azure needs its resource's URL and its deployments'
 /// names: it has no public default, and its model list does not list deployments.
 fn check_kind_flags(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<()> {
@@ -248,6 +309,17 @@ fn check_kind_flags(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<()> {
         return Err(UserError::usage(format!(
             "--wire applies to --provider openai and azure only ({kind} has one API)"
         ))
+        .into());
+    }
+    if args.profile.is_some() && kind != ProviderKind::Bedrock {
+        return Err(UserError::usage("--profile applies to --provider bedrock only").into());
+    }
+    if kind == ProviderKind::Bedrock && clean_models(&args.models).is_empty() {
+        return Err(UserError::usage(
+            "--provider bedrock needs --models MODEL_ID,... (e.g. \
+             us.anthropic.claude-sonnet-4-20250514-v1:0): model discovery for Bedrock is not \
+             wired yet",
+        )
         .into());
     }
     if args.api_version.is_some() && !azure {
@@ -298,9 +370,7 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         .hint("run `llm-gateway oauth login gemini-cli`, or `llm-gateway oauth import gemini-cli` to reuse ~/.gemini")
         .into());
     }
-    if args.region.is_some() && kind != ProviderKind::Qwen {
-        return Err(UserError::usage("--region applies to --provider qwen only").into());
-    }
+    let region = check_region(&args, kind)?;
     check_kind_flags(&args, kind)?;
     if let Some(u) = &args.base_url {
         check_base_url(u)?;
@@ -328,7 +398,7 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         } else {
             AuthKind::None
         },
-        region: args.region.map(|r| r.as_str().to_string()),
+        region,
         api_version: args
             .api_version
             .as_deref()
@@ -339,6 +409,12 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
             Some(WireArg::Responses) => Some(Wire::Responses),
             Some(WireArg::Chat) | None => None,
         },
+        profile: args
+            .profile
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string),
         created_at: view::now(),
         oauth: None,
     };

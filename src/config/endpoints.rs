@@ -20,10 +20,12 @@ pub enum ProviderKind {
     Deepseek,
     /// Azure OpenAI (v1 endpoint, `api-key` header, deployments as models).
     Azure,
+    /// AWS Bedrock (Converse / ConverseStream, SigV4 or a Bedrock API key, per-region hosts).
+    Bedrock,
 }
 
 impl ProviderKind {
-    pub const ALL: [ProviderKind; 7] = [
+    pub const ALL: [ProviderKind; 8] = [
         ProviderKind::Openai,
         ProviderKind::Anthropic,
         ProviderKind::Gemini,
@@ -31,6 +33,7 @@ impl ProviderKind {
         ProviderKind::Qwen,
         ProviderKind::Deepseek,
         ProviderKind::Azure,
+        ProviderKind::Bedrock,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl ProviderKind {
             ProviderKind::Qwen => "qwen",
             ProviderKind::Deepseek => "deepseek",
             ProviderKind::Azure => "azure",
+            ProviderKind::Bedrock => "bedrock",
         }
     }
 
@@ -63,6 +67,9 @@ impl ProviderKind {
             (Qwen, Device) => Some("https://chat.qwen.ai/api/v1/oauth2/device/code"),
             (Qwen, Token) => Some("https://chat.qwen.ai/api/v1/oauth2/token"),
             (Deepseek, Api) => Some("https://api.deepseek.com/v1"),
+            // `{region}` is put in by the kind (`upstream::kinds::bedrock`).
+            (Bedrock, Api) => Some("https://bedrock-runtime.{region}.amazonaws.com"),
+            (Bedrock, Control) => Some("https://bedrock.{region}.amazonaws.com"),
             _ => None,
         }
     }
@@ -101,6 +108,8 @@ pub enum Endpoint {
     Userinfo,
     /// Token revocation at logout (Google).
     Revoke,
+    /// A control plane beside the API (Bedrock's model lists).
+    Control,
 }
 
 impl Endpoint {
@@ -112,6 +121,7 @@ impl Endpoint {
             Endpoint::Device => "device",
             Endpoint::Userinfo => "userinfo",
             Endpoint::Revoke => "revoke",
+            Endpoint::Control => "control",
         }
     }
 }
@@ -141,6 +151,7 @@ pub fn resolve_with(
             Endpoint::Device => &p.device_url,
             Endpoint::Userinfo => &p.userinfo_url,
             Endpoint::Revoke => &p.revoke_url,
+            Endpoint::Control => &p.control_url,
         };
         if let Some(v) = from_file.as_ref().filter(|v| !v.trim().is_empty()) {
             return Some(v.trim().to_string());
@@ -184,6 +195,6 @@ mod tests {
         for k in ProviderKind::ALL {
             assert_eq!(k.as_str().parse::<ProviderKind>().unwrap(), k);
         }
-        assert!("bedrock".parse::<ProviderKind>().is_err());
+        assert!("vertex".parse::<ProviderKind>().is_err());
     }
 }

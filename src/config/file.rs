@@ -221,6 +221,8 @@ pub struct ProviderEndpoints {
     pub api_url: Option<String>,
     pub userinfo_url: Option<String>,
     pub revoke_url: Option<String>,
+    /// Bedrock's control plane (model lists).
+    pub control_url: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -331,7 +333,8 @@ pub const TEMPLATE: &str = r#"# llm-gateway configuration. Every key is optional
 # [providers.gemini]            # endpoint overrides (also LLM_GATEWAY_<KIND>_<ENDPOINT>_URL)
 # api_url = "https://generativelanguage.googleapis.com"
 # Keys of any [providers.KIND]: api_url, and for the OAuth logins auth_url, token_url,
-# userinfo_url, revoke_url (gemini-cli) and device_url, token_url (qwen). For example:
+# userinfo_url, revoke_url (gemini-cli), device_url, token_url (qwen) and control_url
+# (bedrock, the model lists). For example:
 # [providers.gemini-cli]
 # auth_url = "https://accounts.google.com/o/oauth2/v2/auth"
 # token_url = "https://oauth2.googleapis.com/token"

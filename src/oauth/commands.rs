@@ -211,6 +211,7 @@ async fn save(
                 region: None,
                 api_version: None,
                 wire: None,
+                profile: None,
                 created_at: now(),
                 oauth: Some(meta),
             };

@@ -37,7 +37,64 @@ fn dialect(d: &str) -> Option<Dialect> {
 }
 
 fn has_codec(d: &str) -> bool {
-    dialect(d).is_some()
+    // registry: Bedrock Converse is upstream-only (no `Dialect`); see `converse_case`.
+    dialect(d).is_some() || d == BEDROCK
+}
+
+const BEDROCK: &str = "bedrock";
+
+/// registry: `<dialect>-to-bedrock` request cases and `bedrock-to-<dialect>` response,
+/// stream and error cases, through `protocol::converse`. A stream case lists
+/// `{"event": <:event-type>, "data": <payload>}` (or `{"exception": <:exception-type>,
+/// "data"}`) as the frames decoded from the binary event stream; an error case may name the
+/// `x-amzn-ErrorType` header as `"error_type"`. Converse has no message id: the one the
+/// wiring passes (AWS's request id) is fixed here.
+fn converse_case(from: &str, to: &str, case: &Value, ctx: &ResponseCtx) -> Result<Value, String> {
+    use crate::protocol::converse;
+    let input = &case["input"];
+    match (case["kind"].as_str(), from == BEDROCK, to == BEDROCK) {
+        (Some("request"), false, true) => {
+            let ir = decode_request(from, &raw(input), &RequestHints::default())?;
+            let wire = converse::encode_request(&ir).map_err(|e| e.to_string())?;
+            serde_json::to_value(wire).map_err(|e| e.to_string())
+        }
+        (Some("response"), true, false) => {
+            let mut ir = converse::decode_response(&raw(input)).map_err(|e| e.to_string())?;
+            // Converse has no message id; the wiring passes AWS's request id.
+            ir.id = "bedrock-request-id".into();
+            let mut out = parse_body(&encode_response(to, &ir, ctx)?);
+            scrub(&mut out);
+            Ok(out)
+        }
+        (Some("stream"), true, false) => {
+            let items = input.as_array().ok_or("stream input must be a list")?;
+            let mut dec = converse::StreamDecoder::new().with_message_id("bedrock-request-id");
+            let mut events = Vec::new();
+            for it in items {
+                let data = raw(&it["data"]);
+                match (it["event"].as_str(), it["exception"].as_str()) {
+                    (Some(t), _) => dec.feed(t, &data, &mut events).map_err(|e| e.to_string())?,
+                    (None, Some(t)) => dec.exception(t, &data, &mut events),
+                    _ => return Err("a stream item needs `event` or `exception`".into()),
+                }
+            }
+            dec.finish(&mut events).map_err(|e| e.to_string())?;
+            let mut out = sse_bytes_to_list(&encode_stream(to, &events, ctx)?)?;
+            scrub(&mut out);
+            Ok(out)
+        }
+        (Some("error"), true, false) => {
+            let status = input["status"].as_u64().ok_or("error input needs status")? as u16;
+            let ectx = converse::ErrorContext {
+                error_type: input["error_type"].as_str(),
+                ..Default::default()
+            };
+            let err = converse::decode_error_with(status, &raw(&input["body"]), &ectx);
+            let (status, body) = encode_error(to, &err)?;
+            Ok(json!({"status": status, "body": body}))
+        }
+        (kind, ..) => Err(format!("no {kind:?} case for {from}-to-{to}")),
+    }
 }
 
 fn the(d: &str) -> Result<Dialect, String> {
@@ -192,6 +249,9 @@ fn run_case(from: &str, to: &str, case: &Value) -> Result<Value, String> {
             None => None,
         },
     };
+    if from == BEDROCK || to == BEDROCK {
+        return converse_case(from, to, case, &ctx);
+    }
     match case["kind"].as_str() {
         Some("request") => {
             let hints = RequestHints {

@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 pub mod codec;
+pub mod converse;
 pub mod dialect;
 #[cfg(test)]
 mod fixtures;

@@ -26,6 +26,7 @@
 //! `ws` (`GET /v1/ws`: chat requests over a WebSocket, run through the same router).
 
 mod auth;
+mod bedrock;
 mod body;
 mod config_watch;
 mod conn;

@@ -255,7 +255,12 @@ struct Prepared {
 pub(crate) enum Cred {
     None,
     Key(Secret),
-    OAuth { token: Secret, meta: OAuthMeta },
+    OAuth {
+        token: Secret,
+        meta: OAuthMeta,
+    },
+    /// AWS Bedrock's, resolved from its chain at use time.
+    Aws(crate::upstream::bedrock::credentials::Resolved),
 }
 
 impl Cred {
@@ -264,6 +269,7 @@ impl Cred {
             Cred::None => Credential::None,
             Cred::Key(k) => Credential::ApiKey(k),
             Cred::OAuth { token, meta } => Credential::OAuth { token, meta },
+            Cred::Aws(r) => Credential::Aws(r),
         }
     }
 }
@@ -590,6 +596,13 @@ impl Job<'_> {
         let state = Arc::clone(&ctx.state);
         let config = &self.snap.config;
         let up = &cand.upstream;
+        // Bedrock's replies carry no message id: AWS's request id stands in.
+        let aws_request_id = resp
+            .headers()
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let mut upstream: UpstreamStream = resp.bytes_stream();
         let first = first_chunk(ctx, cand, &mut upstream, timing, last).await?;
         let rctx = self.response_ctx(ctx);
@@ -607,11 +620,14 @@ impl Job<'_> {
                 .inspect_err(|_| breaker_failure(ctx, cand, "reply cut short"))
                 .map_err(Attempt::Fail)?;
             // Nothing has gone to the client yet: an unreadable reply may still fail over.
-            let resp = reply.decode_response(&body).map_err(|e| {
+            let mut resp = reply.decode_response(&body).map_err(|e| {
                 ctx.attempt_failed(&up.name, &cand.model, "invalid_reply", started);
                 breaker_failure(ctx, cand, "unreadable reply");
                 next_or_fail(last, bad_reply(&up.name, &e))
             })?;
+            if resp.id.is_empty() {
+                resp.id.clone_from(&aws_request_id);
+            }
             breaker_success(ctx, cand);
             let out = match self.inbound.call {
                 Call::Completions => openai::encode_completion_response(&resp, &rctx),
@@ -639,9 +655,13 @@ impl Job<'_> {
             ping: ping_for(&self.inbound, state.ping_interval()),
             idle,
             total,
+            frames: reply.event_stream(&aws_request_id),
         };
-        // Translated streams are asked for as SSE, whatever the client's framing.
-        if let Shape::Wrong(what) = shape::body(Expect::Sse, first.as_deref()) {
+        // Translated streams are asked for as SSE, whatever the client's framing (but
+        // Bedrock's binary event stream, which its frames' CRCs check).
+        if setup.frames.is_none()
+            && let Shape::Wrong(what) = shape::body(Expect::Sse, first.as_deref())
+        {
             return Err(malformed(ctx, cand, started, last, &what));
         }
         // Nothing has gone to the client yet: a first event that cannot be read is this
@@ -847,6 +867,9 @@ pub(crate) async fn credential(
     up: &UpstreamRecord,
     refused: Option<&Secret>,
 ) -> Result<Cred, GatewayError> {
+    if up.provider == crate::config::ProviderKind::Bedrock {
+        return Box::pin(crate::server::bedrock::credential(snap, up)).await;
+    }
     match up.auth {
         AuthKind::None => Ok(Cred::None),
         AuthKind::ApiKey => Ok(snap

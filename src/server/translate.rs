@@ -1,4 +1,5 @@
-//! Translated replies on their way back. Streams: upstream bytes -> `SseParser` -> the
+//! Translated replies on their way back. Streams: upstream bytes -> `SseParser` (or, for
+//! Bedrock, the event-stream frames of `upstream::bedrock::StreamBody`) -> the
 //! upstream's stream decoder (through the adapter's [`ReplyDecoder`]: envelope, tool names) ->
 //! IR events -> the client's stream encoder -> bytes flushed per upstream chunk, never buffered
 //! whole. Whole replies: decoded, re-encoded, accounted.
@@ -46,12 +47,16 @@ pub(crate) struct StreamSetup {
     pub ping: Option<Duration>,
     pub idle: Duration,
     pub total: Duration,
+    /// The body's framing when it is not SSE: Bedrock's binary event stream, whose reader
+    /// gives block-model events itself (`decoder` then only reads a whole JSON reply).
+    pub frames: Option<crate::upstream::bedrock::StreamBody>,
 }
 
 pub(crate) struct Translate {
     ctx: Option<Ctx>,
     upstream: Option<UpstreamStream>,
     parser: SseParser,
+    frames: Option<crate::upstream::bedrock::StreamBody>,
     decoder: ReplyDecoder,
     encoder: AnyStreamEncoder,
     sse: Vec<SseEvent>,
@@ -98,6 +103,7 @@ impl Translate {
             ctx: None,
             upstream: Some(upstream),
             parser: SseParser::new(),
+            frames: setup.frames,
             decoder: setup.decoder,
             encoder: setup.encoder,
             sse: Vec::new(),
@@ -167,6 +173,9 @@ impl Translate {
     /// Decodes the first chunk before anything is sent, so that an upstream speaking garbage
     /// can still fail over, or get a real status (502) rather than a 200 with an error event.
     pub fn prime(&mut self, first: &Bytes) -> Result<(), CodecError> {
+        if let Some(frames) = self.frames.as_mut() {
+            return frames.push(first, &mut self.events);
+        }
         if self.take_whole(first) {
             return Ok(());
         }
@@ -214,6 +223,18 @@ impl Translate {
     }
 
     fn feed(&mut self, chunk: &[u8]) {
+        if let Some(frames) = self.frames.as_mut() {
+            let read = frames.push(chunk, &mut self.events);
+            self.encode_events();
+            if let Err(e) = read {
+                self.fail(
+                    IrKind::BadGateway,
+                    502,
+                    format!("the upstream sent an event the gateway cannot read: {e}"),
+                );
+            }
+            return;
+        }
         if self.take_whole(chunk) {
             return;
         }
@@ -244,6 +265,23 @@ impl Translate {
     }
 
     fn end_of_body(&mut self) {
+        if let Some(mut frames) = self.frames.take() {
+            if !self.ended {
+                let read = frames.finish(&mut self.events);
+                self.encode_events();
+                if let Err(e) = read
+                    && !self.ended
+                {
+                    self.fail(
+                        IrKind::BadGateway,
+                        502,
+                        format!("the upstream stream ended badly: {e}"),
+                    );
+                }
+            }
+            self.ended = true;
+            return;
+        }
         if let Some(body) = self.whole.take() {
             self.finish_whole(&body);
             return;

@@ -70,6 +70,10 @@ pub struct UpstreamRecord {
     /// the default; `Some(Wire::Responses)` the Responses API (`upstream add --wire responses`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wire: Option<Wire>,
+    /// Bedrock's `--profile`: the AWS profile whose credentials are read at use time (never
+    /// the credentials themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     pub created_at: UnixTime,
     pub oauth: Option<OAuthMeta>,
 }
@@ -92,6 +96,7 @@ impl UpstreamRecord {
             region: None,
             api_version: None,
             wire: None,
+            profile: None,
             created_at: 0,
             oauth: None,
         }

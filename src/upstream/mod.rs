@@ -11,6 +11,7 @@
 
 pub mod adapter;
 pub mod base_url;
+pub mod bedrock;
 pub mod client;
 pub mod code_assist;
 pub mod kinds;

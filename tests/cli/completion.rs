@@ -369,7 +369,7 @@ fn bash_completes_with_the_dynamic_registration() {
         ["fast"]
     );
     let got = in_bash(&h, setup, &["llm-gateway", "upstream", "add", "x", "--pr"]);
-    assert_eq!(got, ["--provider", "--priority"]);
+    assert_eq!(got, ["--provider", "--priority", "--profile"]);
 }
 
 #[test]

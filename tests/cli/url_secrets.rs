@@ -141,6 +141,7 @@ fn a_password_in_a_base_url_is_never_shown_and_still_reaches_the_upstream() {
             region: None,
             api_version: None,
             wire: None,
+            profile: None,
             created_at: 1,
             oauth: None,
         };

@@ -105,6 +105,7 @@ pub async fn seed(
         region: None,
         api_version: None,
         wire: None,
+        profile: None,
         created_at: now,
         oauth: Some(OAuthMeta {
             account: Some("dev@example.com".into()),

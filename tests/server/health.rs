@@ -300,6 +300,7 @@ async fn stale_token_gateway(
         region: None,
         api_version: None,
         wire: None,
+        profile: None,
         created_at: 0,
         oauth: Some(OAuthMeta {
             account: Some("dev@example.com".into()),

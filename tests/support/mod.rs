@@ -91,6 +91,7 @@ pub fn stdout_json(out: &Output, args: &[&str]) -> serde_json::Value {
 
 pub mod fake_anthropic;
 pub mod fake_azure;
+pub mod fake_bedrock;
 pub mod fake_gemini;
 pub mod fake_openai;
 pub mod fake_responses;
@@ -161,6 +162,7 @@ pub fn upstream(name: &str, base_url: &str, models: &[&str], priority: u32) -> U
         region: None,
         api_version: None,
         wire: None,
+        profile: None,
         created_at: 0,
         oauth: None,
     }

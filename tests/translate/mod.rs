@@ -9,6 +9,7 @@
 //! (the translated request, decoded with the upstream's codec, plus path, auth and quirks).
 
 mod azure;
+mod bedrock;
 mod behaviour;
 mod claude_code;
 mod lint;

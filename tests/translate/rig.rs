@@ -153,6 +153,7 @@ pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
         region: None,
         api_version: None,
         wire: (kind == Kind::Responses).then_some(llm_gateway::store::records::Wire::Responses),
+        profile: None,
         created_at: 0,
         oauth: oauth.then(|| OAuthMeta {
             account: Some("dev@example.com".into()),

@@ -16,6 +16,7 @@
 //! `plain_text` (the gist of a non-JSON error body).
 
 mod anthropic;
+mod bedrock;
 mod gemini;
 pub mod limits;
 mod openai;
@@ -23,7 +24,7 @@ pub(crate) mod plain_text;
 mod reply;
 mod responses;
 
-pub use reply::{ReplyDecoder, ReplyFormat, ReplyNames, retry_after};
+pub use reply::{ConverseReply, ReplyDecoder, ReplyFormat, ReplyNames, retry_after};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::Value;
@@ -58,6 +59,8 @@ pub enum Credential<'a> {
         token: &'a Secret,
         meta: &'a OAuthMeta,
     },
+    /// AWS Bedrock: a Bedrock API key or SigV4 keys, resolved at use time, and their source.
+    Aws(&'a crate::upstream::bedrock::credentials::Resolved),
 }
 
 impl<'a> Credential<'a> {
@@ -67,6 +70,7 @@ impl<'a> Credential<'a> {
             Credential::None => None,
             Credential::ApiKey(s) => Some(s),
             Credential::OAuth { token, .. } => Some(token),
+            Credential::Aws(_) => None,
         }
     }
 
@@ -128,6 +132,11 @@ pub fn translated(
     edits: &Edits,
 ) -> Result<UpstreamCall, AdapterError> {
     let kind = t.kind();
+    if kind.converse() {
+        let mut call = bedrock::translated(t, req, edits)?;
+        kind.sign(&mut call, t)?;
+        return Ok(call);
+    }
     let mut call = match kind.dialect(t.record) {
         Dialect::OpenAi => openai::translated(t, req, edits)?,
         Dialect::Anthropic => anthropic::translated(t, req, edits)?,

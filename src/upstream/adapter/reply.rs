@@ -7,6 +7,7 @@ use http::HeaderMap;
 
 use super::plain_text;
 use crate::protocol::codec::CodecError;
+use crate::protocol::converse;
 use crate::protocol::dialect::{self as codec, AnyStreamDecoder};
 use crate::protocol::gemini;
 use crate::protocol::ir::{self, ApiError, Dialect};
@@ -23,6 +24,19 @@ pub enum ReplyNames {
     None,
     OpenAi(openai::ToolNames),
     Gemini(gemini::ToolNames),
+    /// AWS Bedrock's Converse: no client dialect, so this also says which codec reads replies.
+    Converse(Box<ConverseReply>),
+}
+
+/// What reading a Bedrock reply needs from its request.
+#[derive(Debug, Clone, Default)]
+pub struct ConverseReply {
+    /// Tool names and ids the encoder rewrote to Bedrock's rules.
+    pub map: converse::ToolMap,
+    /// Where the credential came from, for the message when AWS refuses it.
+    pub source: String,
+    pub model: String,
+    pub region: String,
 }
 
 /// How to read what an upstream sends back.
@@ -37,6 +51,19 @@ pub struct ReplyFormat {
 }
 
 impl ReplyFormat {
+    /// A Bedrock ConverseStream body's reader (binary event-stream frames), or `None` for
+    /// every SSE upstream. `message_id`: AWS's `x-amzn-RequestId`.
+    pub fn event_stream(&self, message_id: &str) -> Option<crate::upstream::bedrock::StreamBody> {
+        let ReplyNames::Converse(c) = &self.names else {
+            return None;
+        };
+        Some(crate::upstream::bedrock::StreamBody::new(
+            converse::StreamDecoder::new()
+                .with_tool_map(c.map.clone())
+                .with_message_id(message_id),
+        ))
+    }
+
     /// The stream decoder for this reply.
     pub fn decoder(&self) -> ReplyDecoder {
         let inner = match (&self.names, self.dialect) {
@@ -62,6 +89,11 @@ impl ReplyFormat {
 
     /// A whole (non-streamed) reply.
     pub fn decode_response(&self, body: &[u8]) -> Result<ir::Response, CodecError> {
+        if let ReplyNames::Converse(c) = &self.names {
+            let mut resp = converse::decode_response(body)?;
+            c.map.restore(&mut resp);
+            return Ok(resp);
+        }
         let mut resp = match unwrap_envelope(self.code_assist, body)? {
             Some(inner) => gemini::response::from_wire(inner)?,
             None => codec::decode_response(self.dialect, body)?,
@@ -69,7 +101,7 @@ impl ReplyFormat {
         match &self.names {
             ReplyNames::OpenAi(names) => names.restore(&mut resp),
             ReplyNames::Gemini(names) => names.restore_response(&mut resp),
-            ReplyNames::None => {}
+            ReplyNames::None | ReplyNames::Converse(_) => {}
         }
         Ok(resp)
     }
@@ -87,6 +119,9 @@ impl ReplyFormat {
     /// An error reply, with the retry hints the body or headers give. A body that is not JSON
     /// (a proxy's HTML page) is quoted short, without its markup.
     pub fn decode_error(&self, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
+        if let ReplyNames::Converse(c) = &self.names {
+            return converse_error(c, status, headers, body);
+        }
         let mut err = codec::decode_error(self.dialect, status, body);
         if !body.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(body).is_err() {
             let text = plain_text::gist(body);
@@ -111,6 +146,35 @@ impl ReplyFormat {
         }
         err
     }
+}
+
+/// A Bedrock error reply, read with its headers; AWS refusing the credential (401, or 403 on an
+/// authentication failure) names where the credential came from.
+fn converse_error(c: &ConverseReply, status: u16, headers: &HeaderMap, body: &[u8]) -> ApiError {
+    let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    let error_type = header("x-amzn-errortype");
+    let ctx = converse::ErrorContext {
+        error_type,
+        retry_after: header("retry-after"),
+        model: Some(&c.model),
+        region: Some(&c.region),
+    };
+    let mut err = converse::decode_error_with(status, body, &ctx);
+    let auth_refused = status == 401
+        || (status == 403
+            && error_type.is_some_and(|t| {
+                t.starts_with("UnrecognizedClientException")
+                    || t.starts_with("InvalidSignatureException")
+                    || t.starts_with("ExpiredTokenException")
+            }));
+    if auth_refused && !c.source.is_empty() {
+        err.message =
+            crate::upstream::bedrock::credentials::rejected_message(&c.source, &err.message);
+    }
+    if err.retry_after_secs.is_none() {
+        err.retry_after_secs = retry_after(headers);
+    }
+    err
 }
 
 /// The `response` of a Code Assist envelope; `None` when the body is not one (an error or a
@@ -161,6 +225,15 @@ impl ReplyDecoder {
     /// `stream`): the reply, or the error it holds (a 200 carrying `{"error": ...}`), or a 502
     /// naming what could not be read.
     pub fn decode_whole(&self, body: &[u8]) -> Result<ir::Response, ApiError> {
+        if matches!(self.format.names, ReplyNames::Converse(_)) {
+            return self.format.decode_response(body).map_err(|e| {
+                ApiError::new(
+                    502,
+                    ir::ErrorKind::BadGateway,
+                    format!("the upstream sent a reply the gateway cannot read: {e}"),
+                )
+            });
+        }
         // First: a lenient decoder (Anthropic's) takes an error object for an empty reply.
         let has_error = serde_json::from_slice::<serde_json::Value>(body)
             .is_ok_and(|v| v.get("error").is_some_and(|e| !e.is_null()));
@@ -213,6 +286,38 @@ impl ReplyDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bedrock_refusing_a_credential_names_its_source() {
+        let format = ReplyFormat {
+            dialect: Dialect::Anthropic,
+            code_assist: false,
+            errors: ErrorQuirks::None,
+            names: ReplyNames::Converse(Box::new(ConverseReply {
+                source: "the profile `work`".into(),
+                model: "m".into(),
+                region: "us-east-1".into(),
+                ..ConverseReply::default()
+            })),
+        };
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-amzn-errortype",
+            "UnrecognizedClientException:http://internal.amazon.com/"
+                .parse()
+                .unwrap(),
+        );
+        let e = format.decode_error(
+            403,
+            &h,
+            br#"{"message":"The security token included in the request is invalid."}"#,
+        );
+        assert!(e.message.contains("the profile `work`"), "{}", e.message);
+        assert!(e.message.contains("security token"), "{}", e.message);
+        let throttled = format.decode_error(429, &HeaderMap::new(), br#"{"message":"slow down"}"#);
+        assert_eq!(throttled.status, 429);
+        assert!(!throttled.message.contains("profile"));
+    }
 
     #[test]
     fn retry_hints_from_headers() {

@@ -15,6 +15,7 @@
 
 mod anthropic;
 pub(crate) mod azure;
+pub mod bedrock;
 mod deepseek;
 mod gemini;
 mod gemini_cli;
@@ -32,7 +33,7 @@ use crate::store::records::{UpstreamRecord, Wire};
 /// How a streamed reply is framed on the wire. Every kind today streams SSE; AWS Bedrock's
 /// ConverseStream sends `application/vnd.amazon.eventstream` binary frames, which the server's
 /// stream reader will have to split before the dialect's stream decoder sees them. Declared here
-/// so that a kind says it; nothing outside reads anything but `Sse` yet.
+/// so that a kind says it; the server's translated stream reads it (`server::translate`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Framing {
     /// `text/event-stream`.
@@ -126,6 +127,12 @@ pub trait Kind: Sync + std::fmt::Debug {
         ErrorQuirks::None
     }
 
+    /// Whether the upstream speaks AWS Bedrock's Converse, which is no client dialect: requests
+    /// are encoded by `adapter::bedrock` rather than by [`Self::dialect`]'s codec.
+    fn converse(&self) -> bool {
+        false
+    }
+
     /// How streamed replies are framed.
     fn framing(&self) -> Framing {
         Framing::Sse
@@ -148,6 +155,7 @@ static GEMINI_CLI: gemini_cli::GeminiCli = gemini_cli::GeminiCli;
 static QWEN: qwen::Qwen = qwen::Qwen;
 static DEEPSEEK: deepseek::Deepseek = deepseek::Deepseek;
 static AZURE: azure::Azure = azure::Azure;
+static BEDROCK: bedrock::Bedrock = bedrock::Bedrock;
 
 /// The implementation of `kind`: the one `match` over provider kinds that dispatch needs.
 pub fn spec(kind: ProviderKind) -> &'static dyn Kind {
@@ -159,6 +167,7 @@ pub fn spec(kind: ProviderKind) -> &'static dyn Kind {
         ProviderKind::Qwen => &QWEN,
         ProviderKind::Deepseek => &DEEPSEEK,
         ProviderKind::Azure => &AZURE,
+        ProviderKind::Bedrock => &BEDROCK,
     }
 }
 
