@@ -128,12 +128,18 @@ pub fn rejected_message(source: &str, aws_message: &str) -> String {
     )
 }
 
-/// One upstream's credential chain: its settings, and the cache of `credential_process` output.
+/// `credential_process` output by command, for the whole process: the server builds a chain per
+/// call (the record and the files are read at use time), and a process that mints credentials
+/// (an SSO helper, `aws configure export-credentials`) must not run on every request.
+static PROCESS_CACHE: std::sync::LazyLock<
+    tokio::sync::Mutex<HashMap<String, (Credentials, SystemTime)>>,
+> = std::sync::LazyLock::new(tokio::sync::Mutex::default);
+
+/// One upstream's credential chain: its settings (the `credential_process` cache is shared).
 #[derive(Debug, Default)]
 pub struct CredentialChain {
     api_key: Option<Secret>,
     profile: Option<String>,
-    cache: tokio::sync::Mutex<HashMap<String, (Credentials, SystemTime)>>,
 }
 
 impl CredentialChain {
@@ -142,7 +148,6 @@ impl CredentialChain {
         CredentialChain {
             api_key: api_key.filter(|k| !k.is_empty()),
             profile: profile.filter(|p| !p.trim().is_empty()),
-            cache: tokio::sync::Mutex::default(),
         }
     }
 
@@ -282,7 +287,7 @@ impl CredentialChain {
 
     /// `credential_process` output, from the cache while it is fresh.
     async fn process_credentials(&self, command: &str) -> Result<Credentials, String> {
-        let mut cache = self.cache.lock().await;
+        let mut cache = PROCESS_CACHE.lock().await;
         let now = SystemTime::now();
         if let Some((creds, until)) = cache.get(command)
             && now < *until

@@ -224,6 +224,9 @@ async fn credential_process_output_is_cached_until_shortly_before_expiration() {
             assert!(r.source.contains("credential_process"));
         }
     }
+    // The server makes a chain per call: the output is shared across chains.
+    let again = CredentialChain::new(None, Some("long".into()));
+    again.resolve(&env).await.unwrap();
     assert_eq!(runs(dir, "long"), 1);
     // Within 5 minutes of its expiry: run again on every use.
     assert_eq!(runs(dir, "short"), 2);
