@@ -867,7 +867,7 @@ pub(crate) async fn credential(
     up: &UpstreamRecord,
     refused: Option<&Secret>,
 ) -> Result<Cred, GatewayError> {
-    if up.provider == crate::config::ProviderKind::Bedrock {
+    if crate::upstream::kinds::spec(up.provider).aws_credentials() {
         return Box::pin(crate::server::bedrock::credential(snap, up)).await;
     }
     match up.auth {

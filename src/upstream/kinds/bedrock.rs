@@ -88,6 +88,10 @@ impl Kind for Bedrock {
         true
     }
 
+    fn aws_credentials(&self) -> bool {
+        true
+    }
+
     fn api_base(&self, t: &Target<'_>) -> Result<String, AdapterError> {
         base_for(t.config, t.record, Endpoint::Api, region(t.record, t.model))
     }

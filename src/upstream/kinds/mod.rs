@@ -133,6 +133,12 @@ pub trait Kind: Sync + std::fmt::Debug {
         false
     }
 
+    /// Whether calls take AWS credentials (the stored Bedrock API key, a profile, the
+    /// environment, `credential_process`) resolved at use time, rather than the record's auth.
+    fn aws_credentials(&self) -> bool {
+        false
+    }
+
     /// How streamed replies are framed.
     fn framing(&self) -> Framing {
         Framing::Sse
