@@ -388,8 +388,6 @@ impl Job<'_> {
         })
     }
 
-    /// The client's body for a same-protocol upstream: Gemini's as it is (the model is in the
-    /// URL), the others' with the model (and an output-token limit over the model's cap) edited.
     /// Whether the client's body carries another provider's signatures in the gateway's
     /// wrapping (a conversation begun on Gemini, continued here): forwarded as it is, the
     /// upstream would refuse the whole request. One `memmem` pass, only on the fast path.
@@ -400,6 +398,8 @@ impl Job<'_> {
             .is_some_and(|mark| memchr::memmem::find(self.raw, mark.as_bytes()).is_some())
     }
 
+    /// The client's body for a same-protocol upstream: Gemini's as it is (the model is in the
+    /// URL), the others' with the model (and an output-token limit over the model's cap) edited.
     fn fast_body(&self, cand: &Candidate, edits: &Edits) -> Result<Bytes, Attempt> {
         if !self.inbound.model_in_body() {
             return Ok(self.raw.clone());
@@ -597,12 +597,7 @@ impl Job<'_> {
         let config = &self.snap.config;
         let up = &cand.upstream;
         // Bedrock's replies carry no message id: AWS's request id stands in.
-        let aws_request_id = resp
-            .headers()
-            .get("x-amzn-requestid")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned();
+        let message_id = reply.message_id(resp.headers());
         let mut upstream: UpstreamStream = resp.bytes_stream();
         let first = first_chunk(ctx, cand, &mut upstream, timing, last).await?;
         let rctx = self.response_ctx(ctx);
@@ -625,8 +620,8 @@ impl Job<'_> {
                 breaker_failure(ctx, cand, "unreadable reply");
                 next_or_fail(last, bad_reply(&up.name, &e))
             })?;
-            if resp.id.is_empty() {
-                resp.id.clone_from(&aws_request_id);
+            if let Some(id) = message_id.filter(|_| resp.id.is_empty()) {
+                resp.id = id;
             }
             breaker_success(ctx, cand);
             let out = match self.inbound.call {
@@ -655,7 +650,7 @@ impl Job<'_> {
             ping: ping_for(&self.inbound, state.ping_interval()),
             idle,
             total,
-            frames: reply.event_stream(&aws_request_id),
+            frames: reply.event_stream(message_id.as_deref().unwrap_or_default()),
         };
         // Translated streams are asked for as SSE, whatever the client's framing (but
         // Bedrock's binary event stream, which its frames' CRCs check).

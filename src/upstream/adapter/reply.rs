@@ -51,6 +51,18 @@ pub struct ReplyFormat {
 }
 
 impl ReplyFormat {
+    /// The id a reply without its own message id takes from the response headers: AWS's
+    /// `x-amzn-RequestId` for Bedrock, `None` for every other upstream (and no header read).
+    pub fn message_id(&self, headers: &http::HeaderMap) -> Option<String> {
+        if !matches!(self.names, ReplyNames::Converse(_)) {
+            return None;
+        }
+        headers
+            .get("x-amzn-requestid")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    }
+
     /// A Bedrock ConverseStream body's reader (binary event-stream frames), or `None` for
     /// every SSE upstream. `message_id`: AWS's `x-amzn-RequestId`.
     pub fn event_stream(&self, message_id: &str) -> Option<crate::upstream::bedrock::StreamBody> {
