@@ -183,6 +183,8 @@ matrix! {
         GeminiCli to_gemini_cli,
         Qwen to_qwen,
         DeepSeek to_deepseek,
+        Azure to_azure,
+        Responses to_responses,
     ],
     cases: [
         Plain plain,

@@ -7,46 +7,10 @@
 
 use serde_json::{Value, json};
 
-use super::matrix::run_cell;
 use super::rig::*;
 use crate::support::fake_responses::{self, ENCRYPTED};
 
-macro_rules! cell {
-    ($name:ident, $client:ident, $case:ident) => {
-        #[tokio::test]
-        async fn $name() {
-            run_cell(Client::$client, Kind::Responses, Case::$case).await;
-        }
-    };
-}
-
-cell!(anthropic_plain, Anthropic, Plain);
-cell!(anthropic_stream, Anthropic, Stream);
-cell!(anthropic_tool_round_trip, Anthropic, ToolRoundTrip);
-cell!(anthropic_parallel_tools, Anthropic, ParallelTools);
-cell!(anthropic_thinking, Anthropic, Thinking);
-cell!(anthropic_image, Anthropic, Image);
-cell!(anthropic_structured, Anthropic, Structured);
-cell!(anthropic_upstream_error, Anthropic, UpstreamError);
-cell!(anthropic_mid_stream_cut, Anthropic, MidStreamCut);
-cell!(openai_plain, OpenAi, Plain);
-cell!(openai_stream, OpenAi, Stream);
-cell!(openai_tool_round_trip, OpenAi, ToolRoundTrip);
-cell!(openai_parallel_tools, OpenAi, ParallelTools);
-cell!(openai_thinking, OpenAi, Thinking);
-cell!(openai_image, OpenAi, Image);
-cell!(openai_structured, OpenAi, Structured);
-cell!(openai_upstream_error, OpenAi, UpstreamError);
-cell!(openai_mid_stream_cut, OpenAi, MidStreamCut);
-cell!(gemini_plain, Gemini, Plain);
-cell!(gemini_stream, Gemini, Stream);
-cell!(gemini_tool_round_trip, Gemini, ToolRoundTrip);
-cell!(gemini_parallel_tools, Gemini, ParallelTools);
-cell!(gemini_thinking, Gemini, Thinking);
-cell!(gemini_image, Gemini, Image);
-cell!(gemini_structured, Gemini, Structured);
-cell!(gemini_upstream_error, Gemini, UpstreamError);
-cell!(gemini_mid_stream_cut, Gemini, MidStreamCut);
+// The conformance cells for this kind are in `matrix.rs` (`to_responses`).
 
 /// The `data` objects of an SSE body.
 fn data(body: &str) -> Vec<Value> {
