@@ -53,6 +53,8 @@ pub struct Accept {
     pub bearer: Vec<String>,
     /// The fake's clock runs this many seconds ahead of the machine's (negative: behind).
     pub clock_offset_secs: i64,
+    /// The control plane answers AccessDenied (credentials without the List* IAM actions).
+    pub deny_listing: bool,
 }
 
 /// How one request authenticated (it passed the check).
@@ -110,6 +112,14 @@ impl SignedBedrock {
                     }
                 }
                 let query = parts.uri.query().unwrap_or("");
+                if accept.deny_listing && !path.starts_with("/model/") {
+                    return aws_error(
+                        403,
+                        "AccessDeniedException",
+                        "User: arn:aws:iam::123456789012:user/fake is not authorized to perform: \
+                         bedrock:ListFoundationModels",
+                    );
+                }
                 control_reply(parts.method.as_str(), &path, query)
                     .or_else(|| model_error_reply(&path))
                     .unwrap_or_else(|| super::fake_bedrock::reply(&path))

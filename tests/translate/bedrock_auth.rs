@@ -596,8 +596,8 @@ async fn credential_process_is_cached_until_its_expiration_then_run_again() {
             .trim()
             .to_owned()
     };
-    // The gateway refreshes 5 minutes before `Expiration`: this one is stale 4 s from now.
-    let stale_at = SystemTime::now() + Duration::from_secs(4);
+    // The gateway refreshes 5 minutes before `Expiration`: this one is stale 8 s from now.
+    let stale_at = SystemTime::now() + Duration::from_secs(8);
     std::fs::write(
         dir.join("out-1.json"),
         process_output(&first, stale_at + Duration::from_secs(300)),
@@ -696,4 +696,33 @@ async fn no_credential_anywhere_is_one_clear_error_and_no_upstream_call() {
     );
     assert!(msg.contains("(no such profile)"), "{msg}");
     assert!(fake.seen.lock().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_without_permission_names_the_iam_actions_needed() {
+    let fake = SignedBedrock::start(Accept {
+        keys: vec![key()],
+        deny_listing: true,
+        ..Accept::default()
+    })
+    .await;
+    let mut m = Machine::new(&fake);
+    m.env("AWS_ACCESS_KEY_ID", AKID);
+    m.env("AWS_SECRET_ACCESS_KEY", SECRET);
+    m.env("AWS_SESSION_TOKEN", TOKEN);
+    let out = m.run(&add_args(&[]), 1);
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot list the models of `br`: upstream answered 403"),
+        "{err}"
+    );
+    assert!(
+        err.contains("not authorized to perform: bedrock:ListFoundationModels"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the credentials from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY need bedrock:ListFoundationModels and bedrock:ListInferenceProfiles in us-west-2"),
+        "{err}"
+    );
+    assert!(!err.contains("enable model access"), "{err}");
 }

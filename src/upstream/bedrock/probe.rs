@@ -16,7 +16,7 @@ use super::{models, sign};
 use crate::config::Config;
 use crate::config::endpoints::Endpoint;
 use crate::protocol::converse;
-use crate::protocol::ir::Dialect;
+use crate::protocol::ir::{Dialect, ErrorKind};
 use crate::routing::rules::Edits;
 use crate::secret::Secret;
 use crate::store::records::UpstreamRecord;
@@ -199,10 +199,18 @@ fn aws_error(
         region: Some(region),
     };
     let err = converse::decode_error_with(status, body, &ctx);
-    let message = if err.kind == crate::protocol::ir::ErrorKind::Authentication {
-        super::credentials::rejected_message(&cred.source, &err.message)
-    } else {
-        err.message
+    let message = match err.kind {
+        ErrorKind::Authentication => {
+            super::credentials::rejected_message(&cred.source, &err.message)
+        }
+        // Listing needs its own IAM actions, not model access.
+        ErrorKind::Permission if model.is_none() => format!(
+            "{} (hint: the credentials from {} need bedrock:ListFoundationModels and \
+             bedrock:ListInferenceProfiles in {region}; or name the models with --models)",
+            probe::error_message(body),
+            cred.source
+        ),
+        _ => err.message,
     };
     ProbeError::Status {
         status: err.status,

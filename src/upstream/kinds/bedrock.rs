@@ -115,7 +115,11 @@ impl Kind for Bedrock {
     }
 
     fn models_url(&self, _base: &str) -> Result<String, String> {
-        Err("Bedrock lists its models on the control endpoint (signed): see `upstream add`".into())
+        Err(
+            "Bedrock lists its models on its control endpoint, with AWS credentials \
+             (`upstream::bedrock::probe`)"
+                .into(),
+        )
     }
 
     fn framing(&self) -> Framing {
