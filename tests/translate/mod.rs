@@ -14,6 +14,7 @@ mod behaviour;
 mod claude_code;
 mod lint;
 mod matrix;
+mod responses_client;
 mod responses_up;
 pub mod rig;
 mod rule_codes;
