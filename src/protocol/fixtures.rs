@@ -43,7 +43,8 @@ fn has_codec(d: &str) -> bool {
 
 const BEDROCK: &str = "bedrock";
 
-/// registry: `<dialect>-to-bedrock` request cases and `bedrock-to-<dialect>` response,
+/// registry: `<dialect>-to-bedrock` request cases (with `hints` as other requests) and
+/// `bedrock-to-<dialect>` response,
 /// stream and error cases, through `protocol::converse`. A stream case lists
 /// `{"event": <:event-type>, "data": <payload>}` (or `{"exception": <:exception-type>,
 /// "data"}`) as the frames decoded from the binary event stream; an error case may name the

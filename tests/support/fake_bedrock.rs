@@ -413,3 +413,83 @@ pub fn request_ir(body: &[u8], model: &str, stream: bool) -> ir::Request {
         ..ir::Request::default()
     }
 }
+
+/// Bedrock's request rules (reference `bedrock-azure-ws.md` §1.3, §1.12) on a body the gateway
+/// sent, each a 400 from AWS when broken: turns alternate from a user turn, no empty turn or
+/// blank text, tool ids and names of 1-64 `[a-zA-Z0-9_-]`, tool inputs objects, tool results
+/// and images only in user turns, images as bytes of a known format, a `toolConfig` whenever
+/// the history holds tool blocks, at most 4 stop sequences.
+pub fn check_rules(raw: &Value) {
+    let valid_id = |s: &str| {
+        (1..=64).contains(&s.len())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    };
+    let messages = raw["messages"].as_array().expect("messages");
+    assert_eq!(
+        messages.first().map(|m| &m["role"]),
+        Some(&json!("user")),
+        "{raw}"
+    );
+    let mut has_tool_blocks = false;
+    for (i, m) in messages.iter().enumerate() {
+        if i > 0 {
+            assert_ne!(
+                m["role"],
+                messages[i - 1]["role"],
+                "turns must alternate: {raw}"
+            );
+        }
+        let user = m["role"] == "user";
+        let content = m["content"].as_array().expect("content");
+        assert!(!content.is_empty(), "empty turn: {raw}");
+        for b in content {
+            if let Some(t) = b.get("text") {
+                assert!(
+                    !t.as_str().unwrap_or_default().trim().is_empty(),
+                    "blank text: {raw}"
+                );
+            }
+            if let Some(t) = b.get("toolUse") {
+                has_tool_blocks = true;
+                assert!(!user, "toolUse in a user turn: {raw}");
+                assert!(t["input"].is_object(), "tool input not an object: {raw}");
+                assert!(
+                    valid_id(t["toolUseId"].as_str().unwrap_or_default()),
+                    "{raw}"
+                );
+                assert!(valid_id(t["name"].as_str().unwrap_or_default()), "{raw}");
+            }
+            if let Some(t) = b.get("toolResult") {
+                has_tool_blocks = true;
+                assert!(user, "toolResult in an assistant turn: {raw}");
+                assert!(
+                    valid_id(t["toolUseId"].as_str().unwrap_or_default()),
+                    "{raw}"
+                );
+                assert!(!t["content"].as_array().is_none_or(Vec::is_empty), "{raw}");
+            }
+            if let Some(img) = b.get("image") {
+                assert!(user, "image in an assistant turn: {raw}");
+                assert!(
+                    ["png", "jpeg", "gif", "webp"].contains(&img["format"].as_str().unwrap_or("")),
+                    "{raw}"
+                );
+                assert!(
+                    img["source"]["bytes"].is_string(),
+                    "image without bytes: {raw}"
+                );
+            }
+        }
+    }
+    if has_tool_blocks {
+        assert!(
+            raw["toolConfig"]["tools"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty()),
+            "{raw}"
+        );
+    }
+    let stops = raw["inferenceConfig"]["stopSequences"].as_array();
+    assert!(stops.is_none_or(|s| s.len() <= 4), "{raw}");
+}

@@ -188,6 +188,7 @@ pub(super) async fn thinking_replay(
     let reply = rig.call(client, &req).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let raw = rig.upstream_request().json();
+    crate::support::fake_bedrock::check_rules(&raw);
     let messages = raw["messages"].as_array().unwrap();
     let assistant = messages
         .iter()

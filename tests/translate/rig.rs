@@ -885,6 +885,7 @@ pub fn check_transport(kind: Kind, rec: &Recorded, stream: bool) {
                 raw.get("model").is_none() && raw.get("stream").is_none(),
                 "{raw}"
             );
+            crate::support::fake_bedrock::check_rules(&raw);
             return;
         }
         Kind::Anthropic => {
