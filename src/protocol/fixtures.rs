@@ -43,7 +43,8 @@ fn has_codec(d: &str) -> bool {
 
 const BEDROCK: &str = "bedrock";
 
-/// registry: `<dialect>-to-bedrock` request cases and `bedrock-to-<dialect>` response,
+/// registry: `<dialect>-to-bedrock` request cases (with `hints` as other requests) and
+/// `bedrock-to-<dialect>` response,
 /// stream and error cases, through `protocol::converse`. A stream case lists
 /// `{"event": <:event-type>, "data": <payload>}` (or `{"exception": <:exception-type>,
 /// "data"}`) as the frames decoded from the binary event stream; an error case may name the
@@ -54,7 +55,12 @@ fn converse_case(from: &str, to: &str, case: &Value, ctx: &ResponseCtx) -> Resul
     let input = &case["input"];
     match (case["kind"].as_str(), from == BEDROCK, to == BEDROCK) {
         (Some("request"), false, true) => {
-            let ir = decode_request(from, &raw(input), &RequestHints::default())?;
+            // Gemini keeps the model in the URL: the case names it in `hints`.
+            let hints = RequestHints {
+                model: case["hints"]["model"].as_str().map(str::to_owned),
+                stream: case["hints"]["stream"].as_bool(),
+            };
+            let ir = decode_request(from, &raw(input), &hints)?;
             let wire = converse::encode_request(&ir).map_err(|e| e.to_string())?;
             serde_json::to_value(wire).map_err(|e| e.to_string())
         }

@@ -79,6 +79,7 @@ async fn a_filtered_completion_is_the_clients_refusal_stop() {
                 Client::Anthropic => "\"refusal\"",
                 Client::OpenAi => "\"content_filter\"",
                 Client::Gemini => "\"SAFETY\"",
+                Client::Responses => "\"content_filter\"",
             };
             assert!(body.contains(word), "{client:?} stream={stream}: {body}");
             rig.stop().await;

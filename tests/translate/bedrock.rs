@@ -164,3 +164,57 @@ async fn no_aws_credential_is_one_clear_error_naming_the_sources() {
     assert!(fake.seen.lock().unwrap().is_empty());
     gw.stop().await;
 }
+
+/// The thinking cell's second turn on Bedrock: the client sends its history back with the
+/// reply as it holds it (Claude Code replays thinking blocks verbatim; Codex replays the
+/// reasoning item's `encrypted_content`). Claude must get its own signature back unchanged, as
+/// the first block of the assistant turn; a client that cannot carry a Claude signature (Chat,
+/// Gemini) must not make the gateway send unsigned reasoning, which Claude refuses.
+pub(super) async fn thinking_replay(
+    rig: &super::rig::Rig,
+    client: super::rig::Client,
+    first: &llm_gateway::protocol::ir::Request,
+    seen: &super::rig::Seen,
+) {
+    use super::rig::*;
+    use llm_gateway::protocol::ir::{Message, Role};
+    let mut req = first.clone();
+    req.messages.push(Message {
+        role: Role::Assistant,
+        content: seen.blocks.clone(),
+    });
+    req.messages.push(user(vec![text("And the next step?")]));
+    rig.fake.push(upstream_reply(Case::Thinking, Kind::Bedrock));
+    let reply = rig.call(client, &req).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let raw = rig.upstream_request().json();
+    crate::support::fake_bedrock::check_rules(&raw);
+    let messages = raw["messages"].as_array().unwrap();
+    let assistant = messages
+        .iter()
+        .find(|m| m["role"] == "assistant")
+        .unwrap_or_else(|| panic!("no assistant turn replayed: {raw}"));
+    let reasoning: Vec<&Value> = messages
+        .iter()
+        .flat_map(|m| m["content"].as_array().unwrap())
+        .filter(|b| b.get("reasoningContent").is_some())
+        .collect();
+    match client {
+        Client::Anthropic | Client::Responses => {
+            assert_eq!(reasoning.len(), 1, "{raw}");
+            assert_eq!(
+                assistant["content"][0]["reasoningContent"]["reasoningText"],
+                json!({"text": "Let me think.", "signature": CLAUDE_SIGNATURE}),
+                "the signed thinking must open the assistant turn unchanged: {raw}"
+            );
+            assert_eq!(assistant["content"][1]["text"], "42", "{raw}");
+        }
+        Client::OpenAi | Client::Gemini => {
+            assert!(
+                reasoning.is_empty(),
+                "unsigned reasoning reached Claude: {raw}"
+            );
+            assert_eq!(assistant["content"][0]["text"], "42", "{raw}");
+        }
+    }
+}

@@ -70,7 +70,13 @@ pub(super) async fn run_cell(client: Client, kind: Kind, case: Case) {
     match case {
         Case::UpstreamError => {
             assert_eq!(reply.status, 429, "{body}");
-            assert_eq!(reply.headers["retry-after"], "7");
+            assert_eq!(
+                reply.headers["retry-after"],
+                expected_retry_after(kind).as_str()
+            );
+            if client == Client::Responses {
+                super::responses_client::check(case, kind, &reply);
+            }
             let err = dialect::decode_error(client.dialect(), 429, &reply.body);
             assert_eq!(err.kind, ErrorKind::RateLimit, "{body}");
             assert!(err.message.contains("slow down"), "{body}");
@@ -91,8 +97,14 @@ pub(super) async fn run_cell(client: Client, kind: Kind, case: Case) {
         if client == Client::Anthropic {
             lint_anthropic(&reply.body).unwrap_or_else(|e| panic!("{e}\n{body}"));
         }
+        if client == Client::Responses {
+            super::responses_client::check(case, kind, &reply);
+        }
         seen_stream(client, &reply.body)
     } else {
+        if client == Client::Responses {
+            super::responses_client::check(case, kind, &reply);
+        }
         seen_whole(client, &reply.body)
     };
     match case {
@@ -141,6 +153,9 @@ pub(super) async fn run_cell(client: Client, kind: Kind, case: Case) {
         let row = rows.iter().find(|r| r.upstream == "up").expect("usage row");
         assert_eq!(row.counters.output_tokens, 5, "ledger");
     }
+    if case == Case::Thinking && kind == Kind::Bedrock {
+        super::bedrock::thinking_replay(&rig, client, &req, &seen).await;
+    }
     rig.stop().await;
 }
 
@@ -175,7 +190,7 @@ macro_rules! matrix {
 }
 
 matrix! {
-    clients: [Anthropic anthropic, OpenAi openai, Gemini gemini],
+    clients: [Anthropic anthropic, OpenAi openai, Gemini gemini, Responses responses],
     kinds: [
         OpenAi to_openai,
         Anthropic to_anthropic,
@@ -185,6 +200,7 @@ matrix! {
         DeepSeek to_deepseek,
         Azure to_azure,
         Responses to_responses,
+        Bedrock to_bedrock,
     ],
     cases: [
         Plain plain,

@@ -31,6 +31,8 @@ pub enum Client {
     Anthropic,
     OpenAi,
     Gemini,
+    /// `POST /v1/responses`, as Codex and `client.responses.create` send it.
+    Responses,
 }
 
 impl Client {
@@ -39,6 +41,7 @@ impl Client {
             Client::Anthropic => Dialect::Anthropic,
             Client::OpenAi => Dialect::OpenAi,
             Client::Gemini => Dialect::Gemini,
+            Client::Responses => Dialect::Responses,
         }
     }
 }
@@ -54,6 +57,8 @@ pub enum Kind {
     Azure,
     /// An `openai` upstream with `--wire responses`.
     Responses,
+    /// AWS Bedrock's Converse with a Bedrock API key (`support::fake_bedrock`'s replies).
+    Bedrock,
 }
 
 impl Kind {
@@ -67,6 +72,7 @@ impl Kind {
             Kind::DeepSeek => ProviderKind::Deepseek,
             Kind::Azure => ProviderKind::Azure,
             Kind::Responses => ProviderKind::Openai,
+            Kind::Bedrock => ProviderKind::Bedrock,
         }
     }
 
@@ -80,13 +86,17 @@ impl Kind {
             // A deployment named after its (reasoning) model.
             Kind::Azure => "o4-mini",
             Kind::Responses => "gpt-5-codex",
+            // Claude through a cross-Region inference profile: signatures must survive.
+            Kind::Bedrock => "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
         }
     }
 
+    /// The wire dialect; Bedrock's Converse has none and answers Anthropic, the nearest (as
+    /// the kind itself does): check `Kind::Bedrock` before matching on this.
     pub fn dialect(self) -> Dialect {
         match self {
             Kind::OpenAi | Kind::Qwen | Kind::DeepSeek | Kind::Azure => Dialect::OpenAi,
-            Kind::Anthropic => Dialect::Anthropic,
+            Kind::Anthropic | Kind::Bedrock => Dialect::Anthropic,
             Kind::Gemini | Kind::GeminiCli => Dialect::Gemini,
             Kind::Responses => Dialect::Responses,
         }
@@ -132,6 +142,7 @@ pub struct Rig {
 pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
     let base = match kind.dialect() {
         _ if kind == Kind::Azure => crate::support::fake_azure::base_url(fake),
+        _ if kind == Kind::Bedrock => fake.root_url(),
         Dialect::OpenAi | Dialect::Responses => fake.base_url(),
         _ => fake.root_url(),
     };
@@ -150,7 +161,7 @@ pub fn record(kind: Kind, fake: &FakeOpenAi) -> UpstreamRecord {
         } else {
             AuthKind::ApiKey
         },
-        region: None,
+        region: (kind == Kind::Bedrock).then(|| "us-west-2".into()),
         api_version: None,
         wire: (kind == Kind::Responses).then_some(llm_gateway::store::records::Wire::Responses),
         profile: None,
@@ -228,6 +239,7 @@ impl Rig {
             Client::OpenAi => http
                 .post(self.gw.url("/v1/chat/completions"))
                 .bearer_auth(KEY),
+            Client::Responses => http.post(self.gw.url("/v1/responses")).bearer_auth(KEY),
             Client::Gemini => {
                 let method = if stream {
                     "streamGenerateContent?alt=sse"
@@ -428,8 +440,15 @@ pub fn client_body(client: Client, req: &ir::Request) -> Value {
         Client::Anthropic => serde_json::to_value(anthropic::encode_request(req).unwrap()).unwrap(),
         Client::OpenAi => serde_json::to_value(openai::encode_request(req).unwrap()).unwrap(),
         Client::Gemini => serde_json::to_value(gemini::encode_request(req).unwrap()).unwrap(),
+        Client::Responses => {
+            serde_json::to_value(llm_gateway::protocol::responses::encode_request(req).unwrap())
+                .unwrap()
+        }
     }
 }
+
+/// The signature of the Claude thinking in the thinking case's reply.
+pub const CLAUDE_SIGNATURE: &str = "EqQBCkYIBxgCKkDfakesignature";
 
 pub const STRUCTURED: &str = r#"{"answer":"42"}"#;
 
@@ -449,9 +468,9 @@ fn reply_blocks(case: Case, kind: Kind) -> (Vec<Block>, StopReason) {
         ),
         Case::Thinking => {
             let signature = match kind {
-                Kind::Anthropic => Some(Signature {
+                Kind::Anthropic | Kind::Bedrock => Some(Signature {
                     origin: Dialect::Anthropic,
-                    value: "EqQBCkYIBxgCKkDfakesignature".into(),
+                    value: CLAUDE_SIGNATURE.into(),
                 }),
                 Kind::Responses => Some(Signature {
                     origin: Dialect::Responses,
@@ -548,6 +567,9 @@ pub fn rate_limit() -> ApiError {
 
 /// What the fake upstream answers for a case.
 pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
+    if kind == Kind::Bedrock {
+        return bedrock_reply(case);
+    }
     if case == Case::UpstreamError {
         let err = rate_limit();
         let r = match kind.dialect() {
@@ -570,6 +592,7 @@ pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
             Kind::Gemini => fake_gemini::stream(&events),
             Kind::GeminiCli => fake_gemini::code_assist_stream(&events),
             Kind::Responses => crate::support::fake_responses::stream(&events),
+            Kind::Bedrock => unreachable!("bedrock_reply answers"),
         };
         return if case == Case::MidStreamCut {
             // Paced, so the head and the first events leave before the cut.
@@ -593,6 +616,43 @@ pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
         Kind::Gemini => fake_gemini::generate(&resp),
         Kind::GeminiCli => fake_gemini::code_assist_generate(&resp),
         Kind::Responses => crate::support::fake_responses::response(&resp),
+        Kind::Bedrock => unreachable!("bedrock_reply answers"),
+    }
+}
+
+/// What the Bedrock fake answers for a case: Converse JSON, ConverseStream frames, a
+/// `ThrottlingException`, or an exception frame after the head of the stream.
+fn bedrock_reply(case: Case) -> Reply {
+    use crate::support::fake_bedrock;
+    if case == Case::UpstreamError {
+        return fake_bedrock::throttling(&rate_limit().message);
+    }
+    let (blocks, stop) = reply_blocks(case, Kind::Bedrock);
+    if case == Case::MidStreamCut {
+        // messageStart and the first text delta, then `modelStreamErrorException`.
+        return fake_bedrock::stream_then_exception(&events_of(&blocks, stop), 2);
+    }
+    if case.streams() {
+        return fake_bedrock::stream(&events_of(&blocks, stop));
+    }
+    fake_bedrock::converse(&Response {
+        id: String::new(),
+        model: String::new(),
+        content: blocks,
+        stop_reason: Some(stop),
+        stop_sequence: None,
+        usage: usage(),
+        extra: ir::Extras::default(),
+    })
+}
+
+/// The `retry-after` a client gets for the upstream-error case: the fake's, or for Bedrock
+/// (AWS names no delay) the gateway's default throttle delay.
+pub fn expected_retry_after(kind: Kind) -> String {
+    if kind == Kind::Bedrock {
+        llm_gateway::protocol::converse::THROTTLE_RETRY_SECS.to_string()
+    } else {
+        "7".into()
     }
 }
 
@@ -608,6 +668,8 @@ pub struct Seen {
     /// A clean end (`message_stop`, `[DONE]`, a final Gemini chunk).
     pub stopped: bool,
     pub usage: Usage,
+    /// The reply's blocks as the client holds them (signatures included): what it replays.
+    pub blocks: Vec<Block>,
 }
 
 pub fn seen_whole(client: Client, body: &[u8]) -> Seen {
@@ -621,6 +683,7 @@ pub fn seen_whole(client: Client, body: &[u8]) -> Seen {
         stop: resp.stop_reason.clone(),
         stopped: true,
         usage: resp.usage,
+        blocks: resp.content.clone(),
         ..Seen::default()
     };
     for b in &resp.content {
@@ -654,23 +717,61 @@ pub fn seen_stream(client: Client, body: &[u8]) -> Seen {
     dec.finish(&mut events).unwrap();
     let mut s = Seen::default();
     let mut open_tools: std::collections::HashMap<usize, (String, String)> = Default::default();
+    let mut blocks: std::collections::BTreeMap<usize, Block> = Default::default();
     for ev in events {
         match ev {
-            StreamEvent::BlockStart {
-                index,
-                block: BlockStart::ToolUse { name, .. },
-            } => {
-                open_tools.insert(index, (name, String::new()));
+            StreamEvent::BlockStart { index, block } => {
+                let b = match block {
+                    BlockStart::ToolUse {
+                        id,
+                        name,
+                        signature,
+                    } => {
+                        open_tools.insert(index, (name.clone(), String::new()));
+                        Block::ToolUse {
+                            id,
+                            name,
+                            input: json!({}).into(),
+                            signature,
+                        }
+                    }
+                    BlockStart::Thinking => Block::Thinking {
+                        text: String::new(),
+                        signature: None,
+                    },
+                    BlockStart::RedactedThinking { data } => Block::RedactedThinking { data },
+                    _ => text(""),
+                };
+                blocks.insert(index, b);
             }
             StreamEvent::BlockDelta { index, delta } => match delta {
-                Delta::Text(t) => s.text.push_str(&t),
-                Delta::Thinking(t) => s.thinking.push_str(&t),
+                Delta::Text(t) => {
+                    s.text.push_str(&t);
+                    if let Some(Block::Text { text, .. }) = blocks.get_mut(&index) {
+                        text.push_str(&t);
+                    }
+                }
+                Delta::Thinking(t) => {
+                    s.thinking.push_str(&t);
+                    if let Some(Block::Thinking { text, .. }) = blocks.get_mut(&index) {
+                        text.push_str(&t);
+                    }
+                }
                 Delta::ToolInputJson(j) => {
                     if let Some(t) = open_tools.get_mut(&index) {
                         t.1.push_str(&j);
                     }
                 }
-                Delta::Signature(_) => {}
+                Delta::Signature(sig) => {
+                    if let Some(
+                        Block::Thinking { signature, .. }
+                        | Block::Text { signature, .. }
+                        | Block::ToolUse { signature, .. },
+                    ) = blocks.get_mut(&index)
+                    {
+                        *signature = Some(sig);
+                    }
+                }
             },
             StreamEvent::BlockStop { index } => {
                 if let Some((name, json)) = open_tools.remove(&index) {
@@ -679,6 +780,9 @@ pub fn seen_stream(client: Client, body: &[u8]) -> Seen {
                     } else {
                         serde_json::from_str(&json).unwrap()
                     };
+                    if let Some(Block::ToolUse { input: i, .. }) = blocks.get_mut(&index) {
+                        *i = input.clone().into();
+                    }
                     s.tools.push((name, input));
                 }
             }
@@ -697,6 +801,7 @@ pub fn seen_stream(client: Client, body: &[u8]) -> Seen {
     if s.error.is_some() {
         s.stopped = false;
     }
+    s.blocks = blocks.into_values().collect();
     s
 }
 
@@ -710,6 +815,16 @@ pub fn upstream_ir(kind: Kind, rec: &Recorded) -> (ir::Request, Value) {
         stream: Some(rec.path.contains("stream")),
     };
     let ir = match kind {
+        Kind::Bedrock => {
+            return (
+                crate::support::fake_bedrock::request_ir(
+                    &rec.body,
+                    kind.model(),
+                    rec.path.ends_with("/converse-stream"),
+                ),
+                raw,
+            );
+        }
         Kind::GeminiCli => {
             gemini::decode_request(raw["request"].to_string().as_bytes(), &hints).unwrap()
         }
@@ -745,6 +860,33 @@ pub fn check_transport(kind: Kind, rec: &Recorded, stream: bool) {
         Kind::Responses => {
             assert_eq!(rec.path, "/v1/responses");
             assert_eq!(auth("authorization").unwrap(), "Bearer sk-fake-up");
+        }
+        Kind::Bedrock => {
+            let op = if stream {
+                "converse-stream"
+            } else {
+                "converse"
+            };
+            assert_eq!(
+                rec.path,
+                format!("/model/{}/{op}", kind.model().replace(':', "%3A"))
+            );
+            // A Bedrock API key is a bearer token; nothing SigV4.
+            assert_eq!(auth("authorization").unwrap(), "Bearer sk-fake-up");
+            assert_eq!(auth("x-amz-date"), None);
+            if stream {
+                assert_eq!(
+                    auth("accept").as_deref(),
+                    Some("application/vnd.amazon.eventstream")
+                );
+            }
+            let raw = rec.json();
+            assert!(
+                raw.get("model").is_none() && raw.get("stream").is_none(),
+                "{raw}"
+            );
+            crate::support::fake_bedrock::check_rules(&raw);
+            return;
         }
         Kind::Anthropic => {
             assert_eq!(rec.path, "/v1/messages");

@@ -72,6 +72,17 @@ pub fn decode_exception(exception_type: &str, payload: &[u8]) -> ApiError {
     )
 }
 
+/// AWS's words for a prompt that does not fit the model's context (a `ValidationException`:
+/// "Input is too long for requested model.", "too many input tokens", Converse's
+/// `model_context_window_exceeded`).
+fn is_context_overflow(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("input is too long")
+        || m.contains("too many input tokens")
+        || m.contains("prompt is too long")
+        || m.contains("context window")
+}
+
 /// `ValidationException:http://internal...` or `aws#ValidationException` -> `ValidationException`.
 fn error_name(raw: &str) -> &str {
     let head = raw.split(':').next().unwrap_or(raw);
@@ -141,8 +152,15 @@ fn classify(
     } else {
         message
     };
+    let overflow = kind == ErrorKind::InvalidRequest && is_context_overflow(&message);
     let mut err = ApiError::new(status, kind, message);
-    err.code = (!name.is_empty()).then(|| name.to_owned());
+    err.code = if overflow {
+        // The code every client dialect reads as "compact and retry" (Anthropic rewords it as
+        // `prompt is too long`, Responses answers `context_length_exceeded`).
+        Some("context_length_exceeded".to_owned())
+    } else {
+        (!name.is_empty()).then(|| name.to_owned())
+    };
     err.should_retry = retry;
     if status == 429 {
         err.retry_after_secs = Some(retry_after.unwrap_or(THROTTLE_RETRY_SECS));
@@ -296,6 +314,26 @@ mod tests {
         );
         assert_eq!((e.status, e.kind), (401, ErrorKind::Authentication));
         assert!(e.message.contains("clock"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_prompt_too_long_for_the_model_is_a_context_length_error() {
+        let e = decode_error_with(
+            400,
+            br#"{"message":"Input is too long for requested model."}"#,
+            &ErrorContext {
+                error_type: Some("ValidationException"),
+                ..ErrorContext::default()
+            },
+        );
+        assert_eq!((e.status, e.kind), (400, ErrorKind::InvalidRequest));
+        assert_eq!(e.code.as_deref(), Some("context_length_exceeded"));
+        assert_eq!(e.message, "Input is too long for requested model.");
+        let other = decode_error(
+            400,
+            br#"{"message":"bad input","__type":"ValidationException"}"#,
+        );
+        assert_eq!(other.code.as_deref(), Some("ValidationException"));
     }
 
     #[test]

@@ -12,7 +12,8 @@
 //!   images only in user turns, and a turn with a document also carries text;
 //! * Anthropic `cache_control` marks become `cachePoint` blocks after the marked block (Claude
 //!   and Nova only); thinking budgets and `top_k` go through `additionalModelRequestFields` in
-//!   the model family's own form; reasoning is replayed (with its signature) to Claude only.
+//!   the model family's own form; reasoning is replayed (with its signature) to Claude only;
+//! * a JSON-schema response format is `outputConfig.textFormat` (structured output).
 
 use std::collections::HashSet;
 
@@ -217,6 +218,29 @@ pub fn encode_request_with(
         tool_config,
         additional_model_request_fields: (!additional.is_empty()).then_some(additional),
         additional_model_response_field_paths: response_paths,
+        output_config: output_config(req.response_format.as_ref()),
+        extra: Map::new(),
+    })
+}
+
+/// A JSON schema for the reply's text as `outputConfig.textFormat` (the schema sent as a
+/// string, as AWS's `JsonSchemaDefinition` wants). `json_object` has no Converse form and
+/// `text` is the default: neither sends anything.
+fn output_config(format: Option<&ir::ResponseFormat>) -> Option<wire::OutputConfig> {
+    let Some(ir::ResponseFormat::JsonSchema { name, schema, .. }) = format else {
+        return None;
+    };
+    Some(wire::OutputConfig {
+        text_format: Some(wire::OutputFormat {
+            kind: "json_schema".into(),
+            structure: wire::OutputFormatStructure {
+                json_schema: wire::JsonSchemaDefinition {
+                    schema: schema.to_string(),
+                    name: name.clone().filter(|n| !n.is_empty()),
+                    description: None,
+                },
+            },
+        }),
         extra: Map::new(),
     })
 }

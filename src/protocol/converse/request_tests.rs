@@ -276,3 +276,22 @@ fn reasoning_replayed_to_claude_only_and_cache_points_placed() {
     assert_eq!(w["system"], json!([{"text": "sys"}]));
     assert_eq!(w["messages"][1]["content"], json!([{"text": "a"}]));
 }
+
+#[test]
+fn a_json_schema_response_format_is_output_config_with_the_schema_as_a_string() {
+    let schema = json!({"type": "object", "properties": {"a": {"type": "string"}}});
+    let body = encode(json!({
+        "model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "max_tokens": 100,
+        "messages": [{"role": "user", "content": "hi"}],
+        "output_config": {"format": {"type": "json_schema", "schema": schema}}
+    }));
+    let tf = &body["outputConfig"]["textFormat"];
+    assert_eq!(tf["type"], "json_schema", "{body}");
+    let sent = tf["structure"]["jsonSchema"]["schema"].as_str().unwrap();
+    assert_eq!(serde_json::from_str::<Value>(sent).unwrap(), schema);
+    let plain = encode(
+        json!({"model": "anthropic.claude-3-haiku", "max_tokens": 10,
+        "messages": [{"role": "user", "content": "hi"}]}),
+    );
+    assert!(plain.get("outputConfig").is_none(), "{plain}");
+}

@@ -117,8 +117,46 @@ pub struct Request {
     /// `additionalModelResponseFields` (`/delta/stop_sequence`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub additional_model_response_field_paths: Vec<String>,
+    /// Structured output: the JSON schema the reply's text must follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_config: Option<OutputConfig>,
     #[serde(flatten)]
     pub extra: Map<String, Value>,
+}
+
+/// `{"textFormat": {"type": "json_schema", "structure": {"jsonSchema": {"schema", "name"?}}}}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_format: Option<OutputFormat>,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OutputFormat {
+    /// `json_schema`, the only value.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub structure: OutputFormatStructure,
+}
+
+/// A union with one member, `jsonSchema`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutputFormatStructure {
+    pub json_schema: JsonSchemaDefinition,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JsonSchemaDefinition {
+    /// The schema as a JSON *string* (AWS's `JsonSchemaDefinition.schema` is a String).
+    pub schema: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

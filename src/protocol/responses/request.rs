@@ -415,6 +415,7 @@ fn drop_orphans(mut messages: Vec<ir::Message>) -> Vec<ir::Message> {
         }
     }
     let mut seen = HashSet::new();
+    let before: usize = messages.iter().map(|m| m.content.len()).sum();
     for m in &mut messages {
         m.content.retain(|b| match b {
             Block::ToolUse { id, .. } => {
@@ -435,7 +436,19 @@ fn drop_orphans(mut messages: Vec<ir::Message>) -> Vec<ir::Message> {
         });
     }
     messages.retain(|m| !m.content.is_empty());
-    messages
+    if messages.iter().map(|m| m.content.len()).sum::<usize>() == before {
+        return messages;
+    }
+    // A dropped call can leave two turns of one role side by side: one turn, as the walk makes
+    // of adjacent items (so decoding what was encoded from this gives the same turns).
+    let mut merged: Vec<ir::Message> = Vec::with_capacity(messages.len());
+    for m in messages {
+        match merged.last_mut() {
+            Some(last) if last.role == m.role => last.content.extend(m.content),
+            _ => merged.push(m),
+        }
+    }
+    merged
 }
 
 fn decode_tool_choice(c: &Value, tools: &ToolMap) -> Option<ToolChoice> {

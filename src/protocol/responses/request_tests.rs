@@ -322,3 +322,20 @@ fn long_call_ids_are_shortened_consistently() {
     assert_eq!(a, wire_call_id(&long));
     assert_eq!(wire_call_id("call_1"), "call_1");
 }
+
+#[test]
+fn turns_around_a_dropped_orphan_call_become_one_and_stay_one() {
+    // Found by the fuzzer: a call without an output between two user messages.
+    let body = json!({"input": [
+        {"role": "user", "content": [{"type": "input_text", "text": "a"}]},
+        {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{}"},
+        {"role": "user", "content": [{"type": "input_text", "text": "b"}]}
+    ]});
+    let hints = crate::protocol::codec::RequestHints::default();
+    let first = decode_request(body.to_string().as_bytes(), &hints).unwrap();
+    assert_eq!(first.messages.len(), 1, "{:?}", first.messages);
+    assert_eq!(first.messages[0].content.len(), 2);
+    let again = serde_json::to_vec(&encode_request(&first).unwrap()).unwrap();
+    let second = decode_request(&again, &hints).unwrap();
+    assert_eq!(second.messages, first.messages);
+}
