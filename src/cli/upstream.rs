@@ -314,14 +314,6 @@ fn check_kind_flags(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<()> {
     if args.profile.is_some() && kind != ProviderKind::Bedrock {
         return Err(UserError::usage("--profile applies to --provider bedrock only").into());
     }
-    if kind == ProviderKind::Bedrock && clean_models(&args.models).is_empty() {
-        return Err(UserError::usage(
-            "--provider bedrock needs --models MODEL_ID,... (e.g. \
-             us.anthropic.claude-sonnet-4-20250514-v1:0): model discovery for Bedrock is not \
-             wired yet",
-        )
-        .into());
-    }
     if args.api_version.is_some() && !azure {
         return Err(UserError::usage("--api-version applies to --provider azure only").into());
     }

@@ -11,17 +11,18 @@ use crate::upstream::bedrock::credentials::{CredentialChain, Env};
 
 /// The credential a call to `up` uses now. Read at use time: a profile file changed on disk
 /// (or a `credential_process` with fresh output) is what the next call sees.
-pub(crate) async fn credential(snap: &Snapshot, up: &UpstreamRecord) -> Result<Cred, GatewayError> {
+/// `env`: the process's, or the one a test fixed (`State::set_aws_env`).
+pub(crate) async fn credential(
+    env: &Env,
+    snap: &Snapshot,
+    up: &UpstreamRecord,
+) -> Result<Cred, GatewayError> {
     let chain = CredentialChain::new(snap.secrets.get(&up.name).cloned(), up.profile.clone());
-    chain
-        .resolve(&Env::process())
-        .await
-        .map(Cred::Aws)
-        .map_err(|e| {
-            GatewayError::new(
-                ErrorKind::Authentication,
-                format!("upstream `{}`: {e}", up.name),
-            )
-            .with_code("aws_credentials_missing")
-        })
+    chain.resolve(env).await.map(Cred::Aws).map_err(|e| {
+        GatewayError::new(
+            ErrorKind::Authentication,
+            format!("upstream `{}`: {e}", up.name),
+        )
+        .with_code("aws_credentials_missing")
+    })
 }

@@ -863,7 +863,12 @@ pub(crate) async fn credential(
     refused: Option<&Secret>,
 ) -> Result<Cred, GatewayError> {
     if crate::upstream::kinds::spec(up.provider).aws_credentials() {
-        return Box::pin(crate::server::bedrock::credential(snap, up)).await;
+        return Box::pin(crate::server::bedrock::credential(
+            ctx.state.aws_env(),
+            snap,
+            up,
+        ))
+        .await;
     }
     match up.auth {
         AuthKind::None => Ok(Cred::None),

@@ -107,6 +107,9 @@ pub struct State {
     pub(crate) cut: Cut,
     /// The upgraded `/v1/ws` sockets, closed by `serve` when it stops.
     pub(crate) ws: super::ws::Sockets,
+    /// Where Bedrock upstreams' AWS credentials are read from: the process environment and
+    /// home folder, unless a test fixed them ([`State::set_aws_env`]).
+    aws_env: std::sync::OnceLock<crate::upstream::bedrock::credentials::Env>,
 }
 
 /// Pings well inside Claude Code's 20 s "waiting" banner and 300 s idle abort.
@@ -134,7 +137,21 @@ impl State {
             ping_every_ms: AtomicU64::new(DEFAULT_PING_INTERVAL.as_millis() as u64),
             cut: Cut::default(),
             ws: super::ws::Sockets::default(),
+            aws_env: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Reads Bedrock's AWS credentials from `env` instead of the process environment (tests
+    /// that run the server in-process: the environment is shared by every test). Call it
+    /// before the first request; later calls change nothing.
+    pub fn set_aws_env(&self, env: crate::upstream::bedrock::credentials::Env) {
+        let _ = self.aws_env.set(env);
+    }
+
+    /// The environment Bedrock's credential chain reads.
+    pub(crate) fn aws_env(&self) -> &crate::upstream::bedrock::credentials::Env {
+        self.aws_env
+            .get_or_init(crate::upstream::bedrock::credentials::Env::process)
     }
 
     /// Replaces the view; requests already running keep the one they started with.

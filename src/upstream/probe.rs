@@ -3,7 +3,8 @@
 //! The URLs and headers are the record's kind's (`kinds::Kind::models_url`, `call_url`,
 //! `authorize`, `extra_headers`), as for the server's calls; the list's shape and the test
 //! body (one short completion) follow the kind's dialect. Kinds without a model list (Code
-//! Assist, Azure) say why in [`ProbeError::Other`].
+//! Assist, Azure) say why in [`ProbeError::Other`]. Bedrock's calls, signed with AWS
+//! credentials resolved at use time, are `bedrock::probe`'s.
 
 use std::time::{Duration, Instant};
 
@@ -65,6 +66,9 @@ pub async fn list_models(
     upstream: &UpstreamRecord,
     secret: Option<&Secret>,
 ) -> Result<Vec<String>, ProbeError> {
+    if crate::upstream::kinds::spec(upstream.provider).aws_credentials() {
+        return super::bedrock::probe::list_models(config, upstream, secret).await;
+    }
     let no_headers = HeaderMap::new();
     let t = target(config, upstream, secret, "", &no_headers);
     let kind = t.kind();
@@ -118,6 +122,9 @@ pub async fn test(
     // The gateway would refuse to route such a name; the test should not send it either.
     crate::routing::model_name::check(&model)
         .map_err(|e| ProbeError::Other(format!("invalid model name `{model}`: {e}")))?;
+    if crate::upstream::kinds::spec(upstream.provider).aws_credentials() {
+        return super::bedrock::probe::test(config, upstream, secret, &model).await;
+    }
     let no_headers = HeaderMap::new();
     let t = target(config, upstream, secret, &model, &no_headers);
     let kind = t.kind();
@@ -160,11 +167,11 @@ pub async fn test(
     Ok(started.elapsed())
 }
 
-fn client(config: &Config) -> Result<UpstreamClient, ProbeError> {
+pub(crate) fn client(config: &Config) -> Result<UpstreamClient, ProbeError> {
     UpstreamClient::new(config).map_err(other)
 }
 
-fn timeout(config: &Config) -> Duration {
+pub(crate) fn timeout(config: &Config) -> Duration {
     Duration::from_secs(config.timeouts.first_byte_secs.clamp(1, 120))
 }
 

@@ -75,7 +75,7 @@ pub fn upstream(name: &str, fake: &FakeBedrock, models: &[&str]) -> UpstreamReco
     }
 }
 
-fn reply(path: &str) -> http::Response<Full<Bytes>> {
+pub fn reply(path: &str) -> http::Response<Full<Bytes>> {
     let resp = |status: u16, ct: &str, body: Vec<u8>| {
         http::Response::builder()
             .status(status)

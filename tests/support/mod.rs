@@ -92,6 +92,7 @@ pub fn stdout_json(out: &Output, args: &[&str]) -> serde_json::Value {
 pub mod fake_anthropic;
 pub mod fake_azure;
 pub mod fake_bedrock;
+pub mod fake_bedrock_auth;
 pub mod fake_gemini;
 pub mod fake_openai;
 pub mod fake_responses;

@@ -12,6 +12,7 @@
 
 mod azure;
 mod bedrock;
+mod bedrock_auth;
 mod behaviour;
 mod claude_code;
 mod lint;

@@ -142,6 +142,8 @@ fn classify(
         };
     let message = if kind == ErrorKind::Permission {
         access_hint(message, ctx)
+    } else if kind == ErrorKind::InvalidRequest && is_model_id_refusal(&message) {
+        model_id_hint(message, ctx)
     } else if kind == ErrorKind::Authentication && is_clock_skew(&message) {
         format!(
             "{message} (this computer's clock differs from AWS's by more than 5 minutes: \
@@ -172,6 +174,34 @@ fn access_hint(message: String, ctx: &ErrorContext<'_>) -> String {
     format!(
         "{message} (hint: enable model access for {model} in {region} in the Bedrock console, \
          and check that the credentials' IAM policy allows bedrock:InvokeModel)"
+    )
+}
+
+/// Whether a 400 says the model id itself is wrong: unknown to Bedrock in that region, or a
+/// model that is only callable through an inference profile.
+fn is_model_id_refusal(message: &str) -> bool {
+    message.contains("model identifier is invalid")
+        || message.contains("on-demand throughput isn't supported")
+}
+
+fn model_id_hint(message: String, ctx: &ErrorContext<'_>) -> String {
+    let model = ctx.model.unwrap_or("the model");
+    let region = ctx.region.unwrap_or("the upstream's region");
+    let profiled = model.starts_with("arn:")
+        || ["us.", "eu.", "apac.", "global.", "jp.", "au.", "us-gov."]
+            .iter()
+            .any(|p| model.starts_with(p));
+    if profiled {
+        return format!(
+            "{message} (hint: `{model}` is not a model id Bedrock serves in {region}; \
+             `llm-gateway models` lists what the upstream found)"
+        );
+    }
+    format!(
+        "{message} (hint: `{model}` is not a model id Bedrock serves on demand in {region}; \
+         most Claude models must be called through an inference profile id such as \
+         `us.{model}` (or `eu.`, `apac.`, `global.`); `llm-gateway models` lists what the \
+         upstream found)"
     )
 }
 
@@ -234,6 +264,33 @@ mod tests {
         assert!(e.message.contains(
             "enable model access for us.anthropic.claude-sonnet-4-5-20250929-v1:0 in us-west-2"
         ));
+        for refusal in [
+            "The provided model identifier is invalid.",
+            "Invocation of model ID anthropic.claude-x with on-demand throughput isn't supported. \
+             Retry your request with the ID or ARN of an inference profile.",
+        ] {
+            let e = decode_error_with(
+                400,
+                serde_json::json!({ "message": refusal })
+                    .to_string()
+                    .as_bytes(),
+                &ErrorContext {
+                    error_type: Some("ValidationException"),
+                    model: Some("anthropic.claude-x"),
+                    region: Some("eu-west-1"),
+                    retry_after: None,
+                },
+            );
+            assert_eq!(e.status, 400);
+            assert!(e.message.starts_with(refusal), "{}", e.message);
+            assert!(
+                e.message.contains(
+                    "`anthropic.claude-x` is not a model id Bedrock serves on demand in eu-west-1"
+                ) && e.message.contains("`us.anthropic.claude-x`"),
+                "{}",
+                e.message
+            );
+        }
         let e = decode_error_with(503, b"", &ctx("ServiceUnavailableException"));
         assert_eq!((e.status, e.kind), (503, ErrorKind::Unavailable));
         assert_eq!(e.message, "Bedrock answered HTTP 503");

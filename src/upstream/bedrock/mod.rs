@@ -1,13 +1,14 @@
 //! AWS Bedrock's building blocks, for the `bedrock` upstream kind: the binary event-stream
 //! framing ([`eventstream`]), SigV4 signing and paths ([`sign`]), the credential chain
 //! ([`credentials`], reading [`profile`] files) and the model-list replies and ARNs
-//! ([`models`]). [`StreamBody`] joins the framing to the Converse stream codec
+//! ([`models`]), and the CLI's discovery and test calls ([`probe`]). [`StreamBody`] joins the framing to the Converse stream codec
 //! (`protocol::converse`) for one ConverseStream response body. The kind that wires these
 //! into the HTTP pipeline lives with the other kinds.
 
 pub mod credentials;
 pub mod eventstream;
 pub mod models;
+pub mod probe;
 pub mod profile;
 pub mod sign;
 

@@ -115,7 +115,11 @@ impl Kind for Bedrock {
     }
 
     fn models_url(&self, _base: &str) -> Result<String, String> {
-        Err("Bedrock lists its models on the control endpoint (signed): see `upstream add`".into())
+        Err(
+            "Bedrock lists its models on its control endpoint, with AWS credentials \
+             (`upstream::bedrock::probe`)"
+                .into(),
+        )
     }
 
     fn framing(&self) -> Framing {
@@ -201,6 +205,38 @@ mod tests {
                 "arn:aws:bedrock:ap-south-1:123456789012:inference-profile/apac.x"
             ),
             "ap-south-1"
+        );
+    }
+
+    #[test]
+    fn an_arn_model_goes_to_the_arns_regional_host() {
+        let rec = UpstreamRecord {
+            region: Some("us-west-2".into()),
+            ..UpstreamRecord::sample("b", ProviderKind::Bedrock)
+        };
+        let c = Config::default();
+        let arn = "arn:aws:bedrock:eu-west-1:123456789012:application-inference-profile/p1";
+        let h = HeaderMap::new();
+        let t = Target {
+            config: &c,
+            record: &rec,
+            model: arn,
+            credential: Credential::None,
+            client_dialect: Dialect::Anthropic,
+            client_headers: &h,
+        };
+        let url = Bedrock
+            .call_url(
+                &t,
+                Call::Generate {
+                    stream: true,
+                    alt_sse: false,
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            url,
+            "https://bedrock-runtime.eu-west-1.amazonaws.com/model/arn%3Aaws%3Abedrock%3Aeu-west-1%3A123456789012%3Aapplication-inference-profile%2Fp1/converse-stream"
         );
     }
 }
