@@ -7,6 +7,11 @@
 //!   <= 50 us. Gemini's schema reduction is memoized across requests (`gemini::schema_memo`),
 //!   so the steady state measured here is that of a session's second and later turns; the
 //!   `parts/gemini_encode_cold` figure is a first turn.
+//! * `request/responses_to_openai`, `request/responses_to_anthropic`: a Codex-sized Responses
+//!   request (a 20 KB `developer` prompt, 20 function tools, 20 turns of `function_call` /
+//!   `function_call_output` pairs with assistant text; made by [`codex_request`] from the Claude
+//!   Code fixture's prompt and schemas, about 60 KB) decoded and encoded for a Chat or an
+//!   Anthropic upstream. Target: within 2x of `anthropic_to_openai`.
 //! * `stream/*`: an upstream's SSE body (OpenAI chunks, Gemini chunks) through the parser, the
 //!   upstream's stream decoder and the Anthropic stream encoder, as the pipeline runs it.
 //!   Throughput in upstream events per second. Target: > 1 M events/s.
@@ -14,6 +19,9 @@
 //!   `application/vnd.amazon.eventstream` frames, CRCs checked) through the frame decoder, the
 //!   Converse stream decoder (`upstream::bedrock::StreamBody`) and the Anthropic stream
 //!   encoder. Same target.
+//! * `stream/openai_chunks_to_responses_sse`, `stream/anthropic_sse_to_responses_sse`: the
+//!   same answer from a Chat or an Anthropic upstream encoded as Responses events (Codex's
+//!   routes). Same target.
 //!
 //! Quick run: `cargo bench --bench codecs -- --quick`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a broken benchmark input should stop the run
@@ -27,7 +35,8 @@ use llm_gateway::protocol::ir::Dialect;
 use llm_gateway::protocol::ir::{StopReason, Usage};
 use llm_gateway::protocol::sse::SseParser;
 use llm_gateway::protocol::stream::{BlockStart, Delta, StreamEvent};
-use llm_gateway::protocol::{anthropic, gemini, openai};
+use llm_gateway::protocol::{anthropic, gemini, openai, responses};
+use serde_json::{Value, json};
 
 // The allocator the gateway binary runs with (`src/main.rs`): allocation is a good part of
 // decoding, so measuring with another one would misstate it.
@@ -35,6 +44,87 @@ use llm_gateway::protocol::{anthropic, gemini, openai};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const REQUEST: &str = include_str!("../tests/fixtures/claude-code/request.json");
+
+/// A request the size and shape of Codex CLI's (`shared/reference/responses.md` §6.3): two
+/// `developer` messages (the first 20 KB), the environment context and the prompt as `user`
+/// messages, 20 flat function tools (the fixture's first 20 schemas), then 20 turns of assistant
+/// text, a `function_call` and its `function_call_output`, as Codex replays them. Compact JSON.
+fn codex_request() -> String {
+    let fixture: Value = serde_json::from_str(REQUEST).unwrap();
+    let base: String = fixture["system"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["text"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let mut prompt = String::from("You are Codex, a coding agent. ");
+    while prompt.len() < 20_000 {
+        prompt.push_str(&base);
+        prompt.push('\n');
+    }
+    let cut = (0..=20_000)
+        .rev()
+        .find(|i| prompt.is_char_boundary(*i))
+        .unwrap();
+    prompt.truncate(cut);
+    let tools: Vec<Value> = fixture["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(20)
+        .map(|t| {
+            json!({"type": "function", "name": t["name"], "description": t["description"],
+                   "parameters": t["input_schema"], "strict": false})
+        })
+        .collect();
+    assert_eq!(tools.len(), 20);
+    let text = |role: &str, kind: &str, t: &str| json!({"type": "message", "role": role, "content": [{"type": kind, "text": t}]});
+    let mut input = vec![
+        text("developer", "input_text", &prompt),
+        text(
+            "developer",
+            "input_text",
+            "<permissions instructions>sandbox: workspace-write; approvals: never</permissions instructions>",
+        ),
+        text(
+            "user",
+            "input_text",
+            "<environment_context><cwd>/home/dev/project</cwd><shell>bash</shell></environment_context>",
+        ),
+        text(
+            "user",
+            "input_text",
+            "Fix the failing test in src/lib.rs and run the suite.",
+        ),
+    ];
+    for turn in 0..20 {
+        let call_id = format!("call_{turn:02}_abcdefghijklmnopqrstuvwx");
+        input.push(text(
+            "assistant",
+            "output_text",
+            &format!("Step {turn}: I will look at the next file before changing anything."),
+        ));
+        input.push(json!({"type": "function_call", "id": format!("fc_{turn:02}"),
+            "call_id": call_id, "name": tools[turn % 20]["name"], "status": "completed",
+            "arguments": json!({"cmd": format!("sed -n '{turn},+40p' src/lib.rs"), "yield_time_ms": 10000}).to_string()}));
+        let output: String = (0..12)
+            .map(|l| {
+                format!(
+                    "{:>4}  let value_{l} = compute(input, {turn}, \"line\");\n",
+                    turn * 40 + l
+                )
+            })
+            .collect();
+        input.push(json!({"type": "function_call_output", "call_id": call_id,
+            "output": format!("Chunk ID: {turn}\nWall time: 0.01 seconds\nProcess exited with code 0\nOutput:\n{output}")}));
+    }
+    json!({"model": "gpt-5.5", "instructions": null, "input": input, "tools": tools,
+           "tool_choice": "auto", "parallel_tool_calls": true, "reasoning": {"effort": "medium"},
+           "store": false, "stream": true, "include": ["reasoning.encrypted_content"],
+           "prompt_cache_key": "019a0000-0000-7000-8000-000000000000"})
+    .to_string()
+}
 
 fn requests(c: &mut Criterion) {
     // The fixture is pretty-printed for reading; clients send compact JSON (key order kept).
@@ -55,6 +145,25 @@ fn requests(c: &mut Criterion) {
             let wire = gemini::encode_request(&ir).unwrap();
             black_box(codec::to_body(&wire, &ir).unwrap())
         })
+    });
+    let codex = codex_request();
+    let codex = codex.as_bytes();
+    g.bench_function("responses_to_openai", |b| {
+        b.iter(|| {
+            let ir = responses::decode_request(black_box(codex), &hints).unwrap();
+            let wire = openai::encode_request(&ir).unwrap();
+            black_box(codec::to_body(&wire, &ir).unwrap())
+        })
+    });
+    g.bench_function("responses_to_anthropic", |b| {
+        b.iter(|| {
+            let ir = responses::decode_request(black_box(codex), &hints).unwrap();
+            let wire = anthropic::encode_request(&ir).unwrap();
+            black_box(codec::to_body(&wire, &ir).unwrap())
+        })
+    });
+    g.bench_function("parts/responses_decode", |b| {
+        b.iter(|| black_box(responses::decode_request(black_box(codex), &hints).unwrap()))
     });
     // Where the time goes.
     let ir = anthropic::decode_request(body, &hints).unwrap();
@@ -131,21 +240,55 @@ fn answer(n: usize) -> Vec<StreamEvent> {
     ev
 }
 
-fn upstream_body(events: &[StreamEvent], openai_side: bool) -> Vec<u8> {
+/// `events` as upstream `dialect` sends them (OpenAI, Gemini or Anthropic SSE).
+fn upstream_body(events: &[StreamEvent], dialect: Dialect) -> Vec<u8> {
     let ctx = ResponseCtx {
         model: "upstream".into(),
         include_usage: true,
         ..ResponseCtx::default()
     };
     let mut out = Vec::new();
-    if openai_side {
-        let mut enc = openai::StreamEncoder::new(&ctx);
-        events.iter().for_each(|e| enc.encode(e, &mut out));
-    } else {
-        let mut enc = gemini::StreamEncoder::new(&ctx);
-        events.iter().for_each(|e| enc.encode(e, &mut out));
+    match dialect {
+        Dialect::OpenAi => {
+            let mut enc = openai::StreamEncoder::new(&ctx);
+            events.iter().for_each(|e| enc.encode(e, &mut out));
+        }
+        Dialect::Gemini => {
+            let mut enc = gemini::StreamEncoder::new(&ctx);
+            events.iter().for_each(|e| enc.encode(e, &mut out));
+        }
+        _ => {
+            let mut enc = anthropic::StreamEncoder::new(&ctx);
+            events.iter().for_each(|e| enc.encode(e, &mut out));
+        }
     }
     out
+}
+
+/// An upstream's SSE body through the parser and `dialect`'s stream decoder into `encode`, read
+/// by read; the output's length.
+fn translate_sse(
+    chunks: &[&[u8]],
+    dialect: Dialect,
+    mut encode: impl FnMut(&StreamEvent, &mut Vec<u8>),
+) -> usize {
+    let mut parser = SseParser::new();
+    let mut dec = AnyStreamDecoder::new(dialect);
+    let (mut sse, mut ir, mut out) = (Vec::new(), Vec::new(), Vec::new());
+    for chunk in chunks {
+        parser.push(chunk, &mut sse).unwrap();
+        for e in sse.drain(..) {
+            dec.feed(&e, &mut ir).unwrap();
+        }
+        for e in ir.drain(..) {
+            encode(&e, &mut out);
+        }
+    }
+    dec.finish(&mut ir).unwrap();
+    for e in ir.drain(..) {
+        encode(&e, &mut out);
+    }
+    out.len()
 }
 
 /// Splits a body into network-sized reads.
@@ -161,8 +304,9 @@ fn streams(c: &mut Criterion) {
         estimated_input_tokens: 1000,
         ..ResponseCtx::default()
     };
-    let openai_body = upstream_body(&events, true);
-    let gemini_body = upstream_body(&events, false);
+    let openai_body = upstream_body(&events, Dialect::OpenAi);
+    let gemini_body = upstream_body(&events, Dialect::Gemini);
+    let anthropic_body = upstream_body(&events, Dialect::Anthropic);
     let mut g = c.benchmark_group("stream");
     g.throughput(Throughput::Elements(N as u64));
     for (name, dialect, body) in [
@@ -180,21 +324,29 @@ fn streams(c: &mut Criterion) {
         g.bench_function(name, |b| {
             let chunks = reads(body);
             b.iter(|| {
-                let mut parser = SseParser::new();
-                let mut dec = AnyStreamDecoder::new(dialect);
                 let mut enc = anthropic::StreamEncoder::new(&ctx);
-                let (mut sse, mut ir, mut out) = (Vec::new(), Vec::new(), Vec::new());
-                for chunk in &chunks {
-                    parser.push(chunk, &mut sse).unwrap();
-                    for e in sse.drain(..) {
-                        dec.feed(&e, &mut ir).unwrap();
-                    }
-                    for e in ir.drain(..) {
-                        enc.encode(&e, &mut out);
-                    }
-                }
-                dec.finish(&mut ir).unwrap();
-                black_box(out.len())
+                black_box(translate_sse(&chunks, dialect, |e, out| enc.encode(e, out)))
+            })
+        });
+    }
+    // Codex's routes: the same answer as Responses events.
+    for (name, dialect, body) in [
+        (
+            "openai_chunks_to_responses_sse",
+            Dialect::OpenAi,
+            &openai_body,
+        ),
+        (
+            "anthropic_sse_to_responses_sse",
+            Dialect::Anthropic,
+            &anthropic_body,
+        ),
+    ] {
+        g.bench_function(name, |b| {
+            let chunks = reads(body);
+            b.iter(|| {
+                let mut enc = responses::StreamEncoder::new(&ctx);
+                black_box(translate_sse(&chunks, dialect, |e, out| enc.encode(e, out)))
             })
         });
     }

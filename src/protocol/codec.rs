@@ -98,6 +98,7 @@ pub fn body_size_hint(req: &Request) -> usize {
             } => id.len() + name.len() + input.raw().map_or(64, |r| r.get().len() + 16),
             Block::ToolResult { content, .. } => content.iter().map(block).sum(),
             Block::RedactedThinking { data } => data.len(),
+            Block::Document(d) => d.size() + 64,
             Block::Unknown { .. } => 256,
         }
     }

@@ -150,12 +150,83 @@ pub enum Block {
     RedactedThinking {
         data: String,
     },
-    /// A block the IR does not model (e.g. an Anthropic `document` or `server_tool_use`): kept
+    /// A file the client attached (a PDF, a text document) or named.
+    Document(Document),
+    /// A block the IR does not model (e.g. an Anthropic `server_tool_use`): kept
     /// verbatim for its own dialect, dropped when encoding into another.
     Unknown {
         origin: Dialect,
         value: Value,
     },
+}
+
+/// A document: Anthropic `document`, OpenAI Chat `file` part, Responses `input_file`, Gemini
+/// inline PDF or text data. Upstreams without documents get it as text, or only named.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub source: DocumentSource,
+    pub title: Option<String>,
+    /// Anthropic `cache_control` (Bedrock makes a cache point of it).
+    pub cache_control: Option<Value>,
+    /// What its own dialect said besides (Anthropic `context`/`citations`, a source the IR
+    /// reads only as text, a provider's file id), for encoding back into that dialect.
+    pub extra: Extras,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DocumentSource {
+    /// A file in base64 (a PDF).
+    Base64 { media_type: String, data: String },
+    /// A plain-text document (or the text of an Anthropic `content` source).
+    Text { text: String },
+    /// A document the gateway does not fetch (a URL, a provider's stored file, a source it
+    /// cannot read), described for a person: named to the upstream, so the model learns it was
+    /// there.
+    Reference { location: String },
+}
+
+/// Why a referenced document reaches no upstream: the gateway does not fetch for the client.
+const REFERENCE_NOT_FETCHED: &str = "the gateway passes on only documents sent inline";
+
+impl Document {
+    /// The document as text, when text is all of it an upstream can get: a text document
+    /// under its [`label`](Self::label) line, a reference named (not fetched). `None` for a file.
+    pub fn as_text(&self) -> Option<String> {
+        match &self.source {
+            DocumentSource::Text { text } => Some(format!("{}\n{text}", self.label())),
+            DocumentSource::Reference { .. } => Some(self.not_included(REFERENCE_NOT_FETCHED)),
+            DocumentSource::Base64 { .. } => None,
+        }
+    }
+
+    /// A line that names the document, for upstreams that get its text or only a mention.
+    pub fn label(&self) -> String {
+        let named = match &self.title {
+            Some(t) => format!("document `{t}`"),
+            None => "document".to_owned(),
+        };
+        match &self.source {
+            DocumentSource::Base64 { media_type, .. } => format!("[{named} ({media_type})]"),
+            DocumentSource::Text { .. } => format!("[{named}]"),
+            DocumentSource::Reference { location } => format!("[{named} at {location}]"),
+        }
+    }
+
+    /// The [`label`](Self::label) and why the upstream does not get the document itself.
+    pub fn not_included(&self, why: &str) -> String {
+        format!("{} (not included: {why})", self.label())
+    }
+
+    /// A rough size in bytes, for buffer estimates.
+    pub fn size(&self) -> usize {
+        let title = self.title.as_ref().map_or(0, String::len);
+        title
+            + match &self.source {
+                DocumentSource::Base64 { data, .. } => data.len(),
+                DocumentSource::Text { text } => text.len(),
+                DocumentSource::Reference { location } => location.len(),
+            }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -368,6 +439,39 @@ impl ApiError {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn doc(source: DocumentSource, title: Option<&str>) -> Document {
+        Document {
+            source,
+            title: title.map(str::to_owned),
+            cache_control: None,
+            extra: Extras::default(),
+        }
+    }
+
+    #[test]
+    fn documents_are_labelled_and_read_as_text_unless_they_are_files() {
+        let pdf = doc(
+            DocumentSource::Base64 {
+                media_type: "application/pdf".into(),
+                data: "JVBE".into(),
+            },
+            Some("a.pdf"),
+        );
+        assert_eq!(pdf.label(), "[document `a.pdf` (application/pdf)]");
+        assert_eq!(pdf.as_text(), None);
+        let text = doc(DocumentSource::Text { text: "hi".into() }, None);
+        assert_eq!(text.as_text().as_deref(), Some("[document]\nhi"));
+        let url = doc(
+            DocumentSource::Reference {
+                location: "u".into(),
+            },
+            None,
+        );
+        assert_eq!(url.label(), "[document at u]");
+        assert!(url.as_text().unwrap().contains("not included"));
+        assert_eq!(pdf.size(), 4 + 5);
+    }
 
     #[test]
     fn extras_objects_only_for_their_own_dialect() {

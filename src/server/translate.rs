@@ -511,7 +511,10 @@ pub(crate) fn response_events(resp: &ir::Response, out: &mut Vec<StreamEvent>) {
                 [Some(Delta::ToolInputJson(input.to_string())), None],
             ),
             // Not in an assistant reply.
-            Block::Image(_) | Block::ToolResult { .. } | Block::Unknown { .. } => continue,
+            Block::Image(_)
+            | Block::ToolResult { .. }
+            | Block::Document(_)
+            | Block::Unknown { .. } => continue,
         };
         let redacted = matches!(start, BlockStart::RedactedThinking { .. });
         if !redacted && deltas.iter().all(Option::is_none) {

@@ -22,12 +22,13 @@ use super::{Clients, Gateway, Run, client, run};
 /// The alias Codex is given when it must offer `apply_patch`.
 const PATCH_SLUG: &str = "gpt-5.5-gw";
 
-const PLAIN: &str = "E2E-CODEX-PLAIN: hello from the fake upstream.";
-const SHELL_DONE: &str = "E2E-CODEX-SHELL-DONE: the marker is written.";
+pub(super) const PLAIN: &str = "E2E-CODEX-PLAIN: hello from the fake upstream.";
+pub(super) const SHELL_DONE: &str = "E2E-CODEX-SHELL-DONE: the marker is written.";
 const PATCH_DONE: &str = "E2E-CODEX-PATCH-DONE: hello.txt is created.";
 /// Prints `E2E-SHELL-OK` without holding it literally, so only a command that ran produces it.
-const SHELL_CMD: &str = "printf '%s-%s\\n' E2E SHELL-OK > shell-marker.txt && cat shell-marker.txt";
-const SHELL_OUT: &str = "E2E-SHELL-OK";
+pub(super) const SHELL_CMD: &str =
+    "printf '%s-%s\\n' E2E SHELL-OK > shell-marker.txt && cat shell-marker.txt";
+pub(super) const SHELL_OUT: &str = "E2E-SHELL-OK";
 const PATCH_FILE: &str = "hello.txt";
 const PATCH_CONTENT: &str = "hello from codex through llm-gateway\n";
 const PATCH: &str = "*** Begin Patch\n*** Add File: hello.txt\n+hello from codex through llm-gateway\n*** End Patch\n";
@@ -44,6 +45,10 @@ fn tool_schema(r: &Req, d: Dialect, name: &str) -> Option<Value> {
             .iter()
             .find(|t| t["name"] == name)
             .map(|t| t["input_schema"].clone()),
+        Dialect::Responses => tools
+            .iter()
+            .find(|t| t["name"] == name)
+            .map(|t| t["parameters"].clone()),
         Dialect::Gemini => tools
             .iter()
             .flat_map(|t| t["functionDeclarations"].as_array().into_iter().flatten())
@@ -70,11 +75,11 @@ fn offers(r: &Req, d: Dialect, tool: &str) -> bool {
     r.tool_names(d).iter().any(|n| n == tool)
 }
 
-fn plain(_: Dialect) -> impl Fn(&Req) -> Answer + Send + Sync + 'static {
+pub(super) fn plain(_: Dialect) -> impl Fn(&Req) -> Answer + Send + Sync + 'static {
     |_| Answer::Text(PLAIN.into())
 }
 
-fn shell(d: Dialect) -> impl Fn(&Req) -> Answer + Send + Sync + 'static {
+pub(super) fn shell(d: Dialect) -> impl Fn(&Req) -> Answer + Send + Sync + 'static {
     move |r| {
         if !r.tool_results(d).is_empty() {
             return Answer::Text(SHELL_DONE.into());
@@ -106,7 +111,7 @@ fn patch(d: Dialect) -> impl Fn(&Req) -> Answer + Send + Sync + 'static {
 
 /// One `codex exec` run through `gw` as `model`, in `work`: what it printed and its last
 /// message (`-o`).
-async fn codex_exec(
+pub(super) async fn codex_exec(
     clients: &Clients,
     gw: &Gateway,
     work: &Path,
@@ -164,7 +169,7 @@ fn toml_string(s: &str) -> String {
 
 /// The upstream got Codex's developer prompt as its system prompt and the user's prompt as a
 /// user turn, in every request.
-fn assert_prompts(fake: &Fake, prompt: &str, ctx: &str) {
+pub(super) fn assert_prompts(fake: &Fake, prompt: &str, ctx: &str) {
     let d = fake.dialect();
     for r in fake.requests() {
         let b = &r.body;
@@ -200,6 +205,18 @@ fn assert_prompts(fake: &Fake, prompt: &str, ctx: &str) {
                     contents.first().cloned(),
                 )
             }
+            // Relayed as Codex wrote it: the prompt stays in `developer` items.
+            Dialect::Responses => {
+                let items = b["input"].as_array().cloned().unwrap_or_default();
+                let system: String = items
+                    .iter()
+                    .filter(|i| i["role"] == "system" || i["role"] == "developer")
+                    .map(|i| i["content"].to_string())
+                    .collect();
+                let system = format!("{}{system}", b["instructions"]);
+                let user = items.iter().find(|i| i["role"] == "user").cloned();
+                (system, user)
+            }
         };
         // Codex's base prompt introduces Codex; it is sent as `developer` messages.
         assert!(
@@ -216,7 +233,7 @@ fn assert_prompts(fake: &Fake, prompt: &str, ctx: &str) {
 
 /// In the request that carries the tool result: the call sits in an assistant turn and its
 /// result in the tool/user turn after it.
-fn assert_call_roles(fake: &Fake, ctx: &str) {
+pub(super) fn assert_call_roles(fake: &Fake, ctx: &str) {
     let d = fake.dialect();
     let reqs = fake.requests();
     let r = reqs
@@ -226,6 +243,7 @@ fn assert_call_roles(fake: &Fake, ctx: &str) {
         .unwrap_or_else(|| panic!("no request carried a tool result\n{ctx}"));
     let turns = match d {
         Dialect::Gemini => r.body["contents"].as_array().cloned(),
+        Dialect::Responses => r.body["input"].as_array().cloned(),
         _ => r.body["messages"].as_array().cloned(),
     }
     .unwrap_or_default();
@@ -234,6 +252,7 @@ fn assert_call_roles(fake: &Fake, ctx: &str) {
         Dialect::OpenAi => ("\"tool_calls\"", "\"tool_call_id\""),
         Dialect::Anthropic => ("\"tool_use\"", "\"tool_result\""),
         Dialect::Gemini => ("\"functionCall\"", "\"functionResponse\""),
+        Dialect::Responses => ("\"function_call\"", "\"function_call_output\""),
     };
     let call = turns
         .iter()
@@ -245,6 +264,8 @@ fn assert_call_roles(fake: &Fake, ctx: &str) {
         .unwrap_or_else(|| panic!("no tool result turn\n{ctx}"));
     assert!(call < result, "the result comes after its call\n{ctx}");
     let (call_role, result_roles): (&str, &[&str]) = match d {
+        // Items, not turns: the order is all there is to check.
+        Dialect::Responses => return,
         Dialect::OpenAi => ("assistant", &["tool"]),
         Dialect::Anthropic => ("assistant", &["user"]),
         Dialect::Gemini => ("model", &["user", "function"]),

@@ -1,5 +1,6 @@
 //! A scriptable fake LLM upstream for the end-to-end tests: hyper on 127.0.0.1:0, speaking the
-//! OpenAI Chat Completions, the Anthropic Messages or the Gemini generateContent dialect. A responder closure looks at
+//! OpenAI Chat Completions, the Anthropic Messages, the Gemini generateContent or the OpenAI
+//! Responses dialect (optionally with Azure's content-filter chunks in Chat streams). A responder closure looks at
 //! each request (already parsed) and returns an [`Answer`]; the fake renders it in its dialect,
 //! as JSON or as SSE (split over several chunks) depending on what the request asked for. Every
 //! request is recorded. Self-contained on purpose: `tests/support` belongs to other helpers.
@@ -16,6 +17,8 @@ pub enum Dialect {
     OpenAi,
     Anthropic,
     Gemini,
+    /// The OpenAI Responses API (`POST {base}/responses`).
+    Responses,
 }
 
 /// What the fake model says.
@@ -44,7 +47,9 @@ impl Req {
     /// Whether this request asks for a stream.
     pub fn streaming(&self, dialect: Dialect) -> bool {
         match dialect {
-            Dialect::OpenAi | Dialect::Anthropic => self.body["stream"] == true,
+            Dialect::OpenAi | Dialect::Anthropic | Dialect::Responses => {
+                self.body["stream"] == true
+            }
             Dialect::Gemini => self.path.contains(":streamGenerateContent"),
         }
     }
@@ -52,7 +57,7 @@ impl Req {
     /// The model named by the request (body for OpenAI, path for Gemini).
     pub fn model(&self, dialect: Dialect) -> String {
         match dialect {
-            Dialect::OpenAi | Dialect::Anthropic => {
+            Dialect::OpenAi | Dialect::Anthropic | Dialect::Responses => {
                 self.body["model"].as_str().unwrap_or_default().to_string()
             }
             Dialect::Gemini => {
@@ -72,7 +77,8 @@ impl Req {
                 .filter_map(|t| t["function"]["name"].as_str())
                 .map(str::to_string)
                 .collect(),
-            Dialect::Anthropic => self.body["tools"]
+            // Responses tools are flat: `{"type": "function", "name": ...}`.
+            Dialect::Anthropic | Dialect::Responses => self.body["tools"]
                 .as_array()
                 .into_iter()
                 .flatten()
@@ -127,6 +133,16 @@ impl Req {
                     (name, r["response"].to_string())
                 })
                 .collect(),
+            Dialect::Responses => self.body["input"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|i| i["type"] == "function_call_output")
+                .map(|i| {
+                    let id = i["call_id"].as_str().unwrap_or_default().to_string();
+                    (id, content_text(&i["output"]))
+                })
+                .collect(),
         }
     }
 
@@ -139,6 +155,7 @@ impl Req {
                 matches!(t, Some("json_schema" | "json_object"))
             }
             Dialect::Anthropic => self.body["output_config"]["format"]["type"] == "json_schema",
+            Dialect::Responses => self.body["text"]["format"]["type"] == "json_schema",
             Dialect::Gemini => {
                 let g = &self.body["generationConfig"];
                 g["responseMimeType"] == "application/json"
@@ -172,6 +189,8 @@ type Responder = dyn Fn(&Req) -> Answer + Send + Sync;
 
 struct Inner {
     dialect: Dialect,
+    /// Chat streams carry Azure's content-filter chunks.
+    azure: bool,
     responder: Box<Responder>,
     requests: Mutex<Vec<Req>>,
 }
@@ -187,8 +206,26 @@ impl Fake {
         dialect: Dialect,
         responder: impl Fn(&Req) -> Answer + Send + Sync + 'static,
     ) -> Fake {
+        Fake::start_as(dialect, false, responder).await
+    }
+
+    /// An Azure OpenAI resource: [`Fake::start`] whose Chat streams open with the prompt-filter
+    /// chunk (empty `choices`) and carry an annotation chunk without `delta`, as Azure's do.
+    pub async fn start_azure(
+        dialect: Dialect,
+        responder: impl Fn(&Req) -> Answer + Send + Sync + 'static,
+    ) -> Fake {
+        Fake::start_as(dialect, true, responder).await
+    }
+
+    async fn start_as(
+        dialect: Dialect,
+        azure: bool,
+        responder: impl Fn(&Req) -> Answer + Send + Sync + 'static,
+    ) -> Fake {
         let inner = Arc::new(Inner {
             dialect,
+            azure,
             responder: Box::new(responder),
             requests: Mutex::new(Vec::new()),
         });
@@ -206,7 +243,7 @@ impl Fake {
     /// The base URL in the form `upstream add --base-url` takes for this dialect's provider kind.
     pub fn base_url(&self) -> String {
         match self.inner.dialect {
-            Dialect::OpenAi => format!("http://{}/v1", self.addr),
+            Dialect::OpenAi | Dialect::Responses => format!("http://{}/v1", self.addr),
             Dialect::Anthropic | Dialect::Gemini => format!("http://{}", self.addr),
         }
     }
@@ -262,7 +299,7 @@ async fn answer(
 
     if req.method == "GET" {
         let list = match inner.dialect {
-            Dialect::OpenAi => {
+            Dialect::OpenAi | Dialect::Responses => {
                 json!({"object": "list", "data": [{"id": "fake-model", "object": "model"}]})
             }
             Dialect::Anthropic => json!({"data": [{"id": "fake-claude", "type": "model"}]}),
@@ -276,12 +313,16 @@ async fn answer(
         (Dialect::OpenAi, false) => respond("application/json", openai_json(&ans, &model)),
         (Dialect::OpenAi, true) => {
             let usage = req.body["stream_options"]["include_usage"] == true;
-            respond("text/event-stream", openai_sse(&ans, &model, usage))
+            let sse = openai_sse(&ans, &model, usage);
+            let sse = if inner.azure { azure_sse(&sse) } else { sse };
+            respond("text/event-stream", sse)
         }
         (Dialect::Anthropic, false) => respond("application/json", anthropic_json(&ans, &model)),
         (Dialect::Anthropic, true) => respond("text/event-stream", anthropic_sse(&ans, &model)),
         (Dialect::Gemini, false) => respond("application/json", gemini_json(&ans, &model)),
         (Dialect::Gemini, true) => respond("text/event-stream", gemini_sse(&ans, &model)),
+        (Dialect::Responses, false) => respond("application/json", responses_json(&ans, &model)),
+        (Dialect::Responses, true) => respond("text/event-stream", responses_sse(&ans, &model)),
     }
 }
 
@@ -370,6 +411,16 @@ fn openai_sse(ans: &Answer, model: &str, usage: bool) -> String {
     let mut out: String = events.iter().map(|e| format!("data: {e}\n\n")).collect();
     out.push_str("data: [DONE]\n\n");
     out
+}
+
+/// A Chat stream as Azure sends it: the prompt-filter chunk first, an annotation chunk after
+/// the first real chunk.
+fn azure_sse(sse: &str) -> String {
+    use crate::support::fake_azure::{ANNOTATION_CHUNK, PROMPT_FILTER_CHUNK};
+    let mut frames: Vec<&str> = sse.split_inclusive("\n\n").collect();
+    frames.insert(0, PROMPT_FILTER_CHUNK);
+    frames.insert(frames.len().min(2), ANNOTATION_CHUNK);
+    frames.concat()
 }
 
 const TOOL_USE_ID: &str = "toolu_e2e_1";
@@ -507,4 +558,113 @@ async fn the_fake_answers_and_records() {
     let seen = fake.requests();
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].model(Dialect::OpenAi), "m");
+}
+
+const RESPONSE_ID: &str = "resp_e2e";
+const MESSAGE_ID: &str = "msg_e2e_1";
+const FUNCTION_ITEM_ID: &str = "fc_e2e_1";
+
+/// The one output item of an answer, as `output_item.done` and `response.completed` carry it.
+fn responses_item(ans: &Answer) -> Value {
+    match ans {
+        Answer::Text(t) => json!({
+            "type": "message", "id": MESSAGE_ID, "status": "completed", "role": "assistant",
+            "content": [{"type": "output_text", "text": t, "annotations": []}],
+        }),
+        Answer::ToolCall { name, args } => json!({
+            "type": "function_call", "id": FUNCTION_ITEM_ID, "status": "completed",
+            "call_id": CALL_ID, "name": name, "arguments": args.to_string(),
+        }),
+    }
+}
+
+fn responses_object(status: &str, output: Vec<Value>, model: &str) -> Value {
+    let mut r = json!({
+        "id": RESPONSE_ID, "object": "response", "created_at": 1, "status": status,
+        "model": model, "output": output, "parallel_tool_calls": true, "tool_choice": "auto",
+        "tools": [], "usage": null,
+    });
+    if status == "completed" {
+        r["usage"] = json!({
+            "input_tokens": 21, "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": 9, "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 30,
+        });
+    }
+    r
+}
+
+fn responses_json(ans: &Answer, model: &str) -> String {
+    responses_object("completed", vec![responses_item(ans)], model).to_string()
+}
+
+/// The event stream of `shared/reference/responses.md` §4, written out by hand (not by the
+/// gateway's encoder, so a same-dialect relay is checked against an independent writer):
+/// `response.created` first, `sequence_number` from 0, the item opened, its deltas, closed
+/// whole, one `response.completed`, no `[DONE]`.
+fn responses_sse(ans: &Answer, model: &str) -> String {
+    let item = responses_item(ans);
+    let mut events = vec![
+        json!({"type": "response.created", "response": responses_object("in_progress", vec![], model)}),
+        json!({"type": "response.in_progress", "response": responses_object("in_progress", vec![], model)}),
+    ];
+    match ans {
+        Answer::Text(t) => {
+            let mut open = item.clone();
+            open["status"] = json!("in_progress");
+            open["content"] = json!([]);
+            events.push(
+                json!({"type": "response.output_item.added", "output_index": 0, "item": open}),
+            );
+            let part = |text: &str| json!({"type": "output_text", "text": text, "annotations": []});
+            events.push(
+                json!({"type": "response.content_part.added", "item_id": MESSAGE_ID,
+                               "output_index": 0, "content_index": 0, "part": part("")}),
+            );
+            let (a, b) = halves(t);
+            for d in [a, b] {
+                events.push(
+                    json!({"type": "response.output_text.delta", "item_id": MESSAGE_ID,
+                                   "output_index": 0, "content_index": 0, "delta": d,
+                                   "logprobs": []}),
+                );
+            }
+            events.push(
+                json!({"type": "response.output_text.done", "item_id": MESSAGE_ID,
+                               "output_index": 0, "content_index": 0, "text": t, "logprobs": []}),
+            );
+            events.push(
+                json!({"type": "response.content_part.done", "item_id": MESSAGE_ID,
+                               "output_index": 0, "content_index": 0, "part": part(t)}),
+            );
+        }
+        Answer::ToolCall { args, .. } => {
+            let mut open = item.clone();
+            open["status"] = json!("in_progress");
+            open["arguments"] = json!("");
+            events.push(
+                json!({"type": "response.output_item.added", "output_index": 0, "item": open}),
+            );
+            let args = args.to_string();
+            let (a, b) = halves(&args);
+            for d in [a, b] {
+                events.push(json!({"type": "response.function_call_arguments.delta",
+                                   "item_id": FUNCTION_ITEM_ID, "output_index": 0, "delta": d}));
+            }
+            events.push(json!({"type": "response.function_call_arguments.done",
+                               "item_id": FUNCTION_ITEM_ID, "output_index": 0, "arguments": args}));
+        }
+    }
+    events.push(json!({"type": "response.output_item.done", "output_index": 0, "item": item}));
+    events.push(json!({"type": "response.completed",
+                       "response": responses_object("completed", vec![item], model)}));
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut e)| {
+            e["sequence_number"] = json!(i);
+            let kind = e["type"].as_str().unwrap_or_default().to_string();
+            format!("event: {kind}\ndata: {e}\n\n")
+        })
+        .collect()
 }

@@ -8,10 +8,14 @@
 //! (no proxies, a temporary HOME, telemetry and update checks off) and a hard timeout.
 //! `browser` (headless Chromium against the in-process server) needs only `/usr/bin/chromium`
 //! and skips with a notice without it.
+//! `clouds` runs Claude Code through a Bedrock fake (`converse`, a scripted Converse server)
+//! and Codex CLI through Azure Chat and Responses deployments.
 
 mod browser;
 mod claude;
+mod clouds;
 mod codex;
+mod converse;
 mod fake;
 mod gemini_cli;
 mod launch;
@@ -119,27 +123,41 @@ fn free_port() -> u16 {
 
 impl Gateway {
     pub fn start(ups: &[Up], aliases: &[(&str, &str)]) -> Gateway {
+        let adds: Vec<Vec<String>> = ups
+            .iter()
+            .map(|u| {
+                let key = format!("sk-fake-{}", u.name);
+                [
+                    "upstream",
+                    "add",
+                    u.name,
+                    "--provider",
+                    u.kind,
+                    "--base-url",
+                    &u.base_url,
+                    "--api-key",
+                    &key,
+                    "--models",
+                    u.model,
+                ]
+                .map(str::to_string)
+                .to_vec()
+            })
+            .collect();
+        Gateway::start_adds(&adds, aliases)
+    }
+
+    /// [`Gateway::start`] with each upstream given as its whole `upstream add ...` argument list
+    /// (for kinds that take more flags: `--region`, `--wire`).
+    pub fn start_adds(adds: &[Vec<String>], aliases: &[(&str, &str)]) -> Gateway {
         let home = TestHome::new();
         let mut config = String::from("[log]\nlevel = \"debug\"\n\n[aliases]\n");
         for (from, to) in aliases {
             config.push_str(&format!("\"{from}\" = \"{to}\"\n"));
         }
         home.write_config(&config);
-        for u in ups {
-            let key = format!("sk-fake-{}", u.name);
-            let args = [
-                "upstream",
-                "add",
-                u.name,
-                "--provider",
-                u.kind,
-                "--base-url",
-                &u.base_url,
-                "--api-key",
-                &key,
-                "--models",
-                u.model,
-            ];
+        for args in adds {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             expect_ok(&home, &args);
         }
         let key = stdout(&expect_ok(&home, &["apikey", "add", "e2e"]))

@@ -13,6 +13,8 @@ pub fn names(d: Dialect) -> (&'static str, &'static str, &'static str) {
         Dialect::OpenAi => ("oai", "openai", "fake-model"),
         Dialect::Anthropic => ("ant", "anthropic", "fake-claude"),
         Dialect::Gemini => ("gem", "gemini", "fake-gemini"),
+        // Registered with `--wire responses` (see `clouds.rs`).
+        Dialect::Responses => ("rsp", "openai", "fake-responses"),
     }
 }
 
@@ -62,6 +64,15 @@ pub fn assert_requests(fake: &Fake, ctx: &str) {
                     assert_json_schema(&t["function"]["parameters"], ctx);
                 }
                 assert_json_schema(&r.body["response_format"]["json_schema"]["schema"], ctx);
+            }
+            Dialect::Responses => {
+                assert_eq!(r.path, "/v1/responses", "{ctx}");
+                assert_eq!(r.body["model"], model, "{ctx}");
+                assert_eq!(
+                    header("authorization"),
+                    Some(&*format!("Bearer {key}")),
+                    "{ctx}"
+                );
             }
             Dialect::Anthropic => {
                 assert!(r.path.starts_with("/v1/messages"), "{}\n{ctx}", r.path);
@@ -139,6 +150,22 @@ pub fn round_trip(fake: &Fake, ctx: &str) -> (String, Value, String) {
             assert_eq!(resp["name"], call["name"], "names pair up\n{ctx}");
             let name = call["name"].as_str().unwrap().to_string();
             (name, call["args"].clone(), resp["response"].to_string())
+        }
+        Dialect::Responses => {
+            let items = arr(&b["input"]);
+            let call = items
+                .iter()
+                .find(|i| i["type"] == "function_call")
+                .unwrap_or_else(|| panic!("no function_call item before the result\n{ctx}"));
+            let result = items
+                .iter()
+                .find(|i| i["type"] == "function_call_output")
+                .unwrap();
+            assert_eq!(result["call_id"], call["call_id"], "ids pair up\n{ctx}");
+            let args = serde_json::from_str(call["arguments"].as_str().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("arguments are not JSON: {e}\n{ctx}"));
+            let name = call["name"].as_str().unwrap().to_string();
+            (name, args, result["output"].to_string())
         }
     }
 }

@@ -3,12 +3,12 @@
 //! for Anthropic upstreams (only what the API accepts). The client-facing direction, which
 //! mints carriers, is `response::blocks_to_client`.
 
-use std::borrow::Cow;
-
 use serde_json::{Map, Value};
 
 use super::{GEMINI_CARRIER_PREFIX, wire};
-use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Json, Signature, Text};
+use crate::protocol::ir::{
+    Block, Dialect, Document, DocumentSource, Extras, Image, ImageSource, Json, Signature, Text,
+};
 
 /// Client content -> IR blocks, reading the Gemini signature carriers the way
 /// `response::blocks_to_client` writes them (a `thinking` block whose signature is
@@ -78,118 +78,151 @@ fn gemini_sig(value: String) -> Signature {
     }
 }
 
-/// What a client's Anthropic `document` block carries, for upstreams that have no such block
-/// (Claude Code sends one when it reads a PDF).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DocumentContent<'a> {
-    /// A file in base64 (a PDF): Gemini takes it inline.
-    File {
-        media_type: &'a str,
-        data: &'a str,
-        title: Option<&'a str>,
-    },
-    /// A plain-text document, or the text blocks of a `content` source joined.
-    Text {
-        text: Cow<'a, str>,
-        title: Option<&'a str>,
-    },
-    /// A document the gateway does not fetch (a `url` source, a Files API `file` source), or
-    /// a source it does not know: named to the upstream, so the model learns it was there.
-    Reference {
-        location: Cow<'a, str>,
-        title: Option<&'a str>,
-    },
-}
-
-impl DocumentContent<'_> {
-    /// The document as text, when text is all of it an upstream can get: a text document
-    /// under its [`label`](Self::label) line, a reference named (not fetched). `None` for a file.
-    pub fn as_text(&self) -> Option<String> {
-        match self {
-            DocumentContent::Text { text, .. } => Some(format!("{}\n{text}", self.label())),
-            DocumentContent::Reference { .. } => Some(self.not_included(REFERENCE_NOT_FETCHED)),
-            DocumentContent::File { .. } => None,
-        }
-    }
-
-    /// A line that names the document, for upstreams that get its text or only a mention.
-    pub fn label(&self) -> String {
-        let named = |title: &Option<&str>| match title {
-            Some(t) => format!("document `{t}`"),
-            None => "document".to_owned(),
+/// An Anthropic `document` block as an IR document. The fields the IR models are taken out;
+/// the rest (`context`, `citations`, and a source the IR reads only as text or as a name) stay
+/// in its Anthropic extras, so it encodes back as it came.
+fn document_from_wire(value: Value) -> Block {
+    let Value::Object(mut map) = value else {
+        return Block::Unknown {
+            origin: Dialect::Anthropic,
+            value,
         };
-        match self {
-            DocumentContent::File {
-                media_type, title, ..
-            } => format!("[{} ({media_type})]", named(title)),
-            DocumentContent::Text { title, .. } => format!("[{}]", named(title)),
-            DocumentContent::Reference { location, title } => {
-                format!("[{} at {location}]", named(title))
+    };
+    map.remove("type");
+    let title = match map.remove("title") {
+        Some(Value::String(t)) => Some(t),
+        Some(Value::Null) | None => None,
+        Some(other) => {
+            map.insert("title".into(), other);
+            None
+        }
+    };
+    let cache_control = map.remove("cache_control");
+    let source = match map.remove("source") {
+        None => DocumentSource::Reference {
+            location: "(no source)".into(),
+        },
+        Some(Value::Object(src)) => match plain_source(src) {
+            Ok(source) => source,
+            Err(src) => {
+                let source = read_source(&src);
+                map.insert("source".into(), Value::Object(src));
+                source
+            }
+        },
+        Some(other) => {
+            map.insert("source".into(), other);
+            DocumentSource::Reference {
+                location: "an unreadable `?` source".into(),
             }
         }
-    }
+    };
+    Block::Document(Document {
+        source,
+        title,
+        cache_control,
+        extra: Extras::new(Dialect::Anthropic, map),
+    })
+}
 
-    /// The [`label`](Self::label) and why the upstream does not get the document itself.
-    pub fn not_included(&self, why: &str) -> String {
-        format!("{} (not included: {why})", self.label())
+/// A source [`document_source`] writes back exactly (base64 with its media type, or text/plain),
+/// taken apart; any other is handed back whole.
+fn plain_source(mut src: Map<String, Value>) -> Result<DocumentSource, Map<String, Value>> {
+    let str_field =
+        |src: &Map<String, Value>, k: &str| src.get(k).and_then(Value::as_str).is_some();
+    let plain = src.len() == 3
+        && str_field(&src, "data")
+        && match src.get("type").and_then(Value::as_str) {
+            Some("base64") => str_field(&src, "media_type"),
+            Some("text") => src.get("media_type").and_then(Value::as_str) == Some(TEXT_PLAIN),
+            _ => false,
+        };
+    if !plain {
+        return Err(src);
+    }
+    let mut take = |k: &str| match src.remove(k) {
+        Some(Value::String(s)) => s,
+        _ => String::new(),
+    };
+    let (kind, data, media_type) = (take("type"), take("data"), take("media_type"));
+    Ok(if kind == "base64" {
+        DocumentSource::Base64 { media_type, data }
+    } else {
+        DocumentSource::Text { text: data }
+    })
+}
+
+/// What another dialect can have of a source the IR does not take apart.
+fn read_source(src: &Map<String, Value>) -> DocumentSource {
+    let field = |name| src.get(name).and_then(Value::as_str);
+    let kind = field("type");
+    match (kind, field("data"), field("media_type")) {
+        (Some("base64"), Some(data), Some(media_type)) => DocumentSource::Base64 {
+            media_type: media_type.to_owned(),
+            data: data.to_owned(),
+        },
+        (Some("text"), Some(data), _) => DocumentSource::Text {
+            text: data.to_owned(),
+        },
+        (Some("content"), ..) => DocumentSource::Text {
+            text: content_source_text(src.get("content")),
+        },
+        (Some("url"), ..) => DocumentSource::Reference {
+            location: field("url").unwrap_or("(no url)").to_owned(),
+        },
+        (Some("file"), ..) => DocumentSource::Reference {
+            location: format!("Files API file `{}`", field("file_id").unwrap_or("?")),
+        },
+        _ => DocumentSource::Reference {
+            location: format!("an unreadable `{}` source", kind.unwrap_or("?")),
+        },
     }
 }
 
-/// Why a referenced document reaches no upstream: the gateway does not fetch for the client.
-const REFERENCE_NOT_FETCHED: &str = "the gateway passes on only documents sent inline";
+const TEXT_PLAIN: &str = "text/plain";
 
-/// The content of `block` when it is an Anthropic client's `document` block.
-pub fn document_content(block: &Block) -> Option<DocumentContent<'_>> {
-    let Block::Unknown {
-        origin: Dialect::Anthropic,
-        value,
-    } = block
-    else {
-        return None;
+/// An IR document as the Anthropic API takes it: its own block back as it came; another
+/// dialect's PDF or text as a `document`, any other file or a reference as text.
+fn document_to_upstream(doc: &Document) -> wire::ContentBlock {
+    let own = doc.extra.for_dialect(Dialect::Anthropic);
+    let source = match own.and_then(|m| m.get("source")) {
+        Some(raw) => Some(raw.clone()),
+        None => match document_source(doc, doc.extra.origin == Some(Dialect::Anthropic)) {
+            Ok(source) => source,
+            Err(text) => return text_block(&Text::from(text), doc.cache_control.clone()),
+        },
     };
-    if value.get("type")?.as_str()? != "document" {
-        return None;
+    let mut map = own.cloned().unwrap_or_default();
+    map.insert("type".into(), Value::from("document"));
+    if let Some(source) = source {
+        map.insert("source".into(), source);
     }
-    let title = value.get("title").and_then(Value::as_str);
-    let Some(source) = value.get("source") else {
-        return Some(DocumentContent::Reference {
-            location: Cow::Borrowed("(no source)"),
-            title,
-        });
-    };
-    let field = |name| source.get(name).and_then(Value::as_str);
-    let kind = source.get("type").and_then(Value::as_str);
-    let doc = match (kind, field("data"), field("media_type")) {
-        (Some("base64"), Some(data), Some(media_type)) => DocumentContent::File {
-            media_type,
-            data,
-            title,
-        },
-        (Some("text"), Some(data), _) => DocumentContent::Text {
-            text: Cow::Borrowed(data),
-            title,
-        },
-        (Some("content"), ..) => DocumentContent::Text {
-            text: Cow::Owned(content_source_text(source.get("content"))),
-            title,
-        },
-        (Some("url"), ..) => DocumentContent::Reference {
-            location: Cow::Borrowed(field("url").unwrap_or("(no url)")),
-            title,
-        },
-        (Some("file"), ..) => DocumentContent::Reference {
-            location: Cow::Owned(format!(
-                "Files API file `{}`",
-                field("file_id").unwrap_or("?")
-            )),
-            title,
-        },
-        _ => DocumentContent::Reference {
-            location: Cow::Owned(format!("an unreadable `{}` source", kind.unwrap_or("?"))),
-            title,
-        },
-    };
-    Some(doc)
+    if let Some(t) = &doc.title {
+        map.insert("title".into(), Value::from(t.as_str()));
+    }
+    if let Some(c) = &doc.cache_control {
+        map.insert("cache_control".into(), c.clone());
+    }
+    wire::ContentBlock::Unknown(Value::Object(map))
+}
+
+/// The `source` of a document; `Ok(None)` for an Anthropic document that had none, `Err` with
+/// the text to send instead when the API takes no such document.
+fn document_source(doc: &Document, anthropic: bool) -> Result<Option<Value>, String> {
+    let source = |kind: &str, media_type: &str, data: &str| serde_json::json!({"type": kind, "media_type": media_type, "data": data});
+    match &doc.source {
+        DocumentSource::Base64 { media_type, data }
+            if anthropic || media_type == "application/pdf" =>
+        {
+            Ok(Some(source("base64", media_type, data)))
+        }
+        DocumentSource::Base64 { .. } => {
+            Err(doc.not_included("Anthropic takes PDF and plain-text documents"))
+        }
+        DocumentSource::Text { text } => Ok(Some(source("text", TEXT_PLAIN, text))),
+        DocumentSource::Reference { .. } if anthropic => Ok(None),
+        DocumentSource::Reference { .. } => Err(doc.as_text().unwrap_or_default()),
+    }
 }
 
 /// A `content` source's text: a string, or its text blocks one per line (its images are not
@@ -277,6 +310,11 @@ pub(crate) fn block_from_wire(b: wire::ContentBlock) -> Block {
                 }),
         },
         wire::ContentBlock::RedactedThinking(r) => Block::RedactedThinking { data: r.data },
+        wire::ContentBlock::Unknown(value)
+            if value.get("type").and_then(Value::as_str) == Some("document") =>
+        {
+            document_from_wire(value)
+        }
         wire::ContentBlock::Unknown(value) => Block::Unknown {
             origin: Dialect::Anthropic,
             value,
@@ -337,6 +375,7 @@ fn block_to_upstream(b: &Block) -> Option<wire::ContentBlock> {
                 extra: Map::new(),
             })
         }
+        Block::Document(doc) => document_to_upstream(doc),
         Block::Unknown {
             origin: Dialect::Anthropic,
             value,
@@ -355,7 +394,7 @@ fn tool_result_content(content: &[Block]) -> Option<wire::Content> {
         .filter(|b| {
             matches!(
                 b,
-                Block::Text { .. } | Block::Image(_) | Block::Unknown { .. }
+                Block::Text { .. } | Block::Image(_) | Block::Document(_) | Block::Unknown { .. }
             )
         })
         .filter_map(|b| block_to_upstream(b).map(|w| (b, w)))
@@ -472,56 +511,98 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn anthropic(value: Value) -> Block {
-        Block::Unknown {
-            origin: Dialect::Anthropic,
-            value,
+    fn read(value: Value) -> Document {
+        match block_from_wire(wire::ContentBlock::Unknown(value)) {
+            Block::Document(d) => d,
+            other => panic!("not a document: {other:?}"),
         }
+    }
+
+    /// Written back for an Anthropic upstream.
+    fn written(doc: Document) -> Value {
+        serde_json::to_value(block_to_upstream(&Block::Document(doc)).unwrap()).unwrap()
     }
 
     #[test]
     fn documents_are_read_inline_and_named_by_reference() {
-        let pdf = anthropic(json!({"type": "document", "title": "a.pdf",
-            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}}));
+        let pdf = json!({"type": "document", "title": "a.pdf", "context": "c",
+            "cache_control": {"type": "ephemeral"},
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}});
+        let doc = read(pdf.clone());
         assert_eq!(
-            document_content(&pdf),
-            Some(DocumentContent::File {
-                media_type: "application/pdf",
-                data: "JVBE",
-                title: Some("a.pdf")
-            })
+            doc.source,
+            DocumentSource::Base64 {
+                media_type: "application/pdf".into(),
+                data: "JVBE".into()
+            }
         );
-        let text = anthropic(json!({"type": "document",
-            "source": {"type": "text", "media_type": "text/plain", "data": "hi"}}));
-        let doc = document_content(&text).unwrap();
+        assert_eq!(doc.title.as_deref(), Some("a.pdf"));
+        // Only the unmodelled `context` stays in the extras; the block reads back as it came.
+        assert_eq!(doc.extra.fields.len(), 1);
+        assert_eq!(written(doc), pdf);
+
+        let text = json!({"type": "document",
+            "source": {"type": "text", "media_type": "text/plain", "data": "hi"}});
+        let doc = read(text.clone());
         assert_eq!(doc.label(), "[document]");
-        let url = anthropic(json!({"type": "document", "source": {"type": "url", "url": "u"}}));
-        let doc = document_content(&url).unwrap();
+        assert!(doc.extra.is_empty());
+        assert_eq!(written(doc), text);
+
+        let url = json!({"type": "document", "source": {"type": "url", "url": "u"}});
+        let doc = read(url.clone());
         assert_eq!(doc.label(), "[document at u]");
         assert!(doc.as_text().unwrap().contains("not included"));
-        let content = anthropic(json!({"type": "document", "title": "t", "source": {
+        assert_eq!(written(doc), url);
+
+        let content = json!({"type": "document", "title": "t", "source": {
             "type": "content", "content": [{"type": "text", "text": "a"},
-            {"type": "image", "source": {}}, {"type": "text", "text": "b"}]}}));
-        assert_eq!(
-            document_content(&content)
-                .and_then(|d| d.as_text())
-                .as_deref(),
-            Some("[document `t`]\na\nb")
-        );
+            {"type": "image", "source": {}}, {"type": "text", "text": "b"}]}});
+        let doc = read(content.clone());
+        assert_eq!(doc.as_text().as_deref(), Some("[document `t`]\na\nb"));
+        assert_eq!(written(doc), content);
+
         // A base64 source without its media type cannot go inline: named instead.
-        let bare =
-            anthropic(json!({"type": "document", "source": {"type": "base64", "data": "x"}}));
+        let bare = json!({"type": "document", "source": {"type": "base64", "data": "x"}});
+        let doc = read(bare.clone());
+        assert!(matches!(doc.source, DocumentSource::Reference { .. }));
+        assert_eq!(written(doc), bare);
+        let none = json!({"type": "document"});
+        assert_eq!(written(read(none.clone())), none);
+
+        let other = json!({"type": "server_tool_use", "source": {}});
         assert!(matches!(
-            document_content(&bare),
-            Some(DocumentContent::Reference { .. })
+            block_from_wire(wire::ContentBlock::Unknown(other)),
+            Block::Unknown { .. }
         ));
-        let other = anthropic(json!({"type": "server_tool_use", "source": {}}));
-        assert_eq!(document_content(&other), None);
-        // Only an Anthropic client's blocks.
-        let gemini = Block::Unknown {
-            origin: Dialect::Gemini,
-            value: json!({"type": "document", "source": {"type": "text", "data": "x"}}),
+    }
+
+    #[test]
+    fn other_dialects_documents_become_what_the_api_takes() {
+        let doc = |source| Document {
+            source,
+            title: Some("r".into()),
+            cache_control: None,
+            extra: Extras::new(Dialect::OpenAi, Map::from_iter([("x".into(), json!(1))])),
         };
-        assert_eq!(document_content(&gemini), None);
+        let pdf = doc(DocumentSource::Base64 {
+            media_type: "application/pdf".into(),
+            data: "JVBE".into(),
+        });
+        assert_eq!(
+            written(pdf),
+            json!({"type": "document", "title": "r",
+                "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBE"}})
+        );
+        let csv = doc(DocumentSource::Base64 {
+            media_type: "text/csv".into(),
+            data: "YQ==".into(),
+        });
+        assert_eq!(written(csv)["type"], "text");
+        let url = doc(DocumentSource::Reference {
+            location: "https://x/y.pdf".into(),
+        });
+        let v = written(url);
+        assert_eq!(v["type"], "text");
+        assert!(v["text"].as_str().unwrap().contains("https://x/y.pdf"));
     }
 }

@@ -29,7 +29,6 @@ mod response;
 mod stream;
 pub mod wire;
 
-pub use blocks::{DocumentContent, document_content};
 pub(crate) use error::encode_error_with_id;
 pub use error::{
     client_status, decode_error, encode_error, error_type, kind_for_type, reword_context_error,

@@ -201,7 +201,7 @@ pub(crate) fn blocks_to_client(blocks: &[Block]) -> Vec<wire::ContentBlock> {
                 value,
             } => out.push(wire::ContentBlock::Unknown(value.clone())),
             // Tool results never appear in replies; foreign unknown blocks do not cross.
-            Block::ToolResult { .. } | Block::Unknown { .. } => {}
+            Block::ToolResult { .. } | Block::Document(_) | Block::Unknown { .. } => {}
         }
     }
     out

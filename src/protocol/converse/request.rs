@@ -22,14 +22,11 @@ use serde_json::{Map, Value, json};
 
 use super::ids::{ToolMap, wire_id};
 use super::wire::{self, ContentBlock, Role};
-use crate::protocol::anthropic::{self, DocumentContent};
+use crate::protocol::anthropic;
 use crate::protocol::codec::CodecError;
 use crate::protocol::ir::{
     self, Block, Dialect, Effort, Image, ImageSource, Json, Text, ThinkingMode, ToolChoice,
 };
-
-/// Claude Code's per-conversation attribution block (A4.1): never sent to other providers.
-const ATTRIBUTION_PREFIX: &str = "x-anthropic-billing-header:";
 
 /// Older Bedrock models accept at most 4 stop sequences (the model allows 2500; the lower cap
 /// is the one that never fails).
@@ -128,7 +125,7 @@ pub fn encode_request_with(
 
     let mut system = Vec::new();
     for b in &req.system {
-        if b.text.is_blank() || b.text.starts_with(ATTRIBUTION_PREFIX) {
+        if b.text.is_blank() || b.is_attribution() {
             continue;
         }
         system.push(wire::SystemBlock::Text(b.text.clone()));
@@ -295,11 +292,9 @@ impl Encoder {
                     text,
                     cache_control,
                     ..
-                } => {
-                    if !text.is_blank() {
-                        out.push(ContentBlock::Text(text.clone()));
-                        self.push_cache_point(&mut out, cache_control.as_ref());
-                    }
+                } if !text.is_blank() => {
+                    out.push(ContentBlock::Text(text.clone()));
+                    self.push_cache_point(&mut out, cache_control.as_ref());
                 }
                 Block::Image(img) => {
                     out.push(ContentBlock::Image(image_block(img)?));
@@ -318,27 +313,19 @@ impl Encoder {
                     )?));
                     self.push_cache_point(&mut out, cache_control.as_ref());
                 }
-                other => {
-                    if let Some(doc) = anthropic::document_content(other) {
-                        let mark = match other {
-                            Block::Unknown { value, .. } => value.get("cache_control"),
-                            _ => None,
-                        };
-                        match self.document(doc) {
-                            Doc::Block(d) => {
-                                // A cache point right after a text document is refused (§1.12.8).
-                                let textual =
-                                    matches!(d.format.as_str(), "txt" | "md" | "csv" | "html");
-                                out.push(ContentBlock::Document(d));
-                                if !textual {
-                                    self.push_cache_point(&mut out, mark);
-                                }
-                            }
-                            Doc::Text(t) => out.push(ContentBlock::Text(t.into())),
+                Block::Document(doc) => match self.document(doc) {
+                    Doc::Block(d) => {
+                        // A cache point right after a text document is refused (§1.12.8).
+                        let textual = matches!(d.format.as_str(), "txt" | "md" | "csv" | "html");
+                        out.push(ContentBlock::Document(d));
+                        if !textual {
+                            self.push_cache_point(&mut out, doc.cache_control.as_ref());
                         }
                     }
-                    // Thinking, tool calls and other dialects' blocks have no place in a user turn.
-                }
+                    Doc::Text(t) => out.push(ContentBlock::Text(t.into())),
+                },
+                // Thinking, tool calls and other dialects' blocks have no place in a user turn.
+                _ => {}
             }
         }
         Ok(out)
@@ -359,14 +346,11 @@ impl Encoder {
                 Block::Image(img) => {
                     parts.push(wire::ToolResultContent::Image(image_block(img)?));
                 }
-                other => {
-                    if let Some(doc) = anthropic::document_content(other) {
-                        match self.document(doc) {
-                            Doc::Block(d) => parts.push(wire::ToolResultContent::Document(d)),
-                            Doc::Text(t) => parts.push(wire::ToolResultContent::Text(t.into())),
-                        }
-                    }
-                }
+                Block::Document(doc) => match self.document(doc) {
+                    Doc::Block(d) => parts.push(wire::ToolResultContent::Document(d)),
+                    Doc::Text(t) => parts.push(wire::ToolResultContent::Text(t.into())),
+                },
+                _ => {}
             }
         }
         if parts.is_empty() {
@@ -442,26 +426,22 @@ impl Encoder {
         )]
     }
 
-    fn document(&mut self, doc: DocumentContent<'_>) -> Doc {
-        let (format, bytes, title) = match &doc {
-            DocumentContent::File {
-                media_type,
-                data,
-                title,
-            } => match document_format(media_type) {
-                Some(f) => (f, (*data).to_owned(), *title),
+    fn document(&mut self, doc: &ir::Document) -> Doc {
+        let title = doc.title.as_deref();
+        let (format, bytes) = match &doc.source {
+            ir::DocumentSource::Base64 { media_type, data } => match document_format(media_type) {
+                Some(f) => (f, data.clone()),
                 None => {
                     return Doc::Text(doc.not_included(
                         "Bedrock takes pdf, csv, doc, docx, xls, xlsx, html, txt and md documents",
                     ));
                 }
             },
-            DocumentContent::Text { text, title } => (
+            ir::DocumentSource::Text { text } => (
                 "txt",
                 base64::engine::general_purpose::STANDARD.encode(text.as_bytes()),
-                *title,
             ),
-            DocumentContent::Reference { .. } => {
+            ir::DocumentSource::Reference { .. } => {
                 return Doc::Text(doc.as_text().unwrap_or_default());
             }
         };

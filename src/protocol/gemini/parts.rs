@@ -10,7 +10,9 @@
 use serde_json::{Map, json};
 
 use super::wire::{Blob, FileData, FunctionCall, Part};
-use crate::protocol::ir::{Block, Dialect, Image, ImageSource, Json, Signature};
+use crate::protocol::ir::{
+    Block, Dialect, Document, DocumentSource, Extras, Image, ImageSource, Json, Signature,
+};
 
 pub(super) fn gemini_signature(value: &str) -> Signature {
     Signature {
@@ -51,6 +53,23 @@ pub(super) fn classify(part: &Part) -> PartKind {
                     data: blob.data.clone(),
                 },
                 cache_control: None,
+            }));
+        }
+        // A PDF is a document (what the other dialects call one); audio and video are not.
+        if blob.mime_type == "application/pdf"
+            && part.text.is_none()
+            && part.thought_signature.is_none()
+            && part.thought.is_none()
+            && part.extra.is_empty()
+        {
+            return PartKind::Block(Block::Document(Document {
+                source: DocumentSource::Base64 {
+                    media_type: blob.mime_type.clone(),
+                    data: blob.data.clone(),
+                },
+                title: None,
+                cache_control: None,
+                extra: Extras::new(Dialect::Gemini, blob.extra.clone()),
             }));
         }
         return unknown(part);

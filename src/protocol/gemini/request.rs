@@ -27,9 +27,6 @@ use crate::protocol::ir::{
 /// Gemini 3 accepts a history whose signatures were lost (D17c).
 pub const SKIP_SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
 
-/// Claude Code's per-conversation attribution block: meaningless to other providers (A4.1).
-const ATTRIBUTION_PREFIX: &str = "x-anthropic-billing-header:";
-
 /// Knobs for [`encode_request_with`]; the upstream layer picks them per provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodeOptions {

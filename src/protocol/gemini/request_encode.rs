@@ -12,8 +12,6 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value, json};
 
-use crate::protocol::anthropic;
-
 use super::*;
 
 /// IR -> Gemini body with the default [`EncodeOptions`].
@@ -31,7 +29,7 @@ pub fn encode_request_with(
     let system_parts: Vec<Part> = req
         .system
         .iter()
-        .filter(|b| !b.text.is_blank() && !b.text.starts_with(ATTRIBUTION_PREFIX))
+        .filter(|b| !b.text.is_blank() && !b.is_attribution())
         .map(|b| Part::text(b.text.clone()))
         .collect();
     let system_instruction = (!system_parts.is_empty()).then(|| Content {
@@ -351,23 +349,28 @@ fn model_parts(blocks: &[Block]) -> Vec<Part> {
                     parts.push(part);
                 }
             }
-            Block::ToolResult { .. } | Block::RedactedThinking { .. } | Block::Unknown { .. } => {}
+            Block::ToolResult { .. }
+            | Block::RedactedThinking { .. }
+            | Block::Document(_)
+            | Block::Unknown { .. } => {}
         }
     }
     parts
 }
 
-/// An Anthropic client's document: a file (PDF) inline, as Gemini reads it natively; any other
-/// as its text ([`anthropic::DocumentContent::as_text`]).
-fn document_part(doc: anthropic::DocumentContent<'_>) -> Part {
-    match doc {
-        anthropic::DocumentContent::File {
-            media_type, data, ..
-        } => Part {
+/// A document: a file (PDF) inline, as Gemini reads it natively (with what a Gemini client's
+/// blob said besides); any other as its text ([`crate::protocol::ir::Document::as_text`]).
+fn document_part(doc: &crate::protocol::ir::Document) -> Part {
+    match &doc.source {
+        crate::protocol::ir::DocumentSource::Base64 { media_type, data } => Part {
             inline_data: Some(Box::new(wire::Blob {
-                mime_type: media_type.to_owned(),
-                data: data.to_owned(),
-                extra: Map::new(),
+                mime_type: media_type.clone(),
+                data: data.clone(),
+                extra: doc
+                    .extra
+                    .for_dialect(Dialect::Gemini)
+                    .cloned()
+                    .unwrap_or_default(),
             })),
             ..Part::default()
         },
@@ -401,7 +404,7 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                 for b in content {
                     if let Block::Image(image) = b {
                         result_images.push(image_part(image));
-                    } else if let Some(doc) = anthropic::document_content(b) {
+                    } else if let Block::Document(doc) = b {
                         match doc.as_text() {
                             Some(text) => doc_texts.push(Text::from(text)),
                             None => result_images.push(document_part(doc)),
@@ -446,11 +449,8 @@ fn user_parts(blocks: &[Block], call_names: &HashMap<&str, String>) -> Vec<Part>
                     rest.push(part);
                 }
             }
-            b => {
-                if let Some(doc) = anthropic::document_content(b) {
-                    rest.push(document_part(doc));
-                }
-            }
+            Block::Document(doc) => rest.push(document_part(doc)),
+            _ => {}
         }
     }
     responses.extend(result_images);

@@ -12,15 +12,11 @@ use serde_json::{Map, Value, json};
 use super::names::ToolNames;
 use super::thinking::{ThinkingStyle, apply_thinking, decode_thinking};
 use super::wire::{self, ContentPart, MessageContent, Role};
-use crate::protocol::anthropic;
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir::{
     self, Block, Dialect, Extras, FunctionTool, Image, ImageSource, Json, SystemBlock, Text,
     ToolChoice,
 };
-
-/// Claude Code's per-conversation attribution block (A4.1): never sent to other providers.
-const ATTRIBUTION_PREFIX: &str = "x-anthropic-billing-header:";
 
 const MAX_COMPLETION_TOKENS: &str = "max_completion_tokens";
 
@@ -240,11 +236,70 @@ fn part_block(part: &ContentPart) -> Block {
             source: decode_image_url(&image_url.url),
             cache_control: None,
         }),
-        ContentPart::InputAudio(_) | ContentPart::File(_) => Block::Unknown {
+        ContentPart::File(file) => file_document(file).unwrap_or_else(|| Block::Unknown {
+            origin: Dialect::OpenAi,
+            value: serde_json::to_value(part).unwrap_or(Value::Null),
+        }),
+        ContentPart::InputAudio(_) => Block::Unknown {
             origin: Dialect::OpenAi,
             value: serde_json::to_value(part).unwrap_or(Value::Null),
         },
     }
+}
+
+/// A `file` part (`{"file": {"file_data": "data:...;base64,...", "filename"}}` or a
+/// `file_id`) as a document; the file object's other fields stay in its extras. `None` for a
+/// shape it does not know (kept verbatim instead).
+fn file_document(part: &wire::Extra) -> Option<Block> {
+    let Some(Value::Object(file)) = part.get("file") else {
+        return None;
+    };
+    if part.len() != 1 {
+        return None;
+    }
+    let mut rest = file.clone();
+    let title = match rest.remove("filename") {
+        Some(Value::String(t)) => Some(t),
+        None => None,
+        Some(_) => return None,
+    };
+    let source = match (rest.remove("file_data"), rest.get("file_id")) {
+        (Some(Value::String(url)), _) => match decode_image_url(&url) {
+            ImageSource::Base64 { media_type, data } => {
+                ir::DocumentSource::Base64 { media_type, data }
+            }
+            ImageSource::Url { .. } => return None,
+        },
+        (None, Some(Value::String(id))) => ir::DocumentSource::Reference {
+            location: format!("file `{id}`"),
+        },
+        _ => return None,
+    };
+    Some(Block::Document(ir::Document {
+        source,
+        title,
+        cache_control: None,
+        extra: Extras::new(Dialect::OpenAi, rest),
+    }))
+}
+
+/// A Chat client's own document back as its `file` part.
+fn file_part(doc: &ir::Document) -> ContentPart {
+    let mut file = doc
+        .extra
+        .for_dialect(Dialect::OpenAi)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(t) = &doc.title {
+        file.insert("filename".into(), Value::from(t.as_str()));
+    }
+    if let ir::DocumentSource::Base64 { media_type, data } = &doc.source {
+        file.insert(
+            "file_data".into(),
+            Value::from(format!("data:{media_type};base64,{data}")),
+        );
+    }
+    ContentPart::File(Map::from_iter([("file".to_owned(), Value::Object(file))]))
 }
 
 /// `data:<media type>;base64,<data>` becomes inline data; anything else stays a URL (C7).
@@ -404,8 +459,8 @@ pub fn encode_request_with(
     let system = Text::join(
         req.system
             .iter()
-            .map(|b| &b.text)
-            .filter(|t| !t.starts_with(ATTRIBUTION_PREFIX)),
+            .filter(|b| !b.is_attribution())
+            .map(|b| &b.text),
         "\n",
     );
     if !system.is_empty() {
@@ -575,10 +630,10 @@ fn image_part(image: &Image) -> ContentPart {
     }
 }
 
-/// An Anthropic client's document as text: a text document under its title; a file (PDF) only
+/// Another dialect's document as text: a text document under its title; a file (PDF) only
 /// named, since OpenAI-compatible upstreams differ on file parts and one they reject would
 /// fail the whole request. The model learns the document was there rather than nothing.
-fn document_text(doc: anthropic::DocumentContent<'_>) -> Text {
+fn document_text(doc: &ir::Document) -> Text {
     doc.as_text()
         .unwrap_or_else(|| doc.not_included("this upstream does not take documents"))
         .into()
@@ -605,8 +660,10 @@ fn encode_user(m: &ir::Message, from_openai: bool, out: &mut Vec<wire::Message>)
                 let mut text = block_text(content);
                 let docs: Vec<Text> = content
                     .iter()
-                    .filter_map(anthropic::document_content)
-                    .map(document_text)
+                    .filter_map(|b| match b {
+                        Block::Document(d) => Some(document_text(d)),
+                        _ => None,
+                    })
                     .collect();
                 if !docs.is_empty() {
                     text = Text::join(
@@ -640,11 +697,13 @@ fn encode_user(m: &ir::Message, from_openai: bool, out: &mut Vec<wire::Message>)
                     own.push(part);
                 }
             }
-            b => {
-                if let Some(doc) = anthropic::document_content(b) {
-                    own.push(ContentPart::text(document_text(doc)));
-                }
+            // A Chat client's file goes back as it came; another dialect's is text (see
+            // `document_text`).
+            Block::Document(d) if d.extra.origin == Some(Dialect::OpenAi) => {
+                own.push(file_part(d));
             }
+            Block::Document(d) => own.push(ContentPart::text(document_text(d))),
+            _ => {}
         }
     }
     moved_images.extend(own);

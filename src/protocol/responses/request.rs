@@ -9,7 +9,7 @@
 //! Reasoning items become thinking blocks per `envelope.rs`. Fields the IR does not model stay
 //! as Responses extras; unknown item types are dropped with a log line, never an error.
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::envelope::{self, Carried};
 use super::tools::{CUSTOM_INPUT, ToolDecoder, ToolMap, custom_input, encode_tools};
@@ -389,11 +389,71 @@ fn part_block(part: &Value) -> Option<Block> {
                 value: part.clone(),
             },
         },
+        "input_file" => file_document(part).unwrap_or_else(|| Block::Unknown {
+            origin: Dialect::Responses,
+            value: part.clone(),
+        }),
         _ => Block::Unknown {
             origin: Dialect::Responses,
             value: part.clone(),
         },
     })
+}
+
+/// An `input_file` part (`file_data` as a data URL, or a `file_url` / `file_id`) as a
+/// document; its other fields stay in the extras. `None` for a shape it does not know.
+fn file_document(part: &Value) -> Option<Block> {
+    let mut rest = part.as_object()?.clone();
+    rest.remove("type");
+    let title = match rest.remove("filename") {
+        Some(Value::String(t)) => Some(t),
+        None => None,
+        Some(_) => return None,
+    };
+    let text =
+        |rest: &Map<String, Value>, k: &str| rest.get(k).and_then(Value::as_str).map(str::to_owned);
+    let source = match rest.remove("file_data") {
+        Some(Value::String(url)) => match openai::request::decode_image_url(&url) {
+            ImageSource::Base64 { media_type, data } => {
+                ir::DocumentSource::Base64 { media_type, data }
+            }
+            ImageSource::Url { .. } => return None,
+        },
+        Some(_) => return None,
+        None => match (text(&rest, "file_url"), text(&rest, "file_id")) {
+            (Some(url), _) => ir::DocumentSource::Reference { location: url },
+            (None, Some(id)) => ir::DocumentSource::Reference {
+                location: format!("file `{id}`"),
+            },
+            (None, None) => return None,
+        },
+    };
+    Some(Block::Document(ir::Document {
+        source,
+        title,
+        cache_control: None,
+        extra: Extras::new(Dialect::Responses, rest),
+    }))
+}
+
+/// A Responses client's own document back as its `input_file` part.
+fn file_part(doc: &ir::Document) -> Value {
+    let mut part = doc
+        .extra
+        .for_dialect(Dialect::Responses)
+        .cloned()
+        .unwrap_or_default();
+    part.insert("type".into(), Value::from("input_file"));
+    if let Some(t) = &doc.title {
+        part.insert("filename".into(), Value::from(t.as_str()));
+    }
+    if let ir::DocumentSource::Base64 { media_type, data } = &doc.source {
+        part.insert(
+            "file_data".into(),
+            Value::from(format!("data:{media_type};base64,{data}")),
+        );
+    }
+    Value::Object(part)
 }
 
 /// Drops calls nobody answered and answers to calls that are not there, and repeated answers.
@@ -758,14 +818,18 @@ fn input_parts(blocks: &[Block], from_responses: bool) -> Vec<Value> {
                 origin: Dialect::Responses,
                 value,
             } if from_responses => parts.push(value.clone()),
-            other => {
-                if let Some(doc) = crate::protocol::anthropic::document_content(other) {
-                    let text = doc.as_text().unwrap_or_else(|| {
-                        doc.not_included("this upstream does not take documents")
-                    });
-                    parts.push(json!({"type": "input_text", "text": text}));
-                }
+            Block::Document(doc) if doc.extra.origin == Some(Dialect::Responses) => {
+                parts.push(file_part(doc));
             }
+            // Another dialect's document as text, as for Chat upstreams: not every server
+            // behind `--wire responses` takes files.
+            Block::Document(doc) => {
+                let text = doc
+                    .as_text()
+                    .unwrap_or_else(|| doc.not_included("this upstream does not take documents"));
+                parts.push(json!({"type": "input_text", "text": text}));
+            }
+            _ => {}
         }
     }
     parts

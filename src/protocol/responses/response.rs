@@ -289,11 +289,10 @@ pub(crate) fn reasoning_id(sig: Option<&Signature>, ids: &mut Ids) -> String {
             value,
         }) => {
             let (id, _) = envelope::unpack_native(value);
-            if id.is_empty() {
-                ids.next("rs")
-            } else {
-                id.to_owned()
-            }
+            // The number is spent either way, so the ids minted after it do not depend on
+            // whether the upstream named its item (a reply then reads back the same).
+            let minted = ids.next("rs");
+            if id.is_empty() { minted } else { id.to_owned() }
         }
         _ => ids.next("rs"),
     }
