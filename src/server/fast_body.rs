@@ -542,6 +542,29 @@ mod tests {
     }
 
     #[test]
+    fn rules_edit_the_raw_body_as_they_edit_the_wire_json() {
+        let raw = b(
+            r#"{"model":"m","top_p":0.5,"temperature":1,"reasoning":{"a":1,"c":{"d":1}},"stop":null}"#,
+        );
+        let edits = Edits {
+            unset: vec!["top_p".into(), "absent".into()],
+            set: vec![("temperature".into(), json!(0.2))],
+            extra: vec![
+                ("reasoning".into(), json!({"b": 2, "c": {"e": 3}})),
+                ("stop".into(), json!(["x"])),
+                ("seed".into(), json!(7)),
+            ],
+        };
+        let out = JsonBody::parse(&raw)
+            .unwrap()
+            .rewrite("m", &edits, None)
+            .unwrap();
+        let mut wire: Value = serde_json::from_slice(&raw).unwrap();
+        edits.apply(wire.as_object_mut().unwrap()).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), wire);
+    }
+
+    #[test]
     fn rules_rebuild_in_order() {
         let raw = b(
             r#"{"model":"m","top_p":0.5,"messages":[{"role":"user","content":"x"}],"temperature":1,"reasoning":{"a":1}}"#,
