@@ -18,7 +18,7 @@
 //!   refuses, and reads the same request when both accept.
 //! * `sse`: any chunking gives the same events, and writing them back parses to the same.
 //! * `json-text`: `json::minify`, [`Json`] and [`Text`] keep a JSON value's meaning.
-//! * `json-body`: the fast path's body splicer (`server::request::JsonBody`): its model edit
+//! * `json-body`: the fast path's body splicer (`server::fast_body::JsonBody`): its model edit
 //!   yields JSON whose `model` is the new one and whose other entries are untouched.
 //! * `usage-scan`: the usage scanner of every relayed reply gives the same counts in any
 //!   chunking.
@@ -39,7 +39,7 @@ use crate::protocol::sse::{SseEvent, SseParser, write_event};
 use crate::protocol::stream::StreamEvent;
 use crate::protocol::{anthropic, gemini, openai};
 use crate::routing::rules::Edits;
-use crate::server::request::JsonBody;
+use crate::server::fast_body::JsonBody;
 use crate::usage::scan::Scanner;
 
 const DIALECTS: &[Dialect] = Dialect::ALL;

@@ -13,7 +13,7 @@
 use std::str::FromStr;
 
 use super::codec::{
-    self, Codec as _, CodecError, CountForm, Endpoint, ListForm, RequestHints, ResponseCtx,
+    self, Call, Codec as _, CodecError, CountForm, Endpoint, ListForm, RequestHints, ResponseCtx,
 };
 use super::ir::{ApiError, Request, Response};
 use super::sse::SseEvent;
@@ -271,6 +271,39 @@ impl AnyStreamEncoder {
     /// For `POST /v1/completions` clients.
     pub fn completions(ctx: &ResponseCtx) -> Self {
         AnyStreamEncoder::OpenAiCompletions(openai::CompletionStreamEncoder::new(ctx))
+    }
+
+    /// The encoder for a client of `d` that called `call`: the dialect's, but OpenAI's legacy
+    /// completions, whose chunks are their own.
+    pub fn for_call(d: Dialect, call: Call, ctx: &ResponseCtx) -> Self {
+        match call {
+            Call::Completions => AnyStreamEncoder::completions(ctx),
+            _ => AnyStreamEncoder::new(d, ctx),
+        }
+    }
+}
+
+// The legacy completions endpoint is the one call whose bodies are not its dialect's usual
+// request and reply; these keep that fact here rather than in every caller.
+
+/// A client's request body in `d`, sent to `call`.
+pub fn decode_call_request(
+    d: Dialect,
+    call: Call,
+    body: &[u8],
+    hints: &RequestHints,
+) -> Result<Request, CodecError> {
+    match call {
+        Call::Completions => openai::decode_completion_request(body),
+        _ => decode_request(d, body, hints),
+    }
+}
+
+/// A whole reply for a client of `d` that called `call`.
+pub fn encode_call_response(d: Dialect, call: Call, resp: &Response, ctx: &ResponseCtx) -> Vec<u8> {
+    match call {
+        Call::Completions => openai::encode_completion_response(resp, ctx),
+        _ => encode_response(d, resp, ctx),
     }
 }
 

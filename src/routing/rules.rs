@@ -4,8 +4,10 @@
 //! upstream's prefix (`oai/gpt-4o`), or the name the client asked for. Every matching rule
 //! applies, in file order; `match = "default"` rules apply only when no other rule matched.
 //! The edits are top-level body keys: `unset` removes, then `set` replaces, then `extra` merges
-//! (objects deep-merged, anything else replaced). The server's fast path applies them to the raw
-//! body; translated routes will apply them to the upstream's wire request.
+//! (objects deep-merged, anything else replaced). [`Edits::apply`] is the one place that says
+//! so, over any [`Fields`]: translated routes apply them to the upstream's wire JSON (a
+//! `serde_json` map, impl here), the fast path to the client's body entries, whose other values
+//! keep their bytes (`server::fast_body`). A new kind of edit is a change here only.
 
 use serde_json::Value;
 
@@ -39,6 +41,67 @@ pub struct Edits {
 impl Edits {
     pub fn is_empty(&self) -> bool {
         self.unset.is_empty() && self.set.is_empty() && self.extra.is_empty()
+    }
+
+    /// Applies the edits to `fields`: `unset`, then `set`, then `extra` (deep-merged into the
+    /// value already there).
+    pub fn apply(&self, fields: &mut impl Fields) -> Result<(), EditError> {
+        for key in &self.unset {
+            fields.remove(key);
+        }
+        for (key, value) in &self.set {
+            fields.set(key, value.clone())?;
+        }
+        for (key, patch) in &self.extra {
+            let merged = match fields.take(key)? {
+                Some(mut base) => {
+                    merge(&mut base, patch.clone());
+                    base
+                }
+                None => patch.clone(),
+            };
+            fields.set(key, merged)?;
+        }
+        Ok(())
+    }
+}
+
+/// A JSON object's top level, as the edits change it.
+pub trait Fields {
+    /// Removes the entries named `key`.
+    fn remove(&mut self, key: &str);
+    /// The value of `key`, if there is one, taken for a merge (its place is kept for
+    /// [`set`](Fields::set)).
+    fn take(&mut self, key: &str) -> Result<Option<Value>, EditError>;
+    /// Sets `key` to `value`, in its place when it is there, else at the end.
+    fn set(&mut self, key: &str, value: Value) -> Result<(), EditError>;
+}
+
+/// An edit that could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The value already there could not be read to merge into.
+    #[error("{message}")]
+    Unreadable { key: String, message: String },
+    /// The edited value could not be written out.
+    #[error("cannot encode the request: {0}")]
+    Encode(String),
+}
+
+/// A translated request's wire JSON.
+impl Fields for serde_json::Map<String, Value> {
+    fn remove(&mut self, key: &str) {
+        // The map's own method (a key is there at most once).
+        serde_json::Map::remove(self, key);
+    }
+
+    fn take(&mut self, key: &str) -> Result<Option<Value>, EditError> {
+        Ok(self.get_mut(key).map(Value::take))
+    }
+
+    fn set(&mut self, key: &str, value: Value) -> Result<(), EditError> {
+        serde_json::Map::insert(self, key.to_owned(), value);
+        Ok(())
     }
 }
 
@@ -132,6 +195,31 @@ mod tests {
         );
         assert!(!e.is_empty());
         assert!(Edits::default().is_empty());
+    }
+
+    #[test]
+    fn edits_apply_in_order() {
+        let edits = Edits {
+            unset: vec!["top_p".into()],
+            set: vec![
+                ("temperature".into(), json!(0.2)),
+                ("top_p".into(), json!(0.9)),
+            ],
+            extra: vec![
+                ("reasoning".into(), json!({"b": 2})),
+                ("seed".into(), json!(7)),
+                ("temperature".into(), json!(0.3)),
+            ],
+        };
+        let mut body = json!({"model": "m", "top_p": 1, "temperature": 1, "reasoning": {"a": 1}});
+        let Value::Object(map) = &mut body else {
+            unreachable!()
+        };
+        edits.apply(map).unwrap();
+        assert_eq!(
+            body,
+            json!({"model": "m", "top_p": 0.9, "temperature": 0.3, "reasoning": {"a": 1, "b": 2}, "seed": 7})
+        );
     }
 
     #[test]

@@ -3,8 +3,8 @@
 //! `credential_process`), and the one clear error when none can be had. Signing itself is the
 //! kind's (`upstream::kinds::bedrock`).
 
+use super::credential::Cred;
 use super::error::{ErrorKind, GatewayError};
-use super::pipeline::Cred;
 use super::state::Snapshot;
 use crate::store::records::UpstreamRecord;
 use crate::upstream::bedrock::credentials::{CredentialChain, Env};

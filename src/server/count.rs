@@ -21,7 +21,9 @@ use http::{Response, StatusCode};
 use serde_json::Value;
 
 use super::Body;
+use super::admit::{admit, key_may_use};
 use super::body::{ReqBody, read_limited};
+use super::credential::RefreshOnce;
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
 use super::estimate;
@@ -162,7 +164,7 @@ async fn read(
     let state = Arc::clone(&ctx.state);
     let snap = state.snapshot();
     let (parts, body) = req.into_parts();
-    let key = pipeline::admit(ctx, &snap, &parts)?;
+    let key = admit(ctx, &snap, &parts)?;
     let raw = read_limited(
         body,
         &parts.headers,
@@ -170,12 +172,12 @@ async fn read(
         Duration::from_secs(snap.config.timeouts.client_body_secs),
     )
     .await?;
-    let ir = decode(&raw).map_err(pipeline::codec_error)?;
+    let ir = decode(&raw)?;
     // Judged as a chat request's model is, although an unknown one still gets the estimate:
     // the name may reach an upstream's `countTokens` URL.
     match snap.routes.resolve(&ir.model) {
-        Ok(route) => pipeline::key_may_use(key, &ir.model, &route)?,
-        Err(e @ RouteError::InvalidModel { .. }) => return Err(pipeline::route_error(e)),
+        Ok(route) => key_may_use(key, &ir.model, &route)?,
+        Err(e @ RouteError::InvalidModel { .. }) => return Err(e.into()),
         Err(_) => {}
     }
     ctx.model = Some(ir.model.clone());
@@ -204,12 +206,9 @@ async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
     let mut req = ir.clone();
     req.model = cand.model.clone();
     let wait = Duration::from_secs(state.config().timeouts.first_byte_secs.max(1));
-    // The token the upstream refused with a 401, once it did: replaced once, then retried.
-    let mut refused: Option<crate::secret::Secret> = None;
+    let mut refresh = RefreshOnce::default();
     let resp = loop {
-        let cred = pipeline::credential(ctx, &snap, &cand.upstream, refused.as_ref())
-            .await
-            .ok()?;
+        let cred = refresh.credential(ctx, &snap, &cand.upstream).await.ok()?;
         let target = Target {
             config: &snap.config,
             record: &cand.upstream,
@@ -227,12 +226,8 @@ async fn upstream_count(ctx: &Ctx, ir: &ir::Request) -> Option<u64> {
             .body(call.body)
             .send();
         let resp = tokio::time::timeout(wait, send).await.ok()?.ok()?;
-        if resp.status() == StatusCode::UNAUTHORIZED
-            && refused.is_none()
-            && let pipeline::Cred::OAuth { token, .. } = cred
-        {
+        if refresh.retry(resp.status(), &cred) {
             tracing::debug!(upstream = %cand.upstream.name, "countTokens: token refused; refreshing");
-            refused = Some(token);
             continue;
         }
         break resp;

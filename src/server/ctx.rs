@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::error::Dialect;
 use super::state::State;
 use super::telemetry::{self, Access};
+use crate::routing::Candidate;
 use crate::usage::{Outcome, TokenCounts};
 
 pub(crate) struct Ctx {
@@ -69,6 +70,12 @@ impl Ctx {
             upstream_wait: self.upstream_wait,
             finished: false,
         }
+    }
+
+    /// `cand` gives the answer: the access log, metrics and ledger name it from now on.
+    pub fn served_by(&mut self, cand: &Candidate) {
+        self.upstream = Some(cand.upstream.name.clone());
+        self.upstream_model = Some(cand.model.clone());
     }
 
     /// Counts the time since `since` as waiting for an upstream.

@@ -10,14 +10,23 @@
 //! decode them into an `ir::ApiError` and wrap it here ([`GatewayError::upstream`]), keeping
 //! the upstream's wording (Anthropic clients get context-length errors reworded to Anthropic's,
 //! and 529 for capacity failures).
+//!
+//! Also here: the constructors of an attempt's failures (unreachable, silent, an unreadable or
+//! unasked-for reply), and the conversions of a codec's and the router's errors.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 
 use super::Body;
 use super::body::full;
+use crate::protocol::codec::CodecError;
 use crate::protocol::dialect;
 use crate::protocol::ir::{self, ApiError};
+use crate::routing::RouteError;
+use crate::upstream::HttpError;
+use crate::upstream::adapter::AdapterError;
 
 /// The wire format a client speaks: the protocol's own enum, shared with the codecs.
 pub use crate::protocol::ir::Dialect;
@@ -296,6 +305,116 @@ impl GatewayError {
         dialect::stream_error(dialect, &body, &mut out);
         Bytes::from(out)
     }
+}
+
+/// The errors of one attempt at an upstream, worded for the user (never a secret, never the
+/// URL, which may hold a key).
+impl GatewayError {
+    /// An upstream reply the gateway cannot read: 502.
+    pub fn unreadable_reply(upstream: &str, e: &CodecError) -> Self {
+        GatewayError::new(
+            ErrorKind::UpstreamFailed,
+            format!("upstream `{upstream}` sent a reply the gateway cannot read: {e}"),
+        )
+        .from_upstream()
+    }
+
+    /// A reply that is not what the client asked for (`what` it is instead): 502.
+    pub fn not_asked_for(upstream: &str, what: &str) -> Self {
+        GatewayError::new(
+            ErrorKind::UpstreamFailed,
+            format!("upstream `{upstream}` answered with {what}"),
+        )
+        .from_upstream()
+    }
+
+    /// The request for an upstream could not be made (its URL or headers): 502.
+    pub fn cannot_call(upstream: &str, e: &AdapterError) -> Self {
+        GatewayError::new(
+            ErrorKind::UpstreamUnreachable,
+            format!("cannot call upstream `{upstream}`: {e}"),
+        )
+    }
+
+    /// A connection that failed or broke before the reply's first byte: 502.
+    pub fn unreachable(upstream: &str, e: &HttpError) -> Self {
+        GatewayError::new(
+            ErrorKind::UpstreamUnreachable,
+            format!("cannot reach upstream `{upstream}`: {}", error_chain(e)),
+        )
+        .from_upstream()
+    }
+
+    /// An upstream silent for `after` (`[timeouts] first_byte_secs`): 504.
+    pub fn silent(upstream: &str, after: Duration) -> Self {
+        GatewayError::new(
+            ErrorKind::Timeout,
+            format!(
+                "upstream `{upstream}` sent nothing within {} s ([timeouts] first_byte_secs)",
+                after.as_secs()
+            ),
+        )
+        .from_upstream()
+    }
+
+    /// An error status passed over for the next candidate (the last one's is the answer).
+    pub fn status_passed_over(upstream: &str, code: u16) -> Self {
+        GatewayError::new(
+            ErrorKind::UpstreamUnreachable,
+            format!("upstream `{upstream}` answered {code}"),
+        )
+    }
+}
+
+/// A client body the codec cannot read: 400 naming the field.
+impl From<CodecError> for GatewayError {
+    fn from(e: CodecError) -> Self {
+        match e {
+            CodecError::InvalidJson { field, message } => {
+                GatewayError::invalid(&field, format!("invalid request at `{field}`: {message}"))
+            }
+            CodecError::Invalid(m) => GatewayError::new(ErrorKind::InvalidRequest, m),
+            CodecError::Unsupported(m) => {
+                GatewayError::new(ErrorKind::InvalidRequest, format!("unsupported: {m}"))
+            }
+        }
+    }
+}
+
+/// A model that routes nowhere: 400 for a bad name, 404 for an unknown one.
+impl From<RouteError> for GatewayError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::EmptyModel => GatewayError::invalid("model", e.to_string()),
+            RouteError::InvalidModel { .. } => {
+                GatewayError::invalid("model", e.to_string()).with_code("invalid_model")
+            }
+            RouteError::UnknownModel { .. } | RouteError::UpstreamDisabled { .. } => {
+                let mut g = GatewayError::new(ErrorKind::NotFound, e.to_string())
+                    .with_code("model_not_found");
+                g.param = Some("model".into());
+                g
+            }
+        }
+    }
+}
+
+/// An HTTP error with its causes (`error sending request: connection refused`), without the
+/// URL.
+pub(crate) fn error_chain(e: &HttpError) -> String {
+    let mut msg = e.to_string();
+    if let Some(url) = e.url() {
+        msg = msg.replace(&format!(" for url ({url})"), "");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !msg.contains(&s_text) {
+            msg = format!("{msg}: {s_text}");
+        }
+        source = s.source();
+    }
+    msg
 }
 
 /// A fresh id such as `req_01Ab...`, in the shape Anthropic's API uses.

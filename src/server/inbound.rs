@@ -6,7 +6,7 @@
 //! a dialect: the endpoints say where the model and the stream flag are.
 
 use super::error::GatewayError;
-use super::request::JsonBody;
+use super::fast_body::JsonBody;
 use crate::protocol::codec::{Call, Endpoint, ModelFrom, PathSpec, StreamFrom};
 use crate::protocol::ir::Dialect;
 

@@ -25,6 +25,7 @@
 //! saved off the request path, `previous_response_id`, `GET`/`DELETE /v1/responses/{id}`),
 //! `ws` (`GET /v1/ws`: chat requests over a WebSocket, run through the same router).
 
+mod admit;
 mod auth;
 mod bedrock;
 mod body;
@@ -32,19 +33,22 @@ mod config_watch;
 mod conn;
 mod cors;
 mod count;
+mod credential;
 mod ctx;
 mod cut;
 pub mod error;
 mod estimate;
+pub(crate) mod fast_body;
 mod host;
 mod inbound;
 mod log_file;
 mod metrics;
 mod models;
+mod outcome;
 mod overhead;
 mod pipeline;
 mod relay;
-pub(crate) mod request;
+mod reply;
 mod router;
 pub mod runtime;
 mod shape;

@@ -8,10 +8,10 @@ use http::Response;
 use serde::Serialize;
 
 use super::Body;
+use super::admit;
 use super::body::ReqBody;
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
-use super::pipeline;
 use super::router::json_response;
 use crate::oauth::rfc3339;
 
@@ -55,7 +55,7 @@ struct GeminiModel {
 pub(crate) fn list(ctx: &Ctx, req: http::Request<ReqBody>) -> Result<Response<Body>, GatewayError> {
     let snap = ctx.state.snapshot();
     let (parts, _body) = req.into_parts();
-    pipeline::admit(ctx, &snap, &parts)?;
+    admit::admit(ctx, &snap, &parts)?;
     let data: Vec<Model> = snap
         .routes
         .models()
@@ -89,7 +89,7 @@ pub(crate) fn gemini_list(
 ) -> Result<Response<Body>, GatewayError> {
     let snap = ctx.state.snapshot();
     let (parts, _body) = req.into_parts();
-    pipeline::admit(ctx, &snap, &parts)?;
+    admit::admit(ctx, &snap, &parts)?;
     let models = snap
         .routes
         .models()

@@ -6,20 +6,31 @@
 //! scanner counts tokens, and when the relay is dropped (reply done, or client gone) the
 //! request is finished in [`Ctx`]. Dropping the relay drops the upstream response, which closes
 //! the upstream connection: a client that disconnects cancels the upstream request.
+//!
+//! Also the steps just before: the reply's first chunk read within the first-byte deadline
+//! ([`first_chunk`], for every route), and the fast path's response made of the upstream's
+//! status and headers minus hop-by-hop ones ([`relay_reply`]).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt};
+use http::{HeaderMap, HeaderValue, Response, StatusCode, header};
+use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
 use tokio::time::{Instant, Sleep};
 
+use super::Body;
 use super::body::BoxError;
 use super::ctx::Ctx;
 use super::cut::{CUT_MESSAGE, Cut, CutWatch};
 use super::error::{ErrorKind, GatewayError};
+use super::outcome::{Attempt, Outcome, Turn};
+use super::shape;
+use crate::config::file::TimeoutsSection;
+use crate::routing::Candidate;
 use crate::upstream::BodyStream;
 use crate::usage::scan::Scanner;
 
@@ -314,6 +325,120 @@ impl Drop for Relay {
     }
 }
 
+// ---- before the relay: the first chunk, the reply's head ----
+
+/// The reply's first body chunk (`None`: the body is empty), read before the turn's first-byte
+/// deadline: silence or a lost connection is this candidate's failure, and the next one's
+/// turn.
+pub(crate) async fn first_chunk(
+    ctx: &mut Ctx,
+    turn: &Turn<'_>,
+    stream: &mut UpstreamStream,
+) -> Result<Option<Bytes>, Attempt> {
+    // A small reply's body is usually there with its head: no timer needed to wait for it.
+    let waiting = std::time::Instant::now();
+    let next = match stream.next().now_or_never() {
+        Some(next) => Ok(next),
+        None => tokio::time::timeout_at(turn.clock.deadline, stream.next()).await,
+    };
+    ctx.waited(waiting);
+    let up = &turn.cand.upstream.name;
+    match next {
+        Err(_) => Err(turn.failed(
+            ctx,
+            Outcome::Silent,
+            GatewayError::silent(up, turn.clock.first_byte),
+        )),
+        Ok(Some(Err(e))) => Err(turn.failed(
+            ctx,
+            Outcome::ConnectionLost,
+            GatewayError::unreachable(up, &e),
+        )),
+        Ok(Some(Ok(chunk))) => Ok(Some(chunk)),
+        Ok(None) => Ok(None),
+    }
+}
+
+/// Whether a reply is relayed as an event stream (usage read from its events, a shutdown
+/// closing it with an error event): the one test of `content-type` the shape check uses too, so
+/// that a stream it lets pass as `Text/Event-Stream` is relayed as one.
+fn labelled_sse(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(shape::is_event_stream)
+}
+
+/// The fast path's reply, relayed byte for byte (`first` read already): the upstream's
+/// headers minus hop-by-hop ones, its status, its body chunk by chunk.
+pub(crate) fn relay_reply(
+    ctx: &mut Ctx,
+    cand: &Candidate,
+    timeouts: &TimeoutsSection,
+    status: StatusCode,
+    mut headers: HeaderMap,
+    first: Option<Bytes>,
+    stream: UpstreamStream,
+) -> Response<Body> {
+    let idle = Duration::from_secs(timeouts.idle_secs.max(1));
+    let total = Duration::from_secs(timeouts.total_secs.max(1));
+    reply_headers(&mut headers);
+    let sse = labelled_sse(&headers);
+    ctx.served_by(cand);
+    let length = if sse {
+        headers.remove(header::CONTENT_LENGTH);
+        None
+    } else {
+        headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let relay = Relay::new(
+        ctx.hand_over(),
+        (status.as_u16(), sse, length),
+        first,
+        stream,
+        idle,
+        total,
+    );
+    let mut out = Response::new(StreamBody::new(relay).boxed_unsync());
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    out
+}
+
+/// The upstream's headers minus hop-by-hop ones and cookies, edited in place.
+fn reply_headers(headers: &mut HeaderMap) {
+    static KEEP_ALIVE: http::HeaderName = http::HeaderName::from_static("keep-alive");
+    static PROXY_CONNECTION: http::HeaderName = http::HeaderName::from_static("proxy-connection");
+    let drop = |name: &http::HeaderName| {
+        // Standard names compare as a tag, not as text.
+        [
+            &header::CONNECTION,
+            &header::TRANSFER_ENCODING,
+            &header::TE,
+            &header::TRAILER,
+            &header::UPGRADE,
+            &header::SET_COOKIE,
+            &header::DATE,
+            &KEEP_ALIVE,
+            &PROXY_CONNECTION,
+        ]
+        .contains(&name)
+    };
+    // One scan of the (few) headers per name present, rather than a lookup for each of them.
+    while let Some(name) = headers.keys().find(|k| drop(k)).cloned() {
+        headers.remove(name);
+    }
+    if !headers.contains_key(header::CONTENT_TYPE) {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{LineEnds, line_ends};
@@ -354,5 +479,32 @@ mod tests {
         assert_eq!(after(&[b"data: x\n"]).missing(), 1);
         assert_eq!(after(&[b"data: x\n\r"]).missing(), 0);
         assert_eq!(after(&[]).missing(), 0);
+    }
+
+    #[test]
+    fn a_stream_the_shape_check_passes_is_relayed_as_one() {
+        use http::{HeaderMap, HeaderValue, header};
+
+        use super::{labelled_sse, shape};
+        for label in [
+            "text/event-stream",
+            "Text/Event-Stream",
+            "TEXT/EVENT-STREAM; charset=utf-8",
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(label));
+            assert!(
+                shape::stream_label(h.get(header::CONTENT_TYPE)).is_ok(),
+                "{label}"
+            );
+            assert!(labelled_sse(&h), "{label}");
+        }
+        let mut h = HeaderMap::new();
+        assert!(!labelled_sse(&h));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        assert!(!labelled_sse(&h));
     }
 }

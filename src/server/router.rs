@@ -10,6 +10,7 @@ use http::{HeaderValue, Method, Response, StatusCode, header};
 use serde::Serialize;
 
 use super::Body;
+use super::admit;
 use super::body::{ReqBody, empty, full};
 use super::cors;
 use super::ctx::Ctx;
@@ -167,7 +168,7 @@ async fn route(
             if guard.metrics_need_key() {
                 // Exposed beyond loopback: a key, unless `[server] public_metrics`.
                 let snap = ctx.state.snapshot();
-                pipeline::admit(ctx, &snap, &req.into_parts().0)?;
+                admit::admit(ctx, &snap, &req.into_parts().0)?;
             }
             Ok(metrics(ctx))
         }

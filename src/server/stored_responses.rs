@@ -26,10 +26,10 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::Body;
+use super::admit;
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
-use super::pipeline;
-use super::request::JsonBody;
+use super::fast_body::JsonBody;
 use super::router::json_response;
 use super::state::State;
 use crate::config::file::ResponsesSection;
@@ -520,7 +520,7 @@ fn response_not_found(id: &str) -> GatewayError {
 
 fn owner_of(ctx: &Ctx, parts: &http::request::Parts) -> Result<String, GatewayError> {
     let snap = ctx.state.snapshot();
-    Ok(pipeline::admit(ctx, &snap, parts)?.name.clone())
+    Ok(admit::admit(ctx, &snap, parts)?.name.clone())
 }
 
 async fn find(ctx: &Ctx, owner: &str, id: &str) -> Result<Arc<StoredResponse>, GatewayError> {

@@ -11,6 +11,10 @@
 use crate::config::ProviderKind;
 use crate::routing::glob;
 
+/// The top-level body fields that limit output tokens, which the fast path lowers to the cap
+/// (OpenAI's older and newer names; the legacy completions endpoint's is `max_tokens` too).
+pub const OUTPUT_LIMIT_FIELDS: [&str; 2] = ["max_tokens", "max_completion_tokens"];
+
 /// `(model glob, maximum output tokens)`, most specific first.
 const CAPS: &[(&str, u32)] = &[
     // DeepSeek

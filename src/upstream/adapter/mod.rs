@@ -33,7 +33,7 @@ use super::kinds::{self, Kind};
 use crate::config::Config;
 use crate::protocol::codec::CodecError;
 use crate::protocol::ir::{self, Dialect};
-use crate::routing::rules::{Edits, merge};
+use crate::routing::rules::Edits;
 use crate::secret::Secret;
 use crate::store::records::{OAuthMeta, UpstreamRecord};
 
@@ -248,30 +248,6 @@ pub fn count_tokens(
 
 // ---- helpers shared by the kinds ----
 
-/// The wire JSON with `[[rules]]` edits: `unset`, then `set`, then `extra` (deep merge).
-fn apply_edits(mut body: Value, edits: &Edits) -> Value {
-    if edits.is_empty() {
-        return body;
-    }
-    if let Value::Object(map) = &mut body {
-        for k in &edits.unset {
-            map.remove(k);
-        }
-        for (k, v) in &edits.set {
-            map.insert(k.clone(), v.clone());
-        }
-        for (k, v) in &edits.extra {
-            match map.get_mut(k) {
-                Some(slot) => merge(slot, v.clone()),
-                None => {
-                    map.insert(k.clone(), v.clone());
-                }
-            }
-        }
-    }
-    body
-}
-
 /// The body of a translated request: without `[[rules]]` edits it is written straight into a
 /// buffer sized for `req`, with no `Value` tree in between.
 fn to_body_for<T: serde::Serialize>(
@@ -299,7 +275,12 @@ fn to_body_fixed<T: serde::Serialize>(
     let mut value = serde_json::to_value(wire)
         .map_err(|e| AdapterError::Codec(CodecError::Invalid(format!("cannot serialize: {e}"))))?;
     fix(&mut value);
-    serde_json::to_vec(&apply_edits(value, edits))
+    if let Value::Object(map) = &mut value {
+        edits
+            .apply(map)
+            .map_err(|e| AdapterError::Codec(CodecError::Invalid(e.to_string())))?;
+    }
+    serde_json::to_vec(&value)
         .map_err(|e| AdapterError::Codec(CodecError::Invalid(format!("cannot serialize: {e}"))))
 }
 
@@ -369,24 +350,6 @@ fn test_record(kind: crate::config::ProviderKind, base_url: Option<&str>) -> Ups
 mod tests {
     use super::*;
     use crate::config::ProviderKind;
-    use serde_json::json;
-
-    #[test]
-    fn edits_apply_in_order() {
-        let edits = Edits {
-            unset: vec!["top_p".into()],
-            set: vec![("temperature".into(), json!(0.2))],
-            extra: vec![("reasoning".into(), json!({"b": 2}))],
-        };
-        let out = apply_edits(
-            json!({"model": "m", "top_p": 1, "temperature": 1, "reasoning": {"a": 1}}),
-            &edits,
-        );
-        assert_eq!(
-            out,
-            json!({"model": "m", "temperature": 0.2, "reasoning": {"a": 1, "b": 2}})
-        );
-    }
 
     #[test]
     fn fast_template_is_the_fast_path_made_ahead() {

@@ -2,16 +2,19 @@
 //! `model`, the fields the route requires, `stream`), then edited in place: the `model` value is
 //! spliced into the original bytes, so everything else reaches the upstream exactly as the
 //! client wrote it. Only when `[[rules]]` apply is the top level rebuilt, still keeping every
-//! other value's bytes and the key order.
+//! other value's bytes and the key order; what the edits do is `routing::rules`' to say
+//! ([`Edits::apply`] over this body's entries).
 
 use std::borrow::Cow;
 
 use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use serde_json::Value;
 use serde_json::value::RawValue;
 
-use super::error::GatewayError;
-use crate::routing::rules::{Edits, merge};
+use super::error::{ErrorKind, GatewayError};
+use crate::routing::rules::{EditError, Edits, Fields};
+use crate::upstream::adapter::limits::OUTPUT_LIMIT_FIELDS;
 
 /// A JSON object body, its top-level entries in order, values unparsed.
 pub struct JsonBody<'a> {
@@ -218,7 +221,7 @@ impl<'a> JsonBody<'a> {
             return (value.get() != model_json).then(|| model_json.to_owned());
         }
         let cap = cap?;
-        if !OUTPUT_LIMITS.contains(&key) {
+        if !OUTPUT_LIMIT_FIELDS.contains(&key) {
             return None;
         }
         // Only a plain integer above the cap is lowered; anything else is the upstream's to judge.
@@ -257,84 +260,102 @@ impl<'a> JsonBody<'a> {
         Some(Bytes::from(out))
     }
 
+    /// The body rebuilt with `[[rules]]` edits: every entry in its place, the changed ones
+    /// written anew, the others with their original bytes.
     fn rebuild(
         &self,
         model_json: &str,
         edits: &Edits,
         cap: Option<u32>,
     ) -> Result<Bytes, GatewayError> {
-        // New values by key; `None` keeps the original bytes.
-        let mut out: Vec<(String, Option<String>, Option<&RawValue>)> = Vec::new();
+        let mut top = Rebuilt(Vec::with_capacity(self.entries.len() + 1));
         let mut saw_model = false;
         for (k, v) in &self.entries {
-            if edits.unset.iter().any(|u| u.as_str() == &**k) && k != "model" {
-                continue;
-            }
-            if k == "model" {
+            let slot = if k == "model" {
                 saw_model = true;
-                out.push((k.to_string(), Some(model_json.to_string()), None));
+                Slot::New(model_json.to_owned())
             } else if let Some(new) = self.replacement(k, v, model_json, cap) {
-                out.push((k.to_string(), Some(new), None));
+                Slot::New(new)
             } else {
-                out.push((k.to_string(), None, Some(*v)));
-            }
+                Slot::Kept(v)
+            };
+            top.0.push((k.to_string(), slot));
         }
         if !saw_model {
-            out.push(("model".into(), Some(model_json.to_string()), None));
+            top.0
+                .push(("model".into(), Slot::New(model_json.to_owned())));
         }
-        for (k, v) in &edits.set {
-            let json = to_json(v)?;
-            match out.iter_mut().find(|(key, _, _)| key == k) {
-                Some(slot) => {
-                    slot.1 = Some(json);
-                    slot.2 = None;
-                }
-                None => out.push((k.clone(), Some(json), None)),
-            }
-        }
-        for (k, v) in &edits.extra {
-            match out.iter_mut().find(|(key, _, _)| key == k) {
-                Some(slot) => {
-                    let mut base: serde_json::Value = match (&slot.1, slot.2) {
-                        (Some(s), _) => serde_json::from_str(s),
-                        (None, Some(raw)) => serde_json::from_str(raw.get()),
-                        (None, None) => Ok(serde_json::Value::Null),
-                    }
-                    .map_err(|e| GatewayError::invalid(k, e.to_string()))?;
-                    merge(&mut base, v.clone());
-                    slot.1 = Some(to_json(&base)?);
-                    slot.2 = None;
-                }
-                None => out.push((k.clone(), Some(to_json(v)?), None)),
-            }
-        }
+        edits.apply(&mut top).map_err(|e| match e {
+            EditError::Unreadable { key, message } => GatewayError::invalid(&key, message),
+            e @ EditError::Encode(_) => GatewayError::new(ErrorKind::Internal, e.to_string()),
+        })?;
         let mut body = Vec::with_capacity(self.raw.len() + 64);
         body.push(b'{');
-        for (i, (k, new, orig)) in out.iter().enumerate() {
+        for (i, (k, slot)) in top.0.iter().enumerate() {
             if i > 0 {
                 body.push(b',');
             }
             body.extend_from_slice(to_json(k)?.as_bytes());
             body.push(b':');
-            match (new, orig) {
-                (Some(s), _) => body.extend_from_slice(s.as_bytes()),
-                (None, Some(raw)) => body.extend_from_slice(raw.get().as_bytes()),
-                (None, None) => body.extend_from_slice(b"null"),
-            }
+            body.extend_from_slice(slot.json().as_bytes());
         }
         body.push(b'}');
         Ok(Bytes::from(body))
     }
 }
 
-/// The fields that limit output tokens (OpenAI's older and newer names, and the legacy
-/// completions endpoint's).
-const OUTPUT_LIMITS: [&str; 2] = ["max_tokens", "max_completion_tokens"];
+/// The top level of a body being rebuilt, in order, as the `[[rules]]` edits see it.
+struct Rebuilt<'a>(Vec<(String, Slot<'a>)>);
+
+/// One entry's value: written anew, or the client's bytes.
+enum Slot<'a> {
+    New(String),
+    Kept(&'a RawValue),
+}
+
+impl Slot<'_> {
+    fn json(&self) -> &str {
+        match self {
+            Slot::New(s) => s,
+            Slot::Kept(raw) => raw.get(),
+        }
+    }
+}
+
+impl Fields for Rebuilt<'_> {
+    fn remove(&mut self, key: &str) {
+        // The model is the route's to set: a rule does not take it out of the body.
+        if key != "model" {
+            self.0.retain(|(k, _)| k != key);
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Result<Option<Value>, EditError> {
+        let Some((_, slot)) = self.0.iter().find(|(k, _)| k == key) else {
+            return Ok(None);
+        };
+        serde_json::from_str(slot.json())
+            .map(Some)
+            .map_err(|e| EditError::Unreadable {
+                key: key.to_owned(),
+                message: e.to_string(),
+            })
+    }
+
+    fn set(&mut self, key: &str, value: Value) -> Result<(), EditError> {
+        let json = serde_json::to_string(&value).map_err(|e| EditError::Encode(e.to_string()))?;
+        match self.0.iter_mut().find(|(k, _)| k == key) {
+            Some((_, slot)) => *slot = Slot::New(json),
+            None => self.0.push((key.to_owned(), Slot::New(json))),
+        }
+        Ok(())
+    }
+}
 
 fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> Result<String, GatewayError> {
     serde_json::to_string(v).map_err(|e| {
         GatewayError::new(
-            super::error::ErrorKind::Internal,
+            ErrorKind::Internal,
             format!("cannot encode the request: {e}"),
         )
     })
@@ -518,6 +539,29 @@ mod tests {
                 .unwrap()
                 .contains(r#""max_tokens":20000"#)
         );
+    }
+
+    #[test]
+    fn rules_edit_the_raw_body_as_they_edit_the_wire_json() {
+        let raw = b(
+            r#"{"model":"m","top_p":0.5,"temperature":1,"reasoning":{"a":1,"c":{"d":1}},"stop":null}"#,
+        );
+        let edits = Edits {
+            unset: vec!["top_p".into(), "absent".into()],
+            set: vec![("temperature".into(), json!(0.2))],
+            extra: vec![
+                ("reasoning".into(), json!({"b": 2, "c": {"e": 3}})),
+                ("stop".into(), json!(["x"])),
+                ("seed".into(), json!(7)),
+            ],
+        };
+        let out = JsonBody::parse(&raw)
+            .unwrap()
+            .rewrite("m", &edits, None)
+            .unwrap();
+        let mut wire: Value = serde_json::from_slice(&raw).unwrap();
+        edits.apply(wire.as_object_mut().unwrap()).unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), wire);
     }
 
     #[test]
