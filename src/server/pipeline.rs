@@ -738,7 +738,7 @@ impl Job<'_> {
             return Err(malformed(ctx, cand, timing.0, last, &what));
         }
         breaker_success(ctx, cand);
-        Ok(relay(
+        let resp = relay(
             ctx,
             cand,
             &self.snap.config.timeouts,
@@ -746,7 +746,9 @@ impl Job<'_> {
             headers,
             first,
             stream,
-        ))
+        );
+        // A Responses upstream's reply to a `store` request is kept on its way out.
+        Ok(stored_responses::keep_relayed(self.saving.as_ref(), resp))
     }
 
     /// The fast path's error status, the last word (no failover left or none fits): a JSON
