@@ -474,7 +474,9 @@ async fn serve_socket(
                 by_id.retain(|_, t| !t.is_cancelled());
             }
             _ = ping.tick() => {
-                if !heard {
+                // While closing, the socket is no longer read, so pongs go unseen: the grace
+                // period bounds it then.
+                if !heard && tx.is_some() {
                     tracing::debug!("closing a WebSocket whose peer answered no ping");
                     let reason = "no answer to ping".to_owned();
                     let _ = send_within(&mut sink, close(CloseCode::Away, reason), every).await;

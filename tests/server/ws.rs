@@ -316,6 +316,8 @@ async fn shutdown_lets_the_request_finish_then_closes_with_1001() {
     let fake = FakeOpenAi::start().await;
     fake.set_default(Reply::sse(&EVENTS).chunk_delay(Duration::from_millis(200)));
     let gw = gateway(&fake, test_config()).await;
+    // Pings far quicker than the request: while closing, unread pongs must not cut it.
+    gw.state.set_ws_ping_interval(Duration::from_millis(50));
     let mut ws = connect(&gw).await;
     let mut idle = connect(&gw).await;
     send(&mut ws, &chat(true)).await;
@@ -325,9 +327,16 @@ async fn shutdown_lets_the_request_finish_then_closes_with_1001() {
     got.extend(until_done(&mut ws).await);
     assert_eq!(got, [EVENTS[0], EVENTS[1], DONE]);
     for sock in [&mut ws, &mut idle] {
-        let close = tokio::time::timeout(Duration::from_secs(5), sock.next())
-            .await
-            .unwrap();
+        let close = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match sock.next().await {
+                    Some(Ok(Message::Ping(_))) => {}
+                    other => return other,
+                }
+            }
+        })
+        .await
+        .unwrap();
         match close {
             Some(Ok(Message::Close(Some(f)))) => assert_eq!(f.code, CloseCode::Away),
             other => panic!("expected a 1001 close, got {other:?}"),
