@@ -19,7 +19,8 @@
 //!   pause between requests against the head).
 //! * Past `[limits] max_connections` a new connection closes the one idle longest, or is closed
 //!   itself when every connection has a request in flight ([`Connections::admit`]): an idle
-//!   crowd never locks a new client (a `/health` probe) out.
+//!   crowd never locks a new client (a `/health` probe) out. Upgraded WebSockets (`ws`) have
+//!   left hyper and this table, but still count: each is a connection in use until it closes.
 //! * [`raise_fd_limit`] lifts the soft descriptor limit to the hard one at start, and the cap is
 //!   lowered to what the limit leaves room for ([`fd_budget`]).
 //!
@@ -357,9 +358,11 @@ impl Connections {
 
     /// The activity record of a connection just accepted, or `None` when it must be closed: at
     /// the cap, the connection idle longest is closed to make room, and only when every
-    /// connection has a request in flight is the new one refused.
-    pub fn admit(&mut self) -> Option<Arc<Activity>> {
-        if self.open.len() - self.closing >= self.limits.cap && !self.evict_one() {
+    /// connection has a request in flight is the new one refused. `upgraded`: the WebSockets
+    /// open, which count as connections in use (never closed to make room).
+    pub fn admit(&mut self, upgraded: usize) -> Option<Arc<Activity>> {
+        let in_use = (self.open.len() - self.closing).saturating_add(upgraded);
+        if in_use >= self.limits.cap && !self.evict_one() {
             let now = Instant::now();
             if self
                 .last_refusal_warning
@@ -585,6 +588,23 @@ mod tests {
         c.open
             .values()
             .any(|o| Arc::ptr_eq(&o.activity, a) && o.closing)
+    }
+
+    #[tokio::test]
+    async fn upgraded_sockets_take_places_under_the_cap() {
+        let epoch = Instant::now();
+        let idle = Arc::new(Activity::new(epoch));
+        let mut c = table(&[Arc::clone(&idle)]);
+        c.limits.cap = 2;
+        // One connection and one WebSocket fill the cap: the idle connection makes room.
+        assert!(c.admit(1).is_some());
+        assert!(closed(&c, &idle));
+        // Two WebSockets fill it: nothing can be closed for a newcomer.
+        let mut c = table(&[Arc::clone(&idle)]);
+        c.limits.cap = 2;
+        c.open.clear();
+        assert!(c.admit(2).is_none());
+        assert!(c.admit(1).is_some(), "a closed socket gives its place back");
     }
 
     #[tokio::test]

@@ -208,8 +208,8 @@ impl<'a> JsonBody<'a> {
         self.rebuild(&model_json, edits, max_tokens_cap)
     }
 
-    /// The new value of a top-level entry, if it changes: the model, and the output-token
-    /// limits when over the cap.
+    /// The new value of a top-level entry, if it changes: the model, `previous_response_id`
+    /// (to `null`), and the output-token limits when over the cap.
     fn replacement(
         &self,
         key: &str,
@@ -219,6 +219,12 @@ impl<'a> JsonBody<'a> {
     ) -> Option<String> {
         if key == "model" {
             return (value.get() != model_json).then(|| model_json.to_owned());
+        }
+        // A Responses request's `previous_response_id` is the gateway's own, expanded into its
+        // `input` already (`stored_responses::prepare`); kept for the reply's echo, it must not
+        // send a Responses upstream looking for it.
+        if key == "previous_response_id" {
+            return (value.get() != "null").then(|| "null".to_owned());
         }
         let cap = cap?;
         if !OUTPUT_LIMIT_FIELDS.contains(&key) {

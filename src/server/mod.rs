@@ -286,6 +286,9 @@ pub async fn serve(
     reap.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            // In this order: a connection that ended (one upgraded to a WebSocket, whose place
+            // `ws` now holds) leaves the table before a new one is counted against the cap.
+            biased;
             Some(done) = connections.join_next_with_id(), if !connections.is_empty() => {
                 open.remove(match done {
                     Ok((id, ())) => id,
@@ -293,6 +296,7 @@ pub async fn serve(
                 });
             }
             _ = reap.tick(), if !open.is_empty() => open.reap(),
+            () = shutdown.cancelled() => break,
             accepted = listener.accept() => {
                 let stream = match accepted {
                     Ok((stream, _peer)) => stream,
@@ -303,7 +307,7 @@ pub async fn serve(
                         continue;
                     }
                 };
-                let Some(activity) = open.admit() else {
+                let Some(activity) = open.admit(state.ws.open()) else {
                     drop(stream);
                     continue;
                 };
@@ -334,7 +338,6 @@ pub async fn serve(
                 });
                 open.insert(activity, task);
             }
-            () = shutdown.cancelled() => break,
         }
     }
     drop(listener);

@@ -244,9 +244,9 @@ impl Asked<'_> {
         }
         turn.record(ctx, Outcome::Answered);
         let timeouts = self.timeouts;
-        Ok(relay_reply(
-            ctx, turn.cand, timeouts, status, headers, first, stream,
-        ))
+        let resp = relay_reply(ctx, turn.cand, timeouts, status, headers, first, stream);
+        // A Responses upstream's reply to a `store` request is kept on its way out.
+        Ok(stored_responses::keep_relayed(self.saving, resp))
     }
 
     /// The fast path's error status, the last word (no failover left or none fits): a JSON

@@ -232,6 +232,12 @@ impl State {
         self.ping_every_ms.store(ms, Ordering::Relaxed);
     }
 
+    /// How often `/v1/ws` sockets opened from now on get a protocol ping; a peer that answers
+    /// none within one interval is dropped (default [`super::ws::DEFAULT_WS_PING_INTERVAL`]).
+    pub fn set_ws_ping_interval(&self, every: Duration) {
+        self.ws.set_ping_interval(every);
+    }
+
     pub(crate) fn ping_interval(&self) -> Duration {
         Duration::from_millis(self.ping_every_ms.load(Ordering::Relaxed))
     }

@@ -1,7 +1,13 @@
 //! The Responses API's stored replies as the server serves them: [`save`] after a reply (no disk
 //! on the request's path), [`history`] for `previous_response_id`, and the handlers of
-//! `GET`/`DELETE /v1/responses/{id}` and `GET /v1/responses/{id}/input_items` ([`endpoint`] and
-//! [`serve`] route them). The records live in the store (`store::responses`).
+//! `GET`/`DELETE /v1/responses/{id}`, `GET /v1/responses/{id}/input_items` and
+//! `POST /v1/responses/{id}/cancel` ([`endpoint`] and [`serve`] route them). The records live in
+//! the store (`store::responses`).
+//!
+//! Replies are kept on both routes: a translated one as the gateway encodes it ([`Saving`], fed
+//! by the pipeline's translation), a Responses upstream's relayed as it is (the fast path) by
+//! [`keep_relayed`], which reads the body on its way out. Either way the kept object names the
+//! `previous_response_id` it continued, as the reply to the client does on the translated route.
 //!
 //! [`StoredResponses`] holds what was saved and is not yet committed in memory, where lookups see
 //! it at once (a client may chain the very next request on a reply); [`StoredResponses::run`]
@@ -14,11 +20,15 @@
 //! nothing: saves are dropped and every id is not found.
 
 use std::collections::HashSet;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{Method, Response, StatusCode};
+use http::{Method, Response, StatusCode, header};
+use http_body_util::BodyExt as _;
+use hyper::body::{Frame, SizeHint};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -27,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Body;
 use super::admit;
+use super::body::BoxError;
 use super::ctx::Ctx;
 use super::error::{ErrorKind, GatewayError};
 use super::fast_body::JsonBody;
@@ -322,9 +333,11 @@ pub(crate) struct Saving {
 }
 
 /// For a request to `POST /v1/responses`: the body with the stored history of its
-/// `previous_response_id` put before its own `input` (and that field taken out, the history
-/// being in the body now; `None`: the body is unchanged), and what saving its reply takes
-/// (`None`: `store: false`, Codex's way, which costs two field lookups and nothing else).
+/// `previous_response_id` put before its own `input` (`None`: the body is unchanged), and what
+/// saving its reply takes (`None`: `store: false`, Codex's way, which costs two field lookups
+/// and nothing else). The field stays in the body, for the reply's echo; it never reaches an
+/// upstream (the history is in `input` now): a Responses upstream's encoder drops it, and the
+/// fast path's model edit sends it as `null` (`request::JsonBody::rewrite`).
 pub(crate) async fn prepare(
     state: &Arc<State>,
     owner: &str,
@@ -364,7 +377,6 @@ pub(crate) async fn prepare(
     let input = serde_json::to_value(&items)
         .map_err(|e| GatewayError::internal("expanding previous_response_id", &e))?;
     body.insert("input".to_owned(), input);
-    body.remove("previous_response_id");
     let bytes = serde_json::to_vec(&body)
         .map_err(|e| GatewayError::internal("expanding previous_response_id", &e))?;
     Ok((Some(Bytes::from(bytes)), saving))
@@ -385,9 +397,31 @@ struct Terminal<'a> {
     response: &'a RawValue,
 }
 
+/// `response` naming `previous` as the response it continued, when it does not already (a
+/// Responses upstream's reply, relayed, says `null`: it was sent the whole history instead).
+fn echo_previous(response: &[u8], previous: &str) -> Option<Vec<u8>> {
+    let mut m: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(response).ok()?;
+    if m.get("previous_response_id")
+        .is_some_and(serde_json::Value::is_string)
+    {
+        return None;
+    }
+    m.insert(
+        "previous_response_id".to_owned(),
+        serde_json::Value::String(previous.to_owned()),
+    );
+    serde_json::to_vec(&m).ok()
+}
+
 impl Saving {
     /// Saves `response`, the response object the client got.
     pub(crate) fn whole(&self, response: &[u8]) {
+        let echoed = self
+            .previous
+            .as_deref()
+            .and_then(|p| echo_previous(response, p));
+        let response = echoed.as_deref().unwrap_or(response);
         let Ok(head) = serde_json::from_slice::<Head>(response) else {
             tracing::warn!("not storing a response without an id");
             return;
@@ -448,6 +482,111 @@ impl Saving {
     }
 }
 
+/// The most of a relayed whole reply read to keep it (the pipeline reads no more of a reply).
+const MAX_KEPT_BYTES: usize = 64 * 1024 * 1024;
+
+/// `resp`, a Responses upstream's reply relayed untouched (the fast path), with its body read
+/// on the way out to keep it when `saving` (the request's `store`) says so: a stream's terminal
+/// event, or the whole JSON object once all of it went out. Without `saving`, or for an error
+/// status, `resp` as it is. Called from the pipeline's relay of untouched replies.
+pub(crate) fn keep_relayed(saving: Option<&Saving>, resp: Response<Body>) -> Response<Body> {
+    let Some(saving) = saving else {
+        return resp;
+    };
+    if !resp.status().is_success() {
+        return resp;
+    }
+    let sse = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    let saving = saving.clone();
+    resp.map(|inner| {
+        Tee {
+            inner,
+            saving,
+            sse,
+            whole: Vec::new(),
+            done: false,
+        }
+        .boxed_unsync()
+    })
+}
+
+/// A relayed reply's body, read as it goes out by [`keep_relayed`].
+struct Tee {
+    inner: Body,
+    saving: Saving,
+    sse: bool,
+    /// A whole reply's bytes so far.
+    whole: Vec<u8>,
+    /// The whole reply was kept, or is not to be (too large).
+    done: bool,
+}
+
+impl Tee {
+    /// Keeps a whole reply once it went out: at its end, or when the server drops the body
+    /// after its `content-length` without polling for the end.
+    fn finish(&mut self) {
+        if self.sse || self.done {
+            return;
+        }
+        self.done = true;
+        let whole = std::mem::take(&mut self.whole);
+        // A reply cut short (the client left) is no response to keep.
+        if serde_json::from_slice::<serde::de::IgnoredAny>(&whole).is_ok() {
+            self.saving.whole(&whole);
+        }
+    }
+}
+
+impl hyper::body::Body for Tee {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(d) = frame.data_ref() {
+                    if this.sse {
+                        this.saving.tap(d);
+                    } else if !this.done {
+                        if this.whole.len() + d.len() > MAX_KEPT_BYTES {
+                            this.done = true;
+                            this.whole = Vec::new();
+                        } else {
+                            this.whole.extend_from_slice(d);
+                        }
+                    }
+                }
+            }
+            Poll::Ready(None) => this.finish(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Tee {
+    fn drop(&mut self) {
+        self.finish();
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
 ) -> Result<T, GatewayError> {
@@ -467,10 +606,11 @@ pub(crate) enum Endpoint<'a> {
     Get(&'a str),
     Delete(&'a str),
     InputItems(&'a str),
+    Cancel(&'a str),
 }
 
 /// The stored-response route `method path` names, if any: `GET|DELETE /v1/responses/{id}`,
-/// `GET /v1/responses/{id}/input_items`. (`POST /v1/responses/input_tokens` and the like are
+/// `GET /v1/responses/{id}/input_items`, `POST /v1/responses/{id}/cancel`. (`POST /v1/responses/input_tokens` and the like are
 /// not these.)
 pub(crate) fn endpoint<'a>(method: &Method, path: &'a str) -> Option<Endpoint<'a>> {
     let rest = path.strip_prefix("/v1/responses/")?;
@@ -485,6 +625,7 @@ pub(crate) fn endpoint<'a>(method: &Method, path: &'a str) -> Option<Endpoint<'a
         (&Method::GET, None) => Some(Endpoint::Get(id)),
         (&Method::DELETE, None) => Some(Endpoint::Delete(id)),
         (&Method::GET, Some("input_items")) => Some(Endpoint::InputItems(id)),
+        (&Method::POST, Some("cancel")) => Some(Endpoint::Cancel(id)),
         _ => None,
     }
 }
@@ -508,7 +649,26 @@ pub(crate) async fn serve(
             ctx.route = "responses_input_items";
             input_items_list(ctx, parts, id).await
         }
+        Endpoint::Cancel(id) => {
+            ctx.route = "responses_cancel";
+            cancel(ctx, parts, id).await
+        }
     }
+}
+
+/// `POST /v1/responses/{id}/cancel`: what OpenAI answers for a response not created with
+/// `background: true` (the gateway runs none in the background: the create refuses
+/// `background`), 400 `invalid_request_error`; 404 for an id this key has not stored.
+pub(crate) async fn cancel(
+    ctx: &mut Ctx,
+    parts: &http::request::Parts,
+    id: &str,
+) -> Result<Response<Body>, GatewayError> {
+    let owner = owner_of(ctx, parts)?;
+    find(ctx, &owner, id).await?;
+    let mut e = GatewayError::invalid("", "Cannot cancel a synchronous response.");
+    e.param = None;
+    Err(e)
 }
 
 fn response_not_found(id: &str) -> GatewayError {
@@ -1145,12 +1305,16 @@ mod tests {
             endpoint(&Method::GET, "/v1/responses/resp_1/input_items"),
             Some(Endpoint::InputItems("resp_1"))
         );
+        assert_eq!(
+            endpoint(&Method::POST, "/v1/responses/resp_1/cancel"),
+            Some(Endpoint::Cancel("resp_1"))
+        );
         for (m, p) in [
             (Method::POST, "/v1/responses"),
             (Method::GET, "/v1/responses"),
             (Method::GET, "/v1/responses/"),
             (Method::POST, "/v1/responses/input_tokens"),
-            (Method::POST, "/v1/responses/resp_1/cancel"),
+            (Method::GET, "/v1/responses/resp_1/cancel"),
             (Method::GET, "/v1/responses/resp_1/other"),
         ] {
             assert_eq!(endpoint(&m, p), None, "{m} {p}");
@@ -1163,6 +1327,16 @@ mod tests {
         assert!(input_items("{}").is_err());
         let with = with_id(RawValue::from_string("{}".into()).unwrap(), "x");
         assert_eq!(with.get(), r#"{"id":"x"}"#);
+    }
+
+    #[test]
+    fn a_kept_reply_names_the_response_it_continued() {
+        let echoed = echo_previous(br#"{"id":"r2","previous_response_id":null}"#, "r1").unwrap();
+        let v: Value = serde_json::from_slice(&echoed).unwrap();
+        assert_eq!(v["previous_response_id"], "r1");
+        assert_eq!(v["id"], "r2");
+        assert!(echo_previous(br#"{"id":"r2","previous_response_id":"r1"}"#, "r1").is_none());
+        assert!(echo_previous(b"not json", "r1").is_none());
     }
     #[tokio::test]
     async fn a_stream_is_saved_from_its_terminal_event_split_across_chunks() {

@@ -7,13 +7,26 @@
 //! `{"type":"cancel","id"}` drops that request (and so its upstream call), `"format"` sends
 //! another dialect's request, `"framing":"json"` gives `{"type":"chunk"|"done"|"error",...}`.
 //!
+//! With `"framing":"json"` the `done` frame carries the usage the reply reported, in the
+//! request's dialect's shape.
+//!
+//! Keys: a bad key in the upgrade's `Authorization`/`x-api-key` header is a 401 before the
+//! upgrade (the clients that can set headers read it); a bad key in a `Sec-WebSocket-Protocol`
+//! entry (the only way a browser has) is upgraded and then closed with 1008 and the reason,
+//! because a browser's `WebSocket` never shows a refused handshake's status, only a 1006.
+//!
 //! Where it touches the rest: every message becomes an internal `POST` to the dialect's own
 //! endpoint ([`ReqBody::Whole`]) run through [`router::handle_guarded`], so routing, auth, rate
 //! limits, usage accounting, the access log and the shutdown cut are the HTTP ones. The upgraded
-//! sockets are tracked in [`Sockets`] (on `State`); `serve` closes them with 1001 when it stops.
+//! sockets are tracked in [`Sockets`] (on `State`); `serve` closes them with 1001 when it stops,
+//! and its accept loop counts them against `[limits] max_connections` ([`Sockets::open`]): an
+//! upgraded socket keeps the slot its HTTP connection had until it closes, and is never closed
+//! to make room (it is a client's session, not an idle keep-alive). A peer that answers no
+//! protocol ping within one interval, or takes longer than two to take one frame, is dropped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -52,16 +65,80 @@ const MAX_WRITE_BUFFER: usize = 1 << 20;
 /// Bytes read from a socket at a time: tungstenite's 128 KiB default is kept per socket, which
 /// made a thousand idle sockets cost ~128 MB.
 const READ_BUFFER: usize = 16 << 10;
-/// Protocol pings, so that idle proxies keep the socket open.
-const PING_EVERY: Duration = Duration::from_secs(20);
+/// Protocol pings, so that idle proxies keep the socket open and dead peers are found.
+pub(crate) const DEFAULT_WS_PING_INTERVAL: Duration = Duration::from_secs(20);
+/// The longest close reason a close frame can carry.
+const MAX_CLOSE_REASON: usize = 123;
 
 /// The upgraded sockets, which leave hyper's hands: `closing` asks them to finish what runs and
 /// close with 1001; `kill` (the end of the grace) closes them at once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Sockets {
     pub(crate) tracker: TaskTracker,
     pub(crate) closing: CancellationToken,
     pub(crate) kill: CancellationToken,
+    /// Sockets upgraded and not yet closed (each holds a [`Slot`]).
+    open: AtomicUsize,
+    ping_every_ms: AtomicU64,
+}
+
+impl Default for Sockets {
+    fn default() -> Self {
+        Sockets {
+            tracker: TaskTracker::new(),
+            closing: CancellationToken::new(),
+            kill: CancellationToken::new(),
+            open: AtomicUsize::new(0),
+            ping_every_ms: AtomicU64::new(millis(DEFAULT_WS_PING_INTERVAL)),
+        }
+    }
+}
+
+impl Sockets {
+    /// Upgraded sockets open now: the accept loop counts them as connections in use.
+    pub(crate) fn open(&self) -> usize {
+        self.open.load(Ordering::Acquire)
+    }
+
+    /// How often an open socket is pinged (sockets opened from now on).
+    pub(crate) fn set_ping_interval(&self, every: Duration) {
+        self.ping_every_ms
+            .store(millis(every).max(1), Ordering::Relaxed);
+    }
+
+    fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_every_ms.load(Ordering::Relaxed))
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+/// One upgraded socket's place among `[limits] max_connections`, from the upgrade until the
+/// socket's task ends.
+struct Slot(Arc<State>);
+
+impl Slot {
+    fn take(state: &Arc<State>) -> Slot {
+        state.ws.open.fetch_add(1, Ordering::AcqRel);
+        Slot(Arc::clone(state))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.ws.open.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Where the upgrade's key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyFrom {
+    /// `Authorization` or `x-api-key`: a client that sets headers reads a 401.
+    Header,
+    /// A `llm-gateway.key.` subprotocol: a browser, which only sees a close code.
+    Protocol,
 }
 
 /// What every request on one socket shares.
@@ -74,7 +151,8 @@ struct Conn {
 }
 
 /// Answers the upgrade: 403 for an origin outside `[server] cors_origins` (when set), 401 for a
-/// bad key on the upgrade, else 101 and a task serving the socket.
+/// bad key in a header, else 101 and a task serving the socket (which closes at once with 1008
+/// when the key of a subprotocol was bad).
 pub(crate) fn upgrade(
     ctx: &mut Ctx,
     guard: &HostGuard,
@@ -106,12 +184,18 @@ pub(crate) fn upgrade(
         .with_code("origin_not_allowed"));
     }
     let (key, plain_protocol) = upgrade_key(req.headers());
-    if let Some(k) = &key {
+    let mut refused = None;
+    if let Some((k, from)) = &key {
         let mut headers = HeaderMap::new();
         if let Ok(v) = HeaderValue::from_str(&format!("Bearer {k}")) {
             headers.insert(header::AUTHORIZATION, v);
         }
-        auth::authenticate_request(&snap.keys, &snap.key_digests, &headers, None)?;
+        if let Err(e) = auth::authenticate_request(&snap.keys, &snap.key_digests, &headers, None) {
+            match from {
+                KeyFrom::Header => return Err(e),
+                KeyFrom::Protocol => refused = Some(close_reason(&e.message)),
+            }
+        }
     }
     let limit = usize::try_from(snap.config.limits.max_body_bytes).unwrap_or(usize::MAX);
     let config = WebSocketConfig::default()
@@ -129,9 +213,13 @@ pub(crate) fn upgrade(
         state: Arc::clone(&state),
         guard: guard.clone(),
         host: req.headers().get(header::HOST).cloned(),
-        key,
+        key: key.map(|(k, _)| k),
     });
-    state.ws.tracker.spawn(serve_socket(socket, conn));
+    let slot = Slot::take(&state);
+    state
+        .ws
+        .tracker
+        .spawn(serve_socket(socket, conn, slot, refused));
     let (mut parts, body) = resp.into_parts();
     if let Some(p) = plain_protocol {
         parts.headers.insert(header::SEC_WEBSOCKET_PROTOCOL, p);
@@ -140,9 +228,18 @@ pub(crate) fn upgrade(
     Ok(Response::from_parts(parts, super::body::empty()))
 }
 
+/// `message` cut to what a close frame's reason holds, at a character boundary.
+fn close_reason(message: &str) -> String {
+    let mut end = message.len().min(MAX_CLOSE_REASON);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    message[..end].to_owned()
+}
+
 /// The key on the upgrade (`Authorization`/`x-api-key`, else a `llm-gateway.key.` protocol),
 /// and the first plain protocol offered, to echo back (never the key-bearing one).
-fn upgrade_key(headers: &HeaderMap) -> (Option<String>, Option<HeaderValue>) {
+fn upgrade_key(headers: &HeaderMap) -> (Option<(String, KeyFrom)>, Option<HeaderValue>) {
     let header_key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -169,7 +266,12 @@ fn upgrade_key(headers: &HeaderMap) -> (Option<String>, Option<HeaderValue>) {
             }
         }
     }
-    (header_key.or(proto_key), plain)
+    let key = match (header_key, proto_key) {
+        (Some(k), _) => Some((k, KeyFrom::Header)),
+        (None, Some(k)) => Some((k, KeyFrom::Protocol)),
+        (None, None) => None,
+    };
+    (key, plain)
 }
 
 /// One client message.
@@ -208,27 +310,37 @@ impl Frames {
         }
     }
 
-    /// One SSE event of the reply (`event:`/`data:` lines, without the blank line).
-    fn event(&self, event: &str, data: &str) -> Message {
+    /// One SSE event of the reply (`event:`/`data:` lines, without the blank line). With JSON
+    /// framing, the usage the event reports is noted in `usage`.
+    fn event(&self, event: &str, data: &str, usage: &mut Option<Value>) -> Message {
         match self.framing {
             Framing::Sse => Message::text(format!("{}{event}\n\n", self.id_line())),
             Framing::Json => {
                 let data: Value =
                     serde_json::from_str(data).unwrap_or_else(|_| Value::String(data.to_owned()));
+                note_usage(usage, &data);
                 json_frame(serde_json::json!({"type": "chunk", "id": self.id, "data": data}))
             }
         }
     }
 
-    fn whole(&self, body: &[u8]) -> Message {
+    fn whole(&self, body: &[u8], usage: &mut Option<Value>) -> Message {
         let text = String::from_utf8_lossy(body);
-        self.event(&format!("data: {}", text.trim()), &text)
+        self.event(&format!("data: {}", text.trim()), &text, usage)
     }
 
-    fn done(&self) -> Message {
+    /// The end of a request; with JSON framing, `{"type":"done","id","usage"}` (`usage` only
+    /// when the reply reported some).
+    fn done(&self, usage: Option<Value>) -> Message {
         match self.framing {
             Framing::Sse => Message::text(format!("{}data: [DONE]\n\n", self.id_line())),
-            Framing::Json => json_frame(serde_json::json!({"type": "done", "id": self.id})),
+            Framing::Json => {
+                let mut done = serde_json::json!({"type": "done", "id": self.id});
+                if let (Some(u), Some(o)) = (usage, done.as_object_mut()) {
+                    o.insert("usage".to_owned(), u);
+                }
+                json_frame(done)
+            }
         }
     }
 
@@ -263,8 +375,46 @@ fn json_frame(v: Value) -> Message {
     Message::text(v.to_string())
 }
 
+/// Notes the usage an event (or a whole reply) reports, in its dialect's shape: Chat's and the
+/// Responses API's `usage` (the latter inside `response` on its terminal event), Anthropic's
+/// split between `message_start` (`message.usage`) and `message_delta` (`usage`), Gemini's
+/// `usageMetadata`. Later figures overwrite earlier ones key by key.
+fn note_usage(acc: &mut Option<Value>, data: &Value) {
+    let found = [
+        data.get("usage"),
+        data.get("usageMetadata"),
+        data.get("message").and_then(|m| m.get("usage")),
+        data.get("response").and_then(|r| r.get("usage")),
+    ];
+    for u in found.into_iter().flatten() {
+        let Value::Object(new) = u else { continue };
+        match acc {
+            Some(Value::Object(old)) => {
+                for (k, v) in new {
+                    old.insert(k.clone(), v.clone());
+                }
+            }
+            _ => *acc = Some(u.clone()),
+        }
+    }
+}
+
+/// Sends `m`, or gives up after `within` (a peer that stopped reading); whether it went.
+async fn send_within<S>(sink: &mut S, m: Message, within: Duration) -> bool
+where
+    S: futures_util::Sink<Message> + Unpin,
+{
+    matches!(tokio::time::timeout(within, sink.send(m)).await, Ok(Ok(())))
+}
+
 /// The socket's loop: reads messages, starts requests, writes their frames, pings, and closes.
-async fn serve_socket(socket: HyperWebsocket, conn: Arc<Conn>) {
+/// `refused`: the reason the upgrade's key was refused; the socket closes with 1008 at once.
+async fn serve_socket(
+    socket: HyperWebsocket,
+    conn: Arc<Conn>,
+    _slot: Slot,
+    refused: Option<String>,
+) {
     let ws = match socket.await {
         Ok(ws) => ws,
         Err(e) => {
@@ -272,29 +422,36 @@ async fn serve_socket(socket: HyperWebsocket, conn: Arc<Conn>) {
             return;
         }
     };
+    let sockets = &conn.state.ws;
+    let every = sockets.ping_interval();
+    // One frame may take this long to leave; a peer slower than that has stopped reading.
+    let stalled = every.saturating_mul(2);
     let (mut sink, mut stream) = ws.split();
+    let close = |code: CloseCode, reason: String| {
+        Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        }))
+    };
+    if let Some(reason) = refused {
+        let _ = send_within(&mut sink, close(CloseCode::Policy, reason), stalled).await;
+        return;
+    }
+    let away = || close(CloseCode::Away, "server shutting down".to_owned());
     let (tx, mut rx) = mpsc::channel::<Message>(OUT_QUEUE);
     let mut tx = Some(tx);
     let mut tasks = JoinSet::new();
     let mut by_id: HashMap<String, CancellationToken> = HashMap::new();
     // Requests without an id run one after the other, as the seed's did.
     let mut previous: Option<oneshot::Receiver<()>> = None;
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut ping = tokio::time::interval(every);
     ping.reset();
-    let sockets = &conn.state.ws;
-    let close = |code: CloseCode, reason: &'static str| {
-        Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        }))
-    };
+    // Whether the peer sent anything (a pong, a message) since the last ping.
+    let mut heard = true;
     loop {
         tokio::select! {
             () = sockets.kill.cancelled() => {
-                let _ = tokio::time::timeout(
-                    Duration::from_secs(1),
-                    sink.send(close(CloseCode::Away, "server shutting down")),
-                ).await;
+                let _ = send_within(&mut sink, away(), Duration::from_secs(1)).await;
                 return;
             }
             () = sockets.closing.cancelled(), if tx.is_some() => {
@@ -304,12 +461,12 @@ async fn serve_socket(socket: HyperWebsocket, conn: Arc<Conn>) {
             }
             out = rx.recv() => match out {
                 Some(m) => {
-                    if sink.send(m).await.is_err() {
+                    if !send_within(&mut sink, m, stalled).await {
                         return;
                     }
                 }
                 None => {
-                    let _ = sink.send(close(CloseCode::Away, "server shutting down")).await;
+                    let _ = send_within(&mut sink, away(), stalled).await;
                     return;
                 }
             },
@@ -317,23 +474,34 @@ async fn serve_socket(socket: HyperWebsocket, conn: Arc<Conn>) {
                 by_id.retain(|_, t| !t.is_cancelled());
             }
             _ = ping.tick() => {
-                if sink.send(Message::Ping(Bytes::new())).await.is_err() {
+                // While closing, the socket is no longer read, so pongs go unseen: the grace
+                // period bounds it then.
+                if !heard && tx.is_some() {
+                    tracing::debug!("closing a WebSocket whose peer answered no ping");
+                    let reason = "no answer to ping".to_owned();
+                    let _ = send_within(&mut sink, close(CloseCode::Away, reason), every).await;
+                    return;
+                }
+                heard = false;
+                if !send_within(&mut sink, Message::Ping(Bytes::new()), stalled).await {
                     return;
                 }
             }
             read = stream.next(), if tx.is_some() => {
+                heard = true;
                 let text = match read {
                     Some(Ok(Message::Text(t))) => t,
                     Some(Ok(Message::Binary(_))) => {
                         let f = Frames { framing: Framing::Sse, id: None };
                         let m = f.refused("invalid_request_error", "send requests as text frames");
-                        if sink.send(m).await.is_err() { return; }
+                        if !send_within(&mut sink, m, stalled).await { return; }
                         continue;
                     }
                     Some(Ok(Message::Close(_))) | None => return,
                     Some(Ok(_)) => continue,
                     Some(Err(WsError::Capacity(CapacityError::MessageTooLong { .. }))) => {
-                        let _ = sink.send(close(CloseCode::Size, "message too large")).await;
+                        let m = close(CloseCode::Size, "message too large".to_owned());
+                        let _ = send_within(&mut sink, m, stalled).await;
                         return;
                     }
                     Some(Err(e)) => {
@@ -350,10 +518,10 @@ async fn serve_socket(socket: HyperWebsocket, conn: Arc<Conn>) {
                     &mut by_id,
                     &mut previous,
                 );
-                if let Some(m) = refused
-                    && sink.send(m).await.is_err()
-                {
-                    return;
+                for m in refused {
+                    if !send_within(&mut sink, m, stalled).await {
+                        return;
+                    }
                 }
             }
         }
@@ -361,7 +529,7 @@ async fn serve_socket(socket: HyperWebsocket, conn: Arc<Conn>) {
 }
 
 /// Handles one client message: starts a request, cancels one, or answers a ping. Returns the
-/// frame to send at once when the message is refused.
+/// frames to send at once when the message is refused.
 fn start(
     conn: &Arc<Conn>,
     text: &str,
@@ -369,7 +537,7 @@ fn start(
     tasks: &mut JoinSet<()>,
     by_id: &mut HashMap<String, CancellationToken>,
     previous: &mut Option<oneshot::Receiver<()>>,
-) -> Option<Message> {
+) -> Vec<Message> {
     let plain = Frames {
         framing: Framing::Sse,
         id: None,
@@ -377,20 +545,20 @@ fn start(
     let msg: ClientMessage = match serde_json::from_str(text) {
         Ok(m) => m,
         Err(e) => {
-            return Some(plain.refused(
+            return vec![plain.refused(
                 "invalid_request_error",
                 &format!("the message is not a JSON request: {e}"),
-            ));
+            )];
         }
     };
     let framing = match msg.framing.as_deref() {
         None | Some("sse") => Framing::Sse,
         Some("json") => Framing::Json,
         Some(other) => {
-            return Some(plain.refused(
+            return vec![plain.refused(
                 "invalid_request_error",
                 &format!("unknown framing `{other}`: use \"sse\" or \"json\""),
-            ));
+            )];
         }
     };
     let frames = Frames {
@@ -405,35 +573,35 @@ fn start(
     by_id.retain(|_, t| !t.is_cancelled());
     match msg.kind.as_deref() {
         Some("ping") => {
-            return Some(json_frame(
+            return vec![json_frame(
                 serde_json::json!({"type": "pong", "id": msg.id}),
-            ));
+            )];
         }
         Some("cancel") => {
             return match id_key.and_then(|k| by_id.remove(&k)) {
                 Some(token) => {
                     token.cancel();
-                    None
+                    Vec::new()
                 }
-                None => Some(frames.refused(
+                None => vec![frames.refused(
                     "invalid_request_error",
                     "no request with this id is running on this connection",
-                )),
+                )],
             };
         }
         Some("chat") => {}
         other => {
-            return Some(frames.refused(
+            return vec![frames.refused(
                 "invalid_request_error",
                 &format!(
                     "unknown message type `{}`: send {{\"type\":\"chat\",\"payload\":{{...}}}}",
                     other.unwrap_or("")
                 ),
-            ));
+            )];
         }
     }
     let Some(payload) = msg.payload else {
-        return Some(frames.refused("invalid_request_error", "`payload` is required"));
+        return vec![frames.refused("invalid_request_error", "`payload` is required")];
     };
     let format = msg.format.as_deref().unwrap_or("openai");
     let model = payload
@@ -441,33 +609,33 @@ fn start(
         .and_then(Value::as_str)
         .map(str::to_owned);
     let Some(model) = model else {
-        return Some(frames.refused("invalid_request_error", "`payload.model` is required"));
+        return vec![frames.refused("invalid_request_error", "`payload.model` is required")];
     };
     let Some((path, body)) = target(format, &model, payload) else {
-        return Some(frames.refused(
+        return vec![frames.refused(
             "invalid_request_error",
             &format!(
                 "unknown format `{format}`: use \"openai\", \"anthropic\", \"gemini\" or \"responses\""
             ),
-        ));
+        )];
     };
     if tasks.len() >= MAX_IN_FLIGHT {
-        return Some(frames.error(
-            429,
-            serde_json::json!({
-                "type": "rate_limit_error",
-                "message": format!("at most {MAX_IN_FLIGHT} requests may run at once on one connection"),
-            }),
-        ));
+        // Ended like any failed request (error, then done), so a client waiting for this id's
+        // `[DONE]` is not left waiting.
+        let error = serde_json::json!({
+            "type": "rate_limit_error",
+            "message": format!("at most {MAX_IN_FLIGHT} requests may run at once on one connection"),
+        });
+        return vec![frames.error(429, error), frames.done(None)];
     }
     let token = CancellationToken::new();
     let wait_for = match &id_key {
         Some(k) => {
             if by_id.contains_key(k) {
-                return Some(frames.refused(
+                return vec![frames.refused(
                     "invalid_request_error",
                     "a request with this id is already running on this connection",
-                ));
+                )];
             }
             by_id.insert(k.clone(), token.clone());
             None
@@ -502,7 +670,7 @@ fn start(
                     "message": "the request was cancelled by the client",
                 });
                 let _ = tx.send(frames.error(499, error)).await;
-                let _ = tx.send(frames.done()).await;
+                let _ = tx.send(frames.done(None)).await;
             }
             () = run(&conn, req, &frames, &tx) => {}
         }
@@ -510,7 +678,7 @@ fn start(
         token.cancel();
         drop(turn_done);
     });
-    None
+    Vec::new()
 }
 
 /// The endpoint a dialect's request goes to, and its body.
@@ -580,6 +748,7 @@ async fn run(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/event-stream"));
     let mut body = resp.into_body();
+    let mut usage = None;
     if !status.is_success() || !is_sse {
         let whole = match body.collect().await {
             Ok(c) => c.to_bytes(),
@@ -587,17 +756,17 @@ async fn run(
                 let _ = tx
                     .send(frames.error(502, stream_error(&e.to_string())))
                     .await;
-                let _ = tx.send(frames.done()).await;
+                let _ = tx.send(frames.done(None)).await;
                 return;
             }
         };
         let m = if status.is_success() {
-            frames.whole(&whole)
+            frames.whole(&whole, &mut usage)
         } else {
             frames.error(status.as_u16(), error_object(status, &whole))
         };
         if tx.send(m).await.is_ok() {
-            let _ = tx.send(frames.done()).await;
+            let _ = tx.send(frames.done(usage)).await;
         }
         return;
     }
@@ -620,14 +789,14 @@ async fn run(
         while let Some(end) = event_end(&buf) {
             let event = buf.split_to(end.0);
             let _ = buf.split_to(end.1);
-            if let Some(m) = event_frame(frames, &event)
+            if let Some(m) = event_frame(frames, &event, &mut usage)
                 && tx.send(m).await.is_err()
             {
                 return;
             }
         }
     }
-    let _ = tx.send(frames.done()).await;
+    let _ = tx.send(frames.done(usage)).await;
 }
 
 /// Where the first SSE event in `buf` ends: (its length, the separator's length).
@@ -641,7 +810,7 @@ fn event_end(buf: &[u8]) -> Option<(usize, usize)> {
 }
 
 /// One SSE event as a frame; comments (keep-alives) and the upstream's `[DONE]` give none.
-fn event_frame(frames: &Frames, event: &[u8]) -> Option<Message> {
+fn event_frame(frames: &Frames, event: &[u8], usage: &mut Option<Value>) -> Option<Message> {
     let text = String::from_utf8_lossy(event);
     let text = text.replace("\r\n", "\n");
     let mut data = Vec::new();
@@ -659,7 +828,7 @@ fn event_frame(frames: &Frames, event: &[u8]) -> Option<Message> {
     if kept.is_empty() || data == "[DONE]" {
         return None;
     }
-    Some(frames.event(&kept.join("\n"), &data))
+    Some(frames.event(&kept.join("\n"), &data, usage))
 }
 
 /// The `error` object of an error reply in any dialect (`{"error":{...}}` or Anthropic's
@@ -694,7 +863,7 @@ mod tests {
             HeaderValue::from_static("llm-gateway.key.sk-test, llm-gateway"),
         );
         let (key, plain) = upgrade_key(&h);
-        assert_eq!(key.as_deref(), Some("sk-test"));
+        assert_eq!(key, Some(("sk-test".to_owned(), KeyFrom::Protocol)));
         assert_eq!(plain, Some(HeaderValue::from_static("llm-gateway")));
     }
 
@@ -706,7 +875,7 @@ mod tests {
             header::SEC_WEBSOCKET_PROTOCOL,
             HeaderValue::from_static("llm-gateway.key.b"),
         );
-        assert_eq!(upgrade_key(&h).0.as_deref(), Some("a"));
+        assert_eq!(upgrade_key(&h).0, Some(("a".to_owned(), KeyFrom::Header)));
     }
 
     #[test]
@@ -715,15 +884,17 @@ mod tests {
             framing: Framing::Sse,
             id: None,
         };
-        assert!(event_frame(&f, b": keep-alive").is_none());
-        assert!(event_frame(&f, b"data: [DONE]").is_none());
-        let m = event_frame(&f, b"data: {\"a\":1}");
+        let mut u = None;
+        assert!(event_frame(&f, b": keep-alive", &mut u).is_none());
+        assert!(event_frame(&f, b"data: [DONE]", &mut u).is_none());
+        let m = event_frame(&f, b"data: {\"a\":1}", &mut u);
         assert_eq!(m, Some(Message::text("data: {\"a\":1}\n\n")));
         let f = Frames {
             framing: Framing::Json,
             id: Some(Value::from("x")),
         };
-        let Some(Message::Text(m)) = event_frame(&f, b"event: ping\ndata: {\"type\":\"ping\"}")
+        let Some(Message::Text(m)) =
+            event_frame(&f, b"event: ping\ndata: {\"type\":\"ping\"}", &mut u)
         else {
             unreachable!("a text frame")
         };
@@ -732,6 +903,43 @@ mod tests {
             v,
             serde_json::json!({"type": "chunk", "id": "x", "data": {"type": "ping"}})
         );
+    }
+
+    #[test]
+    fn usage_is_gathered_in_the_dialects_shape() {
+        let mut u = None;
+        note_usage(&mut u, &serde_json::json!({"choices": [], "usage": null}));
+        assert_eq!(u, None);
+        // Anthropic: input tokens at the start, output tokens at the end.
+        let start = serde_json::json!({"type": "message_start",
+            "message": {"usage": {"input_tokens": 7, "output_tokens": 1}}});
+        note_usage(&mut u, &start);
+        let delta = serde_json::json!({"type": "message_delta", "usage": {"output_tokens": 4}});
+        note_usage(&mut u, &delta);
+        assert_eq!(
+            u,
+            Some(serde_json::json!({"input_tokens": 7, "output_tokens": 4}))
+        );
+        let mut u = None;
+        let done = serde_json::json!({"type": "response.completed",
+            "response": {"usage": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5}}});
+        note_usage(&mut u, &done);
+        assert_eq!(u.unwrap()["total_tokens"], 5);
+        let mut u = None;
+        note_usage(
+            &mut u,
+            &serde_json::json!({"usageMetadata": {"totalTokenCount": 9}}),
+        );
+        assert_eq!(u.unwrap()["totalTokenCount"], 9);
+    }
+
+    #[test]
+    fn close_reasons_fit_a_close_frame() {
+        assert_eq!(close_reason("invalid API key"), "invalid API key");
+        let long = "é".repeat(100);
+        let r = close_reason(&long);
+        assert!(r.len() <= MAX_CLOSE_REASON && r.len() >= MAX_CLOSE_REASON - 1);
+        assert!(long.starts_with(&r));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The OpenAI Responses API served inbound (`POST /v1/responses`) over OpenAI-Chat, Anthropic
 //! and Gemini upstreams: whole replies and streams, `input_tokens`, `store` with
-//! `previous_response_id`, the stored-reply routes, and errors in the Responses shape.
+//! `previous_response_id` (echoed, and on the fast path of a `--wire responses` upstream too),
+//! the stored-reply routes (cancel included), and errors in the Responses shape.
 
 use llm_gateway::config::ProviderKind;
 use llm_gateway::config::file::SecretsBackend;
@@ -9,7 +10,9 @@ use llm_gateway::store::Store;
 use serde_json::{Value, json};
 
 use crate::support::fake_openai::{FakeOpenAi, Reply};
-use crate::support::{Gateway, KEY, fake_anthropic, fake_gemini, test_config, upstream, view};
+use crate::support::{
+    Gateway, KEY, fake_anthropic, fake_gemini, fake_responses, test_config, upstream, view,
+};
 
 /// `oai` (OpenAI Chat), `ant` (Anthropic) and `gem` (Gemini) fakes serving `m-oai`, `m-ant`,
 /// `m-gem`, and a store for replies (kept alive by the returned directory).
@@ -192,6 +195,17 @@ async fn previous_response_id_chains_and_the_stored_routes() {
     assert_eq!(second.status(), 200);
     let second: Value = second.json().await.unwrap();
     assert_ne!(second["id"], first["id"]);
+    // The reply names the response it continued, and so does the kept copy.
+    assert_eq!(second["previous_response_id"], id.as_str(), "{second}");
+    let kept: Value = get(
+        &gw,
+        &format!("/v1/responses/{}", second["id"].as_str().unwrap()),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(kept["previous_response_id"], id.as_str());
     let sent = oai.requests()[1].json();
     let roles: Vec<&str> = sent["messages"]
         .as_array()
@@ -283,5 +297,148 @@ async fn errors_come_in_the_responses_shape() {
         let v: Value = r.json().await.unwrap();
         assert!(v["error"]["message"].is_string(), "{bad}: {v}");
     }
+    gw.stop().await;
+}
+
+/// A Responses upstream's whole reply, as OpenAI sends one.
+fn upstream_reply(id: &str, text: &str) -> String {
+    json!({
+        "id": id, "object": "response", "created_at": 1, "status": "completed",
+        "model": "m-rsp", "previous_response_id": null, "store": true,
+        "output": [{"type": "message", "id": format!("msg_{id}"), "role": "assistant",
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": text, "annotations": []}]}],
+        "usage": {"input_tokens": 3, "output_tokens": 1, "total_tokens": 4},
+    })
+    .to_string()
+}
+
+/// `store` on the fast path (a `--wire responses` upstream; the body relayed with the model
+/// edited): whole replies and streams are kept, so `GET` and `previous_response_id` work; the
+/// chained request reaches the upstream with the whole history and `previous_response_id:
+/// null`; the kept reply names the response it continued. Cancel answers what OpenAI answers
+/// for a response that did not run in the background.
+#[tokio::test]
+async fn fast_path_replies_are_stored_and_chain() {
+    let up = FakeOpenAi::start().await;
+    let mut u = upstream("rsp", &up.base_url(), &["m-rsp"], 1);
+    u.wire = Some(llm_gateway::store::records::Wire::Responses);
+    let gw = Gateway::start(test_config(), view(vec![u])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open_at(&dir.path().join("g.redb"), SecretsBackend::File).unwrap();
+    gw.state.set_responses(StoredResponses::new(store));
+
+    up.push(Reply::json(200, &upstream_reply("resp_up1", "hello")));
+    let first = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m-rsp", "input": "hi"}).to_string(),
+        )
+        .await;
+    assert_eq!(first.status(), 200);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["id"], "resp_up1", "relayed as it is: {first}");
+    assert_eq!(up.requests()[0].path, "/v1/responses");
+    let kept = get(&gw, "/v1/responses/resp_up1").await;
+    assert_eq!(kept.status(), 200);
+    let kept: Value = kept.json().await.unwrap();
+    assert_eq!(output_text(&kept), "hello");
+
+    up.push(Reply::json(
+        200,
+        &upstream_reply("resp_up2", "again to you"),
+    ));
+    let second = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m-rsp", "input": "again", "previous_response_id": "resp_up1"})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(second.status(), 200);
+    let sent = up.requests()[1].json();
+    assert_eq!(sent["previous_response_id"], Value::Null, "{sent}");
+    assert_eq!(sent["model"], "m-rsp");
+    let input = sent["input"].as_array().unwrap();
+    assert_eq!(input.len(), 3, "{sent}");
+    assert_eq!(input[0]["content"][0]["text"], "hi");
+    assert_eq!(input[1]["role"], "assistant");
+    assert_eq!(input[1]["content"][0]["text"], "hello");
+    assert_eq!(input[2]["content"][0]["text"], "again");
+    let kept: Value = get(&gw, "/v1/responses/resp_up2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept["previous_response_id"], "resp_up1", "{kept}");
+    let items: Value = get(&gw, "/v1/responses/resp_up2/input_items")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(items["data"].as_array().unwrap().len(), 3, "{items}");
+
+    // A stream: kept from its terminal event.
+    up.push(fake_responses::native_reasoning_stream("get_weather"));
+    let streamed = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m-rsp", "input": "x", "stream": true}).to_string(),
+        )
+        .await;
+    assert_eq!(streamed.status(), 200);
+    let body = streamed.text().await.unwrap();
+    assert!(body.contains("response.completed"), "{body}");
+    let kept = get(&gw, "/v1/responses/resp_n1").await;
+    assert_eq!(kept.status(), 200);
+    let kept: Value = kept.json().await.unwrap();
+    assert_eq!(kept["status"], "completed");
+
+    // `store: false` on the fast path keeps nothing.
+    up.push(Reply::json(200, &upstream_reply("resp_up3", "unkept")));
+    let r = gw
+        .post(
+            "/v1/responses",
+            &json!({"model": "m-rsp", "input": "hi", "store": false}).to_string(),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(get(&gw, "/v1/responses/resp_up3").await.status(), 404);
+
+    // Cancel: nothing runs in the background, so OpenAI's 400; an unknown id is a 404.
+    let cancel = |id: &str| {
+        Gateway::client()
+            .post(gw.url(&format!("/v1/responses/{id}/cancel")))
+            .bearer_auth(KEY)
+            .send()
+    };
+    let r = cancel("resp_up1").await.unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        v["error"]["message"], "Cannot cancel a synchronous response.",
+        "{v}"
+    );
+    assert_eq!(v["error"]["type"], "invalid_request_error", "{v}");
+    assert!(
+        v["error"]["param"].is_null() && v["error"]["code"].is_null(),
+        "{v}"
+    );
+    let r = cancel("resp_nope").await.unwrap();
+    assert_eq!(r.status(), 404);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("resp_nope")
+    );
+    // Without a key: refused before anything is looked up.
+    let r = Gateway::client()
+        .post(gw.url("/v1/responses/resp_up1/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     gw.stop().await;
 }

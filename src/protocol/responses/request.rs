@@ -621,6 +621,9 @@ pub fn encode_request(req: &ir::Request) -> Result<wire::Request, CodecError> {
         .unwrap_or_default();
     // Codex's own bookkeeping; strict Responses providers reject it.
     extra.remove("client_metadata");
+    // The gateway's own id, whose history is in the messages already (and every request to
+    // an upstream is `store: false`): the upstream would look for it and fail.
+    extra.remove("previous_response_id");
     extra.remove("instructions");
     let raw_choice = extra.remove("tool_choice");
     let raw_reasoning = extra.remove("reasoning");

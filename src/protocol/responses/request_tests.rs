@@ -339,3 +339,17 @@ fn turns_around_a_dropped_orphan_call_become_one_and_stay_one() {
     let second = decode_request(&again, &hints).unwrap();
     assert_eq!(second.messages, first.messages);
 }
+
+#[test]
+fn the_gateways_previous_response_id_is_echoed_but_never_sent_upstream() {
+    let body = json!({"model": "m", "input": "again", "previous_response_id": "resp_gw1",
+                      "metadata": {"k": "v"}});
+    let req = decode_request(body.to_string().as_bytes(), &RequestHints::default()).unwrap();
+    assert_eq!(
+        super::super::reply_context(&req).echo["previous_response_id"],
+        "resp_gw1"
+    );
+    let w = serde_json::to_value(encode_request(&req).unwrap()).unwrap();
+    assert!(w.get("previous_response_id").is_none(), "{w}");
+    assert_eq!(w["metadata"], json!({"k": "v"}));
+}
