@@ -490,6 +490,21 @@ pub fn check_rules(raw: &Value) {
             "{raw}"
         );
     }
+    // Claude's thinking rule, as Bedrock passes it on: with thinking on, the last assistant
+    // turn, when it calls tools, opens with its reasoning ("Expected `thinking` or
+    // `redacted_thinking`, but found `tool_use`").
+    let thinking = &raw["additionalModelRequestFields"]["thinking"]["type"];
+    if thinking == "enabled" || thinking == "adaptive" {
+        let last = messages.iter().rev().find(|m| m["role"] == "assistant");
+        if let Some(content) = last.and_then(|m| m["content"].as_array())
+            && content.iter().any(|b| b.get("toolUse").is_some())
+        {
+            assert!(
+                content[0].get("reasoningContent").is_some(),
+                "Expected `thinking` or `redacted_thinking`, but found `tool_use`: {raw}"
+            );
+        }
+    }
     let stops = raw["inferenceConfig"]["stopSequences"].as_array();
     assert!(stops.is_none_or(|s| s.len() <= 4), "{raw}");
 }

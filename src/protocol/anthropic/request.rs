@@ -371,6 +371,32 @@ pub fn encode_request(req: &Request) -> Result<wire::Request, CodecError> {
             }
         },
     };
+    let messages: Vec<wire::Message> = req
+        .messages
+        .iter()
+        .filter_map(|m| {
+            let blocks = blocks_to_upstream(&m.content);
+            (!blocks.is_empty()).then(|| wire::Message {
+                role: match m.role {
+                    Role::User => wire::Role::User,
+                    Role::Assistant => wire::Role::Assistant,
+                    Role::System => wire::Role::System,
+                },
+                content: wire::Content::Blocks(blocks),
+                extra: Map::new(),
+            })
+        })
+        .collect();
+    let thinking = match thinking {
+        Some(t) if t.kind != wire::ThinkingType::Disabled && !tool_loop_is_signed(&messages) => {
+            tracing::debug!(
+                "anthropic: thinking left off: the last tool-calling assistant turn has no \
+                 thinking Claude signed (another provider's, or a client that drops signatures)"
+            );
+            None
+        }
+        t => t,
+    };
     let thinking_on = thinking
         .as_ref()
         .is_some_and(|t| t.kind != wire::ThinkingType::Disabled);
@@ -428,23 +454,6 @@ pub fn encode_request(req: &Request) -> Result<wire::Request, CodecError> {
         })
         .collect();
 
-    let messages = req
-        .messages
-        .iter()
-        .filter_map(|m| {
-            let blocks = blocks_to_upstream(&m.content);
-            (!blocks.is_empty()).then(|| wire::Message {
-                role: match m.role {
-                    Role::User => wire::Role::User,
-                    Role::Assistant => wire::Role::Assistant,
-                    Role::System => wire::Role::System,
-                },
-                content: wire::Content::Blocks(blocks),
-                extra: Map::new(),
-            })
-        })
-        .collect();
-
     let mut tools = Vec::with_capacity(req.tools.len());
     for t in &req.tools {
         match t {
@@ -491,6 +500,33 @@ pub fn encode_request(req: &Request) -> Result<wire::Request, CodecError> {
         service_tier,
         extra,
     })
+}
+
+/// Whether thinking may stay on for `messages`: with thinking on, Claude wants the last
+/// assistant turn, when it calls tools, to open with its own signed thinking (400 "Expected
+/// `thinking` or `redacted_thinking`, but found `tool_use`" otherwise, extended-thinking docs).
+/// Unsigned and foreign-signed thinking was dropped on the way here, so a tool loop that began
+/// on another provider, or from a client that cannot carry signatures, has none: such a request
+/// goes without thinking (the API's own advice), and the next tool loop has it again.
+pub(crate) fn tool_loop_is_signed(messages: &[wire::Message]) -> bool {
+    let Some(last) = messages
+        .iter()
+        .rev()
+        .find(|m| m.role == wire::Role::Assistant)
+    else {
+        return true;
+    };
+    let wire::Content::Blocks(blocks) = &last.content else {
+        return true;
+    };
+    let calls = blocks
+        .iter()
+        .any(|b| matches!(b, wire::ContentBlock::ToolUse(_)));
+    !calls
+        || matches!(
+            blocks.first(),
+            Some(wire::ContentBlock::Thinking(_) | wire::ContentBlock::RedactedThinking(_))
+        )
 }
 
 fn encode_tool_choice(req: &Request, thinking_on: bool) -> Option<wire::ToolChoice> {

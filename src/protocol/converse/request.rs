@@ -175,7 +175,24 @@ pub fn encode_request_with(
             .iter()
             .any(|b| matches!(b, ContentBlock::ToolUse(_) | ContentBlock::ToolResult(_)))
     });
-    let tool_config = enc.tool_config(req, history_has_tools);
+    // Claude's rule on thinking and tool use (see `anthropic::request::tool_loop_is_signed`):
+    // reasoning that Claude did not sign was dropped above, so a tool loop that began on
+    // another provider or came from a client without signatures goes without thinking.
+    let thinking = match &req.thinking {
+        Some(t)
+            if t.mode != ThinkingMode::Disabled
+                && family.claude_like()
+                && !tool_loop_is_signed(&messages) =>
+        {
+            tracing::debug!(
+                "bedrock: thinking left off: the last tool-calling assistant turn has no \
+                 reasoning Claude signed (another provider's, or a client that drops signatures)"
+            );
+            None
+        }
+        t => t.as_ref(),
+    };
+    let tool_config = enc.tool_config(req, history_has_tools, thinking);
 
     let mut additional = Map::new();
     let mut inference = wire::InferenceConfig {
@@ -191,7 +208,7 @@ pub fn encode_request_with(
             .collect(),
         extra: Map::new(),
     };
-    if let Some(t) = &req.thinking {
+    if let Some(t) = thinking {
         enc.thinking(t, &mut inference, &mut additional);
     }
     if let Some(k) = req.top_k {
@@ -243,6 +260,24 @@ fn output_config(format: Option<&ir::ResponseFormat>) -> Option<wire::OutputConf
         }),
         extra: Map::new(),
     })
+}
+
+/// Whether Claude accepts thinking with `messages`: the last assistant turn, when it calls
+/// tools, opens with its reasoning ("Expected `thinking` or `redacted_thinking`, but found
+/// `tool_use`" from Bedrock otherwise).
+fn tool_loop_is_signed(messages: &[wire::Message]) -> bool {
+    let Some(last) = messages.iter().rev().find(|m| m.role == Role::Assistant) else {
+        return true;
+    };
+    let calls = last
+        .content
+        .iter()
+        .any(|b| matches!(b, ContentBlock::ToolUse(_)));
+    !calls
+        || matches!(
+            last.content.first(),
+            Some(ContentBlock::ReasoningContent(_))
+        )
 }
 
 fn is_cache_point(b: &ContentBlock) -> bool {
@@ -476,7 +511,12 @@ impl Encoder {
         })
     }
 
-    fn tool_config(&self, req: &ir::Request, history_has_tools: bool) -> Option<wire::ToolConfig> {
+    fn tool_config(
+        &self,
+        req: &ir::Request,
+        history_has_tools: bool,
+        thinking: Option<&ir::ThinkingConfig>,
+    ) -> Option<wire::ToolConfig> {
         let none = matches!(req.tool_choice, Some(ToolChoice::None));
         let mut tools = Vec::new();
         if !none {
@@ -512,11 +552,8 @@ impl Encoder {
                 extra: Map::new(),
             })];
         }
-        let thinking_on = self.family.claude_like()
-            && req
-                .thinking
-                .as_ref()
-                .is_some_and(|t| t.mode != ThinkingMode::Disabled);
+        let thinking_on =
+            self.family.claude_like() && thinking.is_some_and(|t| t.mode != ThinkingMode::Disabled);
         let tool_choice = match (&req.tool_choice, declared) {
             (_, false) | (None | Some(ToolChoice::None), _) => None,
             (Some(ToolChoice::Auto), _) => Some(wire::ToolChoice::Auto(wire::Empty {})),
