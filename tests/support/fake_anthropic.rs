@@ -22,8 +22,9 @@ pub async fn start() -> FakeOpenAi {
 }
 
 /// The Messages API's rule on thinking and tool use (extended-thinking docs, "Preserving
-/// thinking blocks"): with thinking on, the last assistant message, when it calls tools, must
-/// open with a `thinking` or `redacted_thinking` block. Anthropic answers 400 otherwise; so
+/// thinking blocks"): with thinking on, the assistant turn in progress (after the last user
+/// message that is not only tool results), when it calls tools, must open with a `thinking`
+/// or `redacted_thinking` block. Anthropic answers 400 otherwise; so
 /// does this fake, with Anthropic's wording.
 pub fn check_request(path: &str, body: &[u8]) -> Option<Reply> {
     if !path.ends_with("/v1/messages") {
@@ -35,14 +36,30 @@ pub fn check_request(path: &str, body: &[u8]) -> Option<Reply> {
         return None;
     }
     let messages = v["messages"].as_array()?;
-    let (i, last) = messages
+    // The turn in progress: after the last user message that is not only tool results.
+    let only_results = |m: &Value| {
+        m["content"]
+            .as_array()
+            .is_some_and(|c| c.iter().all(|b| b["type"] == "tool_result"))
+    };
+    let opened = messages
+        .iter()
+        .rposition(|m| m["role"] == "user" && !only_results(m))
+        .map_or(0, |i| i + 1);
+    let turn = &messages[opened..];
+    let calls = turn.iter().any(|m| {
+        m["content"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_use"))
+    });
+    let (i, first) = turn
         .iter()
         .enumerate()
-        .rev()
         .find(|(_, m)| m["role"] == "assistant")?;
-    let blocks = last["content"].as_array()?;
-    let calls = blocks.iter().any(|b| b["type"] == "tool_use");
-    let first = blocks.first()?["type"].as_str().unwrap_or_default();
+    let i = opened + i;
+    let first = first["content"].as_array()?.first()?["type"]
+        .as_str()
+        .unwrap_or_default();
     if !calls || first == "thinking" || first == "redacted_thinking" {
         return None;
     }

@@ -220,7 +220,7 @@ matrix! {
 /// `ThrottlingException`, Azure's `"code": "429"`): Anthropic's `rate_limit_error`, OpenAI's
 /// `rate_limit_exceeded` code (Codex also reads its retry delay from "try again in Ns"),
 /// Gemini's `RESOURCE_EXHAUSTED`.
-fn rate_limit_shape(client: Client, retry_after: &str, body: &[u8]) {
+pub(super) fn rate_limit_shape(client: Client, retry_after: &str, body: &[u8]) {
     let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     match client {
         Client::Anthropic => {

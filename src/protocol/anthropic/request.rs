@@ -502,29 +502,46 @@ pub fn encode_request(req: &Request) -> Result<wire::Request, CodecError> {
     })
 }
 
-/// Whether thinking may stay on for `messages`: with thinking on, Claude wants the last
-/// assistant turn, when it calls tools, to open with its own signed thinking (400 "Expected
-/// `thinking` or `redacted_thinking`, but found `tool_use`" otherwise, extended-thinking docs).
-/// Unsigned and foreign-signed thinking was dropped on the way here, so a tool loop that began
-/// on another provider, or from a client that cannot carry signatures, has none: such a request
-/// goes without thinking (the API's own advice), and the next tool loop has it again.
+/// Whether thinking may stay on for `messages`: with thinking on, Claude wants the assistant
+/// turn in progress (the messages after the last user message that is not only tool results),
+/// when it calls tools, to open with its own signed thinking: 400 "Expected `thinking` or
+/// `redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final `assistant`
+/// message must start with a thinking block (preceeding the lastmost set of `tool_use` and
+/// `tool_result` blocks)" otherwise. Unsigned and foreign-signed thinking was dropped on the
+/// way here, so a tool loop that began on another provider, or from a client that cannot carry
+/// signatures, has none: such a request goes without thinking (the API's own advice), and the
+/// next turn has it again.
 pub(crate) fn tool_loop_is_signed(messages: &[wire::Message]) -> bool {
-    let Some(last) = messages
+    fn blocks(m: &wire::Message) -> &[wire::ContentBlock] {
+        match &m.content {
+            wire::Content::Blocks(b) => b,
+            wire::Content::Text(_) => &[],
+        }
+    }
+    let opened = messages
         .iter()
-        .rev()
+        .rposition(|m| {
+            m.role != wire::Role::Assistant
+                && (matches!(m.content, wire::Content::Text(_))
+                    || blocks(m)
+                        .iter()
+                        .any(|b| !matches!(b, wire::ContentBlock::ToolResult(_))))
+        })
+        .map_or(0, |i| i + 1);
+    let turn = &messages[opened..];
+    let calls = turn.iter().any(|m| {
+        m.role == wire::Role::Assistant
+            && blocks(m)
+                .iter()
+                .any(|b| matches!(b, wire::ContentBlock::ToolUse(_)))
+    });
+    let first = turn
+        .iter()
         .find(|m| m.role == wire::Role::Assistant)
-    else {
-        return true;
-    };
-    let wire::Content::Blocks(blocks) = &last.content else {
-        return true;
-    };
-    let calls = blocks
-        .iter()
-        .any(|b| matches!(b, wire::ContentBlock::ToolUse(_)));
+        .and_then(|m| blocks(m).first());
     !calls
         || matches!(
-            blocks.first(),
+            first,
             Some(wire::ContentBlock::Thinking(_) | wire::ContentBlock::RedactedThinking(_))
         )
 }

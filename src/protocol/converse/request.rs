@@ -262,22 +262,32 @@ fn output_config(format: Option<&ir::ResponseFormat>) -> Option<wire::OutputConf
     })
 }
 
-/// Whether Claude accepts thinking with `messages`: the last assistant turn, when it calls
-/// tools, opens with its reasoning ("Expected `thinking` or `redacted_thinking`, but found
-/// `tool_use`" from Bedrock otherwise).
+/// Whether Claude accepts thinking with `messages`: the assistant turn in progress (after the
+/// last user message that is not only tool results), when it calls tools, opens with its
+/// reasoning ("Expected `thinking` or `redacted_thinking`, but found `tool_use`" from Bedrock
+/// otherwise; see `anthropic::request::tool_loop_is_signed`).
 fn tool_loop_is_signed(messages: &[wire::Message]) -> bool {
-    let Some(last) = messages.iter().rev().find(|m| m.role == Role::Assistant) else {
-        return true;
-    };
-    let calls = last
-        .content
+    let opened = messages
         .iter()
-        .any(|b| matches!(b, ContentBlock::ToolUse(_)));
-    !calls
-        || matches!(
-            last.content.first(),
-            Some(ContentBlock::ReasoningContent(_))
-        )
+        .rposition(|m| {
+            m.role == Role::User
+                && m.content.iter().any(|b| {
+                    !matches!(b, ContentBlock::ToolResult(_) | ContentBlock::CachePoint(_))
+                })
+        })
+        .map_or(0, |i| i + 1);
+    let turn = &messages[opened..];
+    let calls = turn.iter().any(|m| {
+        m.role == Role::Assistant
+            && m.content
+                .iter()
+                .any(|b| matches!(b, ContentBlock::ToolUse(_)))
+    });
+    let first = turn
+        .iter()
+        .find(|m| m.role == Role::Assistant)
+        .and_then(|m| m.content.first());
+    !calls || matches!(first, Some(ContentBlock::ReasoningContent(_)))
 }
 
 fn is_cache_point(b: &ContentBlock) -> bool {
