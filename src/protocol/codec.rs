@@ -250,6 +250,20 @@ pub enum ListForm {
     Gemini,
 }
 
+/// What the same-dialect relay noted of the stream it passed on, for an error event of its own
+/// that must follow on from it ([`Codec::watch_relay`] fills it; empty for most dialects).
+#[derive(Debug, Default, Clone)]
+pub struct RelayTrail {
+    /// The stream's first event so far, whole once `head_done` (Responses: `response.created`,
+    /// whose `Response` the failed event repeats).
+    pub head: Vec<u8>,
+    pub head_done: bool,
+    /// The highest event number seen (Responses' `sequence_number`).
+    pub last_seq: Option<u64>,
+    /// The last bytes seen, so that a field split across two chunks is still found.
+    pub tail: Vec<u8>,
+}
+
 /// The dialect-specific facts the server needs beyond the codec functions, with the common
 /// answer as the default. Each dialect folder has one `pub struct Codec` implementing it.
 pub trait Codec {
@@ -283,9 +297,16 @@ pub trait Codec {
     fn encode_error_with_id(_err: &ApiError, _id: &str) -> Option<Vec<u8>> {
         None
     }
-    /// The stream event that ends a reply with the error whose body is `body` (the fast-path
-    /// relay, which has no encoder, uses it): `data: {body}` unless the dialect names events.
-    fn stream_error(body: &[u8], out: &mut Vec<u8>) {
+    /// The relay passes this dialect's streams through [`Codec::watch_relay`] (only dialects
+    /// whose error event must follow on from what was relayed: Responses numbers its events).
+    const WATCHES_RELAY: bool = false;
+    /// Notes what an error event of the relay's own will need of a relayed stream chunk; cheap,
+    /// as it runs on every chunk of a well-formed stream.
+    fn watch_relay(_chunk: &[u8], _trail: &mut RelayTrail) {}
+    /// The stream event that ends a reply with `err`, whose body in this dialect is `body` (the
+    /// fast-path relay, which has no encoder, uses it; `trail` is what [`Codec::watch_relay`]
+    /// noted): `data: {body}` unless the dialect names events.
+    fn stream_error(_err: &ApiError, body: &[u8], _trail: &RelayTrail, out: &mut Vec<u8>) {
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(body);
         out.extend_from_slice(b"\n\n");

@@ -13,7 +13,8 @@
 use std::str::FromStr;
 
 use super::codec::{
-    self, Call, Codec as _, CodecError, CountForm, Endpoint, ListForm, RequestHints, ResponseCtx,
+    self, Call, Codec as _, CodecError, CountForm, Endpoint, ListForm, RelayTrail, RequestHints,
+    ResponseCtx,
 };
 use super::ir::{ApiError, Request, Response};
 use super::sse::SseEvent;
@@ -77,6 +78,13 @@ macro_rules! dialects {
             pub fn error_request_id_header(self) -> bool {
                 match self {
                     $(Dialect::$variant => $module::Codec::ERROR_REQUEST_ID_HEADER,)+
+                }
+            }
+
+            /// The relay notes what its error event needs of this dialect's streams.
+            pub fn watches_relay(self) -> bool {
+                match self {
+                    $(Dialect::$variant => $module::Codec::WATCHES_RELAY,)+
                 }
             }
 
@@ -170,7 +178,7 @@ macro_rules! dialects {
             }
         }
 
-        /// The stream event that ends `d`'s stream with the error body `body`.
+        /// What encoding a reply for `d`'s clients needs from the decoded request.
         pub fn reply_context(
             d: Dialect,
             req: &Request,
@@ -180,9 +188,24 @@ macro_rules! dialects {
             }
         }
 
-        pub fn stream_error(d: Dialect, body: &[u8], out: &mut Vec<u8>) {
+        /// The stream event that ends `d`'s stream with `err` (whose body in `d` is `body`).
+        pub fn stream_error(
+            d: Dialect,
+            err: &ApiError,
+            body: &[u8],
+            trail: &RelayTrail,
+            out: &mut Vec<u8>,
+        ) {
             match d {
-                $(Dialect::$variant => $module::Codec::stream_error(body, out),)+
+                $(Dialect::$variant => $module::Codec::stream_error(err, body, trail, out),)+
+            }
+        }
+
+        /// Notes what `d`'s relay error event needs of a relayed chunk (see
+        /// [`codec::Codec::watch_relay`]).
+        pub fn watch_relay(d: Dialect, chunk: &[u8], trail: &mut RelayTrail) {
+            match d {
+                $(Dialect::$variant => $module::Codec::watch_relay(chunk, trail),)+
             }
         }
 

@@ -21,7 +21,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 
 use super::Body;
 use super::body::full;
-use crate::protocol::codec::CodecError;
+use crate::protocol::codec::{CodecError, RelayTrail};
 use crate::protocol::dialect;
 use crate::protocol::ir::{self, ApiError};
 use crate::routing::RouteError;
@@ -299,10 +299,12 @@ impl GatewayError {
 
     /// The SSE event that ends a stream with this error, framed by the dialect (`data: {error}`,
     /// or Anthropic's `event: error` line first).
-    pub fn stream_event(&self, dialect: Dialect) -> Bytes {
+    /// `trail` is what the relay noted of the stream so far (Responses numbers its events).
+    pub fn stream_event(&self, dialect: Dialect, trail: &RelayTrail) -> Bytes {
+        let api = self.to_api(dialect);
         let body = self.body(dialect);
         let mut out = Vec::with_capacity(body.len() + 32);
-        dialect::stream_error(dialect, &body, &mut out);
+        dialect::stream_error(dialect, &api, &body, trail, &mut out);
         Bytes::from(out)
     }
 }
@@ -583,10 +585,11 @@ mod tests {
     #[test]
     fn stream_events() {
         let e = GatewayError::new(ErrorKind::Timeout, "upstream went quiet");
-        let a = e.stream_event(named("anthropic"));
+        let none = RelayTrail::default();
+        let a = e.stream_event(named("anthropic"), &none);
         assert!(a.starts_with(b"event: error\ndata: {\"type\":\"error\""));
         assert!(a.ends_with(b"\n\n"));
-        let o = e.stream_event(named("openai"));
+        let o = e.stream_event(named("openai"), &none);
         assert!(o.starts_with(b"data: {\"error\":"));
     }
 

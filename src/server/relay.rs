@@ -30,6 +30,8 @@ use super::error::{ErrorKind, GatewayError};
 use super::outcome::{Attempt, Outcome, Turn};
 use super::shape;
 use crate::config::file::TimeoutsSection;
+use crate::protocol::codec::RelayTrail;
+use crate::protocol::dialect;
 use crate::routing::Candidate;
 use crate::upstream::BodyStream;
 use crate::usage::scan::Scanner;
@@ -63,6 +65,9 @@ pub(crate) struct Relay {
     outcome: &'static str,
     done: bool,
     ctx: Option<Ctx>,
+    /// What the dialect's own error event will need of the stream relayed so far (Responses:
+    /// its last `sequence_number`); `None` for dialects that need nothing, and for non-SSE.
+    trail: Option<Box<RelayTrail>>,
 }
 
 impl Relay {
@@ -97,6 +102,7 @@ impl Relay {
                 "client_closed"
             },
             done: false,
+            trail: (sse && ctx.dialect.watches_relay()).then(Box::default),
             ctx: Some(ctx),
         }
     }
@@ -121,7 +127,10 @@ impl Relay {
                 error.message
             );
             if self.sse {
-                return Poll::Ready(Some(Ok(Frame::data(error.stream_event(ctx.dialect)))));
+                let none = RelayTrail::default();
+                let trail = self.trail.as_deref().unwrap_or(&none);
+                let event = error.stream_event(ctx.dialect, trail);
+                return Poll::Ready(Some(Ok(Frame::data(self.at_boundary(event)))));
             }
         }
         Poll::Ready(Some(Err(Box::new(error))))
@@ -135,18 +144,24 @@ impl Relay {
         let Some(ctx) = &self.ctx else {
             return Poll::Ready(None);
         };
-        let event =
-            GatewayError::new(ErrorKind::ShuttingDown, CUT_MESSAGE).stream_event(ctx.dialect);
+        let none = RelayTrail::default();
+        let trail = self.trail.as_deref().unwrap_or(&none);
+        let event = GatewayError::new(ErrorKind::ShuttingDown, CUT_MESSAGE)
+            .stream_event(ctx.dialect, trail);
+        Poll::Ready(Some(Ok(Frame::data(self.at_boundary(event)))))
+    }
+
+    /// `event` after the line ends that close an event the relayed bytes left open.
+    fn at_boundary(&self, event: Bytes) -> Bytes {
         let missing = self.line_ends.missing();
-        let frame = if missing == 0 {
+        if missing == 0 {
             event
         } else {
             let mut out = Vec::with_capacity(missing + event.len());
             out.resize(missing, b'\n');
             out.extend_from_slice(&event);
             Bytes::from(out)
-        };
-        Poll::Ready(Some(Ok(Frame::data(frame))))
+        }
     }
 
     fn cut_state(&self) -> Option<&Cut> {
@@ -157,6 +172,9 @@ impl Relay {
         self.scanner.feed(&chunk);
         if self.sse {
             self.line_ends = self.line_ends.then(&chunk);
+            if let (Some(trail), Some(ctx)) = (self.trail.as_deref_mut(), &self.ctx) {
+                dialect::watch_relay(ctx.dialect, &chunk, trail);
+            }
         }
         if let Some(left) = &mut self.remaining {
             *left = left.saturating_sub(chunk.len() as u64);

@@ -90,3 +90,11 @@ pub fn daily_quota() -> Reply {
         r#"{"error":{"code":"429","message":"Requests to the ChatCompletions_Create Operation under Azure OpenAI API version v1 have exceeded token rate limit of your current AIServices S0 pricing tier. Please retry after 86400 seconds. Please contact Azure support service if you would like to further increase the default rate limit."}}"#,
     )
 }
+
+/// A short 429 in Azure's shape (`code` is the status as a string, the delay in the wording
+/// and in `retry-after`): what a deployment over its per-minute rate limit answers.
+pub fn rate_limited(message: &str, secs: u64) -> Reply {
+    let body = serde_json::json!({"error": {"code": "429",
+        "message": format!("{message} Please retry after {secs} seconds.")}});
+    Reply::json(429, &body.to_string()).header("retry-after", &secs.to_string())
+}

@@ -281,10 +281,15 @@ pub fn stream_then_exception(events: &[StreamEvent], keep: usize) -> Reply {
 /// A 429 `ThrottlingException` as AWS sends it (the name in `x-amzn-ErrorType`, no
 /// `Retry-After`).
 pub fn throttling(message: &str) -> Reply {
-    Reply::json(429, &json!({ "message": message }).to_string())
+    exception(429, "ThrottlingException", message)
+}
+
+/// An AWS error reply: the exception's name in `x-amzn-ErrorType`, its wording in the body.
+pub fn exception(status: u16, name: &str, message: &str) -> Reply {
+    Reply::json(status, &json!({ "message": message }).to_string())
         .header(
             "x-amzn-errortype",
-            "ThrottlingException:http://internal.amazon.com/coral/com.amazon.bedrock/",
+            &format!("{name}:http://internal.amazon.com/coral/com.amazon.bedrock/"),
         )
         .header("x-amzn-requestid", REQUEST_ID)
 }
@@ -489,6 +494,35 @@ pub fn check_rules(raw: &Value) {
                 .is_some_and(|t| !t.is_empty()),
             "{raw}"
         );
+    }
+    // Claude's thinking rule, as Bedrock passes it on: with thinking on, the assistant turn in
+    // progress (after the last user message that is not only tool results), when it calls
+    // tools, opens with its reasoning ("Expected `thinking` or `redacted_thinking`, but found
+    // `tool_use`").
+    let thinking = &raw["additionalModelRequestFields"]["thinking"]["type"];
+    if thinking == "enabled" || thinking == "adaptive" {
+        let opened = messages
+            .iter()
+            .rposition(|m| {
+                m["role"] == "user"
+                    && m["content"].as_array().is_some_and(|c| {
+                        c.iter()
+                            .any(|b| b.get("toolResult").is_none() && b.get("cachePoint").is_none())
+                    })
+            })
+            .map_or(0, |i| i + 1);
+        let turn = &messages[opened..];
+        let calls = turn.iter().any(|m| {
+            m["content"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|b| b.get("toolUse").is_some()))
+        });
+        if calls && let Some(first) = turn.iter().find(|m| m["role"] == "assistant") {
+            assert!(
+                first["content"][0].get("reasoningContent").is_some(),
+                "Expected `thinking` or `redacted_thinking`, but found `tool_use`: {raw}"
+            );
+        }
     }
     let stops = raw["inferenceConfig"]["stopSequences"].as_array();
     assert!(stops.is_none_or(|s| s.len() <= 4), "{raw}");

@@ -101,7 +101,11 @@ impl Recorded {
     }
 }
 
+/// A rule the fake enforces as the real API does: the reply for a request that breaks it.
+pub type Check = fn(path: &str, body: &[u8]) -> Option<Reply>;
+
 struct Inner {
+    check: Mutex<Option<Check>>,
     script: Mutex<VecDeque<Reply>>,
     default: Mutex<Reply>,
     requests: Mutex<Vec<Recorded>>,
@@ -120,6 +124,7 @@ pub const CHAT_REPLY: &str = "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completio
 impl FakeOpenAi {
     pub async fn start() -> FakeOpenAi {
         let inner = Arc::new(Inner {
+            check: Mutex::new(None),
             script: Mutex::new(VecDeque::new()),
             default: Mutex::new(Reply::json(200, CHAT_REPLY)),
             requests: Mutex::new(Vec::new()),
@@ -147,6 +152,11 @@ impl FakeOpenAi {
     /// Queues a reply for the next request; later requests get the default.
     pub fn push(&self, reply: Reply) {
         self.inner.script.lock().unwrap().push_back(reply);
+    }
+
+    /// Requests breaking `check` get its reply (the script is left as it is).
+    pub fn set_check(&self, check: Check) {
+        *self.inner.check.lock().unwrap() = Some(check);
     }
 
     pub fn set_default(&self, reply: Reply) {
@@ -216,6 +226,8 @@ async fn answer(
         .await
         .map(|c| c.to_bytes())
         .unwrap_or_default();
+    let check = *inner.check.lock().unwrap();
+    let refused = check.and_then(|c| c(parts.uri.path(), &body));
     inner.requests.lock().unwrap().push(Recorded {
         method: parts.method.to_string(),
         path: parts.uri.path().to_string(),
@@ -224,12 +236,14 @@ async fn answer(
         body,
         peer,
     });
-    let reply = inner
-        .script
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| inner.default.lock().unwrap().clone());
+    let reply = refused.unwrap_or_else(|| {
+        inner
+            .script
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| inner.default.lock().unwrap().clone())
+    });
     // Created before the first-byte delay: a gateway that gives up while waiting counts too.
     let guard = Guard {
         inner: Arc::clone(&inner),

@@ -218,3 +218,53 @@ pub(super) async fn thinking_replay(
         }
     }
 }
+
+/// Bedrock's other refusals in each client's own shape: `ServiceQuotaExceededException` is a
+/// 400 with AWS's wording that no client should retry, `ModelNotReadyException` a rate limit
+/// (429, the client's rate-limit shape, a retry delay).
+#[tokio::test]
+async fn quota_and_model_not_ready_in_every_clients_shape() {
+    use super::rig::*;
+    use llm_gateway::protocol::dialect;
+    use llm_gateway::protocol::ir::ErrorKind;
+    const QUOTA: &str = "The number of requests exceeds the quota for this account.";
+    const NOT_READY: &str = "The model is not ready to serve inference requests.";
+    for client in [
+        Client::Anthropic,
+        Client::OpenAi,
+        Client::Gemini,
+        Client::Responses,
+    ] {
+        let rig = Rig::start(Kind::Bedrock).await;
+        let req = request(Case::Plain, Kind::Bedrock.model());
+        rig.fake.push(fake_bedrock::exception(
+            400,
+            "ServiceQuotaExceededException",
+            QUOTA,
+        ));
+        let reply = rig.call(client, &req).await;
+        let body = reply.text();
+        assert_eq!(reply.status, 400, "{client:?}: {body}");
+        assert_eq!(reply.headers["x-should-retry"], "false", "{client:?}");
+        let err = dialect::decode_error(client.dialect(), 400, &reply.body);
+        assert_eq!(err.kind, ErrorKind::InvalidRequest, "{client:?}: {body}");
+        assert!(err.message.contains(QUOTA), "{client:?}: {body}");
+        assert_eq!(rig.fake.requests().len(), 1, "a quota is not retried");
+
+        rig.fake.push(fake_bedrock::exception(
+            429,
+            "ModelNotReadyException",
+            NOT_READY,
+        ));
+        let reply = rig.call(client, &req).await;
+        let body = reply.text();
+        assert_eq!(reply.status, 429, "{client:?}: {body}");
+        let secs = llm_gateway::protocol::converse::THROTTLE_RETRY_SECS.to_string();
+        assert_eq!(reply.headers["retry-after"], secs.as_str(), "{client:?}");
+        let err = dialect::decode_error(client.dialect(), 429, &reply.body);
+        assert_eq!(err.kind, ErrorKind::RateLimit, "{client:?}: {body}");
+        assert!(err.message.contains(NOT_READY), "{client:?}: {body}");
+        super::matrix::rate_limit_shape(client, &secs, &reply.body);
+        rig.stop().await;
+    }
+}

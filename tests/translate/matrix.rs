@@ -79,6 +79,7 @@ pub(super) async fn run_cell(client: Client, kind: Kind, case: Case) {
             }
             let err = dialect::decode_error(client.dialect(), 429, &reply.body);
             assert_eq!(err.kind, ErrorKind::RateLimit, "{body}");
+            rate_limit_shape(client, &expected_retry_after(kind), &reply.body);
             assert!(err.message.contains("slow down"), "{body}");
             rig.stop().await;
             return;
@@ -213,4 +214,31 @@ matrix! {
         UpstreamError upstream_error,
         MidStreamCut mid_stream_cut,
     ],
+}
+
+/// A rate limit in the client's own words whatever the upstream called it (Bedrock's
+/// `ThrottlingException`, Azure's `"code": "429"`): Anthropic's `rate_limit_error`, OpenAI's
+/// `rate_limit_exceeded` code (Codex also reads its retry delay from "try again in Ns"),
+/// Gemini's `RESOURCE_EXHAUSTED`.
+pub(super) fn rate_limit_shape(client: Client, retry_after: &str, body: &[u8]) {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    match client {
+        Client::Anthropic => {
+            assert_eq!(v["type"], "error", "{v}");
+            assert_eq!(v["error"]["type"], "rate_limit_error", "{v}");
+        }
+        Client::OpenAi => assert_eq!(v["error"]["code"], "rate_limit_exceeded", "{v}"),
+        Client::Responses => {
+            assert_eq!(v["error"]["code"], "rate_limit_exceeded", "{v}");
+            let message = v["error"]["message"].as_str().unwrap_or_default();
+            assert!(
+                message.contains(&format!("try again in {retry_after}s")),
+                "{v}"
+            );
+        }
+        Client::Gemini => {
+            assert_eq!(v["error"]["status"], "RESOURCE_EXHAUSTED", "{v}");
+            assert_eq!(v["error"]["code"], 429, "{v}");
+        }
+    }
 }

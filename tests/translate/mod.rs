@@ -21,3 +21,4 @@ mod responses_client;
 mod responses_up;
 pub mod rig;
 mod rule_codes;
+mod thinking_history;

@@ -186,6 +186,9 @@ impl Rig {
 
     pub async fn start_with(kind: Kind, config: llm_gateway::config::Config) -> Rig {
         let fake = FakeOpenAi::start().await;
+        if kind == Kind::Anthropic {
+            fake.set_check(crate::support::fake_anthropic::check_request);
+        }
         let rec = record(kind, &fake);
         let gw = Gateway::start(config.clone(), view(vec![rec.clone()])).await;
         let refresher = if kind == Kind::GeminiCli {
@@ -571,7 +574,13 @@ pub fn upstream_reply(case: Case, kind: Kind) -> Reply {
         return bedrock_reply(case);
     }
     if case == Case::UpstreamError {
-        let err = rate_limit();
+        let mut err = rate_limit();
+        // Bodies that name the delay do so as their API does (OpenAI's "Please try again in
+        // 7s."); the header says it too.
+        err.retry_after_secs = Some(7);
+        if kind == Kind::Azure {
+            return crate::support::fake_azure::rate_limited(&err.message, 7);
+        }
         let r = match kind.dialect() {
             Dialect::OpenAi => fake_openai::error(&err),
             Dialect::Anthropic => fake_anthropic::error(&err),

@@ -153,7 +153,12 @@ impl crate::protocol::codec::Codec for Codec {
         Some(encode_error_with_id(err, id))
     }
     /// `event: error` before the data, as Anthropic frames every event.
-    fn stream_error(body: &[u8], out: &mut Vec<u8>) {
+    fn stream_error(
+        _err: &ApiError,
+        body: &[u8],
+        _trail: &crate::protocol::codec::RelayTrail,
+        out: &mut Vec<u8>,
+    ) {
         out.extend_from_slice(b"event: error\ndata: ");
         out.extend_from_slice(body);
         out.extend_from_slice(b"\n\n");

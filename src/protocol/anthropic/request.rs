@@ -371,6 +371,32 @@ pub fn encode_request(req: &Request) -> Result<wire::Request, CodecError> {
             }
         },
     };
+    let messages: Vec<wire::Message> = req
+        .messages
+        .iter()
+        .filter_map(|m| {
+            let blocks = blocks_to_upstream(&m.content);
+            (!blocks.is_empty()).then(|| wire::Message {
+                role: match m.role {
+                    Role::User => wire::Role::User,
+                    Role::Assistant => wire::Role::Assistant,
+                    Role::System => wire::Role::System,
+                },
+                content: wire::Content::Blocks(blocks),
+                extra: Map::new(),
+            })
+        })
+        .collect();
+    let thinking = match thinking {
+        Some(t) if t.kind != wire::ThinkingType::Disabled && !tool_loop_is_signed(&messages) => {
+            tracing::debug!(
+                "anthropic: thinking left off: the last tool-calling assistant turn has no \
+                 thinking Claude signed (another provider's, or a client that drops signatures)"
+            );
+            None
+        }
+        t => t,
+    };
     let thinking_on = thinking
         .as_ref()
         .is_some_and(|t| t.kind != wire::ThinkingType::Disabled);
@@ -428,23 +454,6 @@ pub fn encode_request(req: &Request) -> Result<wire::Request, CodecError> {
         })
         .collect();
 
-    let messages = req
-        .messages
-        .iter()
-        .filter_map(|m| {
-            let blocks = blocks_to_upstream(&m.content);
-            (!blocks.is_empty()).then(|| wire::Message {
-                role: match m.role {
-                    Role::User => wire::Role::User,
-                    Role::Assistant => wire::Role::Assistant,
-                    Role::System => wire::Role::System,
-                },
-                content: wire::Content::Blocks(blocks),
-                extra: Map::new(),
-            })
-        })
-        .collect();
-
     let mut tools = Vec::with_capacity(req.tools.len());
     for t in &req.tools {
         match t {
@@ -491,6 +500,50 @@ pub fn encode_request(req: &Request) -> Result<wire::Request, CodecError> {
         service_tier,
         extra,
     })
+}
+
+/// Whether thinking may stay on for `messages`: with thinking on, Claude wants the assistant
+/// turn in progress (the messages after the last user message that is not only tool results),
+/// when it calls tools, to open with its own signed thinking: 400 "Expected `thinking` or
+/// `redacted_thinking`, but found `tool_use`. When `thinking` is enabled, a final `assistant`
+/// message must start with a thinking block (preceeding the lastmost set of `tool_use` and
+/// `tool_result` blocks)" otherwise. Unsigned and foreign-signed thinking was dropped on the
+/// way here, so a tool loop that began on another provider, or from a client that cannot carry
+/// signatures, has none: such a request goes without thinking (the API's own advice), and the
+/// next turn has it again.
+pub(crate) fn tool_loop_is_signed(messages: &[wire::Message]) -> bool {
+    fn blocks(m: &wire::Message) -> &[wire::ContentBlock] {
+        match &m.content {
+            wire::Content::Blocks(b) => b,
+            wire::Content::Text(_) => &[],
+        }
+    }
+    let opened = messages
+        .iter()
+        .rposition(|m| {
+            m.role != wire::Role::Assistant
+                && (matches!(m.content, wire::Content::Text(_))
+                    || blocks(m)
+                        .iter()
+                        .any(|b| !matches!(b, wire::ContentBlock::ToolResult(_))))
+        })
+        .map_or(0, |i| i + 1);
+    let turn = &messages[opened..];
+    let calls = turn.iter().any(|m| {
+        m.role == wire::Role::Assistant
+            && blocks(m)
+                .iter()
+                .any(|b| matches!(b, wire::ContentBlock::ToolUse(_)))
+    });
+    let first = turn
+        .iter()
+        .find(|m| m.role == wire::Role::Assistant)
+        .and_then(|m| blocks(m).first());
+    !calls
+        || matches!(
+            first,
+            Some(wire::ContentBlock::Thinking(_) | wire::ContentBlock::RedactedThinking(_))
+        )
 }
 
 fn encode_tool_choice(req: &Request, thinking_on: bool) -> Option<wire::ToolChoice> {

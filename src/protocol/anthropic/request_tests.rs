@@ -182,8 +182,9 @@ fn foreign_requests_encode_safely_for_anthropic() {
                 {"role": "assistant", "content": [{"type": "tool_use", "id": "call_1", "name": "f", "input": {}}]}
             ],
             "tools": [{"name": "f", "input_schema": {"type": "object", "properties": {}}}],
-            "tool_choice": {"type": "auto", "disable_parallel_tool_use": true},
-            "thinking": {"type": "enabled", "budget_tokens": 8191},
+            // The tool loop's reasoning is unsigned (DeepSeek's): Claude would refuse thinking,
+            // and without it `any` is allowed.
+            "tool_choice": {"type": "any", "disable_parallel_tool_use": true},
             "temperature": 1.0
         })
     );
@@ -295,4 +296,53 @@ fn a_lone_surrogate_tool_result_stays_a_block() {
     );
     let again = decode_request(&first, &RequestHints::default()).unwrap();
     assert_eq!(bytes(&again), first);
+}
+
+/// Thinking goes only with a tool loop Claude signed: an unsigned or Gemini-signed thought
+/// before the last call is dropped, and with it the thinking (Claude's 400 otherwise); a
+/// signed one, or a finished loop followed by text, keeps it.
+#[test]
+fn thinking_needs_the_last_tool_loop_signed() {
+    let body = |thinking: Value| {
+        json!({"model": "claude-x", "max_tokens": 32000,
+            "thinking": {"type": "enabled", "budget_tokens": 4096},
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": [thinking,
+                    {"type": "tool_use", "id": "toolu_1", "name": "w", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+                    "content": "sunny"}]}]})
+    };
+    let signed = json!({"type": "thinking", "thinking": "hm", "signature": "EqSig"});
+    let out = encode(&decode(body(signed)).unwrap());
+    assert_eq!(out["thinking"]["type"], "enabled", "{out}");
+    let gemini = json!({"type": "thinking", "thinking": "hm",
+        "signature": format!("{}abc", crate::protocol::anthropic::GEMINI_CARRIER_PREFIX)});
+    let out = encode(&decode(body(gemini)).unwrap());
+    assert!(out.get("thinking").is_none(), "{out}");
+    assert_eq!(
+        out["messages"][1]["content"][0]["type"], "tool_use",
+        "{out}"
+    );
+    let redacted = json!({"type": "redacted_thinking", "data": "opaque"});
+    let out = encode(&decode(body(redacted)).unwrap());
+    assert_eq!(out["thinking"]["type"], "enabled", "{out}");
+    // A second step of the same loop needs no thinking of its own: the first step's counts.
+    let mut step = body(json!({"type": "thinking", "thinking": "hm", "signature": "EqSig"}));
+    step["messages"].as_array_mut().unwrap().extend([
+        json!({"role": "assistant", "content": [
+            {"type": "tool_use", "id": "toolu_2", "name": "w", "input": {}}]}),
+        json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_2",
+            "content": "windy"}]}),
+    ]);
+    let out = encode(&decode(step).unwrap());
+    assert_eq!(out["thinking"]["type"], "enabled", "{out}");
+    // The loop is over (the last assistant turn is text): nothing to sign.
+    let mut done = body(json!({"type": "text", "text": "Let me look."}));
+    done["messages"].as_array_mut().unwrap().extend([
+        json!({"role": "assistant", "content": "Sunny."}),
+        json!({"role": "user", "content": "Thanks"}),
+    ]);
+    let out = encode(&decode(done).unwrap());
+    assert_eq!(out["thinking"]["type"], "enabled", "{out}");
 }

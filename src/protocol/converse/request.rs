@@ -172,7 +172,24 @@ pub fn encode_request_with(
             .iter()
             .any(|b| matches!(b, ContentBlock::ToolUse(_) | ContentBlock::ToolResult(_)))
     });
-    let tool_config = enc.tool_config(req, history_has_tools);
+    // Claude's rule on thinking and tool use (see `anthropic::request::tool_loop_is_signed`):
+    // reasoning that Claude did not sign was dropped above, so a tool loop that began on
+    // another provider or came from a client without signatures goes without thinking.
+    let thinking = match &req.thinking {
+        Some(t)
+            if t.mode != ThinkingMode::Disabled
+                && family.claude_like()
+                && !tool_loop_is_signed(&messages) =>
+        {
+            tracing::debug!(
+                "bedrock: thinking left off: the last tool-calling assistant turn has no \
+                 reasoning Claude signed (another provider's, or a client that drops signatures)"
+            );
+            None
+        }
+        t => t.as_ref(),
+    };
+    let tool_config = enc.tool_config(req, history_has_tools, thinking);
 
     let mut additional = Map::new();
     let mut inference = wire::InferenceConfig {
@@ -188,7 +205,7 @@ pub fn encode_request_with(
             .collect(),
         extra: Map::new(),
     };
-    if let Some(t) = &req.thinking {
+    if let Some(t) = thinking {
         enc.thinking(t, &mut inference, &mut additional);
     }
     if let Some(k) = req.top_k {
@@ -240,6 +257,34 @@ fn output_config(format: Option<&ir::ResponseFormat>) -> Option<wire::OutputConf
         }),
         extra: Map::new(),
     })
+}
+
+/// Whether Claude accepts thinking with `messages`: the assistant turn in progress (after the
+/// last user message that is not only tool results), when it calls tools, opens with its
+/// reasoning ("Expected `thinking` or `redacted_thinking`, but found `tool_use`" from Bedrock
+/// otherwise; see `anthropic::request::tool_loop_is_signed`).
+fn tool_loop_is_signed(messages: &[wire::Message]) -> bool {
+    let opened = messages
+        .iter()
+        .rposition(|m| {
+            m.role == Role::User
+                && m.content.iter().any(|b| {
+                    !matches!(b, ContentBlock::ToolResult(_) | ContentBlock::CachePoint(_))
+                })
+        })
+        .map_or(0, |i| i + 1);
+    let turn = &messages[opened..];
+    let calls = turn.iter().any(|m| {
+        m.role == Role::Assistant
+            && m.content
+                .iter()
+                .any(|b| matches!(b, ContentBlock::ToolUse(_)))
+    });
+    let first = turn
+        .iter()
+        .find(|m| m.role == Role::Assistant)
+        .and_then(|m| m.content.first());
+    !calls || matches!(first, Some(ContentBlock::ReasoningContent(_)))
 }
 
 fn is_cache_point(b: &ContentBlock) -> bool {
@@ -456,7 +501,12 @@ impl Encoder {
         })
     }
 
-    fn tool_config(&self, req: &ir::Request, history_has_tools: bool) -> Option<wire::ToolConfig> {
+    fn tool_config(
+        &self,
+        req: &ir::Request,
+        history_has_tools: bool,
+        thinking: Option<&ir::ThinkingConfig>,
+    ) -> Option<wire::ToolConfig> {
         let none = matches!(req.tool_choice, Some(ToolChoice::None));
         let mut tools = Vec::new();
         if !none {
@@ -492,11 +542,8 @@ impl Encoder {
                 extra: Map::new(),
             })];
         }
-        let thinking_on = self.family.claude_like()
-            && req
-                .thinking
-                .as_ref()
-                .is_some_and(|t| t.mode != ThinkingMode::Disabled);
+        let thinking_on =
+            self.family.claude_like() && thinking.is_some_and(|t| t.mode != ThinkingMode::Disabled);
         let tool_choice = match (&req.tool_choice, declared) {
             (_, false) | (None | Some(ToolChoice::None), _) => None,
             (Some(ToolChoice::Auto), _) => Some(wire::ToolChoice::Auto(wire::Empty {})),

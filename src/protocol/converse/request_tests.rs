@@ -295,3 +295,46 @@ fn a_json_schema_response_format_is_output_config_with_the_schema_as_a_string() 
     );
     assert!(plain.get("outputConfig").is_none(), "{plain}");
 }
+
+/// Claude's rule on Bedrock too: a tool loop whose reasoning Claude did not sign goes
+/// without thinking; a signed one keeps it, as the first block of the turn.
+#[test]
+fn thinking_needs_the_last_tool_loop_signed() {
+    let body = |thinking: Value| {
+        json!({"model": "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "max_tokens": 32000,
+            "thinking": {"type": "enabled", "budget_tokens": 4096},
+            "tools": [{"name": "w", "input_schema": {"type": "object"}}],
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": [thinking,
+                    {"type": "tool_use", "id": "toolu_1", "name": "w", "input": {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_1",
+                    "content": "sunny"}]}]})
+    };
+    let out = encode(body(
+        json!({"type": "thinking", "thinking": "hm", "signature": "EqSig"}),
+    ));
+    assert_eq!(
+        out["additionalModelRequestFields"]["thinking"]["type"], "enabled",
+        "{out}"
+    );
+    assert!(
+        out["messages"][1]["content"][0]
+            .get("reasoningContent")
+            .is_some(),
+        "{out}"
+    );
+    let gemini = format!("{}abc", anthropic::GEMINI_CARRIER_PREFIX);
+    let out = encode(body(
+        json!({"type": "thinking", "thinking": "hm", "signature": gemini}),
+    ));
+    assert!(
+        out.get("additionalModelRequestFields")
+            .is_none_or(|a| a.get("thinking").is_none()),
+        "{out}"
+    );
+    assert!(
+        out["messages"][1]["content"][0].get("toolUse").is_some(),
+        "{out}"
+    );
+}

@@ -146,10 +146,15 @@ pub(crate) fn error_body(err: &ApiError) -> wire::ErrorBody {
     // `decode_error` reads such a type as the code: without it here too, the same error would
     // read differently on the way back.
     let kind = type_name(err.kind);
-    let code = err
-        .code
-        .clone()
-        .or_else(|| is_code_like(kind).then(|| kind.to_owned()));
+    let code = match err.code.as_deref() {
+        // A rate limit reads as OpenAI's whatever the upstream called it (Bedrock's
+        // `ThrottlingException`, Azure's `"429"`): clients branch on these two codes.
+        Some(c) if err.kind == ErrorKind::RateLimit && c != "insufficient_quota" => {
+            Some(kind.to_owned())
+        }
+        Some(c) => Some(c.to_owned()),
+        None => is_code_like(kind).then(|| kind.to_owned()),
+    };
     wire::ErrorBody {
         error: wire::ErrorObject {
             message: err.message.clone(),

@@ -16,11 +16,30 @@ pub fn decode_error(status: u16, body: &[u8]) -> ApiError {
     err
 }
 
-/// The body of an error for a Responses client; the status is [`client_status`].
+/// The body of an error for a Responses client; the status is [`client_status`]. A rate
+/// limit says when to retry in the words Codex reads, as in `response.failed`.
 pub fn encode_error(err: &ApiError) -> Vec<u8> {
     let mut err = err.clone();
     mark_context(&mut err);
+    if err.kind == ErrorKind::RateLimit && err.code.as_deref() != Some("insufficient_quota") {
+        err.message = retry_message(&err);
+    }
     openai::encode_error(&err)
+}
+
+/// A rate limit's message with "Please try again in Ns." when it names a delay and does not
+/// say so already (Codex's `try_parse_retry_after` reads it, CX-SSE).
+fn retry_message(err: &ApiError) -> String {
+    let mut message = err.message.clone();
+    if let Some(secs) = err.retry_after_secs
+        && !message.to_ascii_lowercase().contains("try again in")
+    {
+        if !message.is_empty() && !message.ends_with(' ') {
+            message.push(' ');
+        }
+        message.push_str(&format!("Please try again in {secs}s."));
+    }
+    message
 }
 
 /// Codex retries 5xx and 429 itself and reads the rest as final: the error's own status.
@@ -54,12 +73,7 @@ pub(crate) fn failed_error(err: &ApiError) -> Value {
     } else if err.code.as_deref() == Some("insufficient_quota") || err.kind == ErrorKind::Billing {
         "insufficient_quota"
     } else if err.kind == ErrorKind::RateLimit {
-        // Codex takes its retry delay from this wording (CX-SSE `try_parse_retry_after`).
-        if let Some(secs) = err.retry_after_secs
-            && !message.to_ascii_lowercase().contains("try again in")
-        {
-            message.push_str(&format!(" Please try again in {secs}s."));
-        }
+        message = retry_message(err);
         "rate_limit_exceeded"
     } else {
         match err.code.as_deref() {
@@ -108,6 +122,27 @@ mod tests {
         assert_eq!((back.status, back.retry_after_secs), (429, Some(2)));
         let quota = from_failed(Some("insufficient_quota"), "You exceeded your quota");
         assert_eq!(quota.should_retry, Some(false));
+    }
+
+    #[test]
+    fn any_upstreams_rate_limit_is_openais_in_the_body_too() {
+        // Bedrock's throttle, as `converse::decode_error` reads it.
+        let mut e = ApiError::new(429, ErrorKind::RateLimit, "Too many requests.");
+        e.code = Some("ThrottlingException".into());
+        e.retry_after_secs = Some(5);
+        let v: Value = serde_json::from_slice(&encode_error(&e)).unwrap();
+        assert_eq!(v["error"]["code"], "rate_limit_exceeded", "{v}");
+        assert_eq!(
+            v["error"]["message"],
+            "Too many requests. Please try again in 5s."
+        );
+        assert_eq!(
+            decode_error(429, &encode_error(&e)).retry_after_secs,
+            Some(5)
+        );
+        e.code = Some("insufficient_quota".into());
+        let v: Value = serde_json::from_slice(&encode_error(&e)).unwrap();
+        assert_eq!(v["error"]["code"], "insufficient_quota", "{v}");
     }
 
     #[test]

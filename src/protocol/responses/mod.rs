@@ -6,7 +6,8 @@
 //! * `wire` — the serde types; `request` — requests both ways; `response` — whole replies and
 //!   the item shapes the stream encoder shares; `stream` — the event state machines; `error` —
 //!   error bodies and the `response.failed` codes Codex acts on; `tools` — function / custom /
-//!   namespace / hosted tools and the map back; `envelope` — the `lgw1.` reasoning envelope.
+//!   namespace / hosted tools and the map back; `envelope` — the `lgw1.` reasoning envelope;
+//!   `relay` — the `response.failed` that ends a relayed (same-dialect) stream cut short.
 //!
 //! ## Reasoning across providers
 //! A reasoning item's `encrypted_content` is the only thing a stateless client (Codex,
@@ -27,6 +28,7 @@
 
 pub mod envelope;
 pub mod error;
+mod relay;
 pub mod request;
 pub mod response;
 pub mod stream;
@@ -41,7 +43,9 @@ pub use response::{decode_response, encode_response};
 pub use stream::{StreamDecoder, StreamEncoder};
 pub use tools::ToolMap;
 
-use crate::protocol::codec::{Call, CountForm, Endpoint, ModelFrom, PathSpec, Serve, StreamFrom};
+use crate::protocol::codec::{
+    Call, CountForm, Endpoint, ModelFrom, PathSpec, RelayTrail, Serve, StreamFrom,
+};
 use crate::protocol::ir::{self, Dialect};
 
 /// The Responses dialect's registry entry: `POST /v1/responses` (streaming by the body's
@@ -91,11 +95,15 @@ impl crate::protocol::codec::Codec for Codec {
     fn client_status(err: &ir::ApiError) -> u16 {
         client_status(err)
     }
-    /// `event: error` before the data, as Responses streams name every event.
-    fn stream_error(body: &[u8], out: &mut Vec<u8>) {
-        out.extend_from_slice(b"event: error\ndata: ");
-        out.extend_from_slice(body);
-        out.extend_from_slice(b"\n\n");
+    const WATCHES_RELAY: bool = true;
+    /// The relayed stream's first event and last `sequence_number` (`relay.rs` in this folder).
+    fn watch_relay(chunk: &[u8], trail: &mut RelayTrail) {
+        relay::watch(chunk, trail);
+    }
+    /// `response.failed`, numbered after the last relayed event, with the code Codex acts on
+    /// (reference §4, §5): a bare `error` event would lose the message and the retry delay.
+    fn stream_error(err: &ir::ApiError, _body: &[u8], trail: &RelayTrail, out: &mut Vec<u8>) {
+        relay::failed(err, trail, out);
     }
     fn reply_context(req: &ir::Request) -> Option<std::sync::Arc<ReplyContext>> {
         Some(std::sync::Arc::new(reply_context(req)))
