@@ -426,6 +426,16 @@ impl Serialize for Text {
     }
 }
 
+/// For `json!` and other `Value` builders: serde_json's `Value` serializer refuses a literal
+/// holding a lone surrogate escape (valid JSON text, but no string), and `json!` panics on
+/// that. Such a literal becomes the text it reads as (the escaped stand-in of
+/// `Literal::value`); writers that serialize a [`Text`] directly still keep it verbatim.
+impl From<&Text> for serde_json::Value {
+    fn from(t: &Text) -> serde_json::Value {
+        serde_json::to_value(t).unwrap_or_else(|_| serde_json::Value::String(t.as_str().to_owned()))
+    }
+}
+
 impl<'de> Deserialize<'de> for Text {
     /// A plain string: works from any deserializer. Fields read straight from JSON use [`raw`].
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -436,6 +446,20 @@ impl<'de> Deserialize<'de> for Text {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the long fuzz run: an Anthropic text block holding `"\ud800"` reached a panic
+    /// in the Responses encoder's `json!`.
+    #[test]
+    fn a_lone_surrogate_literal_becomes_a_value_without_panicking() {
+        let t: Text = raw(&mut serde_json::Deserializer::from_str(r#""x \ud800 y""#)).unwrap();
+        assert!(serde_json::to_value(&t).is_err(), "serde_json refuses it");
+        assert_eq!(
+            serde_json::Value::from(&t),
+            serde_json::Value::String(t.as_str().to_owned())
+        );
+        let ok: Text = raw(&mut serde_json::Deserializer::from_str(r#""a\nb""#)).unwrap();
+        assert_eq!(serde_json::Value::from(&ok), serde_json::json!("a\nb"));
+    }
 
     /// Only a literal keeps a lone surrogate escape; writers ask before choosing a plain
     /// string (see `anthropic::blocks::tool_result_content`).

@@ -647,7 +647,7 @@ pub fn encode_request(req: &ir::Request) -> Result<wire::Request, CodecError> {
                 let text = block_text(&m.content);
                 if !text.is_empty() {
                     input.push(json!({"type": "message", "role": "developer",
-                        "content": [{"type": "input_text", "text": text}]}));
+                        "content": [{"type": "input_text", "text": Value::from(&text)}]}));
                 }
             }
             Role::User => encode_user(m, from_responses, &mut input),
@@ -812,7 +812,7 @@ fn input_parts(blocks: &[Block], from_responses: bool) -> Vec<Value> {
     for b in blocks {
         match b {
             Block::Text { text, .. } if !text.is_empty() => {
-                parts.push(json!({"type": "input_text", "text": text}))
+                parts.push(json!({"type": "input_text", "text": Value::from(text)}))
             }
             Block::Image(img) => {
                 parts.push(json!({"type": "input_image", "image_url": image_url(img)}))
@@ -898,7 +898,7 @@ fn encode_assistant(
     for b in &m.content {
         match b {
             Block::Text { text: t, .. } if !t.is_empty() => {
-                text.push(json!({"type": "output_text", "text": t, "annotations": []}))
+                text.push(json!({"type": "output_text", "text": Value::from(t), "annotations": []}))
             }
             Block::Thinking {
                 text: t,
