@@ -127,10 +127,7 @@ impl Relay {
                 error.message
             );
             if self.sse {
-                let none = RelayTrail::default();
-                let trail = self.trail.as_deref().unwrap_or(&none);
-                let event = error.stream_event(ctx.dialect, trail);
-                return Poll::Ready(Some(Ok(Frame::data(self.at_boundary(event)))));
+                return Poll::Ready(Some(Ok(Frame::data(self.error_event(ctx, &error)))));
             }
         }
         Poll::Ready(Some(Err(Box::new(error))))
@@ -144,15 +141,15 @@ impl Relay {
         let Some(ctx) = &self.ctx else {
             return Poll::Ready(None);
         };
-        let none = RelayTrail::default();
-        let trail = self.trail.as_deref().unwrap_or(&none);
-        let event = GatewayError::new(ErrorKind::ShuttingDown, CUT_MESSAGE)
-            .stream_event(ctx.dialect, trail);
-        Poll::Ready(Some(Ok(Frame::data(self.at_boundary(event)))))
+        let error = GatewayError::new(ErrorKind::ShuttingDown, CUT_MESSAGE);
+        Poll::Ready(Some(Ok(Frame::data(self.error_event(ctx, &error)))))
     }
 
-    /// `event` after the line ends that close an event the relayed bytes left open.
-    fn at_boundary(&self, event: Bytes) -> Bytes {
+    /// The dialect's stream error event for `error`, numbered after what was relayed, after
+    /// the line ends that close an event the relayed bytes left open.
+    fn error_event(&self, ctx: &Ctx, error: &GatewayError) -> Bytes {
+        let none = RelayTrail::default();
+        let event = error.stream_event(ctx.dialect, self.trail.as_deref().unwrap_or(&none));
         let missing = self.line_ends.missing();
         if missing == 0 {
             event
