@@ -119,7 +119,9 @@ fn raw(v: &Value) -> Vec<u8> {
     }
 }
 
-/// A fixture's list of `{"event"?, "data"}` as SSE bytes.
+/// A fixture's list of `{"event"?, "data"}` as SSE bytes. Bedrock's stream cases name an
+/// exception frame `{"exception": <type>}`: it becomes the event `exception:<type>`, which the
+/// `bedrock-stream` target writes back as that frame.
 fn frame(list: &Value) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     for it in list.as_array()? {
@@ -127,7 +129,12 @@ fn frame(list: &Value) -> Option<Vec<u8>> {
             Value::String(s) => s.clone(),
             v => v.to_string(),
         };
-        write_event(&mut out, it["event"].as_str(), &data);
+        let exception = it["exception"].as_str().map(|t| format!("exception:{t}"));
+        write_event(
+            &mut out,
+            exception.as_deref().or(it["event"].as_str()),
+            &data,
+        );
     }
     Some(out)
 }
@@ -153,7 +160,8 @@ fn traffic(cases: &[Case], kind: &str, d: &str) -> Vec<Vec<u8>> {
 }
 
 fn seeds_for(t: Target, cases: &[Case]) -> Vec<Vec<u8>> {
-    const DIALECTS: [&str; 3] = ["anthropic", "openai", "gemini"];
+    // The client dialects' SSE and JSON (Bedrock's frames are binary, its own targets').
+    const DIALECTS: [&str; 4] = ["anthropic", "openai", "gemini", "responses"];
     let all = |kind: &str| -> Vec<Vec<u8>> {
         DIALECTS
             .iter()
@@ -166,6 +174,9 @@ fn seeds_for(t: Target, cases: &[Case]) -> Vec<Vec<u8>> {
         Target::Stream(d) => traffic(cases, "stream", d.as_str()),
         Target::Error(d) => traffic(cases, "error", d.as_str()),
         Target::AnthropicFastParse => traffic(cases, "request", "anthropic"),
+        Target::BedrockResponse => traffic(cases, "response", "bedrock"),
+        Target::BedrockStream => traffic(cases, "stream", "bedrock"),
+        Target::BedrockError => traffic(cases, "error", "bedrock"),
         Target::Sse => all("stream"),
         Target::JsonText => [all("request"), all("response")].concat(),
         Target::JsonBody => all("request"),

@@ -391,8 +391,11 @@ fn fuzz_long() {
         .collect();
     let chosen =
         |t: Target| only.is_empty() || only.iter().any(|o| o == t.name() || o == t.group());
+    let mut groups: Vec<&str> = Target::ALL.iter().map(|t| t.group()).collect();
+    groups.dedup();
     eprintln!(
-        "fuzz: seed {seed}, {per_group} inputs per group (anthropic, openai, gemini, wire), crashes to {}",
+        "fuzz: seed {seed}, {per_group} inputs per group ({}), crashes to {}",
+        groups.join(", "),
         corpus::crash_dir().display()
     );
     let mut all = Vec::new();
@@ -422,7 +425,7 @@ fn fuzz_long() {
     for s in &all {
         eprintln!("{}", table_row(s));
     }
-    for g in ["anthropic", "openai", "gemini", "wire"] {
+    for g in groups {
         let (inputs, secs, cpu) =
             all.iter()
                 .filter(|s| s.target.group() == g)

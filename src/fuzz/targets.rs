@@ -14,6 +14,12 @@
 //!   must give the same events.
 //! * `<dialect>-error`: `decode_error` (never fails) under a status drawn from the input; every
 //!   `encode_error` is JSON, and its own dialect's round trip is stable.
+//! * `bedrock-response`, `bedrock-stream`, `bedrock-error` (module [`bedrock`]): Bedrock's
+//!   Converse decoders, whose output must encode into every client dialect as above. The stream
+//!   target reads an SSE transcript of `(:event-type, payload)` pairs (`exception:<type>` and
+//!   `error:<code>` name the other message types), writes them as binary event-stream frames
+//!   (valid CRCs; sometimes one byte flipped or the body cut short), and decodes them as the
+//!   server does, whole and in random chunks, which must give the same events.
 //! * `anthropic-fast-parse`: the hand-written fast parser never accepts what the exact one
 //!   refuses, and reads the same request when both accept.
 //! * `sse`: any chunking gives the same events, and writing them back parses to the same.
@@ -42,10 +48,13 @@ use crate::routing::rules::Edits;
 use crate::server::fast_body::JsonBody;
 use crate::usage::scan::Scanner;
 
+mod bedrock;
+
 const DIALECTS: &[Dialect] = Dialect::ALL;
 
-/// How many targets there are: four per dialect and five more.
-const TARGETS: usize = Dialect::ALL.len() * 4 + 5;
+/// How many targets there are: four per dialect, three for Bedrock's Converse (an upstream
+/// wire, not a client dialect) and five more.
+const TARGETS: usize = Dialect::ALL.len() * 4 + 3 + 5;
 
 /// [`Target::ALL`], made from the registry's dialects.
 const fn all_targets() -> [Target; TARGETS] {
@@ -66,6 +75,9 @@ const fn all_targets() -> [Target; TARGETS] {
         i += 1;
     }
     let rest = [
+        Target::BedrockResponse,
+        Target::BedrockStream,
+        Target::BedrockError,
         Target::Sse,
         Target::JsonText,
         Target::JsonBody,
@@ -91,6 +103,10 @@ pub enum Target {
     Stream(Dialect),
     Error(Dialect),
     AnthropicFastParse,
+    /// Bedrock's upstream-only wire: Converse replies, ConverseStream's binary frames, errors.
+    BedrockResponse,
+    BedrockStream,
+    BedrockError,
     Sse,
     JsonText,
     JsonBody,
@@ -119,6 +135,9 @@ impl Target {
                     .map_or("unknown", |(_, n)| n.as_str())
             }
             Target::AnthropicFastParse => "anthropic-fast-parse",
+            Target::BedrockResponse => "bedrock-response",
+            Target::BedrockStream => "bedrock-stream",
+            Target::BedrockError => "bedrock-error",
             Target::Sse => "sse",
             Target::JsonText => "json-text",
             Target::JsonBody => "json-body",
@@ -152,13 +171,16 @@ impl Target {
                 d.as_str()
             }
             Target::AnthropicFastParse => "anthropic",
+            Target::BedrockResponse | Target::BedrockStream | Target::BedrockError => "bedrock",
             Target::Sse | Target::JsonText | Target::JsonBody | Target::UsageScan => "wire",
         }
     }
 
     pub fn shape(self) -> Shape {
         match self {
-            Target::Stream(_) | Target::Sse | Target::UsageScan => Shape::Sse,
+            Target::Stream(_) | Target::BedrockStream | Target::Sse | Target::UsageScan => {
+                Shape::Sse
+            }
             _ => Shape::Json,
         }
     }
@@ -191,6 +213,9 @@ pub fn fuzz_one(t: Target, input: &[u8]) -> Outcome {
         Target::Stream(d) => stream(d, input),
         Target::Error(d) => error(d, input),
         Target::AnthropicFastParse => fast_parse(input),
+        Target::BedrockResponse => bedrock::response(input),
+        Target::BedrockStream => bedrock::stream(input),
+        Target::BedrockError => bedrock::error(input),
         Target::Sse => sse(input),
         Target::JsonText => json_text(input),
         Target::JsonBody => json_body(input),
@@ -351,6 +376,12 @@ fn encode_everywhere(req: &Request) -> Result<(), Failure> {
         if let Ok(body) = encode_request(to, req) {
             valid_json("request-encoded-not-json", &body)?;
         }
+    }
+    // Bedrock's Converse body, which no client dialect decodes back.
+    if let Ok(wire) = crate::protocol::converse::encode_request(req) {
+        let body = serde_json::to_vec(&wire)
+            .map_err(|e| fail("converse-request-not-serializable", e.to_string()))?;
+        valid_json("request-encoded-not-json", &body)?;
     }
     Ok(())
 }
