@@ -13,8 +13,9 @@
 # Why a 10-minute warm-up: each pooled upstream connection's hyper dispatch channel (a tokio
 # mpsc list of 32-slot blocks, ~9 KB each) grows its second block at its 33rd request and keeps
 # two from then on. With 1,000 connections each serving ~0.2 requests/s that takes most of
-# 10 minutes, so RSS climbs ~10 MB to a plateau (measured: 69.8 MB at 600 s, 72.2 at 1200 s,
-# 72.7 at 1800 s) and is flat after it. A shorter warm-up measures that climb, not a leak.
+# 10 minutes; with the allocator settling around it, RSS climbs ~10 MB to a plateau
+# (measured: 69.8 MB at 600 s, 72.2 at 1200 s, 72.7 at 1800 s; heaptrack finds no leak) and is
+# flat after it. A shorter warm-up measures that climb.
 #   GW=path/to/llm-gateway     use that binary instead of building target/release/llm-gateway
 #   LLM_GATEWAY_WORKERS=N      passed to the gateway (see README, [server] workers)
 #   FRESH=1                    a new client connection for every stream (default: one per slot)
