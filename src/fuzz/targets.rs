@@ -271,12 +271,62 @@ fn valid_json(kind: &'static str, bytes: &[u8]) -> Result<(), Failure> {
         .map_err(|e| fail(kind, format!("{e}: {}", lossy(bytes))))
 }
 
-/// A body as a `Value` to compare by meaning, not bytes (`\u2192` and `→` are one text). A
-/// lone surrogate escape, which the codecs keep but a `Value` cannot hold, reads as U+FFFD.
+/// A body as a `Value` to compare by meaning, not bytes (`\u2192` and `→` are one text). What
+/// the codecs pass through but a `Value` cannot hold is made something it can: a lone surrogate
+/// escape reads as U+FFFD, and a number beyond `f64` (`1e400` in a client's schema) as a string
+/// of its digits. Without the latter such a body was compared byte for byte, and equal JSON
+/// written with different escapes (a text kept as it came vs. one re-escaped) was a failure.
 fn parse_value(bytes: &[u8]) -> Value {
     serde_json::from_slice(bytes)
         .or_else(|_| serde_json::from_slice(&without_lone_surrogates(bytes)))
+        .or_else(|_| {
+            serde_json::from_slice(&big_numbers_as_strings(&without_lone_surrogates(bytes)))
+        })
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+/// Number tokens that overflow `f64` written as strings of themselves (the rest unchanged).
+fn big_numbers_as_strings(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 8);
+    let (mut i, mut in_string) = (0, false);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string {
+            out.push(b);
+            if b == b'\\' {
+                out.extend(bytes.get(i + 1));
+                i += 1;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        if b == b'-' || b.is_ascii_digit() {
+            let len = bytes[i..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))
+                .count();
+            let token = &bytes[i..i + len];
+            let overflows = std::str::from_utf8(token)
+                .ok()
+                .and_then(|t| t.parse::<f64>().ok())
+                .is_some_and(|f| f.is_infinite());
+            if overflows {
+                out.push(b'"');
+                out.extend_from_slice(token);
+                out.push(b'"');
+            } else {
+                out.extend_from_slice(token);
+            }
+            i += len;
+            continue;
+        }
+        in_string = b == b'"';
+        out.push(b);
+        i += 1;
+    }
+    out
 }
 
 /// `\uXXXX` escapes of unpaired surrogates replaced by `\ufffd`.
@@ -845,4 +895,29 @@ fn usage_scan(input: &[u8]) -> Outcome {
         }
     }
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Fuzz finding (anthropic-request): a tool schema with `1e400` made the whole body
+    /// unreadable as a `Value`, so the round trip compared bytes and failed on `\u2192` vs `→`
+    /// in a tool result (one text kept as it came, the other re-escaped).
+    #[test]
+    fn bodies_with_numbers_beyond_f64_compare_by_meaning() {
+        let a = parse_value(br#"{"s":{"minLength":1e400,"x":-2.5e-3},"t":"1\u2192 \"1e400\""}"#);
+        let b = parse_value(
+            "{\"s\":{\"minLength\":1e400,\"x\":-2.5e-3},\"t\":\"1→ \\\"1e400\\\"\"}".as_bytes(),
+        );
+        assert!(a.is_object());
+        assert_eq!(a, b);
+        assert_eq!(a["s"]["x"], serde_json::json!(-0.0025));
+        assert_eq!(a["t"], serde_json::json!("1→ \"1e400\""));
+        // A different big number is still a difference.
+        assert_ne!(
+            a,
+            parse_value(br#"{"s":{"minLength":2e400,"x":-2.5e-3},"t":"1\u2192 \"1e400\""}"#)
+        );
+    }
 }

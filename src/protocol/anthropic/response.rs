@@ -132,11 +132,16 @@ fn gemini_sig(sig: &Option<Signature>) -> Option<&str> {
 /// IR blocks -> blocks for an Anthropic client (see the module doc).
 pub(crate) fn blocks_to_client(blocks: &[Block]) -> Vec<wire::ContentBlock> {
     let mut out = Vec::with_capacity(blocks.len() + 1);
-    // Unsigned empty texts are never sent (B14); skipped here so that they do not stand
-    // between a thought and the signed call it carries the signature of.
+    // Unsigned empty texts are never sent (B14), nor are the blocks a reply cannot hold;
+    // skipped here so that they do not stand between a thought and the signed call it
+    // carries the signature of.
     let mut iter = blocks
         .iter()
-        .filter(|b| !matches!(b, Block::Text { text, signature: None, .. } if text.is_empty()))
+        .filter(|b| {
+            !matches!(b, Block::Text { text, signature: None, .. } if text.is_empty())
+                && !matches!(b, Block::ToolResult { .. } | Block::Document(_))
+                && !matches!(b, Block::Unknown { origin, .. } if *origin != Dialect::Anthropic)
+        })
         .peekable();
     while let Some(b) = iter.next() {
         match b {
@@ -234,6 +239,25 @@ mod tests {
     #[test]
     fn an_empty_text_does_not_split_a_thought_from_its_call() {
         let body = br#"{"content":[{"thinking":"Checking the tests.","type":"thinking"},{"text":"","type":"text"},{"signature":"gw.gemini.Q2lRQjRfU0lHX1JFU1A=","thinking":"","type":"thinking"},{"id":"gcall_cf793f17ffd40998_Bash","name":"Bash","type":"tool_use"}]}"#;
+        let first = encode_response(&decode_response(body).unwrap(), &ctx());
+        let v: Value = serde_json::from_slice(&first).unwrap();
+        assert_eq!(
+            v["content"],
+            json!([
+                {"type": "thinking", "thinking": "Checking the tests.", "signature": "gw.gemini.Q2lRQjRfU0lHX1JFU1A="},
+                {"type": "tool_use", "id": "gcall_cf793f17ffd40998_Bash", "name": "Bash", "input": {}}
+            ])
+        );
+        let second = encode_response(&decode_response(&first).unwrap(), &ctx());
+        assert_eq!(second, first);
+    }
+
+    /// Fuzz finding: a `tool_result` (which a reply cannot hold, so it is not sent) between an
+    /// unsigned thought and a Gemini-signed call kept the thought from carrying the call's
+    /// signature, as the empty text did above. Minimised input.
+    #[test]
+    fn a_dropped_block_does_not_split_a_thought_from_its_call() {
+        let body = br#"{"content":[{"thinking":"Checking the tests.","type":"thinking"},{"tool_use_id":"call_abc123","type":"tool_result"},{"signature":"gw.gemini.Q2lRQjRfU0lHX1JFU1A=","thinking":"","type":"thinking"},{"id":"gcall_cf793f17ffd40998_Bash","name":"Bash","type":"tool_use"}]}"#;
         let first = encode_response(&decode_response(body).unwrap(), &ctx());
         let v: Value = serde_json::from_slice(&first).unwrap();
         assert_eq!(

@@ -256,14 +256,42 @@ fn level_from_effort(effort: Effort) -> &'static str {
 }
 
 struct OpenCall {
+    /// The IR id (unique in the request).
     id: String,
+    /// The id the client gave the call, which its response names.
+    wire_id: Option<String>,
     name: String,
     answered: bool,
+}
+
+/// `id` when no call of the request has it yet, else one minted from the call's place: the IR
+/// (and every other dialect) pairs results with calls by id, so two calls sharing one would
+/// both claim the same results.
+fn unique_call_id(
+    id: String,
+    ci: usize,
+    pi: usize,
+    name: &str,
+    seen: &mut std::collections::HashSet<String>,
+) -> String {
+    let mut id = id;
+    if seen.contains(&id) {
+        id = request_call_id(ci, pi, name);
+        let base = id.clone();
+        let mut n = 1;
+        while seen.contains(&id) {
+            id = format!("{base}_{n}");
+            n += 1;
+        }
+    }
+    seen.insert(id.clone());
+    id
 }
 
 fn decode_contents(contents: Vec<Content>) -> Result<Vec<Message>, CodecError> {
     let mut messages = Vec::new();
     let mut open_calls: Vec<OpenCall> = Vec::new();
+    let mut seen_ids = std::collections::HashSet::new();
     let mut previous_was_model = false;
     for (ci, content) in contents.into_iter().enumerate() {
         let role = match content.role.as_deref() {
@@ -286,12 +314,18 @@ fn decode_contents(contents: Vec<Content>) -> Result<Vec<Message>, CodecError> {
                 PartKind::SignatureOnly(sig) => list.signature_only(sig),
                 PartKind::Skip => {}
                 PartKind::Call(call, signature) => {
-                    let id = match call.id.as_deref().filter(|i| !i.is_empty()) {
-                        Some(id) => sanitize_id_part(id, 128),
-                        None => request_call_id(ci, pi, &call.name),
-                    };
+                    let wire_id = call
+                        .id
+                        .as_deref()
+                        .filter(|i| !i.is_empty())
+                        .map(|i| sanitize_id_part(i, 128));
+                    let id = wire_id
+                        .clone()
+                        .unwrap_or_else(|| request_call_id(ci, pi, &call.name));
+                    let id = unique_call_id(id, ci, pi, &call.name, &mut seen_ids);
                     open_calls.push(OpenCall {
                         id: id.clone(),
+                        wire_id,
                         name: call.name.clone(),
                         answered: false,
                     });
@@ -332,7 +366,12 @@ fn pair_response(resp: &FunctionResponse, open: &mut [OpenCall]) -> Option<Strin
         .as_deref()
         .filter(|i| !i.is_empty())
         .map(|i| sanitize_id_part(i, 128))
-        .and_then(|id| open.iter().position(|c| !c.answered && c.id == id));
+        .and_then(|id| {
+            // The client's own id first; then the IR id (a client echoing one it was given).
+            open.iter()
+                .position(|c| !c.answered && c.wire_id.as_deref() == Some(id.as_str()))
+                .or_else(|| open.iter().position(|c| !c.answered && c.id == id))
+        });
     let index = by_id
         .or_else(|| open.iter().position(|c| !c.answered && c.name == resp.name))
         .or_else(|| open.iter().position(|c| !c.answered))?;
@@ -375,4 +414,5 @@ mod tests;
 
 #[path = "request_encode.rs"]
 mod encode;
+pub(super) use encode::document_part;
 pub use encode::{encode_request, encode_request_with};

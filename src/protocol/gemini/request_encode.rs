@@ -319,7 +319,12 @@ fn model_parts(blocks: &[Block]) -> Vec<Part> {
                         ..text_part(text.as_str(), sig)
                     });
                 } else if sig.is_some() {
-                    parts.push(text_part("", sig));
+                    // Marked as a thought: unmarked, an empty part with a signature reads back
+                    // as a signature for a neighbouring part (parts.rs), not as this block.
+                    parts.push(Part {
+                        thought: Some(true),
+                        ..text_part("", sig)
+                    });
                 }
             }
             Block::ToolUse {
@@ -341,6 +346,8 @@ fn model_parts(blocks: &[Block]) -> Vec<Part> {
                 });
             }
             Block::Image(image) => parts.push(image_part(image)),
+            // A model turn may hold a file (a Gemini client's history of a reply that had one).
+            Block::Document(doc) => parts.push(document_part(doc)),
             Block::Unknown {
                 origin: Dialect::Gemini,
                 value,
@@ -349,10 +356,7 @@ fn model_parts(blocks: &[Block]) -> Vec<Part> {
                     parts.push(part);
                 }
             }
-            Block::ToolResult { .. }
-            | Block::RedactedThinking { .. }
-            | Block::Document(_)
-            | Block::Unknown { .. } => {}
+            Block::ToolResult { .. } | Block::RedactedThinking { .. } | Block::Unknown { .. } => {}
         }
     }
     parts
@@ -360,7 +364,7 @@ fn model_parts(blocks: &[Block]) -> Vec<Part> {
 
 /// A document: a file (PDF) inline, as Gemini reads it natively (with what a Gemini client's
 /// blob said besides); any other as its text ([`crate::protocol::ir::Document::as_text`]).
-fn document_part(doc: &crate::protocol::ir::Document) -> Part {
+pub(in crate::protocol::gemini) fn document_part(doc: &crate::protocol::ir::Document) -> Part {
     match &doc.source {
         crate::protocol::ir::DocumentSource::Base64 { media_type, data } => Part {
             inline_data: Some(Box::new(wire::Blob {

@@ -542,3 +542,62 @@ fn the_sentinel_is_judged_on_the_contents_as_sent() {
         first
     );
 }
+
+/// Fuzz finding: two calls of one model turn shared an id, so both IR tool uses had it and the
+/// encoder paired the one response with the wrong call (the pairing changed between rounds).
+/// The second call gets an id of its own; a response naming the shared id answers the first.
+#[test]
+fn calls_sharing_an_id_get_ids_of_their_own() {
+    let body = json!({"contents": [
+        {"role": "model", "parts": [
+            {"functionCall": {"id": "fc_7f2a"}},
+            {"functionCall": {"id": "fc_7f2a", "name": "run_shell_command"}}
+        ]},
+        {"parts": [{"functionResponse": {}}]}
+    ]});
+    let req = decode(body.clone());
+    let ids: Vec<&str> = req.messages[0]
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            Block::ToolUse { id, .. } => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_eq!(ids[0], "fc_7f2a");
+    assert_ne!(ids[1], ids[0]);
+    assert!(matches!(&req.messages[1].content[0],
+        Block::ToolResult { tool_use_id, .. } if tool_use_id == "fc_7f2a"));
+
+    let first = encode_request(&req).unwrap();
+    let again = from_wire(first.clone(), &hints()).unwrap();
+    let second = encode_request(&again).unwrap();
+    assert_eq!(
+        serde_json::to_value(&second).unwrap(),
+        serde_json::to_value(&first).unwrap()
+    );
+
+    // A response naming the shared id answers the first unanswered call that has it.
+    let req = decode(json!({"contents": [
+        {"role": "model", "parts": [
+            {"functionCall": {"id": "x", "name": "a"}},
+            {"functionCall": {"id": "x", "name": "b"}}
+        ]},
+        {"parts": [
+            {"functionResponse": {"id": "x", "name": "b", "response": {"result": "1"}}},
+            {"functionResponse": {"id": "x", "name": "b", "response": {"result": "2"}}}
+        ]}
+    ]}));
+    let answered: Vec<&str> = req.messages[1]
+        .content
+        .iter()
+        .filter_map(|b| match b {
+            Block::ToolResult { tool_use_id, .. } => Some(tool_use_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answered.len(), 2);
+    assert_eq!(answered[0], "x");
+    assert_ne!(answered[1], "x");
+}

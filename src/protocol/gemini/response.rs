@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::names::{is_minted_id, minted_response_id, response_call_id};
 use super::parts::{BlockList, PartKind, args_object, classify, image_part, own_signature};
-use super::request::parse;
+use super::request::{document_part, parse};
 use super::wire::{
     Candidate, Content, FunctionCall, GenerateContentResponse, Part, PromptFeedback, UsageMetadata,
 };
@@ -229,7 +229,9 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
                 if !text.is_empty() || sig.is_some() {
                     parts.push(Part {
                         text: Some(text.as_str().into()),
-                        thought: (!text.is_empty()).then_some(true),
+                        // Marked even when empty: an unmarked empty part with a signature
+                        // reads back as a signature for a neighbouring part (parts.rs).
+                        thought: Some(true),
                         thought_signature: sig,
                         ..Part::default()
                     });
@@ -242,6 +244,7 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
                 signature,
             } => parts.push(call_part(id, name, input.clone(), own_signature(signature))),
             Block::Image(image) => parts.push(image_part(image)),
+            Block::Document(doc) => parts.push(document_part(doc)),
             Block::Unknown {
                 origin: Dialect::Gemini,
                 value,
@@ -360,6 +363,48 @@ mod tests {
         let ctx = ResponseCtx::default();
         let body: Value = serde_json::from_slice(&encode_response(&resp, &ctx)).unwrap();
         assert_eq!(body["usageMetadata"]["totalTokenCount"], json!(u64::MAX));
+    }
+
+    fn round_trip(body: &[u8]) -> (Value, Value) {
+        let ctx = ResponseCtx::default();
+        let first = encode_response(&decode_response(body).unwrap(), &ctx);
+        let second = encode_response(&decode_response(&first).unwrap(), &ctx);
+        (
+            serde_json::from_slice(&first).unwrap(),
+            serde_json::from_slice(&second).unwrap(),
+        )
+    }
+
+    /// Fuzz finding: a thought holding only a signature went out without `thought: true`, so it
+    /// read back as the signature of the text before it. Minimised input.
+    #[test]
+    fn a_signature_only_thought_stays_a_thought() {
+        let (first, second) = round_trip(
+            br#"{"candidates":[{"content":{"parts":[{"text":"I can"},{"thought":true,"thoughtSignature":"Q2lRQjRfU0lHX0Q="}]}}]}"#,
+        );
+        assert_eq!(
+            first["candidates"][0]["content"]["parts"],
+            json!([{"text": "I can"}, {"text": "", "thought": true, "thoughtSignature": "Q2lRQjRfU0lHX0Q="}])
+        );
+        assert_eq!(second, first);
+    }
+
+    /// Fuzz finding: a reply holding a PDF decoded, but the encoder dropped the document, and
+    /// the empty reply it wrote was refused on the way back. Minimised input.
+    #[test]
+    fn a_reply_with_a_pdf_keeps_it() {
+        let (first, second) = round_trip(
+            br#"{"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"application/pdf","data":"JVBERi0="}}]}}]}"#,
+        );
+        assert_eq!(
+            first["candidates"][0]["content"]["parts"],
+            json!([{"inlineData": {"mimeType": "application/pdf", "data": "JVBERi0="}}])
+        );
+        assert_eq!(second, first);
+        let (first, second) = round_trip(
+            br#"{"candidates":[{"content":{"parts":[{"inlineData":{"mimeType":"application/pdf"}}]}}]}"#,
+        );
+        assert_eq!(second, first);
     }
 
     #[test]

@@ -541,7 +541,15 @@ impl StreamEncoder {
             out.extend_from_slice(json);
         } else {
             out.extend_from_slice(b"data: ");
-            out.extend_from_slice(json);
+            // A data line ends at a line break, and tool arguments keep the text they came as,
+            // line breaks between tokens included: those are taken out (none can be inside a
+            // string, where JSON escapes them).
+            match std::str::from_utf8(json) {
+                Ok(text) if json.iter().any(|b| matches!(b, b'\n' | b'\r')) => {
+                    out.extend_from_slice(crate::protocol::json::minify(text).as_bytes());
+                }
+                _ => out.extend_from_slice(json),
+            }
             out.extend_from_slice(b"\n\n");
         }
         self.wrote_chunk = true;

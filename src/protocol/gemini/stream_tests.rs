@@ -506,3 +506,44 @@ fn a_call_with_a_lone_surrogate_in_its_arguments_is_written() {
         "{text}"
     );
 }
+
+/// Fuzz finding: tool arguments streamed with a line break between tokens (`, \r\n"unit"`), kept
+/// as the text they came as, were written into a `data:` line, which the break cut in two: the
+/// client read an unfinished chunk. Minimised input (an Anthropic upstream's deltas).
+#[test]
+fn streamed_arguments_with_line_breaks_stay_on_one_data_line() {
+    let mut events: Vec<StreamEvent> = anthropic_like_events()
+        .into_iter()
+        .filter(|e| !matches!(e, StreamEvent::BlockDelta { index: 2, .. }))
+        .collect();
+    let at = events
+        .iter()
+        .position(|e| matches!(e, StreamEvent::BlockStop { index: 2 }))
+        .unwrap();
+    for (i, piece) in [
+        r#"{"city": "Pa"#,
+        "ris\", \r\n\"unit\"",
+        ": \"cel\\nsius\"}",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        events.insert(
+            at + i,
+            StreamEvent::BlockDelta {
+                index: 2,
+                delta: Delta::ToolInputJson(piece.into()),
+            },
+        );
+    }
+    let mut enc = StreamEncoder::new(&ResponseCtx::default());
+    let mut out = Vec::new();
+    for e in &events {
+        enc.encode(e, &mut out);
+    }
+    let values = sse_values(&out);
+    assert_eq!(
+        values[2]["candidates"][0]["content"]["parts"][0]["functionCall"]["args"],
+        json!({"city": "Paris", "unit": "cel\nsius"})
+    );
+}
