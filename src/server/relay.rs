@@ -350,13 +350,17 @@ pub(crate) async fn first_chunk(
     turn: &Turn<'_>,
     stream: &mut UpstreamStream,
 ) -> Result<Option<Bytes>, Attempt> {
-    // A small reply's body is usually there with its head: no timer needed to wait for it.
-    let waiting = std::time::Instant::now();
+    // A small reply's body is usually there with its head: no timer needed to wait for it,
+    // nor the clock read twice to count a wait that did not happen.
     let next = match stream.next().now_or_never() {
         Some(next) => Ok(next),
-        None => tokio::time::timeout_at(turn.clock.deadline, stream.next()).await,
+        None => {
+            let waiting = std::time::Instant::now();
+            let next = tokio::time::timeout_at(turn.clock.deadline, stream.next()).await;
+            ctx.waited(waiting);
+            next
+        }
     };
-    ctx.waited(waiting);
     let up = &turn.cand.upstream.name;
     match next {
         Err(_) => Err(turn.failed(
@@ -377,11 +381,8 @@ pub(crate) async fn first_chunk(
 /// Whether a reply is relayed as an event stream (usage read from its events, a shutdown
 /// closing it with an error event): the one test of `content-type` the shape check uses too, so
 /// that a stream it lets pass as `Text/Event-Stream` is relayed as one.
-fn labelled_sse(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(shape::is_event_stream)
+fn labelled_sse(content_type: &HeaderValue) -> bool {
+    content_type.to_str().is_ok_and(shape::is_event_stream)
 }
 
 /// The fast path's reply, relayed byte for byte (`first` read already): the upstream's
@@ -397,8 +398,7 @@ pub(crate) fn relay_reply(
 ) -> Response<Body> {
     let idle = Duration::from_secs(timeouts.idle_secs.max(1));
     let total = Duration::from_secs(timeouts.total_secs.max(1));
-    reply_headers(&mut headers);
-    let sse = labelled_sse(&headers);
+    let sse = reply_headers(&mut headers);
     ctx.served_by(cand);
     let length = if sse {
         headers.remove(header::CONTENT_LENGTH);
@@ -423,8 +423,9 @@ pub(crate) fn relay_reply(
     out
 }
 
-/// The upstream's headers minus hop-by-hop ones and cookies, edited in place.
-fn reply_headers(headers: &mut HeaderMap) {
+/// The upstream's headers minus hop-by-hop ones and cookies, edited in place; whether they
+/// label an event stream ([`labelled_sse`]; one lookup of `content-type` for both).
+fn reply_headers(headers: &mut HeaderMap) -> bool {
     static KEEP_ALIVE: http::HeaderName = http::HeaderName::from_static("keep-alive");
     static PROXY_CONNECTION: http::HeaderName = http::HeaderName::from_static("proxy-connection");
     let drop = |name: &http::HeaderName| {
@@ -446,12 +447,14 @@ fn reply_headers(headers: &mut HeaderMap) {
     while let Some(name) = headers.keys().find(|k| drop(k)).cloned() {
         headers.remove(name);
     }
-    if !headers.contains_key(header::CONTENT_TYPE) {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+    if let Some(label) = headers.get(header::CONTENT_TYPE) {
+        return labelled_sse(label);
     }
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    false
 }
 
 #[cfg(test)]
@@ -500,7 +503,7 @@ mod tests {
     fn a_stream_the_shape_check_passes_is_relayed_as_one() {
         use http::{HeaderMap, HeaderValue, header};
 
-        use super::{labelled_sse, shape};
+        use super::{reply_headers, shape};
         for label in [
             "text/event-stream",
             "Text/Event-Stream",
@@ -512,14 +515,15 @@ mod tests {
                 shape::stream_label(h.get(header::CONTENT_TYPE)).is_ok(),
                 "{label}"
             );
-            assert!(labelled_sse(&h), "{label}");
+            assert!(reply_headers(&mut h), "{label}");
         }
         let mut h = HeaderMap::new();
-        assert!(!labelled_sse(&h));
+        assert!(!reply_headers(&mut h), "no label is JSON");
+        assert_eq!(h[header::CONTENT_TYPE], "application/json");
         h.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        assert!(!labelled_sse(&h));
+        assert!(!reply_headers(&mut h));
     }
 }

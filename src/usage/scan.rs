@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use bytes::{Bytes, BytesMut};
-use memchr::memmem::{Finder, FinderRev};
+use memchr::memmem::Finder;
 use serde::Deserialize;
 
 use super::TokenCounts;
@@ -248,8 +248,7 @@ fn json_usage(s: &[u8]) -> Option<TokenCounts> {
 /// key is the reply's own; anything unexpected (the last match sits inside a string, the
 /// object does not parse) returns `None` and the caller parses the whole reply.
 fn last_usage_object(s: &[u8]) -> Option<TokenCounts> {
-    static FINDER: LazyLock<FinderRev<'static>> = LazyLock::new(|| FinderRev::new(USAGE_KEY));
-    let at = FINDER.rfind(s)?;
+    let at = rfind_usage_key(s)?;
     if at.checked_sub(1).and_then(|i| s.get(i)) == Some(&b'\\') {
         return None;
     }
@@ -261,6 +260,20 @@ fn last_usage_object(s: &[u8]) -> Option<TokenCounts> {
     } else {
         WireUsage::deserialize(&mut de).ok().and_then(wire_counts)
     }
+}
+
+/// Where the last [`USAGE_KEY`] starts. The `u` is looked for from the end (`memrchr`, much
+/// cheaper than a reverse substring search), and usage keys sit near the end of a reply.
+fn rfind_usage_key(s: &[u8]) -> Option<usize> {
+    let mut end = s.len();
+    while let Some(u) = memchr::memrchr(b'u', s.get(..end)?) {
+        let quote = u.checked_sub(1)?;
+        if s.get(quote..)?.starts_with(USAGE_KEY) {
+            return Some(quote);
+        }
+        end = u;
+    }
+    None
 }
 
 /// OpenAI's or Anthropic's usage object, whichever set of fields it has.
@@ -331,6 +344,17 @@ mod tests {
             Some((5, 2))
         );
         assert_eq!(json_usage(br#"{"usage":null}"#), None);
+    }
+
+    #[test]
+    fn the_usage_key_is_found_from_the_end() {
+        let reply = br#"{"usage":{"a":1},"content":"u usage \"usage","usageMetadata":{"b":2}}"#;
+        let at = rfind_usage_key(reply).unwrap();
+        assert!(reply[at..].starts_with(b"\"usageMetadata"));
+        assert_eq!(rfind_usage_key(b"usage u \"usag"), None);
+        assert_eq!(rfind_usage_key(b"\"usage"), Some(0));
+        assert_eq!(rfind_usage_key(b"usage"), None);
+        assert_eq!(rfind_usage_key(b""), None);
     }
 
     fn feed_in_pieces(mut s: Scanner, text: &str, piece: usize) -> Option<TokenCounts> {
