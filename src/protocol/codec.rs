@@ -286,6 +286,10 @@ pub trait Codec {
     /// The server keeps its replies (`store`) and expands `previous_response_id` from them
     /// (`server::stored_responses`): the Responses API's state.
     const STORES_REPLIES: bool = false;
+    /// Top-level fields the same-dialect fast path sends upstream as `null`: state the gateway
+    /// has already acted on (Responses' `previous_response_id`, expanded into `input` by
+    /// `server::stored_responses`), which the upstream must not look for.
+    const FAST_PATH_CLEARS: &'static [&'static str] = &[];
 
     /// The HTTP status to answer this dialect's client with.
     fn client_status(err: &ApiError) -> u16 {

@@ -337,7 +337,8 @@ pub(crate) struct Saving {
 /// saving its reply takes (`None`: `store: false`, Codex's way, which costs two field lookups
 /// and nothing else). The field stays in the body, for the reply's echo; it never reaches an
 /// upstream (the history is in `input` now): a Responses upstream's encoder drops it, and the
-/// fast path's model edit sends it as `null` (`request::JsonBody::rewrite`).
+/// fast path sends it as `null` (the codec's `FAST_PATH_CLEARS`, applied by
+/// `fast_body::JsonBody::rewrite`).
 pub(crate) async fn prepare(
     state: &Arc<State>,
     owner: &str,
