@@ -302,7 +302,9 @@ pub trait Codec {
         None
     }
     /// The relay passes this dialect's streams through [`Codec::watch_relay`] (only dialects
-    /// whose error event must follow on from what was relayed: Responses numbers its events).
+    /// whose error event must follow on from what was relayed: Responses numbers its events),
+    /// and relays them in whole events, so that an upstream cut mid-event leaves no partial
+    /// one before that error event (`server::whole_events`).
     const WATCHES_RELAY: bool = false;
     /// Notes what an error event of the relay's own will need of a relayed stream chunk; cheap,
     /// as it runs on every chunk of a well-formed stream.
