@@ -14,6 +14,7 @@ use crate::config::ProviderKind;
 use crate::daemon::StoreHandle;
 use crate::secret::Secret;
 use crate::store::records::{AuthKind, DEFAULT_PRIORITY, UpstreamRecord, Wire};
+use crate::upstream::kinds::{self, AddRules, KeyRule, RegionRule};
 use crate::upstream::{base_url, probe};
 
 #[derive(Debug, Subcommand)]
@@ -75,16 +76,6 @@ impl ProviderArg {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Region {
-    /// dashscope-intl.aliyuncs.com (the default)
-    Intl,
-    /// dashscope.aliyuncs.com (mainland China)
-    Cn,
-    /// dashscope-us.aliyuncs.com
-    Us,
-}
-
 /// `--wire`: the API an openai or azure upstream is called through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WireArg {
@@ -92,23 +83,6 @@ pub enum WireArg {
     Chat,
     /// The Responses API (Responses-only models such as the *-codex families)
     Responses,
-}
-
-impl Region {
-    fn parse(s: &str) -> Option<Region> {
-        Region::value_variants()
-            .iter()
-            .copied()
-            .find(|r| r.as_str() == s)
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Region::Intl => "intl",
-            Region::Cn => "cn",
-            Region::Us => "us",
-        }
-    }
 }
 
 #[derive(Debug, Args)]
@@ -187,22 +161,41 @@ pub async fn run(ctx: &Ctx, command: UpstreamCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The kinds the prompt offers: those added with a key that need no region.
+fn promptable() -> Vec<ProviderKind> {
+    ProviderKind::ALL
+        .into_iter()
+        .filter(|k| kinds::spec(*k).add_rules().promptable())
+        .collect()
+}
+
 fn ask_provider() -> anyhow::Result<ProviderKind> {
-    let choices = [
-        ProviderArg::Openai,
-        ProviderArg::Anthropic,
-        ProviderArg::Gemini,
-        ProviderArg::Qwen,
-        ProviderArg::Deepseek,
-        ProviderArg::Azure,
-    ];
-    let names: Vec<&str> = choices.iter().map(|c| c.kind().as_str()).collect();
+    let choices = promptable();
+    let names: Vec<&str> = choices.iter().map(|k| k.as_str()).collect();
     let i = prompt::choose("Provider", &names, "--provider KIND")?;
-    Ok(choices
+    choices
         .get(i)
         .copied()
-        .unwrap_or(ProviderArg::Openai)
-        .kind())
+        .ok_or_else(|| UserError::usage("no provider chosen").into())
+}
+
+/// The kinds whose rules pass `takes`, as a message names them: "openai and azure".
+fn kinds_taking(takes: fn(&AddRules) -> bool) -> String {
+    let names: Vec<&str> = ProviderKind::ALL
+        .into_iter()
+        .filter(|k| takes(&kinds::spec(*k).add_rules()))
+        .map(ProviderKind::as_str)
+        .collect();
+    and_list(&names)
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 /// A loopback base URL: a local server that usually takes no key.
@@ -229,15 +222,15 @@ fn check_base_url(base_url: &str) -> anyhow::Result<()> {
     }
 }
 
-/// The key from the flags, stdin or a prompt; `None` for keyless local servers.
+/// The key from the flags, stdin or a prompt; `None` for keyless local servers and for kinds
+/// whose credential is found at use time.
 fn resolve_key(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<Secret>> {
-    // Bedrock's AWS credentials are read at use time; only a Bedrock API key is stored.
-    let no_key = args.no_api_key || (kind == ProviderKind::Bedrock && args.api_key.is_none());
-    if kind == ProviderKind::Bedrock && !args.api_key_stdin && no_key {
+    let rule = kinds::spec(kind).add_rules().key;
+    if rule == KeyRule::Optional && !args.api_key_stdin && args.api_key.is_none() {
         return Ok(None);
     }
     if args.no_api_key {
-        if kind != ProviderKind::Openai && args.base_url.is_none() {
+        if rule == KeyRule::Required && args.base_url.is_none() {
             return Err(UserError::usage(format!(
                 "--no-api-key: the {kind} API needs a key (a keyless upstream needs --base-url)"
             ))
@@ -254,7 +247,7 @@ fn resolve_key(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<Secr
     if args.api_key_stdin {
         return prompt::secret_from_stdin("--api-key-stdin").map(Some);
     }
-    if kind == ProviderKind::Openai && args.base_url.as_deref().is_some_and(is_local) {
+    if rule == KeyRule::NoneWhenLocal && args.base_url.as_deref().is_some_and(is_local) {
         output::info("no API key: the base URL is local (pass --api-key to set one)");
         return Ok(None);
     }
@@ -262,60 +255,58 @@ fn resolve_key(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<Secr
     prompt::secret(&question, "--api-key-stdin or --api-key KEY").map(Some)
 }
 
-/// `--region` as the record keeps it: Qwen's preset, or Bedrock's AWS region (required).
-fn check_region(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<String>> {
+/// `--region` as the record keeps it: a preset's name, or the required region, checked.
+fn check_region(
+    args: &AddArgs,
+    kind: ProviderKind,
+    rule: RegionRule,
+) -> anyhow::Result<Option<String>> {
     let given = args.region.as_deref().map(str::trim);
-    match kind {
-        ProviderKind::Qwen => match given {
-            None => Ok(None),
-            Some(r) => Region::parse(r)
-                .map(|r| Some(r.as_str().to_string()))
-                .ok_or_else(|| {
-                    UserError::usage(format!(
-                        "--region `{r}`: qwen's regions are intl, cn and us"
-                    ))
-                    .into()
-                }),
-        },
-        ProviderKind::Bedrock => match given {
-            Some(r)
-                if !r.is_empty()
-                    && r.bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
-            {
-                Ok(Some(r.to_string()))
-            }
-            Some(r) => Err(UserError::usage(format!(
-                "--region `{r}` is not an AWS region (e.g. us-east-1)"
-            ))
-            .into()),
-            None => Err(UserError::usage(
-                "--provider bedrock needs --region (the AWS region, e.g. us-east-1)",
-            )
-            .into()),
-        },
-        _ if given.is_some() => {
-            Err(UserError::usage("--region applies to --provider qwen and bedrock only").into())
+    let message = match (rule, given) {
+        (RegionRule::None | RegionRule::Presets(_), None) => return Ok(None),
+        (RegionRule::None, Some(_)) => format!(
+            "--region applies to --provider {} only",
+            kinds_taking(|r| !matches!(r.region, RegionRule::None))
+        ),
+        (RegionRule::Presets(names), Some(r)) if names.contains(&r) => {
+            return Ok(Some(r.to_string()));
         }
-        _ => Ok(None),
-    }
+        (RegionRule::Presets(names), Some(r)) => {
+            format!("--region `{r}`: {kind}'s regions are {}", and_list(names))
+        }
+        (RegionRule::Required { valid, .. }, Some(r)) if valid(r) => {
+            return Ok(Some(r.to_string()));
+        }
+        (RegionRule::Required { invalid, .. }, Some(r)) => format!("--region `{r}` {invalid}"),
+        (RegionRule::Required { missing, .. }, None) => {
+            format!("--provider {kind} needs --region ({missing})")
+        }
+    };
+    Err(UserError::usage(message).into())
 }
 
-/// The flags that only some kinds take. Azure needs its resource's URL and its deployments'
-/// names: it has no public default, and its model list does not list deployments.
-fn check_kind_flags(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<()> {
-    let azure = kind == ProviderKind::Azure;
-    if args.wire.is_some() && !matches!(kind, ProviderKind::Openai | ProviderKind::Azure) {
+/// The flags that only some kinds take, and what a kind cannot be added without.
+fn check_kind_flags(args: &AddArgs, kind: ProviderKind, rules: &AddRules) -> anyhow::Result<()> {
+    if args.wire.is_some() && !rules.wire {
         return Err(UserError::usage(format!(
-            "--wire applies to --provider openai and azure only ({kind} has one API)"
+            "--wire applies to --provider {} only ({kind} has one API)",
+            kinds_taking(|r| r.wire)
         ))
         .into());
     }
-    if args.profile.is_some() && kind != ProviderKind::Bedrock {
-        return Err(UserError::usage("--profile applies to --provider bedrock only").into());
+    if args.profile.is_some() && !rules.profile {
+        return Err(UserError::usage(format!(
+            "--profile applies to --provider {} only",
+            kinds_taking(|r| r.profile)
+        ))
+        .into());
     }
-    if args.api_version.is_some() && !azure {
-        return Err(UserError::usage("--api-version applies to --provider azure only").into());
+    if args.api_version.is_some() && !rules.api_version {
+        return Err(UserError::usage(format!(
+            "--api-version applies to --provider {} only",
+            kinds_taking(|r| r.api_version)
+        ))
+        .into());
     }
     if args
         .api_version
@@ -324,20 +315,32 @@ fn check_kind_flags(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<()> {
     {
         return Err(UserError::usage("--api-version: the value is empty").into());
     }
-    if azure && args.base_url.is_none() {
-        return Err(UserError::usage(
-            "--provider azure needs --base-url https://RESOURCE.openai.azure.com/openai/v1",
-        )
-        .into());
+    if let Some(form) = rules.needs_base_url.filter(|_| args.base_url.is_none()) {
+        return Err(UserError::usage(format!("--provider {kind} needs --base-url {form}")).into());
     }
-    if azure && clean_models(&args.models).is_empty() {
-        return Err(UserError::usage(
-            "--provider azure needs --models DEPLOYMENT,... (Azure's model list does not list \
-             deployments)",
-        )
-        .into());
+    if let Some(what) = rules
+        .needs_models
+        .filter(|_| clean_models(&args.models).is_empty())
+    {
+        return Err(UserError::usage(format!("--provider {kind} needs --models {what}")).into());
     }
     Ok(())
+}
+
+/// Every check of `args` for `kind` that needs no input, by the kind's [`AddRules`]: whether
+/// the kind is added here at all, its region, the flags only some kinds take, and the base
+/// URL's form. Returns the region as the record keeps it.
+fn check_flags(args: &AddArgs, kind: ProviderKind) -> anyhow::Result<Option<String>> {
+    let rules = kinds::spec(kind).add_rules();
+    if let Some(refusal) = rules.refused {
+        return Err(UserError::new(refusal.message).hint(refusal.hint).into());
+    }
+    let region = check_region(args, kind, rules.region)?;
+    check_kind_flags(args, kind, &rules)?;
+    if let Some(u) = &args.base_url {
+        check_base_url(u)?;
+    }
+    Ok(region)
 }
 
 fn clean_models(models: &[String]) -> Vec<String> {
@@ -355,18 +358,7 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<()> {
         Some(p) => p.kind(),
         None => ask_provider()?,
     };
-    if kind == ProviderKind::GeminiCli {
-        return Err(UserError::new(
-            "gemini-cli upstreams come from a Google login, not an API key",
-        )
-        .hint("run `llm-gateway oauth login gemini-cli`, or `llm-gateway oauth import gemini-cli` to reuse ~/.gemini")
-        .into());
-    }
-    let region = check_region(&args, kind)?;
-    check_kind_flags(&args, kind)?;
-    if let Some(u) = &args.base_url {
-        check_base_url(u)?;
-    }
+    let region = check_flags(&args, kind)?;
     let secret = resolve_key(&args, kind)?;
     // A base URL with a password or a secret query value is a credential itself.
     let url_secret = args
@@ -555,6 +547,196 @@ mod tests {
             assert_eq!(name.as_deref(), Some(v.kind().as_str()));
         }
         assert_eq!(ProviderArg::value_variants().len(), ProviderKind::ALL.len());
+    }
+
+    #[derive(Debug, clap::Parser)]
+    struct Cmd {
+        #[command(flatten)]
+        add: AddArgs,
+    }
+
+    /// `upstream add u ARGS...` parsed, with its kind.
+    fn parse(argv: &[&str]) -> (AddArgs, ProviderKind) {
+        use clap::Parser;
+        let cmd = Cmd::try_parse_from(["add", "u"].iter().chain(argv)).unwrap();
+        let kind = cmd.add.provider.unwrap().kind();
+        (cmd.add, kind)
+    }
+
+    /// The user error (message, hint, usage) of `check_flags`, or the region it accepted.
+    fn flags(argv: &[&str]) -> Result<Option<String>, (String, Option<String>, bool)> {
+        let (args, kind) = parse(argv);
+        check_flags(&args, kind).map_err(|e| {
+            let e = e.downcast::<UserError>().unwrap();
+            (e.message, e.hint, e.usage)
+        })
+    }
+
+    fn usage(message: &str) -> Result<Option<String>, (String, Option<String>, bool)> {
+        Err((message.to_string(), None, true))
+    }
+
+    #[test]
+    fn kinds_refuse_the_flags_they_do_not_take_in_these_words() {
+        let e = flags(&["--provider", "gemini-cli"]).unwrap_err();
+        assert_eq!(
+            e.0,
+            "gemini-cli upstreams come from a Google login, not an API key"
+        );
+        assert!(e.1.unwrap().contains("oauth login gemini-cli"));
+        assert!(!e.2, "a refusal, not a usage error");
+        assert_eq!(
+            flags(&["--provider", "anthropic", "--wire", "chat"]),
+            usage("--wire applies to --provider openai and azure only (anthropic has one API)")
+        );
+        assert_eq!(
+            flags(&["--provider", "openai", "--profile", "p"]),
+            usage("--profile applies to --provider bedrock only")
+        );
+        assert_eq!(
+            flags(&["--provider", "openai", "--api-version", "v"]),
+            usage("--api-version applies to --provider azure only")
+        );
+        assert_eq!(
+            flags(&["--provider", "openai", "--region", "x"]),
+            usage("--region applies to --provider qwen and bedrock only")
+        );
+        // The region is checked before the other flags.
+        assert_eq!(
+            flags(&["--provider", "gemini", "--region", "x", "--wire", "chat"]),
+            usage("--region applies to --provider qwen and bedrock only")
+        );
+        let azure = [
+            "--provider",
+            "azure",
+            "--base-url",
+            "https://r.example/openai/v1",
+        ];
+        assert_eq!(
+            flags(&[&azure[..], &["--api-version", " "]].concat()),
+            usage("--api-version: the value is empty")
+        );
+        assert_eq!(
+            flags(&["--provider", "azure", "--models", "d"]),
+            usage("--provider azure needs --base-url https://RESOURCE.openai.azure.com/openai/v1")
+        );
+        assert_eq!(
+            flags(&azure),
+            usage(
+                "--provider azure needs --models DEPLOYMENT,... (Azure's model list does not \
+                 list deployments)"
+            )
+        );
+        assert_eq!(
+            flags(&[&azure[..], &["--models", "d", "--wire", "responses"]].concat()),
+            Ok(None)
+        );
+        assert_eq!(
+            flags(&["--provider", "openai", "--base-url", "ftp://x"]),
+            usage("--base-url: `ftp://x` is not an http(s) URL")
+        );
+    }
+
+    #[test]
+    fn regions_by_kind() {
+        assert_eq!(flags(&["--provider", "qwen"]), Ok(None));
+        assert_eq!(
+            flags(&["--provider", "qwen", "--region", " cn "]),
+            Ok(Some("cn".into()))
+        );
+        assert_eq!(
+            flags(&["--provider", "qwen", "--region", "eu"]),
+            usage("--region `eu`: qwen's regions are intl, cn and us")
+        );
+        assert_eq!(
+            flags(&["--provider", "bedrock"]),
+            usage("--provider bedrock needs --region (the AWS region, e.g. us-east-1)")
+        );
+        assert_eq!(
+            flags(&["--provider", "bedrock", "--region", "US_EAST"]),
+            usage("--region `US_EAST` is not an AWS region (e.g. us-east-1)")
+        );
+        assert_eq!(
+            flags(&["--provider", "bedrock", "--region", ""]),
+            usage("--region `` is not an AWS region (e.g. us-east-1)")
+        );
+        assert_eq!(
+            flags(&[
+                "--provider",
+                "bedrock",
+                "--region",
+                "eu-west-1",
+                "--profile",
+                "p"
+            ]),
+            Ok(Some("eu-west-1".into()))
+        );
+    }
+
+    /// `resolve_key` where it asks nothing: (`Ok(has key)`, or the usage message).
+    fn key(argv: &[&str]) -> Result<bool, String> {
+        let (args, kind) = parse(argv);
+        resolve_key(&args, kind)
+            .map(|k| k.is_some())
+            .map_err(|e| e.downcast::<UserError>().unwrap().message)
+    }
+
+    #[test]
+    fn keys_by_kind() {
+        assert_eq!(
+            key(&["--provider", "anthropic", "--no-api-key"]),
+            Err(
+                "--no-api-key: the anthropic API needs a key (a keyless upstream needs --base-url)"
+                    .into()
+            )
+        );
+        let keyless = [
+            "--provider",
+            "anthropic",
+            "--no-api-key",
+            "--base-url",
+            "http://h/v1",
+        ];
+        assert_eq!(key(&keyless), Ok(false));
+        assert_eq!(key(&["--provider", "openai", "--no-api-key"]), Ok(false));
+        assert_eq!(
+            key(&[
+                "--provider",
+                "openai",
+                "--base-url",
+                "http://127.0.0.1:1/v1"
+            ]),
+            Ok(false)
+        );
+        assert_eq!(
+            key(&["--provider", "openai", "--api-key", "sk-fake"]),
+            Ok(true)
+        );
+        assert_eq!(
+            key(&["--provider", "openai", "--api-key", " "]),
+            Err("--api-key: the value is empty".into())
+        );
+        // Bedrock reads AWS credentials at use time; only a Bedrock API key is stored.
+        assert_eq!(
+            key(&["--provider", "bedrock", "--region", "us-east-1"]),
+            Ok(false)
+        );
+        assert_eq!(key(&["--provider", "bedrock", "--no-api-key"]), Ok(false));
+        assert_eq!(
+            key(&["--provider", "bedrock", "--api-key", "k-fake"]),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn the_prompt_offers_the_kinds_added_with_a_key_and_no_region() {
+        let names: Vec<&str> = promptable().into_iter().map(ProviderKind::as_str).collect();
+        assert_eq!(
+            names,
+            ["openai", "anthropic", "gemini", "qwen", "deepseek", "azure"]
+        );
+        assert_eq!(and_list(&["a", "b", "c"]), "a, b and c");
+        assert_eq!(and_list(&["a"]), "a");
     }
 
     #[test]

@@ -830,7 +830,12 @@ fn json_body(input: &[u8]) -> Outcome {
     }
 
     let out = body
-        .rewrite(NEW_MODEL, &Edits::default(), Some(1000))
+        .rewrite(
+            NEW_MODEL,
+            &Edits::default(),
+            Some(1000),
+            Dialect::Responses.fast_path_clears(),
+        )
         .map_err(|e| {
             fail(
                 "json-body-rewrite-refused",
@@ -864,7 +869,7 @@ fn json_body(input: &[u8]) -> Outcome {
         set: vec![("top_p".into(), serde_json::json!(0.5))],
         extra: vec![("metadata".into(), serde_json::json!({"fuzz": true}))],
     };
-    if let Ok(out) = body.rewrite(NEW_MODEL, &edits, Some(1000)) {
+    if let Ok(out) = body.rewrite(NEW_MODEL, &edits, Some(1000), &[]) {
         rewritten("json-body-rebuild", &out)?;
     }
     Ok(true)

@@ -286,6 +286,10 @@ pub trait Codec {
     /// The server keeps its replies (`store`) and expands `previous_response_id` from them
     /// (`server::stored_responses`): the Responses API's state.
     const STORES_REPLIES: bool = false;
+    /// Top-level fields the same-dialect fast path sends upstream as `null`: state the gateway
+    /// has already acted on (Responses' `previous_response_id`, expanded into `input` by
+    /// `server::stored_responses`), which the upstream must not look for.
+    const FAST_PATH_CLEARS: &'static [&'static str] = &[];
 
     /// The HTTP status to answer this dialect's client with.
     fn client_status(err: &ApiError) -> u16 {
@@ -298,7 +302,9 @@ pub trait Codec {
         None
     }
     /// The relay passes this dialect's streams through [`Codec::watch_relay`] (only dialects
-    /// whose error event must follow on from what was relayed: Responses numbers its events).
+    /// whose error event must follow on from what was relayed: Responses numbers its events),
+    /// and relays them in whole events, so that an upstream cut mid-event leaves no partial
+    /// one before that error event (`server::whole_events`).
     const WATCHES_RELAY: bool = false;
     /// Notes what an error event of the relay's own will need of a relayed stream chunk; cheap,
     /// as it runs on every chunk of a well-formed stream.

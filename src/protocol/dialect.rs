@@ -88,6 +88,13 @@ macro_rules! dialects {
                 }
             }
 
+            /// The top-level fields its fast path sends as `null` (`Codec::FAST_PATH_CLEARS`).
+            pub fn fast_path_clears(self) -> &'static [&'static str] {
+                match self {
+                    $(Dialect::$variant => $module::Codec::FAST_PATH_CLEARS,)+
+                }
+            }
+
             pub fn stores_replies(self) -> bool {
                 match self {
                     $(Dialect::$variant => $module::Codec::STORES_REPLIES,)+

@@ -24,6 +24,16 @@ pub struct JsonBody<'a> {
 
 struct Entries<'a>(Vec<(Key<'a>, &'a RawValue)>);
 
+/// What [`JsonBody::rewrite`] changes besides the `[[rules]]` edits.
+struct Change<'a> {
+    /// The new model, as JSON.
+    model_json: &'a str,
+    /// The upstream model's output-token maximum.
+    cap: Option<u32>,
+    /// Fields sent as `null` (the client dialect's `fast_path_clears`).
+    clears: &'a [&'a str],
+}
+
 /// A top-level key, borrowed from the body unless it had escapes to undo.
 #[derive(PartialEq)]
 struct Key<'a>(Cow<'a, str>);
@@ -191,42 +201,41 @@ impl<'a> JsonBody<'a> {
         }
     }
 
-    /// The body to send upstream: `model` set to `model`, an output-token limit above
+    /// The body to send upstream: `model` set to `model`, the `clears` fields (the client
+    /// dialect's `fast_path_clears`) sent as `null`, an output-token limit above
     /// `max_tokens_cap` (the upstream model's maximum) lowered to it, then `edits` applied.
     pub fn rewrite(
         &self,
         model: &str,
         edits: &Edits,
         max_tokens_cap: Option<u32>,
+        clears: &[&str],
     ) -> Result<Bytes, GatewayError> {
         let model_json = to_json(model)?;
+        let change = Change {
+            model_json: &model_json,
+            cap: max_tokens_cap,
+            clears,
+        };
         if edits.is_empty()
-            && let Some(spliced) = self.splice(&model_json, max_tokens_cap)
+            && let Some(spliced) = self.splice(&change)
         {
             return Ok(spliced);
         }
-        self.rebuild(&model_json, edits, max_tokens_cap)
+        self.rebuild(&change, edits)
     }
 
-    /// The new value of a top-level entry, if it changes: the model, `previous_response_id`
-    /// (to `null`), and the output-token limits when over the cap.
-    fn replacement(
-        &self,
-        key: &str,
-        value: &RawValue,
-        model_json: &str,
-        cap: Option<u32>,
-    ) -> Option<String> {
+    /// The new value of a top-level entry, if it changes: the model, a field the dialect
+    /// clears (to `null`), and the output-token limits when over the cap.
+    fn replacement(&self, key: &str, value: &RawValue, change: &Change<'_>) -> Option<String> {
         if key == "model" {
-            return (value.get() != model_json).then(|| model_json.to_owned());
+            return (value.get() != change.model_json).then(|| change.model_json.to_owned());
         }
-        // A Responses request's `previous_response_id` is the gateway's own, expanded into its
-        // `input` already (`stored_responses::prepare`); kept for the reply's echo, it must not
-        // send a Responses upstream looking for it.
-        if key == "previous_response_id" {
+        // The list is empty for every dialect but one: no compare per key for the others.
+        if !change.clears.is_empty() && change.clears.contains(&key) {
             return (value.get() != "null").then(|| "null".to_owned());
         }
-        let cap = cap?;
+        let cap = change.cap?;
         if !OUTPUT_LIMIT_FIELDS.contains(&key) {
             return None;
         }
@@ -236,12 +245,12 @@ impl<'a> JsonBody<'a> {
     }
 
     /// Replaces the bytes of the changed values, leaving every other byte alone.
-    fn splice(&self, model_json: &str, cap: Option<u32>) -> Option<Bytes> {
+    fn splice(&self, change: &Change<'_>) -> Option<Bytes> {
         // `model` is required, so it is there; a body without one is rebuilt.
         self.entries.iter().find(|(k, _)| k == "model")?;
         let mut edits: Vec<(usize, usize, String)> = Vec::new();
         for (k, v) in &self.entries {
-            let Some(new) = self.replacement(k, v, model_json, cap) else {
+            let Some(new) = self.replacement(k, v, change) else {
                 continue;
             };
             // `v` borrows from `raw`, so its position in `raw` is the pointer difference.
@@ -255,7 +264,7 @@ impl<'a> JsonBody<'a> {
         if edits.is_empty() {
             return Some(self.raw.clone());
         }
-        let mut out = Vec::with_capacity(self.raw.len() + model_json.len());
+        let mut out = Vec::with_capacity(self.raw.len() + change.model_json.len());
         let mut at = 0;
         for (start, end, new) in &edits {
             out.extend_from_slice(self.raw.get(at..*start)?);
@@ -268,19 +277,15 @@ impl<'a> JsonBody<'a> {
 
     /// The body rebuilt with `[[rules]]` edits: every entry in its place, the changed ones
     /// written anew, the others with their original bytes.
-    fn rebuild(
-        &self,
-        model_json: &str,
-        edits: &Edits,
-        cap: Option<u32>,
-    ) -> Result<Bytes, GatewayError> {
+    fn rebuild(&self, change: &Change<'_>, edits: &Edits) -> Result<Bytes, GatewayError> {
+        let model_json = change.model_json;
         let mut top = Rebuilt(Vec::with_capacity(self.entries.len() + 1));
         let mut saw_model = false;
         for (k, v) in &self.entries {
             let slot = if k == "model" {
                 saw_model = true;
                 Slot::New(model_json.to_owned())
-            } else if let Some(new) = self.replacement(k, v, model_json, cap) {
+            } else if let Some(new) = self.replacement(k, v, change) {
                 Slot::New(new)
             } else {
                 Slot::Kept(v)
@@ -383,13 +388,17 @@ mod tests {
         );
         let body = JsonBody::parse(&raw).unwrap();
         assert_eq!(body.model().unwrap(), "oai/gpt-4o");
-        let out = body.rewrite("gpt-4o", &Edits::default(), None).unwrap();
+        let out = body
+            .rewrite("gpt-4o", &Edits::default(), None, &[])
+            .unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             "{ \"messages\" : [ {\"role\":\"user\",\"content\":\"h\\u00e9\"} ],\n  \"model\":  \"gpt-4o\" , \"z\":1.0e3, \"a\":{} }"
         );
         // Same model: the very same bytes.
-        let same = body.rewrite("oai/gpt-4o", &Edits::default(), None).unwrap();
+        let same = body
+            .rewrite("oai/gpt-4o", &Edits::default(), None, &[])
+            .unwrap();
         assert_eq!(same, raw);
     }
 
@@ -398,7 +407,9 @@ mod tests {
         let raw = b(r#"{"model":"a\/b","messages":[]}"#);
         let body = JsonBody::parse(&raw).unwrap();
         assert_eq!(body.model().unwrap(), "a/b");
-        let out = body.rewrite("quote\"d", &Edits::default(), None).unwrap();
+        let out = body
+            .rewrite("quote\"d", &Edits::default(), None, &[])
+            .unwrap();
         assert_eq!(&out[..], br#"{"model":"quote\"d","messages":[]}"#);
     }
 
@@ -495,7 +506,7 @@ mod tests {
             b(r#"{"model":"ds","max_tokens": 32000,"messages":[],"max_completion_tokens":9000}"#);
         let body = JsonBody::parse(&raw).unwrap();
         let out = body
-            .rewrite("deepseek-chat", &Edits::default(), Some(8192))
+            .rewrite("deepseek-chat", &Edits::default(), Some(8192), &[])
             .unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
@@ -512,7 +523,7 @@ mod tests {
             let raw = b(raw);
             let out = JsonBody::parse(&raw)
                 .unwrap()
-                .rewrite("m", &Edits::default(), Some(8192))
+                .rewrite("m", &Edits::default(), Some(8192), &[])
                 .unwrap();
             assert_eq!(out, raw);
         }
@@ -520,7 +531,7 @@ mod tests {
         let raw = b(r#"{"model":"m","max_tokens":64000}"#);
         let out = JsonBody::parse(&raw)
             .unwrap()
-            .rewrite("m", &Edits::default(), None)
+            .rewrite("m", &Edits::default(), None, &[])
             .unwrap();
         assert_eq!(out, raw);
         // With rules the body is rebuilt, still clamped; a rule's own value wins.
@@ -530,7 +541,7 @@ mod tests {
             set: vec![("temperature".into(), json!(0.5))],
             ..Edits::default()
         };
-        let out = body.rewrite("m", &edits, Some(8192)).unwrap();
+        let out = body.rewrite("m", &edits, Some(8192), &[]).unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"model":"m","max_tokens":8192,"temperature":0.5}"#
@@ -539,7 +550,7 @@ mod tests {
             set: vec![("max_tokens".into(), json!(20000))],
             ..Edits::default()
         };
-        let out = body.rewrite("m", &edits, Some(8192)).unwrap();
+        let out = body.rewrite("m", &edits, Some(8192), &[]).unwrap();
         assert!(
             std::str::from_utf8(&out)
                 .unwrap()
@@ -563,11 +574,57 @@ mod tests {
         };
         let out = JsonBody::parse(&raw)
             .unwrap()
-            .rewrite("m", &edits, None)
+            .rewrite("m", &edits, None, &[])
             .unwrap();
         let mut wire: Value = serde_json::from_slice(&raw).unwrap();
         edits.apply(wire.as_object_mut().unwrap()).unwrap();
         assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), wire);
+    }
+
+    /// The Responses dialect's fast path sends `previous_response_id` (already expanded into
+    /// `input` by the gateway) as `null`, spliced or rebuilt; other dialects leave it alone.
+    #[test]
+    fn only_the_dialect_that_clears_a_field_nulls_it() {
+        use crate::protocol::ir::Dialect;
+        let raw = b(r#"{"model":"m","previous_response_id":"resp_1","input":"x"}"#);
+        let body = JsonBody::parse(&raw).unwrap();
+        let clears = Dialect::Responses.fast_path_clears();
+        assert_eq!(clears, ["previous_response_id"]);
+        let out = body.rewrite("up", &Edits::default(), None, clears).unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"model":"up","previous_response_id":null,"input":"x"}"#
+        );
+        let edits = Edits {
+            set: vec![("temperature".into(), json!(0))],
+            ..Edits::default()
+        };
+        let out = body.rewrite("up", &edits, None, clears).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["previous_response_id"], Value::Null, "{v}");
+
+        // An OpenAI Chat body that happens to carry the field keeps it byte for byte.
+        let chat = b(
+            r#"{"model":"m","messages":[{"role":"user","content":"x"}],"previous_response_id":"resp_1"}"#,
+        );
+        let body = JsonBody::parse(&chat).unwrap();
+        for d in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini] {
+            assert!(d.fast_path_clears().is_empty(), "{d:?}");
+        }
+        let out = body
+            .rewrite(
+                "m",
+                &Edits::default(),
+                None,
+                Dialect::OpenAi.fast_path_clears(),
+            )
+            .unwrap();
+        assert_eq!(out, chat, "untouched: the same bytes");
+        let out = body
+            .rewrite("up", &edits, None, Dialect::OpenAi.fast_path_clears())
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["previous_response_id"], "resp_1", "{v}");
     }
 
     #[test]
@@ -584,7 +641,7 @@ mod tests {
                 ("seed".into(), json!(7)),
             ],
         };
-        let out = body.rewrite("up-m", &edits, None).unwrap();
+        let out = body.rewrite("up-m", &edits, None, &[]).unwrap();
         assert_eq!(
             std::str::from_utf8(&out).unwrap(),
             r#"{"model":"up-m","messages":[{"role":"user","content":"x"}],"temperature":0.2,"reasoning":{"a":1,"b":2},"n":1,"seed":7}"#

@@ -56,6 +56,7 @@ mod state;
 pub mod stored_responses;
 mod telemetry;
 mod translate;
+mod whole_events;
 mod ws;
 
 use std::convert::Infallible;

@@ -245,7 +245,12 @@ impl Job<'_> {
         }
         let cap = adapter::limits::max_output_tokens(cand.upstream.provider, &cand.model);
         self.json
-            .rewrite(&cand.model, edits, cap)
+            .rewrite(
+                &cand.model,
+                edits,
+                cap,
+                self.inbound.dialect.fast_path_clears(),
+            )
             .map_err(Attempt::Fail)
     }
 

@@ -2,7 +2,8 @@
 //! arrive, never buffered whole. Along the way: the idle timeout (`[timeouts] idle_secs`) and
 //! the total one (`total_secs`) end the stream with an error event in the client's dialect (or
 //! abort a non-SSE body), and so does the end of the shutdown grace ([`Cut`]): the event goes
-//! at an event boundary, after a `\n\n` when the bytes relayed so far end mid-event. The usage
+//! at an event boundary, after a `\n\n` when the bytes relayed so far end mid-event (a dialect
+//! that `watches_relay` is relayed in whole events instead, [`WholeEvents`]). The usage
 //! scanner counts tokens, and when the relay is dropped (reply done, or client gone) the
 //! request is finished in [`Ctx`]. Dropping the relay drops the upstream response, which closes
 //! the upstream connection: a client that disconnects cancels the upstream request.
@@ -29,6 +30,7 @@ use super::cut::{CUT_MESSAGE, Cut, CutWatch};
 use super::error::{ErrorKind, GatewayError};
 use super::outcome::{Attempt, Outcome, Turn};
 use super::shape;
+use super::whole_events::WholeEvents;
 use crate::config::file::TimeoutsSection;
 use crate::protocol::codec::RelayTrail;
 use crate::protocol::dialect;
@@ -39,6 +41,9 @@ use crate::usage::scan::Scanner;
 /// An upstream reply's body: the client's own stream type, not boxed (one allocation less per
 /// request).
 pub(crate) type UpstreamStream = BodyStream;
+
+/// What the relay's `poll_next` answers.
+type Polled = Poll<Option<Result<Frame<Bytes>, BoxError>>>;
 
 pub(crate) struct Relay {
     first: Option<Bytes>,
@@ -68,6 +73,9 @@ pub(crate) struct Relay {
     /// What the dialect's own error event will need of the stream relayed so far (Responses:
     /// its last `sequence_number`); `None` for dialects that need nothing, and for non-SSE.
     trail: Option<Box<RelayTrail>>,
+    /// The same dialects' streams go out in whole events, so that a cut leaves no partial one
+    /// before the error event.
+    whole: Option<WholeEvents>,
 }
 
 impl Relay {
@@ -103,6 +111,7 @@ impl Relay {
             },
             done: false,
             trail: (sse && ctx.dialect.watches_relay()).then(Box::default),
+            whole: (sse && ctx.dialect.watches_relay()).then(WholeEvents::default),
             ctx: Some(ctx),
         }
     }
@@ -165,8 +174,13 @@ impl Relay {
         self.ctx.as_ref().map(|c| &c.state.cut)
     }
 
-    fn data(&mut self, chunk: Bytes) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    /// The frame for `chunk`; `None` when all of it is held back (an unfinished event).
+    fn data(&mut self, chunk: Bytes) -> Option<Polled> {
         self.scanner.feed(&chunk);
+        let chunk = match &mut self.whole {
+            Some(whole) => whole.feed(chunk)?,
+            None => chunk,
+        };
         if self.sse {
             self.line_ends = self.line_ends.then(&chunk);
             if let (Some(trail), Some(ctx)) = (self.trail.as_deref_mut(), &self.ctx) {
@@ -179,7 +193,7 @@ impl Relay {
                 self.outcome = "ok";
             }
         }
-        Poll::Ready(Some(Ok(Frame::data(chunk))))
+        Some(Poll::Ready(Some(Ok(Frame::data(chunk)))))
     }
 }
 
@@ -194,8 +208,10 @@ impl Stream for Relay {
         if this.sse && this.cut_state().is_some_and(Cut::fired) {
             return this.cut();
         }
-        if let Some(first) = this.first.take() {
-            return this.data(first);
+        if let Some(first) = this.first.take()
+            && let Some(ready) = this.data(first)
+        {
+            return ready;
         }
         let Some(upstream) = this.upstream.as_mut() else {
             this.done = true;
@@ -204,7 +220,11 @@ impl Stream for Relay {
         match upstream.poll_next_unpin(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 this.last_activity = Instant::now();
-                this.data(chunk)
+                this.data(chunk).unwrap_or_else(|| {
+                    // All of it held back (an event not finished yet): poll again for more.
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                })
             }
             Poll::Ready(Some(Err(e))) => this.fail(
                 "stream",
@@ -221,7 +241,9 @@ impl Stream for Relay {
                 this.done = true;
                 this.outcome = "ok";
                 this.upstream = None;
-                Poll::Ready(None)
+                // An upstream that ended mid-event: its last bytes as it sent them.
+                let rest = this.whole.as_mut().and_then(WholeEvents::finish);
+                Poll::Ready(rest.map(|rest| Ok(Frame::data(rest))))
             }
             Poll::Pending => {
                 let deadline_at = this.deadline_at;

@@ -295,3 +295,77 @@ async fn openai_responses_sdk_to_an_anthropic_upstream() {
 async fn openai_responses_sdk_to_a_gemini_upstream() {
     openai_responses_sdk("openai_responses_sdk_to_a_gemini_upstream", Dialect::Gemini).await;
 }
+
+/// The openai SDK's `responses.stream()` helper on a fast-path stream (a `--wire responses`
+/// upstream) that the upstream cut in the middle of an event: every event it yields parses
+/// (the partial one never reaches it), the last is `response.failed` numbered on from the
+/// others, and `get_final_response` says no `response.completed` came, as for OpenAI's own
+/// failed streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_responses_sdk_reads_a_stream_cut_mid_event() {
+    let test = "openai_responses_sdk_reads_a_stream_cut_mid_event";
+    let Some(clients) = Clients::get(test) else {
+        return;
+    };
+    let up = crate::support::fake_openai::FakeOpenAi::start().await;
+    up.push(crate::support::fake_responses::cut_mid_event());
+    let add = [
+        "upstream",
+        "add",
+        "rsp",
+        "--provider",
+        "openai",
+        "--wire",
+        "responses",
+        "--base-url",
+        &up.base_url(),
+        "--api-key",
+        "sk-fake-rsp",
+        "--models",
+        "m-rsp",
+    ]
+    .map(str::to_string)
+    .to_vec();
+    let gw = Gateway::start_adds(&[add], &[]);
+    let home = tempfile::tempdir().unwrap();
+    let mut cmd = client(
+        &clients.python(),
+        home.path(),
+        &[
+            ("GW_URL", gw.url()),
+            ("GW_KEY", gw.key.clone()),
+            ("MODEL", "rsp/m-rsp".into()),
+            ("PYTHONDONTWRITEBYTECODE", "1".into()),
+        ],
+    );
+    cmd.arg(script("sdk_openai_responses_cut.py"));
+    let out = run(cmd, "the openai Responses cut script").await;
+    let ctx = format!(
+        "--- stdout\n{}\n--- stderr\n{}\n--- gateway log\n{}",
+        out.stdout,
+        out.stderr,
+        gw.log()
+    );
+    assert!(out.status.success(), "{ctx}");
+    let v: Value = serde_json::from_str(out.stdout.trim()).expect(&ctx);
+    assert!(v.get("error").is_none(), "{ctx}");
+    assert_eq!(
+        v["events"],
+        json!([
+            "response.created",
+            "response.output_item.added",
+            "response.content_part.added",
+            "response.output_text.delta",
+            "response.failed"
+        ]),
+        "{ctx}"
+    );
+    assert_eq!(v["seqs"], json!([0, 1, 2, 3, 4]), "{ctx}");
+    assert!(
+        v["final"]
+            .as_str()
+            .is_some_and(|f| f.contains("response.completed")),
+        "{ctx}"
+    );
+    assert_eq!(up.requests().len(), 1, "no retry: {ctx}");
+}

@@ -442,3 +442,88 @@ async fn fast_path_replies_are_stored_and_chain() {
     assert_eq!(r.status(), 401);
     gw.stop().await;
 }
+
+/// A Responses upstream cut in the middle of an event, on the fast path: the client gets only
+/// whole events (the partial one is never relayed, whichever chunk it started in) and then
+/// `response.failed`, numbered after the last whole event, so every frame parses. The same
+/// stream cut between events, and one that ends cleanly, are relayed byte for byte.
+#[tokio::test]
+async fn a_fast_path_stream_cut_mid_event_ends_with_whole_events() {
+    let up = FakeOpenAi::start().await;
+    let mut u = upstream("rsp", &up.base_url(), &["m-rsp"], 1);
+    u.wire = Some(llm_gateway::store::records::Wire::Responses);
+    let gw = Gateway::start(test_config(), view(vec![u])).await;
+
+    let [created, added, part, d3, d4] = fake_responses::cut_events();
+    let (d4a, _) = d4.split_at(d4.len() / 2);
+    let body = |b: &str| {
+        json!({"model": "m-rsp", "input": "hi", "stream": true, "store": false, "x": b}).to_string()
+    };
+
+    // The partial event begins in the chunk that ends the last whole one, and goes on in the
+    // next chunk; then the connection drops.
+    up.push(fake_responses::cut_mid_event());
+    let r = gw.post("/v1/responses", &body("cut")).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let whole = format!("{created}{added}{part}{d3}");
+    assert!(text.starts_with(&whole), "{text}");
+    let tail = &text[whole.len()..];
+    assert!(
+        tail.starts_with("event: response.failed\ndata: ") && tail.ends_with("}\n\n"),
+        "only response.failed after the whole events: {tail:?}"
+    );
+    assert!(
+        !text.contains("lo, w"),
+        "the partial delta was relayed: {text}"
+    );
+    let frames: Vec<&str> = text.split_terminator("\n\n").collect();
+    assert_eq!(frames.len(), 5, "{text}");
+    let mut seqs = Vec::new();
+    for f in frames {
+        let (name, data) = f
+            .strip_prefix("event: ")
+            .and_then(|f| f.split_once("\ndata: "))
+            .unwrap_or_else(|| panic!("not a whole event: {f:?}"));
+        let v: Value = serde_json::from_str(data).unwrap_or_else(|e| panic!("{e}: {data}"));
+        assert_eq!(v["type"], name, "{v}");
+        seqs.push(v["sequence_number"].as_u64().unwrap());
+    }
+    assert_eq!(seqs, [0, 1, 2, 3, 4], "numbered on from the whole events");
+    let failed = events(&text).pop().unwrap();
+    assert_eq!(failed["response"]["id"], "resp_cut", "{failed}");
+    assert_eq!(failed["response"]["status"], "failed", "{failed}");
+    assert!(failed["response"]["error"]["code"].is_string(), "{failed}");
+
+    // Whole events in odd chunks (an event split in three, one chunk with two and a half),
+    // ending cleanly: the client gets the upstream's bytes exactly.
+    let all = format!("{created}{added}{part}{d3}{d4}");
+    let cuts = [7, 40, 300, all.len() - 3];
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    for c in cuts.iter().copied().chain([all.len()]) {
+        chunks.push(all[at..c].to_string());
+        at = c;
+    }
+    let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    up.push(Reply::sse(&refs));
+    let text = gw
+        .post("/v1/responses", &body("odd"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, all);
+
+    // An upstream that ends (cleanly) in the middle of an event: its bytes as it sent them.
+    let unfinished = format!("{created}{d4a}");
+    up.push(Reply::sse(&[&created, d4a]));
+    let text = gw
+        .post("/v1/responses", &body("end"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(text, unfinished);
+    gw.stop().await;
+}

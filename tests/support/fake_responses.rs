@@ -118,3 +118,56 @@ pub fn native_reasoning_stream(tool: &str) -> Reply {
     let refs: Vec<&str> = frames.iter().map(String::as_str).collect();
     Reply::sse(&refs)
 }
+
+/// The events of [`cut_mid_event`]: `response.created`, a message item and its text part
+/// opened, and two text deltas (`Hel`, `lo, wor`), numbered 0 to 4.
+pub fn cut_events() -> [String; 5] {
+    let frame = |ty: &str, seq: u64, rest: &str| {
+        format!("event: {ty}\ndata: {{\"type\":\"{ty}\",\"sequence_number\":{seq}{rest}}}\n\n")
+    };
+    let delta = |seq: u64, text: &str| {
+        frame(
+            "response.output_text.delta",
+            seq,
+            &format!(
+                r#","item_id":"msg_1","output_index":0,"content_index":0,"delta":"{text}","logprobs":[]"#
+            ),
+        )
+    };
+    [
+        frame(
+            "response.created",
+            0,
+            r#","response":{"id":"resp_cut","object":"response","created_at":1,"status":"in_progress","model":"m-rsp","output":[]}"#,
+        ),
+        frame(
+            "response.output_item.added",
+            1,
+            r#","output_index":0,"item":{"type":"message","id":"msg_1","role":"assistant","status":"in_progress","content":[]}"#,
+        ),
+        frame(
+            "response.content_part.added",
+            2,
+            r#","item_id":"msg_1","output_index":0,"content_index":0,"part":{"type":"output_text","text":"","annotations":[]}"#,
+        ),
+        delta(3, "Hel"),
+        delta(4, "lo, wor"),
+    ]
+}
+
+/// A stream the upstream cuts in the middle of its last event ([`cut_events`]' fifth): that
+/// event begins in the chunk that ends the fourth and goes on in the next one, then the
+/// connection drops. Paced, so that the whole events leave before the cut.
+pub fn cut_mid_event() -> Reply {
+    let [created, added, part, d3, d4] = cut_events();
+    let (d4a, d4b) = d4.split_at(d4.len() / 2);
+    let chunks = [
+        format!("{created}{added}"),
+        format!("{part}{d3}{d4a}"),
+        d4b[..10].to_string(),
+    ];
+    let refs: Vec<&str> = chunks.iter().map(String::as_str).collect();
+    Reply::sse(&refs)
+        .cut_after(3)
+        .chunk_delay(std::time::Duration::from_millis(20))
+}

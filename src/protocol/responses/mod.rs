@@ -90,6 +90,7 @@ impl crate::protocol::codec::Codec for Codec {
         forward_native: false,
     });
     const STORES_REPLIES: bool = true;
+    const FAST_PATH_CLEARS: &'static [&'static str] = &["previous_response_id"];
     const FOREIGN_SIGNATURE_MARK: Option<&'static str> = Some(envelope::PREFIX);
 
     fn client_status(err: &ir::ApiError) -> u16 {

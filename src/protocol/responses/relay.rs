@@ -1,7 +1,9 @@
 //! The end of a relayed Responses stream that the upstream cut short. The same-dialect fast
 //! path passes the upstream's events through untouched, so the event that ends it must follow
 //! on from them (reference §4.1): `response.failed`, numbered one after the last
-//! `sequence_number` relayed, repeating the `Response` of the stream's `response.created`.
+//! `sequence_number` relayed, repeating the `Response` of the stream's `response.created`. The
+//! relay sends whole events only (`server::whole_events`), so the chunks seen here end on an
+//! event boundary and an event cut by the upstream is never counted or shown to the client.
 //!
 //! [`watch`] runs on every relayed chunk, so it only looks: a reverse substring search for the
 //! last `"sequence_number":` (a JSON string cannot hold that byte sequence unescaped, so text

@@ -17,7 +17,7 @@
 use http::HeaderMap;
 use serde_json::Value;
 
-use super::{ErrorQuirks, Kind, bearer, openai_call_url};
+use super::{AddRules, ErrorQuirks, Kind, bearer, openai_call_url};
 use crate::config::ProviderKind;
 use crate::protocol::ir::{ApiError, Dialect, ErrorKind};
 use crate::store::records::UpstreamRecord;
@@ -68,6 +68,19 @@ impl Kind for Azure {
 
     fn error_quirks(&self) -> ErrorQuirks {
         ErrorQuirks::Azure
+    }
+
+    /// Azure needs its resource's URL and its deployments' names: it has no public default,
+    /// and its model list does not list deployments. `--api-version` picks the legacy
+    /// endpoint, `--wire` Chat or Responses.
+    fn add_rules(&self) -> AddRules {
+        AddRules {
+            wire: true,
+            api_version: true,
+            needs_base_url: Some("https://RESOURCE.openai.azure.com/openai/v1"),
+            needs_models: Some("DEPLOYMENT,... (Azure's model list does not list deployments)"),
+            ..AddRules::DEFAULT
+        }
     }
 }
 

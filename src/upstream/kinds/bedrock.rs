@@ -8,7 +8,7 @@
 
 use http::HeaderMap;
 
-use super::{Framing, Kind};
+use super::{AddRules, Framing, KeyRule, Kind, RegionRule};
 use crate::config::ProviderKind;
 use crate::config::endpoints::{self, Endpoint};
 use crate::protocol::ir::Dialect;
@@ -26,6 +26,13 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 #[derive(Debug)]
 pub struct Bedrock;
+
+/// Whether `r` has an AWS region's form (`us-east-1`): lowercase letters, digits and dashes.
+fn is_region(r: &str) -> bool {
+    !r.is_empty()
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
 
 /// The record's region.
 pub fn record_region(record: &UpstreamRecord) -> &str {
@@ -124,6 +131,21 @@ impl Kind for Bedrock {
 
     fn framing(&self) -> Framing {
         Framing::EventStream
+    }
+
+    /// An AWS region is required; `--profile` names the AWS profile read at use time, and
+    /// only a Bedrock API key is stored (AWS credentials are found when a call is made).
+    fn add_rules(&self) -> AddRules {
+        AddRules {
+            region: RegionRule::Required {
+                valid: is_region,
+                invalid: "is not an AWS region (e.g. us-east-1)",
+                missing: "the AWS region, e.g. us-east-1",
+            },
+            profile: true,
+            key: KeyRule::Optional,
+            ..AddRules::DEFAULT
+        }
     }
 
     fn sign(&self, call: &mut UpstreamCall, t: &Target<'_>) -> Result<(), AdapterError> {

@@ -5,7 +5,7 @@
 
 use http::HeaderMap;
 
-use super::Kind;
+use super::{AddRules, Kind, Refusal};
 use crate::config::ProviderKind;
 use crate::protocol::ir::Dialect;
 use crate::store::records::UpstreamRecord;
@@ -52,6 +52,18 @@ impl Kind for GeminiCli {
 
     fn models_url(&self, _base: &str) -> Result<String, String> {
         Err("gemini-cli upstreams have no model list; pass --models".into())
+    }
+
+    /// Code Assist is reached with a Google login, never an API key.
+    fn add_rules(&self) -> AddRules {
+        AddRules {
+            refused: Some(Refusal {
+                message: "gemini-cli upstreams come from a Google login, not an API key",
+                hint: "run `llm-gateway oauth login gemini-cli`, or `llm-gateway oauth import \
+                       gemini-cli` to reuse ~/.gemini",
+            }),
+            ..AddRules::DEFAULT
+        }
     }
 }
 

@@ -4,7 +4,8 @@
 //! that dialect is relayed byte for byte, its API base and the URL of each call, how its
 //! credential is sent (the one injector, used by the server's calls and by the CLI's probes
 //! alike), its extra headers, the OpenAI encoder's switches, its output cap, its model list and
-//! test call, the quirks of its error replies, and the hooks a signed or non-SSE kind needs.
+//! test call, the quirks of its error replies, the hooks a signed or non-SSE kind needs, and
+//! the rules of `upstream add` for it ([`AddRules`]).
 //!
 //! What a kind does NOT hold: the encoding of a dialect (that is `crate::protocol`, driven by
 //! [`crate::upstream::adapter`]), and its fixed endpoints' public defaults, which stay in
@@ -13,6 +14,7 @@
 //!
 //! `docs/arch-upstreams.md` has the "add an upstream kind" checklist.
 
+mod add;
 mod anthropic;
 pub(crate) mod azure;
 pub mod bedrock;
@@ -23,6 +25,8 @@ mod openai;
 pub mod qwen;
 
 use http::HeaderMap;
+
+pub use add::{AddRules, KeyRule, Refusal, RegionRule};
 
 use super::adapter::{AdapterError, Call, Credential, Target, UpstreamCall, secret_header};
 use crate::config::ProviderKind;
@@ -151,6 +155,11 @@ pub trait Kind: Sync + std::fmt::Debug {
     /// [`Self::relays_same_dialect`].
     fn sign(&self, _call: &mut UpstreamCall, _t: &Target<'_>) -> Result<(), AdapterError> {
         Ok(())
+    }
+
+    /// What `upstream add` accepts for this kind (region, kind-only flags, key rules).
+    fn add_rules(&self) -> AddRules {
+        AddRules::DEFAULT
     }
 }
 

@@ -1,7 +1,7 @@
 //! `openai`: any OpenAI-compatible Chat Completions API (OpenAI, Ollama, vLLM, OpenRouter, ...),
 //! `Authorization: Bearer`, `{base}/chat/completions` and the legacy `{base}/completions`.
 
-use super::{Kind, openai_call_url};
+use super::{AddRules, KeyRule, Kind, openai_call_url};
 use crate::config::ProviderKind;
 use crate::protocol::ir::Dialect;
 use crate::protocol::openai::{EncodeOptions, ThinkingStyle};
@@ -36,6 +36,15 @@ impl Kind for Openai {
 
     fn models_url(&self, base: &str) -> Result<String, String> {
         Ok(format!("{base}/models"))
+    }
+
+    /// `--wire` picks Chat or Responses; a local server (Ollama, vLLM) usually takes no key.
+    fn add_rules(&self) -> AddRules {
+        AddRules {
+            wire: true,
+            key: KeyRule::NoneWhenLocal,
+            ..AddRules::DEFAULT
+        }
     }
 }
 

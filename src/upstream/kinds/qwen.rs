@@ -5,7 +5,7 @@
 
 use http::HeaderMap;
 
-use super::{Kind, openai_call_url};
+use super::{AddRules, Kind, RegionRule, openai_call_url};
 use crate::config::{Config, Endpoint, ProviderKind, endpoints};
 use crate::protocol::ir::Dialect;
 use crate::protocol::openai::{EncodeOptions, ThinkingStyle};
@@ -24,6 +24,9 @@ const DASHSCOPE: [(&str, &str); 3] = [
     ("cn", "https://dashscope.aliyuncs.com/compatible-mode/v1"),
     ("us", "https://dashscope-us.aliyuncs.com/compatible-mode/v1"),
 ];
+
+/// The names of [`DASHSCOPE`]'s regions, the first the default.
+const REGIONS: [&str; 3] = [DASHSCOPE[0].0, DASHSCOPE[1].0, DASHSCOPE[2].0];
 
 /// The API base when a token names none (CLIProxyAPI's fallback).
 pub const DEFAULT_RESOURCE_BASE: &str = "https://portal.qwen.ai/v1";
@@ -104,6 +107,13 @@ impl Kind for Qwen {
             // DashScope's compatible mode rejects system messages after the first turn.
             mid_system_as_user: true,
             ..EncodeOptions::default()
+        }
+    }
+
+    fn add_rules(&self) -> AddRules {
+        AddRules {
+            region: RegionRule::Presets(&REGIONS),
+            ..AddRules::DEFAULT
         }
     }
 
