@@ -4,10 +4,12 @@
 //! Wire facts: `docs/responses-rules.md` (cited below as "reference §N").
 //!
 //! * `wire` — the serde types; `request` — requests both ways; `response` — whole replies and
-//!   the item shapes the stream encoder shares; `stream` — the event state machines; `error` —
-//!   error bodies and the `response.failed` codes Codex acts on; `tools` — function / custom /
-//!   namespace / hosted tools and the map back; `envelope` — the `lgw1.` reasoning envelope;
-//!   `relay` — the `response.failed` that ends a relayed (same-dialect) stream cut short.
+//!   the item shapes the stream encoder shares; `stream` — the event state machines
+//!   (`stream/encode.rs` for clients, `stream/decode.rs` for upstreams); `error` — error bodies
+//!   and the `response.failed` codes Codex acts on; `tools` — function / custom / namespace /
+//!   hosted tools and the map back; `envelope` — the `lgw1.` reasoning envelope and the
+//!   `gw.openai.` tag; `relay` — the `response.failed` that ends a relayed (same-dialect)
+//!   stream cut short.
 //!
 //! ## Reasoning across providers
 //! A reasoning item's `encrypted_content` is the only thing a stateless client (Codex,
