@@ -1,5 +1,5 @@
 //! Content blocks between the Anthropic wire and the IR, shared by requests and replies:
-//! client content in (with the Gemini signature carriers of `mod.rs` resolved), and content out
+//! client content in (with the signature carriers of `mod.rs` resolved), and content out
 //! for Anthropic upstreams (only what the API accepts). The client-facing direction, which
 //! mints carriers, is `response::blocks_to_client`.
 
@@ -9,6 +9,7 @@ use super::{GEMINI_CARRIER_PREFIX, wire};
 use crate::protocol::ir::{
     Block, Dialect, Document, DocumentSource, Extras, Image, ImageSource, Json, Signature, Text,
 };
+use crate::protocol::responses::envelope::{self, Tagged};
 
 /// Client content -> IR blocks, reading the Gemini signature carriers the way
 /// `response::blocks_to_client` writes them (a `thinking` block whose signature is
@@ -17,6 +18,10 @@ use crate::protocol::ir::{
 ///   an unsigned thought before the call);
 /// * an empty carrier right after an unsigned text (and not before a call) is that text's;
 /// * any other is a Gemini-signed thinking block.
+///
+/// A `gw.openai.` thinking block is an OpenAI reasoning item (`Signature{origin: Responses}`);
+/// one under any other `gw.` tag is kept unsigned, so that no upstream is sent a signature it
+/// cannot verify.
 pub(crate) fn blocks_from_wire(content: wire::Content) -> Vec<Block> {
     let blocks = match content {
         wire::Content::Text(s) => {
@@ -33,6 +38,31 @@ pub(crate) fn blocks_from_wire(content: wire::Content) -> Vec<Block> {
     let mut for_call: Option<String> = None;
     let mut blocks = blocks.into_iter().peekable();
     while let Some(b) = blocks.next() {
+        if let wire::ContentBlock::Thinking(t) = &b
+            && let Some(sig) = t.signature.as_deref()
+            && !sig.starts_with(GEMINI_CARRIER_PREFIX)
+        {
+            match envelope::untag(sig) {
+                Tagged::Untagged => {}
+                Tagged::OpenAi(value) => {
+                    out.push(Block::Thinking {
+                        text: t.thinking.clone(),
+                        signature: Some(Signature {
+                            origin: Dialect::Responses,
+                            value: value.to_owned(),
+                        }),
+                    });
+                    continue;
+                }
+                Tagged::Unknown => {
+                    out.push(Block::Thinking {
+                        text: t.thinking.clone(),
+                        signature: None,
+                    });
+                    continue;
+                }
+            }
+        }
         if let wire::ContentBlock::Thinking(t) = &b
             && let Some(sig) = t
                 .signature

@@ -21,6 +21,23 @@
 //! an empty carrier right after an unsigned text (and not before a call) signs that text; any
 //! other stays a Gemini-signed thinking block. Carriers never reach Anthropic
 //! upstreams (only Anthropic-signed thinking does), and Anthropic signatures never reach Gemini.
+//!
+//! ## OpenAI reasoning carrier
+//!
+//! A Responses upstream's reasoning item (its summary, its id and its `encrypted_content`,
+//! which OpenAI needs back to keep its chain of thought across turns with `store: false`)
+//! becomes a `thinking` block whose text is the summary and whose `signature` is
+//! `gw.openai.<item id>:<encrypted_content>` (`responses::envelope::OPENAI_TAG`; streamed as
+//! that block's `signature_delta`). A replayed one is `Signature{origin: Responses}` again, so a
+//! Responses upstream gets its `reasoning` item back; every other upstream drops it. A thinking
+//! block under any other `gw.` tag is read as unsigned.
+//!
+//! ## The fast-path mark
+//!
+//! Every carrier starts `gw.` (`gw.gemini.`, `gw.openai.`), a prefix no Anthropic signature
+//! (base64) has, so a client body holding `"gw.` (`Codec::FOREIGN_SIGNATURE_MARK`) is
+//! translated rather than forwarded to an Anthropic upstream, which would refuse it (400
+//! "Invalid `signature` in `thinking` block"); the translation drops the foreign thinking.
 
 mod blocks;
 mod error;
@@ -139,7 +156,8 @@ impl crate::protocol::codec::Codec for Codec {
         forward_native: false,
     });
     const ERROR_REQUEST_ID_HEADER: bool = true;
-    const FOREIGN_SIGNATURE_MARK: Option<&'static str> = Some(GEMINI_CARRIER_PREFIX);
+    const FOREIGN_SIGNATURE_MARK: Option<&'static str> =
+        Some(crate::protocol::responses::envelope::TAG_MARK);
 
     /// 529 for capacity failures (E4).
     fn client_status(err: &ApiError) -> u16 {

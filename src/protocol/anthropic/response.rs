@@ -2,7 +2,8 @@
 //! ([`decode_response`]) and what an Anthropic client receives ([`encode_response`], B13).
 //!
 //! The block conversion for clients ([`blocks_to_client`]) is shared with the stream encoder's
-//! logic: Gemini signatures become carrier thinking blocks (see `mod.rs`), unsigned thoughts are
+//! logic: Gemini signatures become carrier thinking blocks and OpenAI's reasoning a
+//! `gw.openai.` signed one (see `mod.rs`), unsigned thoughts are
 //! kept only when they have text, empty text blocks are dropped (B14), tool ids are made safe.
 
 use serde_json::{Map, Value};
@@ -11,6 +12,7 @@ use super::blocks::{blocks_from_wire, image_block, text_block, thinking_block, t
 use super::{GEMINI_CARRIER_PREFIX, client_tool_id, message_id, parse_json, wire};
 use crate::protocol::codec::{CodecError, ResponseCtx};
 use crate::protocol::ir::{Block, Dialect, Extras, Response, Signature, StopReason, Usage};
+use crate::protocol::responses::envelope;
 
 const K_USAGE: &str = "usage";
 
@@ -154,6 +156,10 @@ pub(crate) fn blocks_to_client(blocks: &[Block]) -> Vec<wire::ContentBlock> {
                     origin: Dialect::Gemini,
                     value,
                 }) => out.push(thinking_block(text, &carrier(value))),
+                Some(Signature {
+                    origin: Dialect::Responses,
+                    value,
+                }) => out.push(thinking_block(text, &envelope::tag_native(value))),
                 _ => {
                     // An unsigned thought right before a Gemini-signed call carries its
                     // signature (one block instead of an empty carrier).
@@ -429,6 +435,75 @@ mod tests {
                 {"type": "tool_use", "id": "c3", "name": "Read", "input": {"path": "c"}},
                 {"type": "text", "text": "done"}
             ])
+        );
+    }
+
+    /// OpenAI's reasoning (a Responses upstream's) -> Anthropic client reply -> the client's
+    /// next request: the same signature, sent back only to a Responses upstream.
+    #[test]
+    fn openai_reasoning_survives_a_client_round_trip_and_never_reaches_anthropic() {
+        let native = crate::protocol::responses::envelope::pack_native("rs_1", "gAAAA:blob==");
+        let content = vec![
+            Block::Thinking {
+                text: "plan".into(),
+                signature: Some(Signature {
+                    origin: Dialect::Responses,
+                    value: native.clone(),
+                }),
+            },
+            Block::ToolUse {
+                id: "call_1".into(),
+                name: "Read".into(),
+                input: json!({"path": "a"}).into(),
+                signature: None,
+            },
+        ];
+        let resp = Response {
+            id: "resp_1".into(),
+            content: content.clone(),
+            stop_reason: Some(StopReason::ToolUse),
+            ..Default::default()
+        };
+        let v: Value = serde_json::from_slice(&encode_response(&resp, &ctx())).unwrap();
+        assert_eq!(
+            v["content"][0],
+            json!({"type": "thinking", "thinking": "plan",
+                "signature": format!("gw.openai.{native}")})
+        );
+        let next = json!({"model": "m", "max_tokens": 10, "messages": [
+            {"role": "user", "content": "hi"},
+            {"role": "assistant", "content": v["content"]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "call_1", "content": "x"}]}
+        ]});
+        let req = decode_request(next.to_string().as_bytes(), &RequestHints::default()).unwrap();
+        assert_eq!(req.messages[1].content, content);
+        let up = serde_json::to_value(encode_request(&req).unwrap()).unwrap();
+        assert_eq!(up["messages"][1]["content"][0]["type"], "tool_use", "{up}");
+        assert!(!up.to_string().contains("gAAAA"), "{up}");
+        let openai =
+            serde_json::to_value(crate::protocol::responses::encode_request(&req).unwrap())
+                .unwrap();
+        assert_eq!(
+            openai["input"][1],
+            json!({"type": "reasoning", "id": "rs_1", "encrypted_content": "gAAAA:blob==",
+                "summary": [{"type": "summary_text", "text": "plan"}]})
+        );
+    }
+
+    /// A `gw.` tag the gateway does not know is no signature any upstream could verify.
+    #[test]
+    fn an_unknown_gateway_tag_reads_as_unsigned() {
+        let blocks = blocks_from_wire(wire::Content::Blocks(vec![thinking_block(
+            "t",
+            "gw.deepseek.abc",
+        )]));
+        assert_eq!(
+            blocks,
+            vec![Block::Thinking {
+                text: "t".into(),
+                signature: None
+            }]
         );
     }
 

@@ -9,7 +9,8 @@
 //! Empty text and thinking blocks are never opened (B14). Gemini signatures become carrier
 //! thinking blocks exactly as in non-streamed replies (see `mod.rs`): to do so without
 //! buffering text, the stop of an unsigned thinking block is held back one event, and a
-//! `tool_use` start waits for its first argument fragment.
+//! `tool_use` start waits for its first argument fragment. OpenAI's reasoning needs no such
+//! care: its `gw.openai.` signature is the `signature_delta` of its own thinking block.
 
 use super::error::{kind_for_type, status_for_kind};
 use super::response::{carrier, parse_stop_reason, stop_reason_str};
@@ -19,6 +20,7 @@ use super::wire::{
 use super::{client_tool_id, message_id, wire};
 use crate::protocol::codec::{CodecError, ResponseCtx};
 use crate::protocol::ir::{ApiError, Dialect, ErrorKind, Signature, StopReason, Usage};
+use crate::protocol::responses::envelope;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::{BlockStart, Delta, StreamEvent};
 
@@ -449,7 +451,8 @@ impl StreamEncoder {
                 match s.origin {
                     Dialect::Anthropic => open.signature = Some(s.value.clone()),
                     Dialect::Gemini => open.signature = Some(carrier(&s.value)),
-                    Dialect::OpenAi | Dialect::Responses => {}
+                    Dialect::Responses => open.signature = Some(envelope::tag_native(&s.value)),
+                    Dialect::OpenAi => {}
                 }
                 Act::Nothing
             }

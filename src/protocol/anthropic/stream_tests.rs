@@ -271,6 +271,45 @@ fn anthropic_thinking_then_tool_use_matches_body() {
     assert_eq!(v["content"].as_array().unwrap().len(), 3);
 }
 
+/// OpenAI's reasoning streams as the body writes it: the `gw.openai.` signature is the
+/// thinking block's `signature_delta`, with or without summary text.
+#[test]
+fn openai_reasoning_streams_like_the_body() {
+    let rsig = |v: &str| Signature {
+        origin: Dialect::Responses,
+        value: v.into(),
+    };
+    let v = assert_stream_matches_body(
+        vec![
+            Block::Thinking {
+                text: "Plan.".into(),
+                signature: Some(rsig("rs_1:gAAAA1")),
+            },
+            Block::Text {
+                text: "Checking.".into(),
+                signature: None,
+                cache_control: None,
+            },
+            Block::Thinking {
+                text: String::new(),
+                signature: Some(rsig("rs_2:gAAAA2")),
+            },
+            Block::ToolUse {
+                id: "call_1".into(),
+                name: "Bash".into(),
+                input: json!({"command": "ls"}).into(),
+                signature: None,
+            },
+        ],
+        StopReason::ToolUse,
+    );
+    assert_eq!(v["content"][0]["signature"], "gw.openai.rs_1:gAAAA1");
+    assert_eq!(
+        v["content"][2],
+        json!({"type": "thinking", "thinking": "", "signature": "gw.openai.rs_2:gAAAA2"})
+    );
+}
+
 #[test]
 fn gemini_signatures_stream_like_the_body() {
     let v = assert_stream_matches_body(

@@ -124,6 +124,9 @@ impl crate::protocol::codec::Codec for Codec {
         forward_native: true,
     });
     const LIST: Option<ListForm> = Some(ListForm::Gemini);
+    /// OpenAI's reasoning in a `thoughtSignature` (`parts.rs`): Gemini would refuse it.
+    const FOREIGN_SIGNATURE_MARK: Option<&'static str> =
+        Some(crate::protocol::responses::envelope::TAG_MARK);
 
     fn client_status(err: &ApiError) -> u16 {
         client_status(err)

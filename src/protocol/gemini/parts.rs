@@ -6,6 +6,12 @@
 //! the same content, else to the last block that can carry one, else it becomes an empty
 //! thinking block holding only the signature — it is never dropped. An empty `thought` part with
 //! a signature is such a block already (it is how one is written).
+//!
+//! OpenAI's reasoning (a Responses upstream's `Signature{origin: Responses}`) reaches a Gemini
+//! client as a `thoughtSignature` tagged `gw.openai.` (`responses::envelope::OPENAI_TAG`) on the
+//! part the reasoning preceded: Gemini CLI keeps no thought parts in its history, but keeps a
+//! call's signature and that of the first text part after its thoughts. A client's history
+//! reads it back as the thinking block before that part ([`BlockList::for_client`]).
 
 use serde_json::{Map, json};
 
@@ -13,6 +19,7 @@ use super::wire::{Blob, FileData, FunctionCall, Part};
 use crate::protocol::ir::{
     Block, Dialect, Document, DocumentSource, Extras, Image, ImageSource, Json, Signature,
 };
+use crate::protocol::responses::envelope::{self, Tagged};
 
 pub(super) fn gemini_signature(value: &str) -> Signature {
     Signature {
@@ -175,10 +182,76 @@ fn signature_slot(block: &mut Block) -> Option<&mut Option<Signature>> {
 pub(super) struct BlockList {
     pub blocks: Vec<Block>,
     pending: Option<Signature>,
+    /// A client's history: `gw.` tagged signatures are read (see [`BlockList::for_client`]).
+    client: bool,
+}
+
+/// A signature a client's part carries under a gateway tag, taken off the part.
+enum Carried {
+    /// OpenAI's reasoning: a thinking block of its own, before the part.
+    OpenAi(Signature),
+    /// An unknown tag: dropped.
+    Dropped,
+}
+
+fn take_tagged(slot: &mut Option<Signature>) -> Option<Carried> {
+    let tagged = match slot.as_ref().map(|s| envelope::untag(&s.value)) {
+        None | Some(Tagged::Untagged) => return None,
+        Some(Tagged::OpenAi(v)) => Carried::OpenAi(Signature {
+            origin: Dialect::Responses,
+            value: v.to_owned(),
+        }),
+        Some(Tagged::Unknown) => Carried::Dropped,
+    };
+    *slot = None;
+    Some(tagged)
 }
 
 impl BlockList {
+    /// For a client's contents, whose `thoughtSignature`s may be the gateway's tags
+    /// (`responses::envelope::OPENAI_TAG`, written by `response::reply_parts` and the stream
+    /// encoder): an OpenAI reasoning signature on a call or a text is the reasoning that
+    /// preceded it, so it signs the unsigned thought right before the part, else an empty
+    /// thinking block of its own; on a thought it signs that thought. Other tags are dropped.
+    /// (An upstream's parts are its own and are read as they are.)
+    pub fn for_client() -> Self {
+        BlockList {
+            client: true,
+            ..Self::default()
+        }
+    }
+
     pub fn push(&mut self, mut block: Block) {
+        if self.client
+            && let Some(slot) = signature_slot(&mut block)
+            && let Some(Carried::OpenAi(sig)) = take_tagged(slot)
+        {
+            match &mut block {
+                Block::Thinking { signature, .. } => *signature = Some(sig),
+                _ => self.openai_reasoning(sig),
+            }
+        }
+        self.push_block(block);
+    }
+
+    /// OpenAI's reasoning before the next block: on the unsigned thought just read, or alone.
+    fn openai_reasoning(&mut self, sig: Signature) {
+        if self.pending.is_none()
+            && let Some(Block::Thinking {
+                signature: slot @ None,
+                ..
+            }) = self.blocks.last_mut()
+        {
+            *slot = Some(sig);
+            return;
+        }
+        self.push_block(Block::Thinking {
+            text: String::new(),
+            signature: Some(sig),
+        });
+    }
+
+    fn push_block(&mut self, mut block: Block) {
         if let Some(sig) = self.pending.take() {
             match signature_slot(&mut block) {
                 Some(slot) if slot.is_none() => *slot = Some(sig),
@@ -194,6 +267,15 @@ impl BlockList {
     }
 
     pub fn signature_only(&mut self, sig: Signature) {
+        let mut slot = Some(sig);
+        if self.client {
+            match take_tagged(&mut slot) {
+                Some(Carried::OpenAi(sig)) => return self.openai_reasoning(sig),
+                Some(Carried::Dropped) => return,
+                None => {}
+            }
+        }
+        let Some(sig) = slot else { return };
         if let Some(Block::Thinking {
             signature: slot @ None,
             ..

@@ -307,7 +307,7 @@ fn decode_contents(contents: Vec<Content>) -> Result<Vec<Message>, CodecError> {
             open_calls.clear();
         }
         previous_was_model = role == Role::Assistant;
-        let mut list = BlockList::default();
+        let mut list = BlockList::for_client();
         for (pi, part) in content.parts.iter().enumerate() {
             match classify(part) {
                 PartKind::Block(block) => list.push(block),

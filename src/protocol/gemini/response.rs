@@ -16,8 +16,9 @@ use super::wire::{
 };
 use crate::protocol::codec::{CodecError, ResponseCtx};
 use crate::protocol::ir::{
-    ApiError, Block, Dialect, ErrorKind, Extras, Json, Response, StopReason, Usage,
+    ApiError, Block, Dialect, ErrorKind, Extras, Json, Response, Signature, StopReason, Usage,
 };
+use crate::protocol::responses::envelope;
 
 /// D19. `STOP` becomes `tool_use` when the reply made calls (Gemini says `STOP` for those).
 pub(super) fn stop_reason(finish: Option<&str>, saw_tool_use: bool) -> StopReason {
@@ -207,9 +208,12 @@ pub(super) fn call_id(call: &FunctionCall, response_id: Option<&str>, n: usize) 
 }
 
 /// IR blocks as the parts of a Gemini reply (D21): thought parts for thinking, signatures only
-/// when Gemini minted them, minted call ids left out.
+/// when Gemini minted them, minted call ids left out. OpenAI's reasoning signature goes, tagged,
+/// on the next text or call part (see `parts.rs`), or on an empty part of its own when there is
+/// none or that part is signed already.
 pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
     let mut parts = Vec::new();
+    let mut openai: Option<String> = None;
     for block in blocks {
         match block {
             Block::Text {
@@ -217,6 +221,7 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
             } => {
                 let sig = own_signature(signature);
                 if !text.is_empty() || sig.is_some() {
+                    let sig = carry_openai(sig, &mut openai, &mut parts);
                     parts.push(Part {
                         text: Some(text.clone()),
                         thought_signature: sig,
@@ -225,6 +230,10 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
                 }
             }
             Block::Thinking { text, signature } => {
+                if let Some(tagged) = openai.take() {
+                    parts.push(signature_part(tagged));
+                }
+                openai = openai_signature(signature);
                 let sig = own_signature(signature);
                 if !text.is_empty() || sig.is_some() {
                     parts.push(Part {
@@ -242,7 +251,10 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
                 name,
                 input,
                 signature,
-            } => parts.push(call_part(id, name, input.clone(), own_signature(signature))),
+            } => {
+                let sig = carry_openai(own_signature(signature), &mut openai, &mut parts);
+                parts.push(call_part(id, name, input.clone(), sig));
+            }
             Block::Image(image) => parts.push(image_part(image)),
             Block::Document(doc) => parts.push(document_part(doc)),
             Block::Unknown {
@@ -256,7 +268,41 @@ pub(super) fn reply_parts(blocks: &[Block]) -> Vec<Part> {
             _ => {}
         }
     }
+    if let Some(tagged) = openai {
+        parts.push(signature_part(tagged));
+    }
     parts
+}
+
+/// The signature of a text or call part: its own, else the OpenAI reasoning signature waiting
+/// for a part (which goes out on a part of its own first when the part is signed already).
+pub(super) fn carry_openai(
+    own: Option<String>,
+    openai: &mut Option<String>,
+    parts: &mut Vec<Part>,
+) -> Option<String> {
+    if own.is_none() {
+        return openai.take();
+    }
+    if let Some(tagged) = openai.take() {
+        parts.push(signature_part(tagged));
+    }
+    own
+}
+
+/// OpenAI's reasoning signature, tagged for a Gemini client's `thoughtSignature`.
+pub(super) fn openai_signature(sig: &Option<Signature>) -> Option<String> {
+    sig.as_ref()
+        .filter(|s| s.origin == Dialect::Responses)
+        .map(|s| envelope::tag_native(&s.value))
+}
+
+/// A part holding only a signature (no text, not a thought).
+pub(super) fn signature_part(signature: String) -> Part {
+    Part {
+        thought_signature: Some(signature),
+        ..Part::text("")
+    }
 }
 
 pub(super) fn call_part(id: &str, name: &str, args: Json, signature: Option<String>) -> Part {
@@ -351,6 +397,81 @@ mod tests {
 
     /// Fuzz crash (the usage arithmetic): candidates plus thoughts, and prompt plus output for
     /// `totalTokenCount`, overflowed on an upstream's nonsense count.
+    /// OpenAI's reasoning rides, tagged, on the part it preceded (else on a part of its own),
+    /// and a client's history reads it back as the same thinking block, whether the client
+    /// kept the thought parts or, as Gemini CLI does, dropped them (then the summary is gone,
+    /// the signature is not).
+    #[test]
+    fn openai_reasoning_survives_a_client_history_with_or_without_thoughts() {
+        let rs = |text: &str, v: &str| Block::Thinking {
+            text: text.into(),
+            signature: Some(Signature {
+                origin: Dialect::Responses,
+                value: v.into(),
+            }),
+        };
+        let text = |t: &str| Block::Text {
+            text: t.into(),
+            signature: None,
+            cache_control: None,
+        };
+        let call = |id: &str| Block::ToolUse {
+            id: id.into(),
+            name: "f".into(),
+            input: json!({"a": 1}).into(),
+            signature: None,
+        };
+        let cases = [
+            vec![rs("plan", "rs_1:E1"), call("c1"), call("c2")],
+            vec![text("a"), rs("", "rs_2:E2"), text("b")],
+            vec![rs("only", "rs_3:E3")],
+            vec![rs("one", "rs_4:E4"), rs("two", "rs_5:E5"), text("done")],
+        ];
+        for blocks in cases {
+            let parts = reply_parts(&blocks);
+            let tagged = parts
+                .iter()
+                .filter(|p| {
+                    p.thought_signature
+                        .as_deref()
+                        .is_some_and(|s| s.starts_with("gw.openai."))
+                })
+                .count();
+            let thoughts = blocks
+                .iter()
+                .filter(|b| matches!(b, Block::Thinking { .. }))
+                .count();
+            assert_eq!(tagged, thoughts, "one tagged part per reasoning item");
+            for keep_thoughts in [true, false] {
+                let kept: Vec<&Part> = parts
+                    .iter()
+                    .filter(|p| keep_thoughts || p.thought != Some(true))
+                    .collect();
+                let body = json!({"contents": [
+                    {"role": "user", "parts": [{"text": "hi"}]},
+                    {"role": "model", "parts": kept}
+                ]});
+                let hints = crate::protocol::codec::RequestHints {
+                    model: Some("m".into()),
+                    ..Default::default()
+                };
+                let req =
+                    super::super::decode_request(body.to_string().as_bytes(), &hints).unwrap();
+                let expected: Vec<Block> = blocks
+                    .iter()
+                    .map(|b| match b {
+                        Block::Thinking { signature, .. } if !keep_thoughts => Block::Thinking {
+                            text: String::new(),
+                            signature: signature.clone(),
+                        },
+                        other => other.clone(),
+                    })
+                    .collect();
+                assert_eq!(req.messages[1].content, expected, "{body}");
+            }
+        }
+    }
+
     #[test]
     fn huge_counts_saturate() {
         let resp = decode(json!({

@@ -12,7 +12,8 @@
 //!
 //! Encoding (D21): text and thinking deltas go out as they come, one chunk each; tool arguments
 //! are buffered until the block stops and sent as one `functionCall` part; the last chunk carries
-//! `finishReason` and `usageMetadata`. SSE framing (`data: {...}\n\n`) unless the client asked
+//! `finishReason` and `usageMetadata`. OpenAI's reasoning signature waits for the next text or
+//! call part, as in whole replies (`parts.rs`). SSE framing (`data: {...}\n\n`) unless the client asked
 //! for the JSON-array stream (`[{...}\n,{...}\n]`). An `Error` becomes a final
 //! `{"error": {...}}` chunk.
 
@@ -22,8 +23,8 @@ use super::error::{decode_error_value, error_body};
 use super::names::minted_response_id;
 use super::parts::{PartKind, args_object, classify_owned};
 use super::response::{
-    call_id, call_part, empty_reply_error, finish_reason, stop_reason, usage_from_wire,
-    usage_to_wire,
+    call_id, call_part, carry_openai, empty_reply_error, finish_reason, openai_signature,
+    signature_part, stop_reason, usage_from_wire, usage_to_wire,
 };
 use super::wire::{Candidate, Content, GenerateContentResponse, Part, UsageMetadata};
 use crate::protocol::codec::{CodecError, ResponseCtx};
@@ -370,6 +371,9 @@ pub struct StreamEncoder {
     stop: Option<StopReason>,
     usage: Usage,
     done: bool,
+    /// OpenAI's reasoning signature, tagged, waiting for the text or call part the reasoning
+    /// preceded (see `parts.rs`).
+    openai: Option<String>,
 }
 
 impl StreamEncoder {
@@ -394,6 +398,7 @@ impl StreamEncoder {
             stop: None,
             usage: Usage::default(),
             done: false,
+            openai: None,
         }
     }
 
@@ -408,18 +413,29 @@ impl StreamEncoder {
             }
             StreamEvent::BlockStart { block, .. } => match block {
                 BlockStart::Text => self.open = Some(OpenKind::Text),
-                BlockStart::Thinking => self.open = Some(OpenKind::Thinking),
-                BlockStart::RedactedThinking { .. } => self.open = Some(OpenKind::Other),
+                BlockStart::Thinking => {
+                    self.flush_openai(out);
+                    self.open = Some(OpenKind::Thinking);
+                }
+                BlockStart::RedactedThinking { .. } => {
+                    self.flush_openai(out);
+                    self.open = Some(OpenKind::Other);
+                }
                 BlockStart::ToolUse {
                     id,
                     name,
                     signature,
                 } => {
                     self.open = Some(OpenKind::Other);
+                    let mut parts = Vec::new();
+                    let signature = carry_openai(own(signature), &mut self.openai, &mut parts);
+                    if !parts.is_empty() {
+                        self.chunk(parts, out);
+                    }
                     self.tool = Some(ToolBuffer {
                         id: id.clone(),
                         name: name.clone(),
-                        signature: own(signature),
+                        signature,
                         json: String::new(),
                     });
                 }
@@ -440,6 +456,7 @@ impl StreamEncoder {
                 self.usage = *usage;
             }
             StreamEvent::MessageStop => {
+                self.flush_openai(out);
                 let last = Candidate {
                     content: Some(Content {
                         role: Some("model".into()),
@@ -456,6 +473,7 @@ impl StreamEncoder {
             }
             StreamEvent::Ping => {}
             StreamEvent::Error(err) => {
+                self.flush_openai(out);
                 let body = error_body(err);
                 self.write_value(&body, out);
                 self.end(out);
@@ -465,13 +483,23 @@ impl StreamEncoder {
 
     fn delta(&mut self, delta: &Delta, out: &mut Vec<u8>) {
         match delta {
-            Delta::Text(t) if !t.is_empty() => self.chunk(vec![Part::text(t.clone())], out),
+            Delta::Text(t) if !t.is_empty() => {
+                let part = Part {
+                    thought_signature: self.openai.take(),
+                    ..Part::text(t.clone())
+                };
+                self.chunk(vec![part], out);
+            }
             Delta::Thinking(t) if !t.is_empty() => {
                 let part = Part {
                     thought: Some(true),
                     ..Part::text(t.clone())
                 };
                 self.chunk(vec![part], out);
+            }
+            Delta::Signature(sig) if sig.origin == Dialect::Responses => {
+                self.flush_openai(out);
+                self.openai = openai_signature(&Some(sig.clone()));
             }
             Delta::Signature(sig) if sig.origin == Dialect::Gemini => {
                 if let Some(tool) = &mut self.tool {
@@ -491,6 +519,13 @@ impl StreamEncoder {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// OpenAI's reasoning signature that found no part to ride on, on a part of its own.
+    fn flush_openai(&mut self, out: &mut Vec<u8>) {
+        if let Some(tagged) = self.openai.take() {
+            self.chunk(vec![signature_part(tagged)], out);
         }
     }
 

@@ -547,3 +547,92 @@ fn streamed_arguments_with_line_breaks_stay_on_one_data_line() {
         json!({"city": "Paris", "unit": "cel\nsius"})
     );
 }
+
+/// OpenAI's reasoning streams as whole replies write it (`response::reply_parts`): its tagged
+/// signature on the next text or call part, or on a part of its own when another thought (or
+/// the end) comes first.
+#[test]
+fn openai_reasoning_streams_like_the_body() {
+    let rsig = |v: &str| Signature {
+        origin: Dialect::Responses,
+        value: v.into(),
+    };
+    let blocks = [
+        (
+            BlockStart::Thinking,
+            vec![
+                Delta::Thinking("one".into()),
+                Delta::Signature(rsig("rs_1:E1")),
+            ],
+        ),
+        (
+            BlockStart::Thinking,
+            vec![
+                Delta::Thinking("two".into()),
+                Delta::Signature(rsig("rs_2:E2")),
+            ],
+        ),
+        (BlockStart::Text, vec![Delta::Text("Looking.".into())]),
+        (
+            BlockStart::Thinking,
+            vec![Delta::Signature(rsig("rs_3:E3"))],
+        ),
+        (
+            BlockStart::ToolUse {
+                id: "call_1".into(),
+                name: "Bash".into(),
+                signature: None,
+            },
+            vec![Delta::ToolInputJson("{\"command\":\"ls\"}".into())],
+        ),
+        (
+            BlockStart::Thinking,
+            vec![Delta::Signature(rsig("rs_4:E4"))],
+        ),
+    ];
+    let mut events = vec![StreamEvent::MessageStart {
+        id: "resp_1".into(),
+        model: "m".into(),
+        usage: Usage::default(),
+    }];
+    for (index, (start, deltas)) in blocks.into_iter().enumerate() {
+        events.push(StreamEvent::BlockStart {
+            index,
+            block: start,
+        });
+        for delta in deltas {
+            events.push(StreamEvent::BlockDelta { index, delta });
+        }
+        events.push(StreamEvent::BlockStop { index });
+    }
+    events.push(StreamEvent::MessageStop);
+    let mut enc = StreamEncoder::new(&ResponseCtx::default());
+    let mut out = Vec::new();
+    for e in &events {
+        enc.encode(e, &mut out);
+    }
+    let parts: Vec<Value> = sse_values(&out)
+        .iter()
+        .flat_map(|c| {
+            c["candidates"][0]["content"]["parts"]
+                .as_array()
+                .unwrap()
+                .clone()
+        })
+        .collect();
+    let tag = |v: &str| format!("gw.openai.{v}");
+    assert_eq!(
+        parts,
+        vec![
+            json!({"text": "one", "thought": true}),
+            json!({"text": "", "thoughtSignature": tag("rs_1:E1")}),
+            json!({"text": "two", "thought": true}),
+            json!({"text": "Looking.", "thoughtSignature": tag("rs_2:E2")}),
+            json!({"functionCall": {"id": "call_1", "name": "Bash", "args": {"command": "ls"}},
+                "thoughtSignature": tag("rs_3:E3")}),
+            json!({"text": "", "thoughtSignature": tag("rs_4:E4")}),
+            // The finishing chunk's own empty part.
+            json!({"text": ""}),
+        ]
+    );
+}

@@ -13,6 +13,10 @@
 //! Anything else in `encrypted_content` is OpenAI's own and is carried as a
 //! `Signature{origin: Responses}` (see `mod.rs`); a value with the prefix that does not parse
 //! is dropped, never forwarded.
+//!
+//! The other way round, OpenAI's own reasoning reaches Anthropic and Gemini clients under the
+//! [`OPENAI_TAG`] (`gw.openai.<item id>:<encrypted_content>`) in their signature fields, read
+//! back by [`untag`]; [`TAG_MARK`] is what their dialects' fast paths scan for.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -114,6 +118,53 @@ pub fn unpack_native(value: &str) -> (&str, &str) {
     value.split_once(':').unwrap_or(("", value))
 }
 
+/// The tag of OpenAI's own reasoning in another dialect's signature field: an Anthropic
+/// client's thinking `signature`, a Gemini client's `thoughtSignature`. Such a client stores
+/// and replays that field without reading it, so an OpenAI reasoning item travels as
+/// `gw.openai.<item id>:<encrypted_content>` (the [`pack_native`] value behind the tag) and comes
+/// back as the same `Signature{origin: Responses}`. The same `gw.<provider>.` scheme as the
+/// Anthropic dialect's `gw.gemini.` carrier.
+pub const OPENAI_TAG: &str = "gw.openai.";
+
+/// How every `gw.<provider>.` tag starts in a client's JSON body (the string's opening quote
+/// included, so that prose such as `api-gw.example` does not match): the mark of a body that
+/// holds another provider's signature and must not be forwarded as it is
+/// (`Codec::FOREIGN_SIGNATURE_MARK`). A provider's own signatures (base64) never hold a `.`.
+pub const TAG_MARK: &str = "\"gw.";
+
+/// The start of a gateway tag inside a signature value.
+const TAG_START: &str = "gw.";
+
+/// An OpenAI reasoning signature value (see [`pack_native`]) under [`OPENAI_TAG`].
+pub fn tag_native(value: &str) -> String {
+    let mut s = String::with_capacity(OPENAI_TAG.len() + value.len());
+    s.push_str(OPENAI_TAG);
+    s.push_str(value);
+    s
+}
+
+/// What a client's signature field holds, as far as the gateway's tags go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagged<'a> {
+    /// No gateway tag: the provider's own value.
+    Untagged,
+    /// OpenAI's reasoning ([`OPENAI_TAG`]), as a `Signature{origin: Responses}` value.
+    OpenAi(&'a str),
+    /// Another `gw.` tag (or an empty one): not a signature any provider could verify, so it
+    /// is dropped, never forwarded. (The Anthropic dialect reads its `gw.gemini.` before this.)
+    Unknown,
+}
+
+/// Reads a client's signature field: see [`Tagged`].
+pub fn untag(value: &str) -> Tagged<'_> {
+    match value.strip_prefix(OPENAI_TAG) {
+        Some(v) if !v.is_empty() => Tagged::OpenAi(v),
+        Some(_) => Tagged::Unknown,
+        None if value.starts_with(TAG_START) => Tagged::Unknown,
+        None => Tagged::Untagged,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +194,17 @@ mod tests {
         let packed = pack_native("rs_1", "gAAAA:x");
         assert_eq!(unpack_native(&packed), ("rs_1", "gAAAA:x"));
         assert_eq!(unpack_native("blob"), ("", "blob"));
+    }
+
+    #[test]
+    fn openai_tag_round_trips_and_other_tags_are_unknown() {
+        let native = pack_native("rs_1", "gAAAA:x==");
+        let tagged = tag_native(&native);
+        assert_eq!(tagged, "gw.openai.rs_1:gAAAA:x==");
+        assert_eq!(untag(&tagged), Tagged::OpenAi(native.as_str()));
+        assert_eq!(untag("EqQBCkYI+/sig=="), Tagged::Untagged);
+        assert_eq!(untag("gw.openai."), Tagged::Unknown);
+        assert_eq!(untag("gw.deepseek.abc"), Tagged::Unknown);
+        assert!(format!("{{\"signature\":\"{tagged}\"}}").contains(TAG_MARK));
     }
 }

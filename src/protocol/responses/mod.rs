@@ -4,17 +4,26 @@
 //! Wire facts: `docs/responses-rules.md` (cited below as "reference §N").
 //!
 //! * `wire` — the serde types; `request` — requests both ways; `response` — whole replies and
-//!   the item shapes the stream encoder shares; `stream` — the event state machines; `error` —
-//!   error bodies and the `response.failed` codes Codex acts on; `tools` — function / custom /
-//!   namespace / hosted tools and the map back; `envelope` — the `lgw1.` reasoning envelope;
-//!   `relay` — the `response.failed` that ends a relayed (same-dialect) stream cut short.
+//!   the item shapes the stream encoder shares; `stream` — the event state machines
+//!   (`stream/encode.rs` for clients, `stream/decode.rs` for upstreams); `error` — error bodies
+//!   and the `response.failed` codes Codex acts on; `tools` — function / custom / namespace /
+//!   hosted tools and the map back; `envelope` — the `lgw1.` reasoning envelope and the
+//!   `gw.openai.` tag; `relay` — the `response.failed` that ends a relayed (same-dialect)
+//!   stream cut short.
 //!
 //! ## Reasoning across providers
 //! A reasoning item's `encrypted_content` is the only thing a stateless client (Codex,
 //! `store: false`) replays, so signatures ride there:
 //! * OpenAI's own value is a `Signature{origin: Responses}` whose value is
 //!   `<item id>:<encrypted_content>` (`envelope::pack_native`): sent back untouched, and only to a
-//!   Responses upstream (every encoder sends only its own origin's signatures).
+//!   Responses upstream (every encoder sends only its own origin's signatures). Clients of the
+//!   other dialects keep it too, so a Responses upstream keeps its chain of thought across their
+//!   turns: an Anthropic client in the thinking block's `signature`, a Gemini client in the
+//!   `thoughtSignature` of the part the reasoning preceded, both tagged
+//!   `gw.openai.` (`envelope::OPENAI_TAG`; the `anthropic` and `gemini` module docs). A Chat
+//!   client has no field that could hold it (its reasoning text has no signature, and a
+//!   multi-kilobyte blob in a tool-call id would not survive every client): it gets the
+//!   summary as reasoning text only, and the upstream gets no reasoning item back.
 //! * An Anthropic or Gemini signature goes out in a versioned gateway envelope
 //!   (`envelope.rs`) and comes back as the same IR signature, so Anthropic gets its signed
 //!   thinking block and Gemini its `thoughtSignature` on the right part, and neither ever sees

@@ -1,8 +1,12 @@
+use std::sync::Arc;
+
 use super::*;
-use crate::protocol::codec::RequestHints;
-use crate::protocol::ir::Block;
-use crate::protocol::sse::SseParser;
-use serde_json::json;
+use crate::protocol::codec::{RequestHints, ResponseCtx};
+use crate::protocol::ir::{ApiError, Block, Dialect, ErrorKind, StopReason, Usage};
+use crate::protocol::responses::envelope::{self, Carried};
+use crate::protocol::sse::{SseEvent, SseParser};
+use crate::protocol::stream::{BlockStart, Delta, StreamEvent};
+use serde_json::{Value, json};
 
 fn ctx_for(request: Value) -> ResponseCtx {
     let req =
