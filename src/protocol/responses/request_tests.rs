@@ -1,4 +1,6 @@
 use super::*;
+use crate::protocol::codec::RequestHints;
+use crate::protocol::responses::envelope::Carried;
 use crate::protocol::{anthropic, gemini};
 use serde_json::json;
 
