@@ -191,7 +191,10 @@ impl ToolDecoder {
 
     fn add_hosted(&mut self, value: Value) {
         // Hosted tools run at OpenAI; other upstreams cannot run them (pitfall 1).
-        let kind = value.get("type").and_then(Value::as_str).unwrap_or_default();
+        let kind = value
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
         tracing::debug!(
             tool = kind,
             "responses: hosted tool kept only for Responses upstreams"

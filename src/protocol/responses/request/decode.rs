@@ -17,8 +17,8 @@ use serde_json::{Map, Value, json};
 
 use super::super::envelope::{self, Carried};
 use super::super::tools::{CUSTOM_INPUT, ToolDecoder, ToolMap};
-use super::super::wire::{self, input};
 use super::super::wire::input::{Content, Input, Item, Part};
+use super::super::wire::{self, input};
 use crate::protocol::codec::{CodecError, RequestHints};
 use crate::protocol::ir::{
     self, Block, Dialect, Effort, Extras, Image, ImageSource, Json, ResponseFormat, Role,
@@ -37,6 +37,21 @@ pub fn decode_request(body: &[u8], hints: &RequestHints) -> Result<ir::Request, 
         None => input::Request::from_exact(openai::request::parse::<wire::Request>(body)?),
     };
     request_from_wire(w, hints)
+}
+
+/// The exact reading alone, for tests comparing it with the typed one.
+#[cfg(test)]
+pub(super) fn decode_exact(body: &[u8], hints: &RequestHints) -> Result<ir::Request, CodecError> {
+    let w = openai::request::parse::<wire::Request>(body)?;
+    request_from_wire(input::Request::from_exact(w), hints)
+}
+
+/// Whether the typed reading takes `body` (else the exact one decides).
+#[cfg(test)]
+pub(super) fn typed_reading_takes(body: &[u8]) -> bool {
+    std::str::from_utf8(body)
+        .ok()
+        .is_some_and(|text| serde_json::from_str::<input::Request>(text).is_ok())
 }
 
 fn request_from_wire(w: input::Request, hints: &RequestHints) -> Result<ir::Request, CodecError> {
@@ -209,7 +224,9 @@ fn item_from_value(item: Value, i: usize) -> Result<Option<Item>, CodecError> {
 fn content_from_value(c: wire::Content) -> Content {
     match c {
         wire::Content::Text(t) => Content::Text(t),
-        wire::Content::Parts(ps) => Content::Parts(ps.into_iter().filter_map(Part::from_value).collect()),
+        wire::Content::Parts(ps) => {
+            Content::Parts(ps.into_iter().filter_map(Part::from_value).collect())
+        }
     }
 }
 
