@@ -1,4 +1,6 @@
 use super::*;
+use crate::protocol::codec::RequestHints;
+use crate::protocol::responses::envelope::Carried;
 use crate::protocol::{anthropic, gemini};
 use serde_json::json;
 
@@ -352,4 +354,116 @@ fn the_gateways_previous_response_id_is_echoed_but_never_sent_upstream() {
     let w = serde_json::to_value(encode_request(&req).unwrap()).unwrap();
     assert!(w.get("previous_response_id").is_none(), "{w}");
     assert_eq!(w["metadata"], json!({"k": "v"}));
+}
+
+/// Every body both readings take decodes the same, whatever the key order (the typed reading
+/// reads fields in any order; serde_json's `Value` writes keys sorted, `type` often last); the
+/// Codex-shaped ones take the typed reading.
+#[test]
+fn typed_and_exact_readings_agree() {
+    use decode::{decode_exact, typed_reading_takes};
+    #[derive(serde::Deserialize)]
+    struct Case {
+        kind: String,
+        input: Box<serde_json::value::RawValue>,
+    }
+    let hints = RequestHints::default();
+    let mut bodies: Vec<(String, String)> = Vec::new();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/translate");
+    for dir in std::fs::read_dir(&root).unwrap() {
+        let dir = dir.unwrap().path();
+        let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.starts_with("responses-to-") {
+            continue;
+        }
+        for file in std::fs::read_dir(&dir).unwrap() {
+            let file = file.unwrap().path();
+            let case: Case = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+            if case.kind == "request" {
+                let label = format!("{name}/{}", file.file_name().unwrap().to_string_lossy());
+                bodies.push((label, case.input.get().to_owned()));
+            }
+        }
+    }
+    assert!(bodies.len() >= 10, "{}", bodies.len());
+    bodies.push(("codex_request".into(), codex_request().to_string()));
+    let mut more = codex_request();
+    more["input"].as_array_mut().unwrap().extend([
+        json!({"type": "message", "role": "user", "content": [
+            {"type": "input_image", "image_url": "data:image/png;base64,AA==", "detail": "low"},
+            {"type": "input_image", "file_id": "file_1"},
+            {"type": "input_file", "file_url": "https://x/a.pdf", "filename": "a.pdf"},
+            {"type": "input_text", "text": "t\u{e9}\n\"q\""}, {"type": "input_text"},
+            {"type": "later_part", "x": 1}]}),
+        json!({"type": "message", "role": "assistant", "phase": "final", "content": [
+            {"type": "output_text", "text": "a", "annotations": []}, {"type": "refusal", "refusal": "no"}]}),
+        json!({"type": "function_call_output", "call_id": "toolu_01", "output": [
+            {"type": "input_text", "text": "x"}, {"type": "input_image", "image_url": "https://x/y.png"}]}),
+        json!({"type": "reasoning", "summary": null, "content": [{"type": "reasoning_text", "text": "r"}]}),
+        json!({"type": "additional_tools", "tools": [{"type": "function", "name": "late",
+            "parameters": [1]}]}),
+        json!({"type": "item_reference", "id": "msg_1"}),
+        json!({"type": "function_call", "call_id": "c9", "name": "x", "arguments": {"a": 1}}),
+        json!({"type": "function_call_output", "call_id": "c9", "output": "ok"}),
+    ]);
+    more["tools"].as_array_mut().unwrap().extend([
+        json!({"type": "function", "name": 5}),
+        json!({"type": "function", "name": "no_params", "description": "d", "defer_loading": true}),
+        json!({"type": "namespace", "name": "", "tools": []}),
+        json!({"type": "namespace", "name": "ns2", "tools": [{"type": "web_search"}, {"type": "custom", "name": "c"}]}),
+        json!({"name": "typeless"}),
+    ]);
+    let mixed = more.to_string();
+    assert!(typed_reading_takes(mixed.as_bytes()));
+    bodies.push(("mixed".into(), mixed));
+    // Declined by the typed reading: a description that is not a string.
+    more["tools"][0]["description"] = json!(5);
+    bodies.push(("odd".into(), more.to_string()));
+    let mut typed = 0;
+    for (label, body) in &bodies {
+        let exact = decode_exact(body.as_bytes(), &hints);
+        let either = decode_request(body.as_bytes(), &hints);
+        match (&exact, &either) {
+            (Ok(a), Ok(b)) => assert_eq!(a, b, "{label}"),
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{label}"),
+            _ => panic!("{label}: {exact:?} vs {either:?}"),
+        }
+        typed += usize::from(typed_reading_takes(body.as_bytes()));
+    }
+    assert!(typed_reading_takes(codex_request().to_string().as_bytes()));
+    assert_eq!(typed, bodies.len() - 1, "only the odd one is declined");
+}
+
+/// Bad input gets the exact reading's error, naming the item, whatever the typed one saw.
+#[test]
+fn malformed_items_are_named_as_before() {
+    use decode::decode_exact;
+    let hints = RequestHints::default();
+    for (body, want) in [
+        (
+            r#"{"input":[{"content":"x"}]}"#,
+            "input[0]: an item needs a `type` or a `role`",
+        ),
+        (
+            r#"{"input":[{"role":"user","content":"a"},{"type":"function_call","name":"f"}]}"#,
+            "input[1]",
+        ),
+        (r#"{"input":[{"role":"user","content":null}]}"#, "input[0]"),
+        (r#"{"input":[{"type":"reasoning","id":null}]}"#, "input[0]"),
+        (r#"{"input":5}"#, "input"),
+        (r#"{"tools":{},"input":"x"}"#, "tools"),
+        (
+            r#"{"conversation":"c","input":[{"content":"x"}]}"#,
+            "conversation",
+        ),
+    ] {
+        let err = decode_request(body.as_bytes(), &hints).unwrap_err();
+        assert!(err.to_string().contains(want), "{body}: {err}");
+        assert_eq!(
+            err.to_string(),
+            decode_exact(body.as_bytes(), &hints)
+                .unwrap_err()
+                .to_string()
+        );
+    }
 }

@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
+use super::wire::input;
 use crate::protocol::ir::{self, Dialect, Extras, FunctionTool, Json, Text};
 
 /// Extra key of a flattened tool: the namespace tool it came from (without its `tools`).
@@ -147,25 +148,91 @@ impl ToolDecoder {
                     }
                 }
             }
-            kind => {
-                // Hosted tools run at OpenAI; other upstreams cannot run them (pitfall 1).
-                tracing::debug!(
-                    tool = kind,
-                    "responses: hosted tool kept only for Responses upstreams"
-                );
-                self.tools.push(ir::Tool::Other {
-                    origin: Dialect::Responses,
-                    value: tool.clone(),
-                });
-            }
+            _ => self.add_hosted(tool.clone()),
         }
     }
 
+    /// Decodes one tool as read by `wire::input` (or a value of the exact reading).
+    pub fn add_wire(&mut self, tool: input::Tool) {
+        match tool {
+            input::Tool::Value(v) => self.add(&v),
+            input::Tool::Function {
+                description,
+                parameters,
+                fields,
+            } => self.push_function(fields, description, parameters, None),
+            input::Tool::Namespace { fields, tools } => {
+                let Some(ns_name) = fields
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .filter(|n| !n.is_empty())
+                    .map(str::to_owned)
+                else {
+                    tracing::debug!("responses: ignoring a namespace tool without a name");
+                    return;
+                };
+                let ns = Value::Object(fields);
+                for t in tools {
+                    match t {
+                        input::Tool::Function {
+                            description,
+                            parameters,
+                            fields,
+                        } => self.push_function(fields, description, parameters, Some(&ns)),
+                        _ => tracing::debug!(
+                            "responses: dropping a non-function tool inside namespace {ns_name}"
+                        ),
+                    }
+                }
+            }
+            input::Tool::Hosted(value) => self.add_hosted(value),
+        }
+    }
+
+    fn add_hosted(&mut self, value: Value) {
+        // Hosted tools run at OpenAI; other upstreams cannot run them (pitfall 1).
+        let kind = value
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        tracing::debug!(
+            tool = kind,
+            "responses: hosted tool kept only for Responses upstreams"
+        );
+        self.tools.push(ir::Tool::Other {
+            origin: Dialect::Responses,
+            value,
+        });
+    }
+
     fn add_function(&mut self, obj: &Map<String, Value>, ns: Option<&Value>) {
-        let Some(name) = obj
+        let mut fields = obj.clone();
+        let parameters = fields.remove("parameters").map(Json::from);
+        let description = match fields.remove("description") {
+            Some(Value::String(d)) => Some(Text::from(d)),
+            Some(other) => {
+                fields.insert("description".to_owned(), other);
+                None
+            }
+            None => None,
+        };
+        self.push_function(fields, description, parameters, ns);
+    }
+
+    /// A function or custom tool: `fields` are its wire fields but `description` and
+    /// `parameters` (a `description` that is not a string only in `fields`).
+    fn push_function(
+        &mut self,
+        mut fields: Map<String, Value>,
+        description: Option<Text>,
+        parameters: Option<Json>,
+        ns: Option<&Value>,
+    ) {
+        let Some(name) = fields
             .get("name")
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty())
+            .map(str::to_owned)
         else {
             tracing::debug!("responses: ignoring a tool without a name");
             return;
@@ -173,7 +240,7 @@ impl ToolDecoder {
         let ns_name = ns.and_then(|n| n.get("name")).and_then(Value::as_str);
         let mut flat = match ns_name {
             Some(ns) => format!("{ns}__{name}"),
-            None => name.to_owned(),
+            None => name.clone(),
         };
         if self.taken.contains(&flat) {
             let digest = Sha256::digest(format!("{}/{name}", ns_name.unwrap_or("")).as_bytes());
@@ -185,43 +252,46 @@ impl ToolDecoder {
             }
         }
         self.taken.insert(flat.clone());
-        let custom = obj.get("type").and_then(Value::as_str) == Some("custom");
+        let custom = fields.get("type").and_then(Value::as_str) == Some("custom");
         if custom || ns_name.is_some() || flat != name {
             self.map.by_flat.insert(
                 flat.clone(),
                 ClientTool {
-                    name: name.to_owned(),
+                    name,
                     namespace: ns_name.map(str::to_owned),
                     custom,
                 },
             );
         }
-        let mut extra = obj.clone();
-        let parameters = extra.remove("parameters");
-        if let Some(ns) = ns {
-            extra.insert(NAMESPACE_KEY.to_owned(), ns.clone());
+        // The wire object (but its schema) rides in the extras, for a Responses upstream.
+        if let Some(d) = &description {
+            fields.insert("description".to_owned(), Value::from(d.as_str()));
         }
-        let description = obj.get("description").and_then(Value::as_str);
         let (description, input_schema) = if custom {
             (
-                Some(custom_description(description, obj.get("format"))),
+                Some(custom_description(
+                    description.as_deref(),
+                    fields.get("format"),
+                )),
                 custom_schema(),
             )
         } else {
             (
-                description.map(Text::from),
+                description,
                 parameters
-                    .filter(Value::is_object)
-                    .unwrap_or_else(|| json!({"type": "object", "properties": {}}))
-                    .into(),
+                    .filter(|p| p.is_object())
+                    .unwrap_or_else(|| json!({"type": "object", "properties": {}}).into()),
             )
         };
+        if let Some(ns) = ns {
+            fields.insert(NAMESPACE_KEY.to_owned(), ns.clone());
+        }
         self.tools.push(ir::Tool::Function(FunctionTool {
             name: flat,
             description,
             input_schema,
             cache_control: None,
-            extra: Extras::new(Dialect::Responses, extra),
+            extra: Extras::new(Dialect::Responses, fields),
         }));
     }
 }

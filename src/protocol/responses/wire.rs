@@ -3,12 +3,16 @@
 //! Tolerant on the way in: every object keeps the fields we do not model in a
 //! `#[serde(flatten)] extra` map, item and tool unions fall back to a raw `Value` for types we
 //! only pass along or drop (Codex adds new ones every release, pitfall 20). Exact on the way
-//! out. Used by `request.rs`, `response.rs`, `stream.rs` and `error.rs`.
+//! out. Used by `request.rs`, `response.rs`, `stream.rs` and `error.rs`. A client's request is
+//! first read the typed way of [`input`] (items and tools without `Value`s); [`Request`] is
+//! the exact reading the decoder falls back on, and what the encoder writes.
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use crate::protocol::text::Text;
+
+pub mod input;
 
 pub type Extra = Map<String, Value>;
 
@@ -360,11 +364,18 @@ where
 }
 
 fn arguments_text<'de, D: Deserializer<'de>>(de: D) -> Result<String, D::Error> {
-    Ok(match Option::<Value>::deserialize(de)? {
-        None | Some(Value::Null) => String::new(),
-        Some(Value::String(s)) => s,
-        Some(other) => other.to_string(),
-    })
+    Ok(Option::<Value>::deserialize(de)?
+        .map(arguments_string)
+        .unwrap_or_default())
+}
+
+/// A call's `arguments` as text: `null` is empty, an object some producers send is written out.
+pub(crate) fn arguments_string(v: Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s,
+        other => other.to_string(),
+    }
 }
 
 #[cfg(test)]
