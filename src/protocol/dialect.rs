@@ -297,6 +297,12 @@ dialects! {
     Responses => responses, "responses";
 }
 
+/// Every registered dialect, in registry order: what the server walks (endpoint lookup), so
+/// that it never names one.
+pub fn registered() -> impl Iterator<Item = Dialect> {
+    Dialect::ALL.iter().copied()
+}
+
 impl AnyStreamEncoder {
     /// For `POST /v1/completions` clients.
     pub fn completions(ctx: &ResponseCtx) -> Self {

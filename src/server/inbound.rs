@@ -8,6 +8,7 @@
 use super::error::GatewayError;
 use super::fast_body::JsonBody;
 use crate::protocol::codec::{Call, Endpoint, ModelFrom, PathSpec, StreamFrom};
+use crate::protocol::dialect;
 use crate::protocol::ir::Dialect;
 
 #[derive(Debug, Clone)]
@@ -79,7 +80,7 @@ impl Inbound {
 /// The endpoint `method path?query` names, over every dialect's declared endpoints.
 pub(crate) fn lookup(method: &str, path: &str, query: Option<&str>) -> Lookup {
     let mut fallback = Lookup::NotFound;
-    for &dialect in Dialect::ALL {
+    for dialect in dialect::registered() {
         for endpoint in dialect.endpoints() {
             match endpoint.path {
                 PathSpec::Exact(p) if p == path => {
@@ -133,7 +134,7 @@ pub(crate) fn lookup(method: &str, path: &str, query: Option<&str>) -> Lookup {
 
 /// The dialect whose path this is, whatever the method (for rendering a panic's error).
 pub(crate) fn dialect_of(method: &str, path: &str) -> Option<Dialect> {
-    Dialect::ALL.iter().copied().find(|d| {
+    dialect::registered().find(|d| {
         d.endpoints().iter().any(|e| match e.path {
             PathSpec::Exact(p) => p == path && !e.shared,
             PathSpec::ModelMethod { prefixes, .. } => {
