@@ -17,10 +17,11 @@ use bytes::{Bytes, BytesMut};
 /// event cannot make the relay buffer without bound.
 const MAX_HELD: usize = crate::protocol::sse::DEFAULT_MAX_EVENT_BYTES;
 
-/// The bytes after the last event boundary relayed so far.
+/// The bytes after the last event boundary relayed so far. Kept in one growing buffer, so an
+/// event that arrives in many small chunks is copied once, not once per chunk.
 #[derive(Debug, Default)]
 pub(crate) struct WholeEvents {
-    held: Bytes,
+    held: BytesMut,
 }
 
 impl WholeEvents {
@@ -31,44 +32,30 @@ impl WholeEvents {
             return match last_boundary(&chunk) {
                 Some(end) if end == chunk.len() => Some(chunk),
                 Some(end) => {
-                    self.held = chunk.slice(end..);
+                    self.held.extend_from_slice(&chunk[end..]);
                     Some(chunk.slice(..end))
                 }
                 None => {
-                    self.held = chunk;
+                    self.held.extend_from_slice(&chunk);
                     None
                 }
             };
         }
-        // An event split across chunks: the held part and the new chunk joined. A boundary
-        // ends past the held bytes (they hold none), so the search starts just before them.
+        // An event split across chunks. A boundary ends past the held bytes (they hold none),
+        // so the search starts just before them.
         let from = self.held.len().saturating_sub(3);
-        let mut joined = BytesMut::with_capacity(self.held.len() + chunk.len());
-        joined.extend_from_slice(&self.held);
-        joined.extend_from_slice(&chunk);
-        let joined = joined.freeze();
-        match joined.get(from..).and_then(last_boundary) {
-            Some(end) => {
-                let end = from + end;
-                self.held = joined.slice(end..);
-                Some(joined.slice(..end))
-            }
-            None if joined.len() > MAX_HELD => {
-                self.held = Bytes::new();
-                Some(joined)
-            }
-            None => {
-                self.held = joined;
-                None
-            }
+        self.held.extend_from_slice(&chunk);
+        match self.held.get(from..).and_then(last_boundary) {
+            Some(end) => Some(self.held.split_to(from + end).freeze()),
+            None if self.held.len() > MAX_HELD => Some(self.held.split().freeze()),
+            None => None,
         }
     }
 
     /// The held bytes at the end of a stream that ended without closing its last event: they
     /// are relayed as the upstream sent them.
     pub fn finish(&mut self) -> Option<Bytes> {
-        let held = std::mem::take(&mut self.held);
-        (!held.is_empty()).then_some(held)
+        (!self.held.is_empty()).then(|| self.held.split().freeze())
     }
 }
 
@@ -151,6 +138,20 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// An event in many one-byte chunks: each chunk is copied once (the buffer grows), and the
+    /// event goes out whole when its boundary arrives.
+    #[test]
+    fn a_long_event_in_tiny_chunks_goes_out_once_whole() {
+        let mut event = b"data: ".to_vec();
+        event.extend(std::iter::repeat_n(b'x', 100_000));
+        event.extend_from_slice(b"\n\n");
+        let chunks: Vec<&[u8]> = event.chunks(1).collect();
+        let (out, sizes, mut w) = fed(&chunks);
+        assert_eq!(sizes, [event.len()]);
+        assert_eq!(out, event);
+        assert_eq!(w.finish(), None);
     }
 
     #[test]
