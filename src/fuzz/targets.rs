@@ -40,7 +40,7 @@ use serde_json::Value;
 use super::mutate::Shape;
 use crate::protocol::codec::{self, CodecError, ModelFrom, RequestHints, ResponseCtx};
 use crate::protocol::dialect::{self, AnyStreamDecoder, AnyStreamEncoder};
-use crate::protocol::ir::{ApiError, Dialect, ErrorKind, Json, Request, Text};
+use crate::protocol::ir::{ApiError, Dialect, ErrorKind, Json, Request, Response, Text};
 use crate::protocol::sse::{SseEvent, SseParser, write_event};
 use crate::protocol::stream::StreamEvent;
 use crate::protocol::{anthropic, gemini, openai};
@@ -487,21 +487,26 @@ fn ctx(json_array_stream: bool) -> ResponseCtx {
     }
 }
 
+/// Every client encoder (and OpenAI's legacy completion reply) writes `resp` as JSON.
+fn response_encodes_everywhere(resp: &Response, ctx: &ResponseCtx) -> Result<(), Failure> {
+    for &to in DIALECTS {
+        valid_json(
+            "response-encoded-not-json",
+            &dialect::encode_response(to, resp, ctx),
+        )?;
+    }
+    valid_json(
+        "response-encoded-not-json",
+        &openai::encode_completion_response(resp, ctx),
+    )
+}
+
 fn response(d: Dialect, input: &[u8]) -> Outcome {
     let Ok(resp) = dialect::decode_response(d, input) else {
         return Ok(false);
     };
     let ctx = ctx(false);
-    for &to in DIALECTS {
-        valid_json(
-            "response-encoded-not-json",
-            &dialect::encode_response(to, &resp, &ctx),
-        )?;
-    }
-    valid_json(
-        "response-encoded-not-json",
-        &openai::encode_completion_response(&resp, &ctx),
-    )?;
+    response_encodes_everywhere(&resp, &ctx)?;
     let first = dialect::encode_response(d, &resp, &ctx);
     let resp2 = dialect::decode_response(d, &first).map_err(|e| {
         fail(
@@ -519,16 +524,22 @@ fn response(d: Dialect, input: &[u8]) -> Outcome {
 
 // ---- errors ----
 
+/// Every client dialect gives `err` a status and writes it as JSON.
+fn error_encodes_everywhere(err: &ApiError) -> Result<(), Failure> {
+    for &to in DIALECTS {
+        let _ = dialect::client_status(to, err);
+        valid_json("error-encoded-not-json", &dialect::encode_error(to, err))?;
+    }
+    Ok(())
+}
+
 fn error(d: Dialect, input: &[u8]) -> Outcome {
     // Every status a decoder treats apart (not one drawn from the input, so that the
     // minimiser can shrink the body alone).
     const STATUSES: [u16; 7] = [0, 400, 402, 429, 503, 529, 65535];
     for status in STATUSES {
         let err = dialect::decode_error(d, status, input);
-        for &to in DIALECTS {
-            let _ = dialect::client_status(to, &err);
-            valid_json("error-encoded-not-json", &dialect::encode_error(to, &err))?;
-        }
+        error_encodes_everywhere(&err)?;
         let mut reworded = err.clone();
         anthropic::reword_context_error(&mut reworded);
         let first = dialect::encode_error(d, &err);
@@ -649,16 +660,27 @@ fn check_sse_output(kind: &'static str, bytes: &[u8], input: &[u8]) -> Result<Ve
     Ok(out)
 }
 
+/// Every client stream encoder (and the legacy completions one) writes `decoded` as SSE a
+/// client can read.
+fn stream_encodes_everywhere(
+    decoded: &[StreamEvent],
+    plain: &ResponseCtx,
+    input: &[u8],
+) -> Result<(), Failure> {
+    for &to in DIALECTS {
+        let out = encode_stream(AnyStreamEncoder::new(to, plain), decoded);
+        check_sse_output("stream-encoded-unreadable", &out, input)?;
+    }
+    let out = encode_stream(AnyStreamEncoder::completions(plain), decoded);
+    check_sse_output("stream-encoded-unreadable", &out, input)?;
+    Ok(())
+}
+
 fn stream(d: Dialect, input: &[u8]) -> Outcome {
     let events = framed(input)?;
     let (decoded, accepted) = decode_stream(d, &events);
     let plain = ctx(false);
-    for &to in DIALECTS {
-        let out = encode_stream(AnyStreamEncoder::new(to, &plain), &decoded);
-        check_sse_output("stream-encoded-unreadable", &out, input)?;
-    }
-    let out = encode_stream(AnyStreamEncoder::completions(&plain), &decoded);
-    check_sse_output("stream-encoded-unreadable", &out, input)?;
+    stream_encodes_everywhere(&decoded, &plain, input)?;
     let array = encode_stream(AnyStreamEncoder::new(Dialect::Gemini, &ctx(true)), &decoded);
     let ended = matches!(
         decoded.last(),

@@ -5,13 +5,11 @@
 use rand::Rng;
 
 use super::{
-    DIALECTS, Outcome, check_sse_output, chunks, ctx, encode_stream, fail, framed, rng_for,
-    valid_json,
+    Outcome, chunks, ctx, error_encodes_everywhere, fail, framed, response_encodes_everywhere,
+    rng_for, stream_encodes_everywhere,
 };
 use crate::protocol::converse::{self, ErrorContext};
-use crate::protocol::dialect::{self, AnyStreamEncoder};
 use crate::protocol::ir::{ApiError, ErrorKind};
-use crate::protocol::openai;
 use crate::protocol::sse::SseEvent;
 use crate::protocol::stream::StreamEvent;
 use crate::upstream::bedrock::{StreamBody, eventstream};
@@ -20,17 +18,7 @@ pub(super) fn response(input: &[u8]) -> Outcome {
     let Ok(resp) = converse::decode_response(input) else {
         return Ok(false);
     };
-    let ctx = ctx(false);
-    for &to in DIALECTS {
-        valid_json(
-            "response-encoded-not-json",
-            &dialect::encode_response(to, &resp, &ctx),
-        )?;
-    }
-    valid_json(
-        "response-encoded-not-json",
-        &openai::encode_completion_response(&resp, &ctx),
-    )?;
+    response_encodes_everywhere(&resp, &ctx(false))?;
     Ok(true)
 }
 
@@ -60,10 +48,7 @@ pub(super) fn error(input: &[u8]) -> Outcome {
         errors.push(converse::decode_exception(name, input));
     }
     for err in &errors {
-        for &to in DIALECTS {
-            let _ = dialect::client_status(to, err);
-            valid_json("error-encoded-not-json", &dialect::encode_error(to, err))?;
-        }
+        error_encodes_everywhere(err)?;
     }
     Ok(serde_json::from_slice::<serde::de::IgnoredAny>(input).is_ok())
 }
@@ -133,12 +118,6 @@ pub(super) fn stream(input: &[u8]) -> Outcome {
             ),
         ));
     }
-    let plain = ctx(false);
-    for &to in DIALECTS {
-        let out = encode_stream(AnyStreamEncoder::new(to, &plain), &decoded);
-        check_sse_output("stream-encoded-unreadable", &out, input)?;
-    }
-    let out = encode_stream(AnyStreamEncoder::completions(&plain), &decoded);
-    check_sse_output("stream-encoded-unreadable", &out, input)?;
+    stream_encodes_everywhere(&decoded, &ctx(false), input)?;
     Ok(accepted)
 }

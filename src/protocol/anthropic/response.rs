@@ -239,42 +239,32 @@ mod tests {
         }
     }
 
-    /// Fuzz finding: an empty text between an unsigned thought and a Gemini-signed call kept
-    /// the thought from carrying the call's signature (an unsigned thought plus an empty
-    /// carrier went out instead), and the reply read back as a different one. Minimised input.
+    /// Fuzz findings: a block between an unsigned thought and a Gemini-signed call (an empty
+    /// text; a `tool_result`, which a reply cannot hold and is not sent) kept the thought from
+    /// carrying the call's signature (an unsigned thought plus an empty carrier went out
+    /// instead), and the reply read back as a different one. Minimised inputs.
     #[test]
-    fn an_empty_text_does_not_split_a_thought_from_its_call() {
-        let body = br#"{"content":[{"thinking":"Checking the tests.","type":"thinking"},{"text":"","type":"text"},{"signature":"gw.gemini.Q2lRQjRfU0lHX1JFU1A=","thinking":"","type":"thinking"},{"id":"gcall_cf793f17ffd40998_Bash","name":"Bash","type":"tool_use"}]}"#;
-        let first = encode_response(&decode_response(body).unwrap(), &ctx());
-        let v: Value = serde_json::from_slice(&first).unwrap();
-        assert_eq!(
-            v["content"],
-            json!([
-                {"type": "thinking", "thinking": "Checking the tests.", "signature": "gw.gemini.Q2lRQjRfU0lHX1JFU1A="},
-                {"type": "tool_use", "id": "gcall_cf793f17ffd40998_Bash", "name": "Bash", "input": {}}
-            ])
-        );
-        let second = encode_response(&decode_response(&first).unwrap(), &ctx());
-        assert_eq!(second, first);
-    }
-
-    /// Fuzz finding: a `tool_result` (which a reply cannot hold, so it is not sent) between an
-    /// unsigned thought and a Gemini-signed call kept the thought from carrying the call's
-    /// signature, as the empty text did above. Minimised input.
-    #[test]
-    fn a_dropped_block_does_not_split_a_thought_from_its_call() {
-        let body = br#"{"content":[{"thinking":"Checking the tests.","type":"thinking"},{"tool_use_id":"call_abc123","type":"tool_result"},{"signature":"gw.gemini.Q2lRQjRfU0lHX1JFU1A=","thinking":"","type":"thinking"},{"id":"gcall_cf793f17ffd40998_Bash","name":"Bash","type":"tool_use"}]}"#;
-        let first = encode_response(&decode_response(body).unwrap(), &ctx());
-        let v: Value = serde_json::from_slice(&first).unwrap();
-        assert_eq!(
-            v["content"],
-            json!([
-                {"type": "thinking", "thinking": "Checking the tests.", "signature": "gw.gemini.Q2lRQjRfU0lHX1JFU1A="},
-                {"type": "tool_use", "id": "gcall_cf793f17ffd40998_Bash", "name": "Bash", "input": {}}
-            ])
-        );
-        let second = encode_response(&decode_response(&first).unwrap(), &ctx());
-        assert_eq!(second, first);
+    fn a_block_in_between_does_not_split_a_thought_from_its_call() {
+        for between in [
+            r#"{"text":"","type":"text"}"#,
+            r#"{"tool_use_id":"call_abc123","type":"tool_result"}"#,
+        ] {
+            let body = format!(
+                r#"{{"content":[{{"thinking":"Checking the tests.","type":"thinking"}},{between},{{"signature":"gw.gemini.Q2lRQjRfU0lHX1JFU1A=","thinking":"","type":"thinking"}},{{"id":"gcall_cf793f17ffd40998_Bash","name":"Bash","type":"tool_use"}}]}}"#
+            );
+            let first = encode_response(&decode_response(body.as_bytes()).unwrap(), &ctx());
+            let v: Value = serde_json::from_slice(&first).unwrap();
+            assert_eq!(
+                v["content"],
+                json!([
+                    {"type": "thinking", "thinking": "Checking the tests.", "signature": "gw.gemini.Q2lRQjRfU0lHX1JFU1A="},
+                    {"type": "tool_use", "id": "gcall_cf793f17ffd40998_Bash", "name": "Bash", "input": {}}
+                ]),
+                "{between}"
+            );
+            let second = encode_response(&decode_response(&first).unwrap(), &ctx());
+            assert_eq!(second, first, "{between}");
+        }
     }
 
     /// Fuzz findings: a carrier before a text signed that text, while the gateway writes a
