@@ -38,6 +38,9 @@ impl Json {
 
     /// JSON text, validated here.
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
+        if too_deep(text) {
+            return Err(serde::de::Error::custom(TOO_DEEP));
+        }
         let raw = RawValue::from_string(text.to_owned())?;
         Ok(Json::from_raw(raw))
     }
@@ -55,8 +58,8 @@ impl Json {
     /// The parsed value.
     pub fn value(&self) -> &Value {
         self.parsed.get_or_init(|| match &self.raw {
-            // The text was validated when it was stored, so this parse cannot fail short of
-            // memory; `Null` stands in rather than a panic.
+            // The text was validated when it was stored, depth included (`too_deep`), so this
+            // parse cannot fail short of memory; `Null` stands in rather than a panic.
             Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
             None => Value::Null,
         })
@@ -237,14 +240,98 @@ impl<'de> Deserialize<'de> for Json {
     /// from serde's buffered content (untagged or internally tagged enums, flattened fields).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(d)?;
+        if too_deep(raw.get()) {
+            return Err(serde::de::Error::custom(TOO_DEEP));
+        }
         Ok(Json::from_raw(raw))
     }
+}
+
+/// serde_json builds no `Value` nested deeper than this (its recursion limit), while it reads
+/// `RawValue` text of any depth. Text past it could be carried but never read: a Gemini schema
+/// reduction or any other reader would see `null`, and the upstream would get a tool without
+/// its parameters. So it is refused where it arrives.
+const MAX_DEPTH: usize = 127;
+const TOO_DEEP: &str = "JSON nested more than 127 levels deep";
+
+/// Whether validated JSON text nests more than [`MAX_DEPTH`] arrays and objects.
+fn too_deep(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    // Text with fewer brackets than the limit cannot nest past it: one count settles nearly all.
+    if memchr::memchr2_iter(b'{', b'[', bytes).count() <= MAX_DEPTH {
+        return false;
+    }
+    let mut depth = 0usize;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'"' => loop {
+                // Brackets inside strings do not count: skip to the closing quote.
+                let rest = bytes.get(i + 1..).unwrap_or_default();
+                match memchr::memchr2(b'"', b'\\', rest) {
+                    Some(j) if rest[j] == b'\\' => i += j + 2,
+                    Some(j) => {
+                        i += j + 1;
+                        break;
+                    }
+                    None => return false,
+                }
+            },
+            b'{' | b'[' => {
+                depth += 1;
+                if depth > MAX_DEPTH {
+                    return true;
+                }
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// Fuzz finding: tool `parameters` nested past serde_json's limit were stored as text, read
+    /// as `null`, and sent upstream as `"parameters": null`. The limit is serde_json's exactly:
+    /// what is kept can be read, what cannot be read is refused.
+    #[test]
+    fn nesting_past_what_can_be_read_is_refused() {
+        let nest = |n: usize, open: &str, close: &str, inner: &str| {
+            format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+        };
+        for (open, close, inner) in [("[", "]", "1"), ("{\"a\":", "}", "\"x\"")] {
+            let deepest = nest(MAX_DEPTH, open, close, inner);
+            assert!(serde_json::from_str::<Value>(&deepest).is_ok());
+            let kept: Json = serde_json::from_str(&deepest).unwrap();
+            assert!(!kept.is_null());
+            assert!(Json::parse(&deepest).is_ok());
+
+            let deeper = nest(MAX_DEPTH + 1, open, close, inner);
+            assert!(serde_json::from_str::<Value>(&deeper).is_err());
+            let err = serde_json::from_str::<Json>(&deeper)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("127 levels"), "{err}");
+            assert!(Json::parse(&deeper).is_err());
+            // Inside a larger body, as a tool's parameters arrive.
+            let body = format!(r#"{{"tools":[{{"parameters":{deeper}}}]}}"#);
+            assert!(serde_json::from_str::<Vec<Json>>(&format!("[{deeper}]")).is_err());
+            assert!(serde_json::from_str::<Value>(&body).is_err());
+        }
+        // Brackets in strings, escaped quotes included, are not nesting.
+        let text = format!(
+            r#"{{"d":"{}\"{}","e":[[1]]}}"#,
+            "[".repeat(300),
+            "{".repeat(300)
+        );
+        let kept: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(kept["e"][0][0], 1);
+    }
 
     #[test]
     fn keeps_text_and_reads_as_value() {

@@ -157,14 +157,13 @@ pub fn from_wire(wire: GenerateContentResponse) -> Result<Response, CodecError> 
     };
 
     let mut list = BlockList::default();
-    let mut calls = 0;
+    let mut calls = CallIds::default();
     for part in candidate.content.iter().flat_map(|c| c.parts.iter()) {
         match classify(part) {
             PartKind::Block(block) => list.push(block),
             PartKind::SignatureOnly(sig) => list.signature_only(sig),
             PartKind::Call(call, signature) => {
-                let id = call_id(&call, wire.response_id.as_deref(), calls);
-                calls += 1;
+                let id = calls.next(&call, wire.response_id.as_deref());
                 list.push(Block::ToolUse {
                     id,
                     name: call.name.clone(),
@@ -177,7 +176,7 @@ pub fn from_wire(wire: GenerateContentResponse) -> Result<Response, CodecError> 
     }
     resp.content = list.finish();
     let finish = candidate.finish_reason.as_deref();
-    let stop = stop_reason(finish, calls > 0);
+    let stop = stop_reason(finish, calls.any());
     if resp.content.is_empty() && !matches!(stop, StopReason::MaxTokens | StopReason::Refusal) {
         let message = candidate.extra.get("finishMessage").and_then(Value::as_str);
         return Err(CodecError::Invalid(
@@ -200,10 +199,32 @@ pub fn from_wire(wire: GenerateContentResponse) -> Result<Response, CodecError> 
     Ok(resp)
 }
 
-pub(super) fn call_id(call: &FunctionCall, response_id: Option<&str>, n: usize) -> String {
-    match call.id.as_deref().filter(|i| !i.is_empty()) {
-        Some(id) => super::names::sanitize_id_part(id, 128),
-        None => response_call_id(response_id, n, &call.name),
+/// The ids of one reply's calls. Gemini's own id is kept unless an earlier call of the reply
+/// has it already: two calls under one id would leave the client unable to answer both (Claude
+/// Code's next request is refused), so the later one gets a minted id.
+#[derive(Default)]
+pub(super) struct CallIds {
+    given: Vec<String>,
+}
+
+impl CallIds {
+    pub(super) fn next(&mut self, call: &FunctionCall, response_id: Option<&str>) -> String {
+        let n = self.given.len();
+        let id = match call.id.as_deref().filter(|i| !i.is_empty()) {
+            Some(id) => super::names::sanitize_id_part(id, 128),
+            None => response_call_id(response_id, n, &call.name),
+        };
+        let id = if self.given.contains(&id) {
+            response_call_id(response_id, n, &call.name)
+        } else {
+            id
+        };
+        self.given.push(id.clone());
+        id
+    }
+
+    pub(super) fn any(&self) -> bool {
+        !self.given.is_empty()
     }
 }
 
@@ -395,8 +416,50 @@ mod tests {
         decode_response(v.to_string().as_bytes()).unwrap()
     }
 
-    /// Fuzz crash (the usage arithmetic): candidates plus thoughts, and prompt plus output for
-    /// `totalTokenCount`, overflowed on an upstream's nonsense count.
+    /// A call whose id an earlier call of the same reply has gets a minted id of its own, in a
+    /// whole reply as in a stream: the client must be able to answer each call.
+    #[test]
+    fn a_repeated_call_id_is_replaced() {
+        let reply = json!({"candidates": [{"content": {"role": "model", "parts": [
+            {"functionCall": {"id": "c1", "name": "f", "args": {}}},
+            {"functionCall": {"id": "c1", "name": "g", "args": {}}},
+            {"functionCall": {"id": "c2", "name": "h", "args": {}}}
+        ]}, "finishReason": "STOP"}], "responseId": "r1"});
+        let ids = |blocks: &[Block]| -> Vec<String> {
+            blocks
+                .iter()
+                .filter_map(|b| match b {
+                    Block::ToolUse { id, .. } => Some(id.clone()),
+                    _ => None,
+                })
+                .collect()
+        };
+        let whole = ids(&decode(reply.clone()).content);
+        assert_eq!(whole.len(), 3);
+        assert_eq!((whole[0].as_str(), whole[2].as_str()), ("c1", "c2"));
+        assert!(is_minted_id(&whole[1]), "{whole:?}");
+
+        let mut d = super::super::stream::StreamDecoder::new();
+        let mut events = Vec::new();
+        let event = crate::protocol::sse::SseEvent {
+            event: None,
+            data: reply.to_string(),
+        };
+        d.feed(&event, &mut events).unwrap();
+        d.finish(&mut events).unwrap();
+        let streamed: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                crate::protocol::stream::StreamEvent::BlockStart {
+                    block: crate::protocol::stream::BlockStart::ToolUse { id, .. },
+                    ..
+                } => Some(id.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(streamed, whole);
+    }
+
     /// OpenAI's reasoning rides, tagged, on the part it preceded (else on a part of its own),
     /// and a client's history reads it back as the same thinking block, whether the client
     /// kept the thought parts or, as Gemini CLI does, dropped them (then the summary is gone,
@@ -472,6 +535,8 @@ mod tests {
         }
     }
 
+    /// Fuzz crash (the usage arithmetic): candidates plus thoughts, and prompt plus output for
+    /// `totalTokenCount`, overflowed on an upstream's nonsense count.
     #[test]
     fn huge_counts_saturate() {
         let resp = decode(json!({

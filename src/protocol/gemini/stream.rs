@@ -23,7 +23,7 @@ use super::error::{decode_error_value, error_body};
 use super::names::minted_response_id;
 use super::parts::{PartKind, args_object, classify_owned};
 use super::response::{
-    call_id, call_part, carry_openai, empty_reply_error, finish_reason, openai_signature,
+    CallIds, call_part, carry_openai, empty_reply_error, finish_reason, openai_signature,
     signature_part, stop_reason, usage_from_wire, usage_to_wire,
 };
 use super::wire::{Candidate, Content, GenerateContentResponse, Part, UsageMetadata};
@@ -49,7 +49,7 @@ pub struct StreamDecoder {
     next_index: usize,
     open: Option<OpenBlock>,
     pending: Option<Signature>,
-    calls: usize,
+    calls: CallIds,
     finish: Option<String>,
     finish_message: Option<String>,
     usage: Option<UsageMetadata>,
@@ -126,7 +126,7 @@ impl StreamDecoder {
             )));
             return Ok(());
         } else {
-            stop_reason(finish, self.calls > 0)
+            stop_reason(finish, self.calls.any())
         };
         if self.next_index == 0 && !matches!(stop, StopReason::MaxTokens | StopReason::Refusal) {
             let err = empty_reply_error(finish, self.finish_message.as_deref());
@@ -192,8 +192,7 @@ impl StreamDecoder {
                         }
                         (own, earlier) => own.or(earlier),
                     };
-                    let id = call_id(&call, self.response_id.as_deref(), self.calls);
-                    self.calls += 1;
+                    let id = self.calls.next(&call, self.response_id.as_deref());
                     let index = self.take_index();
                     out.push(StreamEvent::BlockStart {
                         index,
