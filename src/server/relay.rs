@@ -50,10 +50,9 @@ pub(crate) struct Relay {
     upstream: Option<UpstreamStream>,
     idle: Duration,
     last_activity: Instant,
-    /// Both timers start at the first wait on the upstream: a reply that is all there by then
-    /// (most non-streamed ones) never arms them.
-    idle_timer: Option<Pin<Box<Sleep>>>,
-    deadline: Option<Pin<Box<Sleep>>>,
+    /// The idle and total limits' timer, due at the earlier; it starts at the first wait on
+    /// the upstream: a reply that is all there by then (most non-streamed ones) never arms it.
+    timer: Option<Pin<Box<Sleep>>>,
     deadline_at: Instant,
     scanner: Scanner,
     sse: bool,
@@ -95,8 +94,7 @@ impl Relay {
             upstream: Some(upstream),
             idle,
             last_activity: now,
-            idle_timer: None,
-            deadline: None,
+            timer: None,
             deadline_at: Instant::from_std(ctx.started) + total,
             scanner: if sse { Scanner::sse() } else { Scanner::json() },
             sse,
@@ -246,27 +244,25 @@ impl Stream for Relay {
                 Poll::Ready(rest.map(|rest| Ok(Frame::data(rest))))
             }
             Poll::Pending => {
-                let deadline_at = this.deadline_at;
-                let deadline = this
-                    .deadline
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline_at)));
-                if deadline.as_mut().poll(cx).is_ready() {
-                    return this.fail(
-                        "timeout",
-                        GatewayError::new(
-                            ErrorKind::Timeout,
-                            "the reply took longer than the gateway allows ([timeouts] total_secs)",
-                        ),
-                    );
-                }
-                // The idle timer is moved only when it fires, not on every chunk.
-                let due = this.last_activity + this.idle;
-                let idle_timer = this
-                    .idle_timer
+                // One timer for both limits, due at the earlier one: each wait polls one
+                // `Sleep`, not two, and it is moved only when it fires, not on every chunk.
+                let due = this.deadline_at.min(this.last_activity + this.idle);
+                let timer = this
+                    .timer
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
-                while idle_timer.as_mut().poll(cx).is_ready() {
-                    let due = this.last_activity + this.idle;
-                    if due <= Instant::now() {
+                while timer.as_mut().poll(cx).is_ready() {
+                    let now = Instant::now();
+                    if this.deadline_at <= now {
+                        return this.fail(
+                            "timeout",
+                            GatewayError::new(
+                                ErrorKind::Timeout,
+                                "the reply took longer than the gateway allows ([timeouts] total_secs)",
+                            ),
+                        );
+                    }
+                    let idle_due = this.last_activity + this.idle;
+                    if idle_due <= now {
                         return this.fail(
                             "idle",
                             GatewayError::new(
@@ -278,7 +274,7 @@ impl Stream for Relay {
                             ),
                         );
                     }
-                    idle_timer.as_mut().reset(due);
+                    timer.as_mut().reset(this.deadline_at.min(idle_due));
                 }
                 if this.sse
                     && let Some(ctx) = &this.ctx
