@@ -149,6 +149,11 @@ pub enum Call {
 }
 
 impl Call {
+    /// A token count (Anthropic `count_tokens`, Gemini `:countTokens`), not a generation.
+    pub fn counts_tokens(self) -> bool {
+        matches!(self, Call::MessagesCount | Call::CountTokens)
+    }
+
     /// The call as made with (`true`) or without the endpoint's SSE query (Gemini's `?alt=sse`).
     pub fn with_sse_query(self, sse: bool) -> Call {
         match self {

@@ -179,10 +179,11 @@ impl Job<'_> {
             client_dialect: self.inbound.dialect,
             client_headers: self.headers,
         };
+        let counts = self.inbound.call.counts_tokens();
         // Bodies without the model (Gemini's) would need rules applied by editing them:
-        // translate instead.
+        // translate instead. A count generates nothing, so rules do not touch it.
         let fast = adapter::same_protocol(up, self.inbound.dialect)
-            && (self.inbound.model_in_body() || edits.is_empty())
+            && (self.inbound.model_in_body() || edits.is_empty() || counts)
             && !self.holds_foreign_signatures();
         if fast {
             let (url, headers) = adapter::fast_path(&target, self.inbound.call)
@@ -198,6 +199,25 @@ impl Job<'_> {
         let mut req = self.decoded().map_err(Attempt::Fail)?.clone();
         req.model = cand.model.clone();
         req.stream = stream;
+        if counts {
+            // A count that cannot go as the client sent it (another provider's signatures in
+            // it) is asked as the upstream's own count, re-encoded without them; its answer
+            // is in the client's shape already. Never as a generation.
+            let call = adapter::count_tokens(&target, &req)
+                .ok_or_else(|| {
+                    Attempt::Next(GatewayError::new(
+                        ErrorKind::NotImplemented,
+                        format!("upstream `{}` cannot count tokens", up.name),
+                    ))
+                })?
+                .map_err(|e| Attempt::Next(GatewayError::cannot_call(&up.name, &e)))?;
+            return Ok(Prepared {
+                url: Dest::Url(call.url),
+                headers: call.headers,
+                body: Bytes::from(call.body),
+                reply: None,
+            });
+        }
         let call = adapter::translated(&target, &req, edits).map_err(|e| match e {
             adapter::AdapterError::Codec(c) => Attempt::Fail(c.into()),
             other => Attempt::Next(GatewayError::cannot_call(&up.name, &other)),

@@ -355,6 +355,39 @@ async fn count_tokens_asks_gemini_upstreams() {
     }
 }
 
+/// A Gemini CLI history that carries another provider's reasoning in the gateway's wrapping
+/// (`gw.openai.` thought signatures, a conversation begun on a Responses upstream) is not
+/// forwarded as it is to a Gemini upstream's `countTokens`, which would refuse the foreign
+/// signature: the count is asked without it.
+#[tokio::test]
+async fn gemini_count_tokens_drops_foreign_signatures() {
+    let rig = Rig::start(Kind::Gemini).await;
+    rig.fake.push(Reply::json(200, r#"{"totalTokens": 77}"#));
+    let body = json!({"contents": [
+        {"role": "user", "parts": [{"text": "Read it."}]},
+        {"role": "model", "parts": [{"functionCall": {"name": "read", "args": {"p": "a"}},
+            "thoughtSignature": "gw.openai.rs_1:RU5DUllQVEVE"}]},
+        {"role": "user", "parts": [{"functionResponse": {"name": "read", "response": {"ok": true}}}]}
+    ]});
+    let resp = Gateway::client()
+        .post(rig.gw.url("/v1beta/models/gemini-2.5-pro:countTokens"))
+        .header("x-goog-api-key", KEY)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap();
+    let rec = rig.upstream_request();
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["totalTokens"], 77, "{v}");
+    assert_eq!(rec.path, "/v1beta/models/gemini-2.5-pro:countTokens");
+    let sent = String::from_utf8_lossy(&rec.body).into_owned();
+    assert!(!sent.contains("gw."), "{sent}");
+    assert!(sent.contains("Read it."), "{sent}");
+    rig.stop().await;
+}
+
 #[tokio::test]
 async fn gemini_count_tokens_is_local_for_other_upstreams() {
     let rig = Rig::start(Kind::OpenAi).await;
