@@ -283,10 +283,11 @@ pub trait Codec {
     const LIST: Option<ListForm> = None;
     /// Error replies carry a `request-id` header equal to the body's `request_id`.
     const ERROR_REQUEST_ID_HEADER: bool = false;
-    /// The prefix the gateway gives another provider's signatures when it hands them to this
-    /// dialect's clients (Anthropic's `gw.gemini.` thinking, Responses' `lgw1.` envelopes). A
-    /// client body holding it is never forwarded as it is to an upstream of this dialect, which
-    /// would reject the foreign signature: it is translated, and the encoder drops them.
+    /// The mark the gateway puts on another provider's signatures when it hands them to this
+    /// dialect's clients (Anthropic's and Gemini's `"gw.` for `gw.<provider>.` signatures,
+    /// OpenAI's `.gw.gemini.` call ids, Responses' `lgw1.` envelopes). A client body holding it
+    /// is never forwarded as it is to an upstream of this dialect, which would reject the
+    /// foreign signature: it is translated, and the encoder drops them.
     const FOREIGN_SIGNATURE_MARK: Option<&'static str> = None;
     /// The server keeps its replies (`store`) and expands `previous_response_id` from them
     /// (`server::stored_responses`): the Responses API's state.
