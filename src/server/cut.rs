@@ -4,7 +4,8 @@
 //!
 //! A stream reads the flag, an atomic load, when it is polled; only a stream that waits on its
 //! upstream leaves its waker here, once, so that [`Cut::fire`] can wake it. Nothing is locked
-//! per chunk.
+//! per chunk. The server's accept loop uses a second one, the same way, to tell its
+//! connections that shutdown began (`server::serve`).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -27,6 +28,33 @@ struct Wakers {
 #[derive(Debug, Default)]
 pub(crate) struct CutWatch {
     slot: Option<usize>,
+}
+
+/// A [`CutWatch`] that gives its slot back when dropped, so that a task aborted while it
+/// waits (a connection the reaper closes) leaves no waker behind.
+pub(crate) struct Watching<'a> {
+    cut: &'a Cut,
+    watch: CutWatch,
+}
+
+impl<'a> Watching<'a> {
+    pub fn new(cut: &'a Cut) -> Self {
+        Watching {
+            cut,
+            watch: CutWatch::default(),
+        }
+    }
+
+    /// [`Cut::watch`] with this watch.
+    pub fn fired(&mut self, waker: &Waker) -> bool {
+        self.cut.watch(&mut self.watch, waker)
+    }
+}
+
+impl Drop for Watching<'_> {
+    fn drop(&mut self) {
+        self.cut.unwatch(&mut self.watch);
+    }
 }
 
 /// The message of the error that ends a cut stream.
@@ -127,5 +155,19 @@ mod tests {
             cut.watch(&mut d, &waker),
             "a stream that waits after the cut ends at once"
         );
+    }
+
+    /// A watch dropped without `unwatch` (its task aborted) gives its slot and waker back.
+    #[test]
+    fn a_dropped_watching_leaves_no_waker() {
+        let cut = Cut::default();
+        let count = Arc::new(Count(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&count));
+        let mut w = Watching::new(&cut);
+        assert!(!w.fired(&waker));
+        assert_eq!(Arc::strong_count(&count), 3, "the cut holds a waker");
+        drop(w);
+        assert_eq!(Arc::strong_count(&count), 2);
+        assert_eq!(cut.waiting.lock().unwrap().free, vec![0]);
     }
 }

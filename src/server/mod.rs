@@ -67,7 +67,6 @@ use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -75,6 +74,7 @@ use tokio_util::task::TaskTracker;
 
 pub use body::Body;
 use body::ReqBody;
+use cut::{Cut, Watching};
 pub use error::{Dialect, ErrorKind, GatewayError, guess_dialect};
 pub use state::{DEFAULT_PING_INTERVAL, State, View, load_view};
 pub use telemetry::log_path;
@@ -275,7 +275,11 @@ pub async fn serve(
     // Bound to every interface: a connection that arrives on loopback gets the loopback rules.
     let loopback_guard =
         host::HostGuard::for_loopback_arrival(bound, &state.config().server).map(Arc::new);
-    let graceful = GracefulShutdown::new();
+    // The start of shutdown, told to every connection: hyper finishes the request in flight
+    // and closes. The cut's signal (a flag read when a connection's task wakes, a waker left
+    // once) rather than hyper-util's `GracefulShutdown`, which polled a `watch` channel on
+    // every wake-up of every connection: once per chunk of every stream.
+    let drain = Arc::new(Cut::default());
     // A set rather than a per-connection race against a cancellation token: the token would be
     // polled (a lock) every time a connection's task wakes. The set aborts what remains after
     // the grace period; finished connections are reaped as the loop goes.
@@ -331,9 +335,19 @@ pub async fn serve(
                     }
                 });
                 let conn = builder.serve_connection_with_upgrades(io, service).into_owned();
-                let conn = graceful.watch(conn);
+                let drain = Arc::clone(&drain);
                 let task = connections.spawn(async move {
-                    if let Err(e) = conn.await {
+                    let mut conn = std::pin::pin!(conn);
+                    let (mut watch, mut draining) = (Watching::new(&drain), false);
+                    let ended = std::future::poll_fn(|cx| {
+                        if !draining && watch.fired(cx.waker()) {
+                            draining = true;
+                            conn.as_mut().graceful_shutdown();
+                        }
+                        conn.as_mut().poll(cx)
+                    })
+                    .await;
+                    if let Err(e) = ended {
                         tracing::debug!("connection ended: {e}");
                     }
                 });
@@ -347,21 +361,27 @@ pub async fn serve(
     state.ws.closing.cancel();
     state.ws.tracker.close();
     let sockets = state.ws.tracker.clone();
-    let drained = async move {
-        graceful.shutdown().await;
-        sockets.wait().await;
-    };
-    tokio::pin!(drained);
-    if tokio::time::timeout(grace, &mut drained).await.is_err() {
-        tracing::warn!(
-            "requests still running after {} s ([server] shutdown_grace_secs): closing them",
-            grace.as_secs()
-        );
-        state.cut.fire();
-        if tokio::time::timeout(CUT_FLUSH, &mut drained).await.is_err() {
-            connections.abort_all();
-            state.ws.kill.cancel();
+    drain.fire();
+    let finished = {
+        let drained = async {
+            while connections.join_next().await.is_some() {}
+            sockets.wait().await;
+        };
+        tokio::pin!(drained);
+        if tokio::time::timeout(grace, &mut drained).await.is_err() {
+            tracing::warn!(
+                "requests still running after {} s ([server] shutdown_grace_secs): closing them",
+                grace.as_secs()
+            );
+            state.cut.fire();
+            tokio::time::timeout(CUT_FLUSH, &mut drained).await.is_ok()
+        } else {
+            true
         }
+    };
+    if !finished {
+        connections.abort_all();
+        state.ws.kill.cancel();
     }
     while connections.join_next().await.is_some() {}
     let _ = tokio::time::timeout(CUT_FLUSH, state.ws.tracker.wait()).await;

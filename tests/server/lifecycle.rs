@@ -130,6 +130,34 @@ async fn shutdown_lets_a_running_stream_finish() {
         .unwrap();
 }
 
+/// A client's idle keep-alive connection does not hold shutdown for the grace: it is told to
+/// close at once (and sees the connection end), and the server stops.
+#[tokio::test]
+async fn shutdown_closes_idle_keep_alive_connections_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut config = test_config();
+    config.server.shutdown_grace_secs = 60;
+    let gw = Gateway::start(config, view(vec![])).await;
+    let mut sock = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    sock.write_all(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = sock.read(&mut buf).await.unwrap();
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    gw.shutdown.cancel();
+    tokio::time::timeout(Duration::from_secs(10), gw.task)
+        .await
+        .expect("the idle connection held shutdown")
+        .unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(1), sock.read(&mut buf)).await;
+    assert!(matches!(closed, Ok(Ok(0)) | Ok(Err(_))), "{closed:?}");
+}
+
 #[tokio::test]
 async fn shutdown_grace_cuts_streams_that_run_too_long() {
     let fake = FakeOpenAi::start().await;
