@@ -67,6 +67,7 @@ use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulConnection;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -335,22 +336,7 @@ pub async fn serve(
                     }
                 });
                 let conn = builder.serve_connection_with_upgrades(io, service).into_owned();
-                let drain = Arc::clone(&drain);
-                let task = connections.spawn(async move {
-                    let mut conn = std::pin::pin!(conn);
-                    let (mut watch, mut draining) = (Watching::new(&drain), false);
-                    let ended = std::future::poll_fn(|cx| {
-                        if !draining && watch.fired(cx.waker()) {
-                            draining = true;
-                            conn.as_mut().graceful_shutdown();
-                        }
-                        conn.as_mut().poll(cx)
-                    })
-                    .await;
-                    if let Err(e) = ended {
-                        tracing::debug!("connection ended: {e}");
-                    }
-                });
+                let task = connections.spawn(run_connection(conn, Arc::clone(&drain)));
                 open.insert(activity, task);
             }
         }
@@ -386,6 +372,28 @@ pub async fn serve(
     while connections.join_next().await.is_some() {}
     let _ = tokio::time::timeout(CUT_FLUSH, state.ws.tracker.wait()).await;
     Ok(())
+}
+
+/// One client connection until it ends; when `drain` fires, hyper finishes the request in
+/// flight and closes it.
+async fn run_connection<C>(conn: C, drain: Arc<Cut>)
+where
+    C: GracefulConnection,
+    C::Error: std::fmt::Display,
+{
+    let mut conn = std::pin::pin!(conn);
+    let (mut watch, mut draining) = (Watching::new(&drain), false);
+    let ended = std::future::poll_fn(|cx| {
+        if !draining && watch.fired(cx.waker()) {
+            draining = true;
+            conn.as_mut().graceful_shutdown();
+        }
+        conn.as_mut().poll(cx)
+    })
+    .await;
+    if let Err(e) = ended {
+        tracing::debug!("connection ended: {e}");
+    }
 }
 
 /// Reloads the view after a change made through the admin socket, then wakes the token
