@@ -38,7 +38,7 @@ impl Json {
 
     /// JSON text, validated here.
     pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
-        if too_deep(text) {
+        if too_deep(text, MAX_DEPTH) {
             return Err(serde::de::Error::custom(TOO_DEEP));
         }
         let raw = RawValue::from_string(text.to_owned())?;
@@ -63,6 +63,16 @@ impl Json {
             Some(raw) => serde_json::from_str(raw.get()).unwrap_or(Value::Null),
             None => Value::Null,
         })
+    }
+
+    /// Whether the value, put inside one more array or object, could still be read back.
+    /// A wrapper the gateway adds (Gemini's `{"value": ...}` around arguments that are not an
+    /// object) must not make a value at the limit unreadable in the client's next request.
+    pub fn fits_one_level_deeper(&self) -> bool {
+        match &self.raw {
+            Some(raw) => !too_deep(raw.get(), MAX_DEPTH - 1),
+            None => !too_deep(&self.value().to_string(), MAX_DEPTH - 1),
+        }
     }
 
     /// The parsed value, owned.
@@ -240,7 +250,7 @@ impl<'de> Deserialize<'de> for Json {
     /// from serde's buffered content (untagged or internally tagged enums, flattened fields).
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let raw = Box::<RawValue>::deserialize(d)?;
-        if too_deep(raw.get()) {
+        if too_deep(raw.get(), MAX_DEPTH) {
             return Err(serde::de::Error::custom(TOO_DEEP));
         }
         Ok(Json::from_raw(raw))
@@ -254,11 +264,11 @@ impl<'de> Deserialize<'de> for Json {
 const MAX_DEPTH: usize = 127;
 const TOO_DEEP: &str = "JSON nested more than 127 levels deep";
 
-/// Whether validated JSON text nests more than [`MAX_DEPTH`] arrays and objects.
-fn too_deep(text: &str) -> bool {
+/// Whether validated JSON text nests more than `limit` arrays and objects.
+fn too_deep(text: &str, limit: usize) -> bool {
     let bytes = text.as_bytes();
     // Text with fewer brackets than the limit cannot nest past it: one count settles nearly all.
-    if memchr::memchr2_iter(b'{', b'[', bytes).count() <= MAX_DEPTH {
+    if memchr::memchr2_iter(b'{', b'[', bytes).count() <= limit {
         return false;
     }
     let mut depth = 0usize;
@@ -279,7 +289,7 @@ fn too_deep(text: &str) -> bool {
             },
             b'{' | b'[' => {
                 depth += 1;
-                if depth > MAX_DEPTH {
+                if depth > limit {
                     return true;
                 }
             }

@@ -306,19 +306,22 @@ impl BlockList {
     }
 }
 
-/// A tool's arguments as an object (Gemini may omit them).
-/// [`args_object`] for a value the caller owns (no copy of an object).
-/// Call arguments as the object Gemini requires (kept as text when they are one).
+/// Call arguments as the object Gemini requires: an object as it is (kept as text), `null` as
+/// `{}`, anything else under `value`.
 pub(super) fn args_value(args: Json) -> Json {
     if args.is_object() {
         args
     } else if args.is_null() {
         Json::empty_object()
-    } else {
+    } else if args.fits_one_level_deeper() {
         Json::from(json!({ "value": args.value() }))
+    } else {
+        // Nested to the limit: wrapped, it could not be read back; its text loses nothing.
+        Json::from(json!({ "value": args.to_compact_string() }))
     }
 }
 
+/// [`args_value`] of a reply's arguments, which Gemini may omit.
 pub(super) fn args_object(args: &Option<Json>) -> Json {
     match args {
         Some(a) => args_value(a.clone()),
@@ -386,6 +389,21 @@ fn guess_mime(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzz finding: arguments that are an array nested to the depth limit were wrapped under
+    /// `value`, one level past it, and the client's next request holding them was refused.
+    #[test]
+    fn arguments_at_the_depth_limit_are_wrapped_as_text() {
+        let deep = format!("{}1{}", "[".repeat(127), "]".repeat(127));
+        let args: Json = serde_json::from_str(&deep).unwrap();
+        let wrapped = args_value(args);
+        assert_eq!(wrapped["value"], serde_json::Value::String(deep));
+        let back: Json = serde_json::from_str(&serde_json::to_string(&wrapped).unwrap()).unwrap();
+        assert!(back.is_object());
+
+        let shallow: Json = serde_json::from_str("[[1]]").unwrap();
+        assert_eq!(args_value(shallow)["value"][0][0], 1);
+    }
 
     fn sig(v: &str) -> Signature {
         gemini_signature(v)
