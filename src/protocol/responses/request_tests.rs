@@ -467,3 +467,21 @@ fn malformed_items_are_named_as_before() {
         );
     }
 }
+
+/// Fuzz finding: an empty user turn before a developer message kept that message out of the
+/// system prompt, while the encoder drops the empty turn, so the request read differently once
+/// encoded. Empty texts are dropped when read, as the encoder drops them.
+#[test]
+fn an_empty_user_turn_does_not_hold_back_the_system_prompt() {
+    let req = decode(&json!({"model": "m", "input": [
+        {"role": "user", "content": [{"type": "input_text", "text": ""}]},
+        {"role": "developer", "content": [{"type": "input_text", "text": "Be brief."}]},
+        {"role": "user", "content": [{"type": "input_text", "text": "Hi"}]}
+    ]}));
+    assert_eq!(req.system.len(), 1);
+    assert_eq!(req.messages.len(), 1);
+    assert_eq!(req.messages[0].role, Role::User);
+    let again = decode(&serde_json::to_value(encode_request(&req).unwrap()).unwrap());
+    assert_eq!(again.system.len(), 1);
+    assert_eq!(again.messages.len(), 1);
+}

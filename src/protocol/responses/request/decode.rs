@@ -317,19 +317,21 @@ impl Walk<'_> {
                     });
                 }
             }
-            "user" => {
-                let blocks = content_blocks(content);
-                if !blocks.is_empty() {
-                    self.push(Role::User, blocks);
-                }
-            }
-            "assistant" => {
+            // Empty texts carry nothing and every encoder leaves them out; kept, an empty user
+            // turn would stop a system message after it from leading, and the request would
+            // read differently once encoded (fuzz finding).
+            "user" | "assistant" => {
                 let blocks: Vec<Block> = content_blocks(content)
                     .into_iter()
                     .filter(|b| !matches!(b, Block::Text { text, .. } if text.is_empty()))
                     .collect();
                 if !blocks.is_empty() {
-                    self.push(Role::Assistant, blocks);
+                    let role = if role == "user" {
+                        Role::User
+                    } else {
+                        Role::Assistant
+                    };
+                    self.push(role, blocks);
                 }
             }
             other => {
