@@ -250,77 +250,51 @@ async fn stream_cut_mid_way_ends_with_an_error_event() {
     gw.stop().await;
 }
 
+/// A stream relayed past a limit ends with an error event naming it, and the upstream request
+/// is cancelled: silence longer than `idle_secs`, and an upstream that keeps sending (each
+/// chunk within `idle_secs`) past `total_secs`. The two limits share one timer, which must move
+/// on to the total deadline each time the idle one is pushed back.
 #[tokio::test]
-async fn mid_stream_idle_ends_with_an_error_event() {
-    let fake = FakeOpenAi::start().await;
+async fn a_relayed_stream_ends_at_the_idle_and_the_total_limit() {
     let events = stream_events();
-    let mut reply = Reply::sse(&[events[0].as_str()]);
-    // A first chunk at once, then silence longer than idle_secs.
-    reply
-        .chunks
-        .push(bytes::Bytes::from_static(b"data: late\n\n"));
-    fake.set_default(reply.chunk_delay(Duration::from_millis(1500)));
-    let mut config = test_config();
-    config.timeouts.idle_secs = 1;
-    config.timeouts.first_byte_secs = 3;
-    let gw = Gateway::start(
-        config,
-        view(vec![upstream("oai", &fake.base_url(), &["m"], 100)]),
-    )
-    .await;
-    let resp = gw
-        .post(
-            "/v1/chat/completions",
-            r#"{"model":"m","stream":true,"messages":[]}"#,
-        )
-        .await;
-    let text = resp.text().await.unwrap();
-    assert!(text.starts_with(&events[0]), "{text}");
-    assert!(!text.contains("late"), "{text}");
-    assert!(text.contains("idle_secs"), "{text}");
-    assert!(fake.wait_cancelled(Duration::from_secs(3)).await);
-    gw.stop().await;
-}
-
-/// An upstream that keeps sending, each chunk within `idle_secs`, is still cut at
-/// `total_secs`: the two limits share one timer, which must move on to the total deadline
-/// each time the idle one is pushed back.
-#[tokio::test]
-async fn a_dripping_stream_ends_at_the_total_limit() {
-    let fake = FakeOpenAi::start().await;
-    let events = stream_events();
-    let mut reply = Reply::sse(&[events[0].as_str()]);
-    for _ in 0..12 {
+    // (filler chunks, delay between chunks, total_secs, the limit named)
+    for (fillers, delay_ms, total_secs, limit) in
+        [(0, 1500, 30, "idle_secs"), (12, 300, 2, "total_secs")]
+    {
+        let fake = FakeOpenAi::start().await;
+        let mut reply = Reply::sse(&[events[0].as_str()]);
+        for _ in 0..fillers {
+            reply
+                .chunks
+                .push(bytes::Bytes::from_static(b": still here\n\n"));
+        }
         reply
             .chunks
-            .push(bytes::Bytes::from_static(b": still here\n\n"));
-    }
-    reply
-        .chunks
-        .push(bytes::Bytes::from_static(b"data: late\n\n"));
-    fake.set_default(reply.chunk_delay(Duration::from_millis(300)));
-    let mut config = test_config();
-    config.timeouts.idle_secs = 1;
-    config.timeouts.first_byte_secs = 2;
-    config.timeouts.total_secs = 2;
-    let gw = Gateway::start(
-        config,
-        view(vec![upstream("oai", &fake.base_url(), &["m"], 100)]),
-    )
-    .await;
-    let resp = gw
-        .post(
-            "/v1/chat/completions",
-            r#"{"model":"m","stream":true,"messages":[]}"#,
+            .push(bytes::Bytes::from_static(b"data: late\n\n"));
+        fake.set_default(reply.chunk_delay(Duration::from_millis(delay_ms)));
+        let mut config = test_config();
+        config.timeouts.idle_secs = 1;
+        config.timeouts.first_byte_secs = 3;
+        config.timeouts.total_secs = total_secs;
+        let gw = Gateway::start(
+            config,
+            view(vec![upstream("oai", &fake.base_url(), &["m"], 100)]),
         )
         .await;
-    let text = resp.text().await.unwrap();
-    assert!(text.starts_with(&events[0]), "{text}");
-    assert!(text.contains(": still here"), "{text}");
-    assert!(!text.contains("late"), "{text}");
-    assert!(text.contains("total_secs"), "{text}");
-    assert!(fake.wait_cancelled(Duration::from_secs(3)).await);
-    gw.stop().await;
+        let resp = gw
+            .post(
+                "/v1/chat/completions",
+                r#"{"model":"m","stream":true,"messages":[]}"#,
+            )
+            .await;
+        let text = resp.text().await.unwrap();
+        assert!(text.starts_with(&events[0]), "{text}");
+        assert_eq!(text.contains(": still here"), fillers > 0, "{text}");
+        assert!(!text.contains("late"), "{text}");
+        assert!(text.contains(limit), "{text}");
+        assert!(fake.wait_cancelled(Duration::from_secs(3)).await);
+        gw.stop().await;
+    }
 }
 
 #[tokio::test]
