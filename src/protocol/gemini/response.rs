@@ -201,10 +201,11 @@ pub fn from_wire(wire: GenerateContentResponse) -> Result<Response, CodecError> 
 
 /// The ids of one reply's calls. Gemini's own id is kept unless an earlier call of the reply
 /// has it already: two calls under one id would leave the client unable to answer both (Claude
-/// Code's next request is refused), so the later one gets a minted id.
+/// Code's next request is refused), so the later one gets a minted id. A set, not a list: a
+/// reply of many small calls must not cost their square.
 #[derive(Default)]
 pub(super) struct CallIds {
-    given: Vec<String>,
+    given: std::collections::HashSet<String>,
 }
 
 impl CallIds {
@@ -219,7 +220,7 @@ impl CallIds {
         } else {
             id
         };
-        self.given.push(id.clone());
+        self.given.insert(id.clone());
         id
     }
 
