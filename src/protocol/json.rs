@@ -328,10 +328,16 @@ mod tests {
                 .to_string();
             assert!(err.contains("127 levels"), "{err}");
             assert!(Json::parse(&deeper).is_err());
-            // Inside a larger body, as a tool's parameters arrive.
-            let body = format!(r#"{{"tools":[{{"parameters":{deeper}}}]}}"#);
-            assert!(serde_json::from_str::<Vec<Json>>(&format!("[{deeper}]")).is_err());
-            assert!(serde_json::from_str::<Value>(&body).is_err());
+            // Inside a typed body, as a tool's parameters arrive: the body is refused.
+            #[derive(Deserialize)]
+            struct Tool {
+                #[allow(dead_code)]
+                parameters: Json,
+            }
+            let tool = format!(r#"{{"parameters":{deeper}}}"#);
+            assert!(serde_json::from_str::<Tool>(&tool).is_err());
+            let tool = format!(r#"{{"parameters":{deepest}}}"#);
+            assert!(serde_json::from_str::<Tool>(&tool).is_ok());
         }
         // Brackets in strings, escaped quotes included, are not nesting.
         let text = format!(
