@@ -115,6 +115,7 @@ pub fn encode_request(req: &ir::Request) -> Result<wire::Request, CodecError> {
     }
 
     fix_custom_outputs(&mut input);
+    results_before_user_messages(&mut input);
     let tools = encode_tools(&req.tools, &wire_name);
     let has_tools = !tools.is_empty();
     let tool_choice = match (req.tool_choice.as_ref(), raw_choice) {
@@ -336,6 +337,26 @@ fn encode_user(m: &ir::Message, from_responses: bool, out: &mut Vec<Value>) {
     let parts = input_parts(&own, from_responses);
     if !parts.is_empty() {
         out.push(json!({"type": "message", "role": "user", "content": parts}));
+    }
+}
+
+/// A call's output written right after a user message (a reasoning item the encoder left out
+/// stood between them) goes before it, as a user turn's results go first: read back, the two
+/// are one turn, which must encode the same (fuzz finding).
+fn results_before_user_messages(input: &mut [Value]) {
+    let user_message = |v: &Value| v["type"] == "message" && v["role"] == "user";
+    let output = |v: &Value| {
+        matches!(
+            v["type"].as_str(),
+            Some("function_call_output" | "custom_tool_call_output")
+        )
+    };
+    for i in 1..input.len() {
+        let mut at = i;
+        while at > 0 && output(&input[at]) && user_message(&input[at - 1]) {
+            input.swap(at - 1, at);
+            at -= 1;
+        }
     }
 }
 

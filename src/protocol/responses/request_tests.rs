@@ -485,3 +485,35 @@ fn an_empty_user_turn_does_not_hold_back_the_system_prompt() {
     assert_eq!(again.system.len(), 1);
     assert_eq!(again.messages.len(), 1);
 }
+
+/// Fuzz finding: a user message then a call's output (a history no real client writes, but a
+/// client may) read back in the other order once encoded, since encoders write a user turn's
+/// results first. The output now joins the turn ahead of its content when read, and goes ahead
+/// of a user message it ends up beside when written.
+#[test]
+fn an_output_after_a_user_message_reads_as_the_encoder_writes_it() {
+    let body = json!({"model": "m", "input": [
+        {"role": "user", "content": [{"type": "input_text", "text": "Go on."}]},
+        {"type": "function_call_output", "call_id": "c1", "output": "done"},
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}
+    ]});
+    let req = decode(&body);
+    assert!(matches!(
+        req.messages[0].content[0],
+        Block::ToolResult { .. }
+    ));
+    // The same with a reasoning item between them that the encoder leaves out (no id, no
+    // encrypted content), so the two stand side by side only once encoded.
+    let with_reasoning = json!({"model": "m", "input": [
+        {"role": "user", "content": [{"type": "input_text", "text": "Go on."}]},
+        {"type": "reasoning", "summary": [{"type": "summary_text", "text": "List first."}]},
+        {"type": "function_call_output", "call_id": "c1", "output": "done"},
+        {"type": "function_call", "call_id": "c1", "name": "f", "arguments": "{}"}
+    ]});
+    for body in [body, with_reasoning] {
+        let first = serde_json::to_value(encode_request(&decode(&body)).unwrap()).unwrap();
+        let second = serde_json::to_value(encode_request(&decode(&first)).unwrap()).unwrap();
+        assert_eq!(first, second, "{body}");
+        assert_eq!(first["input"][0]["type"], "function_call_output", "{first}");
+    }
+}

@@ -261,7 +261,7 @@ impl Walk<'_> {
                     is_error: false,
                     cache_control: None,
                 };
-                self.push(Role::User, vec![block]);
+                self.push_result(block);
             }
             Item::Reasoning(r) => self.reasoning(r),
             Item::AdditionalTools(ts) => {
@@ -409,6 +409,27 @@ impl Walk<'_> {
         match last.content.last_mut()? {
             Block::Text { signature, .. } if signature.is_none() => Some(signature),
             _ => None,
+        }
+    }
+
+    /// A call's output joins the current user turn ahead of the turn's own content, where
+    /// every encoder writes a user turn's results; kept after it, a message then an output
+    /// read back in the other order once encoded (fuzz finding).
+    fn push_result(&mut self, block: Block) {
+        self.leading = false;
+        match self.messages.last_mut() {
+            Some(last) if last.role == Role::User => {
+                let at = last
+                    .content
+                    .iter()
+                    .take_while(|b| matches!(b, Block::ToolResult { .. }))
+                    .count();
+                last.content.insert(at, block);
+            }
+            _ => self.messages.push(ir::Message {
+                role: Role::User,
+                content: vec![block],
+            }),
         }
     }
 
