@@ -342,7 +342,8 @@ fn encode_user(m: &ir::Message, from_responses: bool, out: &mut Vec<Value>) {
 
 /// A call's output written right after a user message (a reasoning item the encoder left out
 /// stood between them) goes before it, as a user turn's results go first: read back, the two
-/// are one turn, which must encode the same (fuzz finding).
+/// are one turn, which must encode the same (fuzz finding). Per run of user messages and
+/// outputs, the outputs first, each side in its order (a stable sort: linear in the run).
 fn results_before_user_messages(input: &mut [Value]) {
     let user_message = |v: &Value| v["type"] == "message" && v["role"] == "user";
     let output = |v: &Value| {
@@ -351,11 +352,10 @@ fn results_before_user_messages(input: &mut [Value]) {
             Some("function_call_output" | "custom_tool_call_output")
         )
     };
-    for i in 1..input.len() {
-        let mut at = i;
-        while at > 0 && output(&input[at]) && user_message(&input[at - 1]) {
-            input.swap(at - 1, at);
-            at -= 1;
+    let in_run = |v: &Value| user_message(v) || output(v);
+    for run in input.chunk_by_mut(|a, b| in_run(a) && in_run(b)) {
+        if !run.is_sorted_by_key(|v| !output(v)) {
+            run.sort_by_key(|v| !output(v));
         }
     }
 }

@@ -102,7 +102,8 @@ fn request_from_wire(w: input::Request, hints: &RequestHints) -> Result<ir::Requ
             }
         }
     }
-    let messages = drop_orphans(walk.messages);
+    let mut messages = drop_orphans(walk.messages);
+    results_first(&mut messages);
     let tool_choice = w
         .tool_choice
         .as_ref()
@@ -261,7 +262,7 @@ impl Walk<'_> {
                     is_error: false,
                     cache_control: None,
                 };
-                self.push_result(block);
+                self.push(Role::User, vec![block]);
             }
             Item::Reasoning(r) => self.reasoning(r),
             Item::AdditionalTools(ts) => {
@@ -412,27 +413,6 @@ impl Walk<'_> {
         }
     }
 
-    /// A call's output joins the current user turn ahead of the turn's own content, where
-    /// every encoder writes a user turn's results; kept after it, a message then an output
-    /// read back in the other order once encoded (fuzz finding).
-    fn push_result(&mut self, block: Block) {
-        self.leading = false;
-        match self.messages.last_mut() {
-            Some(last) if last.role == Role::User => {
-                let at = last
-                    .content
-                    .iter()
-                    .take_while(|b| matches!(b, Block::ToolResult { .. }))
-                    .count();
-                last.content.insert(at, block);
-            }
-            _ => self.messages.push(ir::Message {
-                role: Role::User,
-                content: vec![block],
-            }),
-        }
-    }
-
     /// Appends to the last message when it has the same role, else starts a new one.
     fn push(&mut self, role: Role, blocks: Vec<Block>) {
         self.leading = false;
@@ -525,6 +505,19 @@ fn file_document(part: &Value) -> Option<Block> {
         extra: Extras::new(Dialect::Responses, rest),
     }))
 }
+/// A user turn's call outputs ahead of its own content, each kept in its order, where every
+/// encoder writes them: a message then an output (as read, or as `drop_orphans` joined them)
+/// would otherwise read back in the other order once encoded (fuzz finding). A stable sort,
+/// and only of the turns that need it.
+fn results_first(messages: &mut [ir::Message]) {
+    let other = |b: &Block| !matches!(b, Block::ToolResult { .. });
+    for m in messages.iter_mut().filter(|m| m.role == Role::User) {
+        if !m.content.is_sorted_by_key(other) {
+            m.content.sort_by_key(other);
+        }
+    }
+}
+
 /// Drops calls nobody answered and answers to calls that are not there, and repeated answers.
 fn drop_orphans(mut messages: Vec<ir::Message>) -> Vec<ir::Message> {
     use std::collections::HashSet;
